@@ -1,0 +1,129 @@
+"""Typed wire messages (msgspec): what crosses a stage or partner boundary, and its array edge.
+
+Every message that travels on a bus is one of the tagged structs in ``Message``; it is
+encoded to bytes with :func:`encode` and decoded with :func:`decode`, so no stage depends
+on another's Python objects. Wire structs tolerate unknown fields (an older partner keeps
+working when a newer one adds a field with a default).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+import numpy as np
+
+from mead.types import Covs, States
+
+TrackClass = Literal["ballistic", "rocket", "cruise", "drone", "aircraft", "unknown"]
+TRACK_CLASSES: tuple[TrackClass, ...] = (
+    "ballistic", "rocket", "cruise", "drone", "aircraft", "unknown",
+)
+THREAT_CLASSES: frozenset[str] = frozenset({"ballistic", "rocket", "cruise", "drone"})
+SCHEMA_VERSION = 1
+
+
+class Track(msgspec.Struct, frozen=True, kw_only=True, tag="track"):
+    """A releasable track in the shared ECEF frame."""
+
+    track_id: str                       # pseudonymous, stable per source
+    t: float                            # time of validity, UTC s since epoch
+    x: tuple[float, ...]                # ECEF [m m m m/s m/s m/s]
+    P: tuple[float, ...]                # 6×6 covariance, row-major
+    cls: TrackClass = "unknown"         # classification at the source
+    quality: float = 1.0                # 0..1, the source's confidence in the track
+    confirmed: bool = True              # False for tentative tracks
+    sensor_ids: tuple[str, ...] = ()    # contributing sensors; stripped unless policy allows
+    sensor_sites: tuple[float, ...] = ()  # contributing sensor sites, flat [lat deg, lon deg, alt m]*
+
+
+class TrackBatch(msgspec.Struct, frozen=True, kw_only=True, tag="tracks"):
+    """All tracks one source releases at one instant (one message per release)."""
+
+    source: str                         # pseudonym of the sender ("" when anonymised)
+    t: float                            # release time, UTC s
+    tracks: tuple[Track, ...] = ()
+    dropped: tuple[str, ...] = ()       # track_ids the source has deleted since its last batch
+
+
+AlertState = Literal["issued", "updated", "cancelled"]
+
+
+class Alert(msgspec.Struct, frozen=True, kw_only=True, tag="alert"):
+    """An early warning to the partner owning a threatened defended area."""
+
+    alert_id: str                       # stable over issue → updates → cancel
+    state: AlertState
+    t: float                            # time of this alert state, UTC s
+    recipient: str                      # pseudonym of the warned partner
+    area: str                           # threatened defended area
+    system_track: int                   # system track number at the issuer
+    threat_class: TrackClass
+    impact_lat_deg: float               # predicted impact / arrival point
+    impact_lon_deg: float
+    impact_radius_m: float              # ~95 % radius of the predicted impact area
+    t_impact: float                     # predicted impact time, UTC s
+    tgo_s: float                        # time-to-go at ``t``
+    track_lat_deg: float = 0.0          # threat position when the alert was made
+    track_lon_deg: float = 0.0
+    track_alt_m: float = 0.0
+    issuer: str = ""                    # pseudonym of the issuer (coordinator or the partner itself)
+
+
+class Status(msgspec.Struct, frozen=True, kw_only=True, tag="status"):
+    """Periodic health of a node: counters of what it processed and rejected."""
+
+    node: str
+    t: float
+    counters: dict[str, int] = {}
+
+
+Message = TrackBatch | Alert | Status
+
+
+class Envelope(msgspec.Struct, frozen=True, kw_only=True, tag="env"):
+    """What actually travels: a signed, sequenced wrapper around one encoded message."""
+
+    sender: str                         # pseudonym
+    seq: int                            # per-sender, strictly increasing
+    t: float                            # send time, UTC s
+    schema: int = SCHEMA_VERSION
+    payload: bytes                      # msgpack of one ``Message``
+    sig: bytes = b""                    # Ed25519 over (sender, seq, t, schema, payload)
+
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(Message)
+
+
+def encode(msg: Message) -> bytes:
+    """Encode one message to msgpack bytes."""
+    return _ENCODER.encode(msg)
+
+
+def decode(buf: bytes) -> Message:
+    """Decode bytes to a message; raises ``msgspec.DecodeError``/``ValidationError`` if malformed."""
+    return _DECODER.decode(buf)
+
+
+def tracks_to_arrays(tracks: tuple[Track, ...] | list[Track]) -> tuple[States, Covs, np.ndarray]:
+    """Tracks → (x (N, 6) ECEF, P (N, 6, 6), t (N,) s), for kernels."""
+    n = len(tracks)
+    x = np.array([tr.x for tr in tracks], dtype=np.float64).reshape(n, 6)
+    P = np.array([tr.P for tr in tracks], dtype=np.float64).reshape(n, 6, 6)
+    t = np.array([tr.t for tr in tracks], dtype=np.float64)
+    return x, P, t
+
+
+def arrays_to_tracks(
+    ids: list[str], t: float, x: States, P: Covs, cls: list[str] | None = None,
+    quality: np.ndarray | None = None,
+) -> list[Track]:
+    """(N, 6) states and (N, 6, 6) covariances at time ``t`` → Track structs."""
+    xs, Ps = x.tolist(), P.reshape(len(ids), 36).tolist()
+    cl = cls if cls is not None else ["unknown"] * len(ids)
+    q = quality.tolist() if quality is not None else [1.0] * len(ids)
+    return [
+        Track(track_id=i, t=t, x=tuple(a), P=tuple(b), cls=c, quality=qq)  # type: ignore[arg-type]
+        for i, a, b, c, qq in zip(ids, xs, Ps, cl, q, strict=True)
+    ]

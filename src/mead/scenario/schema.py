@@ -1,0 +1,237 @@
+"""Scenario schema: typed, validated config structs for a whole coalition run.
+
+YAML keys carry their unit (``range_km``, ``lat_deg``); range and enum checks live in the
+types and cross-field checks in ``__post_init__``. The loader in ``loader.py`` turns any
+violation into one ``ConfigError`` naming the file and the field path. Defaults come from
+public figures and live here, next to the field they fill.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from msgspec import Meta, Struct
+
+Lat = Annotated[float, Meta(ge=-90.0, le=90.0)]
+Lon = Annotated[float, Meta(ge=-180.0, le=180.0)]
+NonNeg = Annotated[float, Meta(ge=0.0)]
+Pos = Annotated[float, Meta(gt=0.0)]
+Prob = Annotated[float, Meta(ge=0.0, le=1.0)]
+Name = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+ThreatKind = Literal["ballistic", "rocket", "cruise", "drone"]
+
+
+class Point(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A geodetic point."""
+
+    lat_deg: Lat
+    lon_deg: Lon
+    alt_m: float = 0.0                   # height above the WGS84 ellipsoid, m
+
+
+class Sector(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An azimuth sector a radar covers, clockwise from ``min_az_deg`` to ``max_az_deg``."""
+
+    min_az_deg: Annotated[float, Meta(ge=-360.0, le=360.0)]
+    max_az_deg: Annotated[float, Meta(ge=-360.0, le=720.0)]
+
+    def __post_init__(self) -> None:
+        if self.max_az_deg <= self.min_az_deg:
+            raise ValueError(
+                f"max_az_deg ({self.max_az_deg}) must exceed min_az_deg ({self.min_az_deg})"
+            )
+
+
+class Sensor(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One radar: site, coverage, detection model and measurement noise."""
+
+    id: Name                                        # unique across the scenario; never released
+    kind: Literal["early_warning", "sector"] = "sector"
+    site: Point
+    range_km: Pos = 400.0                           # instrumented range
+    scan_s: Pos = 5.0                               # revisit period
+    sector: Sector | None = None                    # None: 360°
+    min_el_deg: Annotated[float, Meta(ge=-5.0, le=89.0)] = 0.5
+    max_el_deg: Annotated[float, Meta(gt=0.0, le=90.0)] = 85.0
+    ref_range_km: Pos = 300.0                       # range where a 1 m² target gives ref_snr_db
+    ref_snr_db: float = 13.0                        # mean SNR of 1 m² at ref_range_km
+    pfa: Annotated[float, Meta(gt=0.0, lt=1.0)] = 1e-6  # false-alarm probability per cell
+    clutter_per_scan: NonNeg = 2.0                  # mean Poisson false plots per scan
+    sigma_range_m: Pos = 75.0
+    sigma_az_deg: Pos = 0.2
+    sigma_el_deg: Pos = 0.3
+
+    def __post_init__(self) -> None:
+        if self.max_el_deg <= self.min_el_deg:
+            raise ValueError(
+                f"max_el_deg ({self.max_el_deg}) must exceed min_el_deg ({self.min_el_deg})"
+            )
+
+
+class Partner(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A coalition partner, known only by its pseudonym, with its own sensors and policy."""
+
+    name: Name                                      # pseudonym on the network
+    sensors: list[Sensor] = []
+    policy: str | None = None                       # policy YAML path, relative to the scenario file
+
+
+class Circle(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A circular area."""
+
+    lat_deg: Lat
+    lon_deg: Lon
+    radius_km: Pos
+
+
+class DefendedArea(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An asset or region a partner defends: circle or polygon (lat, lon pairs)."""
+
+    name: Name
+    owner: Name                                     # pseudonym of the owning partner
+    value: Annotated[float, Meta(ge=0.0, le=100.0)] = 1.0
+    circle: Circle | None = None
+    polygon: list[tuple[Lat, Lon]] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.circle is None) == (self.polygon is None):
+            raise ValueError("give exactly one of circle or polygon")
+        if self.polygon is not None and len(self.polygon) < 3:
+            raise ValueError(f"polygon needs at least 3 points (got {len(self.polygon)})")
+
+
+class ThreatParams(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Overrides of a threat class's public-figure defaults (see ``sim/threats.py``)."""
+
+    speed_mps: Pos | None = None                    # cruise/drone ground speed
+    altitude_m: NonNeg | None = None                # cruise/drone flight altitude
+    rcs_m2: Pos | None = None                       # mean radar cross-section
+    burn_s: Pos | None = None                       # ballistic/rocket boost duration
+    gamma_deg: Annotated[float, Meta(gt=5.0, lt=85.0)] | None = None  # burnout flight-path angle
+    ballistic_coeff_kg_m2: Pos | None = None        # m/(Cd·A) of the re-entering body
+
+
+class Raid(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A salvo of one threat class from one launch area at one or more target areas."""
+
+    name: Name
+    threat: ThreatKind
+    count: Annotated[int, Meta(ge=1, le=5000)]
+    launch: Circle                                  # launch points are drawn uniformly in it
+    targets: list[Name]                             # defended-area names, used round-robin
+    first_launch_s: NonNeg = 0.0                    # after scenario start
+    spacing_s: NonNeg = 10.0                        # between successive launches
+    via: list[tuple[Lat, Lon]] = []                 # route waypoints for cruise/drone
+    params: ThreatParams = ThreatParams()
+
+    def __post_init__(self) -> None:
+        if not self.targets:
+            raise ValueError("targets must name at least one defended area")
+
+
+class Airport(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A civil airport (ICAO code for readability only)."""
+
+    code: Annotated[str, Meta(min_length=3, max_length=4)]
+    lat_deg: Lat
+    lon_deg: Lon
+
+
+class Civil(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Generated civil traffic: great-circle flights between random airport pairs."""
+
+    flights: Annotated[int, Meta(ge=0, le=20000)] = 0
+    airports: list[Airport] = []
+    cruise_alt_m: Pos = 10_700.0
+    cruise_speed_mps: Pos = 230.0
+    min_distance_km: NonNeg = 300.0                 # skip pairs closer than this
+    rcs_m2: Pos = 30.0
+
+    def __post_init__(self) -> None:
+        if self.flights > 0 and len(self.airports) < 2:
+            raise ValueError(f"flights ({self.flights}) need at least 2 airports")
+
+
+class Coordinator(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The sponsor's node: fuses released tracks, assesses threats, warns partners."""
+
+    name: Name = "C0"
+    assess_s: Pos = 2.0                             # assessment period
+
+
+class Link(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Latency and loss of a directed link (``src``→``dst``; ``*`` matches any node)."""
+
+    src: str = "*"
+    dst: str = "*"
+    latency_ms: NonNeg = 150.0
+    jitter_ms: NonNeg = 0.0
+    loss: Prob = 0.0
+
+
+class Scenario(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A whole coalition scenario."""
+
+    name: Name
+    start_utc: str = "2024-04-13T20:00:00Z"         # ISO-8601 UTC start of scenario time 0
+    duration_s: Pos = 3600.0
+    tick_s: Pos = 1.0                               # simulation step
+    seed: int = 1
+    partners: list[Partner]
+    coordinator: Coordinator = Coordinator()
+    defended_areas: list[DefendedArea] = []
+    raids: list[Raid] = []
+    civil: Civil = Civil()
+    links: list[Link] = []                          # first match wins; default 150 ms, no loss
+
+    def __post_init__(self) -> None:
+        names = [p.name for p in self.partners]
+        _unique(names, "partners[].name")
+        if self.coordinator.name in names:
+            raise ValueError(f"coordinator.name {self.coordinator.name!r} is also a partner name")
+        _unique([s.id for p in self.partners for s in p.sensors], "sensors[].id")
+        _unique([a.name for a in self.defended_areas], "defended_areas[].name")
+        for a in self.defended_areas:
+            if a.owner not in names:
+                raise ValueError(
+                    f"defended area {a.name!r} has owner {a.owner!r}, not a partner "
+                    f"(known: {', '.join(names)})"
+                )
+        areas = {a.name for a in self.defended_areas}
+        for r in self.raids:
+            bad = [t for t in r.targets if t not in areas]
+            if bad:
+                raise ValueError(
+                    f"raid {r.name!r} targets unknown defended area {bad[0]!r} "
+                    f"(known: {', '.join(sorted(areas))})"
+                )
+        self.start_epoch_s()
+
+    def start_epoch_s(self) -> float:
+        """``start_utc`` as UTC seconds since the epoch (scenario time 0)."""
+        try:
+            when = datetime.fromisoformat(self.start_utc)
+        except ValueError:
+            when = None
+        if when is None or when.utcoffset() != timedelta(0):
+            raise ValueError(
+                f"start_utc must be ISO-8601 UTC such as 2024-04-13T20:00:00Z "
+                f"(got {self.start_utc!r})"
+            )
+        return when.timestamp()
+
+    def partner(self, name: str) -> Partner:
+        """The partner with pseudonym ``name``."""
+        for p in self.partners:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+def _unique(values: list[str], field: str) -> None:
+    seen: set[str] = set()
+    for v in values:
+        if v in seen:
+            raise ValueError(f"{field} must be unique ({v!r} appears twice)")
+        seen.add(v)

@@ -1,0 +1,30 @@
+"""The sensor contract: a scan is one revisit of one radar, its plots in the radar's polar frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mead.types import Array, Meas
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Plots (detections) of one radar revisit, all valid at time ``t``.
+
+    ``z`` is measured [range m, azimuth rad (from north, clockwise), elevation rad] in the
+    radar's local ENU frame at ``site``; ``sigma`` is the 1-σ noise of each component.
+    ``truth`` says which truth object made each plot (−1: clutter) and is for scoring only;
+    trackers must not read it.
+    """
+
+    sensor_id: str
+    partner: str                # owning partner's pseudonym
+    t: float                    # scenario s
+    site_lat_deg: float
+    site_lon_deg: float
+    site_alt_m: float
+    z: Meas                     # (M, 3)
+    sigma: Array                # (3,) [m, rad, rad]
+    truth: np.ndarray           # (M,) int, −1 for clutter
