@@ -1,0 +1,176 @@
+"""The evaluation: alliance versus national-only on the same truth and plots, as one summary.
+
+Per threat class: launched, detected (≥ 1 plot), tracked (held by a track within
+``TRACK_GATE_M``) and warned (the partner owning the target area got an alert about the
+object before it arrived). Per defended area: mean and minimum warning time
+(arrival time − first alert received by the owner), with an unwarned threat counting as
+0 s in the minimum. Civil flights alerted must be zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from mead import geo
+from mead.runner import MODES, ModeResult, World
+
+ALERT_GATE_M = 30_000.0
+"""An alert is about the truth object nearest its track position, if within this distance."""
+
+THREATS = ("ballistic", "rocket", "cruise", "drone")
+
+
+def attribute_alerts(world: World, events: list[dict[str, Any]]) -> None:
+    """Add ``truth`` (object id or None) to every alert event, from its track position."""
+    epoch = world.scenario.start_epoch_s()
+    truth = world.truth
+    for ev in events:
+        if ev["kind"] not in ("alert", "alert_sent"):
+            continue
+        alive, states = truth.states_at(ev["t"] - epoch)
+        ev["truth"] = None
+        if alive.size == 0:
+            continue
+        p = geo.geodetic2ecef(ev["track_lat_deg"], ev["track_lon_deg"], ev["track_alt_m"])
+        d, k = cKDTree(states[:, :3]).query(p, distance_upper_bound=ALERT_GATE_M)
+        if np.isfinite(d):
+            ev["truth"] = truth.ids[alive[k]]
+
+
+def detected_objects(world: World) -> np.ndarray:
+    """(N,) bool: objects that produced at least one plot on any radar."""
+    hit = np.zeros(len(world.truth), dtype=bool)
+    idx = [s.truth[s.truth >= 0] for s in world.scans if s.truth.size]
+    if idx:
+        hit[np.concatenate(idx)] = True
+    return hit
+
+
+def first_warning(world: World, res: ModeResult) -> np.ndarray:
+    """(N,) scenario time the target area's owner first held an alert about each object."""
+    epoch = world.scenario.start_epoch_s()
+    owner = {a.name: a.owner for a in world.scenario.defended_areas}
+    index = {tid: i for i, tid in enumerate(world.truth.ids)}
+    first = np.full(len(world.truth), np.nan)
+    for ev in res.events:
+        if ev["kind"] != "alert" or ev["state"] == "cancelled" or ev.get("truth") is None:
+            continue
+        i = index[ev["truth"]]
+        target = world.truth.target_area[i]
+        if target and owner.get(target) == ev["node"]:
+            t = ev["t_recv"] - epoch
+            if not t >= first[i]:
+                first[i] = t
+    return first
+
+
+def tracked(world: World, res: ModeResult) -> np.ndarray:
+    """(N,) bool: objects held by a track — the coordinator's picture in alliance mode,
+    any partner's own tracks in national mode."""
+    coord = world.scenario.coordinator.name
+    nodes = [coord] if res.mode == "alliance" else [p.name for p in world.scenario.partners]
+    held = np.zeros(len(world.truth), dtype=bool)
+    for n in nodes:
+        if n in res.tracked_by:
+            held |= np.isfinite(res.tracked_by[n])
+    return held
+
+
+def summarize(world: World, results: dict[str, ModeResult], wall_s: float) -> dict[str, Any]:
+    """The run's summary as plain JSON-able data."""
+    truth, sc = world.truth, world.scenario
+    kind = np.asarray(truth.kind)
+    detected = detected_objects(world)
+    warn = {m: first_warning(world, results[m]) for m in MODES}
+    held = {m: tracked(world, results[m]) for m in MODES}
+    warned = {m: np.isfinite(warn[m]) & (warn[m] < truth.t_end) for m in MODES}
+
+    classes = {}
+    for c in THREATS:
+        sel = kind == c
+        if not sel.any():
+            continue
+        classes[c] = {
+            "launched": int(sel.sum()),
+            "detected": int((sel & detected).sum()),
+            "tracked": {m: int((sel & held[m]).sum()) for m in MODES},
+            "warned": {m: int((sel & warned[m]).sum()) for m in MODES},
+        }
+    areas = {}
+    target = np.asarray(truth.target_area)
+    for a in sc.defended_areas:
+        sel = (target == a.name) & np.isin(kind, THREATS)
+        row: dict[str, Any] = {"owner": a.owner, "threats": int(sel.sum())}
+        for m in MODES:
+            wt = np.where(warned[m][sel], truth.t_end[sel] - warn[m][sel], 0.0)
+            row[m] = {
+                "warned": int(warned[m][sel].sum()),
+                "mean_warning_s": round(float(wt[warned[m][sel]].mean()), 1)
+                if warned[m][sel].any() else None,
+                "min_warning_s": round(float(wt.min()), 1) if sel.any() else None,
+            }
+        areas[a.name] = row
+    civil = kind == "aircraft"
+    civil_alerted = {m: _civil_alerted(world, results[m]) for m in MODES}
+    sim_s = sc.duration_s
+    return {
+        "scenario": sc.name,
+        "seed": world.seed,
+        "duration_s": sim_s,
+        "classes": classes,
+        "areas": areas,
+        "civil": {"flights": int(civil.sum()), "alerted": civil_alerted},
+        "nodes": {m: results[m].counters for m in MODES},
+        "timing": {
+            "prepare_s": round(world.prepare_s, 2),
+            "run_s": {m: round(results[m].wall_s, 2) for m in MODES},
+            "wall_s": round(wall_s, 2),
+            "speed_x_real_time": round(sim_s / wall_s, 1) if wall_s > 0 else None,
+        },
+    }
+
+
+def _civil_alerted(world: World, res: ModeResult) -> int:
+    kind = dict(zip(world.truth.ids, world.truth.kind, strict=True))
+    hit = {ev["truth"] for ev in res.events
+           if ev["kind"] in ("alert", "alert_sent") and ev.get("truth") is not None
+           and kind[ev["truth"]] == "aircraft"}
+    return len(hit)
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    """The summary as a readable text table."""
+    out = [f"MEAD run: scenario {s['scenario']!r}, seed {s['seed']}, "
+           f"{s['duration_s'] / 3600:.1f} h simulated", ""]
+    out.append(f"{'class':<10}{'launched':>9}{'detected':>9}{'tracked A/N':>13}{'warned A/N':>12}")
+    for c, r in s["classes"].items():
+        out.append(f"{c:<10}{r['launched']:>9}{r['detected']:>9}"
+                   f"{_pair(r['tracked']):>13}{_pair(r['warned']):>12}")
+    out += ["", "warning time per defended area (s), alliance vs national-only:",
+            f"{'area':<18}{'owner':<7}{'threats':>8}{'mean A':>9}{'mean N':>9}"
+            f"{'min A':>8}{'min N':>8}{'gain':>8}"]
+    for name, r in s["areas"].items():
+        a, n = r["alliance"], r["national"]
+        gain = (a["mean_warning_s"] or 0) - (n["mean_warning_s"] or 0) if r["threats"] else None
+        out.append(f"{name:<18}{r['owner']:<7}{r['threats']:>8}{_n(a['mean_warning_s']):>9}"
+                   f"{_n(n['mean_warning_s']):>9}{_n(a['min_warning_s']):>8}"
+                   f"{_n(n['min_warning_s']):>8}{_n(gain):>8}")
+    c = s["civil"]
+    out += ["", f"civil flights: {c['flights']}, alerted: alliance {c['alerted']['alliance']}, "
+            f"national {c['alerted']['national']}"]
+    tm = s["timing"]
+    out.append(f"wall time {tm['wall_s']:.1f} s (prepare {tm['prepare_s']:.1f} s, runs "
+               f"{tm['run_s']['alliance']:.1f} / {tm['run_s']['national']:.1f} s), "
+               f"{tm['speed_x_real_time']}× real time")
+    return "\n".join(out)
+
+
+def _pair(d: dict[str, int]) -> str:
+    return f"{d['alliance']}/{d['national']}"
+
+
+def _n(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f}"

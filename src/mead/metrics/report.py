@@ -1,0 +1,106 @@
+"""The evaluation report on disk: events (JSON lines), summary (JSON), plots and a Markdown page."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from mead import geo  # noqa: E402
+from mead.metrics.evaluation import format_summary  # noqa: E402
+from mead.runner import MODES, ModeResult, World  # noqa: E402
+
+COLORS = {"ballistic": "tab:red", "rocket": "tab:orange", "cruise": "tab:purple",
+          "drone": "tab:brown", "aircraft": "0.75"}
+
+
+def write_report(out: Path, world: World, results: dict[str, ModeResult],
+                 summary: dict[str, Any]) -> list[Path]:
+    """Write everything into ``out`` and return the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    events = out / "events.jsonl"
+    with events.open("w") as f:
+        for m in MODES:
+            for ev in results[m].events:
+                f.write(json.dumps({"run": m, **ev}, default=_jsonable) + "\n")
+    summ = out / "summary.json"
+    summ.write_text(json.dumps(summary, indent=2, default=_jsonable) + "\n")
+    files = [events, summ, plot_warning_times(out, summary), plot_map(out, world)]
+    md = out / "report.md"
+    md.write_text(
+        f"# MEAD evaluation: {summary['scenario']}\n\n```\n{format_summary(summary)}\n```\n\n"
+        "![warning time per defended area](warning_time.png)\n\n![scenario map](map.png)\n"
+    )
+    return [*files, md]
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, bytes | tuple):
+        return list(v)
+    raise TypeError(f"not JSON-serialisable: {type(v).__name__}")
+
+
+def plot_warning_times(out: Path, summary: dict[str, Any]) -> Path:
+    """Bar chart: mean warning time per defended area, alliance vs national-only."""
+    rows = [(n, r) for n, r in summary["areas"].items() if r["threats"]]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    y = np.arange(len(rows))
+    for k, m in enumerate(MODES):
+        vals = [(r[m]["mean_warning_s"] or 0) / 60 for _, r in rows]
+        ax.barh(y + (k - 0.5) * 0.4, vals, height=0.4, label=m)
+    ax.set_yticks(y, [f"{n} ({r['owner']})" for n, r in rows])
+    ax.set_xlabel("mean warning time (min)")
+    ax.set_title("Warning time per defended area: alliance vs national-only")
+    ax.legend()
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    path = out / "warning_time.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_map(out: Path, world: World) -> Path:
+    """Map of the scenario: truth paths by class, radars and their range, defended areas."""
+    truth, sc = world.truth, world.scenario
+    fig, ax = plt.subplots(figsize=(10, 8))
+    for i in range(len(truth)):
+        rows = slice(truth.offset[i], truth.offset[i] + truth.count[i])
+        lat, lon, _ = geo.ecef2geodetic(truth.samples[rows, :3][::4])
+        ax.plot(lon, lat, color=COLORS.get(str(truth.kind[i]), "k"), lw=0.5, alpha=0.6)
+    for p in sc.partners:
+        for s in p.sensors:
+            ax.plot(s.site.lon_deg, s.site.lat_deg, "^", color="tab:blue")
+            ax.annotate(f"{p.name}", (s.site.lon_deg, s.site.lat_deg), fontsize=7)
+            la, lo = geo.destination(s.site.lat_deg, s.site.lon_deg, np.arange(0, 361, 5),
+                                     s.range_km * 1e3)
+            ax.plot(lo, la, color="tab:blue", lw=0.4, alpha=0.5)
+    for a in sc.defended_areas:
+        if a.circle is not None:
+            la, lo = geo.destination(a.circle.lat_deg, a.circle.lon_deg, np.arange(0, 361, 10),
+                                     a.circle.radius_km * 1e3)
+        else:
+            pts = np.array(a.polygon + a.polygon[:1])
+            la, lo = pts[:, 0], pts[:, 1]
+        ax.fill(lo, la, color="tab:green", alpha=0.5)
+        ax.annotate(a.name, (lo.mean(), la.mean()), fontsize=7, color="darkgreen")
+    for c, col in COLORS.items():
+        ax.plot([], [], color=col, label=c)
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_xlabel("longitude (deg)")
+    ax.set_ylabel("latitude (deg)")
+    ax.set_title(f"Scenario {sc.name}: truth, radars (range rings), defended areas")
+    ax.set_aspect(1 / np.cos(np.radians(np.mean(ax.get_ylim()))))
+    fig.tight_layout()
+    path = out / "map.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,218 @@
+"""One partner's (or the coordinator's) runtime: the only place that wires stages together.
+
+A node is plumbing: on each ``step(now)`` it hands what arrived since the last step to the
+stages (tracker, classifier, releaser, fuser, assessor, alert manager) and publishes what
+they produce. The clock and the bus are injected, so the same nodes run in simulation (a
+scenario clock and the in-process bus) and live (wall clock and NATS).
+
+Times: everything on the wire is UTC seconds since the epoch. A partner's sensors and
+tracker may use a local time base; ``epoch_s`` is added at the wire (in simulation it is
+the scenario start, live it is 0).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from mead.errors import RejectedMessage
+from mead.federation.base import Endpoint
+from mead.federation.envelope import Opener, seal
+from mead.federation.identity import Identity
+from mead.federation.policy import Releaser
+from mead.fusion.siap import SystemTracker
+from mead.messages import Alert, Message, Track, TrackBatch
+from mead.scenario.schema import DefendedArea
+from mead.sensors.base import Scan
+from mead.threat.alerts import AlertManager
+from mead.threat.classify import Classifier
+from mead.threat.evaluate import assess
+from mead.tracking.base import TrackReport
+from mead.tracking.tracker import Tracker
+
+Emit = Callable[[dict[str, Any]], None]
+"""Sink for evaluation events (one JSON-able dict per event)."""
+
+Observe = Callable[[str, float, list[str], np.ndarray], None]
+"""Hook that sees every track picture a node forms: (node, t_wire, ids, x (N, 6))."""
+
+
+def _ignore(*_: Any) -> None:
+    return None
+
+
+class _Inbox:
+    """Opens envelopes from one subscription; rejects are counted by reason, never raised."""
+
+    def __init__(self, endpoint: Endpoint, pattern: str, opener: Opener, node: str,
+                 emit: Emit) -> None:
+        self.sub = endpoint.subscribe(pattern)
+        self.opener, self.node, self.emit = opener, node, emit
+        self.rejected: Counter[str] = Counter()
+
+    def messages(self) -> Iterator[tuple[str, Message]]:
+        """(sender, message) for every valid envelope delivered by now."""
+        for _subject, data in self.sub.drain():
+            try:
+                env, msg = self.opener.open(data)
+            except RejectedMessage as e:
+                if not self.rejected[e.reason]:
+                    self.emit({"kind": "rejected", "node": self.node, "reason": e.reason,
+                               "origin": e.origin})
+                self.rejected[e.reason] += 1
+                continue
+            yield env.sender, msg
+
+
+class PartnerNode:
+    """A sovereign partner: its sensors' scans → its tracker → its policy → the network.
+
+    It also assesses its own tracks against its own defended areas and warns itself, so a
+    partner is never worse off for being in the coalition; warnings from the coordinator
+    arrive on ``alerts.<name>``.
+    """
+
+    def __init__(
+        self, *, identity: Identity, endpoint: Endpoint, opener: Opener,
+        scans: Iterator[Scan], tracker: Tracker, releaser: Releaser,
+        areas: list[DefendedArea], release_s: float, epoch_s: float = 0.0,
+        sensor_sites: dict[str, tuple[float, float, float]] | None = None,
+        emit: Emit = _ignore, observe: Observe = _ignore,
+    ) -> None:
+        self.name = identity.name
+        self.identity, self.endpoint = identity, endpoint
+        self.tracker, self.releaser = tracker, releaser
+        self.sensor_sites = sensor_sites or {}               # id → (lat, lon, alt); policy strips
+        self.classifier = Classifier()
+        self.areas = areas                                   # own areas only
+        self.alerts = AlertManager(self.name, areas)
+        self.release_s, self.epoch_s = release_s, epoch_s
+        self.emit, self.observe = emit, observe
+        self._scans = scans
+        self._next_scan: Scan | None = next(scans, None)
+        self._next_release = 0.0
+        self.inbox = _Inbox(endpoint, f"alerts.{self.name}", opener, self.name, emit)
+        self.counters: Counter[str] = Counter()
+
+    def step(self, now: float) -> None:
+        """Advance to wire time ``now``: track, release, self-assess, take in alerts."""
+        t_local = now - self.epoch_s
+        while self._next_scan is not None and self._next_scan.t <= t_local:
+            self.tracker.step(self._next_scan)
+            self.counters["scans"] += 1
+            self._next_scan = next(self._scans, None)
+        if now >= self._next_release:
+            self._next_release = now + self.release_s
+            self._release(now, self.tracker.report(t_local))
+        for sender, msg in self.inbox.messages():
+            if isinstance(msg, Alert) and msg.recipient == self.name:
+                self._record_alert(now, msg, via=sender)
+            else:
+                self.inbox.rejected["unexpected"] += 1
+
+    def _release(self, now: float, rep: TrackReport) -> None:
+        self.classifier.forget(rep.deleted)
+        classes = self.classifier.classify(rep.ids, rep.x, rep.P)
+        self.observe(self.name, now, rep.ids, rep.x)
+        if self.areas:
+            threats = assess(now, rep.ids, rep.x, rep.P, classes, self.areas)
+            for alert in self.alerts.step(now, threats, rep.ids):
+                self._record_alert(now, alert, via=self.name)
+        tracks = [
+            Track(track_id=i, t=now, x=tuple(x), P=tuple(P), cls=c, quality=float(q),  # type: ignore[arg-type]
+                  sensor_ids=s, sensor_sites=self._sites(s))
+            for i, x, P, c, q, s in zip(rep.ids, rep.x.tolist(), rep.P.reshape(-1, 36).tolist(),
+                                        classes, rep.quality, rep.sensors, strict=True)
+        ]
+        for recipient, batch in self.releaser.release(tracks, now, dropped=rep.deleted).items():
+            self.endpoint.publish(f"tracks.{recipient}", seal(self.identity, batch, now))
+            self.counters["released_tracks"] += len(batch.tracks)
+
+    def _sites(self, sensor_ids: tuple[str, ...]) -> tuple[float, ...]:
+        return tuple(v for s in sensor_ids for v in self.sensor_sites.get(s, ()))
+
+    def _record_alert(self, now: float, alert: Alert, via: str) -> None:
+        self.counters[f"alerts_{alert.state}"] += 1
+        self.emit({"kind": "alert", "node": self.name, "t_recv": now, "via": via,
+                   **_alert_fields(alert)})
+
+
+class CoordinatorNode:
+    """The sponsor: fuses released tracks into one picture, assesses, warns the threatened."""
+
+    def __init__(
+        self, *, identity: Identity, endpoint: Endpoint, opener: Opener,
+        areas: list[DefendedArea], assess_s: float, fuser: SystemTracker | None = None,
+        emit: Emit = _ignore, observe: Observe = _ignore,
+    ) -> None:
+        self.name = identity.name
+        self.identity, self.endpoint = identity, endpoint
+        self.fuser = fuser or SystemTracker()
+        self.classifier = Classifier()
+        self.areas = areas
+        self.alerts = AlertManager(self.name, areas)
+        self.assess_s = assess_s
+        self.emit, self.observe = emit, observe
+        self.inbox = _Inbox(endpoint, f"tracks.{self.name}", opener, self.name, emit)
+        self._next_assess = 0.0
+        self._live: set[str] = set()
+        self.counters: Counter[str] = Counter()
+
+    def step(self, now: float) -> None:
+        """Take in released tracks; every ``assess_s`` fuse, assess and warn."""
+        for sender, msg in self.inbox.messages():
+            if isinstance(msg, TrackBatch) and msg.source in ("", sender):
+                self.fuser.ingest(msg if msg.source else _named(msg, sender))
+                self.counters["batches"] += 1
+            else:
+                self.inbox.rejected["unexpected"] += 1
+        if now >= self._next_assess:
+            self._next_assess = now + self.assess_s
+            self._assess(now)
+
+    def _assess(self, now: float) -> None:
+        pic = self.fuser.picture(now)
+        ids = [str(s) for s in pic.stn.tolist()]
+        self.observe(self.name, now, ids, pic.x)
+        self.classifier.forget(self._gone(ids))
+        own = self.classifier.classify(ids, pic.x, pic.P)
+        classes = [_most_threatening(a, b) for a, b in zip(own, pic.cls, strict=True)]
+        threats = assess(now, ids, pic.x, pic.P, classes, self.areas)
+        for alert in self.alerts.step(now, threats, ids):
+            self.endpoint.publish(f"alerts.{alert.recipient}", seal(self.identity, alert, now))
+            self.counters[f"alerts_{alert.state}"] += 1
+            self.emit({"kind": "alert_sent", "node": self.name, **_alert_fields(alert)})
+
+    def _gone(self, ids: list[str]) -> list[str]:
+        gone = self._live.difference(ids)
+        self._live = set(ids)
+        return sorted(gone)
+
+
+_THREAT_ORDER = {"ballistic": 5, "rocket": 4, "cruise": 3, "drone": 2, "unknown": 1, "aircraft": 0}
+
+
+def _most_threatening(a: str, b: str) -> str:
+    """The coordinator's class and the partners' fused class: keep the more threatening."""
+    return a if _THREAT_ORDER.get(a, 0) >= _THREAT_ORDER.get(b, 0) else b
+
+
+def _named(batch: TrackBatch, sender: str) -> TrackBatch:
+    """Stamp an anonymous batch with the authenticated sender, for the coordinator's books."""
+    return msgspec.structs.replace(batch, source=sender)
+
+
+def _alert_fields(alert: Alert) -> dict[str, Any]:
+    return msgspec.structs.asdict(alert)
+
+
+def site_table(sensors: list[Any]) -> dict[str, tuple[float, float, float]]:
+    """Sensor id → (lat deg, lon deg, alt m), the data a policy may strip from tracks."""
+    return {s.id: (s.site.lat_deg, s.site.lon_deg, s.site.alt_m) for s in sensors}
+
+
+__all__ = ["CoordinatorNode", "PartnerNode", "site_table"]

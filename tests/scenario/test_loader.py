@@ -1,0 +1,70 @@
+"""Scenario loading: every built-in scenario loads; every kind of bad file names file and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mead.errors import ConfigError
+from mead.scenario import Scenario, decode_yaml, load_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+SENSOR = "{id: r1, site: {lat_deg: 31, lon_deg: 35}"
+MINIMAL = f"name: t\npartners: [{{name: P1, sensors: [{SENSOR}}}]}}]\n"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml")), ids=str)
+def test_every_builtin_scenario_loads(path: Path) -> None:
+    sc = load_scenario(path)
+    assert sc.partners and sc.duration_s > 0
+
+
+def test_minimal_scenario_defaults() -> None:
+    sc = decode_yaml(MINIMAL, Scenario)
+    assert sc.coordinator.name == "C0"
+    assert sc.partners[0].sensors[0].range_km == 400.0
+    assert sc.start_epoch_s() == 1713038400.0  # 2024-04-13T20:00:00Z
+
+
+BAD = [
+    # (yaml, expected text in the message, expected field path)
+    (MINIMAL.replace("lat_deg: 31", "lat_deg: 91"), "<= 90.0", "$.partners[0].sensors[0].site.lat_deg"),
+    (MINIMAL.replace("lat_deg: 31", "lat_deg: north"), "Expected `float`", "site.lat_deg"),
+    (MINIMAL.replace("{id: r1,", "{id: r1, rnage_km: 3,"), "unknown field `rnage_km`",
+     "$.partners[0].sensors[0]"),
+    (MINIMAL.replace("{id: r1,", "{id: r1, kind: laser,"), "Invalid enum value 'laser'",
+     "sensors[0].kind"),
+    (MINIMAL.replace("{id: r1,", "{id: r1, scan_s: -1,"), "> 0.0", "sensors[0].scan_s"),
+    (MINIMAL.replace("{id: r1,", "{id: r1, sector: {min_az_deg: 10, max_az_deg: 5},"),
+     "max_az_deg (5.0) must exceed min_az_deg (10.0)", "sensors[0].sector"),
+    ("name: t\n", "missing required field `partners`", ""),
+    (MINIMAL + "start_utc: tomorrow\n", "start_utc must be ISO-8601 UTC", ""),
+    (MINIMAL + "defended_areas: [{name: A, owner: P9, circle: {lat_deg: 1, lon_deg: 1, radius_km: 1}}]\n",
+     "owner 'P9', not a partner (known: P1)", ""),
+    (MINIMAL + "defended_areas: [{name: A, owner: P1}]\n", "exactly one of circle or polygon",
+     "$.defended_areas[0]"),
+    (MINIMAL + "raids: [{name: r, threat: drone, count: 1, launch: {lat_deg: 1, lon_deg: 1, "
+     "radius_km: 1}, targets: [Nowhere]}]\n", "unknown defended area 'Nowhere'", ""),
+    (MINIMAL + "raids: [{name: r, threat: laser, count: 1, launch: {lat_deg: 1, lon_deg: 1, "
+     "radius_km: 1}, targets: [X]}]\n", "Invalid enum value 'laser'", "$.raids[0].threat"),
+    (MINIMAL.replace("name: P1, sensors", "name: P1, sensors: [], x"), "unknown field `x`",
+     "$.partners[0]"),
+    ("partners: [1, 2", "not valid YAML", ""),
+]
+
+
+@pytest.mark.parametrize(("text", "detail", "path"), BAD)
+def test_bad_scenarios_name_file_field_and_expectation(text: str, detail: str, path: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        decode_yaml(text, Scenario, source="bad.yaml")
+    msg = str(err.value)
+    assert msg.startswith("bad.yaml: ")
+    assert detail in msg
+    assert path in err.value.path
+    assert isinstance(err.value, ValueError)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="nope.yaml: cannot read file"):
+        load_scenario(tmp_path / "nope.yaml")
