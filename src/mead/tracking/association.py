@@ -1,0 +1,110 @@
+"""Data association for tracking: which gated plot updates which track (global nearest neighbour).
+
+GNN picks the one joint assignment (each track at most one plot, each plot at most one
+track) of least total cost, where the cost of pairing track i with plot j is the negative
+log-likelihood ratio of "j is i's target" against "i missed its target and j is clutter
+or a new target":
+
+    c_ij = d²_ij + ln|S_i| + 3 ln 2π − 2 ln(P_D / (1 − P_D)) + 2 ln β,
+
+d² the Mahalanobis distance, S_i the innovation covariance (polar units), P_D the
+detection probability and β the spatial density of clutter and new targets per unit polar
+volume (m·rad²). Only pairs with c_ij < 0 are worth making, so the problem is solved as
+an assignment on min(c, 0): the pairs left with cost 0 mean "not assigned".
+
+The gated pairs form a sparse bipartite graph; it is split into connected clusters, a
+cluster of one track and one plot is settled directly (vectorised) and every larger one by
+``scipy.optimize.linear_sum_assignment`` on its small dense matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import connected_components
+
+from mead.tracking.gating import Gated
+from mead.types import Array, Index
+
+LN_2PI = float(np.log(2.0 * np.pi))
+
+
+def pair_clusters(track: Index, plot: Index) -> tuple[Index, Index, Index]:
+    """Connected clusters of a bipartite pair list.
+
+    Returns, for K pairs, the cluster label of each pair (K,) and the number of distinct
+    tracks and plots in each cluster (C,), (C,).
+    """
+    if len(track) == 0:
+        e = np.empty(0, np.intp)
+        return e, e, e
+    tu, ti = np.unique(track, return_inverse=True)
+    pu, pi = np.unique(plot, return_inverse=True)
+    nt = len(tu)
+    graph = coo_array((np.ones(len(track)), (ti, nt + pi)), shape=(nt + len(pu),) * 2)
+    n, labels = connected_components(graph, directed=False)
+    n_tracks = np.bincount(labels[:nt], minlength=n)
+    n_plots = np.bincount(labels[nt:], minlength=n)
+    return labels[ti].astype(np.intp), n_tracks, n_plots
+
+
+def gnn_solve(track: Index, plot: Index, cost: Array) -> Index:
+    """Indices of the chosen pairs (sorted) in the least-cost assignment using only cost < 0.
+
+    ``track``, ``plot`` and ``cost`` (K,) describe the candidate pairs; a track or plot
+    appears in at most one chosen pair.
+    """
+    good = np.flatnonzero(cost < 0.0)
+    if len(good) == 0:
+        return good
+    label, n_tracks, n_plots = pair_clusters(track[good], plot[good])
+    single = (n_tracks == 1) & (n_plots == 1)
+    chosen = [good[single[label]]]                       # one track, one plot, one pair
+    rest = good[~single[label]]
+    if len(rest):
+        order = np.argsort(label[~single[label]], kind="stable")
+        rest = rest[order]
+        cuts = np.flatnonzero(np.diff(label[~single[label]][order])) + 1
+        chosen.extend(_solve_cluster(track[k], plot[k], cost[k], k)
+                      for k in np.split(rest, cuts))
+    return np.sort(np.concatenate(chosen))
+
+
+def _solve_cluster(track: Index, plot: Index, cost: Array, pair: Index) -> Index:
+    """Linear assignment of one cluster; returns the chosen pair indices."""
+    tu, ti = np.unique(track, return_inverse=True)
+    pu, pj = np.unique(plot, return_inverse=True)
+    C = np.zeros((len(tu), len(pu)))
+    which = np.full((len(tu), len(pu)), -1, np.intp)
+    C[ti, pj] = cost
+    which[ti, pj] = pair
+    r, c = linear_sum_assignment(C)
+    sel = which[r, c]
+    return sel[(sel >= 0) & (C[r, c] < 0.0)]
+
+
+@dataclass(frozen=True)
+class GNN:
+    """Global nearest neighbour on the gated likelihood-ratio cost."""
+
+    pd: float = 0.9                 # detection probability assumed per scan
+    clutter_density: float = 1e-6   # β: clutter + new-target plots per m·rad² of polar volume
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.pd < 1.0:
+            raise ValueError(f"GNN.pd must be in (0, 1) (got {self.pd})")
+        if not (np.isfinite(self.clutter_density) and self.clutter_density > 0.0):
+            raise ValueError(f"GNN.clutter_density must be > 0 (got {self.clutter_density})")
+
+    def cost(self, gated: Gated) -> Array:
+        """Negative log-likelihood ratio c_ij (K,) of each gated pair (see module doc)."""
+        offset = (3 * LN_2PI - 2 * np.log(self.pd / (1 - self.pd))
+                  + 2 * np.log(self.clutter_density))
+        return gated.d2 + gated.logdet + offset
+
+    def associate(self, gated: Gated) -> Index:
+        """Indices (sorted) of the gated pairs chosen: each track and plot at most once."""
+        return gnn_solve(gated.track, gated.plot, self.cost(gated))

@@ -1,0 +1,95 @@
+"""Gating for tracking: which plots of a scan may belong to which tracks, in two passes.
+
+1. A coarse pass in ECEF, near-linear in tracks + plots: k-d trees on the tracks'
+   predicted positions and on the plots (converted to ECEF) give every pair closer than
+   the track's coarse radius
+   ``margin · √(γ · (tr P_pos + σ_r² + (r σ_ang)²))``, an upper bound of the Mahalanobis
+   gate's extent (λ_max(P + R) ≤ tr P + λ_max(R)); r is the track's range from the site,
+   σ_ang the larger angular noise and ``margin`` covers the polar→Cartesian curvature.
+2. A fine pass on the surviving pairs: the χ² gate d² = yᵀS⁻¹y ≤ γ in the polar measurement
+   space, with y the innovation (azimuth wrapped) and S = HPHᵀ + R from the EKF.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import cKDTree
+from scipy.stats import chi2
+
+from mead.tracking.measurement import PolarPrediction, Site, polar2ecef, polar_innovation, \
+    polar_predict
+from mead.types import Array, Covs, Index, Meas, Positions, States
+
+
+@dataclass(frozen=True)
+class Gated:
+    """Track–plot pairs that passed the gate, with what association and update need."""
+
+    track: Index                # (K,) rows in the track table
+    plot: Index                 # (K,) plot indices in the scan
+    row: Index                  # (K,) rows of ``pred`` for each pair's track
+    d2: Array                   # (K,) squared Mahalanobis distance
+    y: Meas                     # (K, 3) innovation [m, rad, rad], azimuth wrapped
+    pred: PolarPrediction       # predicted measurements of the candidate tracks
+
+    @property
+    def logdet(self) -> Array:
+        """ln |S| of each pair's track (K,)."""
+        return self.pred.logdet[self.row]
+
+
+def coarse_pairs(track_pos: Positions, track_radius_m: Array,
+                 plot_pos: Positions) -> tuple[Index, Index]:
+    """Pairs (i, j) with |track_pos[i] − plot_pos[j]| ≤ track_radius_m[i], via k-d trees.
+
+    ``track_pos`` (N, 3) and ``plot_pos`` (M, 3) are ECEF m; returns two (K,) index arrays
+    sorted by track then plot.
+    """
+    if len(track_pos) == 0 or len(plot_pos) == 0:
+        return np.empty(0, np.intp), np.empty(0, np.intp)
+    pairs = cKDTree(track_pos).sparse_distance_matrix(
+        cKDTree(plot_pos), max_distance=float(track_radius_m.max()), output_type="ndarray")
+    keep = pairs["v"] <= track_radius_m[pairs["i"]]
+    i, j = pairs["i"][keep].astype(np.intp), pairs["j"][keep].astype(np.intp)
+    order = np.lexsort((j, i))
+    return i[order], j[order]
+
+
+def mahalanobis2(y: Meas, S_inv: Covs) -> Array:
+    """Squared Mahalanobis distances yᵀS⁻¹y (K,) of K innovations (K, 3)."""
+    return np.einsum("ki,kij,kj->k", y, S_inv, y)
+
+
+@dataclass(frozen=True)
+class ChiSquareGate:
+    """Coarse k-d tree gate in ECEF, then a χ² gate (3 dof) in polar measurement space."""
+
+    prob: float = 0.999             # probability that a target's own plot falls in the gate
+    margin: float = 1.2             # factor on the coarse radius (curvature, linearisation)
+    gamma: float = field(init=False)  # χ²₃ quantile at ``prob``
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.prob < 1.0:
+            raise ValueError(f"ChiSquareGate.prob must be in (0, 1) (got {self.prob})")
+        if not self.margin >= 1.0:
+            raise ValueError(f"ChiSquareGate.margin must be >= 1 (got {self.margin})")
+        object.__setattr__(self, "gamma", float(chi2.ppf(self.prob, 3)))
+
+    def radius_m(self, x: States, P: Covs, sigma: Array, site: Site) -> Array:
+        """Coarse gate radius (N,) m of N tracks for plots from ``site`` with noise ``sigma``."""
+        r = np.linalg.norm(x[:, :3] - site.origin, axis=1)
+        tr = np.trace(P[:, :3, :3], axis1=1, axis2=2)
+        spread = sigma[0] ** 2 + (r * max(sigma[1], sigma[2])) ** 2
+        return self.margin * np.sqrt(self.gamma * (tr + spread))
+
+    def gate(self, x: States, P: Covs, z: Meas, sigma: Array, site: Site) -> Gated:
+        """Pairs of N tracks (N, 6), (N, 6, 6) and M plots z (M, 3) that pass both passes."""
+        i, j = coarse_pairs(x[:, :3], self.radius_m(x, P, sigma, site), polar2ecef(z, site))
+        cand, row = np.unique(i, return_inverse=True)
+        pred = polar_predict(x, P, cand, np.diag(np.square(sigma)), site)
+        y = polar_innovation(z[j], pred.zhat[row])
+        d2 = mahalanobis2(y, pred.S_inv[row])
+        ok = d2 <= self.gamma
+        return Gated(i[ok], j[ok], row[ok], d2[ok], y[ok], pred)

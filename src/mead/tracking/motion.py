@@ -1,0 +1,117 @@
+"""Motion models for tracking: predict ECEF states and covariances of many tracks to a time.
+
+The first model is constant velocity (CV) with white-noise acceleration in ECEF, the
+state x = [x y z vx vy vz] (m, m/s). Over dt the transition and the process noise are
+
+    F = [[I, dt I], [0, I]],
+    Q = q [[dt³/3 I, dt²/2 I], [dt²/2 I, dt I]],
+
+with q the acceleration noise spectral density (m²/s³). Over one scan period T a target
+whose acceleration is of order a stays consistent with the model when q ≈ a² T
+(Bar-Shalom, Li & Kirubarajan 2001, §6.2.2).
+
+``ConstantVelocity`` chooses q per track, from the track's speed and its recent innovations:
+
+- the base q grows geometrically with speed from ``q_slow`` (≈ 3 m/s² at 5 s scans: cruising
+  aircraft, cruise missiles, drones) below ``v_slow_mps`` to ``q_fast`` (≈ 30 m/s²:
+  ballistic missiles in boost, under gravity, or decelerating in re-entry) above
+  ``v_fast_mps``;
+- a manoeuvre multiplies it: when a track's normalised innovation squared (NIS) exceeds
+  ``nis_manoeuvre`` its scale is multiplied by ``boost`` (up to ``scale_max``), and it decays
+  back towards 1 by ``decay`` per update otherwise (Bar-Shalom's adjustable process noise).
+
+IMM over CV / coordinated-turn / ballistic models will replace this heuristic; it keeps
+the same ``predict`` signature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from mead.types import Array, Covs, States
+
+
+def cv_transition(dt: Array) -> Covs:
+    """CV transition matrices F (N, 6, 6) for N time steps ``dt`` (N,) s."""
+    dt = np.asarray(dt, dtype=np.float64)
+    F = np.broadcast_to(np.eye(6), (*dt.shape, 6, 6)).copy()
+    for k in range(3):
+        F[..., k, k + 3] = dt
+    return F
+
+
+def cv_process_noise(dt: Array, q: Array) -> Covs:
+    """White-noise-acceleration process noise Q (N, 6, 6) for steps ``dt`` (N,) s, density q (N,) m²/s³.
+
+    A negative ``dt`` (prediction backwards) uses |dt|: uncertainty never shrinks.
+    """
+    dt = np.abs(np.asarray(dt, dtype=np.float64))
+    q = np.broadcast_to(np.asarray(q, dtype=np.float64), dt.shape)
+    blocks = np.array([[dt**3 / 3, dt**2 / 2], [dt**2 / 2, dt]]) * q   # (2, 2, N)
+    return np.kron(np.moveaxis(blocks, (0, 1), (-2, -1)), np.eye(3))   # (N, 6, 6)
+
+
+def cv_predict(x: States, P: Covs, dt: Array, q: Array) -> tuple[States, Covs]:
+    """Predict N CV states (N, 6) and covariances (N, 6, 6) over ``dt`` (N,) s with density q (N,).
+
+    x⁺ = F x, P⁺ = F P Fᵀ + Q, evaluated blockwise (no 6×6 products). A negative ``dt``
+    predicts backwards with the process noise of |dt| (see ``cv_process_noise``).
+    """
+    dt = np.asarray(dt, dtype=np.float64)
+    q = np.broadcast_to(np.asarray(q, dtype=np.float64), dt.shape)
+    x_new = x.copy()
+    x_new[:, :3] += dt[:, None] * x[:, 3:]
+    d = dt[:, None, None]
+    a = np.abs(d)
+    qI = q[:, None, None] * np.eye(3)
+    Ppp, Ppv, Pvp, Pvv = P[:, :3, :3], P[:, :3, 3:], P[:, 3:, :3], P[:, 3:, 3:]
+    P_new = np.empty_like(P)
+    P_new[:, :3, :3] = Ppp + d * (Ppv + Pvp) + d**2 * Pvv + qI * a**3 / 3
+    P_new[:, :3, 3:] = Ppv + d * Pvv + qI * a**2 / 2
+    P_new[:, 3:, :3] = Pvp + d * Pvv + qI * a**2 / 2
+    P_new[:, 3:, 3:] = Pvv + qI * a
+    return x_new, P_new
+
+
+@dataclass(frozen=True)
+class ConstantVelocity:
+    """CV motion with a per-track process noise adapted to speed and manoeuvres."""
+
+    q_slow: float = 50.0            # m²/s³, base density at or below v_slow_mps
+    q_fast: float = 5_000.0         # m²/s³, base density at or above v_fast_mps
+    v_slow_mps: float = 400.0       # m/s, speed up to which q_slow applies
+    v_fast_mps: float = 1_200.0     # m/s, speed from which q_fast applies
+    nis_manoeuvre: float = 11.34    # NIS (χ², 3 dof, 99 %) above which a manoeuvre is assumed
+    boost: float = 10.0             # factor on the scale at a manoeuvre
+    decay: float = 0.5              # factor on the scale per quiet update (back towards 1)
+    scale_max: float = 100.0        # cap on the manoeuvre scale
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not (np.isfinite(v) and v > 0):
+                raise ValueError(f"ConstantVelocity.{f.name} must be finite and > 0 (got {v})")
+        if self.v_fast_mps <= self.v_slow_mps:
+            raise ValueError(f"ConstantVelocity.v_fast_mps ({self.v_fast_mps}) must exceed "
+                             f"v_slow_mps ({self.v_slow_mps})")
+        if self.decay >= 1.0 or self.boost <= 1.0 or self.scale_max < 1.0:
+            raise ValueError("ConstantVelocity needs decay < 1, boost > 1 and scale_max >= 1 "
+                             f"(got {self.decay}, {self.boost}, {self.scale_max})")
+
+    def q(self, x: States, q_scale: Array) -> Array:
+        """Process noise density (N,) m²/s³ of N tracks from their speed and manoeuvre scale."""
+        speed = np.linalg.norm(x[:, 3:], axis=1)
+        u = np.clip((speed - self.v_slow_mps) / (self.v_fast_mps - self.v_slow_mps), 0.0, 1.0)
+        return self.q_slow * (self.q_fast / self.q_slow) ** u * q_scale
+
+    def predict(self, x: States, P: Covs, dt: Array, q_scale: Array) -> tuple[States, Covs]:
+        """Predict N tracks over ``dt`` (N,) s; ``q_scale`` (N,) is each track's manoeuvre scale."""
+        return cv_predict(x, P, dt, self.q(x, q_scale))
+
+    def adapt(self, q_scale: Array, nis: Array) -> Array:
+        """New manoeuvre scales (K,) of K updated tracks from their NIS (K,) at this update."""
+        up = np.minimum(q_scale * self.boost, self.scale_max)
+        down = np.maximum(q_scale * self.decay, 1.0)
+        return np.where(nis > self.nis_manoeuvre, up, down)
