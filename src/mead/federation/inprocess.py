@@ -4,7 +4,7 @@ Implements the :mod:`mead.federation.base` contract on a deterministic scenario 
 A message published by node A at clock time t reaches every matching subscription of
 every node B at ``t + latency`` (plus jitter), unless the link's Bernoulli loss drops it.
 
-Model choices (documented in ``docs/policy-format.md`` § bus as well):
+Model choices:
 
 * **Links.** The first ``Link`` whose ``src``/``dst`` patterns match (``*`` and shell
   wildcards such as ``P*``) gives latency, jitter and loss; with none, 150 ms and no loss.
@@ -217,9 +217,9 @@ class InProcessBus:
         if ln.loss > 0.0 and self._uniform() < ln.loss:
             self.lost[key] += 1
             return
-        delay_s = ln.latency_ms * 1e-3
+        delay_s = ln.latency_ms / 1000.0
         if ln.jitter_ms > 0.0:
-            delay_s += ln.jitter_ms * 1e-3 * self._uniform()
+            delay_s += ln.jitter_ms / 1000.0 * self._uniform()
         arrival = now + delay_s
         if self.fifo:
             arrival = max(arrival, sub._last.get(src, arrival))

@@ -90,9 +90,10 @@ class Policy(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         for i, rule in enumerate(self.rules):
             if self.partner in rule.to:
+                # written like msgspec's own suffix, so the loader reports the field path
                 raise ValueError(
-                    f"rule {i + 1} sends to the policy's own partner "
-                    f"{self.partner!r} (field rules[{i}].to)"
+                    f"rule {i + 1} sends to the policy's own partner {self.partner!r}"
+                    f" - at `$.rules[{i}].to`"
                 )
 
     @classmethod

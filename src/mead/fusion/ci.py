@@ -149,15 +149,23 @@ def ci_fuse(x: States, P: Covs, starts: Index) -> tuple[States, Covs]:
     return xf, Pf
 
 
-def ci_leave_one_out(x: States, P: Covs, starts: Index) -> tuple[States, Covs, np.ndarray]:
+def ci_leave_one_out(
+    x: States, P: Covs, starts: Index, rows: Index | None = None
+) -> tuple[States, Covs, np.ndarray]:
     """For each row, the CI of the *other* rows of its group (fast-CI weights renormalised).
 
     Used to check that one contributor still agrees with the rest of its system track.
-    Computed from the group information sums minus the row's own term.
+    Computed from the unnormalised group sums minus the row's own term:
+    P_o⁻¹ = (Σ_j a_j P_j⁻¹ − a_r P_r⁻¹) / (Σ_j a_j − a_r) with a_j = 1/tr P_j.
+
+    Parameters
+    ----------
+    x, P, starts : as for ``ci_fuse``.
+    rows : (R,) rows to answer for (default every row, R = N).
 
     Returns
     -------
-    (N, 6) states, (N, 6, 6) covariances and (N,) bool ``has_others``; rows alone in their
+    (R, 6) states, (R, 6, 6) covariances and (R,) bool ``has_others``; rows alone in their
     group get their own (x, P) back and ``has_others`` False.
     """
     n = x.shape[0]
@@ -167,12 +175,13 @@ def ci_leave_one_out(x: States, P: Covs, starts: Index) -> tuple[States, Covs, n
     a, Y, y, A, Ysum = _information(x, P, starts)
     counts = np.diff(np.r_[_check_starts(starts, n), n])
     i = np.add.reduceat(a[:, None] * y, starts)
-    grp = np.repeat(np.arange(starts.size), counts)
-    has = counts[grp] >= 2
-    Ao = np.where(has, A[grp] - a, 1.0)
-    Io = np.where(has[:, None, None], (Ysum[grp] - a[:, None, None] * Y) / Ao[:, None, None], Y)
-    io = np.where(has[:, None], (i[grp] - a[:, None] * y) / Ao[:, None], y)
+    r = np.arange(n) if rows is None else np.asarray(rows, dtype=np.intp)
+    g = np.repeat(np.arange(starts.size), counts)[r]
+    has = counts[g] >= 2
+    Ao = np.where(has, A[g] - a[r], 1.0)[:, None]
+    Io = np.where(has[:, None, None], (Ysum[g] - a[r, None, None] * Y[r]) / Ao[:, :, None], Y[r])
+    io = np.where(has[:, None], (i[g] - a[r, None] * y[r]) / Ao, y[r])
     Po = symmetrize(np.linalg.inv(Io))
     xo = (Po @ io[:, :, None])[:, :, 0]
-    Po[~has], xo[~has] = P[~has], x[~has]
+    Po[~has], xo[~has] = P[r][~has], x[r][~has]
     return xo, Po, has

@@ -96,8 +96,11 @@ class SystemTracker:
     # ------------------------------------------------------------------ ingest
     def ingest(self, batch: TrackBatch) -> None:
         """Take in one source's batch: drop, update, re-check and associate its tracks."""
-        code = self._source(batch.source)
         self.counters["batches"] += 1
+        if not np.isfinite(batch.t):
+            self.counters["rejected_batch_time"] += 1
+            return
+        code = self._source(batch.source)
         if batch.dropped:
             rows = self._tab.lookup(code, list(batch.dropped))
             gone = np.zeros(len(self._tab), bool)
@@ -152,8 +155,11 @@ class SystemTracker:
         P = symmetrize(P)
         ok = np.isfinite(x).all(1) & np.isfinite(P).all((1, 2)) & np.isfinite(t)
         self.counters["rejected_nonfinite"] += int(np.count_nonzero(~ok))
-        pd = np.zeros_like(ok)
-        pd[ok] = np.linalg.eigvalsh(P[ok])[:, 0] > 0
+        pd = ok.copy()
+        try:
+            np.linalg.cholesky(P[ok])  # fast path: every covariance positive definite
+        except np.linalg.LinAlgError:
+            pd[ok] = np.linalg.eigvalsh(P[ok])[:, 0] > 0
         self.counters["rejected_covariance"] += int(np.count_nonzero(ok & ~pd))
         fresh = t >= self._now - self.max_age_s
         self.counters["rejected_too_old"] += int(np.count_nonzero(pd & ~fresh))
@@ -182,11 +188,12 @@ class SystemTracker:
         members = members[np.argsort(stn[members], kind="stable")]
         starts, _ = group_starts(stn[members])
         xp, Pp = self._predict(members, t_ref)
-        xo, Po, _ = ci_leave_one_out(xp, Pp, starts)
         pos = np.empty(len(self._tab), np.intp)
         pos[members] = np.arange(members.size)
         k = pos[sel]
-        fail = _d2(xp, Pp, xo, Po, k, k) > self.split_gate
+        xo, Po, _ = ci_leave_one_out(xp, Pp, starts, rows=k)
+        j = np.arange(k.size)
+        fail = _d2(xp, Pp, xo, Po, k, j) > self.split_gate
         misses = self._tab.misses
         misses[sel] = np.where(fail, misses[sel] + 1, 0)
         for r in sel[misses[sel] >= self.split_after].tolist():

@@ -94,7 +94,7 @@ def build_routes(points: Array, turn_radius_m: Array) -> Routes:
         sr, cr = np.where(arc, np.sin(rho), 1.0), np.where(arc, np.cos(rho), 0.0)
         c = np.where(arc[:, None], cr[:, None] * p1 + (side * sr)[:, None] * np.cross(p1, t1), 0)
         e1 = np.where(arc[:, None], (p1 - cr[:, None] * c) / sr[:, None], p1)
-        segs.append((c, e1, t1, sr, cr, np.where(arc, r * turn, 0.0)))
+        segs.append((c, e1, t1, sr, cr, np.where(arc, R_MEAN_M * sr * turn, 0.0)))
         ang = np.where(arc, turn, 0.0)[:, None]
         start = cr[:, None] * c + sr[:, None] * (np.cos(ang) * e1 + np.sin(ang) * t1)
     e1, e2, length = _leg(start, points[:, -1])

@@ -41,6 +41,13 @@ class Local:
     Pv_enu: Covs  # (N, 3, 3) velocity covariance in ENU, (m/s)²
     Pp_enu: Covs  # (N, 3, 3) position covariance in ENU, m²
 
+    def take(self, idx: np.ndarray) -> Local:
+        """The tracks at indices ``idx``."""
+        return Local(
+            self.lat_deg[idx], self.lon_deg[idx], self.alt_m[idx], self.v_enu[idx],
+            self.Pv_enu[idx], self.Pp_enu[idx],
+        )
+
     @property
     def speed_mps(self) -> Array:
         """(N,) 3-D speed, m/s."""

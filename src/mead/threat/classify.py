@@ -21,7 +21,8 @@ evidence      rule (defaults of :class:`Rules`)
 ballistic     v⁻ > 1,200 m/s, or h > 25 km and v⁻ > 800 m/s
 rocket        v⁻ > 450 m/s (supersonic), or h > 20 km (above any civil aircraft)
 cruise        170 ≤ v⁻, v⁺ ≤ 330 m/s, h < 1.5 km, not clearly climbing (w⁻ < 15 m/s)
-drone         25 ≤ v⁻, v⁺ ≤ 75 m/s, h < 4 km, and level (w⁺ < 5 m/s) unless v⁺ ≤ 60 m/s
+drone         25 ≤ v⁻, v⁺ ≤ 75 m/s, h < 4 km, and not clearly climbing/descending
+              (w⁻ ≤ 3 m/s) unless v⁺ ≤ 60 m/s
 aircraft      70 ≤ v⁻, v⁺ ≤ 320 m/s at h ≥ 3 km; or below 3 km 80 ≤ v⁻, v⁺ ≤ 170 m/s,
               or 60 ≤ v⁻, v⁺ ≤ 180 m/s and clearly climbing/descending (w⁻ > 3 m/s)
 unknown       anything else (ambiguous, or too noisy for any band)
@@ -85,8 +86,7 @@ class Rules:
     cruise_max_climb_mps: float = 15.0  # w⁻ above this: not a cruise missile
     drone_speed_mps: tuple[float, float] = (25.0, 75.0)  # one-way attack drone speed band
     drone_max_alt_m: float = 4_000.0
-    drone_level_above_mps: float = 60.0  # above this speed a drone must also look level
-    drone_max_climb_mps: float = 5.0  # w⁺ below this: level
+    drone_level_above_mps: float = 60.0  # above this v⁺ a drone must not clearly climb
     aircraft_high_speed_mps: tuple[float, float] = (70.0, 320.0)  # at or above aircraft_alt_m
     aircraft_alt_m: float = 3_000.0
     aircraft_low_speed_mps: tuple[float, float] = (80.0, 170.0)  # below aircraft_alt_m, any w
@@ -103,7 +103,7 @@ def evidence(loc: Local, rules: Rules = Rules()) -> np.ndarray:
     r, k = rules, rules.k_sigma
     v, sv = loc.speed_mps, loc.speed_sigma_mps()
     w, sw = np.abs(loc.v_enu[:, 2]), np.sqrt(np.maximum(loc.Pv_enu[:, 2, 2], 0.0))
-    vlo, vhi, wlo, whi, h = v - k * sv, v + k * sv, w - k * sw, w + k * sw, loc.alt_m
+    vlo, vhi, wlo, h = v - k * sv, v + k * sv, w - k * sw, loc.alt_m
 
     ballistic = (vlo > r.ballistic_speed_mps) | (
         (h > r.ballistic_high_alt_m) & (vlo > r.ballistic_high_speed_mps)
@@ -115,7 +115,7 @@ def evidence(loc: Local, rules: Rules = Rules()) -> np.ndarray:
     drone = (
         _band(vlo, vhi, r.drone_speed_mps)
         & (h < r.drone_max_alt_m)
-        & ((vhi <= r.drone_level_above_mps) | (whi < r.drone_max_climb_mps))
+        & ((vhi <= r.drone_level_above_mps) | (wlo <= r.aircraft_min_climb_mps))
     )
     low = h < r.aircraft_alt_m
     aircraft = (~low & _band(vlo, vhi, r.aircraft_high_speed_mps)) | (

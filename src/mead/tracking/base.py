@@ -14,12 +14,12 @@ class TrackReport:
     """A partner's confirmed local tracks, all predicted to time ``t`` (scenario s)."""
 
     t: float
-    ids: list[str]              # (N,) stable local track ids, e.g. "P1-T000042"
-    x: States                   # (N, 6) ECEF
-    P: Covs                     # (N, 6, 6)
-    quality: Array              # (N,) 0..1
+    ids: list[str]  # (N,) stable local track ids, e.g. "P1-T000042"
+    x: States  # (N, 6) ECEF
+    P: Covs  # (N, 6, 6)
+    quality: Array  # (N,) 0..1
     sensors: list[tuple[str, ...]]  # (N,) ids of the sensors that contributed plots
-    deleted: list[str]          # ids of confirmed tracks deleted since the previous report
+    deleted: list[str]  # ids of confirmed tracks deleted since the previous report
 
     @staticmethod
     def empty(t: float) -> TrackReport:

@@ -18,8 +18,13 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
-from mead.tracking.measurement import PolarPrediction, Site, polar2ecef, polar_innovation, \
-    polar_predict
+from mead.tracking.measurement import (
+    PolarPrediction,
+    Site,
+    polar2ecef,
+    polar_innovation,
+    polar_predict,
+)
 from mead.types import Array, Covs, Index, Meas, Positions, States
 
 
@@ -27,12 +32,12 @@ from mead.types import Array, Covs, Index, Meas, Positions, States
 class Gated:
     """Track–plot pairs that passed the gate, with what association and update need."""
 
-    track: Index                # (K,) rows in the track table
-    plot: Index                 # (K,) plot indices in the scan
-    row: Index                  # (K,) rows of ``pred`` for each pair's track
-    d2: Array                   # (K,) squared Mahalanobis distance
-    y: Meas                     # (K, 3) innovation [m, rad, rad], azimuth wrapped
-    pred: PolarPrediction       # predicted measurements of the candidate tracks
+    track: Index  # (K,) rows in the track table
+    plot: Index  # (K,) plot indices in the scan
+    row: Index  # (K,) rows of ``pred`` for each pair's track
+    d2: Array  # (K,) squared Mahalanobis distance
+    y: Meas  # (K, 3) innovation [m, rad, rad], azimuth wrapped
+    pred: PolarPrediction  # predicted measurements of the candidate tracks
 
     @property
     def logdet(self) -> Array:
@@ -40,8 +45,9 @@ class Gated:
         return self.pred.logdet[self.row]
 
 
-def coarse_pairs(track_pos: Positions, track_radius_m: Array,
-                 plot_pos: Positions) -> tuple[Index, Index]:
+def coarse_pairs(
+    track_pos: Positions, track_radius_m: Array, plot_pos: Positions
+) -> tuple[Index, Index]:
     """Pairs (i, j) with |track_pos[i] − plot_pos[j]| ≤ track_radius_m[i], via k-d trees.
 
     ``track_pos`` (N, 3) and ``plot_pos`` (M, 3) are ECEF m; returns two (K,) index arrays
@@ -49,12 +55,12 @@ def coarse_pairs(track_pos: Positions, track_radius_m: Array,
     """
     if len(track_pos) == 0 or len(plot_pos) == 0:
         return np.empty(0, np.intp), np.empty(0, np.intp)
-    pairs = cKDTree(track_pos).sparse_distance_matrix(
-        cKDTree(plot_pos), max_distance=float(track_radius_m.max()), output_type="ndarray")
-    keep = pairs["v"] <= track_radius_m[pairs["i"]]
-    i, j = pairs["i"][keep].astype(np.intp), pairs["j"][keep].astype(np.intp)
-    order = np.lexsort((j, i))
-    return i[order], j[order]
+    near = cKDTree(plot_pos).query_ball_point(track_pos, track_radius_m, return_sorted=True)
+    count = np.fromiter(map(len, near), np.intp, len(near))
+    if count.sum() == 0:
+        return np.empty(0, np.intp), np.empty(0, np.intp)
+    j = np.concatenate(near[count > 0]).astype(np.intp)
+    return np.repeat(np.arange(len(track_pos)), count), j
 
 
 def mahalanobis2(y: Meas, S_inv: Covs) -> Array:
@@ -66,8 +72,8 @@ def mahalanobis2(y: Meas, S_inv: Covs) -> Array:
 class ChiSquareGate:
     """Coarse k-d tree gate in ECEF, then a χ² gate (3 dof) in polar measurement space."""
 
-    prob: float = 0.999             # probability that a target's own plot falls in the gate
-    margin: float = 1.2             # factor on the coarse radius (curvature, linearisation)
+    prob: float = 0.999  # probability that a target's own plot falls in the gate
+    margin: float = 1.2  # factor on the coarse radius (curvature, linearisation)
     gamma: float = field(init=False)  # χ²₃ quantile at ``prob``
 
     def __post_init__(self) -> None:

@@ -41,20 +41,22 @@ class RangeCoverage:
     instrumented range within a few scans), and a sensor with no plots yet covers nothing.
     """
 
-    def __init__(self, max_range_m: Mapping[str, float] | None = None, *,
-                 learn: bool = True) -> None:
+    def __init__(
+        self, max_range_m: Mapping[str, float] | None = None, *, learn: bool = True
+    ) -> None:
         self.max_range_m = dict(max_range_m or {})  # sensor id → instrumented range, m
         for sid, r in self.max_range_m.items():
             if not (np.isfinite(r) and r > 0):
                 raise ValueError(f"RangeCoverage.max_range_m[{sid!r}] must be > 0 (got {r})")
-        self.learn = learn                          # learn unknown sensors' range from plots
-        self.learned_m: dict[str, float] = {}       # sensor id → largest plot range seen, m
+        self.learn = learn  # learn unknown sensors' range from plots
+        self.learned_m: dict[str, float] = {}  # sensor id → largest plot range seen, m
 
     def observe(self, sensor_id: str, z: Meas) -> None:
         """Raise the learned range of a sensor without a configured range to its farthest plot."""
         if self.learn and len(z) and sensor_id not in self.max_range_m:
-            self.learned_m[sensor_id] = max(self.learned_m.get(sensor_id, 0.0),
-                                            float(z[:, 0].max()))
+            self.learned_m[sensor_id] = max(
+                self.learned_m.get(sensor_id, 0.0), float(z[:, 0].max())
+            )
 
     def covers(self, sensor_id: str, site: Site, pos: Positions) -> Mask:
         """(N,) True where |pos − site| ≤ the sensor's range."""
@@ -102,20 +104,21 @@ def _popcount(bits: np.ndarray) -> np.ndarray:
 class MOfNManager:
     """M-of-N confirmation, miss/coast/covariance deletion and hit-ratio quality."""
 
-    m: int = 3                      # hits among the last n chances that confirm a track
-    n: int = 4                      # window of the confirmation rule, chances
-    max_misses: int = 5             # consecutive misses that delete a confirmed track
+    m: int = 3  # hits among the last n chances that confirm a track
+    n: int = 4  # window of the confirmation rule, chances
+    max_misses: int = 5  # consecutive misses that delete a confirmed track
     max_pos_std_m: float = 30_000.0  # m, √tr(P_pos) beyond which any track is deleted
-    max_coast_s: float = 60.0       # s without a plot that deletes a confirmed track
+    max_coast_s: float = 60.0  # s without a plot that deletes a confirmed track
     max_coast_tentative_s: float = 20.0  # s without a plot that deletes a tentative track
-    quality_window: int = 10        # chances over which quality = hits / chances
+    quality_window: int = 10  # chances over which quality = hits / chances
 
     def __post_init__(self) -> None:
         if not 1 <= self.m <= self.n <= 32:
             raise ValueError(f"MOfNManager needs 1 <= m <= n <= 32 (got m={self.m}, n={self.n})")
         if not 1 <= self.quality_window <= 32:
-            raise ValueError(f"MOfNManager.quality_window must be in 1..32 "
-                             f"(got {self.quality_window})")
+            raise ValueError(
+                f"MOfNManager.quality_window must be in 1..32 (got {self.quality_window})"
+            )
         if self.max_misses < 1:
             raise ValueError(f"MOfNManager.max_misses must be >= 1 (got {self.max_misses})")
         for name in ("max_pos_std_m", "max_coast_s", "max_coast_tentative_s"):
@@ -125,8 +128,9 @@ class MOfNManager:
     def record(self, table: TrackTable, hit: Mask, miss: Mask) -> None:
         """Add one detection chance to tracks that got a plot (``hit``) or missed (``miss``)."""
         chance = hit | miss
-        table.history = np.where(chance, (table.history << np.uint32(1)) | hit.astype(np.uint32),
-                                 table.history)
+        table.history = np.where(
+            chance, (table.history << np.uint32(1)) | hit.astype(np.uint32), table.history
+        )
         table.chances = table.chances + chance
         table.misses = np.where(hit, 0, table.misses + miss)
 

@@ -28,15 +28,16 @@ class Site:
     lat_deg: float
     lon_deg: float
     alt_m: float
-    origin: Positions           # (3,) ECEF, m
-    rot: Matrix                 # (3, 3) ECEF → local ENU
+    origin: Positions  # (3,) ECEF, m
+    rot: Matrix  # (3, 3) ECEF → local ENU
 
     @staticmethod
     def from_geodetic(lat_deg: float, lon_deg: float, alt_m: float) -> Site:
         """The site at geodetic (lat deg, lon deg, alt m above WGS84)."""
         origin = geodetic2ecef(lat_deg, lon_deg, alt_m).reshape(3)
-        return Site(float(lat_deg), float(lon_deg), float(alt_m), origin,
-                    enu_rotation(lat_deg, lon_deg))
+        return Site(
+            float(lat_deg), float(lon_deg), float(alt_m), origin, enu_rotation(lat_deg, lon_deg)
+        )
 
 
 def wrap_angle(a: Array) -> Array:
@@ -48,8 +49,14 @@ def ecef2polar(p: Positions, site: Site) -> Meas:
     """ECEF positions (N, 3) m → polar (N, 3) [range m, az rad in [0, 2π), el rad] at ``site``."""
     e = (p - site.origin) @ site.rot.T
     rho = np.hypot(e[:, 0], e[:, 1])
-    return np.stack([np.hypot(rho, e[:, 2]), np.mod(np.arctan2(e[:, 0], e[:, 1]), 2 * np.pi),
-                     np.arctan2(e[:, 2], rho)], axis=1)
+    return np.stack(
+        [
+            np.hypot(rho, e[:, 2]),
+            np.mod(np.arctan2(e[:, 0], e[:, 1]), 2 * np.pi),
+            np.arctan2(e[:, 2], rho),
+        ],
+        axis=1,
+    )
 
 
 def polar_jacobian(p: Positions, site: Site) -> Covs:
@@ -65,11 +72,14 @@ def polar_jacobian(p: Positions, site: Site) -> Covs:
     r2 = rho**2 + eu**2
     r = np.sqrt(r2)
     zero = np.zeros_like(ee)
-    J = np.stack([
-        np.stack([ee / r, en / r, eu / r], axis=1),
-        np.stack([en / rho**2, -ee / rho**2, zero], axis=1),
-        np.stack([-ee * eu / (r2 * rho), -en * eu / (r2 * rho), rho / r2], axis=1),
-    ], axis=1)
+    J = np.stack(
+        [
+            np.stack([ee / r, en / r, eu / r], axis=1),
+            np.stack([en / rho**2, -ee / rho**2, zero], axis=1),
+            np.stack([-ee * eu / (r2 * rho), -en * eu / (r2 * rho), rho / r2], axis=1),
+        ],
+        axis=1,
+    )
     return J @ site.rot
 
 
@@ -104,12 +114,15 @@ def polar_cov_ecef(z: Meas, sigma: Array, site: Site) -> Covs:
     r, az, el = z[:, 0], z[:, 1], z[:, 2]
     ce, se, ca, sa = np.cos(el), np.sin(el), np.cos(az), np.sin(az)
     zero = np.zeros_like(r)
-    J = np.stack([
-        np.stack([ce * sa, r * ce * ca, -r * se * sa], axis=1),
-        np.stack([ce * ca, -r * ce * sa, -r * se * ca], axis=1),
-        np.stack([se, zero, r * ce], axis=1),
-    ], axis=1)                                            # (M, 3, 3) ∂enu/∂(r, az, el)
-    Js = J * np.asarray(sigma, dtype=np.float64)          # J diag(σ)
+    J = np.stack(
+        [
+            np.stack([ce * sa, r * ce * ca, -r * se * sa], axis=1),
+            np.stack([ce * ca, -r * ce * sa, -r * se * ca], axis=1),
+            np.stack([se, zero, r * ce], axis=1),
+        ],
+        axis=1,
+    )  # (M, 3, 3) ∂enu/∂(r, az, el)
+    Js = J * np.asarray(sigma, dtype=np.float64)  # J diag(σ)
     return site.rot.T @ (Js @ Js.swapaxes(-1, -2)) @ site.rot
 
 
@@ -121,8 +134,8 @@ def kf_update(x: States, P: Covs, y: Meas, H: Covs, R: Covs) -> tuple[States, Co
     positive definite when P is much larger than R (new tracks).
     """
     Ht = H.swapaxes(-1, -2)
-    PHt = P @ Ht                                          # (N, 6, 3)
-    S = H @ PHt + R                                       # (N, 3, 3)
+    PHt = P @ Ht  # (N, 6, 3)
+    S = H @ PHt + R  # (N, 3, 3)
     K = np.linalg.solve(S, PHt.swapaxes(-1, -2)).swapaxes(-1, -2)  # (N, 6, 3) gain
     x_new = x + (K @ y[..., None])[..., 0]
     IKH = np.eye(6) - K @ H
@@ -130,8 +143,7 @@ def kf_update(x: States, P: Covs, y: Meas, H: Covs, R: Covs) -> tuple[States, Co
     return x_new, 0.5 * (P_new + P_new.swapaxes(-1, -2))
 
 
-def ekf_polar_update(x: States, P: Covs, z: Meas, sigma: Array,
-                     site: Site) -> tuple[States, Covs]:
+def ekf_polar_update(x: States, P: Covs, z: Meas, sigma: Array, site: Site) -> tuple[States, Covs]:
     """EKF update of N tracks (N, 6), (N, 6, 6) with one polar plot each, z (N, 3).
 
     ``sigma`` (3,) is the plots' 1-σ noise [m, rad, rad]; R = diag(σ²).
@@ -144,18 +156,18 @@ def ekf_polar_update(x: States, P: Covs, z: Meas, sigma: Array,
 class PolarPrediction:
     """Predicted measurements of selected tracks at one site, shared by gating and update."""
 
-    idx: Index                  # (C,) rows of the tracks in the track table
-    zhat: Meas                  # (C, 3) predicted [range m, az rad, el rad]
-    H: Covs                     # (C, 3, 6) Jacobian
-    S: Covs                     # (C, 3, 3) innovation covariance HPHᵀ + R
-    S_inv: Covs                 # (C, 3, 3)
-    logdet: Array               # (C,) ln |S| (polar units m·rad·rad, squared)
+    idx: Index  # (C,) rows of the tracks in the track table
+    zhat: Meas  # (C, 3) predicted [range m, az rad, el rad]
+    H: Covs  # (C, 3, 6) Jacobian
+    S: Covs  # (C, 3, 3) innovation covariance HPHᵀ + R
+    S_inv: Covs  # (C, 3, 3)
+    logdet: Array  # (C,) ln |S| (polar units m·rad·rad, squared)
 
 
 def polar_predict(x: States, P: Covs, idx: Index, R: Matrix, site: Site) -> PolarPrediction:
     """Predicted measurement, Jacobian and innovation covariance of tracks ``idx``."""
     zhat, H = polar_h(x[idx], site)
-    Hp = H[:, :, :3]                                      # velocity is not measured
+    Hp = H[:, :, :3]  # velocity is not measured
     S = Hp @ P[idx, :3, :3] @ Hp.swapaxes(-1, -2) + R
     S_inv = np.linalg.inv(S)
     _, logdet = np.linalg.slogdet(S)

@@ -43,14 +43,15 @@ def cv_transition(dt: Array) -> Covs:
 
 
 def cv_process_noise(dt: Array, q: Array) -> Covs:
-    """White-noise-acceleration process noise Q (N, 6, 6) for steps ``dt`` (N,) s, density q (N,) m²/s³.
+    """White-noise-acceleration process noise Q (N, 6, 6) over ``dt`` (N,) s with density q (N,).
 
-    A negative ``dt`` (prediction backwards) uses |dt|: uncertainty never shrinks.
+    q is in m²/s³. A negative ``dt`` (prediction backwards) uses |dt|: uncertainty never
+    shrinks.
     """
     dt = np.abs(np.asarray(dt, dtype=np.float64))
     q = np.broadcast_to(np.asarray(q, dtype=np.float64), dt.shape)
-    blocks = np.array([[dt**3 / 3, dt**2 / 2], [dt**2 / 2, dt]]) * q   # (2, 2, N)
-    return np.kron(np.moveaxis(blocks, (0, 1), (-2, -1)), np.eye(3))   # (N, 6, 6)
+    blocks = np.array([[dt**3 / 3, dt**2 / 2], [dt**2 / 2, dt]]) * q  # (2, 2, N)
+    return np.kron(np.moveaxis(blocks, (0, 1), (-2, -1)), np.eye(3))  # (N, 6, 6)
 
 
 def cv_predict(x: States, P: Covs, dt: Array, q: Array) -> tuple[States, Covs]:
@@ -79,14 +80,14 @@ def cv_predict(x: States, P: Covs, dt: Array, q: Array) -> tuple[States, Covs]:
 class ConstantVelocity:
     """CV motion with a per-track process noise adapted to speed and manoeuvres."""
 
-    q_slow: float = 50.0            # m²/s³, base density at or below v_slow_mps
-    q_fast: float = 5_000.0         # m²/s³, base density at or above v_fast_mps
-    v_slow_mps: float = 400.0       # m/s, speed up to which q_slow applies
-    v_fast_mps: float = 1_200.0     # m/s, speed from which q_fast applies
-    nis_manoeuvre: float = 11.34    # NIS (χ², 3 dof, 99 %) above which a manoeuvre is assumed
-    boost: float = 10.0             # factor on the scale at a manoeuvre
-    decay: float = 0.5              # factor on the scale per quiet update (back towards 1)
-    scale_max: float = 100.0        # cap on the manoeuvre scale
+    q_slow: float = 50.0  # m²/s³, base density at or below v_slow_mps
+    q_fast: float = 5_000.0  # m²/s³, base density at or above v_fast_mps
+    v_slow_mps: float = 400.0  # m/s, speed up to which q_slow applies
+    v_fast_mps: float = 1_200.0  # m/s, speed from which q_fast applies
+    nis_manoeuvre: float = 11.34  # NIS (χ², 3 dof, 99 %) above which a manoeuvre is assumed
+    boost: float = 10.0  # factor on the scale at a manoeuvre
+    decay: float = 0.5  # factor on the scale per quiet update (back towards 1)
+    scale_max: float = 100.0  # cap on the manoeuvre scale
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -94,11 +95,15 @@ class ConstantVelocity:
             if not (np.isfinite(v) and v > 0):
                 raise ValueError(f"ConstantVelocity.{f.name} must be finite and > 0 (got {v})")
         if self.v_fast_mps <= self.v_slow_mps:
-            raise ValueError(f"ConstantVelocity.v_fast_mps ({self.v_fast_mps}) must exceed "
-                             f"v_slow_mps ({self.v_slow_mps})")
+            raise ValueError(
+                f"ConstantVelocity.v_fast_mps ({self.v_fast_mps}) must exceed "
+                f"v_slow_mps ({self.v_slow_mps})"
+            )
         if self.decay >= 1.0 or self.boost <= 1.0 or self.scale_max < 1.0:
-            raise ValueError("ConstantVelocity needs decay < 1, boost > 1 and scale_max >= 1 "
-                             f"(got {self.decay}, {self.boost}, {self.scale_max})")
+            raise ValueError(
+                "ConstantVelocity needs decay < 1, boost > 1 and scale_max >= 1 "
+                f"(got {self.decay}, {self.boost}, {self.scale_max})"
+            )
 
     def q(self, x: States, q_scale: Array) -> Array:
         """Process noise density (N,) m²/s³ of N tracks from their speed and manoeuvre scale."""
@@ -107,7 +112,7 @@ class ConstantVelocity:
         return self.q_slow * (self.q_fast / self.q_slow) ** u * q_scale
 
     def predict(self, x: States, P: Covs, dt: Array, q_scale: Array) -> tuple[States, Covs]:
-        """Predict N tracks over ``dt`` (N,) s; ``q_scale`` (N,) is each track's manoeuvre scale."""
+        """Predict N tracks over ``dt`` (N,) s; ``q_scale`` (N,) are their manoeuvre scales."""
         return cv_predict(x, P, dt, self.q(x, q_scale))
 
     def adapt(self, q_scale: Array, nis: Array) -> Array:

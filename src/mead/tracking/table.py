@@ -17,37 +17,63 @@ from mead.types import Array, Covs, Mask, States
 class TrackTable:
     """All N tracks of one tracker (tentative and confirmed)."""
 
-    uid: np.ndarray             # (N,) int64 serial, unique for the tracker's life
-    number: np.ndarray          # (N,) int64 confirmed track number, −1 while tentative
-    x: States                   # (N, 6) ECEF [m m m m/s m/s m/s] at time t
-    P: Covs                     # (N, 6, 6) covariance of x
-    t: Array                    # (N,) time of x and P, scenario s
-    t_born: Array               # (N,) time of the initiating plot, s
-    t_update: Array             # (N,) time of the last plot, s
-    q_scale: Array              # (N,) manoeuvre scale on the process noise (≥ 1)
-    history: np.ndarray         # (N,) uint32 hit(1)/miss(0) bits of the latest detection chances, newest lowest
-    chances: np.ndarray         # (N,) int64 detection chances so far (plots + misses)
-    misses: np.ndarray          # (N,) int64 consecutive misses
-    sensors: np.ndarray         # (N, S) bool: sensor s contributed a plot (see Tracker.sensor_ids)
+    uid: np.ndarray  # (N,) int64 serial, unique for the tracker's life
+    number: np.ndarray  # (N,) int64 confirmed track number, −1 while tentative
+    x: States  # (N, 6) ECEF [m m m m/s m/s m/s] at time t
+    P: Covs  # (N, 6, 6) covariance of x
+    t: Array  # (N,) time of x and P, scenario s
+    t_born: Array  # (N,) time of the initiating plot, s
+    t_update: Array  # (N,) time of the last plot, s
+    q_scale: Array  # (N,) manoeuvre scale on the process noise (≥ 1)
+    history: (
+        np.ndarray
+    )  # (N,) uint32 hit(1)/miss(0) bits of the latest detection chances, newest lowest
+    chances: np.ndarray  # (N,) int64 detection chances so far (plots + misses)
+    misses: np.ndarray  # (N,) int64 consecutive misses
+    sensors: np.ndarray  # (N, S) bool: sensor s contributed a plot (see Tracker.sensor_ids)
 
     @staticmethod
     def empty(n_sensors: int = 0) -> TrackTable:
         """A table with no tracks."""
         i, f = np.empty(0, np.int64), np.empty(0)
-        return TrackTable(i, i, np.empty((0, 6)), np.empty((0, 6, 6)), f, f, f, f,
-                          np.empty(0, np.uint32), i, i, np.zeros((0, n_sensors), bool))
+        return TrackTable(
+            i,
+            i,
+            np.empty((0, 6)),
+            np.empty((0, 6, 6)),
+            f,
+            f,
+            f,
+            f,
+            np.empty(0, np.uint32),
+            i,
+            i,
+            np.zeros((0, n_sensors), bool),
+        )
 
     @staticmethod
-    def new(uid: np.ndarray, x: States, P: Covs, t: float, sensor: int,
-            n_sensors: int) -> TrackTable:
+    def new(
+        uid: np.ndarray, x: States, P: Covs, t: float, sensor: int, n_sensors: int
+    ) -> TrackTable:
         """K new tentative tracks born at ``t`` from one plot each of sensor column ``sensor``."""
         k = len(uid)
         sensors = np.zeros((k, n_sensors), bool)
         sensors[:, sensor] = True
         tt = np.full(k, float(t))
-        return TrackTable(uid.astype(np.int64), np.full(k, -1, np.int64), x, P, tt, tt.copy(),
-                          tt.copy(), np.ones(k), np.ones(k, np.uint32), np.ones(k, np.int64),
-                          np.zeros(k, np.int64), sensors)
+        return TrackTable(
+            uid.astype(np.int64),
+            np.full(k, -1, np.int64),
+            x,
+            P,
+            tt,
+            tt.copy(),
+            tt.copy(),
+            np.ones(k),
+            np.ones(k, np.uint32),
+            np.ones(k, np.int64),
+            np.zeros(k, np.int64),
+            sensors,
+        )
 
     def __len__(self) -> int:
         return len(self.uid)

@@ -1,0 +1,178 @@
+"""Alert lifecycle: issue, update and cancel early warnings to the owners of threatened areas.
+
+One alert lifecycle per (track, area) pair, addressed to the area's owner:
+
+* **issued** the first time the pair is threatened;
+* **updated** while it stays threatened, when the predicted impact point moves by more
+  than ``move_m``, the impact time by more than ``dt_impact_s``, the impact radius by more
+  than ``max(move_m, radius_frac × radius)``, the class changes, or ``update_s`` has passed
+  since the last alert of the pair;
+* **cancelled** when the pair has not been threatened for ``cancel_after`` consecutive
+  steps, at once when the track is gone, or when the last predicted impact time lies more
+  than ``grace_s`` in the past (the threat has arrived).
+
+``alert_id`` is ``f"{issuer}-{track_id}-{area}"`` and stays the same from issue to cancel;
+if the same pair is threatened again after a cancel, the new lifecycle gets a ``-2``,
+``-3``… suffix. The manager keeps no state about who runs it beyond ``issuer``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import msgspec
+
+from mead import geo
+from mead.messages import Alert
+from mead.scenario.schema import DefendedArea
+from mead.threat._local import ThreatInputError
+from mead.threat.base import Threat
+
+
+@dataclass
+class _Open:
+    """An open alert lifecycle: what was last sent and how many steps it went unconfirmed."""
+
+    last: Alert
+    misses: int = 0
+
+
+class AlertManager:
+    """Turns each step's threats into Alert messages for the owners of threatened areas.
+
+    Parameters
+    ----------
+    issuer : pseudonym of the node issuing the alerts (coordinator or the partner itself).
+    areas : the defended areas this node warns for (their owners are the recipients).
+    update_s : send an update at least this often while a pair stays threatened, s.
+    move_m : update when the predicted impact point moves more than this, m.
+    dt_impact_s : update when the predicted impact time moves more than this, s.
+    radius_frac : update when the impact radius changes by more than this fraction (and
+        more than ``move_m``).
+    cancel_after : cancel after this many consecutive steps without the threat.
+    grace_s : cancel once the last predicted impact time is this far in the past, s.
+    """
+
+    def __init__(
+        self,
+        issuer: str,
+        areas: Sequence[DefendedArea],
+        *,
+        update_s: float = 30.0,
+        move_m: float = 2_000.0,
+        dt_impact_s: float = 10.0,
+        radius_frac: float = 0.25,
+        cancel_after: int = 3,
+        grace_s: float = 30.0,
+    ) -> None:
+        if cancel_after < 1:
+            raise ValueError(f"cancel_after must be ≥ 1 (got {cancel_after})")
+        if update_s <= 0:
+            raise ValueError(f"update_s must be > 0 (got {update_s})")
+        self.issuer = issuer  # pseudonym written into every alert
+        self.owner = {a.name: a.owner for a in areas}  # area name → recipient pseudonym
+        self.update_s = update_s  # s
+        self.move_m = move_m  # m
+        self.dt_impact_s = dt_impact_s  # s
+        self.radius_frac = radius_frac  # fraction of the last radius
+        self.cancel_after = cancel_after  # steps
+        self.grace_s = grace_s  # s
+        self._open: dict[tuple[str, str], _Open] = {}
+        self._cycles: Counter[tuple[str, str]] = Counter()
+
+    @property
+    def open_alerts(self) -> list[Alert]:
+        """The last alert sent for every open lifecycle."""
+        return [o.last for o in self._open.values()]
+
+    def step(self, t: float, threats: Iterable[Threat], live_ids: Iterable[str]) -> list[Alert]:
+        """Alerts to send after one assessment at time ``t``.
+
+        Parameters
+        ----------
+        t : assessment time, s (same base as the threats' ``t_impact``).
+        threats : this step's threatened (track, area) pairs, from :func:`assess`.
+        live_ids : ids of all tracks that still exist (a track missing here is gone).
+        """
+        live = set(live_ids)
+        out: list[Alert] = []
+        seen: set[tuple[str, str]] = set()
+        for th in threats:
+            key = (th.track_id, th.area)
+            if key in seen:
+                continue
+            seen.add(key)
+            alert = self._threatened(t, key, th)
+            if alert is not None:
+                out.append(alert)
+        for key, op in list(self._open.items()):
+            if key in seen:
+                continue
+            op.misses += 1
+            gone = key[0] not in live
+            arrived = t - op.last.t_impact > self.grace_s
+            if gone or arrived or op.misses >= self.cancel_after:
+                del self._open[key]
+                out.append(self._cancel(t, op.last))
+        for key in [k for k in self._cycles if k[0] not in live and k not in self._open]:
+            del self._cycles[key]
+        return out
+
+    def _threatened(self, t: float, key: tuple[str, str], th: Threat) -> Alert | None:
+        if th.area not in self.owner:
+            raise ThreatInputError(
+                f"threat names area {th.area!r}, not one of this manager's areas "
+                f"(known: {', '.join(self.owner)})"
+            )
+        op = self._open.get(key)
+        if op is None:
+            self._cycles[key] += 1
+            n = self._cycles[key]
+            alert_id = f"{self.issuer}-{th.track_id}-{th.area}" + (f"-{n}" if n > 1 else "")
+            alert = self._alert(t, th, alert_id, "issued")
+            self._open[key] = _Open(alert)
+            return alert
+        op.misses = 0
+        if not self._changed(t, op.last, th):
+            return None
+        op.last = self._alert(t, th, op.last.alert_id, "updated")
+        return op.last
+
+    def _changed(self, t: float, last: Alert, th: Threat) -> bool:
+        moved = geo.great_circle_distance_m(
+            last.impact_lat_deg, last.impact_lon_deg, th.impact_lat_deg, th.impact_lon_deg
+        )
+        dr = abs(th.impact_radius_m - last.impact_radius_m)
+        return bool(
+            t - last.t >= self.update_s
+            or moved > self.move_m
+            or abs(th.t_impact - last.t_impact) > self.dt_impact_s
+            or dr > max(self.move_m, self.radius_frac * last.impact_radius_m)
+            or th.threat_class != last.threat_class
+        )
+
+    def _alert(self, t: float, th: Threat, alert_id: str, state: str) -> Alert:
+        return Alert(
+            alert_id=alert_id,
+            state=state,  # type: ignore[arg-type]
+            t=t,
+            recipient=self.owner[th.area],
+            area=th.area,
+            system_track=th.system_track,
+            threat_class=th.threat_class,
+            impact_lat_deg=th.impact_lat_deg,
+            impact_lon_deg=th.impact_lon_deg,
+            impact_radius_m=th.impact_radius_m,
+            t_impact=th.t_impact,
+            tgo_s=th.t_impact - t,
+            track_lat_deg=th.track_lat_deg,
+            track_lon_deg=th.track_lon_deg,
+            track_alt_m=th.track_alt_m,
+            issuer=self.issuer,
+        )
+
+    @staticmethod
+    def _cancel(t: float, last: Alert) -> Alert:
+        return msgspec.structs.replace(last, state="cancelled", t=t, tgo_s=last.t_impact - t)

@@ -1,0 +1,193 @@
+"""Tests of mead.threat.classify: evidence kernel, persistence, hysteresis, civil safety."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from threat_profiles import (
+    airliner,
+    classify_tracks,
+    enu2state,
+    flight,
+    kepler_arc,
+    noisy_track,
+    weave,
+)
+
+from mead.messages import THREAT_CLASSES, TRACK_CLASSES
+from mead.threat._local import ThreatInputError
+from mead.threat.classify import (
+    AIRCRAFT,
+    BALLISTIC,
+    CRUISE,
+    DRONE,
+    ROCKET,
+    UNKNOWN,
+    Classifier,
+    classify_kinematics,
+)
+
+
+def _state(alt, speed, gamma_deg=0.0):
+    g = np.radians(gamma_deg)
+    return enu2state(32.0, 35.0, alt, [[0.0, speed * np.cos(g), speed * np.sin(g)]])
+
+
+@pytest.mark.parametrize(
+    ("alt", "speed", "gamma", "code"),
+    [
+        (150e3, 3000.0, -30.0, BALLISTIC),
+        (30e3, 900.0, 20.0, BALLISTIC),  # high and fast enough
+        (10e3, 1500.0, 30.0, BALLISTIC),  # fast enough anywhere
+        (15e3, 700.0, 30.0, ROCKET),
+        (22e3, 300.0, 0.0, ROCKET),  # above any airliner
+        (100.0, 250.0, 0.0, CRUISE),
+        (1000.0, 51.0, 0.0, DRONE),
+        (3000.0, 40.0, 0.0, DRONE),
+        (10_700.0, 230.0, 0.0, AIRCRAFT),
+        (1500.0, 110.0, -4.0, AIRCRAFT),  # approach
+        (500.0, 70.0, 8.0, AIRCRAFT),  # slow climb-out, clearly climbing
+        (2000.0, 250.0, 0.0, UNKNOWN),  # fast and low but not cruise-missile low
+        (100.0, 5.0, 0.0, UNKNOWN),  # too slow for anything
+    ],
+)
+def test_kernel_reference_cases(alt, speed, gamma, code):
+    assert classify_kinematics(_state(alt, speed, gamma))[0] == code
+
+
+def test_kernel_batched_equals_looped():
+    rng = np.random.default_rng(3)
+    n = 200
+    alt = rng.uniform(0, 40e3, n)
+    speed = rng.uniform(0, 2000, n)
+    gam = rng.uniform(-30, 30, n)
+    x = np.concatenate([_state(a, s, g) for a, s, g in zip(alt, speed, gam, strict=True)])
+    sv = rng.uniform(0, 40, n)
+    P = np.eye(6)[None] * np.r_[[100.0] * 3, [1.0] * 3][None, None, :] * 1.0
+    P = np.repeat(P, n, 0)
+    P[:, 3:, 3:] *= (sv**2)[:, None, None]
+    batched = classify_kinematics(x, P)
+    looped = np.array([classify_kinematics(x[i : i + 1], P[i : i + 1])[0] for i in range(n)])
+    np.testing.assert_array_equal(batched, looped)
+    assert set(batched.tolist()) >= {BALLISTIC, ROCKET, UNKNOWN}
+
+
+def test_noisy_estimate_is_unknown_until_clear():
+    """A drone speed estimate with σ_v = 40 m/s does not fit the drone band: no evidence."""
+    x = _state(1000.0, 51.0)
+    P = np.diag([100.0**2] * 3 + [40.0**2] * 3)[None]
+    assert classify_kinematics(x, P)[0] == UNKNOWN
+    P = np.diag([100.0**2] * 3 + [5.0**2] * 3)[None]
+    assert classify_kinematics(x, P)[0] == DRONE
+
+
+def _run(clf, tid, t, x, P):
+    return [clf.classify([tid], x[k : k + 1], P[k : k + 1], t=float(t[k]))[0] for k in range(len(t))]
+
+
+@pytest.mark.parametrize("atc", [False, True])
+def test_civil_airliner_never_a_threat(atc):
+    """Whole civil flights, and tracks (re)started anywhere along them, are never a threat."""
+    tracks = {}
+    t, xt = airliner(atc_250kt=atc)
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        tracks[f"civil{seed}"] = (t, *noisy_track(xt, t, rng))
+        starts = np.sort(rng.choice(t.size - 10, size=25, replace=False))
+        for j, s in enumerate(starts):
+            e = min(t.size, s + int(rng.integers(30, 300)))
+            tracks[f"seg{seed}-{j}"] = (t[s:e], *noisy_track(xt[s:e], t[s:e], rng))
+    out = classify_tracks(Classifier(), tracks)
+    for tid, cls in out.items():
+        assert not THREAT_CLASSES.intersection(cls), (tid, tracks[tid][0][0], set(cls))
+        if tid.startswith("civil"):
+            assert cls[-1] == "aircraft"
+
+
+def _threat_profile(kind, rng):
+    t = np.arange(0.0, 600.0, 4.0)
+    if kind == "drone":
+        alt = rng.uniform(100.0, 3000.0)
+        return t, flight(t, np.full(t.size, alt), 51.0, weave(t))
+    if kind == "cruise":
+        return t, flight(t, np.full(t.size, 100.0), 250.0, weave(t, amp_deg=15))
+    if kind == "ballistic":
+        sol, t_imp, _ = kepler_arc()
+        t = np.arange(0.0, t_imp - 1.0, 4.0)
+        return t, sol(t).T
+    # rocket: 900 m/s at 45°, apex ~ 20 km
+    sol, t_imp, _ = kepler_arc(33.3, 35.45, 3000.0, 900.0, 45.0, 190.0)
+    t = np.arange(0.0, t_imp - 1.0, 2.0)
+    return t, sol(t).T
+
+
+@pytest.mark.parametrize("kind", ["drone", "cruise", "ballistic", "rocket"])
+@pytest.mark.parametrize("seed", range(3))
+def test_threat_profiles_classified_after_enough_updates(kind, seed):
+    rng = np.random.default_rng(100 + seed)
+    t, xt = _threat_profile(kind, rng)
+    x, P = noisy_track(xt, t, rng, sig_v0=30.0, sig_v1=4.0, conv_s=20.0)
+    cls = _run(Classifier(), kind, t, x, P)
+    first = next(k for k, c in enumerate(cls) if c != "unknown")
+    assert t[first] - t[0] <= 60.0, cls[:20]
+    assert set(cls[first:]) == {kind}, set(cls)
+
+
+def test_early_boost_upgrades_rocket_to_ballistic_never_down():
+    clf = Classifier()
+    seq = [(20e3, 700.0, 40.0)] * 3 + [(40e3, 1500.0, 35.0)] * 3 + [(5e3, 250.0, 0.0)] * 5
+    out = [clf.classify(["m"], _state(*s), t=4.0 * k)[0] for k, s in enumerate(seq)]
+    assert out[1:3] == ["rocket", "rocket"]
+    assert out[4:] == ["ballistic"] * (len(seq) - 4)
+
+
+def test_needs_persistence_and_age():
+    clf = Classifier(min_updates=3, min_age_s=8.0)
+    x = _state(1000.0, 51.0)
+    out = [clf.classify(["d"], x, t=2.0 * k)[0] for k in range(6)]
+    # 3 updates reached at t=4 s but age 8 s only at t=8 s (5th update)
+    assert out == ["unknown"] * 4 + ["drone"] * 2
+    no_time = Classifier(min_updates=3)
+    assert [no_time.classify(["d"], x)[0] for _ in range(3)] == ["unknown", "unknown", "drone"]
+
+
+def test_civil_flag_blocks_drone_forever():
+    clf = Classifier()
+    for _ in range(5):
+        clf.classify(["a"], _state(10_700.0, 230.0))
+    for _ in range(20):
+        out = clf.classify(["a"], _state(500.0, 60.0))[0]
+    assert out == "aircraft"
+
+
+def test_forget_restarts_history_and_reuses_rows():
+    clf = Classifier()
+    for _ in range(3):
+        assert clf.classify(["a", "b"], np.concatenate([_state(1e3, 51.0)] * 2))
+    clf.forget(["a", "zz"])
+    assert len(clf) == 1
+    out = clf.classify(["c", "b"], np.concatenate([_state(10_700.0, 230.0)] * 2))
+    assert out == ["unknown", "drone"]  # c is new; b keeps its declared class
+    ids = [f"t{i}" for i in range(300)]  # growth past the initial capacity
+    x = np.repeat(_state(100.0, 250.0), 300, axis=0)
+    for _ in range(3):
+        out = clf.classify(ids, x)
+    assert out == ["cruise"] * 300
+
+
+def test_bad_input_names_the_problem():
+    clf = Classifier()
+    with pytest.raises(ThreatInputError, match=r"x must be \(N, 6\)"):
+        clf.classify(["a"], np.zeros((1, 5)))
+    with pytest.raises(ThreatInputError, match="ids has 2 entries"):
+        clf.classify(["a", "b"], _state(1e3, 51.0))
+    with pytest.raises(ThreatInputError, match=r"P must be \(N, 6, 6\)"):
+        clf.classify(["a"], _state(1e3, 51.0), np.zeros((1, 3, 3)))
+    with pytest.raises(ThreatInputError, match="unique"):
+        clf.classify(["a", "a"], np.concatenate([_state(1e3, 51.0)] * 2))
+    with pytest.raises(ThreatInputError, match="non-finite"):
+        clf.classify(["a"], np.full((1, 6), np.nan))
+    with pytest.raises(ValueError, match="min_updates"):
+        Classifier(min_updates=0)
+    assert clf.classify([], np.empty((0, 6))) == []
+    assert TRACK_CLASSES[classify_kinematics(np.empty((0, 6))).size:] == TRACK_CLASSES

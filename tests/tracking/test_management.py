@@ -1,0 +1,127 @@
+"""Tests of track management: coverage, one-point initiation, M-of-N, deletion, quality."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mead.tracking.management import MOfNManager, OnePointInitiator, RangeCoverage
+from mead.tracking.measurement import Site, ecef2polar, polar_cov_ecef
+from mead.tracking.table import TrackTable
+
+SITE = Site.from_geodetic(45.0, 5.0, 0.0)
+SIGMA = np.array([50.0, 0.002, 0.003])
+
+
+def table(n: int) -> TrackTable:
+    x = np.zeros((n, 6))
+    P = np.broadcast_to(np.eye(6) * 100.0, (n, 6, 6)).copy()
+    return TrackTable.new(np.arange(n), x, P, 0.0, sensor=0, n_sensors=1)
+
+
+def test_range_coverage_fixed_and_learned() -> None:
+    cov = RangeCoverage({"fixed": 100e3})
+    pos = SITE.origin + np.array([[50e3, 0, 0], [150e3, 0, 0], [250e3, 0, 0]])
+    assert cov.covers("fixed", SITE, pos).tolist() == [True, False, False]
+    assert not cov.covers("learned", SITE, pos).any()          # no plots seen yet
+    cov.observe("learned", np.array([[120e3, 0.1, 0.0], [200e3, 1.0, 0.1]]))
+    cov.observe("learned", np.array([[90e3, 0.1, 0.0]]))        # the maximum is kept
+    cov.observe("fixed", np.array([[900e3, 0.1, 0.0]]))         # configured range wins
+    assert cov.covers("learned", SITE, pos).tolist() == [True, True, False]
+    assert cov.covers("fixed", SITE, pos).tolist() == [True, False, False]
+    assert not RangeCoverage(learn=False).covers("x", SITE, pos).any()
+    with pytest.raises(ValueError, match=r"max_range_m\['bad'\]"):
+        RangeCoverage({"bad": -1.0})
+
+
+def test_one_point_initiation() -> None:
+    init = OnePointInitiator(vel_std_h_mps=800.0, vel_std_v_mps=300.0)
+    z = np.array([[80e3, 0.5, 0.1], [300e3, 4.0, 0.02]])
+    x, P = init.initiate(z, SIGMA, SITE)
+    np.testing.assert_allclose(ecef2polar(x[:, :3], SITE), z, atol=1e-9)
+    np.testing.assert_array_equal(x[:, 3:], 0.0)
+    np.testing.assert_allclose(P[:, :3, :3], polar_cov_ecef(z, SIGMA, SITE))
+    np.testing.assert_array_equal(P[:, :3, 3:], 0.0)
+    Pv_enu = SITE.rot @ P[0, 3:, 3:] @ SITE.rot.T                # back to local ENU
+    np.testing.assert_allclose(Pv_enu, np.diag([800.0**2, 800.0**2, 300.0**2]), atol=1e-6)
+    with pytest.raises(ValueError, match="vel_std_h_mps"):
+        OnePointInitiator(vel_std_h_mps=0.0)
+
+
+def run(manager: MOfNManager, tab: TrackTable, pattern: str) -> list[tuple[bool, bool]]:
+    """Feed hit (1) / miss (0) / no chance (-) to every track; (confirmed, deleted) after each."""
+    out = []
+    for k, c in enumerate(pattern):
+        n = len(tab)
+        manager.record(tab, np.full(n, c == "1"), np.full(n, c == "0"))
+        if c == "1":
+            tab.t_update[:] = float(k + 1)
+        conf = manager.confirm(tab)
+        tab.number[conf] = 1
+        out.append((bool(tab.confirmed[0]), bool(manager.delete(tab, float(k + 1))[0])))
+    return out
+
+
+def test_m_of_n_confirmation() -> None:
+    m = MOfNManager(m=3, n=4)
+    # born with one hit; two more hits confirm
+    assert [c for c, _ in run(m, table(1), "11")] == [False, True]
+    # hit, miss, hit: 3 of 4 → confirmed at the third chance
+    assert [c for c, _ in run(m, table(1), "101")] == [False, False, True]
+    # chances without a radar covering the track ("-") do not count
+    assert [c for c, _ in run(m, table(1), "-1-1")] == [False, False, False, True]
+
+
+def test_tentative_track_deleted_when_rule_cannot_be_met() -> None:
+    m = MOfNManager(m=3, n=4)
+    assert [d for _, d in run(m, table(1), "00")] == [False, True]
+    assert [d for _, d in run(m, table(1), "010")] == [False, False, True]
+
+
+def test_confirmed_track_deleted_after_consecutive_misses() -> None:
+    m = MOfNManager(m=2, n=2, max_misses=3)
+    out = run(m, table(1), "1" + "00" + "1" + "000")
+    assert [d for _, d in out] == [False] * 6 + [True]
+    assert all(c for c, _ in out)
+
+
+def test_coast_and_covariance_deletion() -> None:
+    m = MOfNManager(max_coast_s=30.0, max_coast_tentative_s=10.0, max_pos_std_m=1e3)
+    tab = table(4)
+    tab.number[:2] = [1, 2]                                     # two confirmed, two tentative
+    tab.t_update[:] = [0.0, 0.0, 0.0, 0.0]
+    tab.P[1, :3, :3] = np.eye(3) * 1e6                          # √tr = 1.7 km
+    assert m.delete(tab, 5.0).tolist() == [False, True, False, False]
+    assert m.delete(tab, 15.0).tolist() == [False, True, True, True]
+    assert m.delete(tab, 31.0).tolist() == [True, True, True, True]
+
+
+def test_quality_is_hit_ratio_over_window() -> None:
+    m = MOfNManager(quality_window=4)
+    tab = table(1)
+    run(m, tab, "0")                                            # born 1 + miss → 1/2
+    np.testing.assert_allclose(m.quality(tab), [0.5])
+    run(m, tab, "1111")                                         # last four all hits
+    np.testing.assert_allclose(m.quality(tab), [1.0])
+    run(m, tab, "0")
+    np.testing.assert_allclose(m.quality(tab), [0.75])
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"m": 5, "n": 4}, "m <= n"), ({"quality_window": 40}, "quality_window"),
+    ({"max_misses": 0}, "max_misses"), ({"max_coast_s": 0.0}, "max_coast_s"),
+])
+def test_bad_manager_parameters(kwargs: dict[str, float], name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        MOfNManager(**kwargs)  # type: ignore[arg-type]
+
+
+def test_table_keep_append_and_sensor_columns() -> None:
+    tab = table(3)
+    tab.add_sensor_column()
+    assert tab.sensors.shape == (3, 2)
+    tab.keep(np.array([True, False, True]))
+    assert tab.uid.tolist() == [0, 2] and tab.P.shape == (2, 6, 6)
+    tab.append(TrackTable.new(np.array([7]), np.ones((1, 6)), np.ones((1, 6, 6)), 5.0, 1, 2))
+    assert tab.uid.tolist() == [0, 2, 7] and tab.sensors[:, 1].tolist() == [False, False, True]
+    assert TrackTable.empty(2).sensors.shape == (0, 2)

@@ -1,0 +1,153 @@
+"""Tests of the polar measurement model: against mead.geo, finite differences, Monte-Carlo, loops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mead import geo
+from mead.tracking.measurement import (
+    Site,
+    ecef2polar,
+    ekf_polar_update,
+    kf_update,
+    polar2ecef,
+    polar_cov_ecef,
+    polar_h,
+    polar_innovation,
+    polar_jacobian,
+    polar_predict,
+    wrap_angle,
+)
+
+SITE = Site.from_geodetic(50.0, 10.0, 120.0)
+
+
+def random_states(rng: np.random.Generator, n: int, site: Site = SITE) -> np.ndarray:
+    """N ECEF states 5–300 km from the site, any azimuth, elevation 0.5–40°."""
+    rae = np.column_stack([rng.uniform(5e3, 3e5, n), rng.uniform(0, 2 * np.pi, n),
+                           rng.uniform(np.radians(0.5), np.radians(40), n)])
+    p = geo.enu2ecef(geo.rae2enu(rae), site.lat_deg, site.lon_deg, site.alt_m)
+    return np.column_stack([p, rng.normal(0, 300, (n, 3))])
+
+
+def random_covs(rng: np.random.Generator, n: int, scale: float = 500.0) -> np.ndarray:
+    A = rng.normal(size=(n, 6, 6)) * scale
+    return A @ A.swapaxes(-1, -2) + np.eye(6) * 1.0
+
+
+def test_wrap_angle_half_open_interval() -> None:
+    a = np.array([0.0, np.pi, -np.pi, 3 * np.pi, -3 * np.pi, 2 * np.pi, 0.1 - 2 * np.pi, 7.0])
+    w = wrap_angle(a)
+    assert np.all(w > -np.pi) and np.all(w <= np.pi)
+    np.testing.assert_allclose(w[:3], [0.0, np.pi, np.pi])
+    np.testing.assert_allclose(np.cos(w), np.cos(a), atol=1e-12)
+    np.testing.assert_allclose(np.sin(w), np.sin(a), atol=1e-12)
+
+
+def test_ecef2polar_matches_geo() -> None:
+    x = random_states(np.random.default_rng(1), 200)
+    ref = geo.enu2rae(geo.ecef2enu(x[:, :3], SITE.lat_deg, SITE.lon_deg, SITE.alt_m))
+    np.testing.assert_allclose(ecef2polar(x[:, :3], SITE), ref, rtol=1e-10, atol=1e-9)
+
+
+def test_polar2ecef_round_trip() -> None:
+    x = random_states(np.random.default_rng(2), 200)
+    np.testing.assert_allclose(polar2ecef(ecef2polar(x[:, :3], SITE), SITE), x[:, :3],
+                               atol=1e-6)
+
+
+def test_jacobian_matches_finite_differences() -> None:
+    x = random_states(np.random.default_rng(3), 50)
+    zhat, H = polar_h(x, SITE)
+    step = 0.5                                              # m
+    for k in range(6):
+        dx = np.zeros(6)
+        dx[k] = step
+        fd = polar_innovation(polar_h(x + dx, SITE)[0], polar_h(x - dx, SITE)[0]) / (2 * step)
+        np.testing.assert_allclose(H[:, :, k], fd, rtol=1e-5, atol=1e-12)
+    np.testing.assert_array_equal(H[:, :, 3:], 0.0)         # velocity is not measured
+    np.testing.assert_array_equal(polar_jacobian(x[:, :3], SITE), H[:, :, :3])
+
+
+def test_plot_covariance_matches_monte_carlo() -> None:
+    rng = np.random.default_rng(4)
+    z = np.array([[150e3, 1.0, 0.1], [40e3, 4.0, 0.5]])
+    sigma = np.array([50.0, np.radians(0.05), np.radians(0.08)])
+    C = polar_cov_ecef(z, sigma, SITE)
+    for k in range(2):
+        samples = z[k] + rng.normal(size=(40_000, 3)) * sigma
+        emp = np.cov(polar2ecef(samples, SITE).T)
+        np.testing.assert_allclose(emp, C[k], rtol=0.05, atol=0.03 * np.abs(C[k]).max())
+
+
+def test_kf_update_batched_equals_looped() -> None:
+    rng = np.random.default_rng(5)
+    n = 20
+    x, P = random_states(rng, n), random_covs(rng, n)
+    H = rng.normal(size=(n, 3, 6))
+    y = rng.normal(size=(n, 3)) * 100
+    R = np.diag([50.0**2, 1e-6, 2e-6])
+    xb, Pb = kf_update(x, P, y, H, R)
+    for i in range(n):
+        xi, Pi = kf_update(x[i : i + 1], P[i : i + 1], y[i : i + 1], H[i : i + 1], R)
+        np.testing.assert_allclose(xb[i], xi[0], rtol=1e-12)
+        np.testing.assert_allclose(Pb[i], Pi[0], rtol=1e-9, atol=1e-9)
+
+
+def test_kf_update_matches_textbook_form() -> None:
+    """Joseph form = P − K S Kᵀ for the optimal gain (computed here with an explicit inverse)."""
+    rng = np.random.default_rng(6)
+    x, P = random_states(rng, 5), random_covs(rng, 5)
+    H = rng.normal(size=(5, 3, 6))
+    y = rng.normal(size=(5, 3))
+    R = np.eye(3) * 4.0
+    x1, P1 = kf_update(x, P, y, H, R)
+    for i in range(5):
+        S = H[i] @ P[i] @ H[i].T + R
+        K = P[i] @ H[i].T @ np.linalg.inv(S)
+        np.testing.assert_allclose(x1[i], x[i] + K @ y[i], rtol=1e-9)
+        np.testing.assert_allclose(P1[i], P[i] - K @ S @ K.T, rtol=1e-7, atol=1e-6)
+        assert np.all(np.linalg.eigvalsh(P1[i]) > 0)
+
+
+def test_ekf_polar_update_batched_equals_looped_and_wraps_azimuth() -> None:
+    rng = np.random.default_rng(7)
+    n = 30
+    x, P = random_states(rng, n), random_covs(rng, n)
+    sigma = np.array([75.0, np.radians(0.2), np.radians(0.3)])
+    z = ecef2polar(x[:, :3] + rng.normal(size=(n, 3)) * 200, SITE)
+    xb, Pb = ekf_polar_update(x, P, z, sigma, SITE)
+    for i in range(n):
+        xi, Pi = ekf_polar_update(x[i : i + 1], P[i : i + 1], z[i : i + 1], sigma, SITE)
+        np.testing.assert_allclose(xb[i], xi[0], rtol=1e-12)
+        np.testing.assert_allclose(Pb[i], Pi[0], rtol=1e-9, atol=1e-9)
+    # a target due north: plots just either side of 0/2π must update it the same way
+    north = np.array([[100e3, 1e-4, 0.05], [100e3, 2 * np.pi - 1e-4, 0.05]])
+    x0 = np.column_stack([polar2ecef(np.array([[100e3, 0.0, 0.05]] * 2), SITE), np.zeros((2, 3))])
+    P0 = np.broadcast_to(np.diag([1e6] * 3 + [1e4] * 3), (2, 6, 6)).copy()
+    x1, _ = ekf_polar_update(x0, P0, north, sigma, SITE)
+    east = geo.ecef2enu(x1[:, :3], SITE.lat_deg, SITE.lon_deg, SITE.alt_m)[:, 0]
+    assert abs(east[0]) < 20 and abs(east[1]) < 20 and east[0] * east[1] < 0
+
+
+def test_polar_predict_innovation_covariance() -> None:
+    rng = np.random.default_rng(8)
+    x, P = random_states(rng, 10), random_covs(rng, 10)
+    R = np.diag([75.0**2, 1e-5, 2e-5])
+    idx = np.array([7, 2, 5])
+    pred = polar_predict(x, P, idx, R, SITE)
+    zhat, H = polar_h(x[idx], SITE)
+    S = H @ P[idx] @ H.swapaxes(-1, -2) + R
+    np.testing.assert_allclose(pred.zhat, zhat)
+    np.testing.assert_allclose(pred.S, S, rtol=1e-10)
+    np.testing.assert_allclose(pred.S_inv @ S, np.broadcast_to(np.eye(3), S.shape), atol=1e-8)
+    np.testing.assert_allclose(pred.logdet, np.log(np.linalg.det(S)), rtol=1e-9)
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_kernels_accept_empty_and_single(n: int) -> None:
+    x = random_states(np.random.default_rng(9), n)
+    zhat, H = polar_h(x, SITE)
+    assert zhat.shape == (n, 3) and H.shape == (n, 3, 6)
+    assert polar_cov_ecef(zhat, np.ones(3), SITE).shape == (n, 3, 3)
