@@ -112,12 +112,12 @@ def noisy_track(x_true, t, rng, *, sig_p=150.0, sig_v0=40.0, sig_v1=6.0, conv_s=
     return x, P
 
 
-def classify_tracks(clf, tracks, dt=4.0):
-    """Feed tracks {id: (t (T,), x (T, 6), P (T, 6, 6))} on a common time grid of step dt
-    to a classifier, all live tracks in one batch per step; returns {id: [class per update]}."""
+def classify_tracks(clf, tracks):
+    """Feed tracks {id: (t (T,), x (T, 6), P (T, 6, 6))} to a classifier in time order, all
+    tracks with an update at the same time in one batch; returns {id: [class per update]}."""
     steps = {}
-    for tid, (t, x, P) in tracks.items():
-        for k, tk in enumerate(np.round(np.asarray(t) / dt).astype(int).tolist()):
+    for tid, (t, _x, _P) in tracks.items():
+        for k, tk in enumerate(np.asarray(t, float).tolist()):
             steps.setdefault(tk, []).append((tid, k))
     out = {tid: [] for tid in tracks}
     for tk in sorted(steps):
@@ -125,6 +125,6 @@ def classify_tracks(clf, tracks, dt=4.0):
         ids = [tid for tid, _ in live]
         x = np.stack([tracks[tid][1][k] for tid, k in live])
         P = np.stack([tracks[tid][2][k] for tid, k in live])
-        for tid, c in zip(ids, clf.classify(ids, x, P, t=tk * dt), strict=True):
+        for tid, c in zip(ids, clf.classify(ids, x, P, t=tk), strict=True):
             out[tid].append(c)
     return out

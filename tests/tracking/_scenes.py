@@ -1,4 +1,9 @@
-"""Scenes for tracker tests: scans built straight from ECEF truth with ``mead.geo`` (no sensors stage)."""
+"""Scenes for tracker tests: scans built straight from ECEF truth with ``mead.geo``.
+
+The sensors stage is not used: plots are the exact polar coordinates of the truth at the
+radar site (``geo.ecef2enu`` → ``geo.enu2rae``) plus Gaussian noise, and clutter is drawn
+uniformly in range, azimuth and elevation.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +13,31 @@ from mead import geo
 from mead.sensors.base import Scan
 from mead.types import Array, Positions
 
+REF = (50.0, 10.0)
+"""Reference point (lat, lon deg) of the scenes' local ENU frame; radar r1 stands there."""
+
+SITE1 = (50.0, 10.0, 100.0)
 SIGMA = np.array([30.0, np.radians(0.1), np.radians(0.1)])
 """Default plot noise [m, rad, rad]: a good radar."""
 
+SIGMA_EW = np.array([75.0, np.radians(0.2), np.radians(0.3)])
+"""Plot noise of a long-range early-warning radar (the scenario default)."""
 
-def site_point(lat_deg: float, lon_deg: float, east_m: float, north_m: float,
-               up_m: float) -> Positions:
-    """ECEF position (3,) of an ENU offset from a point on the ellipsoid."""
-    return geo.enu2ecef(np.array([east_m, north_m, up_m]), lat_deg, lon_deg, 0.0)
+
+def enu2ecef(enu: Array) -> Positions:
+    """ENU positions (..., 3) m in the scenes' frame (at ``REF``, height 0) → ECEF (..., 3)."""
+    return geo.enu2ecef(np.asarray(enu, dtype=np.float64), *REF, 0.0)
+
+
+def enu_vel2ecef(v_enu: Array) -> Array:
+    """ENU velocities (..., 3) m/s → ECEF velocities (..., 3)."""
+    return np.asarray(v_enu, dtype=np.float64) @ geo.enu_rotation(*REF)
 
 
 def make_scan(
     t: float,
     pos: Positions,
-    site: tuple[float, float, float] = (50.0, 10.0, 100.0),
+    site: tuple[float, float, float] = SITE1,
     *,
     sensor_id: str = "r1",
     sigma: Array = SIGMA,
@@ -30,21 +46,29 @@ def make_scan(
     clutter: float = 0.0,
     max_range_m: float = 400e3,
 ) -> Scan:
-    """One scan of objects at ECEF ``pos`` (K, 3): each detected with ``pd``, polar noise
-    ``sigma`` and ``clutter`` mean Poisson false plots uniform in range, azimuth and
-    elevation 0–20°. Plots are shuffled; ``truth`` holds the object index (−1: clutter)."""
+    """One scan of the objects at ECEF ``pos`` (K, 3).
+
+    Each object within ``max_range_m`` is detected with probability ``pd`` and measured
+    with polar noise ``sigma``; ``clutter`` is the mean number of Poisson false plots,
+    uniform in range 5 km–``max_range_m``, all azimuths and elevation 0–20°. Plots are
+    shuffled; ``truth`` holds the object index (−1 for clutter).
+    """
     rng = rng or np.random.default_rng(0)
     pos = np.asarray(pos, dtype=np.float64).reshape(-1, 3)
     z = geo.enu2rae(geo.ecef2enu(pos, *site)).reshape(-1, 3)
     keep = (rng.random(len(z)) < pd) & (z[:, 0] <= max_range_m)
-    z, truth = z[keep], np.flatnonzero(keep)
-    z = z + rng.normal(size=z.shape) * sigma
-    n_c = rng.poisson(clutter) if clutter else 0
-    zc = np.column_stack([rng.uniform(5e3, max_range_m, n_c), rng.uniform(0, 2 * np.pi, n_c),
-                          rng.uniform(0, np.radians(20), n_c)])
+    truth = np.flatnonzero(keep)
+    z = z[keep] + rng.normal(size=(len(truth), 3)) * sigma
+    n_c = int(rng.poisson(clutter)) if clutter else 0
+    zc = np.column_stack(
+        [
+            rng.uniform(5e3, max_range_m, n_c),
+            rng.uniform(0, 2 * np.pi, n_c),
+            rng.uniform(0, np.radians(20), n_c),
+        ]
+    )
     z = np.concatenate([z, zc])
+    z[:, 1] = np.mod(z[:, 1], 2 * np.pi)
     truth = np.concatenate([truth, np.full(n_c, -1)])
     order = rng.permutation(len(z))
-    z[:, 1] = np.mod(z[:, 1], 2 * np.pi)
-    return Scan(sensor_id, "P1", float(t), *site, z[order], np.asarray(sigma, float),
-                truth[order])
+    return Scan(sensor_id, "P1", float(t), *site, z[order], np.asarray(sigma, float), truth[order])

@@ -11,8 +11,9 @@ from mead.tracking.gating import Gated
 from mead.tracking.measurement import PolarPrediction
 
 
-def random_pairs(rng: np.random.Generator, n_t: int, n_p: int,
-                 density: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def random_pairs(
+    rng: np.random.Generator, n_t: int, n_p: int, density: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mask = rng.random((n_t, n_p)) < density
     t, p = np.nonzero(mask)
     return t, p, rng.normal(-2.0, 3.0, len(t))
@@ -68,15 +69,22 @@ def test_pair_clusters() -> None:
     label, n_t, n_p = pair_clusters(t, p)
     assert label[0] == label[1] and len({label[0], label[2], label[3]}) == 3
     assert label[3] == label[4]
-    assert sorted(zip(n_t.tolist(), n_p.tolist())) == [(1, 1), (1, 2), (2, 1)]
+    assert sorted(zip(n_t.tolist(), n_p.tolist(), strict=True)) == [(1, 1), (1, 2), (2, 1)]
 
 
 def gated(d2: list[float], logdet: list[float]) -> Gated:
     k = len(d2)
-    pred = PolarPrediction(np.arange(k), np.zeros((k, 3)), np.zeros((k, 3, 6)),
-                           np.zeros((k, 3, 3)), np.zeros((k, 3, 3)), np.asarray(logdet))
-    return Gated(np.arange(k), np.zeros(k, np.intp), np.arange(k), np.asarray(d2),
-                 np.zeros((k, 3)), pred)
+    pred = PolarPrediction(
+        np.arange(k),
+        np.zeros((k, 3)),
+        np.zeros((k, 3, 6)),
+        np.zeros((k, 3, 3)),
+        np.zeros((k, 3, 3)),
+        np.asarray(logdet),
+    )
+    return Gated(
+        np.arange(k), np.zeros(k, np.intp), np.arange(k), np.asarray(d2), np.zeros((k, 3)), pred
+    )
 
 
 def test_gnn_cost_is_the_log_likelihood_ratio() -> None:
@@ -89,12 +97,13 @@ def test_gnn_cost_is_the_log_likelihood_ratio() -> None:
 def test_precise_track_beats_vague_track_for_a_shared_plot() -> None:
     """A confirmed track (small S) wins a plot over a new track (huge S) at a smaller d²."""
     gnn = GNN()
-    g = gated([6.0, 1.0], [-12.0, 8.0])                     # both want plot 0
+    g = gated([6.0, 1.0], [-12.0, 8.0])  # both want plot 0
     assert gnn.associate(g).tolist() == [0]
 
 
-@pytest.mark.parametrize(("kwargs", "name"), [
-    ({"pd": 1.0}, "pd"), ({"clutter_density": 0.0}, "clutter_density")])
+@pytest.mark.parametrize(
+    ("kwargs", "name"), [({"pd": 1.0}, "pd"), ({"clutter_density": 0.0}, "clutter_density")]
+)
 def test_bad_gnn_parameters(kwargs: dict[str, float], name: str) -> None:
     with pytest.raises(ValueError, match=name):
         GNN(**kwargs)

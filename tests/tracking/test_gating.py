@@ -16,11 +16,12 @@ SIGMA = np.array([75.0, np.radians(0.2), np.radians(0.3)])
 
 def scene(rng: np.random.Generator, n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """N tracks with mixed uncertainty in a 100 km box and M plots near them or anywhere."""
-    enu = np.column_stack([rng.uniform(-50e3, 50e3, n), rng.uniform(20e3, 120e3, n),
-                           rng.uniform(1e3, 10e3, n)])
+    enu = np.column_stack(
+        [rng.uniform(-50e3, 50e3, n), rng.uniform(20e3, 120e3, n), rng.uniform(1e3, 10e3, n)]
+    )
     p = geo.enu2ecef(enu, SITE.lat_deg, SITE.lon_deg, SITE.alt_m)
     x = np.column_stack([p, rng.normal(0, 200, (n, 3))])
-    std = np.where(rng.random(n) < 0.2, 5e3, 300.0)              # some new, wide tracks
+    std = np.where(rng.random(n) < 0.2, 5e3, 300.0)  # some new, wide tracks
     P = np.zeros((n, 6, 6))
     P[:, :3, :3] = np.eye(3) * std[:, None, None] ** 2
     P[:, 3:, 3:] = np.eye(3) * 100.0**2
@@ -35,7 +36,9 @@ def test_coarse_pairs_match_brute_force() -> None:
     r = rng.uniform(1e3, 8e3, 300)
     i, j = coarse_pairs(tp, r, pp)
     bi, bj = np.nonzero(cdist(tp, pp) <= r[:, None])
-    assert sorted(zip(i.tolist(), j.tolist())) == sorted(zip(bi.tolist(), bj.tolist()))
+    assert set(zip(i.tolist(), j.tolist(), strict=True)) == set(
+        zip(bi.tolist(), bj.tolist(), strict=True)
+    )
 
 
 def test_coarse_pairs_empty() -> None:
@@ -56,8 +59,8 @@ def test_gate_equals_exhaustive_chi_square_gate() -> None:
     d2 = mahalanobis2(polar_innovation(z[pj], pred.zhat[ti]), pred.S_inv[ti])
     keep = d2 <= gate.gamma
     assert keep.sum() > 100
-    assert sorted(zip(g.track.tolist(), g.plot.tolist())) == sorted(
-        zip(ti[keep].tolist(), pj[keep].tolist()))
+    got = set(zip(g.track.tolist(), g.plot.tolist(), strict=True))
+    assert got == set(zip(ti[keep].tolist(), pj[keep].tolist(), strict=True))
     order = np.lexsort((g.plot, g.track))
     np.testing.assert_allclose(g.d2[order], d2[keep], rtol=1e-9)
     np.testing.assert_allclose(g.logdet, pred.logdet[g.track], rtol=1e-12)
@@ -68,8 +71,15 @@ def test_gate_keeps_own_plots_at_its_probability() -> None:
     """Plots drawn from the predicted distribution land in the gate ≈ ``prob`` of the time."""
     rng = np.random.default_rng(3)
     n = 4000
-    x = np.tile(np.concatenate([geo.enu2ecef(np.array([3e4, 8e4, 5e3]), SITE.lat_deg,
-                                             SITE.lon_deg, SITE.alt_m), [200.0, 0, 0]]), (n, 1))
+    x = np.tile(
+        np.concatenate(
+            [
+                geo.enu2ecef(np.array([3e4, 8e4, 5e3]), SITE.lat_deg, SITE.lon_deg, SITE.alt_m),
+                [200.0, 0, 0],
+            ]
+        ),
+        (n, 1),
+    )
     P = np.broadcast_to(np.diag([400.0**2] * 3 + [50.0**2] * 3), (n, 6, 6)).copy()
     truth = x[:, :3] + rng.multivariate_normal(np.zeros(3), P[0, :3, :3], n)
     z = ecef2polar(truth, SITE) + rng.normal(size=(n, 3)) * SIGMA
@@ -85,7 +95,9 @@ def test_gate_with_no_tracks_or_plots() -> None:
     assert len(ChiSquareGate().gate(x[:0], P[:0], z, SIGMA, SITE).track) == 0
 
 
-@pytest.mark.parametrize(("kwargs", "name"), [({"prob": 1.0}, "prob"), ({"margin": 0.5}, "margin")])
+@pytest.mark.parametrize(
+    ("kwargs", "name"), [({"prob": 1.0}, "prob"), ({"margin": 0.5}, "margin")]
+)
 def test_bad_gate_parameters(kwargs: dict[str, float], name: str) -> None:
     with pytest.raises(ValueError, match=name):
         ChiSquareGate(**kwargs)

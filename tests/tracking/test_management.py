@@ -23,10 +23,10 @@ def test_range_coverage_fixed_and_learned() -> None:
     cov = RangeCoverage({"fixed": 100e3})
     pos = SITE.origin + np.array([[50e3, 0, 0], [150e3, 0, 0], [250e3, 0, 0]])
     assert cov.covers("fixed", SITE, pos).tolist() == [True, False, False]
-    assert not cov.covers("learned", SITE, pos).any()          # no plots seen yet
+    assert not cov.covers("learned", SITE, pos).any()  # no plots seen yet
     cov.observe("learned", np.array([[120e3, 0.1, 0.0], [200e3, 1.0, 0.1]]))
-    cov.observe("learned", np.array([[90e3, 0.1, 0.0]]))        # the maximum is kept
-    cov.observe("fixed", np.array([[900e3, 0.1, 0.0]]))         # configured range wins
+    cov.observe("learned", np.array([[90e3, 0.1, 0.0]]))  # the maximum is kept
+    cov.observe("fixed", np.array([[900e3, 0.1, 0.0]]))  # configured range wins
     assert cov.covers("learned", SITE, pos).tolist() == [True, True, False]
     assert cov.covers("fixed", SITE, pos).tolist() == [True, False, False]
     assert not RangeCoverage(learn=False).covers("x", SITE, pos).any()
@@ -42,7 +42,7 @@ def test_one_point_initiation() -> None:
     np.testing.assert_array_equal(x[:, 3:], 0.0)
     np.testing.assert_allclose(P[:, :3, :3], polar_cov_ecef(z, SIGMA, SITE))
     np.testing.assert_array_equal(P[:, :3, 3:], 0.0)
-    Pv_enu = SITE.rot @ P[0, 3:, 3:] @ SITE.rot.T                # back to local ENU
+    Pv_enu = SITE.rot @ P[0, 3:, 3:] @ SITE.rot.T  # back to local ENU
     np.testing.assert_allclose(Pv_enu, np.diag([800.0**2, 800.0**2, 300.0**2]), atol=1e-6)
     with pytest.raises(ValueError, match="vel_std_h_mps"):
         OnePointInitiator(vel_std_h_mps=0.0)
@@ -88,9 +88,9 @@ def test_confirmed_track_deleted_after_consecutive_misses() -> None:
 def test_coast_and_covariance_deletion() -> None:
     m = MOfNManager(max_coast_s=30.0, max_coast_tentative_s=10.0, max_pos_std_m=1e3)
     tab = table(4)
-    tab.number[:2] = [1, 2]                                     # two confirmed, two tentative
+    tab.number[:2] = [1, 2]  # two confirmed, two tentative
     tab.t_update[:] = [0.0, 0.0, 0.0, 0.0]
-    tab.P[1, :3, :3] = np.eye(3) * 1e6                          # √tr = 1.7 km
+    tab.P[1, :3, :3] = np.eye(3) * 1e6  # √tr = 1.7 km
     assert m.delete(tab, 5.0).tolist() == [False, True, False, False]
     assert m.delete(tab, 15.0).tolist() == [False, True, True, True]
     assert m.delete(tab, 31.0).tolist() == [True, True, True, True]
@@ -99,18 +99,23 @@ def test_coast_and_covariance_deletion() -> None:
 def test_quality_is_hit_ratio_over_window() -> None:
     m = MOfNManager(quality_window=4)
     tab = table(1)
-    run(m, tab, "0")                                            # born 1 + miss → 1/2
+    run(m, tab, "0")  # born 1 + miss → 1/2
     np.testing.assert_allclose(m.quality(tab), [0.5])
-    run(m, tab, "1111")                                         # last four all hits
+    run(m, tab, "1111")  # last four all hits
     np.testing.assert_allclose(m.quality(tab), [1.0])
     run(m, tab, "0")
     np.testing.assert_allclose(m.quality(tab), [0.75])
 
 
-@pytest.mark.parametrize(("kwargs", "name"), [
-    ({"m": 5, "n": 4}, "m <= n"), ({"quality_window": 40}, "quality_window"),
-    ({"max_misses": 0}, "max_misses"), ({"max_coast_s": 0.0}, "max_coast_s"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"m": 5, "n": 4}, "m <= n"),
+        ({"quality_window": 40}, "quality_window"),
+        ({"max_misses": 0}, "max_misses"),
+        ({"max_coast_s": 0.0}, "max_coast_s"),
+    ],
+)
 def test_bad_manager_parameters(kwargs: dict[str, float], name: str) -> None:
     with pytest.raises(ValueError, match=name):
         MOfNManager(**kwargs)  # type: ignore[arg-type]

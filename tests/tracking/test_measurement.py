@@ -1,4 +1,4 @@
-"""Tests of the polar measurement model: against mead.geo, finite differences, Monte-Carlo, loops."""
+"""Tests of the polar measurement model: vs mead.geo, finite differences, Monte-Carlo, loops."""
 
 from __future__ import annotations
 
@@ -25,8 +25,13 @@ SITE = Site.from_geodetic(50.0, 10.0, 120.0)
 
 def random_states(rng: np.random.Generator, n: int, site: Site = SITE) -> np.ndarray:
     """N ECEF states 5–300 km from the site, any azimuth, elevation 0.5–40°."""
-    rae = np.column_stack([rng.uniform(5e3, 3e5, n), rng.uniform(0, 2 * np.pi, n),
-                           rng.uniform(np.radians(0.5), np.radians(40), n)])
+    rae = np.column_stack(
+        [
+            rng.uniform(5e3, 3e5, n),
+            rng.uniform(0, 2 * np.pi, n),
+            rng.uniform(np.radians(0.5), np.radians(40), n),
+        ]
+    )
     p = geo.enu2ecef(geo.rae2enu(rae), site.lat_deg, site.lon_deg, site.alt_m)
     return np.column_stack([p, rng.normal(0, 300, (n, 3))])
 
@@ -53,20 +58,19 @@ def test_ecef2polar_matches_geo() -> None:
 
 def test_polar2ecef_round_trip() -> None:
     x = random_states(np.random.default_rng(2), 200)
-    np.testing.assert_allclose(polar2ecef(ecef2polar(x[:, :3], SITE), SITE), x[:, :3],
-                               atol=1e-6)
+    np.testing.assert_allclose(polar2ecef(ecef2polar(x[:, :3], SITE), SITE), x[:, :3], atol=1e-6)
 
 
 def test_jacobian_matches_finite_differences() -> None:
     x = random_states(np.random.default_rng(3), 50)
     zhat, H = polar_h(x, SITE)
-    step = 0.5                                              # m
+    step = 0.5  # m
     for k in range(6):
         dx = np.zeros(6)
         dx[k] = step
         fd = polar_innovation(polar_h(x + dx, SITE)[0], polar_h(x - dx, SITE)[0]) / (2 * step)
         np.testing.assert_allclose(H[:, :, k], fd, rtol=1e-5, atol=1e-12)
-    np.testing.assert_array_equal(H[:, :, 3:], 0.0)         # velocity is not measured
+    np.testing.assert_array_equal(H[:, :, 3:], 0.0)  # velocity is not measured
     np.testing.assert_array_equal(polar_jacobian(x[:, :3], SITE), H[:, :, :3])
 
 

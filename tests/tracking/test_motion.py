@@ -1,4 +1,4 @@
-"""Tests of the constant-velocity motion model: blockwise == matrix form, composition, adaptation."""
+"""Tests of the constant-velocity model: blockwise == matrix form, composition, adaptation."""
 
 from __future__ import annotations
 
@@ -39,9 +39,11 @@ def test_process_noise_composes_over_steps() -> None:
     """White-noise acceleration is exact over any split: Q(a+b) = F(b) Q(a) F(b)ᵀ + Q(b)."""
     a, b, q = np.array([2.0, 0.3]), np.array([3.0, 7.1]), np.array([40.0, 5e3])
     F = cv_transition(b)
-    np.testing.assert_allclose(cv_process_noise(a + b, q),
-                               F @ cv_process_noise(a, q) @ F.swapaxes(-1, -2)
-                               + cv_process_noise(b, q), rtol=1e-12)
+    np.testing.assert_allclose(
+        cv_process_noise(a + b, q),
+        F @ cv_process_noise(a, q) @ F.swapaxes(-1, -2) + cv_process_noise(b, q),
+        rtol=1e-12,
+    )
 
 
 def test_backward_prediction_never_shrinks_uncertainty() -> None:
@@ -72,10 +74,16 @@ def test_adapt_boosts_on_large_nis_and_decays_to_one() -> None:
     np.testing.assert_allclose(m.adapt(scale, nis), [1.0, 10.0, 50.0, 4.0, 1.0])
 
 
-@pytest.mark.parametrize(("kwargs", "name"), [
-    ({"q_slow": -1.0}, "q_slow"), ({"q_fast": float("nan")}, "q_fast"),
-    ({"v_fast_mps": 100.0}, "v_fast_mps"), ({"decay": 1.5}, "decay"), ({"boost": 0.5}, "boost"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"q_slow": -1.0}, "q_slow"),
+        ({"q_fast": float("nan")}, "q_fast"),
+        ({"v_fast_mps": 100.0}, "v_fast_mps"),
+        ({"decay": 1.5}, "decay"),
+        ({"boost": 0.5}, "boost"),
+    ],
+)
 def test_bad_parameters_name_the_field(kwargs: dict[str, float], name: str) -> None:
     with pytest.raises(ValueError, match=name):
         ConstantVelocity(**kwargs)

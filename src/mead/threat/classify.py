@@ -169,21 +169,23 @@ class Classifier:
         self,
         rules: Rules = Rules(),
         *,
-        min_updates: int = 3,
         fast_updates: int = 2,
+        slow_updates: int = 10,
         civil_updates: int = 3,
-        min_age_s: float = 8.0,
+        dominance: float = 2.0,
+        min_age_s: float = 30.0,
     ) -> None:
-        if min(min_updates, fast_updates, civil_updates) < 1:
+        if min(fast_updates, slow_updates, civil_updates) < 1 or dominance < 0:
             raise ValueError(
-                "min_updates, fast_updates and civil_updates must be ≥ 1 "
-                f"(got {min_updates}, {fast_updates}, {civil_updates})"
+                "fast_updates, slow_updates and civil_updates must be ≥ 1 and dominance ≥ 0 "
+                f"(got {fast_updates}, {slow_updates}, {civil_updates}, {dominance})"
             )
         self.rules = rules
-        self.min_updates = min_updates  # updates before cruise/drone/aircraft
-        self.fast_updates = fast_updates  # updates before rocket/ballistic
-        self.civil_updates = civil_updates  # aircraft updates that make a track civil
-        self.min_age_s = min_age_s  # s, only checked when times are given
+        self.fast_updates = fast_updates  # evidence updates before rocket/ballistic
+        self.slow_updates = slow_updates  # evidence updates before cruise/drone
+        self.civil_updates = civil_updates  # evidence updates before aircraft
+        self.dominance = dominance  # cruise/drone evidence must exceed this × aircraft's
+        self.min_age_s = min_age_s  # s before cruise/drone/aircraft; only when t is given
         self._row: dict[str, int] = {}
         self._free: list[int] = []
         self._counts = np.zeros((0, 6), dtype=np.int64)  # evidence updates per code
@@ -251,22 +253,19 @@ class Classifier:
     def _declare(self, rows: np.ndarray, t: float | None) -> np.ndarray:
         """Candidate class from the evidence counts, then only ever upgraded (hysteresis)."""
         c = self._counts[rows]
-        n = c.sum(axis=1)
-        mature = n >= self.min_updates
+        mature = np.ones(rows.size, dtype=bool)
         if t is not None:
-            t0 = self._t0[rows]
-            mature &= ~(t - t0 < self.min_age_s)  # a track first seen without a time counts
-        civil = c[:, AIRCRAFT] >= self.civil_updates
-        slow_ok = mature & ~civil
-        cruise = slow_ok & (c[:, CRUISE] >= self.min_updates) & (c[:, CRUISE] > 2 * c[:, AIRCRAFT])
-        drone = slow_ok & (c[:, DRONE] >= self.min_updates) & (c[:, DRONE] > 2 * c[:, AIRCRAFT])
+            mature = ~(t - self._t0[rows] < self.min_age_s)  # first seen without t: mature
+        air = self.dominance * c[:, AIRCRAFT]
+        cruise = (c[:, CRUISE] >= self.slow_updates) & (c[:, CRUISE] > air)
+        drone = (c[:, DRONE] >= self.slow_updates) & (c[:, DRONE] > air)
         cand = np.select(
             [
                 c[:, BALLISTIC] >= self.fast_updates,
                 c[:, BALLISTIC] + c[:, ROCKET] >= self.fast_updates,
-                cruise & (c[:, CRUISE] >= c[:, DRONE]),
-                drone & (c[:, DRONE] > c[:, CRUISE]),
-                mature & civil,
+                mature & cruise & (c[:, CRUISE] >= c[:, DRONE]),
+                mature & drone & (c[:, DRONE] > c[:, CRUISE]),
+                mature & (c[:, AIRCRAFT] >= self.civil_updates),
             ],
             [BALLISTIC, ROCKET, CRUISE, DRONE, AIRCRAFT],
             default=UNKNOWN,
