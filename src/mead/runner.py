@@ -126,7 +126,7 @@ def policies(sc: Scenario, scenario_path: Path | None, mode: Mode) -> dict[str, 
             base = scenario_path.parent if scenario_path else Path.cwd()
             path = base / p.policy
             pol = load_policy(path)
-            validate_recipients(pol, known, str(path))
+            validate_recipients(pol, known, str(path), partner=p.name)
             out[p.name] = pol
     return out
 
@@ -144,6 +144,7 @@ def run_mode(world: World, mode: Mode, progress: bool = False) -> ModeResult:
     matcher = TruthMatcher(world.truth, epoch)
     emit = result.events.append
     pols = policies(sc, world.scenario_path, mode)
+    known = {p.name for p in sc.partners} | {sc.coordinator.name}
 
     partners = []
     for p in sc.partners:
@@ -152,7 +153,7 @@ def run_mode(world: World, mode: Mode, progress: bool = False) -> ModeResult:
             identity=ids[p.name], endpoint=bus.connect(p.name),
             opener=Opener(registry, max_age_s=300.0, clock=clock),
             scans=_scans_of(world.scans, p.name), tracker=Tracker(p.name),
-            releaser=Releaser(pols[p.name]), areas=own, release_s=p.release_s,
+            releaser=Releaser(pols[p.name], recipients=known), areas=own, release_s=p.release_s,
             epoch_s=epoch, sensor_sites=site_table(p.sensors), emit=emit, observe=matcher,
         ))
     coord = CoordinatorNode(

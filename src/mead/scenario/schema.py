@@ -18,7 +18,8 @@ Lon = Annotated[float, Meta(ge=-180.0, le=180.0)]
 NonNeg = Annotated[float, Meta(ge=0.0)]
 Pos = Annotated[float, Meta(gt=0.0)]
 Prob = Annotated[float, Meta(ge=0.0, le=1.0)]
-Name = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+Name = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+"""Names double as bus subject tokens, so no dots or spaces."""
 ThreatKind = Literal["ballistic", "rocket", "cruise", "drone"]
 
 
