@@ -29,9 +29,9 @@ def test_profile_is_continuous_and_rates_are_its_derivatives() -> None:
         assert h[0] == 0 and h[-1] == pytest.approx(0.0, abs=1e-9)
         dt = t[1] - t[0]
         err = np.abs(np.diff(s) / dt - 0.5 * (sdot[1:] + sdot[:-1]))
-        assert np.all(err <= 0.5 * np.abs(np.diff(sdot)) + 1e-6)   # exact but at phase kinks
+        assert np.all(err <= 0.5 * np.abs(np.diff(sdot)) + 1e-6)  # exact but at phase kinks
         assert np.max(np.abs(np.diff(h))) <= max(hdot.max(), -hdot.min()) * dt * (1 + 1e-9)
-    assert prof.top_m[0] == 10_700.0 and prof.top_m[1] < 10_700.0    # short hop stays lower
+    assert prof.top_m[0] == 10_700.0 and prof.top_m[1] < 10_700.0  # short hop stays lower
     assert prof.t_climb[0] == pytest.approx(10_700.0 / AIRLINER.climb_mps)
 
 
@@ -45,7 +45,7 @@ def test_ecef_velocity_is_the_exact_derivative_of_position() -> None:
     rng = np.random.default_rng(2)
     lat, lon = rng.uniform(-80, 80, 50), rng.uniform(-180, 180, 50)
     u = latlon2unit(lat, lon)
-    du = np.cross(rng.normal(size=(50, 3)), u) * 1e-5            # tangent, rad/s
+    du = np.cross(rng.normal(size=(50, 3)), u) * 1e-5  # tangent, rad/s
     h, hdot = rng.uniform(0, 12_000, 50), rng.normal(0, 10, 50)
     x = unit2ecef(u, du, h, hdot)
     np.testing.assert_allclose(x[:, :3], geodetic2ecef(lat, lon, h), atol=1e-6)
@@ -77,16 +77,20 @@ def test_threats_fly_as_configured_and_end_on_the_aim_point(cls) -> None:
         lat, lon, h = ecef2geodetic(x[:, :3])
         cruise = np.abs(h - cls.altitude_m) < 1e-3
         assert cruise.mean() > 0.9
-        enu_v = np.array([ecef2enu(x[k, :3] + x[k, 3:], lat[k], lon[k], h[k]) for k in
-                          np.flatnonzero(cruise)[::50]])
+        enu_v = np.array(
+            [
+                ecef2enu(x[k, :3] + x[k, 3:], lat[k], lon[k], h[k])
+                for k in np.flatnonzero(cruise)[::50]
+            ]
+        )
         ground = np.hypot(enu_v[:, 0], enu_v[:, 1])
-        np.testing.assert_allclose(ground, cls.speed_mps, rtol=4e-3)   # sphere vs ellipsoid
+        np.testing.assert_allclose(ground, cls.speed_mps, rtol=4e-3)  # sphere vs ellipsoid
         np.testing.assert_allclose(enu_v[:, 2], 0.0, atol=1e-3)
         assert h[0] == pytest.approx(0.0, abs=1e-6) and h[-1] == pytest.approx(0.0, abs=1e-6)
         assert (lat[0], lon[0]) == pytest.approx(tuple(pts[i, 0]), abs=1e-9)
         assert (lat[-1], lon[-1]) == pytest.approx(tuple(pts[i, -1]), abs=1e-9)
         d_via = great_circle_distance_m(lat, lon, 32.0, 42.0).min()
-        assert d_via < 2 * cls.turn_radius_m()          # passes the waypoint, cutting the corner
+        assert d_via < 2 * cls.turn_radius_m()  # passes the waypoint, cutting the corner
         assert np.max(h) <= cls.altitude_m + 1e-6
     np.testing.assert_allclose(f.dt * (f.count - 1), f.t_flight_s)
     assert np.all(f.dt <= cls.dt_s)
@@ -100,8 +104,8 @@ def test_velocity_matches_finite_differences_of_samples() -> None:
     mean_v = 0.5 * (x[1:, 3:] + x[:-1, 3:])
     err = np.linalg.norm(fd - mean_v, axis=1)
     jump = np.linalg.norm(np.diff(x[:, 3:], axis=0), axis=1)
-    assert np.all(err <= 0.5 * jump + 1e-3)            # kinks: fd lies between the ends
-    assert np.median(err) < 1e-4                       # straight cruise: exact
+    assert np.all(err <= 0.5 * jump + 1e-3)  # kinks: fd lies between the ends
+    assert np.median(err) < 1e-4  # straight cruise: exact
 
 
 def test_airliner_climbs_cruises_and_lands() -> None:

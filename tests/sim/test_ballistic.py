@@ -27,11 +27,11 @@ def _kepler_range_and_time(v: float, gamma_deg: float, r: float) -> tuple[float,
     energy = v * v / 2 - GM / r
     a = -GM / (2 * energy)
     e = np.sqrt(1 - p / a)
-    theta1 = np.arccos((p / r - 1) / e)               # ascending, perigee at θ=0, apogee at π
+    theta1 = np.arccos((p / r - 1) / e)  # ascending, perigee at θ=0, apogee at π
     psi = 2 * (np.pi - theta1)
     ecc = 2 * np.arctan(np.sqrt((1 - e) / (1 + e)) * np.tan(theta1 / 2))
     mean1 = ecc - e * np.sin(ecc)
-    tof = 2 * (np.pi - mean1) / np.sqrt(GM / a**3)    # symmetric about apogee
+    tof = 2 * (np.pi - mean1) / np.sqrt(GM / a**3)  # symmetric about apogee
     return psi, tof
 
 
@@ -42,9 +42,9 @@ def test_vacuum_free_flight_matches_kepler(v: float, gamma: float) -> None:
     psi, tof = _kepler_range_and_time(v, gamma, A_M)
     got_psi = np.arctan2(imp.x[0, 1], imp.x[0, 0])
     assert imp.hit[0]
-    assert abs(got_psi - psi) * A_M < 0.5                  # m of ground range
+    assert abs(got_psi - psi) * A_M < 0.5  # m of ground range
     assert abs(imp.t_s[0] - tof) < 1e-3
-    assert abs(np.linalg.norm(imp.x[0, :3]) - A_M) < 0.01   # on the ellipsoid (equator)
+    assert abs(np.linalg.norm(imp.x[0, :3]) - A_M) < 0.01  # on the ellipsoid (equator)
 
 
 def _eci_rhs(beta: float):
@@ -59,7 +59,7 @@ def _eci_rhs(beta: float):
         f = 1.5 * j2 * (A_M / rn) ** 2
         g = -GM / rn**3 * r * np.array([1 + f * (1 - 5 * zr**2)] * 2 + [1 + f * (3 - 5 * zr**2)])
         c, s = np.cos(OMEGA_E * t), np.sin(OMEGA_E * t)
-        re = np.array([c * r[0] + s * r[1], -s * r[0] + c * r[1], r[2]])   # ECEF position
+        re = np.array([c * r[0] + s * r[1], -s * r[0] + c * r[1], r[2]])  # ECEF position
         _, _, alt = pymap3d.ecef2geodetic(*re, ell=WGS84)
         rho = 1.225 * np.exp(-max(alt, 0.0) / 7200.0)
         vrel = v - np.cross(w, r)
@@ -73,19 +73,26 @@ def test_rotating_frame_with_j2_and_drag_matches_inertial_integration() -> None:
     p = geodetic2ecef(30.0, 45.0, 150_000.0)
     up = p / np.linalg.norm(p)
     east = np.array([-np.sin(np.radians(45.0)), np.cos(np.radians(45.0)), 0.0])
-    v = 2_500.0 * east + 800.0 * up                       # Earth-fixed velocity
+    v = 2_500.0 * east + 800.0 * up  # Earth-fixed velocity
     beta = 3_000.0
     imp = propagate_ballistic(np.concatenate([p, v])[None], beta, dt=0.5)
 
     y0 = np.concatenate([p, v + np.cross([0, 0, OMEGA_E], p)])
 
     def ground(t: float, y: np.ndarray) -> float:
-        return float(np.linalg.norm(y[:3]) - A_M * np.sqrt((1 - 0.00669437999014)
-                     / (1 - 0.00669437999014 * (y[0] ** 2 + y[1] ** 2) / np.sum(y[:3] ** 2))))
+        return float(
+            np.linalg.norm(y[:3])
+            - A_M
+            * np.sqrt(
+                (1 - 0.00669437999014)
+                / (1 - 0.00669437999014 * (y[0] ** 2 + y[1] ** 2) / np.sum(y[:3] ** 2))
+            )
+        )
 
     ground.terminal, ground.direction = True, -1
-    sol = solve_ivp(_eci_rhs(beta), (0, 3000), y0, events=ground, rtol=1e-10, atol=1e-6,
-                    method="DOP853")
+    sol = solve_ivp(
+        _eci_rhs(beta), (0, 3000), y0, events=ground, rtol=1e-10, atol=1e-6, method="DOP853"
+    )
     t_hit = sol.t_events[0][0]
     r_hit = sol.y_events[0][0][:3]
     c, s = np.cos(OMEGA_E * t_hit), np.sin(OMEGA_E * t_hit)
@@ -93,7 +100,7 @@ def test_rotating_frame_with_j2_and_drag_matches_inertial_integration() -> None:
     assert abs(imp.t_s[0] - t_hit) < 0.01
     assert np.linalg.norm(imp.x[0, :3] - r_ecef) < 2.0
     vacuum = propagate_ballistic(np.concatenate([p, v])[None], None, dt=0.5)
-    assert np.linalg.norm(vacuum.x[0, :3] - r_ecef) > 1_000.0    # drag mattered
+    assert np.linalg.norm(vacuum.x[0, :3] - r_ecef) > 1_000.0  # drag mattered
     assert abs(height_m(imp.x[:, :3].T)[0]) < 1e-3
 
 
@@ -110,8 +117,9 @@ def test_batched_equals_looped_and_path_is_held_at_impact() -> None:
         np.testing.assert_allclose(one.x[0], batch.x[i], rtol=0, atol=1e-6)
         assert one.t_s[0] == pytest.approx(batch.t_s[i], abs=1e-9)
         k = int(np.ceil(batch.t_s[i]))
-        np.testing.assert_array_equal(batch.path[k:, i], np.broadcast_to(batch.x[i], (len(
-            batch.path) - k, 6)))
+        np.testing.assert_array_equal(
+            batch.path[k:, i], np.broadcast_to(batch.x[i], (len(batch.path) - k, 6))
+        )
         np.testing.assert_array_equal(batch.path[0, i], x[i])
 
 

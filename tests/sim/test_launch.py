@@ -30,20 +30,25 @@ def mrbm():
 def test_medium_range_missiles_hit_their_aim_points_with_a_high_apogee(mrbm) -> None:
     f, burn, _ = mrbm
     assert np.all(f.miss_m < 1_000.0)
-    assert np.all(f.miss_m < 50.0)                       # what the solver actually achieves
+    assert np.all(f.miss_m < 50.0)  # what the solver actually achieves
     assert np.all((f.apogee_m > 150e3) & (f.apogee_m < 700e3))
-    assert np.all(np.diff(f.apogee_m[:3]) > 0)          # longer range, higher apogee
+    assert np.all(np.diff(f.apogee_m[:3]) > 0)  # longer range, higher apogee
     assert np.all((f.t_flight_s > 6 * 60) & (f.t_flight_s < 16 * 60))
-    burnout_speed = np.array([np.linalg.norm(f.samples[o + int(b / dt) + 1, 3:]) for o, b, dt in
-                              zip(np.cumsum(f.count) - f.count, burn, f.dt, strict=True)])
+    burnout_speed = np.array(
+        [
+            np.linalg.norm(f.samples[o + int(b / dt) + 1, 3:])
+            for o, b, dt in zip(np.cumsum(f.count) - f.count, burn, f.dt, strict=True)
+        ]
+    )
     assert np.all((burnout_speed > 2_500) & (burnout_speed < 5_500))
 
 
 def test_samples_run_from_launch_at_rest_to_the_impact_on_the_ground(mrbm) -> None:
     f, _, _ = mrbm
     first, last = np.cumsum(f.count) - f.count, np.cumsum(f.count) - 1
-    np.testing.assert_allclose(f.samples[first, :3], np.repeat(
-        geodetic2ecef(*LAUNCH, 0.0)[None], 4, axis=0), atol=1e-6)
+    np.testing.assert_allclose(
+        f.samples[first, :3], np.repeat(geodetic2ecef(*LAUNCH, 0.0)[None], 4, axis=0), atol=1e-6
+    )
     np.testing.assert_allclose(f.samples[first, 3:], 0.0, atol=1e-9)
     np.testing.assert_array_equal(f.samples[last], f.impact)
     _, _, h = ecef2geodetic(f.impact[:, :3])
@@ -69,11 +74,11 @@ def test_aim_correction_absorbs_earth_rotation(mrbm) -> None:
     f, _, (alat, alon) = mrbm
     bearing = initial_bearing_deg(LAUNCH[0], LAUNCH[1], alat, alon)
     turn = (f.azimuth_deg - bearing + 180.0) % 360.0 - 180.0
-    assert np.all(np.abs(turn) > 0.5)                   # Coriolis deflection aimed off
+    assert np.all(np.abs(turn) > 0.5)  # Coriolis deflection aimed off
     still, _, _ = _fly([1_000.0, 1_500.0, 2_000.0], [90.0, 270.0, 0.0], omega=0.0, j2=False)
     assert np.all(still.miss_m < 50.0)
     turn = (still.azimuth_deg - bearing[:3] + 180.0) % 360.0 - 180.0
-    assert np.all(np.abs(turn) < 0.3)                   # only ellipsoid-vs-sphere geometry
+    assert np.all(np.abs(turn) < 0.3)  # only ellipsoid-vs-sphere geometry
 
 
 def test_rockets_short_range_hit_with_short_burn() -> None:

@@ -29,8 +29,9 @@ def test_two_point_route_is_the_great_circle() -> None:
     d = great_circle_distance_m(pts[:, 0, 0], pts[:, 0, 1], pts[:, 1, 0], pts[:, 1, 1])
     np.testing.assert_allclose(r.length_m, d, rtol=1e-9)
     u, _ = route_at(r, np.array([0, 0, 1]), np.array([0.0, d[0], d[1]]))
-    np.testing.assert_allclose(u, latlon2unit([10.0, 40.0, -5.0], [20.0, -30.0, 100.5]),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        u, latlon2unit([10.0, 40.0, -5.0], [20.0, -30.0, 100.5]), atol=1e-12
+    )
 
 
 def test_turn_cuts_the_corner_by_the_coordinated_turn_geometry() -> None:
@@ -62,32 +63,35 @@ def test_path_is_continuous_with_unit_speed_and_exact_tangent() -> None:
     s = np.linspace(0, r.length_m[0], 20_001)
     u, du = _at(r, s)
     step = np.linalg.norm(np.diff(u, axis=0), axis=1) * R_MEAN_M
-    np.testing.assert_allclose(step, np.diff(s), rtol=1e-6)    # no jumps, unit speed
+    np.testing.assert_allclose(step, np.diff(s), rtol=1e-6)  # no jumps, unit speed
     np.testing.assert_allclose(np.linalg.norm(du, axis=1) * R_MEAN_M, 1.0, rtol=1e-12)
     eps = 0.5
     up, _ = _at(r, s[1:-1] + eps)
     um, _ = _at(r, s[1:-1] - eps)
     np.testing.assert_allclose((up - um) / (2 * eps), du[1:-1], atol=1e-9 / R_MEAN_M * 1e3)
     heading_jump = np.linalg.norm(np.diff(du, axis=0), axis=1) * R_MEAN_M
-    assert heading_jump.max() < 2 * np.diff(s)[0] / 10_000.0   # curvature ≤ 1/r (+ slack)
+    assert heading_jump.max() < 2 * np.diff(s)[0] / 10_000.0  # curvature ≤ 1/r (+ slack)
 
 
 def test_turn_arc_has_the_configured_radius() -> None:
     _, r = _right_angle(10_000.0)
-    s_mid = r.key[1] + 0.5 * (r.key[2] - r.key[1])           # middle of the arc segment
+    s_mid = r.key[1] + 0.5 * (r.key[2] - r.key[1])  # middle of the arc segment
     ds = 1_000.0
     u, _ = _at(r, [s_mid - ds, s_mid, s_mid + ds])
     p = u * R_MEAN_M
-    a, b, c = (np.linalg.norm(p[1] - p[0]), np.linalg.norm(p[2] - p[1]),
-               np.linalg.norm(p[2] - p[0]))
+    a, b, c = (
+        np.linalg.norm(p[1] - p[0]),
+        np.linalg.norm(p[2] - p[1]),
+        np.linalg.norm(p[2] - p[0]),
+    )
     area2 = np.linalg.norm(np.cross(p[1] - p[0], p[2] - p[0]))
-    assert a * b * c / (2 * area2) == pytest.approx(10_000.0, rel=0.01)   # circumradius
+    assert a * b * c / (2 * area2) == pytest.approx(10_000.0, rel=0.01)  # circumradius
 
 
 def test_batched_routes_equal_single_routes_and_short_legs_shrink_turns() -> None:
     rng = np.random.default_rng(5)
     pts = np.stack([rng.uniform(20, 40, (4, 4)), rng.uniform(30, 50, (4, 4))], axis=-1)
-    pts[3, 1] = destination(pts[3, 0, 0], pts[3, 0, 1], 45.0, 2_000.0)   # a 2 km first leg
+    pts[3, 1] = destination(pts[3, 0, 0], pts[3, 0, 1], 45.0, 2_000.0)  # a 2 km first leg
     unit = latlon2unit(pts[..., 0], pts[..., 1])
     radius = np.array([5e3, 10e3, 20e3, 30e3])
     both = build_routes(unit, radius)
@@ -99,8 +103,8 @@ def test_batched_routes_equal_single_routes_and_short_legs_shrink_turns() -> Non
         u2, d2 = _at(both, s * both.length_m[i], obj=i)
         np.testing.assert_allclose(u1, u2, atol=1e-9)
         np.testing.assert_allclose(d1, d2, atol=1e-9 / R_MEAN_M)
-    arc = both.key[3 * 5 + 2] - both.key[3 * 5 + 1]           # route 3: leg, ARC, leg, arc, leg
-    assert 0.0 < arc < 2_000.0                                 # shrank to fit the 2 km leg
+    arc = both.key[3 * 5 + 2] - both.key[3 * 5 + 1]  # route 3: leg, ARC, leg, arc, leg
+    assert 0.0 < arc < 2_000.0  # shrank to fit the 2 km leg
 
 
 def test_degenerate_routes() -> None:

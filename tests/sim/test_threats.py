@@ -17,23 +17,31 @@ from mead.sim.threats import (
 
 
 def _raid(threat: str, **params) -> Raid:
-    return Raid(name="r", threat=threat, count=1, launch=Circle(lat_deg=0, lon_deg=0,
-                radius_km=1), targets=["T"], params=ThreatParams(**params))
+    return Raid(
+        name="r",
+        threat=threat,
+        count=1,
+        launch=Circle(lat_deg=0, lon_deg=0, radius_km=1),
+        targets=["T"],
+        params=ThreatParams(**params),
+    )
 
 
 def test_defaults_follow_public_figures() -> None:
     assert DRONE.speed_mps == pytest.approx(185 / 3.6, abs=0.5)
     assert DRONE.turn_radius_m() == pytest.approx(51.0**2 / (9.80665 * np.tan(np.radians(25))))
-    np.testing.assert_allclose(BALLISTIC.burn_for(np.array([500e3, 1_500e3, 3_000e3])),
-                               [60.0, 75.0, 90.0])
+    np.testing.assert_allclose(
+        BALLISTIC.burn_for(np.array([500e3, 1_500e3, 3_000e3])), [60.0, 75.0, 90.0]
+    )
     np.testing.assert_allclose(ROCKET.burn_for(np.array([10e3, 160e3, 400e3])), [2, 6, 10])
     assert ballistic_class(_raid("ballistic")) == BALLISTIC
     assert flight_class(_raid("drone")) == DRONE
 
 
 def test_raid_overrides_replace_defaults() -> None:
-    b = ballistic_class(_raid("rocket", burn_s=4.0, gamma_deg=30.0, ballistic_coeff_kg_m2=2e3,
-                              rcs_m2=0.2))
+    b = ballistic_class(
+        _raid("rocket", burn_s=4.0, gamma_deg=30.0, ballistic_coeff_kg_m2=2e3, rcs_m2=0.2)
+    )
     assert (b.gamma_deg, b.beta_kg_m2, b.rcs_m2) == (30.0, 2e3, 0.2)
     np.testing.assert_allclose(b.burn_for(np.array([20e3, 300e3])), [4.0, 4.0])
     f = flight_class(_raid("cruise", speed_mps=200.0, altitude_m=30.0, rcs_m2=0.05))

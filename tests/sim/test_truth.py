@@ -20,7 +20,8 @@ defended_areas:
   - {name: CITY, owner: P1, circle: {lat_deg: 32.08, lon_deg: 34.78, radius_km: 10}}
   - {name: BASE, owner: P2, polygon: [[31.0, 34.7], [31.1, 34.75], [31.05, 34.9], [30.95, 34.85]]}
 raids:
-  - {name: mrbm, threat: ballistic, count: 3, launch: {lat_deg: 33.5, lon_deg: 47.0, radius_km: 50},
+  - {name: mrbm, threat: ballistic, count: 3,
+     launch: {lat_deg: 33.5, lon_deg: 47.0, radius_km: 50},
      targets: [CITY, BASE], first_launch_s: 600, spacing_s: 4}
   - {name: grad, threat: rocket, count: 2, launch: {lat_deg: 33.2, lon_deg: 35.3, radius_km: 5},
      targets: [CITY], first_launch_s: 100, spacing_s: 2}
@@ -51,14 +52,35 @@ def truth(scenario):
 
 def test_objects_are_named_timed_and_classified(truth) -> None:
     tab, _ = truth
-    assert tab.ids[:10] == ["mrbm-000", "mrbm-001", "mrbm-002", "grad-000", "grad-001",
-                            "cm-000", "cm-001", "uav-000", "uav-001", "uav-002"]
+    assert tab.ids[:10] == [
+        "mrbm-000",
+        "mrbm-001",
+        "mrbm-002",
+        "grad-000",
+        "grad-001",
+        "cm-000",
+        "cm-001",
+        "uav-000",
+        "uav-001",
+        "uav-002",
+    ]
     assert tab.ids[10] == "civil-0000" and tab.ids[-1] == "civil-0039" and len(tab) == 50
-    assert list(tab.kind[:10]) == ["ballistic"] * 3 + ["rocket"] * 2 + ["cruise"] * 2 + [
-        "drone"] * 3
+    assert (
+        list(tab.kind[:10]) == ["ballistic"] * 3 + ["rocket"] * 2 + ["cruise"] * 2 + ["drone"] * 3
+    )
     assert set(tab.kind[10:]) == {"aircraft"} and tab.raid[10:] == ["civil"] * 40
-    assert tab.target_area[:10] == ["CITY", "BASE", "CITY", "CITY", "CITY", "BASE", "BASE",
-                                    "CITY", "BASE", "CITY"]
+    assert tab.target_area[:10] == [
+        "CITY",
+        "BASE",
+        "CITY",
+        "CITY",
+        "CITY",
+        "BASE",
+        "BASE",
+        "CITY",
+        "BASE",
+        "CITY",
+    ]
     assert tab.target_area[10:] == [""] * 40
     np.testing.assert_allclose(tab.t_start[:10], [600, 604, 608, 100, 102, 0, 10, 0, 60, 120])
     np.testing.assert_allclose(tab.rcs_m2[:10], [0.5] * 3 + [0.05] * 2 + [0.1] * 5)
@@ -118,10 +140,14 @@ def test_civil_flights_climb_cruise_at_their_level_and_land(truth, scenario) -> 
         assert np.all(np.diff(h[: k + 1]) >= -1e-6) and np.all(np.diff(h[k:]) <= 1e-6)
         assert np.linalg.norm(x[:, 3:], axis=1).max() < civ.cruise_speed_mps + 15.0
         np.testing.assert_allclose(x[-1, :3], aims[i], atol=1e-3)
-    levels = np.array([ecef2geodetic(tab.samples[tab.offset[i]:tab.offset[i] + tab.count[i],
-                                                  :3])[2].max() for i in range(10, len(tab))])
+    levels = np.array(
+        [
+            ecef2geodetic(tab.samples[tab.offset[i] : tab.offset[i] + tab.count[i], :3])[2].max()
+            for i in range(10, len(tab))
+        ]
+    )
     assert np.isclose(levels, civ.cruise_alt_m, atol=1e-3).any()
-    assert len(np.unique(np.round(levels))) > 3            # flight levels and short hops vary
+    assert len(np.unique(np.round(levels))) > 3  # flight levels and short hops vary
 
 
 def test_velocities_are_consistent_with_positions(truth) -> None:
@@ -158,8 +184,9 @@ def test_same_seed_same_truth_other_seed_other_truth(scenario, truth) -> None:
 
 
 def test_empty_scenario_and_unusable_airports() -> None:
-    empty = simulate_truth(decode_yaml("name: e\npartners: [{name: P1}]\n", Scenario),
-                           np.random.default_rng(0))
+    empty = simulate_truth(
+        decode_yaml("name: e\npartners: [{name: P1}]\n", Scenario), np.random.default_rng(0)
+    )
     assert len(empty) == 0 and empty.samples.shape == (0, 6)
     assert empty.states_at(0.0)[0].size == 0
     bad = YAML.replace("min_distance_km: 250", "min_distance_km: 5000")

@@ -112,7 +112,7 @@ def noisy_track(x_true, t, rng, *, sig_p=150.0, sig_v0=40.0, sig_v1=6.0, conv_s=
     return x, P
 
 
-def classify_tracks(clf, tracks):
+def classify_tracks(clf, tracks, with_time=True):
     """Feed tracks {id: (t (T,), x (T, 6), P (T, 6, 6))} to a classifier in time order, all
     tracks with an update at the same time in one batch; returns {id: [class per update]}."""
     steps = {}
@@ -125,6 +125,6 @@ def classify_tracks(clf, tracks):
         ids = [tid for tid, _ in live]
         x = np.stack([tracks[tid][1][k] for tid, k in live])
         P = np.stack([tracks[tid][2][k] for tid, k in live])
-        for tid, c in zip(ids, clf.classify(ids, x, P, t=tk), strict=True):
+        for tid, c in zip(ids, clf.classify(ids, x, P, t=tk if with_time else None), strict=True):
             out[tid].append(c)
     return out

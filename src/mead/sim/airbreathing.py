@@ -27,26 +27,26 @@ from mead.sim.route import build_routes, latlon2unit, route_at
 from mead.sim.threats import FlightClass
 from mead.types import Array, States
 
-CHUNK = 1 << 18                 # samples evaluated per vectorised block (bounds memory)
+CHUNK = 1 << 18  # samples evaluated per vectorised block (bounds memory)
 
 
 @dataclass(frozen=True)
 class Profile:
     """Climb / cruise / descent profiles of N flights (see module equations); SI units."""
 
-    length_m: Array             # (N,) route length S
-    top_m: Array                # (N,) cruise height H after any lowering
-    v0: Array                   # (N,) take-off / touchdown speed
-    vc: Array                   # (N,) cruise speed
-    t_climb: Array              # (N,) t_c
-    t_desc: Array               # (N,) t_d
-    t_total: Array              # (N,) T
-    d_climb: Array              # (N,) ground distance flown while climbing
-    d_desc: Array               # (N,) ground distance flown while descending
+    length_m: Array  # (N,) route length S
+    top_m: Array  # (N,) cruise height H after any lowering
+    v0: Array  # (N,) take-off / touchdown speed
+    vc: Array  # (N,) cruise speed
+    t_climb: Array  # (N,) t_c
+    t_desc: Array  # (N,) t_d
+    t_total: Array  # (N,) T
+    d_climb: Array  # (N,) ground distance flown while climbing
+    d_desc: Array  # (N,) ground distance flown while descending
 
 
 def plan_profiles(length_m: Array, cls: FlightClass, top_m: Array) -> Profile:
-    """Profiles (N,) for routes of ``length_m`` (N,) flown by ``cls`` at cruise heights ``top_m``."""
+    """Profiles of routes ``length_m`` (N,) flown by ``cls`` at cruise heights ``top_m`` (N,)."""
     s = np.asarray(length_m, np.float64)
     top = np.broadcast_to(np.asarray(top_m, np.float64), s.shape).copy()
     v0 = np.full(s.shape, min(cls.start_speed_mps, cls.speed_mps))
@@ -105,12 +105,12 @@ def unit2ecef(u: Array, du: Array, h: Array, hdot: Array) -> States:
 class RouteFlights:
     """Truth trajectories of N route flights, sampled uniformly from departure to arrival."""
 
-    t_flight_s: Array           # (N,) departure to arrival (impact or touchdown), s
-    end: States                 # (N, 6) ECEF state at arrival
-    dt: Array                   # (N,) sample spacing (≤ cls.dt_s; fits t_flight_s), s
-    count: np.ndarray           # (N,) int64 samples per object (first: departure, last: arrival)
-    samples: States             # (S, 6) ECEF samples, object after object
-    profile: Profile            # the planned profiles
+    t_flight_s: Array  # (N,) departure to arrival (impact or touchdown), s
+    end: States  # (N, 6) ECEF state at arrival
+    dt: Array  # (N,) sample spacing (≤ cls.dt_s; fits t_flight_s), s
+    count: np.ndarray  # (N,) int64 samples per object (first: departure, last: arrival)
+    samples: States  # (S, 6) ECEF samples, object after object
+    profile: Profile  # the planned profiles
 
 
 def fly_routes(points_deg: Array, cls: FlightClass, top_m: Array | None = None) -> RouteFlights:

@@ -24,18 +24,18 @@ import numpy as np
 from mead.geo import A_M, E2, GM, OMEGA_E
 from mead.types import Array, Mask, States
 
-J2 = 1.082_626_68e-3            # Earth's second zonal harmonic (WGS84 / EGM96)
-RHO0_KG_M3 = 1.225              # sea-level air density, kg/m³
-SCALE_HEIGHT_M = 7_200.0        # exponential-atmosphere scale height, m
+J2 = 1.082_626_68e-3  # Earth's second zonal harmonic (WGS84 / EGM96)
+RHO0_KG_M3 = 1.225  # sea-level air density, kg/m³
+SCALE_HEIGHT_M = 7_200.0  # exponential-atmosphere scale height, m
 
 
 @dataclass(frozen=True)
 class Impact:
     """Result of ``propagate_ballistic`` for N objects."""
 
-    x: States           # (N, 6) ECEF state at ground impact (last state if not ``hit``)
-    t_s: Array          # (N,) time from the initial states to impact, s (max time if not hit)
-    hit: Mask           # (N,) the object reached height 0 within the time limit
+    x: States  # (N, 6) ECEF state at ground impact (last state if not ``hit``)
+    t_s: Array  # (N,) time from the initial states to impact, s (max time if not hit)
+    hit: Mask  # (N,) the object reached height 0 within the time limit
     path: Array | None  # (K+1, N, 6) states every ``dt`` from t=0, held at impact; if recorded
 
 
@@ -76,8 +76,9 @@ def _accel(y: Array, inv_beta: Array | None, j2: bool, omega: float) -> list[Arr
     return [ax, ay, az]
 
 
-def _deriv(y: Array, inv_beta: Array | None, thrust: Array | None, j2: bool,
-           omega: float) -> Array:
+def _deriv(
+    y: Array, inv_beta: Array | None, thrust: Array | None, j2: bool, omega: float
+) -> Array:
     """dy/dt (6, N) for states y (6, N); ``thrust`` (3, N) adds a thrust acceleration."""
     a = _accel(y, inv_beta, j2, omega)
     if thrust is not None:
@@ -85,8 +86,14 @@ def _deriv(y: Array, inv_beta: Array | None, thrust: Array | None, j2: bool,
     return np.stack([y[3], y[4], y[5], a[0], a[1], a[2]])
 
 
-def rk4_step(y: Array, h: Array | float, inv_beta: Array | None = None,
-             thrust: Array | None = None, j2: bool = True, omega: float = OMEGA_E) -> Array:
+def rk4_step(
+    y: Array,
+    h: Array | float,
+    inv_beta: Array | None = None,
+    thrust: Array | None = None,
+    j2: bool = True,
+    omega: float = OMEGA_E,
+) -> Array:
     """One classical RK4 step of states y (6, N) by h (scalar or (N,)) s; see module equations."""
     k1 = _deriv(y, inv_beta, thrust, j2, omega)
     k2 = _deriv(y + (0.5 * h) * k1, inv_beta, thrust, j2, omega)
@@ -119,7 +126,7 @@ def ground_crossing(y0: Array, y1: Array, h: Array, g0: Array, g1: Array) -> tup
     for _ in range(4):
         y = hermite(y0, y1, h, tau)
         r = np.sqrt(np.sum(y[:3] ** 2, axis=0))
-        rate = h * np.sum(y[:3] * y[3:], axis=0) / r     # d|r|/dτ ≈ dh/dτ
+        rate = h * np.sum(y[:3] * y[3:], axis=0) / r  # d|r|/dτ ≈ dh/dτ
         step = np.where(rate < -1e-9, height_m(y) / np.minimum(rate, -1e-9), 0.0)
         tau = np.clip(tau - step, 0.0, 1.0)
     return hermite(y0, y1, h, tau), tau * h
@@ -129,17 +136,26 @@ def ground_crossing(y0: Array, y1: Array, h: Array, g0: Array, g1: Array) -> tup
 class Flight:
     """Raw result of ``fly``: impacts plus, if recorded, the states at every step."""
 
-    y_imp: Array            # (6, N) impact state
-    t_imp: Array            # (N,) impact time since start, s
-    hit: Mask               # (N,)
-    last_k: np.ndarray      # (N,) int, index of the first recorded step at or below ground
-    hist: Array | None      # (K+1, 6, N) recorded states (valid up to last_k per object)
+    y_imp: Array  # (6, N) impact state
+    t_imp: Array  # (N,) impact time since start, s
+    hit: Mask  # (N,)
+    last_k: np.ndarray  # (N,) int, index of the first recorded step at or below ground
+    hist: Array | None  # (K+1, 6, N) recorded states (valid up to last_k per object)
 
 
-def fly(y0: Array, *, dt: float, max_steps: int, inv_beta: Array | None = None,
-        thrust: Array | None = None, n_boost: np.ndarray | None = None,
-        h_boost: Array | None = None, j2: bool = True, omega: float = OMEGA_E,
-        record: bool = False) -> Flight:
+def fly(
+    y0: Array,
+    *,
+    dt: float,
+    max_steps: int,
+    inv_beta: Array | None = None,
+    thrust: Array | None = None,
+    n_boost: np.ndarray | None = None,
+    h_boost: Array | None = None,
+    j2: bool = True,
+    omega: float = OMEGA_E,
+    record: bool = False,
+) -> Flight:
     """Integrate N objects (component-major y0 (6, N)) with fixed-step RK4 until ground impact.
 
     Object i first takes ``n_boost[i]`` steps of ``h_boost[i]`` s under the extra constant
@@ -151,8 +167,9 @@ def fly(y0: Array, *, dt: float, max_steps: int, inv_beta: Array | None = None,
     nb = np.zeros(n, np.int64) if n_boost is None else np.asarray(n_boost, np.int64)
     hb = np.full(n, dt) if h_boost is None else np.asarray(h_boost, np.float64)
     ib = None if inv_beta is None else np.broadcast_to(inv_beta, (n,)).astype(np.float64)
-    out = Flight(y0.copy(), np.full(n, np.nan), np.zeros(n, bool),
-                 np.full(n, max_steps, np.int64), None)
+    out = Flight(
+        y0.copy(), np.full(n, np.nan), np.zeros(n, bool), np.full(n, max_steps, np.int64), None
+    )
     if record:
         out.hist = np.empty((max_steps + 1, 6, n))
         out.hist[0] = y0
@@ -186,8 +203,9 @@ def fly(y0: Array, *, dt: float, max_steps: int, inv_beta: Array | None = None,
     return out
 
 
-def ballistic_accel(x: States, beta: Array | float | None = None, *, j2: bool = True,
-                    omega: float = OMEGA_E) -> Array:
+def ballistic_accel(
+    x: States, beta: Array | float | None = None, *, j2: bool = True, omega: float = OMEGA_E
+) -> Array:
     """Free-flight acceleration (N, 3) m/s² in ECEF of states x (N, 6) (see module equations).
 
     ``beta`` is the ballistic coefficient m/(C_d A) in kg/m², scalar or (N,); None or inf
@@ -197,9 +215,16 @@ def ballistic_accel(x: States, beta: Array | float | None = None, *, j2: bool = 
     return np.stack(_accel(x.T, _inv_beta(beta, len(x)), j2, omega), axis=-1)
 
 
-def propagate_ballistic(x: States, beta: Array | float | None = None, *, dt: float = 1.0,
-                        max_time_s: float = 3_600.0, j2: bool = True, omega: float = OMEGA_E,
-                        record: bool = False) -> Impact:
+def propagate_ballistic(
+    x: States,
+    beta: Array | float | None = None,
+    *,
+    dt: float = 1.0,
+    max_time_s: float = 3_600.0,
+    j2: bool = True,
+    omega: float = OMEGA_E,
+    record: bool = False,
+) -> Impact:
     """Propagate N ECEF states in free flight (gravity + J2 + drag) until they hit the ground.
 
     Parameters
@@ -223,8 +248,15 @@ def propagate_ballistic(x: States, beta: Array | float | None = None, *, dt: flo
     if not dt > 0.0:
         raise ValueError(f"dt must be > 0 s (got {dt})")
     steps = max(int(np.ceil(max_time_s / dt)), 1)
-    f = fly(x.T.copy(), dt=dt, max_steps=steps, inv_beta=_inv_beta(beta, len(x)), j2=j2,
-            omega=omega, record=record)
+    f = fly(
+        x.T.copy(),
+        dt=dt,
+        max_steps=steps,
+        inv_beta=_inv_beta(beta, len(x)),
+        j2=j2,
+        omega=omega,
+        record=record,
+    )
     path = None
     if f.hist is not None:
         used = int(min(f.last_k.max(), steps)) + 1

@@ -26,16 +26,16 @@ from mead.types import Array
 class Routes:
     """Segments of N routes, flat; route i owns segments ``first[i] : first[i] + per``."""
 
-    c: Array            # (G, 3) small-circle axis (zero for great circles)
-    e1: Array           # (G, 3) unit vector to the segment start from the axis
-    e2: Array           # (G, 3) unit direction of travel at the segment start
-    sin_rho: Array      # (G,) sin of the angular radius (1 for great circles)
-    cos_rho: Array      # (G,) cos of the angular radius (0 for great circles)
-    key: Array          # (G,) route index · KEY_STRIDE + start distance of the segment, m
-    length_m: Array     # (N,) total route length, m
+    c: Array  # (G, 3) small-circle axis (zero for great circles)
+    e1: Array  # (G, 3) unit vector to the segment start from the axis
+    e2: Array  # (G, 3) unit direction of travel at the segment start
+    sin_rho: Array  # (G,) sin of the angular radius (1 for great circles)
+    cos_rho: Array  # (G,) cos of the angular radius (0 for great circles)
+    key: Array  # (G,) route index · KEY_STRIDE + start distance of the segment, m
+    length_m: Array  # (N,) total route length, m
 
 
-KEY_STRIDE = 1e8        # m; longer than any route, so keys of different routes never mix
+KEY_STRIDE = 1e8  # m; longer than any route, so keys of different routes never mix
 
 
 def latlon2unit(lat_deg: Array, lon_deg: Array) -> Array:
@@ -99,7 +99,7 @@ def build_routes(points: Array, turn_radius_m: Array) -> Routes:
         start = cr[:, None] * c + sr[:, None] * (np.cos(ang) * e1 + np.sin(ang) * t1)
     e1, e2, length = _leg(start, points[:, -1])
     segs.append((zero, e1, e2, np.ones(n), np.zeros(n), length))
-    lengths = np.stack([sg[5] for sg in segs], axis=1)            # (N, per)
+    lengths = np.stack([sg[5] for sg in segs], axis=1)  # (N, per)
     s0 = np.cumsum(lengths, axis=1) - lengths
     key = np.arange(n)[:, None] * KEY_STRIDE + s0
 

@@ -25,12 +25,12 @@ class BallisticClass:
     """A threat flown by the powered-launch + ballistic model (``ballistic``, ``rocket``)."""
 
     kind: str
-    gamma_deg: float                    # elevation of the fixed thrust direction at launch, deg
-    beta_kg_m2: float                   # ballistic coefficient m/(Cd·A), kg/m²
-    rcs_m2: float                       # mean radar cross-section, m²
-    burn_s: tuple[float, float]         # boost duration at the short and long end of range_km, s
-    range_km: tuple[float, float]       # ground range over which burn_s is interpolated, km
-    dt_s: float = 1.0                   # nominal sample (and integration) step, s
+    gamma_deg: float  # elevation of the fixed thrust direction at launch, deg
+    beta_kg_m2: float  # ballistic coefficient m/(Cd·A), kg/m²
+    rcs_m2: float  # mean radar cross-section, m²
+    burn_s: tuple[float, float]  # boost duration at the short and long end of range_km, s
+    range_km: tuple[float, float]  # ground range over which burn_s is interpolated, km
+    dt_s: float = 1.0  # nominal sample (and integration) step, s
 
     def burn_for(self, range_m: Array) -> Array:
         """Boost duration (N,) s for ground ranges (N,) m: linear in range, clamped at the ends."""
@@ -42,14 +42,14 @@ class FlightClass:
     """An object flown along a waypoint route (cruise missile, drone, airliner)."""
 
     kind: str
-    speed_mps: float                    # cruise ground speed, m/s
-    altitude_m: float                   # cruise height above the WGS84 ellipsoid, m
-    start_speed_mps: float              # speed at take-off and touchdown (ramps to speed_mps), m/s
-    climb_mps: float                    # climb rate after launch / take-off, m/s
-    descent_mps: float                  # descent (dive) rate towards the end point, m/s
-    rcs_m2: float                       # mean radar cross-section, m²
-    bank_deg: float                     # bank angle of the coordinated turns at waypoints, deg
-    dt_s: float                         # nominal sample spacing, s
+    speed_mps: float  # cruise ground speed, m/s
+    altitude_m: float  # cruise height above the WGS84 ellipsoid, m
+    start_speed_mps: float  # speed at take-off and touchdown (ramps to speed_mps), m/s
+    climb_mps: float  # climb rate after launch / take-off, m/s
+    descent_mps: float  # descent (dive) rate towards the end point, m/s
+    rcs_m2: float  # mean radar cross-section, m²
+    bank_deg: float  # bank angle of the coordinated turns at waypoints, deg
+    dt_s: float  # nominal sample spacing, s
 
     def turn_radius_m(self) -> float:
         """Radius of a coordinated level turn, v²/(g·tan φ), m."""

@@ -21,8 +21,8 @@ from mead.sim.launch import fly_missiles
 from mead.sim.threats import airliner_class, ballistic_class, flight_class
 from mead.types import Array, Positions
 
-FLIGHT_LEVEL_M = 304.8          # 1,000 ft between civil flight levels
-LEVEL_OFFSETS = 2               # civil cruise level drawn from ±this many flight levels
+FLIGHT_LEVEL_M = 304.8  # 1,000 ft between civil flight levels
+LEVEL_OFFSETS = 2  # civil cruise level drawn from ±this many flight levels
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,9 @@ class _Draw:
     """The random choices of one raid, in launch order."""
 
     raid: Raid
-    launch: Array               # (n, 2) [lat, lon] deg
-    aim: Array                  # (n, 2) [lat, lon] deg
-    t_launch: Array             # (n,) scenario s
+    launch: Array  # (n, 2) [lat, lon] deg
+    aim: Array  # (n, 2) [lat, lon] deg
+    t_launch: Array  # (n,) scenario s
 
 
 def disc_points(rng: np.random.Generator, circle: Circle, n: int) -> Array:
@@ -54,7 +54,7 @@ def area_points(rng: np.random.Generator, area: DefendedArea, n: int) -> Array:
         found = np.concatenate([found, cand[point_in_polygon(cand[:, 0], cand[:, 1], poly)]])
         if len(found) >= n:
             return found[:n]
-    return np.repeat(poly.mean(axis=0)[None, :], n, axis=0)   # degenerate polygon
+    return np.repeat(poly.mean(axis=0)[None, :], n, axis=0)  # degenerate polygon
 
 
 def _draw_raid(rng: np.random.Generator, raid: Raid, areas: dict[str, DefendedArea]) -> _Draw:
@@ -78,31 +78,70 @@ def _targets(d: _Draw) -> list[str]:
     return [d.raid.targets[i % len(d.raid.targets)] for i in range(d.raid.count)]
 
 
-def _table(ids: list[str], kind: str, raid: list[str], rcs: Array, t0: Array, t_flight: Array,
-           target: list[str], end: Array, dt: Array, count: np.ndarray,
-           samples: Array) -> TruthTable:
+def _table(
+    ids: list[str],
+    kind: str,
+    raid: list[str],
+    rcs: Array,
+    t0: Array,
+    t_flight: Array,
+    target: list[str],
+    end: Array,
+    dt: Array,
+    count: np.ndarray,
+    samples: Array,
+) -> TruthTable:
     """A TruthTable of one family from per-object arrays."""
     n = len(ids)
     count = np.asarray(count, np.int64)
-    return TruthTable(ids, np.full(n, kind, dtype="<U9"), raid, np.broadcast_to(rcs, (n,)) * 1.0,
-                      np.asarray(t0, np.float64), t0 + t_flight, target, end[:, :3].copy(),
-                      np.asarray(dt, np.float64), np.cumsum(count) - count, count, samples)
+    return TruthTable(
+        ids,
+        np.full(n, kind, dtype="<U9"),
+        raid,
+        np.broadcast_to(rcs, (n,)) * 1.0,
+        np.asarray(t0, np.float64),
+        t0 + t_flight,
+        target,
+        end[:, :3].copy(),
+        np.asarray(dt, np.float64),
+        np.cumsum(count) - count,
+        count,
+        samples,
+    )
 
 
 def concat_tables(parts: list[TruthTable]) -> TruthTable:
     """One TruthTable holding the objects of ``parts`` in order."""
     if not parts:
-        return TruthTable([], np.empty(0, "<U9"), [], np.empty(0), np.empty(0), np.empty(0), [],
-                          np.empty((0, 3)), np.empty(0), np.empty(0, np.int64),
-                          np.empty(0, np.int64), np.empty((0, 6)))
+        return TruthTable(
+            [],
+            np.empty(0, "<U9"),
+            [],
+            np.empty(0),
+            np.empty(0),
+            np.empty(0),
+            [],
+            np.empty((0, 3)),
+            np.empty(0),
+            np.empty(0, np.int64),
+            np.empty(0, np.int64),
+            np.empty((0, 6)),
+        )
     count = np.concatenate([p.count for p in parts])
     return TruthTable(
-        [i for p in parts for i in p.ids], np.concatenate([p.kind for p in parts]),
-        [r for p in parts for r in p.raid], np.concatenate([p.rcs_m2 for p in parts]),
-        np.concatenate([p.t_start for p in parts]), np.concatenate([p.t_end for p in parts]),
+        [i for p in parts for i in p.ids],
+        np.concatenate([p.kind for p in parts]),
+        [r for p in parts for r in p.raid],
+        np.concatenate([p.rcs_m2 for p in parts]),
+        np.concatenate([p.t_start for p in parts]),
+        np.concatenate([p.t_end for p in parts]),
         [a for p in parts for a in p.target_area],
-        np.concatenate([p.impact_ecef for p in parts]), np.concatenate([p.dt for p in parts]),
-        np.cumsum(count) - count, count, np.concatenate([p.samples for p in parts]))
+        np.concatenate([p.impact_ecef for p in parts]),
+        np.concatenate([p.dt for p in parts]),
+        np.cumsum(count) - count,
+        count,
+        np.concatenate([p.samples for p in parts]),
+    )
 
 
 def _missile_tables(draws: list[_Draw], scenario: Scenario) -> dict[str, TruthTable]:
@@ -112,15 +151,26 @@ def _missile_tables(draws: list[_Draw], scenario: Scenario) -> dict[str, TruthTa
     aim = np.concatenate([d.aim for d in draws])
     rng_m = great_circle_distance_m(launch[:, 0], launch[:, 1], aim[:, 0], aim[:, 1])
     per = [d.raid.count for d in draws]
-    rep = [np.repeat([getattr(c, f) for c in classes], per) for f in ("gamma_deg", "beta_kg_m2",
-                                                                       "dt_s")]
+    gamma = np.repeat([c.gamma_deg for c in classes], per)
+    beta = np.repeat([c.beta_kg_m2 for c in classes], per)
+    dt = np.repeat([c.dt_s for c in classes], per)
     lo = np.cumsum(per) - per
-    burn = np.concatenate([c.burn_for(rng_m[a : a + k]) for c, a, k in zip(classes, lo, per,
-                                                                          strict=True)])
+    burn = np.concatenate(
+        [c.burn_for(rng_m[a : a + k]) for c, a, k in zip(classes, lo, per, strict=True)]
+    )
     labels = [i for d in draws for i in _ids(d)]
     try:
-        f = fly_missiles(launch[:, 0], launch[:, 1], aim[:, 0], aim[:, 1], rep[0], burn, rep[1],
-                         dt_s=rep[2], labels=labels)
+        f = fly_missiles(
+            launch[:, 0],
+            launch[:, 1],
+            aim[:, 0],
+            aim[:, 1],
+            gamma,
+            burn,
+            beta,
+            dt_s=dt,
+            labels=labels,
+        )
     except ValueError as e:
         raise ConfigError(f"scenario {scenario.name!r}", str(e), "$.raids") from None
     first = np.cumsum(f.count) - f.count
@@ -128,9 +178,19 @@ def _missile_tables(draws: list[_Draw], scenario: Scenario) -> dict[str, TruthTa
     for d, c, a, k in zip(draws, classes, lo, per, strict=True):
         rows = slice(a, a + k)
         s0, s1 = first[a], first[a + k - 1] + f.count[a + k - 1]
-        out[d.raid.name] = _table(_ids(d), c.kind, [d.raid.name] * k, np.asarray(c.rcs_m2),
-                                  d.t_launch, f.t_flight_s[rows], _targets(d), f.impact[rows],
-                                  f.dt[rows], f.count[rows], f.samples[s0:s1])
+        out[d.raid.name] = _table(
+            _ids(d),
+            c.kind,
+            [d.raid.name] * k,
+            np.asarray(c.rcs_m2),
+            d.t_launch,
+            f.t_flight_s[rows],
+            _targets(d),
+            f.impact[rows],
+            f.dt[rows],
+            f.count[rows],
+            f.samples[s0:s1],
+        )
     return out
 
 
@@ -139,11 +199,23 @@ def _flight_table(d: _Draw) -> TruthTable:
     cls = flight_class(d.raid)
     via = np.asarray(d.raid.via, np.float64).reshape(-1, 2)
     n = d.raid.count
-    pts = np.concatenate([d.launch[:, None], np.broadcast_to(via, (n, len(via), 2)),
-                          d.aim[:, None]], axis=1)
+    pts = np.concatenate(
+        [d.launch[:, None], np.broadcast_to(via, (n, len(via), 2)), d.aim[:, None]], axis=1
+    )
     f = fly_routes(pts, cls)
-    return _table(_ids(d), cls.kind, [d.raid.name] * n, np.asarray(cls.rcs_m2), d.t_launch,
-                  f.t_flight_s, _targets(d), f.end, f.dt, f.count, f.samples)
+    return _table(
+        _ids(d),
+        cls.kind,
+        [d.raid.name] * n,
+        np.asarray(cls.rcs_m2),
+        d.t_launch,
+        f.t_flight_s,
+        _targets(d),
+        f.end,
+        f.dt,
+        f.count,
+        f.samples,
+    )
 
 
 def _civil_table(rng: np.random.Generator, scenario: Scenario) -> tuple[TruthTable, Positions]:
@@ -154,9 +226,12 @@ def _civil_table(rng: np.random.Generator, scenario: Scenario) -> tuple[TruthTab
     pairs = np.flatnonzero(d >= max(civ.min_distance_km * 1e3, 1.0))
     if pairs.size == 0:
         longest = d.max() / 1e3 if d.size else 0.0
-        raise ConfigError(f"scenario {scenario.name!r}",
-                          f"no airport pair is at least min_distance_km={civ.min_distance_km:g} "
-                          f"apart (longest pair: {longest:.0f} km)", "$.civil.min_distance_km")
+        raise ConfigError(
+            f"scenario {scenario.name!r}",
+            f"no airport pair is at least min_distance_km={civ.min_distance_km:g} "
+            f"apart (longest pair: {longest:.0f} km)",
+            "$.civil.min_distance_km",
+        )
     orig, dest = np.divmod(pairs[rng.integers(pairs.size, size=civ.flights)], len(ap))
     cls = airliner_class(civ)
     level = rng.integers(-LEVEL_OFFSETS, LEVEL_OFFSETS + 1, size=civ.flights) * FLIGHT_LEVEL_M
@@ -164,13 +239,25 @@ def _civil_table(rng: np.random.Generator, scenario: Scenario) -> tuple[TruthTab
     f = fly_routes(np.stack([ap[orig], ap[dest]], axis=1), cls, top)
     depart = rng.uniform(-f.t_flight_s, scenario.duration_s)
     ids = [f"civil-{i:04d}" for i in range(civ.flights)]
-    table = _table(ids, "aircraft", ["civil"] * civ.flights, np.asarray(cls.rcs_m2), depart,
-                   f.t_flight_s, [""] * civ.flights, f.end, f.dt, f.count, f.samples)
+    table = _table(
+        ids,
+        "aircraft",
+        ["civil"] * civ.flights,
+        np.asarray(cls.rcs_m2),
+        depart,
+        f.t_flight_s,
+        [""] * civ.flights,
+        f.end,
+        f.dt,
+        f.count,
+        f.samples,
+    )
     return table, geodetic2ecef(ap[dest, 0], ap[dest, 1], 0.0).reshape(-1, 3)
 
 
-def simulate_truth_with_aims(scenario: Scenario,
-                             rng: np.random.Generator) -> tuple[TruthTable, Positions]:
+def simulate_truth_with_aims(
+    scenario: Scenario, rng: np.random.Generator
+) -> tuple[TruthTable, Positions]:
     """``simulate_truth`` plus each object's aim point (N, 3) ECEF m (civil: destination).
 
     ``|impact_ecef − aim|`` is then the miss distance of every threat.

@@ -66,6 +66,14 @@ class Local:
         var = np.einsum("ni,nij,nj->n", u, self.Pv_enu, u)
         return np.sqrt(np.maximum(var, 0.0))
 
+    def ground_speed_sigma_mps(self) -> Array:
+        """(N,) 1-σ of the horizontal speed (variance along the course), m/s."""
+        vg = self.ground_speed_mps
+        safe = np.where(vg > 1e-6, vg, 1.0)
+        u = np.where((vg > 1e-6)[:, None], self.v_enu[:, :2] / safe[:, None], np.sqrt(0.5))
+        var = np.einsum("ni,nij,nj->n", u, self.Pv_enu[:, :2, :2], u)
+        return np.sqrt(np.maximum(var, 0.0))
+
     def heading_rad(self) -> Array:
         """(N,) course over ground, rad clockwise from north in (−π, π]."""
         return np.arctan2(self.v_enu[:, 0], self.v_enu[:, 1])

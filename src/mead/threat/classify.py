@@ -75,7 +75,8 @@ THREAT_CODES = np.array([BALLISTIC, ROCKET, CRUISE, DRONE])
 class Rules:
     """Thresholds of the evidence kernel (SI units); see the module table."""
 
-    k_sigma: float = 1.0  # σ-margin on speed and vertical speed estimates
+    k_sigma: float = 2.0  # σ-margin on speed estimates
+    k_sigma_climb: float = 1.0  # σ-margin on the vertical speed ("clearly climbing")
     ballistic_speed_mps: float = 1200.0  # faster than this: ballistic
     ballistic_high_alt_m: float = 25_000.0  # above this altitude …
     ballistic_high_speed_mps: float = 800.0  # … and faster than this: ballistic
@@ -101,14 +102,16 @@ def _band(lo: np.ndarray, hi: np.ndarray, band: tuple[float, float]) -> np.ndarr
 def evidence(loc: Local, rules: Rules = Rules()) -> np.ndarray:
     """Evidence codes (N,) int8 from tracks already in their local frame (see module table)."""
     r, k = rules, rules.k_sigma
-    v, sv = loc.speed_mps, loc.speed_sigma_mps()
+    h = loc.alt_m
+    fast = loc.speed_mps - k * loc.speed_sigma_mps()  # 3-D speed, less k σ
+    vg, sg = loc.ground_speed_mps, loc.ground_speed_sigma_mps()
     w, sw = np.abs(loc.v_enu[:, 2]), np.sqrt(np.maximum(loc.Pv_enu[:, 2, 2], 0.0))
-    vlo, vhi, wlo, h = v - k * sv, v + k * sv, w - k * sw, loc.alt_m
+    vlo, vhi, wlo = vg - k * sg, vg + k * sg, w - r.k_sigma_climb * sw
 
-    ballistic = (vlo > r.ballistic_speed_mps) | (
-        (h > r.ballistic_high_alt_m) & (vlo > r.ballistic_high_speed_mps)
+    ballistic = (fast > r.ballistic_speed_mps) | (
+        (h > r.ballistic_high_alt_m) & (fast > r.ballistic_high_speed_mps)
     )
-    rocket = (vlo > r.rocket_speed_mps) | (h > r.rocket_alt_m)
+    rocket = (fast > r.rocket_speed_mps) | (h > r.rocket_alt_m)
     cruise = (
         _band(vlo, vhi, r.cruise_speed_mps) & (h < r.cruise_max_alt_m) & (wlo < r.cruise_max_climb_mps)
     )

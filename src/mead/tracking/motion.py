@@ -12,13 +12,24 @@ whose acceleration is of order a stays consistent with the model when q ≈ a² 
 
 ``ConstantVelocity`` chooses q per track, from the track's speed and its recent innovations:
 
-- the base q grows geometrically with speed from ``q_slow`` (≈ 3 m/s² at 5 s scans: cruising
+- the base q grows geometrically with speed from ``q_slow`` (≈ 6 m/s² at 5 s scans:
   aircraft, cruise missiles, drones) below ``v_slow_mps`` to ``q_fast`` (≈ 30 m/s²:
   ballistic missiles in boost, under gravity, or decelerating in re-entry) above
   ``v_fast_mps``;
 - a manoeuvre multiplies it: when a track's normalised innovation squared (NIS) exceeds
-  ``nis_manoeuvre`` its scale is multiplied by ``boost`` (up to ``scale_max``), and it decays
-  back towards 1 by ``decay`` per update otherwise (Bar-Shalom's adjustable process noise).
+  ``nis_manoeuvre``, or a confirmed track misses a plot inside coverage (the tracker calls
+  ``adapt`` with NIS = ∞), its scale is multiplied by ``boost`` (up to ``scale_max``); it
+  decays back towards 1 by ``decay`` per quiet update (Bar-Shalom's adjustable process
+  noise).
+
+The default ``q_slow`` is a measured compromise. A 250 m/s target at 67 km from a radar
+with σ = 75 m, 0.2°, 0.3° and 5 s scans, over 4 seeds (position / velocity RMS on the
+straight leg; number of track ids over a 180° turn — 1 means held):
+
+    q_slow m²/s³    pos RMS m   vel RMS m/s   ids in a 1 g / 2 g / 3 g turn
+    50              245         21            1 / 2 / 2–3
+    200 (default)   278         33            1 / 1 / 1–2
+    1000            321         58            1 / 1 / 1
 
 IMM over CV / coordinated-turn / ballistic models will replace this heuristic; it keeps
 the same ``predict`` signature.
@@ -80,7 +91,7 @@ def cv_predict(x: States, P: Covs, dt: Array, q: Array) -> tuple[States, Covs]:
 class ConstantVelocity:
     """CV motion with a per-track process noise adapted to speed and manoeuvres."""
 
-    q_slow: float = 50.0  # m²/s³, base density at or below v_slow_mps
+    q_slow: float = 200.0  # m²/s³, base density at or below v_slow_mps
     q_fast: float = 5_000.0  # m²/s³, base density at or above v_fast_mps
     v_slow_mps: float = 400.0  # m/s, speed up to which q_slow applies
     v_fast_mps: float = 1_200.0  # m/s, speed from which q_fast applies
@@ -116,7 +127,7 @@ class ConstantVelocity:
         return cv_predict(x, P, dt, self.q(x, q_scale))
 
     def adapt(self, q_scale: Array, nis: Array) -> Array:
-        """New manoeuvre scales (K,) of K updated tracks from their NIS (K,) at this update."""
+        """New manoeuvre scales (K,) of K tracks from their NIS (K,) (∞ for a miss in coverage)."""
         up = np.minimum(q_scale * self.boost, self.scale_max)
         down = np.maximum(q_scale * self.decay, 1.0)
         return np.where(nis > self.nis_manoeuvre, up, down)

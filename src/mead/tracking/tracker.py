@@ -116,7 +116,8 @@ class Tracker:
             self.counters["plots_associated"] += len(chosen)
         miss = ~hit & self.coverage.covers(scan.sensor_id, site, tab.x[:, :3])
         self.manager.record(tab, hit, miss)
-        tab.q_scale[miss] = self.motion.adapt(tab.q_scale[miss], np.full(miss.sum(), np.inf))
+        lost = miss & tab.confirmed  # a confirmed track missed in coverage may be manoeuvring
+        tab.q_scale[lost] = self.motion.adapt(tab.q_scale[lost], np.full(lost.sum(), np.inf))
         self._initiate(z[~used], sigma, site, col)
         self._manage(self.t)
 

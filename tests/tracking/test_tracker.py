@@ -1,0 +1,285 @@
+"""Tests of the whole tracker on simulated scans: convergence, crossing, clutter, deletion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import chi2
+
+from mead import geo
+from mead.errors import MeadError
+from mead.sensors.base import Scan
+from mead.tracking.base import TrackReport
+from mead.tracking.motion import ConstantVelocity
+from mead.tracking.tracker import BadScan, Tracker
+
+from ._scenes import SIGMA, SIGMA_EW, enu2ecef, enu_vel2ecef, make_scan
+
+SITE2 = (50.9, 10.4, 250.0)  # a second radar ~100 km north of r1
+
+
+def nearest(rep: TrackReport, truth: np.ndarray) -> np.ndarray:
+    """Index of the nearest truth object (K, 3) ECEF to each reported track."""
+    d = np.linalg.norm(rep.x[:, None, :3] - truth[None, :, :], axis=2)
+    return np.argmin(d, axis=1)
+
+
+def quiet_motion() -> ConstantVelocity:
+    """No process noise to speak of and no manoeuvre boosts: right for exactly straight flight."""
+    return ConstantVelocity(q_slow=1e-6, q_fast=1e-6, nis_manoeuvre=1e9)
+
+
+def test_single_target_converges_and_is_consistent() -> None:
+    """Position error ≪ plot error after 30 scans; NEES over 40 seeded runs within χ² bounds."""
+    p0, v = enu2ecef([20e3, 90e3, 9e3]), enu_vel2ecef([-150.0, 180.0, 0.0])
+    runs, scans = 40, 30
+    err2, plot_err2, nees = [], [], []
+    for seed in range(runs):
+        rng = np.random.default_rng(seed)
+        tr = Tracker("P1", motion=quiet_motion())
+        for k in range(scans):
+            t = 5.0 * k
+            scan = make_scan(t, p0 + v * t, rng=rng)
+            tr.step(scan)
+        rep = tr.report(t)
+        assert rep.ids == ["P1-T000001"]
+        e = rep.x[0] - np.concatenate([p0 + v * t, v])
+        err2.append(e[:3] @ e[:3])
+        nees.append(e @ np.linalg.solve(rep.P[0], e))
+        plot = geo.enu2ecef(geo.rae2enu(scan.z[0]), *scan_site(scan))
+        plot_err2.append(np.sum((plot - (p0 + v * t)) ** 2))
+    # a straight-line least-squares fit of N plots ends at σ·√(2(2N−1)/(N(N+1))) = 0.36 σ
+    assert np.sqrt(np.mean(err2)) < 0.45 * np.sqrt(np.mean(plot_err2))
+    lo, hi = chi2.ppf([0.005, 0.995], 6 * runs) / runs
+    assert lo < np.mean(nees) < hi
+
+
+def scan_site(scan: Scan) -> tuple[float, float, float]:
+    return scan.site_lat_deg, scan.site_lon_deg, scan.site_alt_m
+
+
+@pytest.mark.parametrize("angle_deg", [10.0, 30.0, 90.0])
+def test_crossing_targets_are_held_without_swaps(angle_deg: float) -> None:
+    """Two targets crossing at t = 100 s: two tracks throughout, each on its own target."""
+    cross, speed = np.array([0.0, 80e3, 6e3]), 220.0
+    a = np.radians(angle_deg / 2)
+    v_enu = speed * np.array([[np.sin(a), np.cos(a), 0], [-np.sin(a), np.cos(a), 0]])
+    rng = np.random.default_rng(7)
+    tr = Tracker("P1")
+    owner: dict[str, int] = {}
+    for k in range(41):
+        t = 5.0 * k
+        truth = enu2ecef(cross + v_enu * (t - 100.0))
+        tr.step(make_scan(t, truth, rng=rng))
+        rep = tr.report(t)
+        assert not rep.deleted
+        if k < 2:
+            continue
+        assert len(rep.ids) == 2
+        if np.linalg.norm(truth[0] - truth[1]) < 2e3:
+            continue  # too close to say which is which
+        for i, j in zip(rep.ids, nearest(rep, truth).tolist(), strict=True):
+            assert owner.setdefault(i, j) == j, f"track {i} swapped at t={t}"
+    assert len(owner) == 2 and set(owner.values()) == {0, 1}
+    assert tr.n_tracks == 2
+
+
+def test_clutter_alone_confirms_few_tracks() -> None:
+    rng = np.random.default_rng(3)
+    tr = Tracker("P1")
+    for k in range(200):
+        tr.step(make_scan(5.0 * k, np.empty((0, 3)), rng=rng, clutter=20, sigma=SIGMA_EW))
+    assert tr.counters["plots"] > 3500
+    assert tr.counters["tracks_confirmed"] <= 3
+    assert tr.n_confirmed <= 1
+
+
+def test_track_deleted_after_misses_inside_coverage_and_reported_once() -> None:
+    p0, v = enu2ecef([-40e3, 60e3, 5e3]), enu_vel2ecef([200.0, 0.0, 0.0])
+    rng = np.random.default_rng(4)
+    tr = Tracker("P1", coverage={"r1": 400e3})
+    deleted_at = []
+    for k in range(25):
+        t = 5.0 * k
+        tr.step(make_scan(t, p0 + v * t, rng=rng, pd=1.0 if k < 10 else 0.0))
+        rep = tr.report(t)
+        if rep.deleted:
+            deleted_at.append((k, rep.deleted))
+        if k == 9:
+            assert rep.ids == ["P1-T000001"]
+    # last plot at scan 9; misses at scans 10..14; deleted at the 5th
+    assert deleted_at == [(14, ["P1-T000001"])]
+    assert tr.n_tracks == 0 and tr.counters["tracks_deleted"] == 1
+
+
+def test_track_outside_coverage_coasts_until_max_coast() -> None:
+    """No radar covers the track, so no misses: it coasts and is deleted after max_coast_s."""
+    p0, v = enu2ecef([-40e3, 60e3, 5e3]), enu_vel2ecef([200.0, 0.0, 0.0])
+    rng = np.random.default_rng(5)
+    tr = Tracker("P1", coverage={"r1": 50e3})  # the target is 72 km away
+    for k in range(8):
+        tr.step(make_scan(5.0 * k, p0 + v * 5.0 * k, rng=rng))
+    assert tr.n_confirmed == 1
+    for k in range(8, 30):
+        tr.step(make_scan(5.0 * k, p0, rng=rng, pd=0.0))
+        if tr.n_tracks == 0:
+            break
+    assert 35.0 + 60.0 < 5.0 * k <= 35.0 + 65.0  # last plot at 35 s, max_coast_s = 60
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("heading_deg", [0.0, 135.0, 250.0])
+def test_ballistic_speed_target_confirmed_within_three_scans(
+    seed: int, heading_deg: float
+) -> None:
+    """3 km/s at 5 s scans, 200–350 km out, noisy radar with clutter: confirmed by scan 3."""
+    h = np.radians(heading_deg)
+    v = enu_vel2ecef([2500 * np.sin(h), 2500 * np.cos(h), -1650.0])
+    p0 = enu2ecef([30e3, 280e3, 90e3])
+    rng = np.random.default_rng(seed)
+    tr = Tracker("P1")
+    for k in range(3):
+        t = 5.0 * k
+        tr.step(make_scan(t, p0 + v * t, rng=rng, sigma=SIGMA_EW, clutter=2))
+    rep = tr.report(10.0)
+    assert len(rep.ids) == 1
+    truth = np.concatenate([p0 + v * 10.0, v])
+    assert np.linalg.norm(rep.x[0, :3] - truth[:3]) < 3e3
+    assert np.linalg.norm(rep.x[0, 3:] - truth[3:]) < 600.0
+
+
+@pytest.mark.parametrize("offset_s", [0.0, 2.5])
+def test_two_radars_give_one_track_per_target(offset_s: float) -> None:
+    p0 = enu2ecef([[-30e3, 60e3, 8e3], [10e3, 40e3, 3e3], [40e3, 90e3, 11e3]])
+    v = enu_vel2ecef([[200.0, 50.0, 0.0], [-60.0, 30.0, 0.0], [0.0, -240.0, 0.0]])
+    rng = np.random.default_rng(6)
+    tr = Tracker("P1")
+    for k in range(30):
+        t1, t2 = 5.0 * k, 5.0 * k + offset_s
+        tr.step(make_scan(t1, p0 + v * t1, rng=rng, sigma=SIGMA_EW, pd=0.9, clutter=2))
+        tr.step(make_scan(t2, p0 + v * t2, SITE2, sensor_id="r2", rng=rng, pd=0.9, clutter=2))
+        rep = tr.report(t2)
+        if k >= 3:
+            assert sorted(nearest(rep, p0 + v * t2).tolist()) == [0, 1, 2], f"t={t2}"
+    assert rep.sensors == [("r1", "r2")] * 3
+    assert tr.counters["tracks_deleted"] == 0
+
+
+def test_many_separated_targets_equal_one_tracker_each() -> None:
+    """Batched over targets == looped: a tracker of N far-apart targets equals N trackers."""
+    rng = np.random.default_rng(8)
+    n = 12
+    enu = np.column_stack(
+        [rng.uniform(-150e3, 150e3, n), rng.uniform(50e3, 250e3, n), rng.uniform(1e3, 10e3, n)]
+    )
+    p0 = enu2ecef(enu)
+    v = enu_vel2ecef(np.column_stack([rng.uniform(-250, 250, (n, 2)), np.zeros(n)]))
+    joint = Tracker("P1")
+    alone = [Tracker("P1") for _ in range(n)]
+    for k in range(6):
+        t = 5.0 * k
+        z = geo.enu2rae(geo.ecef2enu(p0 + v * t, 50.0, 10.0, 100.0))
+        z += rng.normal(size=z.shape) * SIGMA
+        z[:, 1] %= 2 * np.pi
+        joint.step(Scan("r1", "P1", t, 50.0, 10.0, 100.0, z, SIGMA, np.arange(n)))
+        for i in range(n):
+            alone[i].step(
+                Scan("r1", "P1", t, 50.0, 10.0, 100.0, z[i : i + 1], SIGMA, np.array([i]))
+            )
+    rep = joint.report(30.0)
+    # tracks born in one scan are numbered in plot order, so target i is track i + 1
+    assert rep.ids == [f"P1-T{i + 1:06d}" for i in range(n)]
+    for i, tr in enumerate(alone):
+        one = tr.report(30.0)
+        np.testing.assert_allclose(rep.x[i], one.x[0], rtol=1e-9, atol=1e-6)
+        np.testing.assert_allclose(rep.P[i], one.P[0], rtol=1e-7, atol=1e-6)
+
+
+def test_empty_scans_and_empty_tracker() -> None:
+    tr = Tracker("P1")
+    rep = tr.report(3.0)
+    assert rep.ids == [] and rep.x.shape == (0, 6) and rep.P.shape == (0, 6, 6)
+    tr.step(make_scan(0.0, np.empty((0, 3))))
+    tr.step(Scan("r1", "P1", 5.0, 50.0, 10.0, 100.0, np.empty(0), SIGMA, np.empty(0, int)))
+    assert tr.n_tracks == 0 and tr.counters["scans"] == 2
+    tr.step(make_scan(10.0, enu2ecef([[0, 50e3, 1e3]])))
+    tr.step(make_scan(15.0, np.empty((0, 3))))  # tentative track survives one miss
+    assert tr.n_tracks == 1 and tr.n_confirmed == 0
+
+
+def test_track_ids_are_stable_and_numbered_at_confirmation() -> None:
+    rng = np.random.default_rng(9)
+    p0 = enu2ecef([[0, 60e3, 5e3], [30e3, 60e3, 5e3]])
+    v = enu_vel2ecef([100.0, 0.0, 0.0])
+    tr = Tracker("NORD")
+    seen = []
+    for k in range(10):
+        tr.step(make_scan(5.0 * k, p0 + v * 5.0 * k, rng=rng, clutter=5))
+        seen.append(tr.report(5.0 * k).ids)
+    assert seen[2] == seen[-1] and sorted(seen[-1]) == ["NORD-T000001", "NORD-T000002"]
+    rep = tr.report(50.0)
+    assert np.all((rep.quality >= 0) & (rep.quality <= 1)) and rep.quality.min() == 1.0
+
+
+def test_report_predicts_to_the_requested_time() -> None:
+    p0, v = enu2ecef([10e3, 70e3, 4e3]), enu_vel2ecef([0.0, 200.0, 0.0])
+    tr = Tracker("P1", motion=quiet_motion())
+    rng = np.random.default_rng(10)
+    for k in range(10):
+        tr.step(make_scan(5.0 * k, p0 + v * 5.0 * k, rng=rng))
+    r0, r1 = tr.report(45.0), tr.report(49.0)
+    np.testing.assert_allclose(r1.x[0, :3], r0.x[0, :3] + 4.0 * r0.x[0, 3:], rtol=1e-12)
+    assert np.trace(r1.P[0]) > np.trace(r0.P[0])
+    assert r1.t == 49.0
+
+
+def test_out_of_order_scan_is_dropped_and_counted() -> None:
+    tr = Tracker("P1")
+    tr.step(make_scan(10.0, enu2ecef([[0, 50e3, 1e3]])))
+    tr.step(make_scan(5.0, enu2ecef([[0, 50e3, 1e3]])))
+    assert tr.counters["scans_out_of_order"] == 1 and tr.counters["scans"] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"z": np.ones((2, 2))}, "z"),
+        ({"z": np.array([[1e3, 0.1, np.nan]])}, "z"),
+        ({"z": np.array([[-5.0, 0.1, 0.1]])}, "z"),
+        ({"sigma": np.array([1.0, 0.0, 1.0])}, "sigma"),
+        ({"sigma": np.ones(2)}, "sigma"),
+        ({"t": float("nan")}, "t"),
+        ({"site_lat_deg": 95.0}, "site"),
+    ],
+)
+def test_bad_scan_names_the_field(change: dict[str, object], field: str) -> None:
+    good = dict(
+        sensor_id="r7",
+        partner="P1",
+        t=1.0,
+        site_lat_deg=50.0,
+        site_lon_deg=10.0,
+        site_alt_m=0.0,
+        z=np.array([[1e4, 0.1, 0.1]]),
+        sigma=SIGMA,
+        truth=np.array([0]),
+    )
+    with pytest.raises(BadScan, match=rf"sensor 'r7': {field}") as info:
+        Tracker("P1").step(Scan(**(good | change)))  # type: ignore[arg-type]
+    assert info.value.field == field and isinstance(info.value, MeadError | ValueError)
+
+
+def test_thousand_targets_in_one_tracker() -> None:
+    rng = np.random.default_rng(11)
+    n = 1000
+    enu = np.column_stack(
+        [rng.uniform(-250e3, 250e3, n), rng.uniform(-250e3, 250e3, n), rng.uniform(1e3, 12e3, n)]
+    )
+    p0 = enu2ecef(enu)
+    v = enu_vel2ecef(np.column_stack([rng.uniform(-250, 250, (n, 2)), np.zeros(n)]))
+    tr = Tracker("P1")
+    for k in range(5):
+        tr.step(make_scan(5.0 * k, p0 + v * 5.0 * k, rng=rng, sigma=SIGMA_EW, clutter=20))
+    rep = tr.report(20.0)
+    held = np.unique(nearest(rep, p0 + v * 20.0))
+    assert len(held) >= 0.97 * n and len(rep.ids) <= 1.02 * n
