@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mead.tracking.management import MOfNManager, OnePointInitiator, RangeCoverage
+from mead.tracking.management import MOfNManager, OnePointInitiator, RadarCoverage
 from mead.tracking.measurement import Site, ecef2polar, polar_cov_ecef
 from mead.tracking.table import TrackTable
 
@@ -19,19 +19,47 @@ def table(n: int) -> TrackTable:
     return TrackTable.new(np.arange(n), x, P, 0.0, sensor=0, n_sensors=1)
 
 
-def test_range_coverage_fixed_and_learned() -> None:
-    cov = RangeCoverage({"fixed": 100e3})
-    pos = SITE.origin + np.array([[50e3, 0, 0], [150e3, 0, 0], [250e3, 0, 0]])
-    assert cov.covers("fixed", SITE, pos).tolist() == [True, False, False]
-    assert not cov.covers("learned", SITE, pos).any()  # no plots seen yet
-    cov.observe("learned", np.array([[120e3, 0.1, 0.0], [200e3, 1.0, 0.1]]))
-    cov.observe("learned", np.array([[90e3, 0.1, 0.0]]))  # the maximum is kept
-    cov.observe("fixed", np.array([[900e3, 0.1, 0.0]]))  # configured range wins
-    assert cov.covers("learned", SITE, pos).tolist() == [True, True, False]
-    assert cov.covers("fixed", SITE, pos).tolist() == [True, False, False]
-    assert not RangeCoverage(learn=False).covers("x", SITE, pos).any()
-    with pytest.raises(ValueError, match=r"max_range_m\['bad'\]"):
-        RangeCoverage({"bad": -1.0})
+def enu_points(rae: list[tuple[float, float]]) -> np.ndarray:
+    """ECEF points at (range m, azimuth deg) from SITE on the horizon plane."""
+    r, az = np.array(rae).T
+    a = np.radians(az)
+    return (
+        np.column_stack([r * np.sin(a), r * np.cos(a), np.zeros_like(r)]) @ SITE.rot + SITE.origin
+    )
+
+
+def test_coverage_configured_range_and_sector() -> None:
+    cov = RadarCoverage({"all": 100e3, "sect": 100e3}, sectors_deg={"sect": (300.0, 420.0)})
+    pos = enu_points([(50e3, 10.0), (150e3, 10.0), (50e3, 200.0), (50e3, 310.0)])
+    assert cov.covers("all", SITE, pos).tolist() == [True, False, True, True]
+    assert cov.covers("sect", SITE, pos).tolist() == [True, False, False, True]
+    cov.observe("all", np.array([[900e3, 0.1, 0.0]]))  # configured range wins
+    assert cov.covers("all", SITE, pos).tolist() == [True, False, True, True]
+
+
+def test_coverage_learned_from_plots() -> None:
+    cov = RadarCoverage(az_bins=36)
+    pos = enu_points([(50e3, 12.0), (150e3, 12.0), (250e3, 12.0), (50e3, 203.0)])
+    assert not cov.covers("r", SITE, pos).any()  # no plots seen yet
+    cov.observe("r", np.array([[120e3, np.radians(15.0), 0.0], [200e3, np.radians(18), 0.1]]))
+    cov.observe("r", np.array([[90e3, np.radians(11.0), 0.0]]))  # the farthest is kept
+    assert cov.covers("r", SITE, pos).tolist() == [True, True, False, False]
+    cov.observe("r", np.array([[10e3, np.radians(205.0), 0.0]]))
+    assert cov.covers("r", SITE, pos).tolist() == [True, True, False, True]
+    assert not RadarCoverage(learn=False).covers("r", SITE, pos).any()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"max_range_m": {"bad": -1.0}}, r"max_range_m\['bad'\]"),
+        ({"sectors_deg": {"s": (10.0, 5.0)}}, r"sectors_deg\['s'\]"),
+        ({"az_bins": 0}, "az_bins"),
+    ],
+)
+def test_bad_coverage_parameters(kwargs: dict[str, object], name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        RadarCoverage(**kwargs)  # type: ignore[arg-type]
 
 
 def test_one_point_initiation() -> None:

@@ -53,7 +53,7 @@ class Sensor(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     range_km: Pos = 400.0                           # instrumented range
     scan_s: Pos = 5.0                               # revisit period
     sector: Sector | None = None                    # None: 360°
-    min_el_deg: Annotated[float, Meta(ge=-5.0, le=89.0)] = 0.5
+    min_el_deg: Annotated[float, Meta(ge=-5.0, le=89.0)] = -1.0  # below 0 sees down from a hill
     max_el_deg: Annotated[float, Meta(gt=0.0, le=90.0)] = 85.0
     ref_range_km: Pos = 300.0                       # range where a 1 m² target gives ref_snr_db
     ref_snr_db: float = 13.0                        # mean SNR of 1 m² at ref_range_km

@@ -1,6 +1,6 @@
 """Track management: where sensors can see, how tracks start, when they are confirmed or deleted.
 
-- ``RangeCoverage`` says which predicted track positions a sensor could have detected.
+- ``RadarCoverage`` says which predicted track positions a sensor could have detected.
   A track only counts a *miss* on a scan of a sensor that covers it.
 - ``OnePointInitiator`` starts a tentative track from one unassociated plot.
 - ``MOfNManager`` keeps every track's hit/miss history over its detection chances
@@ -33,35 +33,74 @@ class Coverage(Protocol):
         ...
 
 
-class RangeCoverage:
-    """A sensor covers every position within its maximum range of its site (no horizon, sector).
+class RadarCoverage:
+    """Range and azimuth coverage of each radar: configured, or learned from its plots.
 
-    The range of a sensor comes from ``max_range_m`` when given; otherwise, with ``learn``,
-    it is the largest plot range the sensor has reported so far (clutter fills the
-    instrumented range within a few scans), and a sensor with no plots yet covers nothing.
+    A sensor with a configured ``max_range_m`` covers every position within that range of
+    its site, inside its ``sectors_deg`` sector (clockwise from the first azimuth to the
+    second, degrees from north; default all round). Elevation and the radar horizon are
+    not modelled: a target below the horizon counts misses and is deleted as if unseen.
+
+    A sensor without a configured range is learned, when ``learn`` is set, from the plots
+    it reports: its range is the farthest plot so far, and it covers only the azimuth bins
+    (``az_bins`` around the compass) where it has reported a plot. Clutter fills a radar's
+    real coverage within minutes; until then the learned coverage is smaller than the
+    real one, which only means fewer misses are counted. A sensor with no plots yet covers
+    nothing.
     """
 
     def __init__(
-        self, max_range_m: Mapping[str, float] | None = None, *, learn: bool = True
+        self,
+        max_range_m: Mapping[str, float] | None = None,
+        *,
+        sectors_deg: Mapping[str, tuple[float, float]] | None = None,
+        learn: bool = True,
+        az_bins: int = 72,
     ) -> None:
         self.max_range_m = dict(max_range_m or {})  # sensor id → instrumented range, m
+        self.sectors_deg = dict(sectors_deg or {})  # sensor id → (from, to) az deg clockwise
         for sid, r in self.max_range_m.items():
             if not (np.isfinite(r) and r > 0):
-                raise ValueError(f"RangeCoverage.max_range_m[{sid!r}] must be > 0 (got {r})")
-        self.learn = learn  # learn unknown sensors' range from plots
-        self.learned_m: dict[str, float] = {}  # sensor id → largest plot range seen, m
+                raise ValueError(f"RadarCoverage.max_range_m[{sid!r}] must be > 0 (got {r})")
+        for sid, (lo, hi) in self.sectors_deg.items():
+            if not hi > lo:
+                raise ValueError(
+                    f"RadarCoverage.sectors_deg[{sid!r}]: the second azimuth "
+                    f"must exceed the first (got {lo}, {hi})"
+                )
+        if az_bins < 1:
+            raise ValueError(f"RadarCoverage.az_bins must be >= 1 (got {az_bins})")
+        self.learn = learn  # learn unknown sensors from their plots
+        self.az_bins = az_bins  # azimuth bins of learned coverage
+        self.learned_m: dict[str, float] = {}  # sensor id → farthest plot so far, m
+        self.learned_az: dict[str, np.ndarray] = {}  # sensor id → (az_bins,) bool bin seen
 
     def observe(self, sensor_id: str, z: Meas) -> None:
-        """Raise the learned range of a sensor without a configured range to its farthest plot."""
-        if self.learn and len(z) and sensor_id not in self.max_range_m:
-            self.learned_m[sensor_id] = max(
-                self.learned_m.get(sensor_id, 0.0), float(z[:, 0].max())
-            )
+        """Grow a learned sensor's range and azimuth bins to cover its plots (M, 3)."""
+        if not self.learn or len(z) == 0 or sensor_id in self.max_range_m:
+            return
+        self.learned_m[sensor_id] = max(self.learned_m.get(sensor_id, 0.0), float(z[:, 0].max()))
+        seen = self.learned_az.setdefault(sensor_id, np.zeros(self.az_bins, bool))
+        seen[self._bin(z[:, 1])] = True
 
     def covers(self, sensor_id: str, site: Site, pos: Positions) -> Mask:
-        """(N,) True where |pos − site| ≤ the sensor's range."""
-        limit = self.max_range_m.get(sensor_id, self.learned_m.get(sensor_id, 0.0))
-        return np.linalg.norm(pos - site.origin, axis=1) <= limit
+        """(N,) True where ECEF ``pos`` (N, 3) m is inside the sensor's coverage."""
+        e = (pos - site.origin) @ site.rot.T
+        az = np.mod(np.arctan2(e[:, 0], e[:, 1]), 2 * np.pi)
+        rng = np.linalg.norm(e, axis=1)
+        if sensor_id in self.max_range_m:
+            inside = rng <= self.max_range_m[sensor_id]
+            if sensor_id in self.sectors_deg:
+                lo, hi = self.sectors_deg[sensor_id]
+                inside &= np.mod(np.degrees(az) - lo, 360.0) <= hi - lo
+            return inside
+        if sensor_id not in self.learned_m:
+            return np.zeros(len(pos), bool)
+        return (rng <= self.learned_m[sensor_id]) & self.learned_az[sensor_id][self._bin(az)]
+
+    def _bin(self, az_rad: Array) -> np.ndarray:
+        k = np.floor(np.mod(az_rad, 2 * np.pi) * (self.az_bins / (2 * np.pi))).astype(np.intp)
+        return np.minimum(k, self.az_bins - 1)
 
 
 @dataclass(frozen=True)

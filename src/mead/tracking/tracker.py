@@ -23,7 +23,7 @@ from mead.sensors.base import Scan
 from mead.tracking.association import GNN
 from mead.tracking.base import TrackReport
 from mead.tracking.gating import ChiSquareGate, Gated
-from mead.tracking.management import Coverage, MOfNManager, OnePointInitiator, RangeCoverage
+from mead.tracking.management import Coverage, MOfNManager, OnePointInitiator, RadarCoverage
 from mead.tracking.measurement import Site, kf_update
 from mead.tracking.motion import ConstantVelocity
 from mead.tracking.table import TrackTable
@@ -50,8 +50,9 @@ class Tracker:
     initiator : starts tentative tracks from unused plots (default ``OnePointInitiator()``).
     manager : confirms, deletes and scores tracks (default ``MOfNManager()``, 3 of 4).
     coverage : which tracks each radar could have seen, for counting misses: a
-        ``Coverage``, or a mapping sensor id → maximum range m (``RangeCoverage``), or
-        None to learn each radar's range from its plots.
+        ``Coverage``, or a mapping sensor id → maximum range m (``RadarCoverage``; other
+        sensors are learned), or None to learn each radar's range and azimuth extent from
+        its plots.
     """
 
     def __init__(
@@ -72,7 +73,7 @@ class Tracker:
         self.initiator = initiator or OnePointInitiator()
         self.manager = manager or MOfNManager()
         if coverage is None or isinstance(coverage, Mapping):
-            coverage = RangeCoverage(coverage)
+            coverage = RadarCoverage(coverage)
         self.coverage: Coverage = coverage
         self.table = TrackTable.empty()
         self.sensor_ids: list[str] = []  # column order of ``table.sensors``
