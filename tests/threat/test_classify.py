@@ -82,21 +82,34 @@ def test_noisy_estimate_is_unknown_until_clear():
 
 
 def _run(clf, tid, t, x, P):
-    return [clf.classify([tid], x[k : k + 1], P[k : k + 1], t=float(t[k]))[0] for k in range(len(t))]
+    return [
+        clf.classify([tid], x[k : k + 1], P[k : k + 1], t=float(t[k]))[0] for k in range(len(t))
+    ]
 
 
+NOISE = {
+    "nominal": {"sig_v0": 40.0, "sig_v1": 6.0, "conv_s": 40.0},
+    "noisy-vertical": {"sig_v0": 50.0, "sig_v1": 10.0, "conv_s": 60.0, "vert": 3.0},
+    "slow-errors": {"sig_v0": 30.0, "sig_v1": 2.0, "conv_s": 20.0, "vert": 1.0, "corr_s": 120.0},
+}
+
+
+@pytest.mark.parametrize("noise", NOISE)
 @pytest.mark.parametrize("atc", [False, True])
-def test_civil_airliner_never_a_threat(atc):
-    """Whole civil flights, and tracks (re)started anywhere along them, are never a threat."""
+def test_civil_airliner_never_a_threat(atc, noise):
+    """Whole civil flights, and tracks (re)started anywhere along them — many of them on
+    the final approach — are never a threat, under several track-error models."""
     tracks = {}
     t, xt = airliner(atc_250kt=atc)
-    for seed in range(6):
+    for seed in range(5):
         rng = np.random.default_rng(seed)
-        tracks[f"civil{seed}"] = (t, *noisy_track(xt, t, rng))
-        starts = np.sort(rng.choice(t.size - 10, size=25, replace=False))
+        tracks[f"civil{seed}"] = (t, *noisy_track(xt, t, rng, **NOISE[noise]))
+        starts = np.r_[
+            rng.choice(t.size - 10, size=12, replace=False), t.size - rng.integers(10, 60, 12)
+        ]
         for j, s in enumerate(starts):
             e = min(t.size, s + int(rng.integers(30, 300)))
-            tracks[f"seg{seed}-{j}"] = (t[s:e], *noisy_track(xt[s:e], t[s:e], rng))
+            tracks[f"seg{seed}-{j}"] = (t[s:e], *noisy_track(xt[s:e], t[s:e], rng, **NOISE[noise]))
     out = classify_tracks(Classifier(), tracks)
     for tid, cls in out.items():
         assert not THREAT_CLASSES.intersection(cls), (tid, tracks[tid][0][0], set(cls))
@@ -129,7 +142,7 @@ def test_threat_profiles_classified_after_enough_updates(kind, seed):
     x, P = noisy_track(xt, t, rng, sig_v0=30.0, sig_v1=4.0, conv_s=20.0)
     cls = _run(Classifier(), kind, t, x, P)
     first = next(k for k, c in enumerate(cls) if c != "unknown")
-    assert t[first] - t[0] <= 60.0, cls[:20]
+    assert t[first] - t[0] <= 150.0, cls[:40]
     assert set(cls[first:]) == {kind}, set(cls)
 
 
@@ -142,35 +155,43 @@ def test_early_boost_upgrades_rocket_to_ballistic_never_down():
 
 
 def test_needs_persistence_and_age():
-    clf = Classifier(min_updates=3, min_age_s=8.0)
+    clf = Classifier(slow_updates=3, min_age_s=8.0)
     x = _state(1000.0, 51.0)
     out = [clf.classify(["d"], x, t=2.0 * k)[0] for k in range(6)]
     # 3 updates reached at t=4 s but age 8 s only at t=8 s (5th update)
     assert out == ["unknown"] * 4 + ["drone"] * 2
-    no_time = Classifier(min_updates=3)
+    no_time = Classifier(slow_updates=3)
     assert [no_time.classify(["d"], x)[0] for _ in range(3)] == ["unknown", "unknown", "drone"]
 
 
-def test_civil_flag_blocks_drone_forever():
+def test_aircraft_history_outweighs_drone_evidence():
+    """A long airliner track never turns drone on a landing roll-out; a drone mistaken for
+    an aircraft in its first noisy updates does become a drone."""
     clf = Classifier()
-    for _ in range(5):
-        clf.classify(["a"], _state(10_700.0, 230.0))
-    for _ in range(20):
-        out = clf.classify(["a"], _state(500.0, 60.0))[0]
-    assert out == "aircraft"
+    for _ in range(60):
+        clf.classify(["airliner", "drone"], np.concatenate([_state(1500.0, 100.0)] * 2))
+    for _ in range(100):
+        out = clf.classify(["airliner"], _state(300.0, 55.0))
+    assert out == ["aircraft"]
+    late = Classifier()
+    out = [late.classify(["d"], _state(1000.0, 120.0))[0] for _ in range(3)]
+    assert out == ["unknown", "unknown", "aircraft"]
+    out = [late.classify(["d"], _state(1000.0, 51.0))[0] for _ in range(10)]
+    assert out[:6] == ["aircraft"] * 6 and out[-1] == "drone"
 
 
 def test_forget_restarts_history_and_reuses_rows():
     clf = Classifier()
-    for _ in range(3):
-        assert clf.classify(["a", "b"], np.concatenate([_state(1e3, 51.0)] * 2))
+    for _ in range(10):
+        clf.classify(["a", "b"], np.concatenate([_state(1e3, 51.0)] * 2))
+    assert clf.classify(["a"], _state(1e3, 51.0)) == ["drone"]
     clf.forget(["a", "zz"])
     assert len(clf) == 1
-    out = clf.classify(["c", "b"], np.concatenate([_state(10_700.0, 230.0)] * 2))
-    assert out == ["unknown", "drone"]  # c is new; b keeps its declared class
+    out = clf.classify(["c", "b", "a"], np.concatenate([_state(10_700.0, 230.0)] * 3))
+    assert out == ["unknown", "drone", "unknown"]  # b keeps its class; a starts afresh
     ids = [f"t{i}" for i in range(300)]  # growth past the initial capacity
     x = np.repeat(_state(100.0, 250.0), 300, axis=0)
-    for _ in range(3):
+    for _ in range(10):
         out = clf.classify(ids, x)
     assert out == ["cruise"] * 300
 
@@ -187,7 +208,7 @@ def test_bad_input_names_the_problem():
         clf.classify(["a", "a"], np.concatenate([_state(1e3, 51.0)] * 2))
     with pytest.raises(ThreatInputError, match="non-finite"):
         clf.classify(["a"], np.full((1, 6), np.nan))
-    with pytest.raises(ValueError, match="min_updates"):
-        Classifier(min_updates=0)
+    with pytest.raises(ValueError, match="slow_updates"):
+        Classifier(slow_updates=0)
     assert clf.classify([], np.empty((0, 6))) == []
-    assert TRACK_CLASSES[classify_kinematics(np.empty((0, 6))).size:] == TRACK_CLASSES
+    assert TRACK_CLASSES[classify_kinematics(np.empty((0, 6))).size :] == TRACK_CLASSES

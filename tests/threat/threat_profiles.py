@@ -43,7 +43,9 @@ def airliner(dt=4.0, climb_mps=10.0, descent_mps=8.0, cruise_s=1200.0, atc_250kt
     top = 10_700.0
     t_climb, t_desc = top / climb_mps, top / descent_mps
     t = np.arange(0.0, t_climb + cruise_s + t_desc, dt)
-    alt = np.minimum(np.minimum(t * climb_mps, top), (t_climb + cruise_s + t_desc - t) * descent_mps)
+    alt = np.minimum(
+        np.minimum(t * climb_mps, top), (t_climb + cruise_s + t_desc - t) * descent_mps
+    )
     up = t < t_climb + cruise_s
     if atc_250kt:
         low = np.interp(alt, [0.0, 3000.0, top], [80.0, 128.0, 230.0])
@@ -59,7 +61,7 @@ def weave(t, period_s=300.0, amp_deg=25.0, base_deg=270.0):
 
 
 def kepler_arc(lat0=34.3, lon0=47.1, alt0=80e3, speed=3600.0, gamma_deg=40.0, az_deg=265.0):
-    """Drag-free ballistic arc from a burnout state; returns (dense solution, t_impact, p_impact)."""
+    """Drag-free ballistic arc from a burnout state: (dense solution, t_impact, p_impact)."""
     x0 = enu2state(lat0, lon0, alt0, [_venu(speed, gamma_deg, az_deg)])[0]
 
     def f(_t, s):
@@ -78,8 +80,9 @@ def _venu(speed, gamma_deg, az_deg):
     return speed * np.array([np.cos(g) * np.sin(a), np.cos(g) * np.cos(a), np.sin(g)])
 
 
-def noisy_track(x_true, t, rng, *, sig_p=150.0, sig_v0=40.0, sig_v1=6.0, conv_s=40.0,
-                vert=2.0, corr_s=20.0):
+def noisy_track(
+    x_true, t, rng, *, sig_p=150.0, sig_v0=40.0, sig_v1=6.0, conv_s=40.0, vert=2.0, corr_s=20.0
+):
     """Track-like estimates of a truth sequence: correlated errors consistent with P.
 
     The velocity 1-σ decays from ``sig_v0`` to ``sig_v1`` with time constant ``conv_s``;
@@ -92,8 +95,9 @@ def noisy_track(x_true, t, rng, *, sig_p=150.0, sig_v0=40.0, sig_v1=6.0, conv_s=
     T = t.size
     tau = t - t[0]
     sv = sig_v1 + (sig_v0 - sig_v1) * np.exp(-tau / conv_s)
-    scale = np.stack([np.full(T, sig_p), np.full(T, sig_p), np.full(T, vert * sig_p),
-                      sv, sv, vert * sv], axis=1)
+    scale = np.stack(
+        [np.full(T, sig_p), np.full(T, sig_p), np.full(T, vert * sig_p), sv, sv, vert * sv], axis=1
+    )
     e = np.empty((T, 6))
     e[0] = rng.standard_normal(6)
     for k in range(1, T):

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mead import geo  # noqa: E402
+from mead.metrics.basemap import border_lines  # noqa: E402
 from mead.metrics.evaluation import format_summary  # noqa: E402
 from mead.runner import MODES, ModeResult, World  # noqa: E402
 
@@ -72,6 +73,8 @@ def plot_map(out: Path, world: World) -> Path:
     """Map of the scenario: truth paths by class, radars and their range, defended areas."""
     truth, sc = world.truth, world.scenario
     fig, ax = plt.subplots(figsize=(10, 8))
+    for line in border_lines():
+        ax.plot(line[:, 0], line[:, 1], color="0.55", lw=0.6, zorder=0)
     for i in range(len(truth)):
         rows = slice(truth.offset[i], truth.offset[i] + truth.count[i])
         lat, lon, _ = geo.ecef2geodetic(truth.samples[rows, :3][::4])
@@ -98,9 +101,21 @@ def plot_map(out: Path, world: World) -> Path:
     ax.set_xlabel("longitude (deg)")
     ax.set_ylabel("latitude (deg)")
     ax.set_title(f"Scenario {sc.name}: truth, radars (range rings), defended areas")
-    ax.set_aspect(1 / np.cos(np.radians(np.mean(ax.get_ylim()))))
+    lon, lat = _extent(world)
+    ax.set_xlim(*lon)
+    ax.set_ylim(*lat)
+    ax.set_aspect(1 / np.cos(np.radians(np.mean(lat))))
     fig.tight_layout()
     path = out / "map.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _extent(world: World) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Lon and lat limits around every radar site, area and truth path, with a margin."""
+    lat, lon, _ = geo.ecef2geodetic(world.truth.samples[::50, :3])
+    sites = [(s.site.lat_deg, s.site.lon_deg) for p in world.scenario.partners for s in p.sensors]
+    la = np.concatenate([lat, [s[0] for s in sites]])
+    lo = np.concatenate([lon, [s[1] for s in sites]])
+    return (lo.min() - 2, lo.max() + 2), (la.min() - 2, la.max() + 2)

@@ -1,8 +1,8 @@
-"""Local-frame view of ECEF tracks (geodetic position, ENU velocity and their 1-σ) for threat kernels."""
+"""Local-frame view of ECEF tracks for threat kernels: geodetic position, ENU velocity, 1-σ."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -40,12 +40,29 @@ class Local:
     v_enu: Array  # (N, 3) velocity east, north, up, m/s
     Pv_enu: Covs  # (N, 3, 3) velocity covariance in ENU, (m/s)²
     Pp_enu: Covs  # (N, 3, 3) position covariance in ENU, m²
+    R: Array  # (N, 3, 3) rotation ECEF → ENU at each track
 
     def take(self, idx: np.ndarray) -> Local:
         """The tracks at indices ``idx``."""
         return Local(
-            self.lat_deg[idx], self.lon_deg[idx], self.alt_m[idx], self.v_enu[idx],
-            self.Pv_enu[idx], self.Pp_enu[idx],
+            self.lat_deg[idx],
+            self.lon_deg[idx],
+            self.alt_m[idx],
+            self.v_enu[idx],
+            self.Pv_enu[idx],
+            self.Pp_enu[idx],
+            self.R[idx],
+        )
+
+    def with_velocity(self, v_ecef: Array, Pv_ecef: Covs, use: np.ndarray) -> Local:
+        """A copy whose velocity and its covariance are replaced (ECEF in) where ``use``."""
+        Rt = self.R.swapaxes(1, 2)
+        v = np.einsum("nij,nj->ni", self.R, v_ecef)
+        Pv = self.R @ Pv_ecef @ Rt
+        return replace(
+            self,
+            v_enu=np.where(use[:, None], v, self.v_enu),
+            Pv_enu=np.where(use[:, None, None], Pv, self.Pv_enu),
         )
 
     @property
@@ -104,6 +121,6 @@ def local(x: States, P: Covs | None = None) -> Local:
     v_enu = np.einsum("nij,nj->ni", R, x[:, 3:])
     if P is None:
         z = np.zeros((x.shape[0], 3, 3))
-        return Local(lat, lon, alt, v_enu, z, z)
+        return Local(lat, lon, alt, v_enu, z, z, R)
     Rt = R.swapaxes(1, 2)
-    return Local(lat, lon, alt, v_enu, R @ P[:, 3:, 3:] @ Rt, R @ P[:, :3, :3] @ Rt)
+    return Local(lat, lon, alt, v_enu, R @ P[:, 3:, 3:] @ Rt, R @ P[:, :3, :3] @ Rt, R)

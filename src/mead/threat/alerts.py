@@ -4,9 +4,10 @@ One alert lifecycle per (track, area) pair, addressed to the area's owner:
 
 * **issued** the first time the pair is threatened;
 * **updated** while it stays threatened, when the predicted impact point moves by more
-  than ``move_m``, the impact time by more than ``dt_impact_s``, the impact radius by more
-  than ``max(move_m, radius_frac × radius)``, the class changes, or ``update_s`` has passed
-  since the last alert of the pair;
+  than ``max(move_m, radius_frac × r)`` or the impact radius changes by more than that
+  (r: the radius last sent, so noise inside a wide early impact area is not news), the
+  impact time moves by more than ``max(dt_impact_s, tgo_frac × tgo)`` (a minute matters
+  less an hour out), the class changes, or ``update_s`` has passed since the last alert;
 * **cancelled** when the pair has not been threatened for ``cancel_after`` consecutive
   steps, at once when the track is gone, or when the last predicted impact time lies more
   than ``grace_s`` in the past (the threat has arrived).
@@ -47,10 +48,11 @@ class AlertManager:
     issuer : pseudonym of the node issuing the alerts (coordinator or the partner itself).
     areas : the defended areas this node warns for (their owners are the recipients).
     update_s : send an update at least this often while a pair stays threatened, s.
-    move_m : update when the predicted impact point moves more than this, m.
-    dt_impact_s : update when the predicted impact time moves more than this, s.
-    radius_frac : update when the impact radius changes by more than this fraction (and
-        more than ``move_m``).
+    move_m : update when the predicted impact point or the impact radius moves more than
+        this (and more than ``radius_frac`` of the last radius), m.
+    dt_impact_s : update when the predicted impact time moves more than this, s …
+    tgo_frac : … or more than this fraction of the last time-to-go.
+    radius_frac : fraction of the last impact radius that counts as a change.
     cancel_after : cancel after this many consecutive steps without the threat.
     grace_s : cancel once the last predicted impact time is this far in the past, s.
     """
@@ -63,7 +65,8 @@ class AlertManager:
         update_s: float = 30.0,
         move_m: float = 2_000.0,
         dt_impact_s: float = 10.0,
-        radius_frac: float = 0.25,
+        radius_frac: float = 0.5,
+        tgo_frac: float = 0.1,
         cancel_after: int = 3,
         grace_s: float = 30.0,
     ) -> None:
@@ -77,6 +80,7 @@ class AlertManager:
         self.move_m = move_m  # m
         self.dt_impact_s = dt_impact_s  # s
         self.radius_frac = radius_frac  # fraction of the last radius
+        self.tgo_frac = tgo_frac  # fraction of the last time-to-go
         self.cancel_after = cancel_after  # steps
         self.grace_s = grace_s  # s
         self._open: dict[tuple[str, str], _Open] = {}
@@ -141,15 +145,16 @@ class AlertManager:
         return op.last
 
     def _changed(self, t: float, last: Alert, th: Threat) -> bool:
+        news_m = max(self.move_m, self.radius_frac * last.impact_radius_m)
         moved = geo.great_circle_distance_m(
             last.impact_lat_deg, last.impact_lon_deg, th.impact_lat_deg, th.impact_lon_deg
         )
-        dr = abs(th.impact_radius_m - last.impact_radius_m)
         return bool(
             t - last.t >= self.update_s
-            or moved > self.move_m
-            or abs(th.t_impact - last.t_impact) > self.dt_impact_s
-            or dr > max(self.move_m, self.radius_frac * last.impact_radius_m)
+            or moved > news_m
+            or abs(th.impact_radius_m - last.impact_radius_m) > news_m
+            or abs(th.t_impact - last.t_impact)
+            > max(self.dt_impact_s, self.tgo_frac * (last.t_impact - t))
             or th.threat_class != last.threat_class
         )
 

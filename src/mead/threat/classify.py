@@ -5,49 +5,54 @@ Two layers:
 * :func:`classify_kinematics` is a pure kernel: one *evidence* code per track from its
   current speed, geodetic altitude and vertical speed, with a σ-margin taken from the
   covariance so that a noisy estimate only counts when it is clearly inside a band.
-* :class:`Classifier` keeps, per track id, how many updates gave each kind of evidence and
+* :class:`Classifier` counts, per track id, how many updates gave each kind of evidence and
   declares a class only after enough of them, with hysteresis: a class only moves *up* the
   threat ranking (unknown < aircraft < drone < cruise < rocket < ballistic), so a declared
-  threat never flips back to aircraft, and a track that has looked like an airliner a few
-  times can never become a drone or a cruise missile (only rocket or ballistic, which no
-  aircraft can mimic).
+  threat never flips back to aircraft or unknown, and an early-boost missile that looked
+  like a rocket is upgraded to ballistic.
 
-Evidence rules (v = 3-D speed, h = geodetic altitude, w = |vertical speed|; v⁻ = v − kσ_v,
-v⁺ = v + kσ_v, w⁻ = w − kσ_w, w⁺ = w + kσ_w, k = ``Rules.k_sigma``; first match wins):
+Evidence rules (v = 3-D speed, g = ground speed, h = geodetic altitude, w = |vertical
+speed|; v⁻ = v − kσ_v, g⁻ = g − kσ_g, g⁺ = g + kσ_g with k = ``Rules.k_sigma`` (2),
+w⁻ = w − σ_w; first match wins). Slow classes use the ground speed because the vertical
+velocity of a radar track is much noisier than the horizontal one.
 
 ============  ===================================================================
 evidence      rule (defaults of :class:`Rules`)
 ============  ===================================================================
 ballistic     v⁻ > 1,200 m/s, or h > 25 km and v⁻ > 800 m/s
 rocket        v⁻ > 450 m/s (supersonic), or h > 20 km (above any civil aircraft)
-cruise        170 ≤ v⁻, v⁺ ≤ 330 m/s, h < 1.5 km, not clearly climbing (w⁻ < 15 m/s)
-drone         25 ≤ v⁻, v⁺ ≤ 75 m/s, h < 4 km, and not clearly climbing/descending
-              (w⁻ ≤ 3 m/s) unless v⁺ ≤ 60 m/s
-aircraft      70 ≤ v⁻, v⁺ ≤ 320 m/s at h ≥ 3 km; or below 3 km 80 ≤ v⁻, v⁺ ≤ 170 m/s,
-              or 60 ≤ v⁻, v⁺ ≤ 180 m/s and clearly climbing/descending (w⁻ > 3 m/s)
+cruise        170 ≤ g⁻, g⁺ ≤ 330 m/s, h < 1.5 km, not clearly climbing (w⁻ < 15 m/s)
+drone         25 ≤ g⁻, g⁺ ≤ 75 m/s, h < 4 km, and, if g⁺ > 60 m/s, not clearly
+              climbing or descending (w⁻ ≤ 3 m/s)
+aircraft      70 ≤ g⁻, g⁺ ≤ 320 m/s at h ≥ 3 km; or below 3 km 80 ≤ g⁻, g⁺ ≤ 170 m/s,
+              or 60 ≤ g⁻, g⁺ ≤ 180 m/s and clearly climbing/descending (w⁻ > 3 m/s)
 unknown       anything else (ambiguous, or too noisy for any band)
 ============  ===================================================================
 
-Declaration rules of :class:`Classifier` (counts are over the track's life):
+Declaration rules of :class:`Classifier` (n_X = evidence updates of kind X over the
+track's life; "mature" = at least ``min_age_s`` old, checked only when times are given):
 
 ============  ===================================================================
 class         declared when
 ============  ===================================================================
-ballistic     ≥ ``fast_updates`` (2) ballistic evidence updates
-rocket        ≥ ``fast_updates`` rocket-or-ballistic evidence updates
-cruise        ≥ ``min_updates`` (3) cruise updates, more than twice the aircraft
-              updates, at least as many as drone updates, and not civil
-drone         same with drone updates (more than cruise updates)
-aircraft      civil: ≥ ``civil_updates`` (3) aircraft evidence updates
-unknown       none of the above yet (also: fewer than ``min_updates`` updates or,
-              when times are given, younger than ``min_age_s``)
+ballistic     n_ballistic ≥ ``fast_updates`` (2)
+rocket        n_ballistic + n_rocket ≥ ``fast_updates``
+cruise        mature, n_cruise ≥ ``slow_updates`` (10), n_cruise > ``dominance`` (2)
+              × n_aircraft, and n_cruise ≥ n_drone
+drone         mature, n_drone ≥ ``slow_updates``, n_drone > ``dominance`` × n_aircraft,
+              and n_drone > n_cruise
+aircraft      mature, n_aircraft ≥ ``civil_updates`` (3)
+unknown       none of the above yet
 ============  ===================================================================
 
-The speed band for civil airliners (80 → 230 m/s climbing to ~10.7 km, 230 m/s cruise,
-descending at ~8 m/s to land at ~75 m/s, and ≤ ~130 m/s below 3 km by the usual 250 kt
-rule) never meets the cruise band below 1.5 km, and meets the drone band only in the last
-seconds of an approach, after the track has long been declared civil. Cruise missiles
-flown above 3 km at airliner speeds are classed aircraft: a known limit of kinematics.
+Civil airliners (80 → 230 m/s climbing to ~10.7 km, 230 m/s cruise, descending at
+~8 m/s to land at ~75 m/s, ≤ ~130 m/s below 3 km by the 250 kt rule) never meet the
+cruise band below 1.5 km, and meet the drone band only in the last minute or two of an
+approach, by which time a track that followed the descent holds far more aircraft than
+drone evidence. The residual risk is a track *started* in those last minutes whose speed
+estimate stays biased low by ≳ 2σ for its whole life; the 2σ margin and the persistence
+requirement make that rare, but it is a limit of kinematics alone. Likewise cruise
+missiles flown above 3 km at airliner speeds are classed aircraft.
 """
 
 from __future__ import annotations
@@ -58,8 +63,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from mead.messages import TRACK_CLASSES, TrackClass
+from mead.threat._baseline import Baselines
 from mead.threat._local import Local, ThreatInputError, check_tracks, local
-from mead.types import Covs, States
+from mead.threat.impact import DEFAULT_BETA_KG_M2
+from mead.types import Array, Covs, States
 
 BALLISTIC, ROCKET, CRUISE, DRONE, AIRCRAFT, UNKNOWN = range(6)
 """Integer codes: indices into :data:`mead.messages.TRACK_CLASSES`."""
@@ -99,13 +106,18 @@ def _band(lo: np.ndarray, hi: np.ndarray, band: tuple[float, float]) -> np.ndarr
     return (lo >= band[0]) & (hi <= band[1])
 
 
-def evidence(loc: Local, rules: Rules = Rules()) -> np.ndarray:
-    """Evidence codes (N,) int8 from tracks already in their local frame (see module table)."""
+def evidence(loc: Local, rules: Rules = Rules(), slow: Local | None = None) -> np.ndarray:
+    """Evidence codes (N,) int8 from tracks in their local frame (see module table).
+
+    ``slow`` (default ``loc``) supplies the ground and vertical speed of the slow-class
+    bands, e.g. a long-baseline velocity; ``loc`` supplies altitude and the 3-D speed.
+    """
     r, k = rules, rules.k_sigma
     h = loc.alt_m
     fast = loc.speed_mps - k * loc.speed_sigma_mps()  # 3-D speed, less k σ
-    vg, sg = loc.ground_speed_mps, loc.ground_speed_sigma_mps()
-    w, sw = np.abs(loc.v_enu[:, 2]), np.sqrt(np.maximum(loc.Pv_enu[:, 2, 2], 0.0))
+    sl = loc if slow is None else slow
+    vg, sg = sl.ground_speed_mps, sl.ground_speed_sigma_mps()
+    w, sw = np.abs(sl.v_enu[:, 2]), np.sqrt(np.maximum(sl.Pv_enu[:, 2, 2], 0.0))
     vlo, vhi, wlo = vg - k * sg, vg + k * sg, w - r.k_sigma_climb * sw
 
     ballistic = (fast > r.ballistic_speed_mps) | (
@@ -113,7 +125,9 @@ def evidence(loc: Local, rules: Rules = Rules()) -> np.ndarray:
     )
     rocket = (fast > r.rocket_speed_mps) | (h > r.rocket_alt_m)
     cruise = (
-        _band(vlo, vhi, r.cruise_speed_mps) & (h < r.cruise_max_alt_m) & (wlo < r.cruise_max_climb_mps)
+        _band(vlo, vhi, r.cruise_speed_mps)
+        & (h < r.cruise_max_alt_m)
+        & (wlo < r.cruise_max_climb_mps)
     )
     drone = (
         _band(vlo, vhi, r.drone_speed_mps)
@@ -161,11 +175,22 @@ class Classifier:
     Parameters
     ----------
     rules : thresholds of the evidence kernel.
-    min_updates : evidence updates needed to declare cruise or drone (and to declare anything).
     fast_updates : ballistic / rocket evidence updates needed to declare those.
-    civil_updates : aircraft evidence updates that mark a track civil for good.
-    min_age_s : when ``classify`` is given times, a track younger than this stays unknown
-        (rocket/ballistic excepted), s.
+    slow_updates : cruise / drone evidence updates needed to declare those.
+    civil_updates : aircraft evidence updates needed to declare aircraft.
+    dominance : cruise / drone evidence must exceed this multiple of the aircraft evidence.
+    min_age_s : when ``classify`` is given times, a track younger than this is not declared
+        cruise, drone or aircraft, s.
+    baseline_s : chord length scale, s (see ``mead.threat._baseline``).
+    gate : χ² (3 dof) above which a chord velocity disagrees with the track's own velocity
+        (thrust, a turn): the chord is dropped and restarted.
+    beta_kg_m2 : drag assumed in the free-flight chord of ballistic/rocket tracks, kg/m².
+
+    Pass ``t`` (any consistent time base, s) to ``classify``. Then the slow-class bands also
+    use each track's chord velocity over the last 1–2 baselines where its ground-speed σ is
+    smaller than the track's own; without ``t``, tracks are judged on their instantaneous
+    velocity alone, which for slow targets at long range is often too uncertain for any
+    class. :meth:`smoothed` then offers the chord velocities to the impact prediction.
     """
 
     def __init__(
@@ -177,6 +202,9 @@ class Classifier:
         civil_updates: int = 3,
         dominance: float = 2.0,
         min_age_s: float = 30.0,
+        baseline_s: float = 60.0,
+        gate: float = 16.27,
+        beta_kg_m2: float | None = DEFAULT_BETA_KG_M2,
     ) -> None:
         if min(fast_updates, slow_updates, civil_updates) < 1 or dominance < 0:
             raise ValueError(
@@ -189,11 +217,18 @@ class Classifier:
         self.civil_updates = civil_updates  # evidence updates before aircraft
         self.dominance = dominance  # cruise/drone evidence must exceed this × aircraft's
         self.min_age_s = min_age_s  # s before cruise/drone/aircraft; only when t is given
+        self.gate = gate  # χ², chord vs track velocity
+        self.inv_beta = None if beta_kg_m2 is None else 1.0 / beta_kg_m2  # m²/kg
+        self._base = Baselines(baseline_s, min_baseline_s=min(15.0, baseline_s))
         self._row: dict[str, int] = {}
         self._free: list[int] = []
         self._counts = np.zeros((0, 6), dtype=np.int64)  # evidence updates per code
         self._t0 = np.zeros(0)  # first time seen, s (nan if never given)
         self._cls = np.zeros(0, dtype=np.int8)  # declared code
+        self._v = np.zeros((0, 3))  # last class-appropriate chord velocity, ECEF m/s
+        self._Pv = np.zeros((0, 3, 3))  # its covariance
+        self._better = np.zeros(0, dtype=bool)  # chord valid, consistent and tighter
+        self._powered = np.zeros(0, dtype=bool)  # climbing and faster than free flight allows
 
     def __len__(self) -> int:
         return len(self._row)
@@ -216,10 +251,51 @@ class Classifier:
         if x.shape[0] == 0:
             return np.empty(0, dtype=np.int8)
         rows = self._rows(ids, t)
-        ev = evidence(local(x, P), self.rules)
+        loc = local(x, P)
+        if t is None:
+            self._better[rows] = self._powered[rows] = False
+            ev = evidence(loc, self.rules)
+        else:
+            v_plain, v_free, Pv, ok = self._base.chords(rows, t, x, P, self.inv_beta)
+            ok_plain = ok & self._consistent(loc, v_plain, Pv)
+            chord = loc.with_velocity(v_plain, Pv, ok_plain)
+            tighter = chord.ground_speed_sigma_mps() < loc.ground_speed_sigma_mps()
+            ev = evidence(loc, self.rules, loc.with_velocity(v_plain, Pv, ok_plain & tighter))
         self._counts[rows, ev] += 1
         self._cls[rows] = self._declare(rows, t)
+        if t is not None:
+            self._keep_chords(rows, loc, v_plain, v_free, Pv, ok, ok_plain)
         return self._cls[rows].copy()
+
+    def smoothed(self, ids: Sequence[str], x: States, P: Covs) -> tuple[States, Covs, np.ndarray]:
+        """States for impact prediction, and which ballistic/rocket tracks are still powered.
+
+        Call right after :meth:`classify` (with ``t``) on the same tracks. For rows declared
+        ballistic or rocket the free-flight chord is used, for cruise and drone the plain
+        one, only where the chord was valid, consistent with the track's own velocity and
+        of smaller total variance; the velocity block of P becomes the chord's and the
+        position-velocity cross-covariance 0. Other rows are returned unchanged.
+
+        ``powered`` (N,) marks ballistic/rocket tracks that are climbing and either faster
+        than unpowered flight from their chord allows (thrust) or, newly seen while
+        climbing, not yet shown to be coasting by a valid chord: their impact prediction
+        would sweep along the ground track and is better skipped (see ``assess``).
+        """
+        x = np.asarray(x, dtype=np.float64)
+        P = np.asarray(P, dtype=np.float64)
+        check_tracks(x, P, len(ids))
+        try:
+            rows = np.array([self._row[i] for i in ids], dtype=np.intp)
+        except KeyError as e:
+            raise ThreatInputError(f"track {e.args[0]!r} was never classified") from None
+        use = self._better[rows] & np.isin(self._cls[rows], THREAT_CODES)
+        xs, Ps = x.copy(), P.copy()
+        xs[use, 3:] = self._v[rows[use]]
+        Ps[use, 3:, 3:] = self._Pv[rows[use]]
+        Ps[use, :3, 3:] = 0.0
+        Ps[use, 3:, :3] = 0.0
+        powered = self._powered[rows] & np.isin(self._cls[rows], (BALLISTIC, ROCKET))
+        return xs, Ps, powered
 
     def forget(self, ids: Iterable[str]) -> None:
         """Drop the history of deleted tracks (unknown ids are ignored)."""
@@ -227,6 +303,38 @@ class Classifier:
             row = self._row.pop(i, None)
             if row is not None:
                 self._free.append(row)
+                self._base.clear([row])
+
+    def _consistent(self, loc: Local, v: Array, Pv: Covs) -> np.ndarray:
+        """(N,) chord velocity (ECEF) agrees with the track's own within ``gate``."""
+        Rt = loc.R.swapaxes(1, 2)
+        d = v - np.einsum("nij,nj->ni", Rt, loc.v_enu)
+        S = Pv + Rt @ loc.Pv_enu @ loc.R + 1e-9 * np.eye(3)
+        m2 = np.einsum("ni,ni->n", d, np.linalg.solve(S, d[..., None])[..., 0])
+        return m2 <= self.gate
+
+    def _keep_chords(
+        self,
+        rows: np.ndarray,
+        loc: Local,
+        v_plain: Array,
+        v_free: Array,
+        Pv: Covs,
+        ok: np.ndarray,
+        ok_plain: np.ndarray,
+    ) -> None:
+        """Remember each row's class-appropriate chord; restart anchors where it disagrees."""
+        free = np.isin(self._cls[rows], (BALLISTIC, ROCKET))
+        v = np.where(free[:, None], v_free, v_plain)
+        ok_free = ok & self._consistent(loc, v_free, Pv)
+        good = np.where(free, ok_free, ok_plain)
+        self._base.clear(rows[ok & ~good])
+        Pv_track = loc.R.swapaxes(1, 2) @ loc.Pv_enu @ loc.R
+        tighter = np.trace(Pv, axis1=1, axis2=2) < np.trace(Pv_track, axis1=1, axis2=2)
+        self._v[rows], self._Pv[rows], self._better[rows] = v, Pv, good & tighter
+        climbing = loc.v_enu[:, 2] > 0.0
+        thrust = ok & ~ok_free & (loc.speed_mps > np.linalg.norm(v_free, axis=1))
+        self._powered[rows] = climbing & np.where(ok, thrust, self._powered[rows])
 
     def _rows(self, ids: Sequence[str], t: float | None) -> np.ndarray:
         rows = np.empty(len(ids), dtype=np.intp)
@@ -239,8 +347,11 @@ class Classifier:
                 new.append(row)
             rows[k] = row
         if new:
+            self._base.clear(new)
             self._counts[new] = 0
             self._cls[new] = UNKNOWN
+            self._better[new] = False
+            self._powered[new] = True  # until a chord shows coasting (only while climbing)
             self._t0[new] = np.nan if t is None else t
         return rows
 
@@ -250,6 +361,11 @@ class Classifier:
         self._counts = np.concatenate([self._counts, np.zeros((cap - n, 6), dtype=np.int64)])
         self._t0 = np.concatenate([self._t0, np.full(cap - n, np.nan)])
         self._cls = np.concatenate([self._cls, np.full(cap - n, UNKNOWN, dtype=np.int8)])
+        self._v = np.concatenate([self._v, np.zeros((cap - n, 3))])
+        self._Pv = np.concatenate([self._Pv, np.zeros((cap - n, 3, 3))])
+        self._better = np.concatenate([self._better, np.zeros(cap - n, dtype=bool)])
+        self._powered = np.concatenate([self._powered, np.zeros(cap - n, dtype=bool)])
+        self._base.grow(cap)
         self._free.extend(range(cap - 1, n, -1))
         return n
 

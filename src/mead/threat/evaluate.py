@@ -23,13 +23,15 @@ from mead.scenario.schema import DefendedArea
 from mead.threat._local import Local, ThreatInputError, check_tracks, local
 from mead.threat.base import Threat, track_number
 from mead.threat.classify import BALLISTIC, CRUISE, DRONE, ROCKET
-from mead.threat.impact import K95_2D, predict_impact, straight_line_approach
+from mead.threat.impact import (
+    DEFAULT_BETA_KG_M2,
+    K95_2D,
+    predict_impact,
+    straight_line_approach,
+)
 from mead.types import Array, Covs, States
 
-DEFAULT_BETA_KG_M2 = 5_000.0
-"""Ballistic coefficient assumed for drag on ballistic and rocket tracks, kg/m²."""
-
-_CODE = {c: i for i, c in enumerate(TRACK_CLASSES)}
+_CODE: dict[str, int] = {c: i for i, c in enumerate(TRACK_CLASSES)}
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,12 @@ class _Pairs:
 
 
 def _ballistic_pairs(
-    x: States, P: Covs, rows: np.ndarray, areas: AreaSet, beta_kg_m2: float | None
+    x: States,
+    P: Covs,
+    rows: np.ndarray,
+    areas: AreaSet,
+    beta_kg_m2: float | None,
+    max_radius_m: float,
 ) -> _Pairs:
     imp = predict_impact(x[rows], P[rows], beta_kg_m2=beta_kg_m2)
     ilat, ilon = np.nan_to_num(imp.lat_deg), np.nan_to_num(imp.lon_deg)
@@ -136,7 +143,8 @@ def _ballistic_pairs(
     miss = np.maximum(d - areas.radius_m[None], 0.0)
     for j, poly in areas.polygons.items():
         miss[:, j] = polygon_distance_m(ilat, ilon, poly)
-    hit = imp.ok[:, None] & (miss <= np.nan_to_num(imp.radius_m, nan=0.0)[:, None])
+    radius = np.where(imp.ok & (imp.radius_m <= max_radius_m), imp.radius_m, -1.0)
+    hit = miss <= radius[:, None]
     r, c = np.nonzero(hit)
     return _Pairs(
         rows[r], c, imp.lat_deg[r], imp.lon_deg[r], imp.radius_m[r], imp.tgo_s[r], miss[r, c]
@@ -144,13 +152,23 @@ def _ballistic_pairs(
 
 
 def _approach_pairs(
-    loc: Local, rows: np.ndarray, horizon_s: Array, areas: AreaSet, k_sigma: float
+    loc: Local,
+    rows: np.ndarray,
+    horizon_s: Array,
+    areas: AreaSet,
+    k_sigma: float,
+    max_margin_m: float,
 ) -> _Pairs:
     ap = straight_line_approach(loc, areas.lat_deg, areas.lon_deg, horizon_s, k_sigma=k_sigma)
     miss = np.maximum(ap.miss_m - areas.radius_m[None], 0.0)
-    r, c = np.nonzero(miss <= ap.margin_m)
+    r, c = np.nonzero(miss <= np.minimum(ap.margin_m, max_margin_m))
     return _Pairs(
-        rows[r], c, ap.lat_deg[r, c], ap.lon_deg[r, c], ap.margin_m[r, c], ap.tgo_s[r, c],
+        rows[r],
+        c,
+        ap.lat_deg[r, c],
+        ap.lon_deg[r, c],
+        ap.margin_m[r, c],
+        ap.tgo_s[r, c],
         miss[r, c],
     )
 
@@ -167,6 +185,9 @@ def assess(
     drone_horizon_s: float = 3600.0,
     cruise_horizon_s: float = 1800.0,
     k_sigma: float = K95_2D,
+    max_impact_radius_m: float = 250_000.0,
+    max_margin_m: float = 50_000.0,
+    powered: np.ndarray | None = None,
 ) -> list[Threat]:
     """Threats of N tracks to A defended areas at time ``t``.
 
@@ -181,6 +202,13 @@ def assess(
     beta_kg_m2 : drag ballistic coefficient for ballistic/rocket tracks (``None``: vacuum).
     drone_horizon_s, cruise_horizon_s : how far ahead straight-line paths are followed, s.
     k_sigma : σ-multiplier of the cross-track margin of cruise/drone paths.
+    max_impact_radius_m : a ballistic/rocket track whose impact area is wider than this
+        (or not bounded: a sigma point still airborne after an hour) threatens nothing yet.
+    max_margin_m : the cross-track margin counted for the decision is capped at this (the
+        reported radius is not), so an early, wobbly drone track does not threaten every
+        area within reach.
+    powered : (N,) bool, ballistic/rocket tracks still under thrust (from
+        ``Classifier.smoothed``): their impact is not predicted, so they threaten nothing yet.
 
     Returns
     -------
@@ -191,17 +219,22 @@ def assess(
     check_tracks(x, P, len(ids))
     codes = class_codes(classes, x.shape[0])
     aset = areas if isinstance(areas, AreaSet) else AreaSet.from_areas(areas)
-    fast = np.flatnonzero((codes == BALLISTIC) | (codes == ROCKET))
+    fast_mask = (codes == BALLISTIC) | (codes == ROCKET)
+    if powered is not None:
+        fast_mask &= ~np.asarray(powered, dtype=bool)
+    fast = np.flatnonzero(fast_mask)
     slow = np.flatnonzero((codes == CRUISE) | (codes == DRONE))
     if len(aset) == 0 or fast.size + slow.size == 0:
         return []
     sel = np.concatenate([fast, slow])
     loc = local(x[sel], P[sel])
-    pairs = [_ballistic_pairs(x, P, fast, aset, beta_kg_m2)] if fast.size else []
+    pairs = []
+    if fast.size:
+        pairs.append(_ballistic_pairs(x, P, fast, aset, beta_kg_m2, max_impact_radius_m))
     if slow.size:
         horizon = np.where(codes[slow] == DRONE, drone_horizon_s, cruise_horizon_s)
         slow_loc = loc.take(np.arange(fast.size, sel.size))
-        pairs.append(_approach_pairs(slow_loc, slow, horizon, aset, k_sigma))
+        pairs.append(_approach_pairs(slow_loc, slow, horizon, aset, k_sigma, max_margin_m))
     li = np.empty(x.shape[0], dtype=np.intp)
     li[sel] = np.arange(sel.size)  # track row → row of ``loc``
     found = [
@@ -214,8 +247,14 @@ def assess(
 
 
 def _threat(
-    t: float, ids: Sequence[str], codes: np.ndarray, aset: AreaSet, loc: Local, li: int,
-    p: _Pairs, k: int,
+    t: float,
+    ids: Sequence[str],
+    codes: np.ndarray,
+    aset: AreaSet,
+    loc: Local,
+    li: int,
+    p: _Pairs,
+    k: int,
 ) -> Threat:
     row, col = int(p.rows[k]), int(p.cols[k])
     tgo = float(p.tgo[k])

@@ -1,4 +1,4 @@
-"""Impact and arrival prediction: ballistic fall to the ground (sigma points), straight-line approach.
+"""Impact and arrival prediction: ballistic fall (sigma points) and straight-line approach.
 
 Ballistic and rocket tracks are propagated in ECEF under gravity (point mass + J2), the
 Coriolis and centrifugal terms of the rotating frame and, optionally, drag in an
@@ -31,6 +31,8 @@ SCALE_HEIGHT_M = 7_200.0
 """Density scale height of the exponential atmosphere, m."""
 G0 = 9.806_65
 """Standard gravity, m/s² (only for choosing step sizes)."""
+DEFAULT_BETA_KG_M2 = 5_000.0
+"""Ballistic coefficient m/(Cd·A) assumed for ballistic and rocket tracks, kg/m²."""
 K95_2D = float(np.sqrt(-2.0 * np.log(0.05)))
 """≈ 2.448: radius, in σ, of the 95 % circle of a circular 2-D Gaussian."""
 

@@ -22,6 +22,7 @@ clusters are large (thousands of new tracks with wide gates) and no slower other
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from scipy.sparse import coo_array, csr_array
@@ -93,6 +94,14 @@ def sparse_assignment(track: Index, plot: Index, cost: Array) -> Index:
     order = np.argsort(key)
     found = order[np.searchsorted(key[order], r[real].astype(np.int64) * npl + c[real])]
     return np.sort(found)
+
+
+class Associator(Protocol):
+    """Chooses which gated pairs update their tracks."""
+
+    def associate(self, gated: Gated) -> Index:
+        """Indices (sorted) of the chosen pairs of ``gated``; each track and plot at most once."""
+        ...
 
 
 @dataclass(frozen=True)

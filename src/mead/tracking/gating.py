@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -66,6 +67,14 @@ def coarse_pairs(
 def mahalanobis2(y: Meas, S_inv: Covs) -> Array:
     """Squared Mahalanobis distances yᵀS⁻¹y (K,) of K innovations (K, 3)."""
     return np.einsum("ki,kij,kj->k", y, S_inv, y)
+
+
+class Gate(Protocol):
+    """Finds the plots of a scan that may belong to each track."""
+
+    def gate(self, x: States, P: Covs, z: Meas, sigma: Array, site: Site) -> Gated:
+        """Candidate pairs of N tracks (N, 6), (N, 6, 6) and M plots z (M, 3) at ``site``."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,33 @@ class RadarCoverage:
         return np.minimum(k, self.az_bins - 1)
 
 
+class Initiator(Protocol):
+    """Starts tentative tracks from plots no track took."""
+
+    def initiate(self, z: Meas, sigma: Array, site: Site) -> tuple[States, Covs]:
+        """States (K, 6) and covariances (K, 6, 6) of K new tracks from plots z (K, 3)."""
+        ...
+
+
+class TrackManager(Protocol):
+    """Keeps track histories; confirms, deletes and scores tracks."""
+
+    def record(self, table: TrackTable, hit: Mask, miss: Mask) -> None:
+        """Add one detection chance to the tracks that got a plot or missed one."""
+
+    def confirm(self, table: TrackTable) -> Mask:
+        """(N,) True for tentative tracks to confirm now."""
+        ...
+
+    def delete(self, table: TrackTable, t: float) -> Mask:
+        """(N,) True for tracks to delete at time ``t`` (s)."""
+        ...
+
+    def quality(self, table: TrackTable) -> Array:
+        """(N,) track quality in [0, 1]."""
+        ...
+
+
 @dataclass(frozen=True)
 class OnePointInitiator:
     """A new track at a plot's ECEF position, with zero velocity of large uncertainty.

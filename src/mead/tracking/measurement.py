@@ -34,7 +34,8 @@ class Site:
     @staticmethod
     def from_geodetic(lat_deg: float, lon_deg: float, alt_m: float) -> Site:
         """The site at geodetic (lat deg, lon deg, alt m above WGS84)."""
-        origin = geodetic2ecef(lat_deg, lon_deg, alt_m).reshape(3)
+        lat, lon, alt = (np.asarray(v, dtype=np.float64) for v in (lat_deg, lon_deg, alt_m))
+        origin = geodetic2ecef(lat, lon, alt).reshape(3)
         return Site(
             float(lat_deg), float(lon_deg), float(alt_m), origin, enu_rotation(lat_deg, lon_deg)
         )
@@ -169,6 +170,6 @@ def polar_predict(x: States, P: Covs, idx: Index, R: Matrix, site: Site) -> Pola
     zhat, H = polar_h(x[idx], site)
     Hp = H[:, :, :3]  # velocity is not measured
     S = Hp @ P[idx, :3, :3] @ Hp.swapaxes(-1, -2) + R
-    S_inv = np.linalg.inv(S)
+    S_inv = np.asarray(np.linalg.inv(S), dtype=np.float64)
     _, logdet = np.linalg.slogdet(S)
-    return PolarPrediction(idx, zhat, H, S, S_inv, logdet)
+    return PolarPrediction(idx, zhat, H, S, S_inv, np.asarray(logdet, dtype=np.float64))

@@ -38,6 +38,7 @@ the same ``predict`` signature.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Protocol
 
 import numpy as np
 
@@ -62,7 +63,8 @@ def cv_process_noise(dt: Array, q: Array) -> Covs:
     dt = np.abs(np.asarray(dt, dtype=np.float64))
     q = np.broadcast_to(np.asarray(q, dtype=np.float64), dt.shape)
     blocks = np.array([[dt**3 / 3, dt**2 / 2], [dt**2 / 2, dt]]) * q  # (2, 2, N)
-    return np.kron(np.moveaxis(blocks, (0, 1), (-2, -1)), np.eye(3))  # (N, 6, 6)
+    Q = np.kron(np.moveaxis(blocks, (0, 1), (-2, -1)), np.eye(3))  # (N, 6, 6)
+    return np.asarray(Q, dtype=np.float64)
 
 
 def cv_predict(x: States, P: Covs, dt: Array, q: Array) -> tuple[States, Covs]:
@@ -85,6 +87,18 @@ def cv_predict(x: States, P: Covs, dt: Array, q: Array) -> tuple[States, Covs]:
     P_new[:, 3:, :3] = Pvp + d * Pvv + qI * a**2 / 2
     P_new[:, 3:, 3:] = Pvv + qI * a
     return x_new, P_new
+
+
+class MotionModel(Protocol):
+    """Predicts many tracks at once and adapts their process noise to what they do."""
+
+    def predict(self, x: States, P: Covs, dt: Array, q_scale: Array) -> tuple[States, Covs]:
+        """States (N, 6) and covariances (N, 6, 6) predicted over ``dt`` (N,) s."""
+        ...
+
+    def adapt(self, q_scale: Array, nis: Array) -> Array:
+        """New manoeuvre scales (K,) from each track's NIS (K,) (∞ for a miss)."""
+        ...
 
 
 @dataclass(frozen=True)

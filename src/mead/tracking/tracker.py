@@ -5,10 +5,19 @@ Each ``step(scan)`` runs one cycle over all tracks at once:
     predict (motion) → gate (coarse k-d tree, then χ²) → associate (GNN) → EKF update
     → record hits / misses (coverage) → initiate from unused plots → confirm / delete
 
-The motion model, gate, associator, initiator, manager and coverage are injected, so an
-IMM filter, JPDA or MHT can replace a stage without touching the others. Scans come from
-all of one partner's radars (any number of sites) in time order; a scan older than the
-latest one is dropped and counted (out-of-sequence handling is a later stage).
+The motion model, gate, associator, initiator, manager and coverage are injected through
+the protocols beside their implementations (``MotionModel``, ``Gate``, ``Associator``,
+``Initiator``, ``TrackManager``, ``Coverage``), so an IMM filter, JPDA or MHT can replace
+a stage without touching the others. Scans come from all of one partner's radars (any
+number of sites) in time order; a scan older than the latest one is dropped and counted
+(out-of-sequence handling is a later stage).
+
+A track *misses* on a scan when it gets no plot although the scan's radar covers its
+predicted position and has detected it before. The second condition keeps a radar that
+cannot see a target at all (below its horizon, too small at that range) from killing
+tracks held by the partner's other radars: on the reference scenario, counting misses
+from every covering radar lost 17 of 40 aircraft of partner P1, whose 1,300 km sector
+radar covers, by range and azimuth, targets only its 400 km radar detects.
 """
 
 from __future__ import annotations
@@ -20,12 +29,19 @@ import numpy as np
 
 from mead.errors import MeadError
 from mead.sensors.base import Scan
-from mead.tracking.association import GNN
+from mead.tracking.association import GNN, Associator
 from mead.tracking.base import TrackReport
-from mead.tracking.gating import ChiSquareGate, Gated
-from mead.tracking.management import Coverage, MOfNManager, OnePointInitiator, RadarCoverage
+from mead.tracking.gating import ChiSquareGate, Gate, Gated
+from mead.tracking.management import (
+    Coverage,
+    Initiator,
+    MOfNManager,
+    OnePointInitiator,
+    RadarCoverage,
+    TrackManager,
+)
 from mead.tracking.measurement import Site, kf_update
-from mead.tracking.motion import ConstantVelocity
+from mead.tracking.motion import ConstantVelocity, MotionModel
 from mead.tracking.table import TrackTable
 from mead.types import Array, Index, Meas
 
@@ -59,19 +75,19 @@ class Tracker:
         self,
         partner: str,
         *,
-        motion: ConstantVelocity | None = None,
-        gate: ChiSquareGate | None = None,
-        associator: GNN | None = None,
-        initiator: OnePointInitiator | None = None,
-        manager: MOfNManager | None = None,
+        motion: MotionModel | None = None,
+        gate: Gate | None = None,
+        associator: Associator | None = None,
+        initiator: Initiator | None = None,
+        manager: TrackManager | None = None,
         coverage: Coverage | Mapping[str, float] | None = None,
     ) -> None:
         self.partner = partner
-        self.motion = motion or ConstantVelocity()
-        self.gate = gate or ChiSquareGate()
-        self.associator = associator or GNN()
-        self.initiator = initiator or OnePointInitiator()
-        self.manager = manager or MOfNManager()
+        self.motion: MotionModel = motion or ConstantVelocity()
+        self.gate: Gate = gate or ChiSquareGate()
+        self.associator: Associator = associator or GNN()
+        self.initiator: Initiator = initiator or OnePointInitiator()
+        self.manager: TrackManager = manager or MOfNManager()
         if coverage is None or isinstance(coverage, Mapping):
             coverage = RadarCoverage(coverage)
         self.coverage: Coverage = coverage
@@ -115,7 +131,9 @@ class Tracker:
             hit[gated.track[chosen]] = True
             used[gated.plot[chosen]] = True
             self.counters["plots_associated"] += len(chosen)
-        miss = ~hit & self.coverage.covers(scan.sensor_id, site, tab.x[:, :3])
+        # a miss needs a radar that covers the track and has detected it before (module doc)
+        seen = tab.sensors[:, col]
+        miss = ~hit & seen & self.coverage.covers(scan.sensor_id, site, tab.x[:, :3])
         self.manager.record(tab, hit, miss)
         lost = miss & tab.confirmed  # a confirmed track missed in coverage may be manoeuvring
         tab.q_scale[lost] = self.motion.adapt(tab.q_scale[lost], np.full(lost.sum(), np.inf))

@@ -1,0 +1,172 @@
+"""Tests of mead.threat.alerts: the issue → update → cancel lifecycle and its addressing."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from threat_profiles import airliner, kepler_arc, noisy_track
+
+from mead import geo, messages
+from mead.scenario.schema import Circle, DefendedArea
+from mead.threat._local import ThreatInputError
+from mead.threat.alerts import AlertManager
+from mead.threat.base import Threat
+from mead.threat.classify import Classifier
+from mead.threat.evaluate import assess
+
+AREAS = [
+    DefendedArea(
+        name="North", owner="P1", circle=Circle(lat_deg=33.0, lon_deg=35.0, radius_km=10)
+    ),
+    DefendedArea(
+        name="South", owner="P2", circle=Circle(lat_deg=30.0, lon_deg=35.0, radius_km=10)
+    ),
+]
+
+
+def _threat(t, area="North", track="12", lat=33.0, tgo=300.0, **kw) -> Threat:
+    base = dict(
+        t=t,
+        track_id=track,
+        system_track=int(track),
+        area=area,
+        owner={"North": "P1", "South": "P2"}.get(area, "?"),
+        threat_class="ballistic",
+        impact_lat_deg=lat,
+        impact_lon_deg=35.0,
+        impact_radius_m=5000.0,
+        t_impact=t + tgo,
+        tgo_s=tgo,
+        miss_m=0.0,
+        track_lat_deg=32.0,
+        track_lon_deg=40.0,
+        track_alt_m=1e5,
+    )
+    base.update(kw)
+    return Threat(**base)
+
+
+def test_issue_update_cancel_sequence():
+    am = AlertManager("C0", AREAS, update_s=30.0, cancel_after=3)
+    t_imp = 1300.0
+    seq = [
+        (1000.0, [_threat(1000.0, tgo=t_imp - 1000.0)], "issued"),
+        (1004.0, [_threat(1004.0, tgo=t_imp - 1004.0)], None),  # nothing changed
+        (1008.0, [_threat(1008.0, lat=33.05, tgo=t_imp - 1008.0)], "updated"),  # moved 5.6 km
+        (1012.0, [_threat(1012.0, lat=33.05, tgo=t_imp - 1012.0 + 40.0)], "updated"),  # +40 s
+        (1016.0, [_threat(1016.0, lat=33.05, tgo=t_imp - 1016.0 + 40.0)], None),
+        (1042.0, [_threat(1042.0, lat=33.05, tgo=t_imp - 1042.0 + 40.0)], "updated"),  # periodic
+        (1046.0, [], None),  # one miss
+        (1050.0, [], None),  # two misses
+        (1054.0, [], "cancelled"),  # third consecutive miss
+        (1058.0, [], None),
+    ]
+    ids = set()
+    for t, threats, expect in seq:
+        out = am.step(t, threats, live_ids=["12"])
+        assert [a.state for a in out] == ([expect] if expect else []), t
+        for a in out:
+            ids.add(a.alert_id)
+            assert a.t == t and a.recipient == "P1" and a.issuer == "C0" and a.area == "North"
+    assert ids == {"C0-12-North"}
+    assert am.open_alerts == []
+
+
+def test_miss_counter_resets_when_threat_returns():
+    am = AlertManager("C0", AREAS, cancel_after=2)
+    am.step(0.0, [_threat(0.0)], ["12"])
+    assert am.step(4.0, [], ["12"]) == []
+    assert am.step(8.0, [_threat(8.0, tgo=292.0)], ["12"]) == []
+    assert am.step(12.0, [], ["12"]) == []
+    assert [a.state for a in am.step(16.0, [], ["12"])] == ["cancelled"]
+
+
+def test_cancel_when_track_gone_or_arrived_and_reissue_gets_new_id():
+    am = AlertManager("P3", AREAS, grace_s=30.0, cancel_after=5)
+    am.step(0.0, [_threat(0.0, tgo=100.0), _threat(0.0, track="13", area="South")], ["12", "13"])
+    out = am.step(4.0, [], ["12"])  # 13 deleted
+    assert [(a.alert_id, a.state) for a in out] == [("P3-13-South", "cancelled")]
+    assert out[0].tgo_s == pytest.approx(296.0)
+    assert am.step(100.0, [], ["12"]) == []  # miss 2 of 5, impact not yet past grace
+    out = am.step(131.0, [], ["12"])  # last t_impact = 100 s, 31 s ago
+    assert [(a.alert_id, a.state) for a in out] == [("P3-12-North", "cancelled")]
+    out = am.step(140.0, [_threat(140.0)], ["12"])
+    assert [(a.alert_id, a.state) for a in out] == [("P3-12-North-2", "issued")]
+
+
+def test_alert_goes_only_to_the_owner_of_the_threatened_area():
+    am = AlertManager("C0", AREAS)
+    out = am.step(
+        0.0, [_threat(0.0, area="South", lat=30.0), _threat(0.0, track="14")], ["12", "14"]
+    )
+    assert sorted((a.area, a.recipient, a.system_track) for a in out) == [
+        ("North", "P1", 14),
+        ("South", "P2", 12),
+    ]
+
+
+def test_all_fields_filled_and_wire_round_trip():
+    am = AlertManager("C0", AREAS)
+    th = _threat(10.0, tgo=55.0, threat_class="drone", impact_radius_m=1234.0)
+    (a,) = am.step(10.0, [th, th], ["12"])  # a duplicate pair is reported once
+    assert messages.decode(messages.encode(a)) == a
+    assert (a.threat_class, a.impact_radius_m, a.t_impact, a.tgo_s) == (
+        "drone",
+        1234.0,
+        65.0,
+        55.0,
+    )
+    assert (a.track_lat_deg, a.track_lon_deg, a.track_alt_m) == (32.0, 40.0, 1e5)
+    assert (a.impact_lat_deg, a.impact_lon_deg) == (33.0, 35.0)
+    changed = dataclasses.replace(th, threat_class="cruise")
+    assert [x.threat_class for x in am.step(12.0, [changed], ["12"])] == ["cruise"]
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="cancel_after"):
+        AlertManager("C0", AREAS, cancel_after=0)
+    with pytest.raises(ValueError, match="update_s"):
+        AlertManager("C0", AREAS, update_s=0.0)
+    with pytest.raises(ThreatInputError, match="area 'Nowhere'"):
+        AlertManager("C0", AREAS).step(0.0, [_threat(0.0, area="Nowhere")], ["12"])
+
+
+def test_end_to_end_ballistic_and_airliner():
+    """A noisy ballistic track aimed at one area and an airliner overflying both go through
+    classify → assess → alerts: only the target's owner is warned, and well before impact."""
+    sol, t_imp, p_imp = kepler_arc()
+    lat, lon, _ = geo.ecef2geodetic(p_imp)
+    areas = [
+        DefendedArea(
+            name="Target",
+            owner="P3",
+            circle=Circle(lat_deg=float(lat), lon_deg=float(lon), radius_km=8),
+        ),
+        DefendedArea(
+            name="Airport", owner="P2", circle=Circle(lat_deg=32.0, lon_deg=35.0, radius_km=15)
+        ),
+    ]
+    rng = np.random.default_rng(11)
+    t = np.arange(60.0, t_imp - 2.0, 4.0)
+    xb, Pb = noisy_track(sol(t).T, t, rng, sig_p=200.0, sig_v0=40.0, sig_v1=8.0)
+    ta, xa_true = airliner()  # starts at 32 N 35 E: right over "Airport"
+    xa, Pa = noisy_track(xa_true[: t.size], t, rng)
+    clf, am = Classifier(), AlertManager("C0", areas)
+    alerts = []
+    for k, tk in enumerate(t):
+        ids = ["101", "202"]
+        x, P = np.stack([xb[k], xa[k]]), np.stack([Pb[k], Pa[k]])
+        cls = clf.classify(ids, x, P)
+        assert cls[1] in ("unknown", "aircraft")
+        alerts += am.step(tk, assess(tk, ids, x, P, cls, areas), ids)
+    alerts += am.step(t_imp + 2.0, [], ["202"])  # the ballistic track is gone after impact
+    assert {(a.recipient, a.area, a.system_track) for a in alerts} == {("P3", "Target", 101)}
+    states = [a.state for a in alerts]
+    assert states[0] == "issued" and states[-1] == "cancelled"
+    assert set(states[1:-1]) <= {"updated"}
+    assert t_imp - alerts[0].t > 400.0  # minutes of warning
+    last = alerts[-2]
+    assert geo.great_circle_distance_m(lat, lon, last.impact_lat_deg, last.impact_lon_deg) < 3000
+    assert abs(last.t_impact - t_imp) < 15.0
