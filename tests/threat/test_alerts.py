@@ -49,14 +49,15 @@ def _threat(t, area="North", track="12", lat=33.0, tgo=300.0, **kw) -> Threat:
 
 
 def test_issue_update_cancel_sequence():
-    am = AlertManager("C0", AREAS, update_s=30.0, cancel_after=3)
+    am = AlertManager("C0", AREAS, update_s=30.0, cancel_after=3, confirm=1)
     t_imp = 1300.0
     seq = [
         (1000.0, [_threat(1000.0, tgo=t_imp - 1000.0)], "issued"),
         (1004.0, [_threat(1004.0, tgo=t_imp - 1004.0)], None),  # nothing changed
         (1008.0, [_threat(1008.0, lat=33.05, tgo=t_imp - 1008.0)], "updated"),  # moved 5.6 km
         (1012.0, [_threat(1012.0, lat=33.05, tgo=t_imp - 1012.0 + 40.0)], "updated"),  # +40 s
-        (1016.0, [_threat(1016.0, lat=33.05, tgo=t_imp - 1016.0 + 40.0)], None),
+        (1016.0, [_threat(1016.0, lat=33.05, tgo=t_imp - 1016.0 + 60.0)], None),  # +20 s < 10 %
+        (1020.0, [_threat(1020.0, lat=33.05, tgo=t_imp - 1020.0 + 40.0)], None),
         (1042.0, [_threat(1042.0, lat=33.05, tgo=t_imp - 1042.0 + 40.0)], "updated"),  # periodic
         (1046.0, [], None),  # one miss
         (1050.0, [], None),  # two misses
@@ -74,8 +75,26 @@ def test_issue_update_cancel_sequence():
     assert am.open_alerts == []
 
 
+def test_issue_needs_agreeing_predictions():
+    """With confirm=2 a sweeping (boost-phase) prediction is never issued; a settled one is,
+    on its second agreeing step."""
+    am = AlertManager("C0", AREAS, confirm=2)
+    sweep = [
+        _threat(4.0 * k, lat=32.6 + 0.2 * k, tgo=200.0 + 30 * k, impact_radius_m=8e3)
+        for k in range(5)
+    ]
+    assert [am.step(th.t, [th], ["12"]) for th in sweep] == [[]] * 5
+    assert am.step(20.0, [_threat(20.0)], ["12"]) == []
+    assert am.step(22.0, [], ["12"]) == []  # a miss resets the count
+    assert am.step(24.0, [_threat(24.0)], ["12"]) == []
+    (a,) = am.step(28.0, [_threat(28.0, lat=33.02, tgo=296.0)], ["12"])
+    assert (a.state, a.alert_id) == ("issued", "C0-12-North")
+    with pytest.raises(ValueError, match="confirm"):
+        AlertManager("C0", AREAS, confirm=0)
+
+
 def test_miss_counter_resets_when_threat_returns():
-    am = AlertManager("C0", AREAS, cancel_after=2)
+    am = AlertManager("C0", AREAS, cancel_after=2, confirm=1)
     am.step(0.0, [_threat(0.0)], ["12"])
     assert am.step(4.0, [], ["12"]) == []
     assert am.step(8.0, [_threat(8.0, tgo=292.0)], ["12"]) == []
@@ -84,7 +103,7 @@ def test_miss_counter_resets_when_threat_returns():
 
 
 def test_cancel_when_track_gone_or_arrived_and_reissue_gets_new_id():
-    am = AlertManager("P3", AREAS, grace_s=30.0, cancel_after=5)
+    am = AlertManager("P3", AREAS, grace_s=30.0, cancel_after=5, confirm=1)
     am.step(0.0, [_threat(0.0, tgo=100.0), _threat(0.0, track="13", area="South")], ["12", "13"])
     out = am.step(4.0, [], ["12"])  # 13 deleted
     assert [(a.alert_id, a.state) for a in out] == [("P3-13-South", "cancelled")]
@@ -97,7 +116,7 @@ def test_cancel_when_track_gone_or_arrived_and_reissue_gets_new_id():
 
 
 def test_alert_goes_only_to_the_owner_of_the_threatened_area():
-    am = AlertManager("C0", AREAS)
+    am = AlertManager("C0", AREAS, confirm=1)
     out = am.step(
         0.0, [_threat(0.0, area="South", lat=30.0), _threat(0.0, track="14")], ["12", "14"]
     )
@@ -108,7 +127,7 @@ def test_alert_goes_only_to_the_owner_of_the_threatened_area():
 
 
 def test_all_fields_filled_and_wire_round_trip():
-    am = AlertManager("C0", AREAS)
+    am = AlertManager("C0", AREAS, confirm=1)
     th = _threat(10.0, tgo=55.0, threat_class="drone", impact_radius_m=1234.0)
     (a,) = am.step(10.0, [th, th], ["12"])  # a duplicate pair is reported once
     assert messages.decode(messages.encode(a)) == a

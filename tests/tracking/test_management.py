@@ -37,29 +37,32 @@ def test_coverage_configured_range_and_sector() -> None:
     assert cov.covers("all", SITE, pos).tolist() == [True, False, True, True]
 
 
+def az_plots(*az_deg: float, r: float = 100e3) -> np.ndarray:
+    return np.column_stack([np.full(len(az_deg), r), np.radians(az_deg), np.zeros(len(az_deg))])
+
+
 def test_coverage_learned_from_plots() -> None:
-    cov = RadarCoverage(az_bins=36)
+    cov = RadarCoverage(min_gap_deg=90.0)
     pos = enu_points([(50e3, 12.0), (150e3, 12.0), (250e3, 12.0), (50e3, 203.0)])
     assert not cov.covers("r", SITE, pos).any()  # no plots seen yet
     cov.observe("r", np.array([[120e3, np.radians(15.0), 0.0], [200e3, np.radians(18), 0.1]]))
-    cov.observe("r", np.array([[90e3, np.radians(11.0), 0.0]]))  # the farthest is kept
+    cov.observe("r", az_plots(11.0, r=90e3))  # the farthest plot is kept
+    assert cov.covers("r", SITE, pos).tolist() == [True, True, False, False]  # 11°–18° only
+    cov.observe("r", az_plots(100.0, 205.0, 300.0))  # widest empty arc 101°–204°: a sector
     assert cov.covers("r", SITE, pos).tolist() == [True, True, False, False]
-    cov.observe("r", np.array([[10e3, np.radians(205.0), 0.0]]))
+    cov.observe("r", az_plots(150.0))  # no empty arc of 90° left: all round
     assert cov.covers("r", SITE, pos).tolist() == [True, True, False, True]
     assert not RadarCoverage(learn=False).covers("r", SITE, pos).any()
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "name"),
-    [
-        ({"max_range_m": {"bad": -1.0}}, r"max_range_m\['bad'\]"),
-        ({"sectors_deg": {"s": (10.0, 5.0)}}, r"sectors_deg\['s'\]"),
-        ({"az_bins": 0}, "az_bins"),
-    ],
-)
-def test_bad_coverage_parameters(kwargs: dict[str, object], name: str) -> None:
-    with pytest.raises(ValueError, match=name):
-        RadarCoverage(**kwargs)  # type: ignore[arg-type]
+def test_coverage_learns_a_sector_radar_from_clutter() -> None:
+    """Clutter over 60°–200° for some scans: tracks at 250° are outside, at 120° inside."""
+    rng = np.random.default_rng(1)
+    cov = RadarCoverage()
+    for _ in range(30):
+        cov.observe("ew", az_plots(*rng.uniform(60.0, 200.0, 2), r=300e3))
+    pos = enu_points([(100e3, 120.0), (100e3, 250.0), (100e3, 65.0), (100e3, 30.0)])
+    assert cov.covers("ew", SITE, pos).tolist() == [True, False, True, False]
 
 
 def test_one_point_initiation() -> None:

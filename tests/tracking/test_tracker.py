@@ -283,3 +283,54 @@ def test_thousand_targets_in_one_tracker() -> None:
     rep = tr.report(20.0)
     held = np.unique(nearest(rep, p0 + v * 20.0))
     assert len(held) >= 0.97 * n and len(rep.ids) <= 1.02 * n
+
+
+def turn_positions(t: np.ndarray, accel_mps2: float, speed: float = 250.0) -> np.ndarray:
+    """ENU positions (K, 3) of a target flying east, turning left through 180° from t = 60 s."""
+    omega, t0 = accel_mps2 / speed, 60.0
+    radius, t1 = speed / omega, 60.0 + np.pi / omega
+    start = np.array([-30e3, 60e3, 8e3])
+    out = np.empty((len(t), 3))
+    for k, tk in enumerate(t):
+        if tk < t0:
+            out[k] = start + [speed * tk, 0.0, 0.0]
+        elif tk < t1:
+            a = omega * (tk - t0)
+            out[k] = start + [speed * t0 + radius * np.sin(a), radius * (1 - np.cos(a)), 0.0]
+        else:
+            out[k] = start + [speed * t0 - speed * (tk - t1), 2 * radius, 0.0]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_two_g_turn_is_held_by_one_track(seed: int) -> None:
+    """A 2 g, 180° turn at 250 m/s seen at 5 s scans by a noisy radar keeps its track id."""
+    t = np.arange(0.0, 200.0, 5.0)
+    pos = enu2ecef(turn_positions(t, 2 * 9.81))
+    rng = np.random.default_rng(seed)
+    tr = Tracker("P1")
+    ids = set()
+    for k, tk in enumerate(t):
+        tr.step(make_scan(tk, pos[k], rng=rng, sigma=SIGMA_EW, clutter=2))
+        rep = tr.report(tk)
+        ids |= set(rep.ids)
+    assert ids == {"P1-T000001"}
+    assert np.linalg.norm(rep.x[0, :3] - pos[-1]) < 1.5e3
+
+
+def test_radar_that_never_saw_a_track_counts_no_misses() -> None:
+    """r2 covers the target by range but never detects it: r1's track lives on at quality 1."""
+    p0, v = enu2ecef([-40e3, 60e3, 5e3]), enu_vel2ecef([200.0, 0.0, 0.0])
+    rng = np.random.default_rng(12)
+    tr = Tracker("P1", coverage={"r1": 400e3, "r2": 400e3})
+    for k in range(20):
+        t = 5.0 * k
+        tr.step(make_scan(t, p0 + v * t, rng=rng))
+        tr.step(make_scan(t + 1.0, p0 + v * (t + 1.0), SITE2, sensor_id="r2", rng=rng, pd=0.0))
+    rep = tr.report(100.0)
+    assert rep.ids == ["P1-T000001"] and rep.quality.tolist() == [1.0]
+    assert rep.sensors == [("r1",)]
+    # once r2 has detected the track, its misses count
+    tr.step(make_scan(101.0, p0 + v * 101.0, SITE2, sensor_id="r2", rng=rng))
+    tr.step(make_scan(102.0, p0 + v * 102.0, SITE2, sensor_id="r2", rng=rng, pd=0.0))
+    assert tr.report(102.0).quality[0] < 1.0

@@ -2,7 +2,10 @@
 
 One alert lifecycle per (track, area) pair, addressed to the area's owner:
 
-* **issued** the first time the pair is threatened;
+* **issued** once the pair has been threatened in ``confirm`` consecutive steps with
+  predictions that agree (impact points within the larger impact radius, impact times
+  within ``max(dt_impact_s, tgo_frac × tgo)``): a boosting missile's predicted impact
+  sweeps along its ground track and is not news until it settles;
 * **updated** while it stays threatened, when the predicted impact point moves by more
   than ``max(move_m, radius_frac × r)`` or the impact radius changes by more than that
   (r: the radius last sent, so noise inside a wide early impact area is not news), the
@@ -53,6 +56,7 @@ class AlertManager:
     dt_impact_s : update when the predicted impact time moves more than this, s …
     tgo_frac : … or more than this fraction of the last time-to-go.
     radius_frac : fraction of the last impact radius that counts as a change.
+    confirm : consecutive agreeing steps needed to issue (1: issue at once).
     cancel_after : cancel after this many consecutive steps without the threat.
     grace_s : cancel once the last predicted impact time is this far in the past, s.
     """
@@ -67,11 +71,14 @@ class AlertManager:
         dt_impact_s: float = 10.0,
         radius_frac: float = 0.5,
         tgo_frac: float = 0.1,
+        confirm: int = 2,
         cancel_after: int = 3,
         grace_s: float = 30.0,
     ) -> None:
-        if cancel_after < 1:
-            raise ValueError(f"cancel_after must be ≥ 1 (got {cancel_after})")
+        if cancel_after < 1 or confirm < 1:
+            raise ValueError(
+                f"cancel_after and confirm must be ≥ 1 (got {cancel_after}, {confirm})"
+            )
         if update_s <= 0:
             raise ValueError(f"update_s must be > 0 (got {update_s})")
         self.issuer = issuer  # pseudonym written into every alert
@@ -81,9 +88,11 @@ class AlertManager:
         self.dt_impact_s = dt_impact_s  # s
         self.radius_frac = radius_frac  # fraction of the last radius
         self.tgo_frac = tgo_frac  # fraction of the last time-to-go
+        self.confirm = confirm  # steps
         self.cancel_after = cancel_after  # steps
         self.grace_s = grace_s  # s
         self._open: dict[tuple[str, str], _Open] = {}
+        self._pending: dict[tuple[str, str], tuple[Threat, int]] = {}  # not yet issued
         self._cycles: Counter[tuple[str, str]] = Counter()
 
     @property
@@ -111,6 +120,7 @@ class AlertManager:
             alert = self._threatened(t, key, th)
             if alert is not None:
                 out.append(alert)
+        self._pending = {k: v for k, v in self._pending.items() if k in seen}
         for key, op in list(self._open.items()):
             if key in seen:
                 continue
@@ -132,6 +142,12 @@ class AlertManager:
             )
         op = self._open.get(key)
         if op is None:
+            prev, n = self._pending.get(key, (None, 0))
+            n = n + 1 if prev is not None and self._agree(t, prev, th) else 1
+            if n < self.confirm:
+                self._pending[key] = (th, n)
+                return None
+            self._pending.pop(key, None)
             self._cycles[key] += 1
             n = self._cycles[key]
             alert_id = f"{self.issuer}-{th.track_id}-{th.area}" + (f"-{n}" if n > 1 else "")
@@ -143,6 +159,15 @@ class AlertManager:
             return None
         op.last = self._alert(t, th, op.last.alert_id, "updated")
         return op.last
+
+    def _agree(self, t: float, prev: Threat, th: Threat) -> bool:
+        """Two successive predictions of a pair describe the same impact."""
+        moved = geo.great_circle_distance_m(
+            prev.impact_lat_deg, prev.impact_lon_deg, th.impact_lat_deg, th.impact_lon_deg
+        )
+        near = max(self.move_m, prev.impact_radius_m, th.impact_radius_m)
+        dt = max(self.dt_impact_s, self.tgo_frac * (prev.t_impact - t))
+        return bool(moved <= near and abs(th.t_impact - prev.t_impact) <= dt)
 
     def _changed(self, t: float, last: Alert, th: Threat) -> bool:
         news_m = max(self.move_m, self.radius_frac * last.impact_radius_m)

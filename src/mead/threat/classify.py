@@ -63,7 +63,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mead.messages import TRACK_CLASSES, TrackClass
-from mead.threat._baseline import Baselines
+from mead.threat._baseline import Chord, History
 from mead.threat._local import Local, ThreatInputError, check_tracks, local
 from mead.threat.impact import DEFAULT_BETA_KG_M2
 from mead.types import Array, Covs, States
@@ -181,13 +181,17 @@ class Classifier:
     dominance : cruise / drone evidence must exceed this multiple of the aircraft evidence.
     min_age_s : when ``classify`` is given times, a track younger than this is not declared
         cruise, drone or aircraft, s.
-    baseline_s : chord length scale, s (see ``mead.threat._baseline``).
-    gate : χ² (3 dof) above which a chord velocity disagrees with the track's own velocity
-        (thrust, a turn): the chord is dropped and restarted.
+    spacing_s, slots : anchors of the chord velocities: one every ``spacing_s`` (also the
+        shortest chord), ``slots`` of them (see ``mead.threat._baseline``).
+    gate : χ² (3 dof) above which two velocities disagree (a long and a short chord, or a
+        chord and the track's own velocity): thrust or a turn.
+    free_chord_s : longest chord for ballistic/rocket tracks, s: their history may hold the
+        boost, which a short chord forgets sooner.
+    k_thrust : one-sided σ-test of a speed gain between the long and the short chord.
     beta_kg_m2 : drag assumed in the free-flight chord of ballistic/rocket tracks, kg/m².
 
     Pass ``t`` (any consistent time base, s) to ``classify``. Then the slow-class bands also
-    use each track's chord velocity over the last 1–2 baselines where its ground-speed σ is
+    use each track's chord velocity over its recent history where its ground-speed σ is
     smaller than the track's own; without ``t``, tracks are judged on their instantaneous
     velocity alone, which for slow targets at long range is often too uncertain for any
     class. :meth:`smoothed` then offers the chord velocities to the impact prediction.
@@ -202,7 +206,10 @@ class Classifier:
         civil_updates: int = 3,
         dominance: float = 2.0,
         min_age_s: float = 30.0,
-        baseline_s: float = 60.0,
+        spacing_s: float = 15.0,
+        slots: int = 8,
+        free_chord_s: float = 60.0,
+        k_thrust: float = 2.0,
         gate: float = 16.27,
         beta_kg_m2: float | None = DEFAULT_BETA_KG_M2,
     ) -> None:
@@ -218,8 +225,10 @@ class Classifier:
         self.dominance = dominance  # cruise/drone evidence must exceed this × aircraft's
         self.min_age_s = min_age_s  # s before cruise/drone/aircraft; only when t is given
         self.gate = gate  # χ², chord vs track velocity
+        self.free_chord_s = free_chord_s  # s
+        self.k_thrust = k_thrust  # σ
         self.inv_beta = None if beta_kg_m2 is None else 1.0 / beta_kg_m2  # m²/kg
-        self._base = Baselines(baseline_s, min_baseline_s=min(15.0, baseline_s))
+        self._hist = History(spacing_s, slots)
         self._row: dict[str, int] = {}
         self._free: list[int] = []
         self._counts = np.zeros((0, 6), dtype=np.int64)  # evidence updates per code
@@ -229,6 +238,7 @@ class Classifier:
         self._Pv = np.zeros((0, 3, 3))  # its covariance
         self._better = np.zeros(0, dtype=bool)  # chord valid, consistent and tighter
         self._powered = np.zeros(0, dtype=bool)  # climbing and faster than free flight allows
+        self._judged = np.zeros(0, dtype=bool)  # powered was judged from two chords
 
     def __len__(self) -> int:
         return len(self._row)
@@ -253,18 +263,18 @@ class Classifier:
         rows = self._rows(ids, t)
         loc = local(x, P)
         if t is None:
-            self._better[rows] = self._powered[rows] = False
+            self._better[rows] = self._powered[rows] = False  # no history without times
             ev = evidence(loc, self.rules)
         else:
-            v_plain, v_free, Pv, ok = self._base.chords(rows, t, x, P, self.inv_beta)
-            ok_plain = ok & self._consistent(loc, v_plain, Pv)
-            chord = loc.with_velocity(v_plain, Pv, ok_plain)
+            ch = self._chords(rows, t, loc, x, P)
+            ok_plain = ch.valid & self._consistent(loc, ch.plain, ch.Pv)
+            chord = loc.with_velocity(ch.plain, ch.Pv, ok_plain)
             tighter = chord.ground_speed_sigma_mps() < loc.ground_speed_sigma_mps()
-            ev = evidence(loc, self.rules, loc.with_velocity(v_plain, Pv, ok_plain & tighter))
+            ev = evidence(loc, self.rules, loc.with_velocity(ch.plain, ch.Pv, ok_plain & tighter))
         self._counts[rows, ev] += 1
         self._cls[rows] = self._declare(rows, t)
         if t is not None:
-            self._keep_chords(rows, loc, v_plain, v_free, Pv, ok, ok_plain)
+            self._keep_chord(rows, loc, ch, ok_plain)
         return self._cls[rows].copy()
 
     def smoothed(self, ids: Sequence[str], x: States, P: Covs) -> tuple[States, Covs, np.ndarray]:
@@ -276,10 +286,10 @@ class Classifier:
         of smaller total variance; the velocity block of P becomes the chord's and the
         position-velocity cross-covariance 0. Other rows are returned unchanged.
 
-        ``powered`` (N,) marks ballistic/rocket tracks that are climbing and either faster
-        than unpowered flight from their chord allows (thrust) or, newly seen while
-        climbing, not yet shown to be coasting by a valid chord: their impact prediction
-        would sweep along the ground track and is better skipped (see ``assess``).
+        ``powered`` (N,) marks ballistic/rocket tracks that are climbing and whose recent
+        (short) chord is faster than unpowered flight along the long one allows: thrust.
+        Their impact prediction would sweep along the ground track and is better skipped
+        (see ``assess``).
         """
         x = np.asarray(x, dtype=np.float64)
         P = np.asarray(P, dtype=np.float64)
@@ -303,38 +313,62 @@ class Classifier:
             row = self._row.pop(i, None)
             if row is not None:
                 self._free.append(row)
-                self._base.clear([row])
+                self._hist.clear([row])
 
     def _consistent(self, loc: Local, v: Array, Pv: Covs) -> np.ndarray:
         """(N,) chord velocity (ECEF) agrees with the track's own within ``gate``."""
         Rt = loc.R.swapaxes(1, 2)
         d = v - np.einsum("nij,nj->ni", Rt, loc.v_enu)
-        S = Pv + Rt @ loc.Pv_enu @ loc.R + 1e-9 * np.eye(3)
-        m2 = np.einsum("ni,ni->n", d, np.linalg.solve(S, d[..., None])[..., 0])
-        return m2 <= self.gate
+        return _agree(d, Pv + Rt @ loc.Pv_enu @ loc.R, self.gate)
 
-    def _keep_chords(
-        self,
-        rows: np.ndarray,
-        loc: Local,
-        v_plain: Array,
-        v_free: Array,
-        Pv: Covs,
-        ok: np.ndarray,
-        ok_plain: np.ndarray,
-    ) -> None:
-        """Remember each row's class-appropriate chord; restart anchors where it disagrees."""
+    def _chords(self, rows: np.ndarray, t: float, loc: Local, x: States, P: Covs | None) -> Chord:
+        """The longest chord that agrees with a short one; updates ``_powered``.
+
+        Where the long and short chords disagree (thrust, a turn) the anchors before the
+        short chord are dropped and the short chord is used. A ballistic/rocket track is
+        *powered* while climbing and its mean speed over the short chord exceeds that over
+        the long one by more than ``k_thrust`` σ (thrust: unpowered climbing flight only
+        slows down); the flag is re-judged whenever both chords exist. A climbing track
+        declared ballistic counts as powered until first judged (about 2 × ``spacing_s``
+        after its history started): the boost is when such tracks are first seen.
+        """
         free = np.isin(self._cls[rows], (BALLISTIC, ROCKET))
-        v = np.where(free[:, None], v_free, v_plain)
-        ok_free = ok & self._consistent(loc, v_free, Pv)
-        good = np.where(free, ok_free, ok_plain)
-        self._base.clear(rows[ok & ~good])
-        Pv_track = loc.R.swapaxes(1, 2) @ loc.Pv_enu @ loc.R
-        tighter = np.trace(Pv, axis1=1, axis2=2) < np.trace(Pv_track, axis1=1, axis2=2)
-        self._v[rows], self._Pv[rows], self._better[rows] = v, Pv, good & tighter
+        max_age = np.where(free, self.free_chord_s, np.inf)
+        long, short, i, j = self._hist.chords(rows, t, x, P, self.inv_beta, max_age, free)
+        vl = np.where(free[:, None], long.free, long.plain)
+        vs = np.where(free[:, None], short.free, short.plain)
+        compared = long.valid & (j > i)
+        split = compared & ~_agree(vl - vs, long.Pv + short.Pv, self.gate)
+        self._hist.drop_older(rows[split], j[split])
+        self._hist.record(rows, t, x, P)
         climbing = loc.v_enu[:, 2] > 0.0
-        thrust = ok & ~ok_free & (loc.speed_mps > np.linalg.norm(v_free, axis=1))
-        self._powered[rows] = climbing & np.where(ok, thrust, self._powered[rows])
+        thrust = compared & _gains_speed(
+            long.plain, short.plain, long.Pv + short.Pv, self.k_thrust
+        )
+        self._judged[rows] |= compared
+        unjudged = ~self._judged[rows] & (self._cls[rows] == BALLISTIC)
+        held = self._powered[rows] | unjudged
+        self._powered[rows] = climbing & np.where(compared, thrust, held)
+        pick = split[:, None]
+        return Chord(
+            np.where(pick, short.plain, long.plain),
+            np.where(pick, short.free, long.free),
+            np.where(pick[:, :, None], short.Pv, long.Pv),
+            long.valid,
+        )
+
+    def _keep_chord(self, rows: np.ndarray, loc: Local, ch: Chord, ok_plain: np.ndarray) -> None:
+        """Remember each row's class-appropriate chord; restart anchors where it disagrees
+        with the track's own velocity."""
+        free = np.isin(self._cls[rows], (BALLISTIC, ROCKET))
+        v = np.where(free[:, None], ch.free, ch.plain)
+        # a free-flight chord is 0 where not computed (low down, or a row new to B/R)
+        has = np.where(free, ch.valid & np.any(ch.free != 0.0, axis=1), ch.valid)
+        good = np.where(free, has & self._consistent(loc, ch.free, ch.Pv), ok_plain)
+        self._hist.clear(rows[has & ~good])
+        Pv_track = loc.R.swapaxes(1, 2) @ loc.Pv_enu @ loc.R
+        tighter = np.trace(ch.Pv, axis1=1, axis2=2) < np.trace(Pv_track, axis1=1, axis2=2)
+        self._v[rows], self._Pv[rows], self._better[rows] = v, ch.Pv, good & tighter
 
     def _rows(self, ids: Sequence[str], t: float | None) -> np.ndarray:
         rows = np.empty(len(ids), dtype=np.intp)
@@ -347,11 +381,11 @@ class Classifier:
                 new.append(row)
             rows[k] = row
         if new:
-            self._base.clear(new)
+            self._hist.clear(new)
             self._counts[new] = 0
             self._cls[new] = UNKNOWN
             self._better[new] = False
-            self._powered[new] = True  # until a chord shows coasting (only while climbing)
+            self._powered[new] = self._judged[new] = False
             self._t0[new] = np.nan if t is None else t
         return rows
 
@@ -365,7 +399,8 @@ class Classifier:
         self._Pv = np.concatenate([self._Pv, np.zeros((cap - n, 3, 3))])
         self._better = np.concatenate([self._better, np.zeros(cap - n, dtype=bool)])
         self._powered = np.concatenate([self._powered, np.zeros(cap - n, dtype=bool)])
-        self._base.grow(cap)
+        self._judged = np.concatenate([self._judged, np.zeros(cap - n, dtype=bool)])
+        self._hist.grow(cap)
         self._free.extend(range(cap - 1, n, -1))
         return n
 
@@ -391,3 +426,17 @@ class Classifier:
         ).astype(np.int8)
         old = self._cls[rows]
         return np.where(RANK[cand] > RANK[old], cand, old)
+
+
+def _agree(d: Array, S: Covs, gate: float) -> np.ndarray:
+    """(N,) dᵀS⁻¹d ≤ gate for differences d (N, 3) with covariances S (N, 3, 3)."""
+    S = S + 1e-9 * np.eye(3)
+    return np.einsum("ni,ni->n", d, np.linalg.solve(S, d[..., None])[..., 0]) <= gate
+
+
+def _gains_speed(v_long: Array, v_short: Array, S: Covs, k: float) -> np.ndarray:
+    """(N,) the short chord is faster than the long one by more than k σ (along v_long)."""
+    sp = np.linalg.norm(v_long, axis=1)
+    u = v_long / np.where(sp > 0, sp, 1.0)[:, None]
+    sig = np.sqrt(np.maximum(np.einsum("ni,nij,nj->n", u, S, u), 0.0))
+    return np.linalg.norm(v_short, axis=1) - sp > k * sig

@@ -73,7 +73,7 @@ def ecef_acceleration(p: Array, v: Array, inv_beta: Array | None = None) -> Arra
     return a
 
 
-def _rk4(p: Array, v: Array, dt: Array, inv_beta: Array | None) -> tuple[Array, Array]:
+def rk4_step(p: Array, v: Array, dt: Array, inv_beta: Array | None) -> tuple[Array, Array]:
     """One classical RK4 step of (3, M) rows with per-member step dt (M,)."""
     h = 0.5 * dt
     a1 = ecef_acceleration(p, v, inv_beta)
@@ -134,7 +134,7 @@ def propagate_to_ground(
         vr = (p[0] * v[0] + p[1] * v[1] + p[2] * v[2]) / r
         tau = (vr + np.sqrt(vr * vr + 2.0 * G0 * np.maximum(h, 0.0))) / G0
         dt = np.where(active, np.clip(step_fraction * tau, dt_min_s, dt_max_s), 0.0)
-        p1, v1 = _rk4(p, v, dt, inv_beta)
+        p1, v1 = rk4_step(p, v, dt, inv_beta)
         h1 = ground_height_m(p1)
         hit = active & (h1 <= 0.0)
         if hit.any():

@@ -39,14 +39,15 @@ class RadarCoverage:
     A sensor with a configured ``max_range_m`` covers every position within that range of
     its site, inside its ``sectors_deg`` sector (clockwise from the first azimuth to the
     second, degrees from north; default all round). Elevation and the radar horizon are
-    not modelled: a target below the horizon counts misses and is deleted as if unseen.
+    not modelled.
 
     A sensor without a configured range is learned, when ``learn`` is set, from the plots
-    it reports: its range is the farthest plot so far, and it covers only the azimuth bins
-    (``az_bins`` around the compass) where it has reported a plot. Clutter fills a radar's
-    real coverage within minutes; until then the learned coverage is smaller than the
-    real one, which only means fewer misses are counted. A sensor with no plots yet covers
-    nothing.
+    it reports: its range is the farthest plot so far; its azimuth coverage is all round
+    unless its plots leave an empty arc wider than ``min_gap_deg`` (a sector radar), in
+    which case it is everything but the widest empty arc (1° resolution). Clutter fills a
+    radar's real coverage within a few scans; until then the learned coverage is smaller
+    than the real one, which only means fewer misses are counted. A sensor with no plots
+    yet covers nothing.
     """
 
     def __init__(
@@ -55,7 +56,7 @@ class RadarCoverage:
         *,
         sectors_deg: Mapping[str, tuple[float, float]] | None = None,
         learn: bool = True,
-        az_bins: int = 72,
+        min_gap_deg: float = 90.0,
     ) -> None:
         self.max_range_m = dict(max_range_m or {})  # sensor id → instrumented range, m
         self.sectors_deg = dict(sectors_deg or {})  # sensor id → (from, to) az deg clockwise
@@ -68,20 +69,24 @@ class RadarCoverage:
                     f"RadarCoverage.sectors_deg[{sid!r}]: the second azimuth "
                     f"must exceed the first (got {lo}, {hi})"
                 )
-        if az_bins < 1:
-            raise ValueError(f"RadarCoverage.az_bins must be >= 1 (got {az_bins})")
+        if not 0.0 < min_gap_deg < 360.0:
+            raise ValueError(f"RadarCoverage.min_gap_deg must be in (0, 360) (got {min_gap_deg})")
         self.learn = learn  # learn unknown sensors from their plots
-        self.az_bins = az_bins  # azimuth bins of learned coverage
+        self.min_gap_deg = min_gap_deg  # deg, narrowest empty arc taken as outside a sector
         self.learned_m: dict[str, float] = {}  # sensor id → farthest plot so far, m
-        self.learned_az: dict[str, np.ndarray] = {}  # sensor id → (az_bins,) bool bin seen
+        self.seen_deg: dict[str, np.ndarray] = {}  # sensor id → (360,) bool: a plot in that 1°
+        self.covered_deg: dict[str, np.ndarray] = {}  # sensor id → (360,) bool: covered 1°
 
     def observe(self, sensor_id: str, z: Meas) -> None:
-        """Grow a learned sensor's range and azimuth bins to cover its plots (M, 3)."""
+        """Grow a learned sensor's range and azimuth coverage to include its plots (M, 3)."""
         if not self.learn or len(z) == 0 or sensor_id in self.max_range_m:
             return
         self.learned_m[sensor_id] = max(self.learned_m.get(sensor_id, 0.0), float(z[:, 0].max()))
-        seen = self.learned_az.setdefault(sensor_id, np.zeros(self.az_bins, bool))
-        seen[self._bin(z[:, 1])] = True
+        seen = self.seen_deg.setdefault(sensor_id, np.zeros(360, bool))
+        new = _deg_bin(z[:, 1])
+        if not seen[new].all():
+            seen[new] = True
+            self.covered_deg[sensor_id] = _outside_widest_gap(seen, self.min_gap_deg)
 
     def covers(self, sensor_id: str, site: Site, pos: Positions) -> Mask:
         """(N,) True where ECEF ``pos`` (N, 3) m is inside the sensor's coverage."""
@@ -96,11 +101,28 @@ class RadarCoverage:
             return inside
         if sensor_id not in self.learned_m:
             return np.zeros(len(pos), bool)
-        return (rng <= self.learned_m[sensor_id]) & self.learned_az[sensor_id][self._bin(az)]
+        return (rng <= self.learned_m[sensor_id]) & self.covered_deg[sensor_id][_deg_bin(az)]
 
-    def _bin(self, az_rad: Array) -> np.ndarray:
-        k = np.floor(np.mod(az_rad, 2 * np.pi) * (self.az_bins / (2 * np.pi))).astype(np.intp)
-        return np.minimum(k, self.az_bins - 1)
+
+def _deg_bin(az_rad: Array) -> np.ndarray:
+    """Whole-degree azimuth bin 0..359 of azimuths in rad."""
+    return np.floor(np.mod(np.degrees(az_rad), 360.0)).astype(np.intp) % 360
+
+
+def _outside_widest_gap(seen: np.ndarray, min_gap_deg: float) -> np.ndarray:
+    """(360,) bool: every bin except the widest circular run of unseen bins, if that run is
+    at least ``min_gap_deg`` wide; else every bin."""
+    empty = np.concatenate([~seen, ~seen]).astype(np.int64)  # unrolled twice: runs wrap
+    edges = np.diff(np.concatenate([[0], empty, [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    covered = np.ones(360, bool)
+    if len(starts) == 0:
+        return covered
+    k = np.argmax(ends - starts)
+    width = min(int(ends[k] - starts[k]), 360)
+    if width >= min_gap_deg and width < 360:
+        covered[np.arange(starts[k], starts[k] + width) % 360] = False
+    return covered
 
 
 class Initiator(Protocol):
