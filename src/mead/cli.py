@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 from mead.errors import MeadError
+from mead.live import add_parsers as add_live_parsers
+from mead.trackeval import add_parser as add_track_parser
 
 DESCRIPTION = """\
 MEAD: federated coalition air-defence early warning.
@@ -54,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
                        "digest, or the first error naming the file and field.")
     c.add_argument("scenario", type=Path)
     c.set_defaults(func=_cmd_check)
+    add_track_parser(sub)
+    add_live_parsers(sub)
     return p
 
 

@@ -8,7 +8,14 @@ from scipy.spatial.distance import cdist
 
 from mead import geo
 from mead.tracking.gating import ChiSquareGate, coarse_pairs, mahalanobis2
-from mead.tracking.measurement import Site, ecef2polar, polar_innovation, polar_predict
+from mead.tracking.measurement import (
+    CartesianFrame,
+    Site,
+    ecef2polar,
+    polar2ecef,
+    polar_innovation,
+    polar_predict,
+)
 
 SITE = Site.from_geodetic(48.0, 2.0, 50.0)
 SIGMA = np.array([75.0, np.radians(0.2), np.radians(0.3)])
@@ -101,3 +108,21 @@ def test_gate_with_no_tracks_or_plots() -> None:
 def test_bad_gate_parameters(kwargs: dict[str, float], name: str) -> None:
     with pytest.raises(ValueError, match=name):
         ChiSquareGate(**kwargs)
+
+
+def test_cartesian_gate_equals_exhaustive_chi_square_gate() -> None:
+    """Same as above with Cartesian ENU plots (a ``CartesianFrame``): no pair is lost."""
+    rng = np.random.default_rng(5)
+    x, P, z_polar = scene(rng, 150, 300)
+    frame = CartesianFrame.from_geodetic(SITE.lat_deg, SITE.lon_deg, SITE.alt_m)
+    z = frame.from_ecef(polar2ecef(z_polar, SITE))
+    sigma = np.array([300.0, 300.0, 100.0])
+    gate = ChiSquareGate(prob=0.999)
+    g = gate.gate(x, P, z, sigma, frame)
+    pred = frame.predict(x, P, np.arange(len(x)), np.diag(sigma**2))
+    ti, pj = (a.ravel() for a in np.meshgrid(np.arange(len(x)), np.arange(len(z)), indexing="ij"))
+    d2 = mahalanobis2(z[pj] - pred.zhat[ti], pred.S_inv[ti])
+    keep = d2 <= gate.gamma
+    assert keep.sum() > 100
+    got = set(zip(g.track.tolist(), g.plot.tolist(), strict=True))
+    assert got == set(zip(ti[keep].tolist(), pj[keep].tolist(), strict=True))

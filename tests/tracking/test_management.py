@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mead.tracking.management import MOfNManager, OnePointInitiator, RadarCoverage
-from mead.tracking.measurement import Site, ecef2polar, polar_cov_ecef
+from mead.tracking.management import (
+    FullCoverage,
+    MOfNManager,
+    OnePointInitiator,
+    RadarCoverage,
+)
+from mead.tracking.measurement import CartesianFrame, Site, ecef2polar, polar_cov_ecef
 from mead.tracking.table import TrackTable
 
 SITE = Site.from_geodetic(45.0, 5.0, 0.0)
@@ -161,3 +166,18 @@ def test_table_keep_append_and_sensor_columns() -> None:
     tab.append(TrackTable.new(np.array([7]), np.ones((1, 6)), np.ones((1, 6, 6)), 5.0, 1, 2))
     assert tab.uid.tolist() == [0, 2, 7] and tab.sensors[:, 1].tolist() == [False, False, True]
     assert TrackTable.empty(2).sensors.shape == (0, 2)
+
+
+def test_full_coverage_and_cartesian_initiation() -> None:
+    frame = CartesianFrame.from_geodetic(45.0, 5.0, 0.0)
+    pos = enu_points([(50e3, 10.0), (9e6, 200.0)])
+    assert FullCoverage().covers("any", frame, pos).tolist() == [True, True]
+    z = frame.from_ecef(pos)
+    sigma = np.array([50.0, 50.0, 1.0])
+    x, P = OnePointInitiator(vel_std_h_mps=200.0, vel_std_v_mps=2.0).initiate(z, sigma, frame)
+    np.testing.assert_allclose(x[:, :3], pos, atol=1e-6)
+    np.testing.assert_array_equal(x[:, 3:], 0.0)
+    enu_cov = frame.rot @ P[0][:3, :3] @ frame.rot.T
+    np.testing.assert_allclose(enu_cov, np.diag(sigma**2), atol=1e-9)
+    vel_cov = frame.rot @ P[1][3:, 3:] @ frame.rot.T
+    np.testing.assert_allclose(vel_cov, np.diag([200.0**2, 200.0**2, 4.0]), atol=1e-8)

@@ -7,6 +7,7 @@ import pytest
 
 from mead import geo
 from mead.tracking.measurement import (
+    CartesianFrame,
     Site,
     ecef2polar,
     ekf_polar_update,
@@ -155,3 +156,46 @@ def test_kernels_accept_empty_and_single(n: int) -> None:
     zhat, H = polar_h(x, SITE)
     assert zhat.shape == (n, 3) and H.shape == (n, 3, 6)
     assert polar_cov_ecef(zhat, np.ones(3), SITE).shape == (n, 3, 3)
+
+
+# --- the Cartesian measurement model ---
+
+FRAME = CartesianFrame.from_geodetic(50.0, 10.0, 120.0)
+
+
+def test_cartesian_frame_matches_geo_enu() -> None:
+    rng = np.random.default_rng(21)
+    x = random_states(rng, 50)
+    enu = geo.ecef2enu(x[:, :3], FRAME.lat_deg, FRAME.lon_deg, FRAME.alt_m)
+    np.testing.assert_allclose(FRAME.from_ecef(x[:, :3]), enu, atol=1e-6)
+    np.testing.assert_allclose(FRAME.to_ecef(enu), x[:, :3], atol=1e-6)
+    np.testing.assert_allclose(FRAME.polar(enu), ecef2polar(x[:, :3], SITE), atol=1e-9)
+    assert FRAME.check(enu) is None
+
+
+def test_cartesian_prediction_is_the_linear_kalman_one() -> None:
+    rng = np.random.default_rng(22)
+    x, P = random_states(rng, 20), random_covs(rng, 20)
+    idx = np.array([3, 7, 11])
+    R = np.diag([50.0, 60.0, 1.0]) ** 2
+    pred = FRAME.predict(x, P, idx, R)
+    H = np.hstack([FRAME.rot, np.zeros((3, 3))])
+    for k, i in enumerate(idx):
+        np.testing.assert_allclose(pred.S[k], H @ P[i] @ H.T + R, rtol=1e-10)
+        np.testing.assert_allclose(pred.zhat[k], FRAME.rot @ (x[i, :3] - FRAME.origin))
+        np.testing.assert_allclose(pred.H[k], H)
+        assert pred.logdet[k] == pytest.approx(np.log(np.linalg.det(pred.S[k])))
+    C = FRAME.cov_ecef(np.zeros((2, 3)), np.array([50.0, 60.0, 1.0]))
+    np.testing.assert_allclose(FRAME.rot @ C[1] @ FRAME.rot.T, R, atol=1e-9)
+
+
+def test_site_is_the_polar_model() -> None:
+    rng = np.random.default_rng(23)
+    x, P = random_states(rng, 10), random_covs(rng, 10)
+    R = np.diag([75.0, 0.003, 0.004]) ** 2
+    a, b = SITE.predict(x, P, np.arange(10), R), polar_predict(x, P, np.arange(10), R, SITE)
+    np.testing.assert_array_equal(a.S, b.S)
+    z = ecef2polar(x[:, :3], SITE)
+    np.testing.assert_allclose(SITE.to_ecef(z), x[:, :3], atol=1e-6)
+    assert SITE.check(z) is None
+    assert "ranges" in str(SITE.check(-z))

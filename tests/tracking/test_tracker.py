@@ -9,7 +9,10 @@ from scipy.stats import chi2
 from mead import geo
 from mead.errors import MeadError
 from mead.sensors.base import Scan
-from mead.tracking.base import TrackReport
+from mead.tracking.association import GNN
+from mead.tracking.base import CartesianScan, TrackReport
+from mead.tracking.management import FullCoverage
+from mead.tracking.measurement import CartesianFrame
 from mead.tracking.motion import ConstantVelocity
 from mead.tracking.tracker import BadScan, Tracker
 
@@ -334,3 +337,44 @@ def test_radar_that_never_saw_a_track_counts_no_misses() -> None:
     tr.step(make_scan(101.0, p0 + v * 101.0, SITE2, sensor_id="r2", rng=rng))
     tr.step(make_scan(102.0, p0 + v * 102.0, SITE2, sensor_id="r2", rng=rng, pd=0.0))
     assert tr.report(102.0).quality[0] < 1.0
+
+
+def test_cartesian_scans_track_targets_on_a_plane() -> None:
+    """2D plots as ``CartesianScan``s: tracks converge, stay on the plane and are consistent."""
+    frame = CartesianFrame.from_geodetic(50.0, 10.0, 0.0)
+    sigma = np.array([50.0, 50.0, 1.0])
+    runs, scans, nees, err = 30, 25, [], []
+    p0 = np.array([[10e3, 20e3, 0.0], [-30e3, 5e3, 0.0]])
+    v = np.array([[150.0, -80.0, 0.0], [0.0, 220.0, 0.0]])
+    for seed in range(runs):
+        rng = np.random.default_rng(seed)
+        gnn = GNN(clutter_density=1e-12)  # per m³ of Cartesian plot space
+        tr = Tracker("P9", motion=quiet_motion(), associator=gnn, coverage=FullCoverage())
+        for k in range(scans):
+            t = 2.0 * k
+            z = p0 + v * t + rng.normal(size=(2, 3)) * sigma
+            z[:, 2] = 0.0
+            tr.step(CartesianScan("c1", "P9", t, frame, z, sigma, np.arange(2)))
+        rep = tr.report(t)
+        assert len(rep.ids) == 2
+        enu = frame.from_ecef(rep.x[:, :3])
+        k = np.argmin(np.linalg.norm(enu[:, None] - (p0 + v * t)[None], axis=2), axis=1)
+        assert sorted(k.tolist()) == [0, 1]
+        assert np.abs(enu[:, 2]).max() < 5.0  # on the plane
+        e = np.column_stack([enu - (p0 + v * t)[k], rep.x[:, 3:] @ frame.rot.T - v[k]])
+        R = np.kron(np.eye(2), frame.rot)  # ECEF → ENU for position and velocity
+        h = [0, 1, 3, 4]  # horizontal position and velocity (up is pinned, not random)
+        for i in range(2):
+            C = (R @ rep.P[i] @ R.T)[np.ix_(h, h)]
+            nees.append(e[i, h] @ np.linalg.solve(C, e[i, h]))
+        err.append(np.linalg.norm(e[:, :2], axis=1))
+    assert np.sqrt(np.mean(np.square(err))) < 0.5 * 50.0 * np.sqrt(2)
+    lo, hi = chi2.ppf([0.005, 0.995], 4 * len(nees)) / len(nees)
+    assert lo < np.mean(nees) < hi
+
+
+def test_bad_cartesian_scan_names_the_field() -> None:
+    frame = CartesianFrame.from_geodetic(0.0, 0.0, 0.0)
+    bad = CartesianScan("c1", "P9", 0.0, frame, np.ones((2, 2)), np.ones(3), np.zeros(2))
+    with pytest.raises(BadScan, match="sensor 'c1': z"):
+        Tracker("P9").step(bad)

@@ -7,10 +7,11 @@ or a new target":
 
     c_ij = d²_ij + ln|S_i| + 3 ln 2π − 2 ln(P_D / (1 − P_D)) + 2 ln β,
 
-d² the Mahalanobis distance, S_i the innovation covariance (polar units), P_D the
-detection probability and β the spatial density of clutter and new targets per unit polar
-volume (m·rad²). Only pairs with c_ij < 0 are worth making, so the problem is solved as
-an assignment on min(c, 0): the pairs left with cost 0 mean "not assigned".
+d² the Mahalanobis distance, S_i the innovation covariance (in the plot units), P_D the
+detection probability and β the spatial density of clutter and new targets per unit
+volume of the plot space (polar plots: m·rad²; Cartesian plots: m³). Only pairs with
+c_ij < 0 are worth making, so the problem is solved as an assignment on min(c, 0): the
+pairs left with cost 0 mean "not assigned".
 
 The gated pairs form a sparse bipartite graph; it is split into connected clusters. A
 cluster of one track and one plot (most of them) is settled directly, vectorised; all
@@ -109,7 +110,7 @@ class GNN:
     """Global nearest neighbour on the gated likelihood-ratio cost."""
 
     pd: float = 0.9  # detection probability assumed per scan
-    clutter_density: float = 1e-6  # β: clutter + new-target plots per m·rad² of polar volume
+    clutter_density: float = 1e-6  # β: clutter + new-target plots per m·rad² (polar; m³ Cartesian)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.pd < 1.0:

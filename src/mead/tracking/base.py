@@ -1,4 +1,10 @@
-"""The tracking contract: scans in, a partner's current local tracks out, as arrays."""
+"""The tracking contract: scans in, a partner's current local tracks out, as arrays.
+
+A tracker takes radar ``Scan``s (``mead.sensors.base``, polar plots at a site) and
+``CartesianScan``s (plots already as local Cartesian positions). Each kind of scan gives
+the tracker its measurement model: a scan with a ``model`` attribute carries it; a
+radar scan's model is its ``Site``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mead.types import Array, Covs, States
+from mead.tracking.measurement import CartesianFrame
+from mead.types import Array, Covs, Meas, States
+
+
+@dataclass(frozen=True)
+class CartesianScan:
+    """Plots of one sensor revisit as Cartesian positions in a local ENU frame, at time ``t``.
+
+    For a 2D sensor, set up = 0 in ``z`` and give ``sigma[2]`` a small value (e.g. 1 m): the
+    tracks then stay on the frame's tangent plane (see ``CartesianFrame``).
+    """
+
+    sensor_id: str
+    partner: str  # owning partner's pseudonym
+    t: float  # scenario s
+    frame: CartesianFrame  # the local ENU frame of ``z``
+    z: Meas  # (M, 3) [east m, north m, up m]
+    sigma: Array  # (3,) 1-σ noise per component, m
+    truth: np.ndarray  # (M,) int, −1 for clutter (scoring only; trackers must not read it)
+
+    @property
+    def model(self) -> CartesianFrame:
+        """The measurement model of the plots."""
+        return self.frame
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,15 @@
 1. A coarse pass in ECEF, near-linear in tracks + plots: k-d trees on the tracks'
    predicted positions and on the plots (converted to ECEF) give every pair closer than
    the track's coarse radius
-   ``margin · √(γ · (tr P_pos + σ_r² + (r σ_ang)²))``, an upper bound of the Mahalanobis
-   gate's extent (λ_max(P + R) ≤ tr P + λ_max(R)); r is the track's range from the site,
-   σ_ang the larger angular noise and ``margin`` covers the polar→Cartesian curvature.
-2. A fine pass on the surviving pairs: the χ² gate d² = yᵀS⁻¹y ≤ γ in the polar measurement
-   space, with y the innovation (azimuth wrapped) and S = HPHᵀ + R from the EKF.
+   ``margin · √(γ · (tr P_pos + λ_R))``, an upper bound of the Mahalanobis gate's extent
+   (λ_max(P + R) ≤ tr P + λ_max(R)); λ_R bounds the plot noise's largest ECEF variance
+   (polar plots: σ_r² + (r σ_ang)², r the track's range from the site, σ_ang the larger
+   angular noise) and ``margin`` covers the polar→Cartesian curvature.
+2. A fine pass on the surviving pairs: the χ² gate d² = yᵀS⁻¹y ≤ γ in the measurement
+   space, with y the innovation (polar: azimuth wrapped) and S = HPHᵀ + R from the EKF.
+
+The scan's ``MeasurementModel`` (a radar ``Site`` or a ``CartesianFrame``) supplies the
+plot positions, predictions and innovations.
 """
 
 from __future__ import annotations
@@ -19,13 +23,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
-from mead.tracking.measurement import (
-    PolarPrediction,
-    Site,
-    polar2ecef,
-    polar_innovation,
-    polar_predict,
-)
+from mead.tracking.measurement import MeasurementModel, Prediction
 from mead.types import Array, Covs, Index, Meas, Positions, States
 
 
@@ -37,8 +35,8 @@ class Gated:
     plot: Index  # (K,) plot indices in the scan
     row: Index  # (K,) rows of ``pred`` for each pair's track
     d2: Array  # (K,) squared Mahalanobis distance
-    y: Meas  # (K, 3) innovation [m, rad, rad], azimuth wrapped
-    pred: PolarPrediction  # predicted measurements of the candidate tracks
+    y: Meas  # (K, 3) innovation in the plot space (polar: [m, rad, rad], azimuth wrapped)
+    pred: Prediction  # predicted measurements of the candidate tracks
 
     @property
     def logdet(self) -> Array:
@@ -72,14 +70,14 @@ def mahalanobis2(y: Meas, S_inv: Covs) -> Array:
 class Gate(Protocol):
     """Finds the plots of a scan that may belong to each track."""
 
-    def gate(self, x: States, P: Covs, z: Meas, sigma: Array, site: Site) -> Gated:
-        """Candidate pairs of N tracks (N, 6), (N, 6, 6) and M plots z (M, 3) at ``site``."""
+    def gate(self, x: States, P: Covs, z: Meas, sigma: Array, model: MeasurementModel) -> Gated:
+        """Candidate pairs of N tracks (N, 6), (N, 6, 6) and M plots z (M, 3) of ``model``."""
         ...
 
 
 @dataclass(frozen=True)
 class ChiSquareGate:
-    """Coarse k-d tree gate in ECEF, then a χ² gate (3 dof) in polar measurement space."""
+    """Coarse k-d tree gate in ECEF, then a χ² gate (3 dof) in the measurement space."""
 
     prob: float = 0.999  # probability that a target's own plot falls in the gate
     margin: float = 1.2  # factor on the coarse radius (curvature, linearisation)
@@ -92,19 +90,17 @@ class ChiSquareGate:
             raise ValueError(f"ChiSquareGate.margin must be >= 1 (got {self.margin})")
         object.__setattr__(self, "gamma", float(chi2.ppf(self.prob, 3)))
 
-    def radius_m(self, x: States, P: Covs, sigma: Array, site: Site) -> Array:
-        """Coarse gate radius (N,) m of N tracks for plots from ``site`` with noise ``sigma``."""
-        r = np.linalg.norm(x[:, :3] - site.origin, axis=1)
-        tr = np.trace(P[:, :3, :3], axis1=1, axis2=2)
-        spread = sigma[0] ** 2 + (r * max(sigma[1], sigma[2])) ** 2
-        return self.margin * np.sqrt(self.gamma * (tr + spread))
+    def radius_m(self, x: States, P: Covs, sigma: Array, model: MeasurementModel) -> Array:
+        """Coarse gate radius (N,) m of N tracks for plots of ``model`` with noise ``sigma``."""
+        tr = P[:, 0, 0] + P[:, 1, 1] + P[:, 2, 2]
+        return self.margin * np.sqrt(self.gamma * (tr + model.spread_m2(x[:, :3], sigma)))
 
-    def gate(self, x: States, P: Covs, z: Meas, sigma: Array, site: Site) -> Gated:
+    def gate(self, x: States, P: Covs, z: Meas, sigma: Array, model: MeasurementModel) -> Gated:
         """Pairs of N tracks (N, 6), (N, 6, 6) and M plots z (M, 3) that pass both passes."""
-        i, j = coarse_pairs(x[:, :3], self.radius_m(x, P, sigma, site), polar2ecef(z, site))
+        i, j = coarse_pairs(x[:, :3], self.radius_m(x, P, sigma, model), model.to_ecef(z))
         cand, row = np.unique(i, return_inverse=True)
-        pred = polar_predict(x, P, cand, np.diag(np.square(sigma)), site)
-        y = polar_innovation(z[j], pred.zhat[row])
+        pred = model.predict(x, P, cand, np.diag(np.square(sigma)))
+        y = model.innovation(z[j], pred.zhat[row])
         d2 = mahalanobis2(y, pred.S_inv[row])
         ok = d2 <= self.gamma
         return Gated(i[ok], j[ok], row[ok], d2[ok], y[ok], pred)

@@ -2,6 +2,7 @@
 
 - ``RadarCoverage`` says which predicted track positions a sensor could have detected.
   A track only counts a *miss* on a scan of a sensor that covers it.
+- ``FullCoverage`` says every sensor sees everything (recorded scenarios).
 - ``OnePointInitiator`` starts a tentative track from one unassociated plot.
 - ``MOfNManager`` keeps every track's hit/miss history over its detection chances
   (a plot or a miss), confirms a tentative track with M hits in its last N chances,
@@ -17,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from mead.tracking.measurement import Site, polar2ecef, polar_cov_ecef
+from mead.tracking.measurement import MeasurementModel
 from mead.tracking.table import TrackTable
 from mead.types import Array, Covs, Mask, Meas, Positions, States
 
@@ -28,7 +29,7 @@ class Coverage(Protocol):
     def observe(self, sensor_id: str, z: Meas) -> None:
         """See a scan's plots (M, 3); a coverage model may learn from them."""
 
-    def covers(self, sensor_id: str, site: Site, pos: Positions) -> Mask:
+    def covers(self, sensor_id: str, site: MeasurementModel, pos: Positions) -> Mask:
         """(N,) True where ECEF positions ``pos`` (N, 3) m are inside the sensor's coverage."""
         ...
 
@@ -88,7 +89,7 @@ class RadarCoverage:
             seen[new] = True
             self.covered_deg[sensor_id] = _outside_widest_gap(seen, self.min_gap_deg)
 
-    def covers(self, sensor_id: str, site: Site, pos: Positions) -> Mask:
+    def covers(self, sensor_id: str, site: MeasurementModel, pos: Positions) -> Mask:
         """(N,) True where ECEF ``pos`` (N, 3) m is inside the sensor's coverage."""
         e = (pos - site.origin) @ site.rot.T
         az = np.mod(np.arctan2(e[:, 0], e[:, 1]), 2 * np.pi)
@@ -102,6 +103,17 @@ class RadarCoverage:
         if sensor_id not in self.learned_m:
             return np.zeros(len(pos), bool)
         return (rng <= self.learned_m[sensor_id]) & self.covered_deg[sensor_id][_deg_bin(az)]
+
+
+class FullCoverage:
+    """Every sensor covers every position (a survey of the whole scene, e.g. recorded 2D data)."""
+
+    def observe(self, sensor_id: str, z: Meas) -> None:
+        """Nothing to learn."""
+
+    def covers(self, sensor_id: str, site: MeasurementModel, pos: Positions) -> Mask:
+        """(N,) all True."""
+        return np.ones(len(pos), bool)
 
 
 def _deg_bin(az_rad: Array) -> np.ndarray:
@@ -128,7 +140,7 @@ def _outside_widest_gap(seen: np.ndarray, min_gap_deg: float) -> np.ndarray:
 class Initiator(Protocol):
     """Starts tentative tracks from plots no track took."""
 
-    def initiate(self, z: Meas, sigma: Array, site: Site) -> tuple[States, Covs]:
+    def initiate(self, z: Meas, sigma: Array, model: MeasurementModel) -> tuple[States, Covs]:
         """States (K, 6) and covariances (K, 6, 6) of K new tracks from plots z (K, 3)."""
         ...
 
@@ -156,8 +168,9 @@ class TrackManager(Protocol):
 class OnePointInitiator:
     """A new track at a plot's ECEF position, with zero velocity of large uncertainty.
 
-    The position covariance is the plot's polar noise rotated into ECEF; the velocity
-    covariance is diag(σ_h², σ_h², σ_v²) in the site's ENU frame. With the χ² gate the
+    The position covariance is the plot's noise (polar or Cartesian, per the scan's
+    measurement model) rotated into ECEF; the velocity covariance is
+    diag(σ_h², σ_h², σ_v²) in the sensor's ENU frame. With the χ² gate the
     next plot is caught up to ≈ 4 σ_h · dt away, so the default 1,000 m/s reaches a 3 km/s
     ballistic missile at 5–10 s scans; the first update then sets the velocity, as a
     two-point initiation would.
@@ -172,15 +185,15 @@ class OnePointInitiator:
             if not (np.isfinite(v) and v > 0):
                 raise ValueError(f"OnePointInitiator.{name} must be > 0 (got {v})")
 
-    def initiate(self, z: Meas, sigma: Array, site: Site) -> tuple[States, Covs]:
+    def initiate(self, z: Meas, sigma: Array, model: MeasurementModel) -> tuple[States, Covs]:
         """States (K, 6) and covariances (K, 6, 6) of K new tracks from plots z (K, 3)."""
         k = len(z)
         x = np.zeros((k, 6))
-        x[:, :3] = polar2ecef(z, site)
+        x[:, :3] = model.to_ecef(z)
         P = np.zeros((k, 6, 6))
-        P[:, :3, :3] = polar_cov_ecef(z, sigma, site)
+        P[:, :3, :3] = model.cov_ecef(z, sigma)
         vel = np.square([self.vel_std_h_mps, self.vel_std_h_mps, self.vel_std_v_mps])
-        P[:, 3:, 3:] = site.rot.T @ np.diag(vel) @ site.rot
+        P[:, 3:, 3:] = model.rot.T @ np.diag(vel) @ model.rot
         return x, P
 
 

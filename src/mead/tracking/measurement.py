@@ -1,6 +1,12 @@
-"""Radar measurement model for tracking: ECEF state ↔ polar plot, its Jacobian, the EKF update.
+"""Measurement models for tracking: ECEF state ↔ plot, the Jacobian, the EKF update.
 
-A radar at a site measures z = h(x) = enu2rae(R (p − o)) where p is the target's ECEF
+A scan's plots relate to the ECEF state through a *measurement model*
+(``MeasurementModel``), chosen per scan: a radar ``Site`` for polar plots (the default,
+below), or a ``CartesianFrame`` for plots already converted to local Cartesian positions
+(a ``CartesianScan``, e.g. recorded 2D scenarios). Gating, association, initiation and
+the update only talk to the model, so one tracker handles both.
+
+Polar: a radar at a site measures z = h(x) = enu2rae(R (p − o)) where p is the target's ECEF
 position, o the site's ECEF origin and R the ECEF→ENU rotation at the site; z is
 [range m, azimuth rad clockwise from north, elevation rad]. The velocity is not measured,
 so the 3×6 Jacobian H = [J_rae(e) R, 0] with e = R (p − o) the ENU offset.
@@ -11,6 +17,7 @@ All kernels are batched on a leading axis (N tracks or M plots).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -39,6 +46,143 @@ class Site:
         return Site(
             float(lat_deg), float(lon_deg), float(alt_m), origin, enu_rotation(lat_deg, lon_deg)
         )
+
+    # --- the polar ``MeasurementModel`` of the radar's plots ---
+
+    def check(self, z: Meas) -> str | None:
+        """What is wrong with plots z (M, 3) for this model, or None."""
+        if (z[:, 0] <= 0).any():
+            return f"ranges must be > 0 m (got min {z[:, 0].min():g})"
+        return None
+
+    def predict(self, x: States, P: Covs, idx: Index, R: Matrix) -> Prediction:
+        """Predicted plots of tracks ``idx`` with plot noise R (3, 3) (``polar_predict``)."""
+        return polar_predict(x, P, idx, R, self)
+
+    def innovation(self, z: Meas, zhat: Meas) -> Meas:
+        """z − ẑ (K, 3), azimuth wrapped."""
+        return polar_innovation(z, zhat)
+
+    def to_ecef(self, z: Meas) -> Positions:
+        """ECEF positions (M, 3) m of plots z (M, 3)."""
+        return polar2ecef(z, self)
+
+    def cov_ecef(self, z: Meas, sigma: Array) -> Covs:
+        """ECEF position covariance (M, 3, 3) m² of plots z with 1-σ noise ``sigma`` (3,)."""
+        return polar_cov_ecef(z, sigma, self)
+
+    def spread_m2(self, pos: Positions, sigma: Array) -> Array:
+        """Upper bound (N,) m² of the plot noise's largest ECEF variance at positions (N, 3)."""
+        r = np.linalg.norm(pos - self.origin, axis=1)
+        return sigma[0] ** 2 + (r * max(sigma[1], sigma[2])) ** 2
+
+    def polar(self, z: Meas) -> Meas:
+        """Plots as [range m, az rad, el rad] from the site (coverage learning): z itself."""
+        return z
+
+
+@dataclass(frozen=True)
+class CartesianFrame:
+    """Plots that are Cartesian positions in a local ENU frame: z = R (p − o), linear.
+
+    The frame is the local tangent plane at a geodetic point (``origin`` its ECEF position,
+    ``rot`` the ECEF→ENU rotation), so H = [R, 0] and the EKF is an exact Kalman filter.
+    A 2D sensor (x = east, y = north) is embedded by measuring up = 0 with a small σ: the
+    tracks stay on the plane and the third component only pins them there.
+    """
+
+    lat_deg: float
+    lon_deg: float
+    alt_m: float
+    origin: Positions  # (3,) ECEF, m
+    rot: Matrix  # (3, 3) ECEF → local ENU
+
+    @staticmethod
+    def from_geodetic(lat_deg: float, lon_deg: float, alt_m: float) -> CartesianFrame:
+        """The ENU frame at geodetic (lat deg, lon deg, alt m above WGS84)."""
+        s = Site.from_geodetic(lat_deg, lon_deg, alt_m)
+        return CartesianFrame(s.lat_deg, s.lon_deg, s.alt_m, s.origin, s.rot)
+
+    def check(self, z: Meas) -> str | None:
+        """Any finite positions are valid: None."""
+        return None
+
+    def predict(self, x: States, P: Covs, idx: Index, R: Matrix) -> Prediction:
+        """Predicted positions of tracks ``idx`` with plot noise R (3, 3): S = R_f P Rᵀ_f + R."""
+        H = np.zeros((3, 6))
+        H[:, :3] = self.rot
+        S = self.rot @ P[idx, :3, :3] @ self.rot.T + R
+        zhat = self.from_ecef(x[idx, :3])
+        return _prediction(idx, zhat, np.broadcast_to(H, (len(idx), 3, 6)), S)
+
+    def innovation(self, z: Meas, zhat: Meas) -> Meas:
+        """z − ẑ (K, 3)."""
+        return z - zhat
+
+    def to_ecef(self, z: Meas) -> Positions:
+        """ECEF positions (M, 3) m of plots z (M, 3) ENU m."""
+        return z @ self.rot + self.origin
+
+    def from_ecef(self, p: Positions) -> Meas:
+        """ENU positions (N, 3) m of ECEF positions p (N, 3) m."""
+        return (p - self.origin) @ self.rot.T
+
+    def cov_ecef(self, z: Meas, sigma: Array) -> Covs:
+        """ECEF covariance (M, 3, 3) m² of plots with 1-σ ENU noise ``sigma`` (3,) m."""
+        C = self.rot.T @ np.diag(np.square(sigma)) @ self.rot
+        return np.broadcast_to(C, (len(z), 3, 3)).copy()
+
+    def spread_m2(self, pos: Positions, sigma: Array) -> Array:
+        """Largest plot noise variance (N,) m² (the same everywhere)."""
+        return np.full(len(pos), float(np.max(sigma)) ** 2)
+
+    def polar(self, z: Meas) -> Meas:
+        """Plots as [range m, az rad, el rad] from the frame's origin (coverage learning)."""
+        rho = np.hypot(z[:, 0], z[:, 1])
+        az = np.mod(np.arctan2(z[:, 0], z[:, 1]), 2 * np.pi)
+        return np.column_stack([np.hypot(rho, z[:, 2]), az, np.arctan2(z[:, 2], rho)])
+
+
+class MeasurementModel(Protocol):
+    """How one sensor's plots (M, 3) relate to ECEF states; ``Site`` and ``CartesianFrame``."""
+
+    @property
+    def origin(self) -> Positions:
+        """(3,) ECEF m of the sensor (or frame) origin."""
+        ...
+
+    @property
+    def rot(self) -> Matrix:
+        """(3, 3) rotation ECEF → the sensor's local ENU."""
+        ...
+
+    def check(self, z: Meas) -> str | None:
+        """What is wrong with plots z (M, 3) for this model, or None."""
+        ...
+
+    def predict(self, x: States, P: Covs, idx: Index, R: Matrix) -> Prediction:
+        """Predicted plots, Jacobians and innovation covariances of tracks ``idx``."""
+        ...
+
+    def innovation(self, z: Meas, zhat: Meas) -> Meas:
+        """Innovations z − ẑ (K, 3) in the plot space."""
+        ...
+
+    def to_ecef(self, z: Meas) -> Positions:
+        """ECEF positions (M, 3) m of plots z (M, 3)."""
+        ...
+
+    def cov_ecef(self, z: Meas, sigma: Array) -> Covs:
+        """ECEF position covariance (M, 3, 3) m² of plots z with 1-σ noise ``sigma`` (3,)."""
+        ...
+
+    def spread_m2(self, pos: Positions, sigma: Array) -> Array:
+        """Upper bound (N,) m² of the plot noise's largest ECEF variance at ECEF ``pos``."""
+        ...
+
+    def polar(self, z: Meas) -> Meas:
+        """Plots as [range m, az rad, el rad] from the origin (for coverage learning)."""
+        ...
 
 
 def wrap_angle(a: Array) -> Array:
@@ -154,22 +298,30 @@ def ekf_polar_update(x: States, P: Covs, z: Meas, sigma: Array, site: Site) -> t
 
 
 @dataclass(frozen=True)
-class PolarPrediction:
-    """Predicted measurements of selected tracks at one site, shared by gating and update."""
+class Prediction:
+    """Predicted measurements of selected tracks for one scan, shared by gating and update."""
 
     idx: Index  # (C,) rows of the tracks in the track table
-    zhat: Meas  # (C, 3) predicted [range m, az rad, el rad]
+    zhat: Meas  # (C, 3) predicted plot, in the model's units (e.g. [m, rad, rad])
     H: Covs  # (C, 3, 6) Jacobian
     S: Covs  # (C, 3, 3) innovation covariance HPHᵀ + R
     S_inv: Covs  # (C, 3, 3)
-    logdet: Array  # (C,) ln |S| (polar units m·rad·rad, squared)
+    logdet: Array  # (C,) ln |S| (in the plot units, squared)
 
 
-def polar_predict(x: States, P: Covs, idx: Index, R: Matrix, site: Site) -> PolarPrediction:
+PolarPrediction = Prediction
+"""The former name of ``Prediction``."""
+
+
+def _prediction(idx: Index, zhat: Meas, H: Covs, S: Covs) -> Prediction:
+    S_inv = np.asarray(np.linalg.inv(S), dtype=np.float64)
+    _, logdet = np.linalg.slogdet(S)
+    return Prediction(idx, zhat, H, S, S_inv, np.asarray(logdet, dtype=np.float64))
+
+
+def polar_predict(x: States, P: Covs, idx: Index, R: Matrix, site: Site) -> Prediction:
     """Predicted measurement, Jacobian and innovation covariance of tracks ``idx``."""
     zhat, H = polar_h(x[idx], site)
     Hp = H[:, :, :3]  # velocity is not measured
     S = Hp @ P[idx, :3, :3] @ Hp.swapaxes(-1, -2) + R
-    S_inv = np.asarray(np.linalg.inv(S), dtype=np.float64)
-    _, logdet = np.linalg.slogdet(S)
-    return PolarPrediction(idx, zhat, H, S, S_inv, np.asarray(logdet, dtype=np.float64))
+    return _prediction(idx, zhat, H, S)

@@ -31,8 +31,8 @@ straight leg; number of track ids over a 180° turn — 1 means held):
     200 (default)   278         33            1 / 1 / 1–2
     1000            321         58            1 / 1 / 1
 
-IMM over CV / coordinated-turn / ballistic models will replace this heuristic; it keeps
-the same ``predict`` signature.
+``mead.tracking.imm.IMM`` (quiet CV, manoeuvre CV and ballistic modes) is the
+alternative to this heuristic: ``Tracker(motion=IMM())``.
 """
 
 from __future__ import annotations

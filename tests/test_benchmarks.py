@@ -1,0 +1,50 @@
+"""Smoke tests of the benchmarks: each runs once at a tiny size (no speed asserts)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_module(module: str, *args: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", module, *args, "--json"],
+        cwd=ROOT, capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    return json.loads(out.stdout)
+
+
+def test_bench_tracking_tiny(tmp_path: Path) -> None:
+    """Both trackers (Stone Soup only if installed) on the same generated 4-target scenario."""
+    got = run_module(
+        "benchmarks.bench_tracking", "--sizes", "4", "--scans", "8", "--data", str(tmp_path)
+    )
+    assert got["peer"] == (find_spec("stonesoup") is not None)
+    (row,) = got["results"]
+    assert row["N"] == 4 and "generated" in row["source"]
+    trackers = ["mead", "stonesoup"] if got["peer"] else ["mead"]
+    for name in trackers:
+        r = row[name]
+        assert r["scans"] == 8 and r["truths_last_scan"] == 4
+        assert r["gospa_mean_m"] > 0 and r["plots_per_s"] > 0
+    assert got["machine"]["versions"]["numpy"]
+
+
+def test_bench_tracking_without_peer(tmp_path: Path) -> None:
+    got = run_module(
+        "benchmarks.bench_tracking", "--sizes", "3", "--scans", "5", "--data", str(tmp_path),
+        "--no-peer",
+    )  # fmt: skip
+    assert got["peer"] is False and "stonesoup" not in got["results"][0]
+
+
+def test_bench_scaling_tiny() -> None:
+    got = run_module("benchmarks.bench_scaling", "--sizes", "20", "40", "--scans", "6")
+    assert [r["N"] for r in got["results"]] == [20, 40]
+    assert all(r["steady_time_per_scan_s"] > 0 for r in got["results"])
+    assert isinstance(got["exponent"], float)
