@@ -1,0 +1,254 @@
+"""nats-server configurations and JetStream stream layouts of a MEAD federation (pure text).
+
+Topology (verified layouts of ``docs/operations.md`` and the project's NATS notes):
+
+* **Partner P** runs its own nats-server, JetStream domain ``P``, with two accounts.
+  ``LOCAL`` holds all national traffic (the node's user ``node``). ``RELEASE`` holds only
+  what ``LOCAL`` exports — the subjects the partner's policy releases, ``tracks.<recipient>``
+  — and is the only account linked to the hub, by a leafnode remote bound on the hub to
+  ``PARTNER_P``. The remote denies the hub's calls into P's JetStream API (stream admin,
+  consumer deletion, account/meta/server), so the hub cannot purge or create P's streams.
+  Streams in ``RELEASE``: ``OUTBOX`` (captures released tracks) and ``ALERTS_IN`` (sourced
+  from the hub's ``P_ALERTS``); in ``LOCAL``: ``NATIONAL`` (the national record of tracks).
+* **Hub** (the coordinator C) runs one account per partner, ``PARTNER_P``, plus ``HUB``
+  (the coordinator's user ``coord``). ``HUB`` exports ``alerts.P`` to ``PARTNER_P`` only and
+  imports each partner's ``tracks.C`` with ``prefix: from.P`` (an origin stamp the sender
+  cannot forge). Streams in ``PARTNER_P``: ``P_INBOX`` (sourced from P's ``OUTBOX``) and
+  ``P_ALERTS`` (captures ``alerts.P`` imported from HUB); in ``HUB``: ``ALERTS_OUT``.
+
+Passwords are derived from one deployment secret with :func:`secret`, so every site can
+render its own file; the hub learns only the leaf password of each partner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from mead.federation.identity import check_pseudonym
+
+DENIED_JS_API = ("STREAM.>", "ACCOUNT.>", "CONSUMER.DELETE.>", "META.>", "SERVER.>")
+"""JetStream API subjects (after ``$JS.<domain>.API.``) the other side of a leaf may not call."""
+
+
+def secret(deploy_key: bytes, label: str) -> str:
+    """A 32-hex-digit password for ``label`` (e.g. ``"P1/leaf"``) from the deployment key."""
+    if len(deploy_key) < 16:
+        raise ValueError(f"deployment key must be at least 16 bytes (got {len(deploy_key)})")
+    return hmac.new(deploy_key, label.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Federation:
+    """Who is in the federation and what each partner releases.
+
+    Parameters
+    ----------
+    coordinator
+        The coordinator's pseudonym (also the hub's JetStream domain).
+    partners
+        Partner pseudonym → the recipients its policy releases to (``tracks.<r>``).
+    deploy_key
+        Secret the passwords are derived from (see :func:`secret`).
+    """
+
+    coordinator: str
+    partners: Mapping[str, Sequence[str]]
+    deploy_key: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        check_pseudonym(self.coordinator)
+        for p in self.partners:
+            check_pseudonym(p)
+            if p == self.coordinator:
+                raise ValueError(f"partner {p!r} has the coordinator's name")
+        secret(self.deploy_key, "check")
+
+    def pw(self, label: str) -> str:
+        """The password of ``label`` (``"<P>/node"``, ``"<P>/js"``, ``"<P>/leaf"``, …)."""
+        return secret(self.deploy_key, label)
+
+    def released(self, partner: str) -> list[str]:
+        """The subjects ``partner`` releases: ``tracks.<r>`` for its policy's recipients."""
+        return [f"tracks.{r}" for r in sorted(set(self.partners[partner]))]
+
+
+def _header(name: str, listen: str, store_dir: str, ports_dir: str | None) -> list[str]:
+    out = [f"server_name: {name}", f'listen: "{listen}"']
+    if ports_dir is not None:
+        out.append(f'ports_file_dir: "{ports_dir}"')
+    out.append(f'jetstream {{ store_dir: "{store_dir}", domain: {name} }}')
+    return out
+
+
+def partner_conf(
+    fed: Federation,
+    partner: str,
+    *,
+    hub_leaf: str,
+    store_dir: str,
+    listen: str = "127.0.0.1:-1",
+    ports_dir: str | None = None,
+    ignore_discovered: bool = False,
+) -> str:
+    """The nats-server config of ``partner``'s sovereign node.
+
+    Parameters
+    ----------
+    hub_leaf
+        ``host:port`` of the hub's leafnode listener (or the WAN relay in front of it).
+    store_dir
+        JetStream file store directory.
+    ignore_discovered
+        Never follow leafnode URLs the hub gossips (keep to ``hub_leaf``, e.g. a relay or
+        the WAN address); needs nats-server >= 2.14.
+    """
+    check_pseudonym(partner)
+    released = fed.released(partner)
+    exports = "\n".join(f'      {{ stream: "{s}" }}' for s in released) or "      # nothing"
+    imp_rel = "\n".join(
+        f'      {{ stream: {{ account: LOCAL, subject: "{s}" }} }}' for s in released
+    )
+    deny = ", ".join(f'"$JS.{partner}.API.{d}"' for d in DENIED_JS_API)
+    lines = _header(partner, listen, store_dir, ports_dir)
+    lines += [
+        "accounts {",
+        "  LOCAL {   # all national traffic",
+        "    jetstream: enabled",
+        f'    users [ {{ user: node, password: "{fed.pw(partner + "/node")}" }} ]',
+        "    exports [   # THE releasability gate: only these subjects leave LOCAL",
+        exports,
+        "    ]",
+        f'    imports [ {{ stream: {{ account: RELEASE, subject: "alerts.{partner}" }} }} ]',
+        "  }",
+        "  RELEASE {   # only what LOCAL exports exists here; only this account is linked",
+        "    jetstream: enabled",
+        f'    users [ {{ user: node_js, password: "{fed.pw(partner + "/js")}" }} ]',
+        "    imports [",
+        imp_rel,
+        "    ]",
+        f'    exports [ {{ stream: "alerts.{partner}" }} ]',
+        "  }",
+        "}",
+        "leafnodes {",
+        '  reconnect: "1s"',
+        "  remotes [ {",
+        f'    url: "nats-leaf://leaf_{partner}:{fed.pw(partner + "/leaf")}@{hub_leaf}"',
+        "    account: RELEASE",
+        f"    deny_imports: [{deny}]",
+        *(["    ignore_discovered_servers: true"] if ignore_discovered else []),
+        "  } ]",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def hub_conf(
+    fed: Federation,
+    *,
+    store_dir: str,
+    leaf_listen: str,
+    advertise: str | None = None,
+    listen: str = "127.0.0.1:-1",
+    ports_dir: str | None = None,
+) -> str:
+    """The coordinator's hub nats-server config.
+
+    Parameters
+    ----------
+    leaf_listen
+        ``host:port`` the hub accepts partners' leafnode links on.
+    advertise
+        ``host:port`` partners reach the leaf listener at (the WAN address); gossiped to
+        leaves instead of ``leaf_listen`` so a leaf never bypasses the WAN path.
+    """
+    c = fed.coordinator
+    lines = _header(c, listen, store_dir, ports_dir)
+    lines += ["leafnodes {", f'  listen: "{leaf_listen}"']
+    if advertise:
+        lines.append(f'  advertise: "{advertise}"')
+    lines.append("  authorization { users [")
+    for p in fed.partners:
+        lines.append(
+            f'    {{ user: leaf_{p}, password: "{fed.pw(p + "/leaf")}", account: PARTNER_{p} }}'
+        )
+    lines += ["  ] }", "}", "accounts {"]
+    for p in fed.partners:
+        subject = f"tracks.{c}"
+        exp = f'{{ stream: "{subject}" }}' if subject in fed.released(p) else ""
+        lines += [
+            f"  PARTNER_{p} {{   # partner {p}'s embassy: only its leaf link lands here",
+            "    jetstream: enabled",
+            f'    users [ {{ user: ops_{p}, password: "{fed.pw(c + "/ops_" + p)}" }} ]',
+            f"    exports [ {exp} ]",
+            f'    imports [ {{ stream: {{ account: HUB, subject: "alerts.{p}" }} }} ]',
+            "  }",
+        ]
+    lines += [
+        "  HUB {",
+        "    jetstream: enabled",
+        f'    users [ {{ user: coord, password: "{fed.pw(c + "/node")}" }} ]',
+        "    exports [",
+        *(f'      {{ stream: "alerts.{p}", accounts: [PARTNER_{p}] }}' for p in fed.partners),
+        "    ]",
+        "    imports [",
+        *(
+            f'      {{ stream: {{ account: PARTNER_{p}, subject: "tracks.{c}" }}, '
+            f'prefix: "from.{p}" }}'
+            for p in fed.partners
+            if f"tracks.{c}" in fed.released(p)
+        ),
+        "    ]",
+        "  }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One JetStream stream to create: in which account, with what (as nats-py kwargs).
+
+    ``source``/``mirror`` name a stream in another JetStream domain: ``(stream, domain)``.
+    """
+
+    account: str
+    name: str
+    subjects: tuple[str, ...] = ()
+    source: tuple[str, str] | None = None
+    mirror: tuple[str, str] | None = None
+    max_age_s: float = 86_400.0
+
+
+def partner_streams(fed: Federation, partner: str) -> list[StreamSpec]:
+    """Streams on ``partner``'s server: national record, outbox and the alerts inbox."""
+    return [
+        StreamSpec("LOCAL", "NATIONAL", subjects=("tracks.>",)),
+        StreamSpec("RELEASE", "OUTBOX", subjects=tuple(fed.released(partner))),
+        # a single-source stream, not a mirror: it keeps order just as well, and a source
+        # can be restarted in place after a hub restart (see NatsBus ``watch``)
+        StreamSpec("RELEASE", "ALERTS_IN", source=(f"{partner}_ALERTS", fed.coordinator)),
+    ]
+
+
+def hub_streams(fed: Federation) -> list[StreamSpec]:
+    """Streams on the hub: per partner an inbox (sourced) and an alerts store; own log."""
+    out = [StreamSpec("HUB", "ALERTS_OUT", subjects=("alerts.>",))]
+    for p in fed.partners:
+        out.append(StreamSpec(f"PARTNER_{p}", f"{p}_INBOX", source=("OUTBOX", p)))
+        out.append(StreamSpec(f"PARTNER_{p}", f"{p}_ALERTS", subjects=(f"alerts.{p}",)))
+    return out
+
+
+__all__ = [
+    "DENIED_JS_API",
+    "Federation",
+    "StreamSpec",
+    "hub_conf",
+    "hub_streams",
+    "partner_conf",
+    "partner_streams",
+    "secret",
+]
