@@ -89,3 +89,14 @@ def test_point_in_polygon() -> None:
     square = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
     inside = geo.point_in_polygon(np.array([0.5, 1.5, 0.5]), np.array([0.5, 0.5, -0.1]), square)
     assert inside.tolist() == [True, False, False]
+
+
+def test_ecef2geodetic_matches_pymap3d_from_ground_to_orbit() -> None:
+    lat, lon, _ = _points(500, 4)
+    alt = np.random.default_rng(5).uniform(-1000, 2_000_000, 500)
+    p = geo.geodetic2ecef(lat, lon, alt)
+    ref = pymap3d.ecef2geodetic(p[:, 0], p[:, 1], p[:, 2], ell=geo.WGS84)
+    got = geo.ecef2geodetic(p)
+    np.testing.assert_allclose(got[0], ref[0], atol=1e-10)
+    np.testing.assert_allclose(got[1], ref[1], atol=1e-10)
+    np.testing.assert_allclose(got[2], ref[2], atol=1e-4)
