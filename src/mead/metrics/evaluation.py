@@ -27,8 +27,12 @@ def attribute_alerts(world: World, events: list[dict[str, Any]]) -> None:
     """Add ``truth`` (object id or None) to every alert event, from its track position."""
     epoch = world.scenario.start_epoch_s()
     truth = world.truth
+    about: dict[str, str | None] = {}  # alert_id → object, so a cancel keeps its alert's
     for ev in events:
         if ev["kind"] not in ("alert", "alert_sent"):
+            continue
+        if ev["state"] == "cancelled" and ev["alert_id"] in about:
+            ev["truth"] = about[ev["alert_id"]]
             continue
         alive, states = truth.states_at(ev["t"] - epoch)
         ev["truth"] = None
@@ -38,6 +42,7 @@ def attribute_alerts(world: World, events: list[dict[str, Any]]) -> None:
         d, k = cKDTree(states[:, :3]).query(p, distance_upper_bound=ALERT_GATE_M)
         if np.isfinite(d):
             ev["truth"] = truth.ids[alive[k]]
+        about[ev["alert_id"]] = ev["truth"]
 
 
 def detected_objects(world: World) -> np.ndarray:
@@ -136,8 +141,8 @@ def summarize(world: World, results: dict[str, ModeResult], wall_s: float) -> di
 def _civil_alerted(world: World, res: ModeResult) -> int:
     kind = dict(zip(world.truth.ids, world.truth.kind, strict=True))
     hit = {ev["truth"] for ev in res.events
-           if ev["kind"] in ("alert", "alert_sent") and ev.get("truth") is not None
-           and kind[ev["truth"]] == "aircraft"}
+           if ev["kind"] in ("alert", "alert_sent") and ev["state"] != "cancelled"
+           and ev.get("truth") is not None and kind[ev["truth"]] == "aircraft"}
     return len(hit)
 
 

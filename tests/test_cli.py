@@ -1,0 +1,60 @@
+"""The `mead` command: help, check, run, and clean one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def mead(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mead.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def test_help_explains_subcommands() -> None:
+    out = mead("--help")
+    assert out.returncode == 0
+    for word in ("run", "check", "alliance", "national-only"):
+        assert word in out.stdout
+
+
+def test_check_reference() -> None:
+    out = mead("check", "scenarios/reference.yaml")
+    assert out.returncode == 0, out.stderr
+    assert "6 partners" in out.stdout and "340 threats" in out.stdout
+
+
+def test_bad_scenario_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\npartners: [{name: P1, sensors: [{id: r, site: "
+                   "{lat_deg: 95, lon_deg: 0}}]}]\n")
+    out = mead("check", str(bad))
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip() == (f"mead: {bad}: Expected `float` <= 90.0 - at "
+                                  "`$.partners[0].sensors[0].site.lat_deg`")
+
+
+def test_bad_policy_named_by_scenario(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text("partner: P1\nrules: [{to: [P9]}]\n")
+    sc = tmp_path / "s.yaml"
+    sc.write_text("name: x\npartners: [{name: P1, policy: p.yaml}]\n")
+    out = mead("check", str(sc))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "p.yaml" in out.stderr and "unknown partner 'P9'" in out.stderr
+
+
+def test_run_small_writes_the_report(tmp_path: Path) -> None:
+    out = mead("run", "scenarios/small.yaml", "--out", str(tmp_path), "--json", "--jobs", "2")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary == json.loads((tmp_path / "summary.json").read_text())
+    for f in ("events.jsonl", "warning_time.png", "map.png", "report.md"):
+        assert (tmp_path / f).stat().st_size > 0
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    kinds = {json.loads(line)["kind"] for line in lines}
+    assert "alert" in kinds

@@ -1,0 +1,62 @@
+"""End to end on the small scenario: the whole chain, alliance against national-only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mead.metrics.evaluation import attribute_alerts, summarize
+from mead.runner import MODES, World, prepare, run_both
+from mead.scenario import load_scenario
+
+SMALL = Path(__file__).resolve().parents[1] / "scenarios" / "small.yaml"
+
+
+@pytest.fixture(scope="module")
+def small() -> tuple[World, dict, dict]:
+    sc = load_scenario(SMALL)
+    world = prepare(sc, sc.seed, SMALL)
+    results = run_both(world, jobs=1)
+    for m in MODES:
+        attribute_alerts(world, results[m].events)
+    return world, results, summarize(world, results, wall_s=1.0)
+
+
+def test_alliance_warns_the_far_partner_earlier(small: tuple[World, dict, dict]) -> None:
+    _, _, s = small
+    cap = s["areas"]["Capital"]
+    assert cap["alliance"]["mean_warning_s"] > cap["national"]["mean_warning_s"] + 60
+    bm = s["classes"]["ballistic"]
+    assert bm["warned"]["alliance"] == bm["launched"] == 6
+
+
+def test_no_civil_flight_is_alerted(small: tuple[World, dict, dict]) -> None:
+    assert small[2]["civil"]["alerted"] == {"alliance": 0, "national": 0}
+
+
+def test_alerts_reach_only_the_owners_of_threatened_areas(small: tuple[World, dict, dict]) -> None:
+    world, results, _ = small
+    owner = {a.name: a.owner for a in world.scenario.defended_areas}
+    received = [e for e in results["alliance"].events if e["kind"] == "alert"]
+    assert received, "the alliance run produced no alerts"
+    assert all(e["node"] == owner[e["area"]] == e["recipient"] for e in received)
+    assert {e["node"] for e in received} == {"P2"}  # P1's base is never threatened
+    from_c0 = [e for e in received if e["via"] == "C0"]
+    assert from_c0 and all(e["issuer"] == "C0" for e in from_c0)
+
+
+def test_national_run_releases_nothing(small: tuple[World, dict, dict]) -> None:
+    _, results, _ = small
+    nat = results["national"].counters
+    assert nat["C0"].get("batches", 0) == 0
+    assert all(e["via"] != "C0" for e in results["national"].events if e["kind"] == "alert")
+
+
+def test_same_seed_same_world() -> None:
+    sc = load_scenario(SMALL)
+    a, b = prepare(sc, 3, SMALL), prepare(sc, 3, SMALL)
+    np.testing.assert_array_equal(a.truth.samples, b.truth.samples)
+    assert len(a.scans) == len(b.scans)
+    np.testing.assert_array_equal(a.scans[-1].z, b.scans[-1].z)
