@@ -154,7 +154,8 @@ def test_bad_arguments():
 
 def test_end_to_end_ballistic_and_airliner():
     """A noisy ballistic track aimed at one area and an airliner overflying both go through
-    classify → assess → alerts: only the target's owner is warned, and well before impact."""
+    classify → smoothed → assess → alerts, as a node runs them: only the target's owner is
+    warned, and well before impact."""
     sol, t_imp, p_imp = kepler_arc()
     lat, lon, _ = geo.ecef2geodetic(p_imp)
     areas = [
@@ -177,9 +178,10 @@ def test_end_to_end_ballistic_and_airliner():
     for k, tk in enumerate(t):
         ids = ["101", "202"]
         x, P = np.stack([xb[k], xa[k]]), np.stack([Pb[k], Pa[k]])
-        cls = clf.classify(ids, x, P)
+        cls = clf.classify(ids, x, P, t=float(tk))
         assert cls[1] in ("unknown", "aircraft")
-        alerts += am.step(tk, assess(tk, ids, x, P, cls, areas), ids)
+        xs, Ps, powered = clf.smoothed(ids, x, P)
+        alerts += am.step(tk, assess(tk, ids, xs, Ps, cls, areas, powered=powered), ids)
     alerts += am.step(t_imp + 2.0, [], ["202"])  # the ballistic track is gone after impact
     assert {(a.recipient, a.area, a.system_track) for a in alerts} == {("P3", "Target", 101)}
     states = [a.state for a in alerts]
@@ -189,3 +191,24 @@ def test_end_to_end_ballistic_and_airliner():
     last = alerts[-2]
     assert geo.great_circle_distance_m(lat, lon, last.impact_lat_deg, last.impact_lon_deg) < 3000
     assert abs(last.t_impact - t_imp) < 15.0
+
+
+def test_marginal_threats_keep_alerts_alive_but_never_issue():
+    am = AlertManager("C0", AREAS, cancel_after=2, confirm=1)
+    marginal = dict(marginal=True, miss_m=12e3)
+    assert am.step(0.0, [_threat(0.0, **marginal)], ["12"]) == []  # never issues
+    assert [a.state for a in am.step(4.0, [_threat(4.0, tgo=296.0)], ["12"])] == ["issued"]
+    for k in range(2, 8):  # marginal for a long while: the alert stays open
+        assert am.step(4.0 * k, [_threat(4.0 * k, tgo=300.0 - 4 * k, **marginal)], ["12"]) == []
+    assert am.step(32.0, [], ["12"]) == []
+    assert [a.state for a in am.step(36.0, [], ["12"])] == ["cancelled"]
+
+
+def test_drone_alerts_outlast_short_gaps():
+    """A drone's alert survives a minute without the threat; a ballistic one does not."""
+    am = AlertManager("C0", AREAS, cancel_after=3, slow_cancel_s=120.0, confirm=1)
+    drone = dict(threat_class="drone", tgo=3000.0)
+    am.step(0.0, [_threat(0.0, **drone), _threat(0.0, track="13", area="South")], ["12", "13"])
+    out = [am.step(4.0 * k, [], ["12", "13"]) for k in range(1, 31)]  # 4 … 120 s
+    cancels = [(4.0 * (k + 1), a.area) for k, o in enumerate(out) for a in o]
+    assert cancels == [(12.0, "South"), (120.0, "North")]

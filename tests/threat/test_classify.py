@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from threat_profiles import (
     airliner,
+    boosted_arc,
     classify_tracks,
     enu2state,
     flight,
@@ -40,7 +41,8 @@ def _state(alt, speed, gamma_deg=0.0):
         (30e3, 900.0, 20.0, BALLISTIC),  # high and fast enough
         (10e3, 1500.0, 30.0, BALLISTIC),  # fast enough anywhere
         (15e3, 700.0, 30.0, ROCKET),
-        (22e3, 300.0, 0.0, ROCKET),  # above any airliner
+        (22e3, 350.0, 0.0, ROCKET),  # above and faster than any airliner
+        (22e3, 230.0, 0.0, AIRCRAFT),  # above any airliner, but at airliner speed
         (100.0, 250.0, 0.0, CRUISE),
         (1000.0, 51.0, 0.0, DRONE),
         (3000.0, 40.0, 0.0, DRONE),
@@ -212,3 +214,131 @@ def test_bad_input_names_the_problem():
         Classifier(slow_updates=0)
     assert clf.classify([], np.empty((0, 6))) == []
     assert TRACK_CLASSES[classify_kinematics(np.empty((0, 6))).size :] == TRACK_CLASSES
+
+
+# --- chord velocities (classify with times), smoothed states, powered flight ---------------
+
+LONG_RANGE = {"sig_p": 300.0, "sig_v0": 40.0, "sig_v1": 40.0, "corr_s": 2.0, "vert": 2.0}
+"""A slow target far from the radar: good positions, hopeless velocities (honest P)."""
+
+
+def _drone_track(seed):
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.0, 900.0, 4.0)
+    xt = flight(t, np.full(t.size, 1000.0), 51.0, weave(t))
+    x, P = noisy_track(xt, t, rng, **LONG_RANGE)
+    return t, xt, x, P
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_long_range_drone_needs_times(seed):
+    """Velocity σ 40 m/s fits no band; the chord over the track's history does."""
+    t, _, x, P = _drone_track(seed)
+    with_t = classify_tracks(Classifier(), {"d": (t, x, P)})["d"]
+    first = with_t.index("drone")
+    assert t[first] <= 180.0 and set(with_t[first:]) == {"drone"}
+    clf = Classifier()
+    no_t = [clf.classify(["d"], x[k : k + 1], P[k : k + 1])[0] for k in range(t.size)]
+    assert set(no_t) == {"unknown"}
+
+
+def test_smoothed_drone_velocity():
+    t, xt, x, P = _drone_track(4)
+    clf = Classifier()
+    raw, smooth, used = [], [], []
+    for k, tk in enumerate(t):
+        clf.classify(["d"], x[k : k + 1], P[k : k + 1], t=float(tk))
+        xs, Ps, powered = clf.smoothed(["d"], x[k : k + 1], P[k : k + 1])
+        assert not powered[0]
+        np.testing.assert_array_equal(Ps[0, :3, :3], P[k, :3, :3])
+        if tk >= 300.0:
+            raw.append(np.linalg.norm(x[k, 3:] - xt[k, 3:]))
+            smooth.append(np.linalg.norm(xs[0, 3:] - xt[k, 3:]))
+            used.append(np.trace(Ps[0, 3:, 3:]) < np.trace(P[k, 3:, 3:]))
+    rms = [float(np.sqrt(np.mean(np.square(e)))) for e in (raw, smooth)]
+    assert rms[1] < 0.35 * rms[0], rms
+    assert np.mean(used) > 0.8
+
+
+def test_smoothed_ballistic_velocity_and_impact():
+    from mead.threat.impact import predict_impact
+
+    sol, t_imp, p_imp = kepler_arc()
+    rng = np.random.default_rng(9)
+    t = np.arange(100.0, 420.0, 4.0)
+    x, P = noisy_track(sol(t).T, t, rng, sig_p=1000.0, sig_v0=150.0, sig_v1=150.0, corr_s=2.0)
+    clf = Classifier(beta_kg_m2=None)  # the reference arc is drag-free
+    flags = []
+    for k, tk in enumerate(t):
+        assert clf.classify(["b"], x[k : k + 1], P[k : k + 1], t=float(tk)) == (
+            ["unknown"] if k < 1 else ["ballistic"]
+        )
+        xs, Ps, powered = clf.smoothed(["b"], x[k : k + 1], P[k : k + 1])
+        flags.append(bool(powered[0]))
+    # climbing ballistic: powered until first judged from two chords (~2 spacings), then not
+    n = flags.index(False, 1)
+    assert all(flags[1:n]) and not any(flags[n:]) and t[n] - t[0] <= 36.0
+    truth = sol(t[-1])
+    assert np.linalg.norm(xs[0, 3:] - truth[3:]) < 0.3 * np.linalg.norm(x[-1, 3:] - truth[3:])
+    raw = predict_impact(x[-1:], P[-1:])
+    smooth = predict_impact(xs, Ps)
+    miss = [float(np.linalg.norm(i.p_ecef[0] - p_imp)) for i in (raw, smooth)]
+    assert miss[1] < 0.5 * miss[0] and smooth.radius_m[0] < 0.5 * raw.radius_m[0], miss
+
+
+def test_powered_during_boost_only():
+    sol, t_burn, t_imp = boosted_arc()
+    rng = np.random.default_rng(2)
+    t = np.arange(20.0, t_imp - 2.0, 4.0)
+    x, P = noisy_track(sol(t).T, t, rng, sig_p=300.0, sig_v0=60.0, sig_v1=60.0, corr_s=2.0)
+    clf = Classifier()
+    flags = {}
+    for k, tk in enumerate(t):
+        cls = clf.classify(["m"], x[k : k + 1], P[k : k + 1], t=float(tk))
+        flags[tk] = (cls[0], bool(clf.smoothed(["m"], x[k : k + 1], P[k : k + 1])[2][0]))
+    boost = [p for tk, (c, p) in flags.items() if c == "ballistic" and tk < t_burn]
+    coast = [p for tk, (c, p) in flags.items() if tk > t_burn + 45.0]
+    assert boost and all(boost)
+    assert coast and not any(coast)
+
+
+def test_smoothed_other_rows_and_unknown_ids():
+    """Rows without a better chord are returned as they are; any class may be smoothed (a
+    coordinator's class may come from a partner); unknown ids are an error."""
+    t = np.arange(0.0, 120.0, 4.0)
+    xt = flight(t, np.full(t.size, 10_700.0), 230.0, 300.0)
+    P = np.repeat(np.diag([100.0**2] * 3 + [5.0**2] * 3)[None], t.size, 0)
+    still = np.repeat(_state(10_700.0, 230.0), t.size, 0)  # velocity inconsistent with motion
+    clf = Classifier()
+    for k, tk in enumerate(t):
+        x = np.stack([xt[k], still[k]])
+        clf.classify(["a", "b"], x, np.stack([P[k], P[k]]), t=float(tk))
+    xs, Ps, powered = clf.smoothed(["a", "b"], x, np.stack([P[-1], P[-1]]))
+    assert np.linalg.norm(xs[0, 3:] - xt[-1, 3:]) < 2.0  # the chord of a straight flight
+    assert np.trace(Ps[0, 3:, 3:]) < np.trace(P[-1, 3:, 3:])
+    np.testing.assert_array_equal(xs[1], x[1])  # no consistent chord: untouched
+    assert not powered.any()
+    with pytest.raises(ThreatInputError, match="never classified"):
+        clf.smoothed(["zz"], x[:1], P[:1])
+
+
+@pytest.mark.parametrize("with_t", [True, False])
+def test_diverging_filter_does_not_make_a_missile(with_t):
+    """A drone or airliner track whose velocity estimate runs away (600 m/s, confident) for
+    a few updates while its positions stay true is not upgraded to rocket/ballistic: its
+    chord is subsonic, and a settled class needs lasting fast evidence anyway."""
+    t = np.arange(0.0, 400.0, 4.0)
+    tracks = {
+        "drone": flight(t, np.full(t.size, 1000.0), 51.0, 90.0),
+        "airliner": flight(t, np.full(t.size, 10_700.0), 230.0, 90.0),
+    }
+    P = np.diag([100.0**2] * 3 + [3.0**2] * 3)[None]
+    clf = Classifier()
+    for name, x in tracks.items():
+        bad = x.copy()
+        bad[60:66, 3:] *= 600.0 / np.linalg.norm(bad[60:66, 3:], axis=1, keepdims=True)
+        out = [
+            clf.classify([name], bad[k : k + 1], P, t=float(t[k]) if with_t else None)[0]
+            for k in range(t.size)
+        ]
+        assert set(out[60:]) == {out[59]} and out[59] in ("drone", "aircraft")

@@ -233,11 +233,41 @@ def test_bad_input_and_empty():
 def test_too_uncertain_tracks_threaten_nothing(arc):
     x, P, _, (lat, lon) = _ballistic(arc, t_mid=100.0, sig_p=5000.0, sig_v=400.0)
     area = [_circle("Impact", "P1", lat, lon, 10.0)]
-    assert assess(0.0, ["1"], x, P, ["ballistic"], area) == []  # impact area > 250 km
-    assert assess(0.0, ["1"], x, P, ["ballistic"], area, max_impact_radius_m=np.inf)
+    (th,) = assess(0.0, ["1"], x, P, ["ballistic"], area)  # impact area > 250 km:
+    assert th.marginal  # can keep an open alert alive, never issue one
+    (th,) = assess(0.0, ["1"], x, P, ["ballistic"], area, max_impact_radius_m=np.inf)
+    assert not th.marginal
     # a wobbly drone (course σ ≈ 17°) passing an area 150 km ahead: margin ≫ 50 km, capped
     xd, Pd = _flyer(30.0, 35.0, 1000.0, 51.0, 0.0, sig_v=15.0)
     off = [_circle("Off", "P1", 31.35, 35.75, 10.0)]  # path passes ~61 km off its edge
-    assert assess(0.0, ["d"], xd, Pd, ["drone"], off) == []
+    assert [th for th in assess(0.0, ["d"], xd, Pd, ["drone"], off) if not th.marginal] == []
     (th,) = assess(0.0, ["d"], xd, Pd, ["drone"], off, max_margin_m=np.inf)
     assert th.impact_radius_m > 50_000.0
+
+
+def test_marginal_pairs_between_threshold_and_stay_factor():
+    """A path just outside radius + margin comes back marginal; farther out, not at all."""
+    area = [_circle("Base", "P1", 31.5, 35.0, r_km=10.0)]
+    km_per_deg = geo.R_MEAN_M * np.pi / 180 * np.cos(np.radians(31.0)) / 1e3
+    out = {}
+    for off_km in (5.0, 13.5, 20.0):  # path 5, 13.5, 20 km off the centre; margin ~2.7 km
+        x, P = _flyer(31.0, 35.0 + off_km / km_per_deg, 1000.0, 51.0, 0.0, sig_v=1.0)
+        out[off_km] = [th.marginal for th in assess(0.0, ["d"], x, P, ["drone"], area)]
+    assert out == {5.0: [False], 13.5: [True], 20.0: []}
+    x, P = _flyer(31.0, 35.0 + 13.5 / km_per_deg, 1000.0, 51.0, 0.0, sig_v=1.0)
+    assert assess(0.0, ["d"], x, P, ["drone"], area, stay_factor=1.0) == []
+
+
+def test_implausible_class_kinematics_threaten_nothing(arc):
+    """Class labels inherited through fusion: a 'drone' at airliner altitude and speed, a
+    'ballistic' flying like an airliner, a 'cruise' at 18 km — none warns anyone."""
+    area = [_circle("Base", "P1", 31.5, 35.0, r_km=30.0)]
+    airliner_x, airliner_P = _flyer(31.0, 35.0, 10_700.0, 230.0, 0.0)
+    high_x, high_P = _flyer(31.0, 35.0, 18_000.0, 250.0, 0.0)
+    slow_drone_x, slow_drone_P = _flyer(31.0, 35.0, 1_000.0, 51.0, 0.0)
+    x = np.concatenate([airliner_x, airliner_x, high_x, slow_drone_x])
+    P = np.concatenate([airliner_P, airliner_P, high_P, slow_drone_P])
+    out = assess(0.0, ["a", "b", "c", "d"], x, P, ["drone", "ballistic", "cruise", "drone"], area)
+    assert {th.track_id for th in out} == {"d"}
+    xb, Pb, _, (lat, lon) = _ballistic(arc, t_mid=560.0)  # low and fast: plausible
+    assert assess(0.0, ["b"], xb, Pb, ["ballistic"], [_circle("I", "P1", lat, lon)])

@@ -178,3 +178,17 @@ def test_approach_margin_grows_with_distance_and_heading_sigma():
     assert m[1] > 1.8 * m[0]
     sig_psi = 5.0 / 51.0
     np.testing.assert_allclose(m, 2.0 * np.hypot(100.0, sig_psi * ap.along_m[0]), rtol=0.02)
+
+
+def test_wild_covariance_does_not_blow_up(arc):
+    """Sigma points far underground or faster than escape speed: no overflow, no warnings."""
+    sol, _, _ = arc
+    x = np.stack([sol(400.0), sol(590.0)])
+    P = np.stack([_cov(50e3, 8e3), _cov(20e3, 3e3)])
+    imp = predict_impact(x, P, beta_kg_m2=500.0)
+    assert imp.ok.all() and np.all(np.isfinite(imp.tgo_s))
+    assert np.all((imp.radius_m > 50e3) | np.isinf(imp.radius_m))
+    # a very light body diving fast into dense air: stiff drag, small steps, still lands
+    dive = enu2state(32.0, 35.0, 3000.0, [[0.0, 500.0, -3000.0]])
+    p, tgo, landed = propagate_to_ground(dive, beta_kg_m2=20.0)
+    assert landed[0] and 1.0 < tgo[0] < 600.0 and np.isfinite(p).all()

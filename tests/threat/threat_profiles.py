@@ -132,3 +132,24 @@ def classify_tracks(clf, tracks, with_time=True):
         for tid, c in zip(ids, clf.classify(ids, x, P, t=tk if with_time else None), strict=True):
             out[tid].append(c)
     return out
+
+
+def boosted_arc(burn_s=70.0, thrust_mps2=45.0, gamma_deg=50.0, lat0=34.3, lon0=47.1, az_deg=265.0):
+    """A missile thrusting in a fixed direction (elevation ``gamma_deg`` at launch) for
+    ``burn_s``, then coasting; no drag. Returns (dense solution, burnout time, impact time).
+    """
+    x0 = enu2state(lat0, lon0, 10.0, [_venu(1.0, gamma_deg, az_deg)])[0]
+    u = x0[3:] / np.linalg.norm(x0[3:])
+
+    def f(t, s):
+        a = ecef_acceleration(s[:3, None], s[3:, None])[:, 0]
+        return np.r_[s[3:], a + (thrust_mps2 * u if t < burn_s else 0.0)]
+
+    def ground(t, s):
+        return ground_height_m(s[:3, None])[0] + (1.0 if t < 1.0 else 0.0)
+
+    ground.terminal, ground.direction = True, -1
+    sol = solve_ivp(
+        f, (0, 3000), x0, rtol=1e-10, atol=1e-6, events=ground, dense_output=True, max_step=1.0
+    )
+    return sol.sol, burn_s, float(sol.t_events[0][0])

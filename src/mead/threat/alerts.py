@@ -12,8 +12,13 @@ One alert lifecycle per (track, area) pair, addressed to the area's owner:
   impact time moves by more than ``max(dt_impact_s, tgo_frac × tgo)`` (a minute matters
   less an hour out), the class changes, or ``update_s`` has passed since the last alert;
 * **cancelled** when the pair has not been threatened for ``cancel_after`` consecutive
-  steps, at once when the track is gone, or when the last predicted impact time lies more
+  steps (and, for cruise missiles and drones, for ``slow_cancel_s``), at once when the
+  track is gone, or when the last predicted impact time lies more
   than ``grace_s`` in the past (the threat has arrived).
+
+A *marginal* threat (just outside the threat threshold, see ``assess(stay_factor=…)``)
+keeps an open alert alive and may update it, but never issues one: hysteresis against
+predictions that hover at the edge of an area.
 
 ``alert_id`` is ``f"{issuer}-{track_id}-{area}"`` and stays the same from issue to cancel;
 if the same pair is threatened again after a cancel, the new lifecycle gets a ``-2``,
@@ -41,6 +46,7 @@ class _Open:
 
     last: Alert
     misses: int = 0
+    seen_t: float = 0.0  # last time the pair was threatened (or marginal), s
 
 
 class AlertManager:
@@ -57,7 +63,9 @@ class AlertManager:
     tgo_frac : … or more than this fraction of the last time-to-go.
     radius_frac : fraction of the last impact radius that counts as a change.
     confirm : consecutive agreeing steps needed to issue (1: issue at once).
-    cancel_after : cancel after this many consecutive steps without the threat.
+    cancel_after : cancel after this many consecutive steps without the threat …
+    slow_cancel_s : … and, for cruise missiles and drones (hours of flight, uncertain
+        heading far out), only once this long has passed without it, s.
     grace_s : cancel once the last predicted impact time is this far in the past, s.
     """
 
@@ -73,6 +81,7 @@ class AlertManager:
         tgo_frac: float = 0.1,
         confirm: int = 2,
         cancel_after: int = 3,
+        slow_cancel_s: float = 120.0,
         grace_s: float = 30.0,
     ) -> None:
         if cancel_after < 1 or confirm < 1:
@@ -90,6 +99,7 @@ class AlertManager:
         self.tgo_frac = tgo_frac  # fraction of the last time-to-go
         self.confirm = confirm  # steps
         self.cancel_after = cancel_after  # steps
+        self.slow_cancel_s = slow_cancel_s  # s
         self.grace_s = grace_s  # s
         self._open: dict[tuple[str, str], _Open] = {}
         self._pending: dict[tuple[str, str], tuple[Threat, int]] = {}  # not yet issued
@@ -127,7 +137,9 @@ class AlertManager:
             op.misses += 1
             gone = key[0] not in live
             arrived = t - op.last.t_impact > self.grace_s
-            if gone or arrived or op.misses >= self.cancel_after:
+            slow = op.last.threat_class in ("cruise", "drone")
+            quiet = t - op.seen_t >= (self.slow_cancel_s if slow else 0.0)
+            if gone or arrived or (op.misses >= self.cancel_after and quiet):
                 del self._open[key]
                 out.append(self._cancel(t, op.last))
         for key in [k for k in self._cycles if k[0] not in live and k not in self._open]:
@@ -142,6 +154,9 @@ class AlertManager:
             )
         op = self._open.get(key)
         if op is None:
+            if th.marginal:
+                self._pending.pop(key, None)
+                return None
             prev, n = self._pending.get(key, (None, 0))
             n = n + 1 if prev is not None and self._agree(t, prev, th) else 1
             if n < self.confirm:
@@ -152,9 +167,9 @@ class AlertManager:
             n = self._cycles[key]
             alert_id = f"{self.issuer}-{th.track_id}-{th.area}" + (f"-{n}" if n > 1 else "")
             alert = self._alert(t, th, alert_id, "issued")
-            self._open[key] = _Open(alert)
+            self._open[key] = _Open(alert, seen_t=t)
             return alert
-        op.misses = 0
+        op.misses, op.seen_t = 0, t
         if not self._changed(t, op.last, th):
             return None
         op.last = self._alert(t, th, op.last.alert_id, "updated")

@@ -34,6 +34,7 @@ class Threat:
     track_lon_deg: float
     track_alt_m: float
     value: float = 1.0  # the area's value (0..100), for ranking
+    marginal: bool = False  # just outside the threat threshold: keeps an open alert alive
 
 
 _TRAILING_DIGITS = re.compile(r"(\d+)$")

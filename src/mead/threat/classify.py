@@ -11,6 +11,13 @@ Two layers:
   threat never flips back to aircraft or unknown, and an early-boost missile that looked
   like a rocket is upgraded to ballistic.
 
+Given times, the :class:`Classifier` also keeps each track's recent positions and forms
+*chord* velocities over 15–120 s (``mead.threat._baseline``): far steadier than a radar
+track's own velocity for slow targets at long range, they feed the slow-class bands, and
+:meth:`Classifier.smoothed` offers them (level-flight chord for cruise/drone, free-flight
+chord for ballistic/rocket) to the impact prediction, with a *powered* flag for
+ballistic/rocket tracks still under thrust.
+
 Evidence rules (v = 3-D speed, g = ground speed, h = geodetic altitude, w = |vertical
 speed|; v⁻ = v − kσ_v, g⁻ = g − kσ_g, g⁺ = g + kσ_g with k = ``Rules.k_sigma`` (2),
 w⁻ = w − σ_w; first match wins). Slow classes use the ground speed because the vertical
@@ -20,7 +27,8 @@ velocity of a radar track is much noisier than the horizontal one.
 evidence      rule (defaults of :class:`Rules`)
 ============  ===================================================================
 ballistic     v⁻ > 1,200 m/s, or h > 25 km and v⁻ > 800 m/s
-rocket        v⁻ > 450 m/s (supersonic), or h > 20 km (above any civil aircraft)
+rocket        v⁻ > 450 m/s (supersonic), or h > 20 km (above any civil aircraft) and
+              v⁻ > 300 m/s (faster than any airliner)
 cruise        170 ≤ g⁻, g⁺ ≤ 330 m/s, h < 1.5 km, not clearly climbing (w⁻ < 15 m/s)
 drone         25 ≤ g⁻, g⁺ ≤ 75 m/s, h < 4 km, and, if g⁺ > 60 m/s, not clearly
               climbing or descending (w⁻ ≤ 3 m/s)
@@ -29,14 +37,19 @@ aircraft      70 ≤ g⁻, g⁺ ≤ 320 m/s at h ≥ 3 km; or below 3 km 80 ≤ 
 unknown       anything else (ambiguous, or too noisy for any band)
 ============  ===================================================================
 
+With times, ballistic/rocket evidence is void while the track's chord (mean velocity
+from its own positions) is clearly subsonic (|v| + 2σ < 300 m/s).
+
 Declaration rules of :class:`Classifier` (n_X = evidence updates of kind X over the
 track's life; "mature" = at least ``min_age_s`` old, checked only when times are given):
 
 ============  ===================================================================
 class         declared when
 ============  ===================================================================
-ballistic     n_ballistic ≥ ``fast_updates`` (2)
-rocket        n_ballistic + n_rocket ≥ ``fast_updates``
+ballistic     n_ballistic ≥ ``fast_updates`` (2); from aircraft, drone or cruise only
+              with n_ballistic + n_rocket ≥ ``slow_updates`` (a diverging filter or a
+              track swap is not a missile)
+rocket        n_ballistic + n_rocket ≥ ``fast_updates`` (same proviso)
 cruise        mature, n_cruise ≥ ``slow_updates`` (10), n_cruise > ``dominance`` (2)
               × n_aircraft, and n_cruise ≥ n_drone
 drone         mature, n_drone ≥ ``slow_updates``, n_drone > ``dominance`` × n_aircraft,
@@ -49,8 +62,9 @@ Civil airliners (80 → 230 m/s climbing to ~10.7 km, 230 m/s cruise, descending
 ~8 m/s to land at ~75 m/s, ≤ ~130 m/s below 3 km by the 250 kt rule) never meet the
 cruise band below 1.5 km, and meet the drone band only in the last minute or two of an
 approach, by which time a track that followed the descent holds far more aircraft than
-drone evidence. The residual risk is a track *started* in those last minutes whose speed
-estimate stays biased low by ≳ 2σ for its whole life; the 2σ margin and the persistence
+drone evidence; and the chord over its last minutes averages the higher approach speeds.
+The residual risk is a track *started* in those last minutes whose speed estimate stays
+biased low by ≳ 2σ for its whole life; the 2σ margin, the chord and the persistence
 requirement make that rare, but it is a limit of kinematics alone. Likewise cruise
 missiles flown above 3 km at airliner speeds are classed aircraft.
 """
@@ -76,6 +90,8 @@ RANK = np.array([5, 4, 3, 2, 1, 0], dtype=np.int8)
 """Threat rank per code (ballistic highest); a declared class only moves up this ranking."""
 
 THREAT_CODES = np.array([BALLISTIC, ROCKET, CRUISE, DRONE])
+MAX_SPEED_MPS = 10_000.0
+"""No chord velocity faster than this is believed (nothing tracked here flies faster)."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +104,8 @@ class Rules:
     ballistic_high_alt_m: float = 25_000.0  # above this altitude …
     ballistic_high_speed_mps: float = 800.0  # … and faster than this: ballistic
     rocket_speed_mps: float = 450.0  # supersonic: at least a rocket
-    rocket_alt_m: float = 20_000.0  # above any civil aircraft: at least a rocket
+    rocket_alt_m: float = 20_000.0  # above any civil aircraft …
+    rocket_high_speed_mps: float = 300.0  # … and faster than any: at least a rocket
     cruise_speed_mps: tuple[float, float] = (170.0, 330.0)  # cruise missile speed band
     cruise_max_alt_m: float = 1_500.0  # cruise missiles fly low
     cruise_max_climb_mps: float = 15.0  # w⁻ above this: not a cruise missile
@@ -123,7 +140,9 @@ def evidence(loc: Local, rules: Rules = Rules(), slow: Local | None = None) -> n
     ballistic = (fast > r.ballistic_speed_mps) | (
         (h > r.ballistic_high_alt_m) & (fast > r.ballistic_high_speed_mps)
     )
-    rocket = (fast > r.rocket_speed_mps) | (h > r.rocket_alt_m)
+    rocket = (fast > r.rocket_speed_mps) | (
+        (h > r.rocket_alt_m) & (fast > r.rocket_high_speed_mps)
+    )
     cruise = (
         _band(vlo, vhi, r.cruise_speed_mps)
         & (h < r.cruise_max_alt_m)
@@ -224,7 +243,7 @@ class Classifier:
         self.civil_updates = civil_updates  # evidence updates before aircraft
         self.dominance = dominance  # cruise/drone evidence must exceed this × aircraft's
         self.min_age_s = min_age_s  # s before cruise/drone/aircraft; only when t is given
-        self.gate = gate  # χ², chord vs track velocity
+        self.gate = gate  # χ² (3 dof) of two velocities that agree
         self.free_chord_s = free_chord_s  # s
         self.k_thrust = k_thrust  # σ
         self.inv_beta = None if beta_kg_m2 is None else 1.0 / beta_kg_m2  # m²/kg
@@ -237,7 +256,7 @@ class Classifier:
         self._v = np.zeros((0, 3))  # last class-appropriate chord velocity, ECEF m/s
         self._Pv = np.zeros((0, 3, 3))  # its covariance
         self._better = np.zeros(0, dtype=bool)  # chord valid, consistent and tighter
-        self._powered = np.zeros(0, dtype=bool)  # climbing and faster than free flight allows
+        self._powered = np.zeros(0, dtype=bool)  # ballistic/rocket climbing under thrust
         self._judged = np.zeros(0, dtype=bool)  # powered was judged from two chords
 
     def __len__(self) -> int:
@@ -266,25 +285,29 @@ class Classifier:
             self._better[rows] = self._powered[rows] = False  # no history without times
             ev = evidence(loc, self.rules)
         else:
-            ch = self._chords(rows, t, loc, x, P)
+            ch, compared, thrust = self._chords(rows, t, x, P)
             ok_plain = ch.valid & self._consistent(loc, ch.plain, ch.Pv)
             chord = loc.with_velocity(ch.plain, ch.Pv, ok_plain)
             tighter = chord.ground_speed_sigma_mps() < loc.ground_speed_sigma_mps()
             ev = evidence(loc, self.rules, loc.with_velocity(ch.plain, ch.Pv, ok_plain & tighter))
+            # positions do not lie: a track whose chord is clearly subsonic is not fast
+            slow_chord = ch.valid & (_speed_hi(ch.plain, ch.Pv, self.rules.k_sigma) < 300.0)
+            ev = np.where(slow_chord & np.isin(ev, (BALLISTIC, ROCKET)), UNKNOWN, ev)
         self._counts[rows, ev] += 1
         self._cls[rows] = self._declare(rows, t)
         if t is not None:
-            self._keep_chord(rows, loc, ch, ok_plain)
+            self._keep_chord(rows, loc, ch, ok_plain, compared, thrust)
         return self._cls[rows].copy()
 
     def smoothed(self, ids: Sequence[str], x: States, P: Covs) -> tuple[States, Covs, np.ndarray]:
         """States for impact prediction, and which ballistic/rocket tracks are still powered.
 
         Call right after :meth:`classify` (with ``t``) on the same tracks. For rows declared
-        ballistic or rocket the free-flight chord is used, for cruise and drone the plain
-        one, only where the chord was valid, consistent with the track's own velocity and
-        of smaller total variance; the velocity block of P becomes the chord's and the
-        position-velocity cross-covariance 0. Other rows are returned unchanged.
+        ballistic or rocket the free-flight chord is used, for all others the plain one
+        (their class may come from elsewhere, e.g. a partner's via fusion), only where the
+        chord was valid, consistent with the track's own velocity and of smaller total
+        variance; the velocity block of P becomes the chord's and the position-velocity
+        cross-covariance 0. Other rows are returned unchanged.
 
         ``powered`` (N,) marks ballistic/rocket tracks that are climbing and whose recent
         (short) chord is faster than unpowered flight along the long one allows: thrust.
@@ -298,7 +321,7 @@ class Classifier:
             rows = np.array([self._row[i] for i in ids], dtype=np.intp)
         except KeyError as e:
             raise ThreatInputError(f"track {e.args[0]!r} was never classified") from None
-        use = self._better[rows] & np.isin(self._cls[rows], THREAT_CODES)
+        use = self._better[rows]
         xs, Ps = x.copy(), P.copy()
         xs[use, 3:] = self._v[rows[use]]
         Ps[use, 3:, 3:] = self._Pv[rows[use]]
@@ -321,16 +344,16 @@ class Classifier:
         d = v - np.einsum("nij,nj->ni", Rt, loc.v_enu)
         return _agree(d, Pv + Rt @ loc.Pv_enu @ loc.R, self.gate)
 
-    def _chords(self, rows: np.ndarray, t: float, loc: Local, x: States, P: Covs | None) -> Chord:
-        """The longest chord that agrees with a short one; updates ``_powered``.
+    def _chords(
+        self, rows: np.ndarray, t: float, x: States, P: Covs | None
+    ) -> tuple[Chord, np.ndarray, np.ndarray]:
+        """The longest chord that agrees with a short one, and the thrust test.
 
         Where the long and short chords disagree (thrust, a turn) the anchors before the
-        short chord are dropped and the short chord is used. A ballistic/rocket track is
-        *powered* while climbing and its mean speed over the short chord exceeds that over
-        the long one by more than ``k_thrust`` σ (thrust: unpowered climbing flight only
-        slows down); the flag is re-judged whenever both chords exist. A climbing track
-        declared ballistic counts as powered until first judged (about 2 × ``spacing_s``
-        after its history started): the boost is when such tracks are first seen.
+        short chord are dropped and the short chord is used. Returns (chord, compared,
+        thrust): whether both chords existed, and whether the mean speed over the short
+        chord exceeds that over the long one by more than ``k_thrust`` σ (unpowered
+        climbing flight only slows down).
         """
         free = np.isin(self._cls[rows], (BALLISTIC, ROCKET))
         max_age = np.where(free, self.free_chord_s, np.inf)
@@ -341,34 +364,49 @@ class Classifier:
         split = compared & ~_agree(vl - vs, long.Pv + short.Pv, self.gate)
         self._hist.drop_older(rows[split], j[split])
         self._hist.record(rows, t, x, P)
-        climbing = loc.v_enu[:, 2] > 0.0
         thrust = compared & _gains_speed(
             long.plain, short.plain, long.Pv + short.Pv, self.k_thrust
         )
-        self._judged[rows] |= compared
-        unjudged = ~self._judged[rows] & (self._cls[rows] == BALLISTIC)
-        held = self._powered[rows] | unjudged
-        self._powered[rows] = climbing & np.where(compared, thrust, held)
         pick = split[:, None]
-        return Chord(
+        chord = Chord(
             np.where(pick, short.plain, long.plain),
             np.where(pick, short.free, long.free),
             np.where(pick[:, :, None], short.Pv, long.Pv),
             long.valid,
         )
+        return chord, compared, thrust
 
-    def _keep_chord(self, rows: np.ndarray, loc: Local, ch: Chord, ok_plain: np.ndarray) -> None:
-        """Remember each row's class-appropriate chord; restart anchors where it disagrees
-        with the track's own velocity."""
+    def _keep_chord(
+        self,
+        rows: np.ndarray,
+        loc: Local,
+        ch: Chord,
+        ok_plain: np.ndarray,
+        compared: np.ndarray,
+        thrust: np.ndarray,
+    ) -> None:
+        """Remember each row's class-appropriate chord (restart the anchors where it
+        disagrees with the track's own velocity) and update the powered flag.
+
+        A ballistic/rocket track is *powered* while climbing under thrust, re-judged
+        whenever both chords exist; a climbing track declared ballistic counts as powered
+        until first judged (about 2 × ``spacing_s`` after its history started), since the
+        boost is when such tracks are first seen.
+        """
         free = np.isin(self._cls[rows], (BALLISTIC, ROCKET))
         v = np.where(free[:, None], ch.free, ch.plain)
         # a free-flight chord is 0 where not computed (low down, or a row new to B/R)
         has = np.where(free, ch.valid & np.any(ch.free != 0.0, axis=1), ch.valid)
         good = np.where(free, has & self._consistent(loc, ch.free, ch.Pv), ok_plain)
+        good &= np.linalg.norm(v, axis=1) < MAX_SPEED_MPS
         self._hist.clear(rows[has & ~good])
         Pv_track = loc.R.swapaxes(1, 2) @ loc.Pv_enu @ loc.R
         tighter = np.trace(ch.Pv, axis1=1, axis2=2) < np.trace(Pv_track, axis1=1, axis2=2)
         self._v[rows], self._Pv[rows], self._better[rows] = v, ch.Pv, good & tighter
+        self._judged[rows] |= compared
+        unjudged = ~self._judged[rows] & (self._cls[rows] == BALLISTIC)
+        held = self._powered[rows] | unjudged
+        self._powered[rows] = (loc.v_enu[:, 2] > 0.0) & np.where(compared, thrust, held)
 
     def _rows(self, ids: Sequence[str], t: float | None) -> np.ndarray:
         rows = np.empty(len(ids), dtype=np.intp)
@@ -425,6 +463,11 @@ class Classifier:
             default=UNKNOWN,
         ).astype(np.int8)
         old = self._cls[rows]
+        # a track already held as aircraft, drone or cruise needs lasting fast evidence to
+        # become a rocket/ballistic (a diverging filter or a track swap, not a missile)
+        settled = np.isin(old, (AIRCRAFT, DRONE, CRUISE))
+        lasting = c[:, BALLISTIC] + c[:, ROCKET] >= self.slow_updates
+        cand = np.where(settled & ~lasting & np.isin(cand, (BALLISTIC, ROCKET)), old, cand)
         return np.where(RANK[cand] > RANK[old], cand, old)
 
 
@@ -440,3 +483,10 @@ def _gains_speed(v_long: Array, v_short: Array, S: Covs, k: float) -> np.ndarray
     u = v_long / np.where(sp > 0, sp, 1.0)[:, None]
     sig = np.sqrt(np.maximum(np.einsum("ni,nij,nj->n", u, S, u), 0.0))
     return np.linalg.norm(v_short, axis=1) - sp > k * sig
+
+
+def _speed_hi(v: Array, Pv: Covs, k: float) -> Array:
+    """(N,) |v| + k σ along v, m/s."""
+    sp = np.linalg.norm(v, axis=1)
+    u = v / np.where(sp > 0, sp, 1.0)[:, None]
+    return sp + k * np.sqrt(np.maximum(np.einsum("ni,nij,nj->n", u, Pv, u), 0.0))

@@ -96,6 +96,53 @@ def polygon_distance_m(lat_deg: Array, lon_deg: Array, poly: Array) -> Array:
     return np.where(inside, 0.0, d)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Gross kinematic limits of each threat class (looser than the classifier's bands)."""
+
+    drone_max_alt_m: float = 6_000.0
+    drone_max_speed_mps: float = 120.0  # ground speed
+    cruise_max_alt_m: float = 5_000.0
+    cruise_speed_mps: tuple[float, float] = (80.0, 450.0)  # ground speed
+    fast_min_speed_mps: float = 400.0  # ballistic/rocket: faster than this,
+    fast_min_climb_mps: float = 100.0  # or climbing/diving faster than this
+    k_sigma: float = 2.0  # speeds count as beyond a limit only by this many σ
+
+
+def plausible(codes: np.ndarray, loc: Local, limits: Limits = Limits()) -> np.ndarray:
+    """(N,) the track's kinematics are possible for its threat class (True for others).
+
+    A class can reach the coordinator through fusion from another object (a track swap,
+    a system track number that changed hands), and the hysteresis of the classifier keeps
+    a threat class for good; this gate keeps such a track from warning anyone:
+
+    ==============  ==========================================================
+    class           plausible when (speeds within 2σ of the limit count)
+    ==============  ==========================================================
+    drone           below 6 km, ground speed < 120 m/s
+    cruise          below 5 km, ground speed 80–450 m/s
+    ballistic,      3-D speed > 400 m/s, or |vertical speed| > 100 m/s
+    rocket
+    ==============  ==========================================================
+    """
+    lim, h, k = limits, loc.alt_m, limits.k_sigma
+    g, sg = loc.ground_speed_mps, loc.ground_speed_sigma_mps()
+    v, sv = loc.speed_mps, loc.speed_sigma_mps()
+    w, sw = np.abs(loc.v_enu[:, 2]), np.sqrt(np.maximum(loc.Pv_enu[:, 2, 2], 0.0))
+    fast = (v + k * sv > lim.fast_min_speed_mps) | (w + k * sw > lim.fast_min_climb_mps)
+    drone = (h < lim.drone_max_alt_m) & (g - k * sg < lim.drone_max_speed_mps)
+    cruise = (
+        (h < lim.cruise_max_alt_m)
+        & (g + k * sg > lim.cruise_speed_mps[0])
+        & (g - k * sg < lim.cruise_speed_mps[1])
+    )
+    return np.select(
+        [np.isin(codes, (BALLISTIC, ROCKET)), codes == DRONE, codes == CRUISE],
+        [fast, drone, cruise],
+        default=True,
+    )
+
+
 def class_codes(classes: Sequence[str] | np.ndarray, n: int) -> np.ndarray:
     """Class names (or int codes) → (N,) int8 codes; raise naming an unknown class."""
     if isinstance(classes, np.ndarray) and classes.dtype.kind in "iu":
@@ -125,6 +172,7 @@ class _Pairs:
     radius: Array  # (K,) m
     tgo: Array  # (K,) s
     miss: Array  # (K,) m, to the area's edge
+    marginal: np.ndarray  # (K,) bool: only within the looser "stay" threshold
 
 
 def _ballistic_pairs(
@@ -134,6 +182,7 @@ def _ballistic_pairs(
     areas: AreaSet,
     beta_kg_m2: float | None,
     max_radius_m: float,
+    stay: float,
 ) -> _Pairs:
     imp = predict_impact(x[rows], P[rows], beta_kg_m2=beta_kg_m2)
     ilat, ilon = np.nan_to_num(imp.lat_deg), np.nan_to_num(imp.lon_deg)
@@ -143,11 +192,10 @@ def _ballistic_pairs(
     miss = np.maximum(d - areas.radius_m[None], 0.0)
     for j, poly in areas.polygons.items():
         miss[:, j] = polygon_distance_m(ilat, ilon, poly)
-    radius = np.where(imp.ok & (imp.radius_m <= max_radius_m), imp.radius_m, -1.0)
-    hit = miss <= radius[:, None]
-    r, c = np.nonzero(hit)
-    return _Pairs(
-        rows[r], c, imp.lat_deg[r], imp.lon_deg[r], imp.radius_m[r], imp.tgo_s[r], miss[r, c]
+    thr = np.where(imp.ok, np.minimum(np.nan_to_num(imp.radius_m), max_radius_m), -1.0)
+    sure = (imp.radius_m <= max_radius_m)[:, None]  # nan (not landed) compares False
+    return _pairs(
+        rows, miss, thr[:, None], sure, stay, imp.lat_deg, imp.lon_deg, imp.radius_m, imp.tgo_s
     )
 
 
@@ -158,18 +206,49 @@ def _approach_pairs(
     areas: AreaSet,
     k_sigma: float,
     max_margin_m: float,
+    max_issue_margin_m: float,
+    stay: float,
 ) -> _Pairs:
     ap = straight_line_approach(loc, areas.lat_deg, areas.lon_deg, horizon_s, k_sigma=k_sigma)
     miss = np.maximum(ap.miss_m - areas.radius_m[None], 0.0)
-    r, c = np.nonzero(miss <= np.minimum(ap.margin_m, max_margin_m))
+    thr = np.minimum(ap.margin_m, max_margin_m)
+    sure = ap.margin_m <= max_issue_margin_m
+    return _pairs(rows, miss, thr, sure, stay, ap.lat_deg, ap.lon_deg, ap.margin_m, ap.tgo_s)
+
+
+def _pairs(
+    rows: np.ndarray,
+    miss: Array,
+    thr: Array,
+    sure: np.ndarray,
+    stay: float,
+    lat: Array,
+    lon: Array,
+    radius: Array,
+    tgo: Array,
+) -> _Pairs:
+    """(track, area) pairs with miss ≤ stay × thr; marginal where miss > thr or not sure.
+
+    ``miss`` (N, A); ``thr`` and ``sure`` (N, A) or (N, 1); ``lat, lon, radius, tgo`` (N,)
+    or (N, A). A negative threshold excludes the pair.
+    """
+    thr = np.broadcast_to(thr, miss.shape)
+    sure = np.broadcast_to(sure, miss.shape)
+    keep = (thr >= 0.0) & (miss <= stay * thr)
+    r, c = np.nonzero(keep)
+
+    def pick(a: Array) -> Array:
+        return a[r, c] if a.ndim == 2 else a[r]
+
     return _Pairs(
         rows[r],
         c,
-        ap.lat_deg[r, c],
-        ap.lon_deg[r, c],
-        ap.margin_m[r, c],
-        ap.tgo_s[r, c],
+        pick(lat),
+        pick(lon),
+        pick(radius),
+        pick(tgo),
         miss[r, c],
+        (miss[r, c] > thr[r, c]) | ~sure[r, c],
     )
 
 
@@ -187,7 +266,9 @@ def assess(
     k_sigma: float = K95_2D,
     max_impact_radius_m: float = 250_000.0,
     max_margin_m: float = 50_000.0,
+    max_issue_margin_m: float = 100_000.0,
     powered: np.ndarray | None = None,
+    stay_factor: float = 1.5,
 ) -> list[Threat]:
     """Threats of N tracks to A defended areas at time ``t``.
 
@@ -203,12 +284,21 @@ def assess(
     drone_horizon_s, cruise_horizon_s : how far ahead straight-line paths are followed, s.
     k_sigma : σ-multiplier of the cross-track margin of cruise/drone paths.
     max_impact_radius_m : a ballistic/rocket track whose impact area is wider than this
-        (or not bounded: a sigma point still airborne after an hour) threatens nothing yet.
+        (or not bounded: a sigma point still airborne after an hour) is too uncertain to
+        issue a warning; its pairs within ``stay_factor`` × this are marginal.
     max_margin_m : the cross-track margin counted for the decision is capped at this (the
         reported radius is not), so an early, wobbly drone track does not threaten every
         area within reach.
+    max_issue_margin_m : a cruise/drone pair whose margin exceeds this is too uncertain to
+        issue a warning (marginal).
     powered : (N,) bool, ballistic/rocket tracks still under thrust (from
         ``Classifier.smoothed``): their impact is not predicted, so they threaten nothing yet.
+    stay_factor : pairs missing by up to this multiple of their threshold are returned as
+        ``marginal`` threats: enough to keep an open alert alive, not to issue one
+        (hysteresis against a prediction that hovers at the edge).
+
+    A track whose kinematics are impossible for its class (see :func:`plausible`, e.g. a
+    "drone" at 10 km, inherited through fusion or a track swap) threatens nothing.
 
     Returns
     -------
@@ -219,22 +309,37 @@ def assess(
     check_tracks(x, P, len(ids))
     codes = class_codes(classes, x.shape[0])
     aset = areas if isinstance(areas, AreaSet) else AreaSet.from_areas(areas)
-    fast_mask = (codes == BALLISTIC) | (codes == ROCKET)
+    cand = np.flatnonzero(np.isin(codes, (BALLISTIC, ROCKET, CRUISE, DRONE)))
     if powered is not None:
-        fast_mask &= ~np.asarray(powered, dtype=bool)
-    fast = np.flatnonzero(fast_mask)
-    slow = np.flatnonzero((codes == CRUISE) | (codes == DRONE))
-    if len(aset) == 0 or fast.size + slow.size == 0:
+        cand = cand[~np.asarray(powered, dtype=bool)[cand]]
+    if len(aset) == 0 or cand.size == 0:
         return []
-    sel = np.concatenate([fast, slow])
-    loc = local(x[sel], P[sel])
+    loc = local(x[cand], P[cand])
+    ok = plausible(codes[cand], loc)
+    is_fast = np.isin(codes[cand], (BALLISTIC, ROCKET))
+    order = np.concatenate([np.flatnonzero(ok & is_fast), np.flatnonzero(ok & ~is_fast)])
+    sel, loc = cand[order], loc.take(order)  # ballistic/rocket rows first, then the others
+    fast, slow = sel[is_fast[order]], sel[~is_fast[order]]
     pairs = []
     if fast.size:
-        pairs.append(_ballistic_pairs(x, P, fast, aset, beta_kg_m2, max_impact_radius_m))
+        pairs.append(
+            _ballistic_pairs(x, P, fast, aset, beta_kg_m2, max_impact_radius_m, stay_factor)
+        )
     if slow.size:
         horizon = np.where(codes[slow] == DRONE, drone_horizon_s, cruise_horizon_s)
         slow_loc = loc.take(np.arange(fast.size, sel.size))
-        pairs.append(_approach_pairs(slow_loc, slow, horizon, aset, k_sigma, max_margin_m))
+        pairs.append(
+            _approach_pairs(
+                slow_loc,
+                slow,
+                horizon,
+                aset,
+                k_sigma,
+                max_margin_m,
+                max_issue_margin_m,
+                stay_factor,
+            )
+        )
     li = np.empty(x.shape[0], dtype=np.intp)
     li[sel] = np.arange(sel.size)  # track row → row of ``loc``
     found = [
@@ -276,4 +381,5 @@ def _threat(
         track_lon_deg=float(loc.lon_deg[li]),
         track_alt_m=float(loc.alt_m[li]),
         value=float(aset.values[col]),
+        marginal=bool(p.marginal[k]),
     )

@@ -53,7 +53,8 @@ def ecef_acceleration(p: Array, v: Array, inv_beta: Array | None = None) -> Arra
     """Acceleration (3, M) m/s² in the rotating ECEF frame for positions/velocities (3, M).
 
     a = g_J2(r) − 2Ω×v − Ω×(Ω×r) − ρ(h)|v| v / (2β), with Ω = ω_E ẑ and the air at rest in
-    ECEF; ``inv_beta`` (M,) is 1/β in m²/kg (``None``: no drag).
+    ECEF; ``inv_beta`` (M,) is 1/β in m²/kg (``None``: no drag). Below the ellipsoid the
+    density stays at its sea-level value.
     """
     x, y, z = p
     r2 = x * x + y * y + z * z
@@ -69,7 +70,8 @@ def ecef_acceleration(p: Array, v: Array, inv_beta: Array | None = None) -> Arra
     if inv_beta is not None:
         h = ground_height_m(p)
         speed = np.sqrt(v[0] ** 2 + v[1] ** 2 + v[2] ** 2)
-        a -= (0.5 * RHO0_KG_M3 * np.exp(-h / SCALE_HEIGHT_M) * speed * inv_beta) * v
+        rho = RHO0_KG_M3 * np.exp(-np.maximum(h, 0.0) / SCALE_HEIGHT_M)  # no denser underground
+        a -= (0.5 * rho * speed * inv_beta) * v
     return a
 
 
@@ -102,8 +104,10 @@ def propagate_to_ground(
 
     Each member's step is ``step_fraction`` of its time to the ground under constant
     gravity, clipped to [dt_min_s, dt_max_s], so steps shrink geometrically on the way down
-    (a few dozen steps for a 1,500 km missile). The crossing of height 0 is located inside
-    the last step by cubic Hermite interpolation.
+    (a few dozen steps for a 1,500 km missile), and shorter still where drag is stiff (a
+    light body fast and low). The crossing of height 0 is located inside the last step by
+    cubic Hermite interpolation. A member whose state stops being finite is given up
+    (reported as not landed).
 
     Parameters
     ----------
@@ -124,19 +128,22 @@ def propagate_to_ground(
     t = np.zeros(m)
     h = ground_height_m(p) if m else np.empty(0)
     landed = h <= 0.0
+    dead = np.zeros(m, dtype=bool)  # diverged (non-finite): given up, state frozen
     p_imp = np.where(landed, p, np.nan)
     t_imp = np.where(landed, 0.0, np.nan)
     for _ in range(max_steps):
-        active = ~landed & (t < t_max_s)
+        active = ~landed & ~dead & (t < t_max_s)
         if not active.any():
             break
-        r = np.sqrt(p[0] ** 2 + p[1] ** 2 + p[2] ** 2)
-        vr = (p[0] * v[0] + p[1] * v[1] + p[2] * v[2]) / r
-        tau = (vr + np.sqrt(vr * vr + 2.0 * G0 * np.maximum(h, 0.0))) / G0
-        dt = np.where(active, np.clip(step_fraction * tau, dt_min_s, dt_max_s), 0.0)
-        p1, v1 = rk4_step(p, v, dt, inv_beta)
+        dt = np.where(active, _step(p, v, h, inv_beta, step_fraction, dt_min_s, dt_max_s), 0.0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            p1, v1 = rk4_step(p, v, dt, inv_beta)
+        bad = active & ~(np.isfinite(p1).all(axis=0) & np.isfinite(v1).all(axis=0))
+        if bad.any():
+            dead |= bad
+            p1[:, bad], v1[:, bad] = p[:, bad], v[:, bad]
         h1 = ground_height_m(p1)
-        hit = active & (h1 <= 0.0)
+        hit = active & ~bad & (h1 <= 0.0)
         if hit.any():
             s = h[hit] / (h[hit] - h1[hit])  # fraction of the step where h crosses 0
             p_imp[:, hit] = _hermite(p[:, hit], v[:, hit], p1[:, hit], v1[:, hit], dt[hit], s)
@@ -144,6 +151,22 @@ def propagate_to_ground(
             landed |= hit
         p, v, h, t = p1, v1, h1, t + dt
     return p_imp.T, t_imp, landed
+
+
+def _step(
+    p: Array, v: Array, h: Array, inv_beta: Array | None, frac: float, lo: float, hi: float
+) -> Array:
+    """Per-member step (M,): ``frac`` of the time to the ground under constant gravity in
+    [lo, hi], and at most β/(ρ|v|) (twice the drag e-folding rate) where drag is stiff."""
+    r = np.sqrt(p[0] ** 2 + p[1] ** 2 + p[2] ** 2)
+    vr = (p[0] * v[0] + p[1] * v[1] + p[2] * v[2]) / r
+    tau = (vr + np.sqrt(vr * vr + 2.0 * G0 * np.maximum(h, 0.0))) / G0
+    dt = np.clip(frac * tau, lo, hi)
+    if inv_beta is not None:
+        rho = RHO0_KG_M3 * np.exp(-np.maximum(h, 0.0) / SCALE_HEIGHT_M)
+        rate = rho * np.sqrt(v[0] ** 2 + v[1] ** 2 + v[2] ** 2) * inv_beta
+        dt = np.minimum(dt, 1.0 / np.maximum(rate, 1.0 / hi))
+    return np.maximum(dt, 1e-3)
 
 
 def _hermite(p0: Array, v0: Array, p1: Array, v1: Array, dt: Array, s: Array) -> Array:
