@@ -24,6 +24,7 @@ from mead.federation.base import Endpoint
 from mead.federation.envelope import Opener, seal
 from mead.federation.identity import Identity
 from mead.federation.policy import Releaser
+from mead.fusion.base import THREAT_RANK
 from mead.fusion.siap import SystemTracker
 from mead.messages import Alert, Message, Track, TrackBatch
 from mead.scenario.schema import DefendedArea
@@ -116,10 +117,11 @@ class PartnerNode:
 
     def _release(self, now: float, rep: TrackReport) -> None:
         self.classifier.forget(rep.deleted)
-        classes = self.classifier.classify(rep.ids, rep.x, rep.P)
+        classes = self.classifier.classify(rep.ids, rep.x, rep.P, t=now)
         self.observe(self.name, now, rep.ids, rep.x)
         if self.areas:
-            threats = assess(now, rep.ids, rep.x, rep.P, classes, self.areas)
+            xs, Ps, powered = self.classifier.smoothed(rep.ids, rep.x, rep.P)
+            threats = assess(now, rep.ids, xs, Ps, classes, self.areas, powered=powered)
             for alert in self.alerts.step(now, threats, rep.ids):
                 self._record_alert(now, alert, via=self.name)
         tracks = [
@@ -179,9 +181,10 @@ class CoordinatorNode:
         ids = [str(s) for s in pic.stn.tolist()]
         self.observe(self.name, now, ids, pic.x)
         self.classifier.forget(self._gone(ids))
-        own = self.classifier.classify(ids, pic.x, pic.P)
-        classes = [_most_threatening(a, b) for a, b in zip(own, pic.cls, strict=True)]
-        threats = assess(now, ids, pic.x, pic.P, classes, self.areas)
+        own = self.classifier.classify(ids, pic.x, pic.P, t=now)
+        classes = [max(a, b, key=THREAT_RANK.__getitem__) for a, b in zip(own, pic.cls, strict=True)]
+        xs, Ps, powered = self.classifier.smoothed(ids, pic.x, pic.P)
+        threats = assess(now, ids, xs, Ps, classes, self.areas, powered=powered)
         for alert in self.alerts.step(now, threats, ids):
             self.endpoint.publish(f"alerts.{alert.recipient}", seal(self.identity, alert, now))
             self.counters[f"alerts_{alert.state}"] += 1
@@ -191,14 +194,6 @@ class CoordinatorNode:
         gone = self._live.difference(ids)
         self._live = set(ids)
         return sorted(gone)
-
-
-_THREAT_ORDER = {"ballistic": 5, "rocket": 4, "cruise": 3, "drone": 2, "unknown": 1, "aircraft": 0}
-
-
-def _most_threatening(a: str, b: str) -> str:
-    """The coordinator's class and the partners' fused class: keep the more threatening."""
-    return a if _THREAT_ORDER.get(a, 0) >= _THREAT_ORDER.get(b, 0) else b
 
 
 def _named(batch: TrackBatch, sender: str) -> TrackBatch:
