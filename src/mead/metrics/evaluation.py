@@ -24,14 +24,19 @@ THREATS = ("ballistic", "rocket", "cruise", "drone")
 
 
 def attribute_alerts(world: World, events: list[dict[str, Any]]) -> None:
-    """Add ``truth`` (object id or None) to every alert event, from its track position."""
+    """Add ``truth`` (object id or None) to every alert event.
+
+    An alert is about the object nearest its track position when it was issued; its
+    updates and cancel are about the same object (a track that later drifts past an
+    airliner does not make the alert about the airliner).
+    """
     epoch = world.scenario.start_epoch_s()
     truth = world.truth
-    about: dict[str, str | None] = {}  # alert_id → object, so a cancel keeps its alert's
+    about: dict[str, str | None] = {}  # alert_id → object at issue; updates keep it
     for ev in events:
         if ev["kind"] not in ("alert", "alert_sent"):
             continue
-        if ev["state"] == "cancelled" and ev["alert_id"] in about:
+        if ev["state"] != "issued" and ev["alert_id"] in about:
             ev["truth"] = about[ev["alert_id"]]
             continue
         alive, states = truth.states_at(ev["t"] - epoch)

@@ -100,7 +100,8 @@ def polygon_distance_m(lat_deg: Array, lon_deg: Array, poly: Array) -> Array:
 class Limits:
     """Gross kinematic limits of each threat class (looser than the classifier's bands)."""
 
-    drone_max_alt_m: float = 6_000.0
+    drone_max_alt_m: float = 4_500.0
+    min_alt_m: float = -300.0  # any class: a track this far below the ellipsoid is broken
     drone_max_speed_mps: float = 120.0  # ground speed
     cruise_max_alt_m: float = 5_000.0
     cruise_speed_mps: tuple[float, float] = (80.0, 450.0)  # ground speed
@@ -117,22 +118,24 @@ def plausible(codes: np.ndarray, loc: Local, limits: Limits = Limits()) -> np.nd
     a threat class for good; this gate keeps such a track from warning anyone:
 
     ==============  ==========================================================
-    class           plausible when (speeds within 2σ of the limit count)
+    class           plausible when (drone/cruise speeds within 2σ of the limit count)
     ==============  ==========================================================
-    drone           below 6 km, ground speed < 120 m/s
-    cruise          below 5 km, ground speed 80–450 m/s
-    ballistic,      3-D speed > 400 m/s, or |vertical speed| > 100 m/s
-    rocket
+    drone           −300 m to 4.5 km, ground speed < 120 m/s
+    cruise          −300 m to 5 km, ground speed 80–450 m/s
+    ballistic,      3-D speed > 400 m/s, or |vertical speed| > 100 m/s (point
+    rocket          estimates: a track too uncertain to tell is not plausible)
     ==============  ==========================================================
     """
     lim, h, k = limits, loc.alt_m, limits.k_sigma
     g, sg = loc.ground_speed_mps, loc.ground_speed_sigma_mps()
     v, sv = loc.speed_mps, loc.speed_sigma_mps()
     w, sw = np.abs(loc.v_enu[:, 2]), np.sqrt(np.maximum(loc.Pv_enu[:, 2, 2], 0.0))
-    fast = (v + k * sv > lim.fast_min_speed_mps) | (w + k * sw > lim.fast_min_climb_mps)
-    drone = (h < lim.drone_max_alt_m) & (g - k * sg < lim.drone_max_speed_mps)
+    fast = (v > lim.fast_min_speed_mps) | (w > lim.fast_min_climb_mps)
+    above = h > lim.min_alt_m
+    drone = above & (h < lim.drone_max_alt_m) & (g - k * sg < lim.drone_max_speed_mps)
     cruise = (
-        (h < lim.cruise_max_alt_m)
+        above
+        & (h < lim.cruise_max_alt_m)
         & (g + k * sg > lim.cruise_speed_mps[0])
         & (g - k * sg < lim.cruise_speed_mps[1])
     )
@@ -183,7 +186,10 @@ def _ballistic_pairs(
     beta_kg_m2: float | None,
     max_radius_m: float,
     stay: float,
+    loc: Local,
 ) -> _Pairs:
+    ahead = _heading_towards(loc, areas)
+    rows = rows[ahead]
     imp = predict_impact(x[rows], P[rows], beta_kg_m2=beta_kg_m2)
     ilat, ilon = np.nan_to_num(imp.lat_deg), np.nan_to_num(imp.lon_deg)
     d = geo.great_circle_distance_m(
@@ -197,6 +203,29 @@ def _ballistic_pairs(
     return _pairs(
         rows, miss, thr[:, None], sure, stay, imp.lat_deg, imp.lon_deg, imp.radius_m, imp.tgo_s
     )
+
+
+def _heading_towards(
+    loc: Local, areas: AreaSet, tol_deg: float = 20.0, near_m: float = 150_000.0
+) -> np.ndarray:
+    """(N,) ballistic/rocket tracks worth an impact prediction against these areas.
+
+    A free-flying missile keeps to its great circle, so its impact lies ahead along its
+    ground heading: a track is kept when some area's bearing is within ``tol_deg`` plus
+    3σ of the heading's uncertainty, when it is within ``near_m`` of an area, or when it
+    has too little ground speed for a heading (rising steeply). This is what keeps a
+    partner far from the raid from integrating every missile its early-warning radar sees.
+    """
+    ve, vn = loc.v_enu[:, 0], loc.v_enu[:, 1]
+    g = np.hypot(ve, vn)
+    heading = np.degrees(np.arctan2(ve, vn))
+    sig = np.degrees(loc.ground_speed_sigma_mps() / np.maximum(g, 1.0))
+    lat, lon = loc.lat_deg[:, None], loc.lon_deg[:, None]
+    bearing = geo.initial_bearing_deg(lat, lon, areas.lat_deg[None], areas.lon_deg[None])
+    off = np.abs((bearing - heading[:, None] + 180.0) % 360.0 - 180.0)
+    dist = geo.great_circle_distance_m(lat, lon, areas.lat_deg[None], areas.lon_deg[None])
+    towards = (off <= tol_deg + 3.0 * sig[:, None]).any(axis=1)
+    return towards | (dist < near_m + areas.radius_m[None]).any(axis=1) | (g < 300.0)
 
 
 def _approach_pairs(
@@ -323,7 +352,10 @@ def assess(
     pairs = []
     if fast.size:
         pairs.append(
-            _ballistic_pairs(x, P, fast, aset, beta_kg_m2, max_impact_radius_m, stay_factor)
+            _ballistic_pairs(
+                x, P, fast, aset, beta_kg_m2, max_impact_radius_m, stay_factor,
+                loc.take(np.arange(fast.size)),
+            )
         )
     if slow.size:
         horizon = np.where(codes[slow] == DRONE, drone_horizon_s, cruise_horizon_s)

@@ -95,16 +95,16 @@ def propagate_to_ground(
     *,
     beta_kg_m2: float | Array | None = None,
     t_max_s: float = 3600.0,
-    dt_min_s: float = 0.5,
+    dt_min_s: float = 1.0,
     dt_max_s: float = 30.0,
-    step_fraction: float = 0.2,
+    step_fraction: float = 0.4,
     max_steps: int = 2000,
 ) -> tuple[Array, Array, np.ndarray]:
     """Fall of M free-flying bodies to the ellipsoid: impact point and time.
 
     Each member's step is ``step_fraction`` of its time to the ground under constant
     gravity, clipped to [dt_min_s, dt_max_s], so steps shrink geometrically on the way down
-    (a few dozen steps for a 1,500 km missile), and shorter still where drag is stiff (a
+    (about fifteen steps for a 1,500 km missile), and shorter still where drag is stiff (a
     light body fast and low). The crossing of height 0 is located inside the last step by
     cubic Hermite interpolation. A member whose state stops being finite is given up
     (reported as not landed).

@@ -191,7 +191,7 @@ class Tracker:
     def _predicted(self, rows: Index, t: float) -> tuple[States, Covs]:
         """States and covariances of tracks ``rows`` predicted to ``t``, table unchanged."""
         tab, dt = self.table, t - self.table.t[rows]
-        if isinstance(self.motion, MultipleModel):
+        if self._modes:
             *_, x, P = self.motion.predict_modes(tab.mu[rows], tab.xm[rows], tab.Pm[rows], dt)
             return x, P
         return self.motion.predict(tab.x[rows], tab.P[rows], dt, tab.q_scale[rows])
@@ -201,7 +201,7 @@ class Tracker:
         if not len(tab):
             return
         dt = t - tab.t
-        if isinstance(self.motion, MultipleModel):
+        if self._modes:
             tab.mu, tab.xm, tab.Pm, tab.x, tab.P = self.motion.predict_modes(
                 tab.mu, tab.xm, tab.Pm, dt
             )
@@ -213,7 +213,7 @@ class Tracker:
         """EKF update of the tracks given a plot, from the gate's innovations and Jacobians."""
         tab, rows = self.table, gated.track[chosen]
         y, H, R = gated.y[chosen], gated.pred.H[gated.row[chosen]], np.diag(np.square(sigma))
-        if isinstance(self.motion, MultipleModel):
+        if self._modes:
             tab.mu[rows], tab.xm[rows], tab.Pm[rows], tab.x[rows], tab.P[rows] = (
                 self.motion.update_modes(
                     tab.mu[rows], tab.xm[rows], tab.Pm[rows], tab.x[rows], y, H, R
@@ -232,7 +232,7 @@ class Tracker:
         x, P = self.initiator.initiate(z, sigma, model)
         uid = np.arange(self._next_uid, self._next_uid + len(z))
         self._next_uid += len(z)
-        modes = self.motion.start(x, P) if isinstance(self.motion, MultipleModel) else None
+        modes = self.motion.start(x, P) if self._modes else None
         self.table.append(TrackTable.new(uid, x, P, self.t, col, len(self.sensor_ids), modes))
         self.counters["tracks_initiated"] += len(z)
 
