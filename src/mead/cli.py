@@ -15,10 +15,19 @@ from mead.trackeval import add_parser as add_track_parser
 DESCRIPTION = """\
 MEAD: federated coalition air-defence early warning.
 
-Subcommands:
-  run     simulate a scenario twice on the same truth and plots (alliance sharing on,
-          then national-only), print the summary and write the report to --out
-  check   validate a scenario file and the policies it names, without running it
+Simulation (no server needed):
+  run          simulate a scenario twice on the same truth and plots (alliance sharing
+               on, then national-only), print the summary and write the report to --out
+  check        validate a scenario file and the policies it names, without running it
+  track        score the local tracker on a recorded multi-target scenario (.npz)
+
+Live federation over NATS (see docs/operations.md):
+  up           start a whole coalition on this machine: one nats-server per site, one
+               process per node, the scenario's sensors simulated in real time
+  node         run one partner node against its own nats-server
+  coordinator  run the coordinator (fusion, assessment, alerts) against the hub
+  keygen       make a node's Ed25519 key pair
+  natsconf     render the nats-server configs of a federation
 """
 
 
