@@ -11,8 +11,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def mead(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mead.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "mead.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def test_help_explains_subcommands() -> None:
@@ -30,13 +35,15 @@ def test_check_reference() -> None:
 
 def test_bad_scenario_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\npartners: [{name: P1, sensors: [{id: r, site: "
-                   "{lat_deg: 95, lon_deg: 0}}]}]\n")
+    bad.write_text(
+        "name: x\npartners: [{name: P1, sensors: [{id: r, site: {lat_deg: 95, lon_deg: 0}}]}]\n"
+    )
     out = mead("check", str(bad))
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
-    assert out.stderr.strip() == (f"mead: {bad}: Expected `float` <= 90.0 - at "
-                                  "`$.partners[0].sensors[0].site.lat_deg`")
+    assert out.stderr.strip() == (
+        f"mead: {bad}: Expected `float` <= 90.0 - at `$.partners[0].sensors[0].site.lat_deg`"
+    )
 
 
 def test_bad_policy_named_by_scenario(tmp_path: Path) -> None:

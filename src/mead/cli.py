@@ -43,15 +43,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mead", description=DESCRIPTION,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="mead", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    r = sub.add_parser("run", help="run a scenario: alliance vs national-only, with a report",
-                       description="Simulate SCENARIO (truth, radars, trackers, sharing, "
-                       "fusion, threat assessment) twice on the same plots — alliance and "
-                       "national-only — print the summary and write events.jsonl, "
-                       "summary.json, plots and report.md into --out.")
+    r = sub.add_parser(
+        "run",
+        help="run a scenario: alliance vs national-only, with a report",
+        description="Simulate SCENARIO (truth, radars, trackers, sharing, "
+        "fusion, threat assessment) twice on the same plots — alliance and "
+        "national-only — print the summary and write events.jsonl, "
+        "summary.json, plots and report.md into --out.",
+    )
     r.add_argument("scenario", type=Path, help="scenario YAML, e.g. scenarios/reference.yaml")
     r.add_argument("--out", type=Path, default=Path("out"), help="report folder (default out/)")
     r.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
@@ -60,9 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.set_defaults(func=_cmd_run)
 
-    c = sub.add_parser("check", help="validate a scenario file and its policies",
-                       description="Load SCENARIO and every policy it names; print a one-line "
-                       "digest, or the first error naming the file and field.")
+    c = sub.add_parser(
+        "check",
+        help="validate a scenario file and its policies",
+        description="Load SCENARIO and every policy it names; print a one-line "
+        "digest, or the first error naming the file and field.",
+    )
     c.add_argument("scenario", type=Path)
     c.set_defaults(func=_cmd_check)
     add_track_parser(sub)
@@ -105,10 +112,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
     policies(sc, args.scenario, "alliance")
     n_sensors = sum(len(p.sensors) for p in sc.partners)
     n_threats = sum(r.count for r in sc.raids)
-    print(f"{args.scenario}: ok — {len(sc.partners)} partners, {n_sensors} sensors, "
-          f"{len(sc.defended_areas)} defended areas, {n_threats} threats in "
-          f"{len(sc.raids)} raids, {sc.civil.flights} civil flights, "
-          f"{sc.duration_s / 3600:.1f} h")
+    print(
+        f"{args.scenario}: ok — {len(sc.partners)} partners, {n_sensors} sensors, "
+        f"{len(sc.defended_areas)} defended areas, {n_threats} threats in "
+        f"{len(sc.raids)} raids, {sc.civil.flights} civil flights, "
+        f"{sc.duration_s / 3600:.1f} h"
+    )
     return 0
 
 

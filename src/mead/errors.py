@@ -22,7 +22,7 @@ class ConfigError(MeadError, ValueError):
 
 
 class RejectedMessage(MeadError):
-    """A network message was rejected; ``reason`` is a short counter key, ``origin`` who sent it."""
+    """A network message was rejected: ``reason`` is a short counter key, ``origin`` the sender."""
 
     def __init__(self, reason: str, origin: str = "?", detail: str = "") -> None:
         self.reason, self.origin, self.detail = reason, origin, detail

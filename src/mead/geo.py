@@ -1,4 +1,4 @@
-"""Geodesy for every stage: WGS84 geodetic ↔ ECEF ↔ local ENU ↔ radar polar, great circles, horizon.
+"""Geodesy for every stage: WGS84 geodetic ↔ ECEF ↔ ENU ↔ radar polar, great circles, horizon.
 
 All functions are vectorised: scalars or arrays broadcast. Angles are radians unless the
 name says ``_deg``. ECEF is WGS84 Earth-centred Earth-fixed, metres. ENU/polar frames are
@@ -13,12 +13,12 @@ import pymap3d
 from mead.types import Array, Matrix, Positions
 
 WGS84 = pymap3d.Ellipsoid.from_name("wgs84")
-A_M = WGS84.semimajor_axis                      # equatorial radius, m
-E2 = 1.0 - (WGS84.semiminor_axis / A_M) ** 2    # first eccentricity squared
-R_MEAN_M = 6_371_008.8                          # IUGG mean Earth radius, m (great circles)
-GM = 3.986004418e14                             # Earth's gravitational parameter, m³/s²
-OMEGA_E = 7.2921150e-5                          # Earth's rotation rate, rad/s
-K_REFRACTION = 4.0 / 3.0                        # standard-atmosphere effective-Earth factor
+A_M = WGS84.semimajor_axis  # equatorial radius, m
+E2 = 1.0 - (WGS84.semiminor_axis / A_M) ** 2  # first eccentricity squared
+R_MEAN_M = 6_371_008.8  # IUGG mean Earth radius, m (great circles)
+GM = 3.986004418e14  # Earth's gravitational parameter, m³/s²
+OMEGA_E = 7.2921150e-5  # Earth's rotation rate, rad/s
+K_REFRACTION = 4.0 / 3.0  # standard-atmosphere effective-Earth factor
 
 
 def geodetic2ecef(lat_deg: Array, lon_deg: Array, alt_m: Array) -> Positions:
@@ -39,7 +39,7 @@ def ecef2geodetic(p: Positions) -> tuple[Array, Array, Array]:
     b = WGS84.semiminor_axis
     ep2 = (A_M**2 - b**2) / b**2
     r = np.hypot(x, y)
-    beta = np.arctan2(A_M * z, b * r)                  # parametric latitude, first guess
+    beta = np.arctan2(A_M * z, b * r)  # parametric latitude, first guess
     for _ in range(2):
         sb, cb = np.sin(beta), np.cos(beta)
         phi = np.arctan2(z + ep2 * b * sb**3, r - E2 * A_M * cb**3)
@@ -79,7 +79,10 @@ def enu2ecef(e: Array, lat0_deg: float, lon0_deg: float, alt0_m: float) -> Posit
 
 
 def enu2rae(e: Array) -> Array:
-    """ENU (..., 3) → polar (..., 3): [slant range m, azimuth rad from north in [0, 2π), elevation rad]."""
+    """ENU (..., 3) → polar (..., 3): [slant range m, azimuth rad in [0, 2π), elevation rad].
+
+    Azimuth is clockwise from north.
+    """
     e = np.asarray(e, dtype=np.float64)
     horiz = np.hypot(e[..., 0], e[..., 1])
     rng = np.hypot(horiz, e[..., 2])
@@ -96,8 +99,9 @@ def rae2enu(m: Array) -> Array:
     return np.stack([r * ce * np.sin(az), r * ce * np.cos(az), r * np.sin(el)], axis=-1)
 
 
-def great_circle_distance_m(lat1_deg: Array, lon1_deg: Array, lat2_deg: Array,
-                            lon2_deg: Array) -> Array:
+def great_circle_distance_m(
+    lat1_deg: Array, lon1_deg: Array, lat2_deg: Array, lon2_deg: Array
+) -> Array:
     """Great-circle distance (haversine on the mean sphere), m."""
     p1, p2 = np.radians(lat1_deg), np.radians(lat2_deg)
     dl = np.radians(np.asarray(lon2_deg) - np.asarray(lon1_deg))
@@ -105,9 +109,10 @@ def great_circle_distance_m(lat1_deg: Array, lon1_deg: Array, lat2_deg: Array,
     return 2 * R_MEAN_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
-def initial_bearing_deg(lat1_deg: Array, lon1_deg: Array, lat2_deg: Array,
-                        lon2_deg: Array) -> Array:
-    """Initial great-circle bearing from point 1 to point 2, degrees clockwise from north in [0, 360)."""
+def initial_bearing_deg(
+    lat1_deg: Array, lon1_deg: Array, lat2_deg: Array, lon2_deg: Array
+) -> Array:
+    """Initial great-circle bearing from point 1 to point 2, deg clockwise from north, [0, 360)."""
     p1, p2 = np.radians(lat1_deg), np.radians(lat2_deg)
     dl = np.radians(np.asarray(lon2_deg) - np.asarray(lon1_deg))
     y = np.sin(dl) * np.cos(p2)
@@ -115,9 +120,10 @@ def initial_bearing_deg(lat1_deg: Array, lon1_deg: Array, lat2_deg: Array,
     return np.mod(np.degrees(np.arctan2(y, x)), 360.0)
 
 
-def destination(lat_deg: Array, lon_deg: Array, bearing_deg: Array,
-                dist_m: Array) -> tuple[Array, Array]:
-    """Point reached from (lat, lon) along a great circle with initial bearing, on the mean sphere."""
+def destination(
+    lat_deg: Array, lon_deg: Array, bearing_deg: Array, dist_m: Array
+) -> tuple[Array, Array]:
+    """Point reached from (lat, lon) along a great circle with an initial bearing (mean sphere)."""
     p1, l1 = np.radians(lat_deg), np.radians(lon_deg)
     b, d = np.radians(bearing_deg), np.asarray(dist_m) / R_MEAN_M
     p2 = np.arcsin(np.sin(p1) * np.cos(d) + np.cos(p1) * np.sin(d) * np.cos(b))
@@ -133,8 +139,9 @@ def radar_horizon_m(h_radar_m: Array, h_target_m: Array, k: float = K_REFRACTION
     return np.sqrt(2 * ke * hr) + np.sqrt(2 * ke * ht)
 
 
-def apparent_elevation_rad(slant_m: Array, h_radar_m: Array, h_target_m: Array,
-                           k: float = K_REFRACTION) -> Array:
+def apparent_elevation_rad(
+    slant_m: Array, h_radar_m: Array, h_target_m: Array, k: float = K_REFRACTION
+) -> Array:
     """Elevation of a target seen from a radar on a k-earth (refraction included), rad.
 
     On a sphere of radius kR the law of cosines gives

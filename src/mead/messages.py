@@ -17,7 +17,12 @@ from mead.types import Covs, States
 
 TrackClass = Literal["ballistic", "rocket", "cruise", "drone", "aircraft", "unknown"]
 TRACK_CLASSES: tuple[TrackClass, ...] = (
-    "ballistic", "rocket", "cruise", "drone", "aircraft", "unknown",
+    "ballistic",
+    "rocket",
+    "cruise",
+    "drone",
+    "aircraft",
+    "unknown",
 )
 THREAT_CLASSES: frozenset[str] = frozenset({"ballistic", "rocket", "cruise", "drone"})
 SCHEMA_VERSION = 1
@@ -26,24 +31,26 @@ SCHEMA_VERSION = 1
 class Track(msgspec.Struct, frozen=True, kw_only=True, tag="track"):
     """A releasable track in the shared ECEF frame."""
 
-    track_id: str                       # pseudonymous, stable per source
-    t: float                            # time of validity, UTC s since epoch
-    x: tuple[float, ...]                # ECEF [m m m m/s m/s m/s]
-    P: tuple[float, ...]                # 6×6 covariance, row-major
-    cls: TrackClass = "unknown"         # classification at the source
-    quality: float = 1.0                # 0..1, the source's confidence in the track
-    confirmed: bool = True              # False for tentative tracks
-    sensor_ids: tuple[str, ...] = ()    # contributing sensors; stripped unless policy allows
-    sensor_sites: tuple[float, ...] = ()  # contributing sensor sites, flat [lat deg, lon deg, alt m]*
+    track_id: str  # pseudonymous, stable per source
+    t: float  # time of validity, UTC s since epoch
+    x: tuple[float, ...]  # ECEF [m m m m/s m/s m/s]
+    P: tuple[float, ...]  # 6×6 covariance, row-major
+    cls: TrackClass = "unknown"  # classification at the source
+    quality: float = 1.0  # 0..1, the source's confidence in the track
+    confirmed: bool = True  # False for tentative tracks
+    sensor_ids: tuple[str, ...] = ()  # contributing sensors; stripped unless policy allows
+    sensor_sites: tuple[
+        float, ...
+    ] = ()  # contributing sensor sites, flat [lat deg, lon deg, alt m]*
 
 
 class TrackBatch(msgspec.Struct, frozen=True, kw_only=True, tag="tracks"):
     """All tracks one source releases at one instant (one message per release)."""
 
-    source: str                         # pseudonym of the sender ("" when anonymised)
-    t: float                            # release time, UTC s
+    source: str  # pseudonym of the sender ("" when anonymised)
+    t: float  # release time, UTC s
     tracks: tuple[Track, ...] = ()
-    dropped: tuple[str, ...] = ()       # track_ids the source has deleted since its last batch
+    dropped: tuple[str, ...] = ()  # track_ids the source has deleted since its last batch
 
 
 AlertState = Literal["issued", "updated", "cancelled"]
@@ -52,22 +59,22 @@ AlertState = Literal["issued", "updated", "cancelled"]
 class Alert(msgspec.Struct, frozen=True, kw_only=True, tag="alert"):
     """An early warning to the partner owning a threatened defended area."""
 
-    alert_id: str                       # stable over issue → updates → cancel
+    alert_id: str  # stable over issue → updates → cancel
     state: AlertState
-    t: float                            # time of this alert state, UTC s
-    recipient: str                      # pseudonym of the warned partner
-    area: str                           # threatened defended area
-    system_track: int                   # system track number at the issuer
+    t: float  # time of this alert state, UTC s
+    recipient: str  # pseudonym of the warned partner
+    area: str  # threatened defended area
+    system_track: int  # system track number at the issuer
     threat_class: TrackClass
-    impact_lat_deg: float               # predicted impact / arrival point
+    impact_lat_deg: float  # predicted impact / arrival point
     impact_lon_deg: float
-    impact_radius_m: float              # ~95 % radius of the predicted impact area
-    t_impact: float                     # predicted impact time, UTC s
-    tgo_s: float                        # time-to-go at ``t``
-    track_lat_deg: float = 0.0          # threat position when the alert was made
+    impact_radius_m: float  # ~95 % radius of the predicted impact area
+    t_impact: float  # predicted impact time, UTC s
+    tgo_s: float  # time-to-go at ``t``
+    track_lat_deg: float = 0.0  # threat position when the alert was made
     track_lon_deg: float = 0.0
     track_alt_m: float = 0.0
-    issuer: str = ""                    # pseudonym of the issuer (coordinator or the partner itself)
+    issuer: str = ""  # pseudonym of the issuer (coordinator or the partner itself)
 
 
 class Status(msgspec.Struct, frozen=True, kw_only=True, tag="status"):
@@ -84,12 +91,12 @@ Message = TrackBatch | Alert | Status
 class Envelope(msgspec.Struct, frozen=True, kw_only=True, tag="env"):
     """What actually travels: a signed, sequenced wrapper around one encoded message."""
 
-    sender: str                         # pseudonym
-    seq: int                            # per-sender, strictly increasing
-    t: float                            # send time, UTC s
+    sender: str  # pseudonym
+    seq: int  # per-sender, strictly increasing
+    t: float  # send time, UTC s
     schema: int = SCHEMA_VERSION
-    payload: bytes                      # msgpack of one ``Message``
-    sig: bytes = b""                    # Ed25519 over (sender, seq, t, schema, payload)
+    payload: bytes  # msgpack of one ``Message``
+    sig: bytes = b""  # Ed25519 over (sender, seq, t, schema, payload)
 
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -102,7 +109,7 @@ def encode(msg: Message) -> bytes:
 
 
 def decode(buf: bytes) -> Message:
-    """Decode bytes to a message; raises ``msgspec.DecodeError``/``ValidationError`` if malformed."""
+    """Decode bytes to a message; malformed input raises msgspec's DecodeError/ValidationError."""
     return _DECODER.decode(buf)
 
 
@@ -116,7 +123,11 @@ def tracks_to_arrays(tracks: tuple[Track, ...] | list[Track]) -> tuple[States, C
 
 
 def arrays_to_tracks(
-    ids: list[str], t: float, x: States, P: Covs, cls: list[str] | None = None,
+    ids: list[str],
+    t: float,
+    x: States,
+    P: Covs,
+    cls: list[str] | None = None,
     quality: np.ndarray | None = None,
 ) -> list[Track]:
     """(N, 6) states and (N, 6, 6) covariances at time ``t`` → Track structs."""

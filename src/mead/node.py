@@ -49,8 +49,9 @@ def _ignore(*_: Any) -> None:
 class _Inbox:
     """Opens envelopes from one subscription; rejects are counted by reason, never raised."""
 
-    def __init__(self, endpoint: Endpoint, pattern: str, opener: Opener, node: str,
-                 emit: Emit) -> None:
+    def __init__(
+        self, endpoint: Endpoint, pattern: str, opener: Opener, node: str, emit: Emit
+    ) -> None:
         self.sub = endpoint.subscribe(pattern)
         self.opener, self.node, self.emit = opener, node, emit
         self.rejected: Counter[str] = Counter()
@@ -62,8 +63,14 @@ class _Inbox:
                 env, msg = self.opener.open(data)
             except RejectedMessage as e:
                 if not self.rejected[e.reason]:
-                    self.emit({"kind": "rejected", "node": self.node, "reason": e.reason,
-                               "origin": e.origin})
+                    self.emit(
+                        {
+                            "kind": "rejected",
+                            "node": self.node,
+                            "reason": e.reason,
+                            "origin": e.origin,
+                        }
+                    )
                 self.rejected[e.reason] += 1
                 continue
             yield env.sender, msg
@@ -78,18 +85,27 @@ class PartnerNode:
     """
 
     def __init__(
-        self, *, identity: Identity, endpoint: Endpoint, opener: Opener,
-        scans: Iterator[Scan], tracker: Tracker, releaser: Releaser,
-        areas: list[DefendedArea], release_s: float, epoch_s: float = 0.0,
+        self,
+        *,
+        identity: Identity,
+        endpoint: Endpoint,
+        opener: Opener,
+        scans: Iterator[Scan],
+        tracker: Tracker,
+        releaser: Releaser,
+        areas: list[DefendedArea],
+        release_s: float,
+        epoch_s: float = 0.0,
         sensor_sites: dict[str, tuple[float, float, float]] | None = None,
-        emit: Emit = _ignore, observe: Observe = _ignore,
+        emit: Emit = _ignore,
+        observe: Observe = _ignore,
     ) -> None:
         self.name = identity.name
         self.identity, self.endpoint = identity, endpoint
         self.tracker, self.releaser = tracker, releaser
-        self.sensor_sites = sensor_sites or {}               # id → (lat, lon, alt); policy strips
+        self.sensor_sites = sensor_sites or {}  # id → (lat, lon, alt); policy strips
         self.classifier = Classifier()
-        self.areas = areas                                   # own areas only
+        self.areas = areas  # own areas only
         self.alerts = AlertManager(self.name, areas)
         self.release_s, self.epoch_s = release_s, epoch_s
         self.emit, self.observe = emit, observe
@@ -125,10 +141,25 @@ class PartnerNode:
             for alert in self.alerts.step(now, threats, rep.ids):
                 self._record_alert(now, alert, via=self.name)
         tracks = [
-            Track(track_id=i, t=now, x=tuple(x), P=tuple(P), cls=c, quality=float(q),  # type: ignore[arg-type]
-                  sensor_ids=s, sensor_sites=self._sites(s))
-            for i, x, P, c, q, s in zip(rep.ids, rep.x.tolist(), rep.P.reshape(-1, 36).tolist(),
-                                        classes, rep.quality, rep.sensors, strict=True)
+            Track(
+                track_id=i,
+                t=now,
+                x=tuple(x),
+                P=tuple(P),
+                cls=c,
+                quality=float(q),  # type: ignore[arg-type]
+                sensor_ids=s,
+                sensor_sites=self._sites(s),
+            )
+            for i, x, P, c, q, s in zip(
+                rep.ids,
+                rep.x.tolist(),
+                rep.P.reshape(-1, 36).tolist(),
+                classes,
+                rep.quality,
+                rep.sensors,
+                strict=True,
+            )
         ]
         for recipient, batch in self.releaser.release(tracks, now, dropped=rep.deleted).items():
             self.endpoint.publish(f"tracks.{recipient}", seal(self.identity, batch, now))
@@ -139,17 +170,25 @@ class PartnerNode:
 
     def _record_alert(self, now: float, alert: Alert, via: str) -> None:
         self.counters[f"alerts_{alert.state}"] += 1
-        self.emit({"kind": "alert", "node": self.name, "t_recv": now, "via": via,
-                   **_alert_fields(alert)})
+        self.emit(
+            {"kind": "alert", "node": self.name, "t_recv": now, "via": via, **_alert_fields(alert)}
+        )
 
 
 class CoordinatorNode:
     """The sponsor: fuses released tracks into one picture, assesses, warns the threatened."""
 
     def __init__(
-        self, *, identity: Identity, endpoint: Endpoint, opener: Opener,
-        areas: list[DefendedArea], assess_s: float, fuser: SystemTracker | None = None,
-        emit: Emit = _ignore, observe: Observe = _ignore,
+        self,
+        *,
+        identity: Identity,
+        endpoint: Endpoint,
+        opener: Opener,
+        areas: list[DefendedArea],
+        assess_s: float,
+        fuser: SystemTracker | None = None,
+        emit: Emit = _ignore,
+        observe: Observe = _ignore,
     ) -> None:
         self.name = identity.name
         self.identity, self.endpoint = identity, endpoint
@@ -182,7 +221,9 @@ class CoordinatorNode:
         self.observe(self.name, now, ids, pic.x)
         self.classifier.forget(self._gone(ids))
         own = self.classifier.classify(ids, pic.x, pic.P, t=now)
-        classes = [max(a, b, key=THREAT_RANK.__getitem__) for a, b in zip(own, pic.cls, strict=True)]
+        classes = [
+            max(a, b, key=THREAT_RANK.__getitem__) for a, b in zip(own, pic.cls, strict=True)
+        ]
         xs, Ps, powered = self.classifier.smoothed(ids, pic.x, pic.P)
         threats = assess(now, ids, xs, Ps, classes, self.areas, powered=powered)
         for alert in self.alerts.step(now, threats, ids):

@@ -149,18 +149,30 @@ def run_mode(world: World, mode: Mode, progress: bool = False) -> ModeResult:
     partners = []
     for p in sc.partners:
         own = [a for a in sc.defended_areas if a.owner == p.name]
-        partners.append(PartnerNode(
-            identity=ids[p.name], endpoint=bus.connect(p.name),
-            opener=Opener(registry, max_age_s=300.0, clock=clock),
-            scans=_scans_of(world.scans, p.name), tracker=Tracker(p.name),
-            releaser=Releaser(pols[p.name], recipients=known), areas=own, release_s=p.release_s,
-            epoch_s=epoch, sensor_sites=site_table(p.sensors), emit=emit, observe=matcher,
-        ))
+        partners.append(
+            PartnerNode(
+                identity=ids[p.name],
+                endpoint=bus.connect(p.name),
+                opener=Opener(registry, max_age_s=300.0, clock=clock),
+                scans=_scans_of(world.scans, p.name),
+                tracker=Tracker(p.name),
+                releaser=Releaser(pols[p.name], recipients=known),
+                areas=own,
+                release_s=p.release_s,
+                epoch_s=epoch,
+                sensor_sites=site_table(p.sensors),
+                emit=emit,
+                observe=matcher,
+            )
+        )
     coord = CoordinatorNode(
-        identity=ids[sc.coordinator.name], endpoint=bus.connect(sc.coordinator.name),
+        identity=ids[sc.coordinator.name],
+        endpoint=bus.connect(sc.coordinator.name),
         opener=Opener(registry, max_age_s=300.0, clock=clock),
-        areas=list(sc.defended_areas), assess_s=sc.coordinator.assess_s,
-        emit=emit, observe=matcher,
+        areas=list(sc.defended_areas),
+        assess_s=sc.coordinator.assess_s,
+        emit=emit,
+        observe=matcher,
     )
     t0 = time.perf_counter()
     for t in _ticks(sc.duration_s, sc.tick_s, f"{mode:>8}", progress):
@@ -170,8 +182,10 @@ def run_mode(world: World, mode: Mode, progress: bool = False) -> ModeResult:
         coord.step(clock())
     result.wall_s = time.perf_counter() - t0
     result.tracked_by = matcher.first
-    result.counters = {n.name: dict(n.counters) | _prefixed(n.inbox.rejected, "rejected_")
-                       for n in [*partners, coord]}
+    result.counters = {
+        n.name: dict(n.counters) | _prefixed(n.inbox.rejected, "rejected_")
+        for n in [*partners, coord]
+    }
     return result
 
 
@@ -190,8 +204,16 @@ def _ticks(duration_s: float, tick_s: float, label: str, progress: bool) -> Iter
         return ticks
     from tqdm import tqdm
 
-    return iter(tqdm(ticks, total=n + 1, desc=label, unit="tick", mininterval=0.5,
-                     bar_format="{desc} {bar} {percentage:3.0f}% {elapsed}<{remaining}"))
+    return iter(
+        tqdm(
+            ticks,
+            total=n + 1,
+            desc=label,
+            unit="tick",
+            mininterval=0.5,
+            bar_format="{desc} {bar} {percentage:3.0f}% {elapsed}<{remaining}",
+        )
+    )
 
 
 def run_both(world: World, progress: bool = False, jobs: int = 2) -> dict[Mode, ModeResult]:

@@ -29,27 +29,58 @@ def test_minimal_scenario_defaults() -> None:
 
 BAD = [
     # (yaml, expected text in the message, expected field path)
-    (MINIMAL.replace("lat_deg: 31", "lat_deg: 91"), "<= 90.0", "$.partners[0].sensors[0].site.lat_deg"),
+    (
+        MINIMAL.replace("lat_deg: 31", "lat_deg: 91"),
+        "<= 90.0",
+        "$.partners[0].sensors[0].site.lat_deg",
+    ),
     (MINIMAL.replace("lat_deg: 31", "lat_deg: north"), "Expected `float`", "site.lat_deg"),
-    (MINIMAL.replace("{id: r1,", "{id: r1, rnage_km: 3,"), "unknown field `rnage_km`",
-     "$.partners[0].sensors[0]"),
-    (MINIMAL.replace("{id: r1,", "{id: r1, kind: laser,"), "Invalid enum value 'laser'",
-     "sensors[0].kind"),
+    (
+        MINIMAL.replace("{id: r1,", "{id: r1, rnage_km: 3,"),
+        "unknown field `rnage_km`",
+        "$.partners[0].sensors[0]",
+    ),
+    (
+        MINIMAL.replace("{id: r1,", "{id: r1, kind: laser,"),
+        "Invalid enum value 'laser'",
+        "sensors[0].kind",
+    ),
     (MINIMAL.replace("{id: r1,", "{id: r1, scan_s: -1,"), "> 0.0", "sensors[0].scan_s"),
-    (MINIMAL.replace("{id: r1,", "{id: r1, sector: {min_az_deg: 10, max_az_deg: 5},"),
-     "max_az_deg (5.0) must exceed min_az_deg (10.0)", "sensors[0].sector"),
+    (
+        MINIMAL.replace("{id: r1,", "{id: r1, sector: {min_az_deg: 10, max_az_deg: 5},"),
+        "max_az_deg (5.0) must exceed min_az_deg (10.0)",
+        "sensors[0].sector",
+    ),
     ("name: t\n", "missing required field `partners`", ""),
     (MINIMAL + "start_utc: tomorrow\n", "start_utc must be ISO-8601 UTC", ""),
-    (MINIMAL + "defended_areas: [{name: A, owner: P9, circle: {lat_deg: 1, lon_deg: 1, radius_km: 1}}]\n",
-     "owner 'P9', not a partner (known: P1)", ""),
-    (MINIMAL + "defended_areas: [{name: A, owner: P1}]\n", "exactly one of circle or polygon",
-     "$.defended_areas[0]"),
-    (MINIMAL + "raids: [{name: r, threat: drone, count: 1, launch: {lat_deg: 1, lon_deg: 1, "
-     "radius_km: 1}, targets: [Nowhere]}]\n", "unknown defended area 'Nowhere'", ""),
-    (MINIMAL + "raids: [{name: r, threat: laser, count: 1, launch: {lat_deg: 1, lon_deg: 1, "
-     "radius_km: 1}, targets: [X]}]\n", "Invalid enum value 'laser'", "$.raids[0].threat"),
-    (MINIMAL.replace("name: P1, sensors", "name: P1, sensors: [], x"), "unknown field `x`",
-     "$.partners[0]"),
+    (
+        MINIMAL + "defended_areas: [{name: A, owner: P9, "
+        "circle: {lat_deg: 1, lon_deg: 1, radius_km: 1}}]\n",
+        "owner 'P9', not a partner (known: P1)",
+        "",
+    ),
+    (
+        MINIMAL + "defended_areas: [{name: A, owner: P1}]\n",
+        "exactly one of circle or polygon",
+        "$.defended_areas[0]",
+    ),
+    (
+        MINIMAL + "raids: [{name: r, threat: drone, count: 1, launch: {lat_deg: 1, lon_deg: 1, "
+        "radius_km: 1}, targets: [Nowhere]}]\n",
+        "unknown defended area 'Nowhere'",
+        "",
+    ),
+    (
+        MINIMAL + "raids: [{name: r, threat: laser, count: 1, launch: {lat_deg: 1, lon_deg: 1, "
+        "radius_km: 1}, targets: [X]}]\n",
+        "Invalid enum value 'laser'",
+        "$.raids[0].threat",
+    ),
+    (
+        MINIMAL.replace("name: P1, sensors", "name: P1, sensors: [], x"),
+        "unknown field `x`",
+        "$.partners[0]",
+    ),
     ("partners: [1, 2", "not valid YAML", ""),
 ]
 

@@ -20,7 +20,7 @@ class Subscription(Protocol):
     """A bounded queue of messages that matched one subject pattern."""
 
     pattern: str
-    dropped: int                # messages lost to overflow of this queue
+    dropped: int  # messages lost to overflow of this queue
 
     def drain(self) -> list[tuple[str, bytes]]:
         """Every (subject, data) delivered by now, in arrival order; never blocks."""
@@ -30,7 +30,7 @@ class Subscription(Protocol):
 class Endpoint(Protocol):
     """One node's connection to a bus."""
 
-    name: str                   # the node's pseudonym
+    name: str  # the node's pseudonym
 
     def publish(self, subject: str, data: bytes) -> None:
         """Send ``data`` on ``subject``; returns at once."""

@@ -20,5 +20,6 @@ def border_lines() -> list[np.ndarray]:
     topo = json.loads(ref.read_text())
     scale = np.asarray(topo["transform"]["scale"])
     shift = np.asarray(topo["transform"]["translate"])
-    return [np.cumsum(np.asarray(a, dtype=np.float64), axis=0) * scale + shift
-            for a in topo["arcs"]]
+    return [
+        np.cumsum(np.asarray(a, dtype=np.float64), axis=0) * scale + shift for a in topo["arcs"]
+    ]

@@ -2,9 +2,10 @@
 
 Per threat class: launched, detected (≥ 1 plot), tracked (held by a track within
 ``TRACK_GATE_M``) and warned (the partner owning the target area got an alert about the
-object before it arrived). Per defended area: mean and minimum warning time
-(arrival time − first alert received by the owner), with an unwarned threat counting as
-0 s in the minimum. Civil flights alerted must be zero.
+object before it arrived). Per defended area: mean and minimum warning time over every
+threat aimed at it (arrival time − first alert received by the owner; an unwarned threat
+counts as 0 s), so both runs are compared over the same threats. Civil flights alerted
+must be zero.
 """
 
 from __future__ import annotations
@@ -118,8 +119,7 @@ def summarize(world: World, results: dict[str, ModeResult], wall_s: float) -> di
             wt = np.where(warned[m][sel], truth.t_end[sel] - warn[m][sel], 0.0)
             row[m] = {
                 "warned": int(warned[m][sel].sum()),
-                "mean_warning_s": round(float(wt[warned[m][sel]].mean()), 1)
-                if warned[m][sel].any() else None,
+                "mean_warning_s": round(float(wt.mean()), 1) if sel.any() else None,
                 "min_warning_s": round(float(wt.min()), 1) if sel.any() else None,
             }
         areas[a.name] = row
@@ -145,36 +145,56 @@ def summarize(world: World, results: dict[str, ModeResult], wall_s: float) -> di
 
 def _civil_alerted(world: World, res: ModeResult) -> int:
     kind = dict(zip(world.truth.ids, world.truth.kind, strict=True))
-    hit = {ev["truth"] for ev in res.events
-           if ev["kind"] in ("alert", "alert_sent") and ev["state"] != "cancelled"
-           and ev.get("truth") is not None and kind[ev["truth"]] == "aircraft"}
+    hit = {
+        ev["truth"]
+        for ev in res.events
+        if ev["kind"] in ("alert", "alert_sent")
+        and ev["state"] != "cancelled"
+        and ev.get("truth") is not None
+        and kind[ev["truth"]] == "aircraft"
+    }
     return len(hit)
 
 
 def format_summary(s: dict[str, Any]) -> str:
     """The summary as a readable text table."""
-    out = [f"MEAD run: scenario {s['scenario']!r}, seed {s['seed']}, "
-           f"{s['duration_s'] / 3600:.1f} h simulated", ""]
+    out = [
+        f"MEAD run: scenario {s['scenario']!r}, seed {s['seed']}, "
+        f"{s['duration_s'] / 3600:.1f} h simulated",
+        "",
+    ]
     out.append(f"{'class':<10}{'launched':>9}{'detected':>9}{'tracked A/N':>13}{'warned A/N':>12}")
     for c, r in s["classes"].items():
-        out.append(f"{c:<10}{r['launched']:>9}{r['detected']:>9}"
-                   f"{_pair(r['tracked']):>13}{_pair(r['warned']):>12}")
-    out += ["", "warning time per defended area (s), alliance vs national-only:",
-            f"{'area':<18}{'owner':<7}{'threats':>8}{'mean A':>9}{'mean N':>9}"
-            f"{'min A':>8}{'min N':>8}{'gain':>8}"]
+        out.append(
+            f"{c:<10}{r['launched']:>9}{r['detected']:>9}"
+            f"{_pair(r['tracked']):>13}{_pair(r['warned']):>12}"
+        )
+    out += [
+        "",
+        "warning time per defended area (s; unwarned threats count 0), alliance vs national-only:",
+        f"{'area':<18}{'owner':<7}{'threats':>8}{'mean A':>9}{'mean N':>9}"
+        f"{'min A':>8}{'min N':>8}{'gain':>8}",
+    ]
     for name, r in s["areas"].items():
         a, n = r["alliance"], r["national"]
         gain = (a["mean_warning_s"] or 0) - (n["mean_warning_s"] or 0) if r["threats"] else None
-        out.append(f"{name:<18}{r['owner']:<7}{r['threats']:>8}{_n(a['mean_warning_s']):>9}"
-                   f"{_n(n['mean_warning_s']):>9}{_n(a['min_warning_s']):>8}"
-                   f"{_n(n['min_warning_s']):>8}{_n(gain):>8}")
+        out.append(
+            f"{name:<18}{r['owner']:<7}{r['threats']:>8}{_n(a['mean_warning_s']):>9}"
+            f"{_n(n['mean_warning_s']):>9}{_n(a['min_warning_s']):>8}"
+            f"{_n(n['min_warning_s']):>8}{_n(gain):>8}"
+        )
     c = s["civil"]
-    out += ["", f"civil flights: {c['flights']}, alerted: alliance {c['alerted']['alliance']}, "
-            f"national {c['alerted']['national']}"]
+    out += [
+        "",
+        f"civil flights: {c['flights']}, alerted: alliance {c['alerted']['alliance']}, "
+        f"national {c['alerted']['national']}",
+    ]
     tm = s["timing"]
-    out.append(f"wall time {tm['wall_s']:.1f} s (prepare {tm['prepare_s']:.1f} s, runs "
-               f"{tm['run_s']['alliance']:.1f} / {tm['run_s']['national']:.1f} s), "
-               f"{tm['speed_x_real_time']}× real time")
+    out.append(
+        f"wall time {tm['wall_s']:.1f} s (prepare {tm['prepare_s']:.1f} s, runs "
+        f"{tm['run_s']['alliance']:.1f} / {tm['run_s']['national']:.1f} s), "
+        f"{tm['speed_x_real_time']}× real time"
+    )
     return "\n".join(out)
 
 

@@ -1,4 +1,4 @@
-"""The evaluation report on disk: events (JSON lines), summary (JSON), plots and a Markdown page."""
+"""The evaluation report on disk: events (JSON lines), summary (JSON), plots, a Markdown page."""
 
 from __future__ import annotations
 
@@ -17,12 +17,18 @@ from mead.metrics.basemap import border_lines  # noqa: E402
 from mead.metrics.evaluation import format_summary  # noqa: E402
 from mead.runner import MODES, ModeResult, World  # noqa: E402
 
-COLORS = {"ballistic": "tab:red", "rocket": "tab:orange", "cruise": "tab:purple",
-          "drone": "tab:brown", "aircraft": "0.75"}
+COLORS = {
+    "ballistic": "tab:red",
+    "rocket": "tab:orange",
+    "cruise": "tab:purple",
+    "drone": "tab:brown",
+    "aircraft": "0.75",
+}
 
 
-def write_report(out: Path, world: World, results: dict[str, ModeResult],
-                 summary: dict[str, Any]) -> list[Path]:
+def write_report(
+    out: Path, world: World, results: dict[str, ModeResult], summary: dict[str, Any]
+) -> list[Path]:
     """Write everything into ``out`` and return the files written."""
     out.mkdir(parents=True, exist_ok=True)
     events = out / "events.jsonl"
@@ -83,13 +89,15 @@ def plot_map(out: Path, world: World) -> Path:
         for s in p.sensors:
             ax.plot(s.site.lon_deg, s.site.lat_deg, "^", color="tab:blue")
             ax.annotate(f"{p.name}", (s.site.lon_deg, s.site.lat_deg), fontsize=7)
-            la, lo = geo.destination(s.site.lat_deg, s.site.lon_deg, np.arange(0, 361, 5),
-                                     s.range_km * 1e3)
+            la, lo = geo.destination(
+                s.site.lat_deg, s.site.lon_deg, np.arange(0, 361, 5), s.range_km * 1e3
+            )
             ax.plot(lo, la, color="tab:blue", lw=0.4, alpha=0.5)
     for a in sc.defended_areas:
         if a.circle is not None:
-            la, lo = geo.destination(a.circle.lat_deg, a.circle.lon_deg, np.arange(0, 361, 10),
-                                     a.circle.radius_km * 1e3)
+            la, lo = geo.destination(
+                a.circle.lat_deg, a.circle.lon_deg, np.arange(0, 361, 10), a.circle.radius_km * 1e3
+            )
         else:
             pts = np.array(a.polygon + a.polygon[:1])
             la, lo = pts[:, 0], pts[:, 1]

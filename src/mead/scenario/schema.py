@@ -28,7 +28,7 @@ class Point(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
     lat_deg: Lat
     lon_deg: Lon
-    alt_m: float = 0.0                   # height above the WGS84 ellipsoid, m
+    alt_m: float = 0.0  # height above the WGS84 ellipsoid, m
 
 
 class Sector(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -47,18 +47,18 @@ class Sector(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
 class Sensor(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One radar: site, coverage, detection model and measurement noise."""
 
-    id: Name                                        # unique across the scenario; never released
+    id: Name  # unique across the scenario; never released
     kind: Literal["early_warning", "sector"] = "sector"
     site: Point
-    range_km: Pos = 400.0                           # instrumented range
-    scan_s: Pos = 5.0                               # revisit period
-    sector: Sector | None = None                    # None: 360°
+    range_km: Pos = 400.0  # instrumented range
+    scan_s: Pos = 5.0  # revisit period
+    sector: Sector | None = None  # None: 360°
     min_el_deg: Annotated[float, Meta(ge=-5.0, le=89.0)] = -1.0  # below 0 sees down from a hill
     max_el_deg: Annotated[float, Meta(gt=0.0, le=90.0)] = 85.0
-    ref_range_km: Pos = 300.0                       # range where a 1 m² target gives ref_snr_db
-    ref_snr_db: float = 13.0                        # mean SNR of 1 m² at ref_range_km
+    ref_range_km: Pos = 300.0  # range where a 1 m² target gives ref_snr_db
+    ref_snr_db: float = 13.0  # mean SNR of 1 m² at ref_range_km
     pfa: Annotated[float, Meta(gt=0.0, lt=1.0)] = 1e-6  # false-alarm probability per cell
-    clutter_per_scan: NonNeg = 2.0                  # mean Poisson false plots per scan
+    clutter_per_scan: NonNeg = 2.0  # mean Poisson false plots per scan
     sigma_range_m: Pos = 75.0
     sigma_az_deg: Pos = 0.2
     sigma_el_deg: Pos = 0.3
@@ -73,10 +73,10 @@ class Sensor(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
 class Partner(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A coalition partner, known only by its pseudonym, with its own sensors and policy."""
 
-    name: Name                                      # pseudonym on the network
+    name: Name  # pseudonym on the network
     sensors: list[Sensor] = []
-    policy: str | None = None                       # policy YAML path, relative to the scenario file
-    release_s: Pos = 4.0                            # period of track release and own assessment
+    policy: str | None = None  # policy YAML path, relative to the scenario file
+    release_s: Pos = 4.0  # period of track release and own assessment
 
 
 class Circle(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -91,7 +91,7 @@ class DefendedArea(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     """An asset or region a partner defends: circle or polygon (lat, lon pairs)."""
 
     name: Name
-    owner: Name                                     # pseudonym of the owning partner
+    owner: Name  # pseudonym of the owning partner
     value: Annotated[float, Meta(ge=0.0, le=100.0)] = 1.0
     circle: Circle | None = None
     polygon: list[tuple[Lat, Lon]] | None = None
@@ -106,12 +106,12 @@ class DefendedArea(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
 class ThreatParams(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Overrides of a threat class's public-figure defaults (see ``sim/threats.py``)."""
 
-    speed_mps: Pos | None = None                    # cruise/drone ground speed
-    altitude_m: NonNeg | None = None                # cruise/drone flight altitude
-    rcs_m2: Pos | None = None                       # mean radar cross-section
-    burn_s: Pos | None = None                       # ballistic/rocket boost duration
+    speed_mps: Pos | None = None  # cruise/drone ground speed
+    altitude_m: NonNeg | None = None  # cruise/drone flight altitude
+    rcs_m2: Pos | None = None  # mean radar cross-section
+    burn_s: Pos | None = None  # ballistic/rocket boost duration
     gamma_deg: Annotated[float, Meta(gt=5.0, lt=85.0)] | None = None  # burnout flight-path angle
-    ballistic_coeff_kg_m2: Pos | None = None        # m/(Cd·A) of the re-entering body
+    ballistic_coeff_kg_m2: Pos | None = None  # m/(Cd·A) of the re-entering body
 
 
 class Raid(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -120,11 +120,11 @@ class Raid(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: Name
     threat: ThreatKind
     count: Annotated[int, Meta(ge=1, le=5000)]
-    launch: Circle                                  # launch points are drawn uniformly in it
-    targets: list[Name]                             # defended-area names, used round-robin
-    first_launch_s: NonNeg = 0.0                    # after scenario start
-    spacing_s: NonNeg = 10.0                        # between successive launches
-    via: list[tuple[Lat, Lon]] = []                 # route waypoints for cruise/drone
+    launch: Circle  # launch points are drawn uniformly in it
+    targets: list[Name]  # defended-area names, used round-robin
+    first_launch_s: NonNeg = 0.0  # after scenario start
+    spacing_s: NonNeg = 10.0  # between successive launches
+    via: list[tuple[Lat, Lon]] = []  # route waypoints for cruise/drone
     params: ThreatParams = ThreatParams()
 
     def __post_init__(self) -> None:
@@ -147,7 +147,7 @@ class Civil(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     airports: list[Airport] = []
     cruise_alt_m: Pos = 10_700.0
     cruise_speed_mps: Pos = 230.0
-    min_distance_km: NonNeg = 300.0                 # skip pairs closer than this
+    min_distance_km: NonNeg = 300.0  # skip pairs closer than this
     rcs_m2: Pos = 30.0
 
     def __post_init__(self) -> None:
@@ -159,7 +159,7 @@ class Coordinator(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     """The sponsor's node: fuses released tracks, assesses threats, warns partners."""
 
     name: Name = "C0"
-    assess_s: Pos = 2.0                             # assessment period
+    assess_s: Pos = 2.0  # assessment period
 
 
 class Link(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -176,16 +176,16 @@ class Scenario(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A whole coalition scenario."""
 
     name: Name
-    start_utc: str = "2024-04-13T20:00:00Z"         # ISO-8601 UTC start of scenario time 0
+    start_utc: str = "2024-04-13T20:00:00Z"  # ISO-8601 UTC start of scenario time 0
     duration_s: Pos = 3600.0
-    tick_s: Pos = 1.0                               # simulation step
+    tick_s: Pos = 1.0  # simulation step
     seed: int = 1
     partners: list[Partner]
     coordinator: Coordinator = Coordinator()
     defended_areas: list[DefendedArea] = []
     raids: list[Raid] = []
     civil: Civil = Civil()
-    links: list[Link] = []                          # first match wins; default 150 ms, no loss
+    links: list[Link] = []  # first match wins; default 150 ms, no loss
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.partners]

@@ -1,4 +1,4 @@
-"""The sensor contract: a scan is one revisit of one radar, its plots in the radar's polar frame."""
+"""The sensor contract: a scan is one radar revisit, its plots in the radar's polar frame."""
 
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ class Scan:
     """
 
     sensor_id: str
-    partner: str                # owning partner's pseudonym
-    t: float                    # scenario s
+    partner: str  # owning partner's pseudonym
+    t: float  # scenario s
     site_lat_deg: float
     site_lon_deg: float
     site_alt_m: float
-    z: Meas                     # (M, 3)
-    sigma: Array                # (3,) [m, rad, rad]
-    truth: np.ndarray           # (M,) int, −1 for clutter
+    z: Meas  # (M, 3)
+    sigma: Array  # (3,) [m, rad, rad]
+    truth: np.ndarray  # (M,) int, −1 for clutter

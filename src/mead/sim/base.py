@@ -21,18 +21,18 @@ class TruthTable:
     All times are scenario seconds (0 = scenario start).
     """
 
-    ids: list[str]              # (N,) e.g. "ballistic-007", "civil-0042"
-    kind: np.ndarray            # (N,) str, one of KINDS
-    raid: list[str]             # (N,) raid name, or "civil"
-    rcs_m2: Array               # (N,) mean radar cross-section, m²
-    t_start: Array              # (N,) launch / take-off time, s
-    t_end: Array                # (N,) impact / landing time, s
-    target_area: list[str]      # (N,) defended-area name aimed at ("" for civil)
-    impact_ecef: Array          # (N, 3) where the object ends (impact or landing), m
-    dt: Array                   # (N,) sample spacing, s
-    offset: np.ndarray          # (N,) int64 first row in ``samples``
-    count: np.ndarray           # (N,) int64 number of rows
-    samples: States             # (S, 6) ECEF states, m and m/s
+    ids: list[str]  # (N,) e.g. "ballistic-007", "civil-0042"
+    kind: np.ndarray  # (N,) str, one of KINDS
+    raid: list[str]  # (N,) raid name, or "civil"
+    rcs_m2: Array  # (N,) mean radar cross-section, m²
+    t_start: Array  # (N,) launch / take-off time, s
+    t_end: Array  # (N,) impact / landing time, s
+    target_area: list[str]  # (N,) defended-area name aimed at ("" for civil)
+    impact_ecef: Array  # (N, 3) where the object ends (impact or landing), m
+    dt: Array  # (N,) sample spacing, s
+    offset: np.ndarray  # (N,) int64 first row in ``samples``
+    count: np.ndarray  # (N,) int64 number of rows
+    samples: States  # (S, 6) ECEF states, m and m/s
 
     def __len__(self) -> int:
         return len(self.ids)

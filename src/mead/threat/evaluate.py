@@ -100,7 +100,7 @@ def polygon_distance_m(lat_deg: Array, lon_deg: Array, poly: Array) -> Array:
 class Limits:
     """Gross kinematic limits of each threat class (looser than the classifier's bands)."""
 
-    drone_max_alt_m: float = 4_500.0
+    drone_max_alt_m: float = 4_000.0
     min_alt_m: float = -300.0  # any class: a track this far below the ellipsoid is broken
     drone_max_speed_mps: float = 120.0  # ground speed
     cruise_max_alt_m: float = 5_000.0
@@ -120,7 +120,7 @@ def plausible(codes: np.ndarray, loc: Local, limits: Limits = Limits()) -> np.nd
     ==============  ==========================================================
     class           plausible when (drone/cruise speeds within 2σ of the limit count)
     ==============  ==========================================================
-    drone           −300 m to 4.5 km, ground speed < 120 m/s
+    drone           −300 m to 4 km, ground speed < 120 m/s
     cruise          −300 m to 5 km, ground speed 80–450 m/s
     ballistic,      3-D speed > 400 m/s, or |vertical speed| > 100 m/s (point
     rocket          estimates: a track too uncertain to tell is not plausible)
@@ -128,8 +128,8 @@ def plausible(codes: np.ndarray, loc: Local, limits: Limits = Limits()) -> np.nd
     """
     lim, h, k = limits, loc.alt_m, limits.k_sigma
     g, sg = loc.ground_speed_mps, loc.ground_speed_sigma_mps()
-    v, sv = loc.speed_mps, loc.speed_sigma_mps()
-    w, sw = np.abs(loc.v_enu[:, 2]), np.sqrt(np.maximum(loc.Pv_enu[:, 2, 2], 0.0))
+    v = loc.speed_mps
+    w = np.abs(loc.v_enu[:, 2])
     fast = (v > lim.fast_min_speed_mps) | (w > lim.fast_min_climb_mps)
     above = h > lim.min_alt_m
     drone = above & (h < lim.drone_max_alt_m) & (g - k * sg < lim.drone_max_speed_mps)
@@ -353,7 +353,13 @@ def assess(
     if fast.size:
         pairs.append(
             _ballistic_pairs(
-                x, P, fast, aset, beta_kg_m2, max_impact_radius_m, stay_factor,
+                x,
+                P,
+                fast,
+                aset,
+                beta_kg_m2,
+                max_impact_radius_m,
+                stay_factor,
                 loc.take(np.arange(fast.size)),
             )
         )

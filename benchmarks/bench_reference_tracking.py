@@ -1,0 +1,302 @@
+"""How well each partner's local tracker holds the reference raid, per threat class.
+
+Run as ``python -m benchmarks.bench_reference_tracking [--json] [--verbose]
+[--scenario scenarios/reference.yaml] [--seed N] [--duration-s S]``.
+
+The scenario's truth and scans are simulated once (``mead.runner.prepare``). Each partner's
+``Tracker`` then runs over that partner's scans in order, as in ``mead.node``; after every
+scan its confirmed tracks (``report(scan.t)``) are matched to the nearest alive truth object
+within ``TRACK_GATE_M`` (25 km, as the runner scores). Per (object, partner) this gives:
+
+- **detectable flight**: from the object's first to its last plot on that partner's radars
+  (``scan.truth``); pairs with no plot are left out;
+- **coverage**: the share of that window during which a confirmed track holds the object
+  (each scan's match counts until the partner's next scan); "best" takes, per object, the
+  partner that covers it most;
+- **id changes**: distinct confirmed track ids that held the object in its window, minus 1
+  (over pairs held at least once);
+- **scans to confirm**: the partner's scans (any of its radars) from the one with the
+  object's first plot to the one where a confirmed track first holds it, both counted, so
+  three hits in a row on one radar give 3; "≤3" is the share of detectable pairs confirmed
+  within 3 (never confirmed counts as not).
+
+Matching by nearest position can credit an object with a neighbour's track (salvos from
+one launch area); only matches inside the object's own window are counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from itertools import compress
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+from scipy.spatial import cKDTree
+
+from benchmarks._machine import machine
+from mead.runner import TRACK_GATE_M, World, prepare
+from mead.scenario import load_scenario
+from mead.sensors.base import Scan
+from mead.sim.base import KINDS, TruthTable
+from mead.tracking.tracker import Tracker
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "scenarios" / "reference.yaml"
+QUICK_SCANS = 3  # "confirmed within this many scans"
+
+
+@dataclass
+class Trace:
+    """What one partner's tracker did to every truth object (arrays are (N,), N objects)."""
+
+    partner: str
+    first_plot: np.ndarray  # first plot time on this partner's radars, s (NaN: never)
+    last_plot: np.ndarray  # last plot time, s (NaN: never)
+    held_s: np.ndarray  # time held by a confirmed track inside [first_plot, last_plot], s
+    first_held: np.ndarray  # first scan time held, at or after first_plot, s (NaN: never)
+    n_ids: np.ndarray  # distinct confirmed track ids that held it in its window
+    scan_t: np.ndarray  # (K,) times of the partner's scans, s
+    tracker_s: float  # time spent in Tracker.step + report, s
+
+
+def plot_windows(scans: list[Scan], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and last plot time of each of ``n`` truth objects over ``scans`` (NaN: none)."""
+    first, last = np.full(n, np.inf), np.full(n, -np.inf)
+    if scans:
+        idx = np.concatenate([s.truth for s in scans])
+        t = np.concatenate([np.full(len(s.truth), s.t) for s in scans])
+        real = idx >= 0
+        np.minimum.at(first, idx[real], t[real])
+        np.maximum.at(last, idx[real], t[real])
+    never = ~np.isfinite(first)
+    first[never], last[never] = np.nan, np.nan
+    return first, last
+
+
+def nearest_truth(truth: TruthTable, t: float, x: np.ndarray) -> np.ndarray:
+    """Index of the nearest alive truth object to each track position (−1: none in gate)."""
+    out = np.full(len(x), -1)
+    alive, states = truth.states_at(t)
+    if alive.size == 0 or len(x) == 0:
+        return out
+    d, k = cKDTree(states[:, :3]).query(x[:, :3], distance_upper_bound=TRACK_GATE_M)
+    ok = np.isfinite(d)
+    out[ok] = alive[k[ok]]
+    return out
+
+
+def trace_partner(truth: TruthTable, scans: list[Scan], partner: str) -> Trace:
+    """Run ``partner``'s tracker over its scans and record which objects its tracks hold."""
+    n = len(truth)
+    first, last = plot_windows(scans, n)
+    held_s, first_held = np.zeros(n), np.full(n, np.nan)
+    pairs: set[tuple[int, str]] = set()
+    tracker, busy = Tracker(partner), 0.0
+    prev_t, prev = 0.0, np.empty(0, np.int64)
+    for scan in scans:
+        t = scan.t
+        t0 = time.perf_counter()
+        tracker.step(scan)
+        rep = tracker.report(t)
+        busy += time.perf_counter() - t0
+        # the previous scan's matches hold until this scan, clipped to each window
+        lo, hi = np.maximum(prev_t, first[prev]), np.minimum(t, last[prev])
+        held_s[prev] += np.clip(hi - lo, 0.0, None)
+        obj = nearest_truth(truth, t, rep.x)
+        ok = obj >= 0
+        ok[ok] = (first[obj[ok]] <= t) & (t <= last[obj[ok]])
+        pairs.update(zip(obj[ok].tolist(), compress(rep.ids, ok), strict=True))
+        prev, prev_t = np.unique(obj[ok]), t
+        first_held[prev[np.isnan(first_held[prev])]] = t
+    n_ids = np.zeros(n, np.int64)
+    for o, c in Counter(o for o, _ in pairs).items():
+        n_ids[o] = c
+    scan_t = np.array([s.t for s in scans])
+    return Trace(partner, first, last, held_s, first_held, n_ids, scan_t, busy)
+
+
+def coverage(tr: Trace) -> np.ndarray:
+    """Share of each object's detectable window held (NaN: never detectable).
+
+    A one-plot window counts as held if a track holds the object at that plot.
+    """
+    dur = tr.last_plot - tr.first_plot
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = np.where(dur > 0, tr.held_s / dur, (tr.first_held == tr.first_plot) * 1.0)
+    cov[np.isnan(tr.first_plot)] = np.nan
+    return np.clip(cov, 0.0, 1.0)
+
+
+def scans_to_confirm(tr: Trace) -> np.ndarray:
+    """Partner scans from the first plot to the first held scan, both counted (NaN: never)."""
+    out = np.full(len(tr.first_plot), np.nan)
+    ok = ~np.isnan(tr.first_held)
+    a = np.searchsorted(tr.scan_t, tr.first_plot[ok], side="left")
+    b = np.searchsorted(tr.scan_t, tr.first_held[ok], side="right")
+    out[ok] = b - a
+    return out
+
+
+def _mean(v: np.ndarray) -> float | None:
+    return float(np.mean(v)) if v.size else None
+
+
+def pair_stats(cov: np.ndarray, ids: np.ndarray, conf: np.ndarray) -> dict[str, Any]:
+    """Statistics over detectable (object, partner) pairs (1-D arrays, NaN cov dropped)."""
+    det = ~np.isnan(cov)
+    cov, ids, conf = cov[det], ids[det], conf[det]
+    held = ids > 0
+    quick = np.nan_to_num(conf, nan=np.inf) <= QUICK_SCANS
+    confirmed = conf[~np.isnan(conf)]
+    return {
+        "pairs": int(det.sum()),
+        "held_once": int(held.sum()),
+        "coverage_mean": _mean(cov),
+        "id_changes_mean": _mean(ids[held] - 1.0),
+        "id_changes_max": int(ids[held].max() - 1) if held.any() else None,
+        "scans_to_confirm_median": float(np.median(confirmed)) if confirmed.size else None,
+        "scans_to_confirm_mean": _mean(confirmed),
+        "confirmed_within_3": _mean(quick * 1.0),
+    }
+
+
+def summarize(truth: TruthTable, traces: list[Trace]) -> dict[str, Any]:
+    """Per class: pooled over partners and best partner per object; and per partner."""
+    cov = np.stack([coverage(tr) for tr in traces])  # (P, N)
+    ids = np.stack([tr.n_ids for tr in traces])
+    conf = np.stack([scans_to_confirm(tr) for tr in traces])
+    kind = np.asarray(truth.kind)
+    with np.errstate(all="ignore"):
+        any_det = ~np.all(np.isnan(cov), axis=0)
+        best = np.where(any_det, np.nanmax(np.where(any_det, cov, 0.0), axis=0), np.nan)
+    classes: dict[str, dict[str, Any]] = {}
+    partners: dict[str, dict[str, Any]] = {tr.partner: {} for tr in traces}
+    for c in KINDS:
+        m = kind == c
+        row: dict[str, Any] = {"objects": int(m.sum()), "detectable": int(any_det[m].sum())}
+        row |= pair_stats(cov[:, m].ravel(), ids[:, m].ravel(), conf[:, m].ravel())
+        row["coverage_best_mean"] = _mean(best[m & any_det])
+        classes[c] = row
+        for p, tr in enumerate(traces):
+            partners[tr.partner][c] = pair_stats(cov[p, m], ids[p, m], conf[p, m])
+    return {"classes": classes, "partners": partners}
+
+
+def run(world: World) -> dict[str, Any]:
+    """Trace every partner of the world and summarize; adds per-partner tracker times."""
+    traces = []
+    for p in world.scenario.partners:
+        scans = [s for s in world.scans if s.partner == p.name]
+        traces.append(trace_partner(world.truth, scans, p.name))
+    out = summarize(world.truth, traces)
+    out["tracker_s"] = {tr.partner: tr.tracker_s for tr in traces}
+    out["scans"] = {tr.partner: len(tr.scan_t) for tr in traces}
+    return out
+
+
+COLUMNS = (
+    ("class", "{:<9}"), ("objects", "{:>7}"), ("pairs", "{:>5}"), ("held", "{:>5}"),
+    ("cover", "{:>6}"), ("best", "{:>6}"), ("id chg", "{:>6}"), ("max", "{:>4}"),
+    ("scans→conf", "{:>10}"), ("≤3", "{:>6}"),
+)  # fmt: skip
+
+
+LEGEND = (
+    "  pairs: detectable (object, partner) pairs; held: held at least once",
+    "  cover: mean share of the detectable flight held by a confirmed track",
+    "  id chg: mean (max) distinct track ids that held an object, minus 1",
+    "  scans→conf: median partner scans from first plot to first confirmed track, both counted",
+    "  ≤3: share of pairs confirmed within 3 scans",
+)
+
+
+def _fmt(fmt: str, v: Any, pct: bool = False) -> str:
+    width = int("".join(ch for ch in fmt if ch.isdigit()))
+    if v is None:
+        return f"{'–':>{width}}"
+    if pct:
+        return f"{100 * v:>{width - 1}.1f}%"
+    if isinstance(v, float):
+        return f"{v:>{width}.2f}"
+    return fmt.format(v)
+
+
+def format_rows(rows: dict[str, dict[str, Any]], title: str) -> str:
+    """A fixed-width table, one row per class."""
+    head = "  ".join(fmt.format(name) for name, fmt in COLUMNS)
+    lines = [title, head]
+    for c, r in rows.items():
+        vals = [
+            f"{c:<9}", _fmt("{:>7}", r.get("objects")), _fmt("{:>5}", r["pairs"]),
+            _fmt("{:>5}", r["held_once"]), _fmt("{:>6}", r["coverage_mean"], pct=True),
+            _fmt("{:>6}", r.get("coverage_best_mean"), pct=True),
+            _fmt("{:>6}", r["id_changes_mean"]), _fmt("{:>4}", r["id_changes_max"]),
+            _fmt("{:>10}", r["scans_to_confirm_median"]),
+            _fmt("{:>6}", r["confirmed_within_3"], pct=True),
+        ]  # fmt: skip
+        lines.append("  ".join(vals))
+    return "\n".join(lines)
+
+
+def report(res: dict[str, Any], verbose: bool) -> str:
+    """The human-readable report: the class table, optionally per partner, and the machine."""
+    info = res["machine"]
+    out = [
+        f"scenario {res['scenario']} (seed {res['seed']}, {res['duration_s']:.0f} s simulated)",
+        format_rows(res["classes"], "per class, pooled over partners (best: best partner)"),
+        *LEGEND,
+    ]
+    if verbose:
+        for p, rows in res["partners"].items():
+            out += ["", format_rows(rows, f"partner {p} ({res['scans'][p]} scans, "
+                                          f"tracker {res['tracker_s'][p]:.1f} s)")]  # fmt: skip
+    out += [
+        "",
+        f"wall {res['wall_s']:.1f} s (prepare {res['prepare_s']:.1f} s, trackers "
+        f"{sum(res['tracker_s'].values()):.1f} s)",
+        f"machine: {info['cpu']}, {info['cpus_available']} of {info['cpus_total']} cpus;"
+        f" {info['os']}",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()),
+    ]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_reference_tracking",
+                                description=__doc__.split("\n")[0])  # fmt: skip
+    p.add_argument("--scenario", type=Path, default=REFERENCE, help="scenario YAML")
+    p.add_argument("--seed", type=int, default=None, help="seed (default: the scenario's)")
+    p.add_argument("--duration-s", type=float, default=None, help="cut the scenario short")
+    p.add_argument("--verbose", action="store_true", help="also one table per partner")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = p.parse_args(argv)
+    t0 = time.perf_counter()
+    sc = load_scenario(args.scenario)
+    if args.duration_s is not None:
+        sc = msgspec.structs.replace(sc, duration_s=args.duration_s)
+    seed = sc.seed if args.seed is None else args.seed
+    if not args.json:
+        print(f"simulating {args.scenario} …", file=sys.stderr)
+    world = prepare(sc, seed, args.scenario)
+    if not args.json:
+        print(f"tracking {len(sc.partners)} partners …", file=sys.stderr)
+    res: dict[str, Any] = {
+        "scenario": str(args.scenario), "seed": seed, "duration_s": sc.duration_s,
+        "prepare_s": world.prepare_s,
+    }  # fmt: skip
+    res |= run(world)
+    res["wall_s"] = time.perf_counter() - t0
+    res["machine"] = machine()
+    print(json.dumps(res, indent=2) if args.json else report(res, args.verbose))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
