@@ -1,7 +1,7 @@
 """How well each partner's local tracker holds the reference raid, per threat class.
 
 Run as ``python -m benchmarks.bench_reference_tracking [--json] [--verbose]
-[--scenario scenarios/reference.yaml] [--seed N] [--duration-s S]``.
+[--scenario scenarios/reference.yaml] [--seed N] [--duration-s S] [--match one-to-one]``.
 
 The scenario's truth and scans are simulated once (``mead.runner.prepare``). Each partner's
 ``Tracker`` then runs over that partner's scans in order, as in ``mead.node``; after every
@@ -12,7 +12,9 @@ within ``TRACK_GATE_M`` (25 km, as the runner scores). Per (object, partner) thi
   (``scan.truth``); pairs with no plot are left out;
 - **coverage**: the share of that window during which a confirmed track holds the object
   (each scan's match counts until the partner's next scan); "best" takes, per object, the
-  partner that covers it most;
+  partner that covers it most; the window spans any gap in the partner's coverage (a
+  drone that leaves it for hours and comes back), so "plots" also gives the share of the
+  object's plots at whose scan a confirmed track held it;
 - **id changes**: distinct confirmed track ids that held the object in its window, minus 1
   (over pairs held at least once);
 - **scans to confirm**: the partner's scans (any of its radars) from the one with the
@@ -21,7 +23,11 @@ within ``TRACK_GATE_M`` (25 km, as the runner scores). Per (object, partner) thi
   within 3 (never confirmed counts as not).
 
 Matching by nearest position can credit an object with a neighbour's track (salvos from
-one launch area); only matches inside the object's own window are counted.
+one launch area, drones flying one route a few km apart), which inflates id changes and
+shortens scans to confirm; only matches inside the object's own window are counted.
+``--match one-to-one`` instead pairs tracks and alive objects one to one (least total
+distance within the gate, ``scipy.optimize.linear_sum_assignment``), so a duplicate or a
+neighbour's track is not counted.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
 from benchmarks._machine import machine
@@ -61,6 +68,8 @@ class Trace:
     last_plot: np.ndarray  # last plot time, s (NaN: never)
     held_s: np.ndarray  # time held by a confirmed track inside [first_plot, last_plot], s
     first_held: np.ndarray  # first scan time held, at or after first_plot, s (NaN: never)
+    plots: np.ndarray  # plots of the object on this partner's radars
+    held_plots: np.ndarray  # of those, plots at whose scan a confirmed track held it
     n_ids: np.ndarray  # distinct confirmed track ids that held it in its window
     scan_t: np.ndarray  # (K,) times of the partner's scans, s
     tracker_s: float  # time spent in Tracker.step + report, s
@@ -92,13 +101,38 @@ def nearest_truth(truth: TruthTable, t: float, x: np.ndarray) -> np.ndarray:
     return out
 
 
-def trace_partner(truth: TruthTable, scans: list[Scan], partner: str) -> Trace:
+def assigned_truth(truth: TruthTable, t: float, x: np.ndarray) -> np.ndarray:
+    """Like ``nearest_truth`` but one track per object: least total distance within the gate."""
+    out = np.full(len(x), -1)
+    alive, states = truth.states_at(t)
+    if alive.size == 0 or len(x) == 0:
+        return out
+    d = cKDTree(x[:, :3]).sparse_distance_matrix(
+        cKDTree(states[:, :3]), TRACK_GATE_M, output_type="coo_matrix"
+    )
+    if d.nnz == 0:
+        return out
+    cost = np.full(d.shape, 10 * TRACK_GATE_M)
+    cost[d.row, d.col] = d.data
+    r, c = linear_sum_assignment(cost)
+    ok = cost[r, c] <= TRACK_GATE_M
+    out[r[ok]] = alive[c[ok]]
+    return out
+
+
+MATCHERS = {"nearest": nearest_truth, "one-to-one": assigned_truth}
+
+
+def trace_partner(
+    truth: TruthTable, scans: list[Scan], partner: str, match: str = "nearest"
+) -> Trace:
     """Run ``partner``'s tracker over its scans and record which objects its tracks hold."""
     n = len(truth)
     first, last = plot_windows(scans, n)
     held_s, first_held = np.zeros(n), np.full(n, np.nan)
+    plots, held_plots = np.zeros(n, np.int64), np.zeros(n, np.int64)
     pairs: set[tuple[int, str]] = set()
-    tracker, busy = Tracker(partner), 0.0
+    tracker, busy, matcher = Tracker(partner), 0.0, MATCHERS[match]
     prev_t, prev = 0.0, np.empty(0, np.int64)
     for scan in scans:
         t = scan.t
@@ -109,17 +143,20 @@ def trace_partner(truth: TruthTable, scans: list[Scan], partner: str) -> Trace:
         # the previous scan's matches hold until this scan, clipped to each window
         lo, hi = np.maximum(prev_t, first[prev]), np.minimum(t, last[prev])
         held_s[prev] += np.clip(hi - lo, 0.0, None)
-        obj = nearest_truth(truth, t, rep.x)
+        obj = matcher(truth, t, rep.x)
         ok = obj >= 0
         ok[ok] = (first[obj[ok]] <= t) & (t <= last[obj[ok]])
         pairs.update(zip(obj[ok].tolist(), compress(rep.ids, ok), strict=True))
         prev, prev_t = np.unique(obj[ok]), t
         first_held[prev[np.isnan(first_held[prev])]] = t
+        seen = scan.truth[scan.truth >= 0]
+        np.add.at(plots, seen, 1)
+        np.add.at(held_plots, seen[np.isin(seen, prev)], 1)
     n_ids = np.zeros(n, np.int64)
     for o, c in Counter(o for o, _ in pairs).items():
         n_ids[o] = c
     scan_t = np.array([s.t for s in scans])
-    return Trace(partner, first, last, held_s, first_held, n_ids, scan_t, busy)
+    return Trace(partner, first, last, held_s, first_held, plots, held_plots, n_ids, scan_t, busy)
 
 
 def coverage(tr: Trace) -> np.ndarray:
@@ -132,6 +169,12 @@ def coverage(tr: Trace) -> np.ndarray:
         cov = np.where(dur > 0, tr.held_s / dur, (tr.first_held == tr.first_plot) * 1.0)
     cov[np.isnan(tr.first_plot)] = np.nan
     return np.clip(cov, 0.0, 1.0)
+
+
+def plot_coverage(tr: Trace) -> np.ndarray:
+    """Share of each object's plots at whose scan a track held it (NaN: never detectable)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(tr.plots > 0, tr.held_plots / tr.plots, np.nan)
 
 
 def scans_to_confirm(tr: Trace) -> np.ndarray:
@@ -148,10 +191,12 @@ def _mean(v: np.ndarray) -> float | None:
     return float(np.mean(v)) if v.size else None
 
 
-def pair_stats(cov: np.ndarray, ids: np.ndarray, conf: np.ndarray) -> dict[str, Any]:
+def pair_stats(
+    cov: np.ndarray, pcov: np.ndarray, ids: np.ndarray, conf: np.ndarray
+) -> dict[str, Any]:
     """Statistics over detectable (object, partner) pairs (1-D arrays, NaN cov dropped)."""
     det = ~np.isnan(cov)
-    cov, ids, conf = cov[det], ids[det], conf[det]
+    cov, pcov, ids, conf = cov[det], pcov[det], ids[det], conf[det]
     held = ids > 0
     quick = np.nan_to_num(conf, nan=np.inf) <= QUICK_SCANS
     confirmed = conf[~np.isnan(conf)]
@@ -159,6 +204,7 @@ def pair_stats(cov: np.ndarray, ids: np.ndarray, conf: np.ndarray) -> dict[str, 
         "pairs": int(det.sum()),
         "held_once": int(held.sum()),
         "coverage_mean": _mean(cov),
+        "coverage_plots_mean": _mean(pcov),
         "id_changes_mean": _mean(ids[held] - 1.0),
         "id_changes_max": int(ids[held].max() - 1) if held.any() else None,
         "scans_to_confirm_median": float(np.median(confirmed)) if confirmed.size else None,
@@ -170,6 +216,7 @@ def pair_stats(cov: np.ndarray, ids: np.ndarray, conf: np.ndarray) -> dict[str, 
 def summarize(truth: TruthTable, traces: list[Trace]) -> dict[str, Any]:
     """Per class: pooled over partners and best partner per object; and per partner."""
     cov = np.stack([coverage(tr) for tr in traces])  # (P, N)
+    pcov = np.stack([plot_coverage(tr) for tr in traces])
     ids = np.stack([tr.n_ids for tr in traces])
     conf = np.stack([scans_to_confirm(tr) for tr in traces])
     kind = np.asarray(truth.kind)
@@ -181,20 +228,20 @@ def summarize(truth: TruthTable, traces: list[Trace]) -> dict[str, Any]:
     for c in KINDS:
         m = kind == c
         row: dict[str, Any] = {"objects": int(m.sum()), "detectable": int(any_det[m].sum())}
-        row |= pair_stats(cov[:, m].ravel(), ids[:, m].ravel(), conf[:, m].ravel())
+        row |= pair_stats(*(a[:, m].ravel() for a in (cov, pcov, ids, conf)))
         row["coverage_best_mean"] = _mean(best[m & any_det])
         classes[c] = row
         for p, tr in enumerate(traces):
-            partners[tr.partner][c] = pair_stats(cov[p, m], ids[p, m], conf[p, m])
+            partners[tr.partner][c] = pair_stats(*(a[p, m] for a in (cov, pcov, ids, conf)))
     return {"classes": classes, "partners": partners}
 
 
-def run(world: World) -> dict[str, Any]:
+def run(world: World, match: str = "nearest") -> dict[str, Any]:
     """Trace every partner of the world and summarize; adds per-partner tracker times."""
     traces = []
     for p in world.scenario.partners:
         scans = [s for s in world.scans if s.partner == p.name]
-        traces.append(trace_partner(world.truth, scans, p.name))
+        traces.append(trace_partner(world.truth, scans, p.name, match))
     out = summarize(world.truth, traces)
     out["tracker_s"] = {tr.partner: tr.tracker_s for tr in traces}
     out["scans"] = {tr.partner: len(tr.scan_t) for tr in traces}
@@ -203,14 +250,15 @@ def run(world: World) -> dict[str, Any]:
 
 COLUMNS = (
     ("class", "{:<9}"), ("objects", "{:>7}"), ("pairs", "{:>5}"), ("held", "{:>5}"),
-    ("cover", "{:>6}"), ("best", "{:>6}"), ("id chg", "{:>6}"), ("max", "{:>4}"),
-    ("scans→conf", "{:>10}"), ("≤3", "{:>6}"),
+    ("cover", "{:>6}"), ("best", "{:>6}"), ("plots", "{:>6}"), ("id chg", "{:>6}"),
+    ("max", "{:>4}"), ("scans→conf", "{:>10}"), ("≤3", "{:>6}"),
 )  # fmt: skip
 
 
 LEGEND = (
     "  pairs: detectable (object, partner) pairs; held: held at least once",
     "  cover: mean share of the detectable flight held by a confirmed track",
+    "  plots: mean share of the object's plots at whose scan a confirmed track held it",
     "  id chg: mean (max) distinct track ids that held an object, minus 1",
     "  scans→conf: median partner scans from first plot to first confirmed track, both counted",
     "  ≤3: share of pairs confirmed within 3 scans",
@@ -237,6 +285,7 @@ def format_rows(rows: dict[str, dict[str, Any]], title: str) -> str:
             f"{c:<9}", _fmt("{:>7}", r.get("objects")), _fmt("{:>5}", r["pairs"]),
             _fmt("{:>5}", r["held_once"]), _fmt("{:>6}", r["coverage_mean"], pct=True),
             _fmt("{:>6}", r.get("coverage_best_mean"), pct=True),
+            _fmt("{:>6}", r["coverage_plots_mean"], pct=True),
             _fmt("{:>6}", r["id_changes_mean"]), _fmt("{:>4}", r["id_changes_max"]),
             _fmt("{:>10}", r["scans_to_confirm_median"]),
             _fmt("{:>6}", r["confirmed_within_3"], pct=True),
@@ -249,7 +298,8 @@ def report(res: dict[str, Any], verbose: bool) -> str:
     """The human-readable report: the class table, optionally per partner, and the machine."""
     info = res["machine"]
     out = [
-        f"scenario {res['scenario']} (seed {res['seed']}, {res['duration_s']:.0f} s simulated)",
+        f"scenario {res['scenario']} (seed {res['seed']}, {res['duration_s']:.0f} s simulated,"
+        f" {res['match']} matching)",
         format_rows(res["classes"], "per class, pooled over partners (best: best partner)"),
         *LEGEND,
     ]
@@ -274,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenario", type=Path, default=REFERENCE, help="scenario YAML")
     p.add_argument("--seed", type=int, default=None, help="seed (default: the scenario's)")
     p.add_argument("--duration-s", type=float, default=None, help="cut the scenario short")
+    p.add_argument("--match", choices=list(MATCHERS), default="nearest",
+                   help="track → truth: nearest object (default), or one track per object "
+                   "(least total distance)")  # fmt: skip
     p.add_argument("--verbose", action="store_true", help="also one table per partner")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     args = p.parse_args(argv)
@@ -289,9 +342,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tracking {len(sc.partners)} partners …", file=sys.stderr)
     res: dict[str, Any] = {
         "scenario": str(args.scenario), "seed": seed, "duration_s": sc.duration_s,
-        "prepare_s": world.prepare_s,
+        "prepare_s": world.prepare_s, "match": args.match,
     }  # fmt: skip
-    res |= run(world)
+    res |= run(world, args.match)
     res["wall_s"] = time.perf_counter() - t0
     res["machine"] = machine()
     print(json.dumps(res, indent=2) if args.json else report(res, args.verbose))

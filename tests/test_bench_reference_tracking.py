@@ -32,7 +32,12 @@ def test_structure(result: dict) -> None:
     assert result["machine"]["versions"]["numpy"]
     for row in result["classes"].values():
         assert row["pairs"] <= 2 * row["objects"] and row["held_once"] <= row["pairs"]
-        for key in ("coverage_mean", "coverage_best_mean", "confirmed_within_3"):
+        for key in (
+            "coverage_mean",
+            "coverage_best_mean",
+            "coverage_plots_mean",
+            "confirmed_within_3",
+        ):
             assert row[key] is None or 0.0 <= row[key] <= 1.0
         assert row["id_changes_mean"] is None or row["id_changes_mean"] >= 0.0
 
@@ -49,3 +54,14 @@ def test_text_report_per_partner(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "ballistic" in out and "partner P1" in out and "partner P2" in out
     assert "machine:" in out
+
+
+def test_one_to_one_matching() -> None:
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        args = ["--scenario", str(SMALL), "--duration-s", "900", "--match", "one-to-one", "--json"]
+        assert bench.main(args) == 0
+    got = json.loads(buf.getvalue())
+    assert got["match"] == "one-to-one" and list(got["classes"]) == list(KINDS)
+    for row in got["classes"].values():
+        assert row["held_once"] <= row["pairs"]
