@@ -76,7 +76,7 @@ class Partner(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: Name  # pseudonym on the network
     sensors: list[Sensor] = []
     policy: str | None = None  # policy YAML path, relative to the scenario file
-    release_s: Pos = 4.0  # period of track release and own assessment
+    release_s: Pos = 5.0  # period of track release and own assessment
 
 
 class Circle(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

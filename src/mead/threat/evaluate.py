@@ -122,8 +122,8 @@ def plausible(codes: np.ndarray, loc: Local, limits: Limits = Limits()) -> np.nd
     ==============  ==========================================================
     drone           −300 m to 4 km, ground speed < 120 m/s
     cruise          −300 m to 5 km, ground speed 80–450 m/s
-    ballistic,      3-D speed > 400 m/s, or |vertical speed| > 100 m/s (point
-    rocket          estimates: a track too uncertain to tell is not plausible)
+    ballistic,      above −300 m, and 3-D speed > 400 m/s or |vertical speed| > 100 m/s
+    rocket          (point estimates: a track too uncertain to tell is not plausible)
     ==============  ==========================================================
     """
     lim, h, k = limits, loc.alt_m, limits.k_sigma
@@ -141,7 +141,7 @@ def plausible(codes: np.ndarray, loc: Local, limits: Limits = Limits()) -> np.nd
     )
     return np.select(
         [np.isin(codes, (BALLISTIC, ROCKET)), codes == DRONE, codes == CRUISE],
-        [fast, drone, cruise],
+        [above & fast, drone, cruise],
         default=True,
     )
 
