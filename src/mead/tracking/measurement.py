@@ -17,7 +17,7 @@ All kernels are batched on a leading axis (N tracks or M plots).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, Self
 
 import numpy as np
 
@@ -29,8 +29,8 @@ RHO_MIN_M = 1.0
 
 
 @dataclass(frozen=True)
-class Site:
-    """A radar site: geodetic position, its ECEF origin and its ECEF→ENU rotation."""
+class LocalFrame:
+    """A sensor's local frame: geodetic position, its ECEF origin and ECEF→ENU rotation."""
 
     lat_deg: float
     lon_deg: float
@@ -38,14 +38,19 @@ class Site:
     origin: Positions  # (3,) ECEF, m
     rot: Matrix  # (3, 3) ECEF → local ENU
 
-    @staticmethod
-    def from_geodetic(lat_deg: float, lon_deg: float, alt_m: float) -> Site:
-        """The site at geodetic (lat deg, lon deg, alt m above WGS84)."""
+    @classmethod
+    def from_geodetic(cls, lat_deg: float, lon_deg: float, alt_m: float) -> Self:
+        """The frame at geodetic (lat deg, lon deg, alt m above WGS84)."""
         lat, lon, alt = (np.asarray(v, dtype=np.float64) for v in (lat_deg, lon_deg, alt_m))
         origin = geodetic2ecef(lat, lon, alt).reshape(3)
-        return Site(
+        return cls(
             float(lat_deg), float(lon_deg), float(alt_m), origin, enu_rotation(lat_deg, lon_deg)
         )
+
+
+@dataclass(frozen=True)
+class Site(LocalFrame):
+    """A radar site: plots are polar (range, azimuth, elevation) in its local frame."""
 
     # --- the polar ``MeasurementModel`` of the radar's plots ---
 
@@ -82,7 +87,7 @@ class Site:
 
 
 @dataclass(frozen=True)
-class CartesianFrame:
+class CartesianFrame(LocalFrame):
     """Plots that are Cartesian positions in a local ENU frame: z = R (p − o), linear.
 
     The frame is the local tangent plane at a geodetic point (``origin`` its ECEF position,
@@ -90,18 +95,6 @@ class CartesianFrame:
     A 2D sensor (x = east, y = north) is embedded by measuring up = 0 with a small σ: the
     tracks stay on the plane and the third component only pins them there.
     """
-
-    lat_deg: float
-    lon_deg: float
-    alt_m: float
-    origin: Positions  # (3,) ECEF, m
-    rot: Matrix  # (3, 3) ECEF → local ENU
-
-    @staticmethod
-    def from_geodetic(lat_deg: float, lon_deg: float, alt_m: float) -> CartesianFrame:
-        """The ENU frame at geodetic (lat deg, lon deg, alt m above WGS84)."""
-        s = Site.from_geodetic(lat_deg, lon_deg, alt_m)
-        return CartesianFrame(s.lat_deg, s.lon_deg, s.alt_m, s.origin, s.rot)
 
     def check(self, z: Meas) -> str | None:
         """Any finite positions are valid: None."""
