@@ -17,10 +17,13 @@ within ``TRACK_GATE_M`` (25 km, as the runner scores). Per (object, partner) thi
   object's plots at whose scan a confirmed track held it;
 - **id changes**: distinct confirmed track ids that held the object in its window, minus 1
   (over pairs held at least once);
-- **scans to confirm**: the partner's scans (any of its radars) from the one with the
-  object's first plot to the one where a confirmed track first holds it, both counted, so
-  three hits in a row on one radar give 3; "≤3" is the share of detectable pairs confirmed
-  within 3 (never confirmed counts as not).
+- **scans to confirm**: the scans of the radars that plot the object (its *looks*: a
+  partner's other radars, which never see it, are not counted) from the one with its first
+  plot to the one where a confirmed track first holds it, both counted, so three hits in a
+  row give 3; "≤3" is the share of detectable pairs confirmed within 3 looks (never
+  confirmed counts as not). An object at the edge of a radar's coverage is plotted on some
+  looks only, and no rule that needs more than one plot can confirm it in 3 looks, so
+  "≤3 clean" gives the same share over the pairs whose first three looks all plot it.
 
 Matching by nearest position can credit an object with a neighbour's track (salvos from
 one launch area, drones flying one route a few km apart), which inflates id changes and
@@ -72,6 +75,9 @@ class Trace:
     held_plots: np.ndarray  # of those, plots at whose scan a confirmed track held it
     n_ids: np.ndarray  # distinct confirmed track ids that held it in its window
     scan_t: np.ndarray  # (K,) times of the partner's scans, s
+    scan_sensor: np.ndarray  # (K,) index of each scan's radar among the partner's
+    looked: np.ndarray  # (N,) bit s set: radar s plotted the object at least once
+    third_plot: np.ndarray  # (N,) time of the object's third plot, s (NaN: fewer)
     tracker_s: float  # time spent in Tracker.step + report, s
 
 
@@ -132,6 +138,9 @@ def trace_partner(
     held_s, first_held = np.zeros(n), np.full(n, np.nan)
     plots, held_plots = np.zeros(n, np.int64), np.zeros(n, np.int64)
     pairs: set[tuple[int, str]] = set()
+    sensors = sorted({s.sensor_id for s in scans})
+    scan_sensor = np.array([sensors.index(s.sensor_id) for s in scans], np.int64)
+    looked, third_plot = np.zeros(n, np.int64), np.full(n, np.nan)
     tracker, busy, matcher = Tracker(partner), 0.0, MATCHERS[match]
     prev_t, prev = 0.0, np.empty(0, np.int64)
     for scan in scans:
@@ -150,13 +159,16 @@ def trace_partner(
         prev, prev_t = np.unique(obj[ok]), t
         first_held[prev[np.isnan(first_held[prev])]] = t
         seen = scan.truth[scan.truth >= 0]
+        looked[seen] |= 1 << sensors.index(scan.sensor_id)
+        third_plot[seen[(plots[seen] == 2) & np.isnan(third_plot[seen])]] = t
         np.add.at(plots, seen, 1)
         np.add.at(held_plots, seen[np.isin(seen, prev)], 1)
     n_ids = np.zeros(n, np.int64)
     for o, c in Counter(o for o, _ in pairs).items():
         n_ids[o] = c
     scan_t = np.array([s.t for s in scans])
-    return Trace(partner, first, last, held_s, first_held, plots, held_plots, n_ids, scan_t, busy)
+    return Trace(partner, first, last, held_s, first_held, plots, held_plots, n_ids, scan_t,
+                 scan_sensor, looked, third_plot, busy)  # fmt: skip
 
 
 def coverage(tr: Trace) -> np.ndarray:
@@ -177,14 +189,25 @@ def plot_coverage(tr: Trace) -> np.ndarray:
         return np.where(tr.plots > 0, tr.held_plots / tr.plots, np.nan)
 
 
-def scans_to_confirm(tr: Trace) -> np.ndarray:
-    """Partner scans from the first plot to the first held scan, both counted (NaN: never)."""
-    out = np.full(len(tr.first_plot), np.nan)
-    ok = ~np.isnan(tr.first_held)
-    a = np.searchsorted(tr.scan_t, tr.first_plot[ok], side="left")
-    b = np.searchsorted(tr.scan_t, tr.first_held[ok], side="right")
-    out[ok] = b - a
+def looks_between(tr: Trace, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+    """Scans in [t0, t1] (s, (N,), NaN → NaN) of the radars that plot each object."""
+    out = np.zeros(len(t0))
+    for k in range(int(tr.scan_sensor.max(initial=-1)) + 1):
+        t_k = tr.scan_t[tr.scan_sensor == k]
+        n = np.searchsorted(t_k, t1, side="right") - np.searchsorted(t_k, t0, side="left")
+        out += np.where((tr.looked >> k) & 1 == 1, n, 0)
+    out[np.isnan(t0) | np.isnan(t1)] = np.nan
     return out
+
+
+def scans_to_confirm(tr: Trace) -> np.ndarray:
+    """Looks from the first plot to the first held scan, both counted (NaN: never held)."""
+    return looks_between(tr, tr.first_plot, tr.first_held)
+
+
+def clean_start(tr: Trace) -> np.ndarray:
+    """(N,) True where the object's first three looks all plot it."""
+    return looks_between(tr, tr.first_plot, tr.third_plot) == 3
 
 
 def _mean(v: np.ndarray) -> float | None:
@@ -192,11 +215,11 @@ def _mean(v: np.ndarray) -> float | None:
 
 
 def pair_stats(
-    cov: np.ndarray, pcov: np.ndarray, ids: np.ndarray, conf: np.ndarray
+    cov: np.ndarray, pcov: np.ndarray, ids: np.ndarray, conf: np.ndarray, clean: np.ndarray
 ) -> dict[str, Any]:
     """Statistics over detectable (object, partner) pairs (1-D arrays, NaN cov dropped)."""
     det = ~np.isnan(cov)
-    cov, pcov, ids, conf = cov[det], pcov[det], ids[det], conf[det]
+    cov, pcov, ids, conf, clean = cov[det], pcov[det], ids[det], conf[det], clean[det] > 0
     held = ids > 0
     quick = np.nan_to_num(conf, nan=np.inf) <= QUICK_SCANS
     confirmed = conf[~np.isnan(conf)]
@@ -210,6 +233,8 @@ def pair_stats(
         "scans_to_confirm_median": float(np.median(confirmed)) if confirmed.size else None,
         "scans_to_confirm_mean": _mean(confirmed),
         "confirmed_within_3": _mean(quick * 1.0),
+        "clean_pairs": int(clean.sum()),
+        "confirmed_within_3_clean": _mean(quick[clean] * 1.0),
     }
 
 
@@ -219,6 +244,7 @@ def summarize(truth: TruthTable, traces: list[Trace]) -> dict[str, Any]:
     pcov = np.stack([plot_coverage(tr) for tr in traces])
     ids = np.stack([tr.n_ids for tr in traces])
     conf = np.stack([scans_to_confirm(tr) for tr in traces])
+    clean = np.stack([clean_start(tr) for tr in traces]) * 1.0
     kind = np.asarray(truth.kind)
     with np.errstate(all="ignore"):
         any_det = ~np.all(np.isnan(cov), axis=0)
@@ -228,11 +254,11 @@ def summarize(truth: TruthTable, traces: list[Trace]) -> dict[str, Any]:
     for c in KINDS:
         m = kind == c
         row: dict[str, Any] = {"objects": int(m.sum()), "detectable": int(any_det[m].sum())}
-        row |= pair_stats(*(a[:, m].ravel() for a in (cov, pcov, ids, conf)))
+        row |= pair_stats(*(a[:, m].ravel() for a in (cov, pcov, ids, conf, clean)))
         row["coverage_best_mean"] = _mean(best[m & any_det])
         classes[c] = row
         for p, tr in enumerate(traces):
-            partners[tr.partner][c] = pair_stats(*(a[p, m] for a in (cov, pcov, ids, conf)))
+            partners[tr.partner][c] = pair_stats(*(a[p, m] for a in (cov, pcov, ids, conf, clean)))
     return {"classes": classes, "partners": partners}
 
 
@@ -251,7 +277,8 @@ def run(world: World, match: str = "nearest") -> dict[str, Any]:
 COLUMNS = (
     ("class", "{:<9}"), ("objects", "{:>7}"), ("pairs", "{:>5}"), ("held", "{:>5}"),
     ("cover", "{:>6}"), ("best", "{:>6}"), ("plots", "{:>6}"), ("id chg", "{:>6}"),
-    ("max", "{:>4}"), ("scans→conf", "{:>10}"), ("≤3", "{:>6}"),
+    ("max", "{:>4}"), ("looks→conf", "{:>10}"), ("≤3", "{:>6}"), ("clean", "{:>5}"),
+    ("≤3 clean", "{:>8}"),
 )  # fmt: skip
 
 
@@ -260,8 +287,10 @@ LEGEND = (
     "  cover: mean share of the detectable flight held by a confirmed track",
     "  plots: mean share of the object's plots at whose scan a confirmed track held it",
     "  id chg: mean (max) distinct track ids that held an object, minus 1",
-    "  scans→conf: median partner scans from first plot to first confirmed track, both counted",
-    "  ≤3: share of pairs confirmed within 3 scans",
+    "  looks→conf: median scans of the radars that plot the object, from its first plot to",
+    "    its first confirmed track, both counted",
+    "  ≤3: share of pairs confirmed within 3 looks; clean: pairs whose first 3 looks all plot",
+    "    the object; ≤3 clean: share of those confirmed within 3 looks",
 )
 
 
@@ -288,7 +317,8 @@ def format_rows(rows: dict[str, dict[str, Any]], title: str) -> str:
             _fmt("{:>6}", r["coverage_plots_mean"], pct=True),
             _fmt("{:>6}", r["id_changes_mean"]), _fmt("{:>4}", r["id_changes_max"]),
             _fmt("{:>10}", r["scans_to_confirm_median"]),
-            _fmt("{:>6}", r["confirmed_within_3"], pct=True),
+            _fmt("{:>6}", r["confirmed_within_3"], pct=True), _fmt("{:>5}", r["clean_pairs"]),
+            _fmt("{:>8}", r["confirmed_within_3_clean"], pct=True),
         ]  # fmt: skip
         lines.append("  ".join(vals))
     return "\n".join(lines)
