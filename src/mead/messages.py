@@ -53,6 +53,36 @@ class TrackBatch(msgspec.Struct, frozen=True, kw_only=True, tag="tracks"):
     dropped: tuple[str, ...] = ()  # track_ids the source has deleted since its last batch
 
 
+class SystemTrack(msgspec.Struct, frozen=True, kw_only=True):
+    """One object of the coordinator's fused picture, as redistributed to partners.
+
+    It carries no source track ids, sensor ids or sensor sites, and names only the
+    contributors whose policy allows naming; see ``docs/architecture.md`` (the picture).
+    Its covariance is diag(pos_var_m2 × 3, vel_var_m2s2 × 3): an upper bound of the fused
+    one that points nowhere (a radar's error ellipsoid points at the radar). Untagged:
+    it only travels inside a ``Picture``, never alone, and a picture holds hundreds.
+    """
+
+    stn: int  # system track number at the coordinator, stable per object, never reused
+    x: tuple[float, ...]  # ECEF [m m m m/s m/s m/s] at the picture's ``t``
+    pos_var_m2: float  # variance of each ECEF position axis, m²
+    vel_var_m2s2: float  # variance of each ECEF velocity axis, m²/s²
+    cls: TrackClass = "unknown"  # the coordinator's classification
+    quality: float = 1.0  # 0..1, best contributor's quality, to 0.1
+    sources: tuple[str, ...] = ()  # pseudonyms of contributors that allow naming, sorted
+
+
+class Picture(msgspec.Struct, frozen=True, kw_only=True, tag="picture"):
+    """The fused system picture the coordinator sends one partner each assessment cycle.
+
+    Latest-value data: each picture replaces the previous one whole (no ``dropped``).
+    """
+
+    recipient: str  # pseudonym of the partner it is for
+    t: float  # time of validity of every row, UTC s
+    tracks: tuple[SystemTrack, ...] = ()  # ascending STN
+
+
 AlertState = Literal["issued", "updated", "cancelled"]
 
 
@@ -85,7 +115,10 @@ class Status(msgspec.Struct, frozen=True, kw_only=True, tag="status"):
     counters: dict[str, int] = {}
 
 
-Message = TrackBatch | Alert | Status
+Message = TrackBatch | Alert | Status | Picture
+"""Every message kind. A new kind (tagged) does not change ``SCHEMA_VERSION``: a node that
+does not know it never subscribes to its subject, and one that meets it anyway rejects it
+as ``malformed``. The version changes when an existing struct changes incompatibly."""
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True, tag="env"):
@@ -138,3 +171,24 @@ def arrays_to_tracks(
         Track(track_id=i, t=t, x=tuple(a), P=tuple(b), cls=c, quality=qq)  # type: ignore[arg-type]
         for i, a, b, c, qq in zip(ids, xs, Ps, cl, q, strict=True)
     ]
+
+
+def picture_to_arrays(pic: Picture) -> tuple[np.ndarray, States, Covs]:
+    """Picture → (stn (N,) int64, x (N, 6) ECEF, P (N, 6, 6) diagonal), for kernels.
+
+    Raises ``ValueError`` when a row's state has the wrong length, a value is not finite
+    or a variance is negative (a malformed picture; the receiver rejects and counts it).
+    """
+    rows = pic.tracks
+    n = len(rows)
+    if any(len(tr.x) != 6 for tr in rows):
+        raise ValueError("picture: every row needs a state x of 6 values")
+    stn = np.array([tr.stn for tr in rows], dtype=np.int64)
+    x = np.array([tr.x for tr in rows], dtype=np.float64).reshape(n, 6)
+    var = np.array([(tr.pos_var_m2, tr.vel_var_m2s2) for tr in rows]).reshape(n, 2)
+    if not (np.isfinite(x).all() and np.isfinite(var).all() and np.isfinite(pic.t)):
+        raise ValueError("picture: states, variances and time must be finite")
+    if (var < 0).any():
+        raise ValueError("picture: variances must be >= 0")
+    P = np.repeat(var, 3, axis=1)[:, :, None] * np.eye(6)
+    return stn, x, P

@@ -2,8 +2,11 @@
 
 A node is plumbing: on each ``step(now)`` it hands what arrived since the last step to the
 stages (tracker, classifier, releaser, fuser, assessor, alert manager) and publishes what
-they produce. The clock and the bus are injected, so the same nodes run in simulation (a
-scenario clock and the in-process bus) and live (wall clock and NATS).
+they produce. Besides alerts, the coordinator sends each partner the fused picture every
+assessment cycle on ``picture.<partner>``, anonymised by ``policy.picture_rows``.
+
+The clock and the bus are injected, so the same nodes run in simulation (a scenario clock
+and the in-process bus) and live (wall clock and NATS).
 
 Times: everything on the wire is UTC seconds since the epoch. A partner's sensors and
 tracker may use a local time base; ``epoch_s`` is added at the wire (in simulation it is
@@ -13,7 +16,7 @@ the scenario start, live it is 0).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import msgspec
@@ -23,10 +26,10 @@ from mead.errors import RejectedMessage
 from mead.federation.base import Endpoint
 from mead.federation.envelope import Opener, seal
 from mead.federation.identity import Identity
-from mead.federation.policy import Releaser
-from mead.fusion.base import THREAT_RANK
+from mead.federation.policy import Releaser, picture_rows
+from mead.fusion.base import THREAT_RANK, SystemPicture
 from mead.fusion.siap import SystemTracker
-from mead.messages import Alert, Message, Track, TrackBatch
+from mead.messages import Alert, Message, Picture, Track, TrackBatch, picture_to_arrays
 from mead.scenario.schema import DefendedArea
 from mead.sensors.base import Scan
 from mead.threat.alerts import AlertManager
@@ -47,33 +50,31 @@ def _ignore(*_: Any) -> None:
 
 
 class _Inbox:
-    """Opens envelopes from one subscription; rejects are counted by reason, never raised."""
+    """Opens envelopes from a node's subscriptions; rejects are counted by reason, never raised."""
 
     def __init__(
-        self, endpoint: Endpoint, pattern: str, opener: Opener, node: str, emit: Emit
+        self, endpoint: Endpoint, patterns: tuple[str, ...], opener: Opener, node: str, emit: Emit
     ) -> None:
-        self.sub = endpoint.subscribe(pattern)
+        self.subs = [endpoint.subscribe(p) for p in patterns]
         self.opener, self.node, self.emit = opener, node, emit
         self.rejected: Counter[str] = Counter()
 
     def messages(self) -> Iterator[tuple[str, Message]]:
         """(sender, message) for every valid envelope delivered by now."""
-        for _subject, data in self.sub.drain():
-            try:
-                env, msg = self.opener.open(data)
-            except RejectedMessage as e:
-                if not self.rejected[e.reason]:
-                    self.emit(
-                        {
-                            "kind": "rejected",
-                            "node": self.node,
-                            "reason": e.reason,
-                            "origin": e.origin,
-                        }
-                    )
-                self.rejected[e.reason] += 1
-                continue
-            yield env.sender, msg
+        for sub in self.subs:
+            for _subject, data in sub.drain():
+                try:
+                    env, msg = self.opener.open(data)
+                except RejectedMessage as e:
+                    self.reject(e.reason, e.origin)
+                    continue
+                yield env.sender, msg
+
+    def reject(self, reason: str, origin: str) -> None:
+        """Count one rejected message; the first of each reason is also an event."""
+        if not self.rejected[reason]:
+            self.emit({"kind": "rejected", "node": self.node, "reason": reason, "origin": origin})
+        self.rejected[reason] += 1
 
 
 class PartnerNode:
@@ -81,7 +82,8 @@ class PartnerNode:
 
     It also assesses its own tracks against its own defended areas and warns itself, so a
     partner is never worse off for being in the coalition; warnings from the coordinator
-    arrive on ``alerts.<name>``.
+    arrive on ``alerts.<name>`` and the coordinator's fused picture on ``picture.<name>``
+    (the newest valid one is kept in ``picture``).
     """
 
     def __init__(
@@ -112,11 +114,15 @@ class PartnerNode:
         self._scans = scans
         self._next_scan: Scan | None = next(scans, None)
         self._next_release = 0.0
-        self.inbox = _Inbox(endpoint, f"alerts.{self.name}", opener, self.name, emit)
+        self.inbox = _Inbox(
+            endpoint, (f"alerts.{self.name}", f"picture.{self.name}"), opener, self.name, emit
+        )
+        self.picture: Picture | None = None  # the coordinator's newest picture
         self.counters: Counter[str] = Counter()
 
     def step(self, now: float) -> None:
-        """Advance to wire time ``now``: track, release, self-assess, take in alerts."""
+        """Advance to wire time ``now``: track, release, self-assess, take in alerts and
+        the coordinator's picture."""
         t_local = now - self.epoch_s
         while self._next_scan is not None and self._next_scan.t <= t_local:
             self.tracker.step(self._next_scan)
@@ -126,10 +132,36 @@ class PartnerNode:
             self._next_release = now + self.release_s
             self._release(now, self.tracker.report(t_local))
         for sender, msg in self.inbox.messages():
-            if isinstance(msg, Alert) and msg.recipient == self.name:
-                self._record_alert(now, msg, via=sender)
-            else:
-                self.inbox.rejected["unexpected"] += 1
+            match msg:
+                case Alert() if msg.recipient == self.name:
+                    self._record_alert(now, msg, via=sender)
+                case Picture() if msg.recipient == self.name:
+                    self._take_picture(now, msg, via=sender)
+                case _:
+                    self.inbox.reject("unexpected", sender)
+
+    def _take_picture(self, now: float, pic: Picture, via: str) -> None:
+        """Keep ``pic`` if it is well formed and newer than the one held; else count it."""
+        try:
+            picture_to_arrays(pic)
+        except ValueError:
+            self.inbox.reject("bad_picture", via)
+            return
+        if self.picture is not None and pic.t <= self.picture.t:
+            self.inbox.reject("old_picture", via)
+            return
+        self.picture = pic
+        self.counters["pictures"] += 1
+        self.emit(
+            {
+                "kind": "picture",
+                "node": self.name,
+                "t_recv": now,
+                "t": pic.t,
+                "via": via,
+                "tracks": len(pic.tracks),
+            }
+        )
 
     def _release(self, now: float, rep: TrackReport) -> None:
         self.classifier.forget(rep.deleted)
@@ -176,7 +208,19 @@ class PartnerNode:
 
 
 class CoordinatorNode:
-    """The sponsor: fuses released tracks into one picture, assesses, warns the threatened."""
+    """The sponsor: fuses released tracks into one picture, assesses, warns the threatened.
+
+    Every assessment cycle it also sends each partner the picture (``picture.<partner>``)
+    built by :func:`~mead.federation.policy.picture_rows`: no source track ids, sensor ids
+    or sites, and a contributor's pseudonym only if that partner's batches arrive named
+    (every rule of its policy for the coordinator has ``name_source: true``). ``partners``
+    are the picture's recipients (default: every pseudonym of the opener's key registry
+    but the coordinator's own).
+
+    Messages to each partner are sealed with a sequence counter of that partner's own, so
+    the sequence numbers a partner sees do not count the alerts and pictures sent to others
+    (which would tell it how many partners there are and when the others are warned).
+    """
 
     def __init__(
         self,
@@ -187,30 +231,36 @@ class CoordinatorNode:
         areas: list[DefendedArea],
         assess_s: float,
         fuser: SystemTracker | None = None,
+        partners: Iterable[str] | None = None,
         emit: Emit = _ignore,
         observe: Observe = _ignore,
     ) -> None:
         self.name = identity.name
         self.identity, self.endpoint = identity, endpoint
+        names = opener.registry if partners is None else partners
+        self.partners = tuple(sorted(set(names) - {self.name}))  # picture recipients
         self.fuser = fuser or SystemTracker()
         self.classifier = Classifier()
         self.areas = areas
         self.alerts = AlertManager(self.name, areas)
         self.assess_s = assess_s
         self.emit, self.observe = emit, observe
-        self.inbox = _Inbox(endpoint, f"tracks.{self.name}", opener, self.name, emit)
+        self.inbox = _Inbox(endpoint, (f"tracks.{self.name}",), opener, self.name, emit)
         self._next_assess = 0.0
         self._live: set[str] = set()
+        self._nameable: dict[str, bool] = {}  # source → its latest batch came named
+        self._sealers: dict[str, Identity] = {}  # recipient → its sequence counter
         self.counters: Counter[str] = Counter()
 
     def step(self, now: float) -> None:
         """Take in released tracks; every ``assess_s`` fuse, assess and warn."""
         for sender, msg in self.inbox.messages():
             if isinstance(msg, TrackBatch) and msg.source in ("", sender):
+                self._nameable[sender] = bool(msg.source)
                 self.fuser.ingest(msg if msg.source else _named(msg, sender))
                 self.counters["batches"] += 1
             else:
-                self.inbox.rejected["unexpected"] += 1
+                self.inbox.reject("unexpected", sender)
         if now >= self._next_assess:
             self._next_assess = now + self.assess_s
             self._assess(now)
@@ -227,9 +277,29 @@ class CoordinatorNode:
         xs, Ps, powered = self.classifier.smoothed(ids, pic.x, pic.P)
         threats = assess(now, ids, xs, Ps, classes, self.areas, powered=powered)
         for alert in self.alerts.step(now, threats, ids):
-            self.endpoint.publish(f"alerts.{alert.recipient}", seal(self.identity, alert, now))
+            self.endpoint.publish(f"alerts.{alert.recipient}", self._seal(alert, now))
             self.counters[f"alerts_{alert.state}"] += 1
             self.emit({"kind": "alert_sent", "node": self.name, **_alert_fields(alert)})
+        self._send_picture(now, pic, classes)
+
+    def _send_picture(self, now: float, pic: SystemPicture, classes: list[str]) -> None:
+        """Send every partner the picture as it may leave the coordinator (``picture_rows``)."""
+        named = {s for s, ok in self._nameable.items() if ok}
+        rows = picture_rows(pic.stn, pic.x, pic.P, classes, pic.quality, pic.sources, named)
+        for p in self.partners:
+            self.endpoint.publish(
+                f"picture.{p}", self._seal(Picture(recipient=p, t=now, tracks=rows), now)
+            )
+        self.counters["pictures_sent"] += len(self.partners)
+
+    def _seal(self, msg: Alert | Picture, now: float) -> bytes:
+        """Seal ``msg`` with its recipient's own sequence counter (see the class docstring)."""
+        sealer = self._sealers.get(msg.recipient)
+        if sealer is None:
+            ident = self.identity
+            sealer = Identity(ident.name, ident.signing_key, seq=ident.seq)
+            self._sealers[msg.recipient] = sealer
+        return seal(sealer, msg, now)
 
     def _gone(self, ids: list[str]) -> list[str]:
         gone = self._live.difference(ids)

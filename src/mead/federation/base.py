@@ -8,6 +8,7 @@ which one they run on.
 Subjects (dot-separated tokens, ``*`` one token, ``>`` the rest):
 ``tracks.<recipient>``  released ``TrackBatch`` envelopes for a recipient;
 ``alerts.<recipient>``  ``Alert`` envelopes for the warned partner;
+``picture.<partner>``   the coordinator's anonymised fused ``Picture`` for a partner;
 ``status.<node>``       node health.
 """
 

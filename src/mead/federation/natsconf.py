@@ -15,6 +15,14 @@ Topology (verified layouts of ``docs/operations.md`` and the project's NATS note
   imports each partner's ``tracks.C`` with ``prefix: from.P`` (an origin stamp the sender
   cannot forge). Streams in ``PARTNER_P``: ``P_INBOX`` (sourced from P's ``OUTBOX``) and
   ``P_ALERTS`` (captures ``alerts.P`` imported from HUB); in ``HUB``: ``ALERTS_OUT``.
+* **The fused picture** ``picture.P`` follows the same per-partner binding as the alerts,
+  without a stream: HUB exports it to ``PARTNER_P`` only, which the leaf link carries to
+  P's ``RELEASE``, which exports it to ``LOCAL``. A picture is latest-value data, replaced
+  whole every assessment cycle, so it travels as core NATS: a partner that was cut off
+  needs only the next picture (at most one cycle away), not the stale ones it missed,
+  and a stream would only store and replay what is already superseded. A partner's
+  accounts import no other partner's ``picture.*`` or ``alerts.*``, so no subscription of
+  theirs can match one.
 
 Passwords are derived from one deployment secret with :func:`secret`, so every site can
 render its own file; the hub learns only the leaf password of each partner.
@@ -121,7 +129,10 @@ def partner_conf(
         "    exports [   # THE releasability gate: only these subjects leave LOCAL",
         exports,
         "    ]",
-        f'    imports [ {{ stream: {{ account: RELEASE, subject: "alerts.{partner}" }} }} ]',
+        "    imports [",
+        f'      {{ stream: {{ account: RELEASE, subject: "alerts.{partner}" }} }}',
+        f'      {{ stream: {{ account: RELEASE, subject: "picture.{partner}" }} }}',
+        "    ]",
         "  }",
         "  RELEASE {   # only what LOCAL exports exists here; only this account is linked",
         "    jetstream: enabled",
@@ -129,7 +140,7 @@ def partner_conf(
         "    imports [",
         imp_rel,
         "    ]",
-        f'    exports [ {{ stream: "alerts.{partner}" }} ]',
+        f'    exports [ {{ stream: "alerts.{partner}" }}, {{ stream: "picture.{partner}" }} ]',
         "  }",
         "}",
         "leafnodes {",
@@ -183,7 +194,10 @@ def hub_conf(
             "    jetstream: enabled",
             f'    users [ {{ user: ops_{p}, password: "{fed.pw(c + "/ops_" + p)}" }} ]',
             f"    exports [ {exp} ]",
-            f'    imports [ {{ stream: {{ account: HUB, subject: "alerts.{p}" }} }} ]',
+            "    imports [",
+            f'      {{ stream: {{ account: HUB, subject: "alerts.{p}" }} }}',
+            f'      {{ stream: {{ account: HUB, subject: "picture.{p}" }} }}',
+            "    ]",
             "  }",
         ]
     lines += [
@@ -191,7 +205,11 @@ def hub_conf(
         "    jetstream: enabled",
         f'    users [ {{ user: coord, password: "{fed.pw(c + "/node")}" }} ]',
         "    exports [",
-        *(f'      {{ stream: "alerts.{p}", accounts: [PARTNER_{p}] }}' for p in fed.partners),
+        *(
+            f'      {{ stream: "{kind}.{p}", accounts: [PARTNER_{p}] }}'
+            for p in fed.partners
+            for kind in ("alerts", "picture")
+        ),
         "    ]",
         "    imports [",
         *(

@@ -9,8 +9,11 @@ admits a track when its class is listed, it is confirmed (unless ``confirmed_onl
 false``), its quality is at least ``min_quality``, and it lies inside ``region`` if one is
 given.
 
-:class:`Releaser` applies a policy on each release; :func:`anonymise` is the
-coordinator's helper that strips a source's name before forwarding its tracks onward.
+:class:`Releaser` applies a policy on each release. Onward, the coordinator redistributes
+only its fused picture, built by :func:`picture_rows`: system track numbers, fused state
+and a direction-free covariance bound, class and quality, naming a contributor only when
+its policy allows (``name_source``). :func:`anonymise` strips a source's name from its own
+tracks, for a node that forwards source tracks rather than a fused picture.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import hashlib
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Annotated, Literal, overload
 
@@ -28,7 +32,14 @@ from msgspec import Meta, Struct
 
 from mead.errors import ConfigError
 from mead.geo import ecef2geodetic, great_circle_distance_m, point_in_polygon
-from mead.messages import THREAT_CLASSES, Track, TrackBatch, TrackClass, tracks_to_arrays
+from mead.messages import (
+    THREAT_CLASSES,
+    SystemTrack,
+    Track,
+    TrackBatch,
+    TrackClass,
+    tracks_to_arrays,
+)
 from mead.scenario.loader import decode_yaml, load_yaml
 from mead.scenario.schema import Circle, Lat, Lon, NonNeg, Prob
 from mead.types import Array, Covs, Mask, States
@@ -398,6 +409,83 @@ class Releaser:
         )
 
 
+# ----------------------------------------------------------------------------- picture
+
+
+def isotropic_bound(P: Covs) -> tuple[Array, Array]:
+    """Per-axis variances (v, w) of a covariance ≥ ``P`` whose errors point nowhere.
+
+    P' = blockdiag(v I₃, w I₃) with v = 2 λ_p, w = 2 λ_v, the largest eigenvalues of the
+    position and velocity blocks. It bounds P (P' − P is positive semi-definite): for
+    P = [[A, C], [Cᵀ, B]] ⪰ 0 also [[A, −C], [−Cᵀ, B]] ⪰ 0, so P ⪯ 2 · blockdiag(A, B) ⪯ P'.
+    A single radar's track is long across the line of sight and short along it, so its
+    covariance's axes point at the radar; the bound keeps the size and drops the axes.
+
+    Parameters
+    ----------
+    P : (N, 6, 6) ECEF covariance [m, m/s].
+
+    Returns
+    -------
+    v : (N,) position variance per axis, m².
+    w : (N,) velocity variance per axis, m²/s².
+    """
+    lam_p = np.linalg.eigvalsh(P[:, :3, :3])[:, -1]
+    lam_v = np.linalg.eigvalsh(P[:, 3:, 3:])[:, -1]
+    return 2.0 * np.maximum(lam_p, 0.0), 2.0 * np.maximum(lam_v, 0.0)
+
+
+def picture_rows(
+    stn: np.ndarray,
+    x: States,
+    P: Covs,
+    cls: Sequence[str],
+    quality: Array,
+    sources: Sequence[Sequence[str]],
+    named: AbstractSet[str],
+) -> tuple[SystemTrack, ...]:
+    """The coordinator's fused picture as it may leave the coordinator, one row per STN.
+
+    A row keeps the STN, the fused state, the variances of :func:`isotropic_bound` of the
+    fused covariance, the class and the quality rounded to 0.1. Of the contributors it
+    lists only those in ``named`` (their policy allows naming); it never carries source
+    track ids, sensor ids or sensor sites, nor how many sources contribute.
+
+    Parameters
+    ----------
+    stn : (N,) system track numbers.
+    x : (N, 6) fused ECEF states at the picture time [m, m/s].
+    P : (N, 6, 6) fused covariances.
+    cls : (N,) class names.
+    quality : (N,) 0..1.
+    sources : (N,) contributing pseudonyms per row (the coordinator's books).
+    named : pseudonyms whose policy lets the coordinator name them.
+    """
+    v, w = isotropic_bound(P)
+    q = np.round(np.clip(quality, 0.0, 1.0), 1)
+    return tuple(
+        SystemTrack(
+            stn=n,
+            x=tuple(xi),
+            pos_var_m2=vi,
+            vel_var_m2s2=wi,
+            cls=c,
+            quality=qi,
+            sources=tuple(sorted(named & set(srcs))) if named else (),
+        )
+        for n, xi, vi, wi, c, qi, srcs in zip(
+            stn.tolist(),
+            x.tolist(),
+            v.tolist(),
+            w.tolist(),
+            cls,
+            q.tolist(),
+            sources,
+            strict=True,
+        )
+    )
+
+
 # ----------------------------------------------------------------------------- anonymise
 
 
@@ -426,7 +514,7 @@ def anonymise(
 def anonymise(
     item: TrackBatch | Sequence[Track], *, key: bytes, named: bool = False, source: str = ""
 ) -> TrackBatch | list[Track]:
-    """What the coordinator forwards of a source's tracks: unnamed unless ``named``.
+    """What a node may forward of a source's own tracks: unnamed unless ``named``.
 
     Unless ``named`` (the source's policy allowed it), the batch's ``source`` becomes
     ``""``, track ids (and ``dropped``) are replaced by :func:`anonymous_id` and sensor
