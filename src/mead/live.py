@@ -3,10 +3,13 @@
 A node process reads a :class:`NodeConfig` YAML, connects a
 :class:`~mead.federation.nats.NatsBus` to its own nats-server, and steps the same
 ``PartnerNode``/``CoordinatorNode`` the simulation uses, on a wall clock. Until real radars
-are plugged in, a partner runs its scenario's simulated sensors in (accelerated) real
-time: wire time = scenario start + (wall time − ``start_wall``) × ``speed``, shared by all
-nodes of a run. ``mead up`` brings a whole federation up on loopback — one nats-server per
-site, one process per node — runs it for a while and stops everything cleanly.
+are plugged in, a partner runs its scenario's simulated sensors in (accelerated) real time:
+wire time = scenario start + (wall time − ``start_wall``) × ``speed``, shared by all nodes
+of a run. Nodes step on the simulation's tick grid and see a message at the first tick after
+it arrived, so ``mead up`` issues the same alerts as ``mead run`` (see
+``docs/operations.md`` for the tolerance and the measured differences). ``mead up`` brings a
+whole federation up on loopback — one nats-server per site, one process per node — runs it
+for a while and stops everything cleanly.
 
 Events (alerts received, rejections, final counters) are JSON lines on ``--events``.
 """
@@ -15,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -194,25 +199,62 @@ def run_node(
                 sensor_sites=site_table(p.sensors),
                 emit=emit,
             )
-        _loop(node, clock, epoch + (cfg.duration_s or sc.duration_s), sc.tick_s / cfg.speed, stop)
+        lag = _loop(node, endpoint, clock, cfg.duration_s or sc.duration_s, sc.tick_s, stop)
         endpoint.flush()
     finally:
         bus.close()
     counters = dict(node.counters) | {f"rejected_{k}": v for k, v in node.inbox.rejected.items()}
+    counters |= {"ticks": lag.ticks, "late_ticks": lag.late, "max_lag_ms": round(lag.max_s * 1e3)}
     counters |= {f"bus_{k}": v for k, v in endpoint.counters.items()}
     emit({"kind": "counters", "node": cfg.name, **counters})
     return counters
 
 
 def _loop(
-    node: Any, clock: WireClock, end: float, tick_wall_s: float, stop: Callable[[], bool]
-) -> None:
-    while not stop():
-        now = clock()
-        if now >= end:
-            return
-        node.step(now)
-        time.sleep(max(0.0, min(tick_wall_s, 0.25) - 0.001))
+    node: Any,
+    endpoint: Any,
+    clock: WireClock,
+    duration_s: float,
+    tick_s: float,
+    stop: Callable[[], bool],
+) -> _Lag:
+    """Step ``node`` on the simulation's tick grid: wire times epoch + k·``tick_s``.
+
+    Tick k is stepped once the wall clock reaches it (a node that fell behind steps every
+    missed tick in turn, as the simulation would), so releases, assessments and scans
+    happen at the same wire times as in ``mead run``. A message is handed to the node at
+    the first tick that starts after it arrived: one published during tick k is seen at
+    tick k + 1 at the earliest, as on the simulated bus (link latency below one tick),
+    whatever the order in which the node processes woke up. Returns how late steps began.
+    """
+    lag = _Lag()
+    n = int(math.ceil(duration_s / tick_s))  # the simulation steps ticks 0 … n
+    tick_wall_s = tick_s / clock.speed
+    for k in range(n + 1):
+        t_wall = clock.start_wall + k * tick_wall_s
+        while (wait := t_wall - time.time()) > 0:
+            if stop():
+                return lag
+            time.sleep(min(wait, 0.25))
+        if stop():
+            return lag
+        late_s = time.time() - t_wall
+        lag.ticks += 1
+        lag.late += late_s > tick_wall_s
+        lag.max_s = max(lag.max_s, late_s)
+        for sub in endpoint.subscriptions:
+            sub.until = t_wall
+        node.step(clock.epoch_s + k * tick_s)
+    return lag
+
+
+@dataclass
+class _Lag:
+    """How far behind the wall clock a node's steps began (live mode's timing error)."""
+
+    ticks: int = 0  # ticks stepped
+    late: int = 0  # ticks begun more than one tick (wall) after their time
+    max_s: float = 0.0  # worst lateness, wall s
 
 
 # ----------------------------------------------------------------------------- commands

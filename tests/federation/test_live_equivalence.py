@@ -1,0 +1,109 @@
+"""``mead up`` issues the same alerts as ``mead run``: real nats-servers against the simulated bus.
+
+Both runs play the same scenario and seed in alliance mode. System track numbers differ
+between runs, so an alert is identified by its recipient, its defended area and the truth
+object it is about (:func:`~mead.metrics.evaluation.attribute_alerts`, as ``mead run``
+attributes its events); issue and receipt times must agree within :func:`tolerance_s`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from mead.federation.nats import ConnSpec, NatsBus
+from mead.federation.natsserver import NatsServer
+from mead.live import up
+from mead.metrics.evaluation import attribute_alerts
+from mead.runner import World, prepare, run_mode
+from mead.scenario import load_scenario
+from mead.scenario.schema import Scenario
+
+SCENARIO = Path(__file__).resolve().parent / "data" / "equivalence.yaml"
+SPEED = 40.0  # scenario s per wall s: 240 s of raid in 6 s of wall time
+JITTER_WALL_S = 0.05
+"""A step or a delivery late by this much wall time (a busy 2-core machine) still counts."""
+
+Key = tuple[str, str, str | None]  # (recipient, defended area, truth object)
+
+
+def tolerance_s(sc: Scenario, speed: float) -> float:
+    """Largest allowed issue-time difference between live and simulation, scenario s.
+
+    A live message that misses the tick after it was sent (its sender or the network was
+    late by up to ``JITTER_WALL_S`` wall s, i.e. ``JITTER_WALL_S × speed`` scenario s) is
+    seen a tick later than in simulation; a batch seen late can miss one coordinator
+    assessment (``assess_s``) and one partner release (``release_s``); the simulated link
+    delivers at the first tick after its latency, live at the first tick after arrival
+    (one ``tick_s`` apart at most while the latency stays below a tick).
+    """
+    release_s = max(p.release_s for p in sc.partners)
+    return sc.coordinator.assess_s + release_s + sc.tick_s + JITTER_WALL_S * speed
+
+
+def coordinator_alerts(world: World, events: list[dict[str, Any]]) -> dict[Key, list[Any]]:
+    """Alerts partners received via the coordinator: key → [(state, t, t_recv), …]."""
+    attribute_alerts(world, events)
+    epoch, c = world.scenario.start_epoch_s(), world.scenario.coordinator.name
+    out: dict[Key, list[Any]] = {}
+    for e in events:
+        if e["kind"] == "alert" and e["via"] == c:
+            key = (e["node"], e["area"], e["truth"])
+            out.setdefault(key, []).append((e["state"], e["t"] - epoch, e["t_recv"] - epoch))
+    return out
+
+
+def issued(alerts: dict[Key, list[Any]]) -> dict[Key, tuple[float, float]]:
+    """(issue t, receipt t) of the first ``issued`` alert per key, scenario s."""
+    return {k: next((t, r) for s, t, r in v if s == "issued") for k, v in alerts.items()}
+
+
+def test_up_issues_the_same_alerts_as_run(nats_server_bin: str, tmp_path: Path) -> None:
+    sc = load_scenario(SCENARIO)
+    world = prepare(sc, sc.seed, SCENARIO)  # what `mead run` (alliance) does
+    sim = coordinator_alerts(world, run_mode(world, "alliance").events)
+
+    summary = up(SCENARIO, tmp_path, speed=SPEED)
+    assert summary["ok"], summary
+    events = [
+        json.loads(line)
+        for p in sc.partners
+        for line in (tmp_path / f"{p.name}.events.jsonl").read_text().splitlines()
+    ]
+    live = coordinator_alerts(world, events)
+
+    s_iss, l_iss = issued(sim), issued(live)
+    lag = {n: v["counters"]["max_lag_ms"] for n, v in summary["nodes"].items()}
+    assert len(s_iss) >= 3 and None not in {k[2] for k in s_iss}  # 2 missiles + 1 drone
+    assert set(l_iss) == set(s_iss), f"live {sorted(l_iss, key=str)} sim {sorted(s_iss, key=str)}"
+    diffs = {k: (l_iss[k][0] - s_iss[k][0], l_iss[k][1] - s_iss[k][1]) for k in s_iss}
+    tol = tolerance_s(sc, SPEED)
+    worst = max(abs(d) for pair in diffs.values() for d in pair)
+    assert worst <= tol, f"issue/receipt time differences {diffs} exceed {tol} s; lags {lag} ms"
+    # every node stepped every tick, and nothing was rejected on the way
+    for n, v in summary["nodes"].items():
+        ctr = v["counters"]
+        assert ctr["ticks"] == int(sc.duration_s / sc.tick_s) + 1, n
+        assert not any(k.startswith("rejected_") for k in ctr), (n, ctr)
+
+
+def test_a_step_sees_only_what_arrived_before_its_tick(nats_server: NatsServer) -> None:
+    """``until`` holds back what arrived after the tick began, for the next tick."""
+    with NatsBus(ConnSpec(nats_server.url)) as bus:
+        a, b = bus.connect("A"), bus.connect("B")
+        sub = b.subscribe("status.*")
+        a.publish("status.A", b"early")
+        a.flush()
+        deadline = time.monotonic() + 5.0
+        while sub.pending < 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        sub.until = time.time()  # tick k begins
+        a.publish("status.A", b"late")
+        a.flush()
+        while sub.pending < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert sub.drain() == [("status.A", b"early")]  # tick k
+        sub.until = time.time()  # tick k + 1
+        assert sub.drain() == [("status.A", b"late")]
