@@ -40,6 +40,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import compress
 from pathlib import Path
@@ -55,6 +56,8 @@ from mead.runner import TRACK_GATE_M, World, prepare
 from mead.scenario import load_scenario
 from mead.sensors.base import Scan
 from mead.sim.base import KINDS, TruthTable
+from mead.tracking.imm import IMM
+from mead.tracking.motion import ConstantVelocity, MotionModel
 from mead.tracking.tracker import Tracker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,8 +132,20 @@ def assigned_truth(truth: TruthTable, t: float, x: np.ndarray) -> np.ndarray:
 MATCHERS = {"nearest": nearest_truth, "one-to-one": assigned_truth}
 
 
+MOTIONS: dict[str, Callable[[], MotionModel | None]] = {
+    "default": lambda: None,
+    "cv": ConstantVelocity,
+    "imm": IMM,
+}
+"""Motion models to compare (``--motion``): the tracker's default, adaptive CV, the IMM."""
+
+
 def trace_partner(
-    truth: TruthTable, scans: list[Scan], partner: str, match: str = "nearest"
+    truth: TruthTable,
+    scans: list[Scan],
+    partner: str,
+    match: str = "nearest",
+    motion: str = "default",
 ) -> Trace:
     """Run ``partner``'s tracker over its scans and record which objects its tracks hold."""
     n = len(truth)
@@ -141,7 +156,7 @@ def trace_partner(
     sensors = sorted({s.sensor_id for s in scans})
     scan_sensor = np.array([sensors.index(s.sensor_id) for s in scans], np.int64)
     looked, third_plot = np.zeros(n, np.int64), np.full(n, np.nan)
-    tracker, busy, matcher = Tracker(partner), 0.0, MATCHERS[match]
+    tracker, busy, matcher = Tracker(partner, motion=MOTIONS[motion]()), 0.0, MATCHERS[match]
     prev_t, prev = 0.0, np.empty(0, np.int64)
     for scan in scans:
         t = scan.t
@@ -262,12 +277,12 @@ def summarize(truth: TruthTable, traces: list[Trace]) -> dict[str, Any]:
     return {"classes": classes, "partners": partners}
 
 
-def run(world: World, match: str = "nearest") -> dict[str, Any]:
+def run(world: World, match: str = "nearest", motion: str = "default") -> dict[str, Any]:
     """Trace every partner of the world and summarize; adds per-partner tracker times."""
     traces = []
     for p in world.scenario.partners:
         scans = [s for s in world.scans if s.partner == p.name]
-        traces.append(trace_partner(world.truth, scans, p.name, match))
+        traces.append(trace_partner(world.truth, scans, p.name, match, motion))
     out = summarize(world.truth, traces)
     out["tracker_s"] = {tr.partner: tr.tracker_s for tr in traces}
     out["scans"] = {tr.partner: len(tr.scan_t) for tr in traces}
@@ -324,15 +339,45 @@ def format_rows(rows: dict[str, dict[str, Any]], title: str) -> str:
     return "\n".join(lines)
 
 
+COMPARE = (
+    ("cover", "coverage_mean", True), ("id chg", "id_changes_mean", False),
+    ("looks→conf", "scans_to_confirm_median", False), ("≤3", "confirmed_within_3", True),
+    ("≤3 clean", "confirmed_within_3_clean", True),
+)  # fmt: skip
+
+
+def format_compare(runs: dict[str, dict[str, Any]]) -> str:
+    """Per class, the key figures of each motion model side by side."""
+    names = list(runs)
+    head = f"{'class':<9}  " + "  ".join(
+        f"{label + ' ' + n:>{max(12, len(label) + len(n) + 1)}}" for label, _, _ in COMPARE
+        for n in names
+    )  # fmt: skip
+    lines = ["motion models side by side (pooled over partners)", head]
+    for c in runs[names[0]]["classes"]:
+        cells = []
+        for label, key, pct in COMPARE:
+            for n in names:
+                w = max(12, len(label) + len(n) + 1)
+                cells.append(_fmt(f"{{:>{w}}}", runs[n]["classes"][c][key], pct=pct))
+        lines.append(f"{c:<9}  " + "  ".join(cells))
+    lines.append("tracker time: " + ", ".join(
+        f"{n} {sum(r['tracker_s'].values()):.1f} s" for n, r in runs.items()
+    ))  # fmt: skip
+    return "\n".join(lines)
+
+
 def report(res: dict[str, Any], verbose: bool) -> str:
     """The human-readable report: the class table, optionally per partner, and the machine."""
     info = res["machine"]
     out = [
         f"scenario {res['scenario']} (seed {res['seed']}, {res['duration_s']:.0f} s simulated,"
-        f" {res['match']} matching)",
+        f" {res['match']} matching, motion {res['motion']})",
         format_rows(res["classes"], "per class, pooled over partners (best: best partner)"),
         *LEGEND,
     ]
+    if res.get("others"):
+        out += ["", format_compare({res["motion"]: res} | res["others"])]
     if verbose:
         for p, rows in res["partners"].items():
             out += ["", format_rows(rows, f"partner {p} ({res['scans'][p]} scans, "
@@ -357,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--match", choices=list(MATCHERS), default="nearest",
                    help="track → truth: nearest object (default), or one track per object "
                    "(least total distance)")  # fmt: skip
+    p.add_argument("--motion", nargs="+", choices=list(MOTIONS), default=["default"],
+                   help="motion model(s): the first is reported in full, the others side by "
+                   "side with it")  # fmt: skip
     p.add_argument("--verbose", action="store_true", help="also one table per partner")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     args = p.parse_args(argv)
@@ -372,9 +420,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tracking {len(sc.partners)} partners …", file=sys.stderr)
     res: dict[str, Any] = {
         "scenario": str(args.scenario), "seed": seed, "duration_s": sc.duration_s,
-        "prepare_s": world.prepare_s, "match": args.match,
+        "prepare_s": world.prepare_s, "match": args.match, "motion": args.motion[0],
     }  # fmt: skip
-    res |= run(world, args.match)
+    res |= run(world, args.match, args.motion[0])
+    res["others"] = {m: run(world, args.match, m) for m in dict.fromkeys(args.motion[1:])}
     res["wall_s"] = time.perf_counter() - t0
     res["machine"] = machine()
     print(json.dumps(res, indent=2) if args.json else report(res, args.verbose))

@@ -8,9 +8,12 @@ trackers get the same plots, scan by scan, and are scored the same way: GOSPA (c
 p = 1, α = 2) between the true positions and the tracks each reports at each scan, plus
 time per scan and plots per second (tracker time only, one core).
 
-- **MEAD**: ``mead.trackeval.mtt_tracker`` — the production ``Tracker`` (EKF in ECEF with
-  the Cartesian measurement model, k-d tree + χ² gate, GNN on likelihood-ratio costs,
-  3-of-5 confirmation, deletion after 5 misses in a row, the recording's q).
+- **MEAD** (MEAD-GNN): ``mead.trackeval.mtt_tracker`` — the production ``Tracker`` (EKF in
+  ECEF with the Cartesian measurement model, k-d tree + χ² gate, GNN on likelihood-ratio
+  costs, 3-of-5 confirmation, deletion after 5 misses in a row, the recording's q).
+- **MEAD-JPDA** and **MEAD-JPDA\***: the same tracker with ``mead.tracking.jpda.JPDA`` (same
+  P_D and clutter density; PDA update; JPDA* keeps only the likeliest permutation of each
+  joint event) in place of GNN (``--associators`` picks which run).
 - **Stone Soup** (``stonesoup``, optional): its standard GNN tracker as in its tutorials —
   ``MultiTargetTracker`` with a 2D nearly-constant-velocity model (``ConstantVelocity`` per
   axis, q as recorded), ``KalmanPredictor`` / ``KalmanUpdater``, ``LinearGaussian`` position
@@ -41,19 +44,45 @@ import numpy as np
 from scipy.stats import chi2
 
 from benchmarks._machine import machine, pin_one_core
-from mead.trackeval import Recording, load_recording, run_mead, score, simulate_recording
+from mead.trackeval import (
+    FRAME,
+    Recording,
+    cartesian_scan,
+    load_recording,
+    mtt_tracker,
+    run_mead,
+    score,
+    simulate_recording,
+)
+from mead.tracking.association import GNN
+from mead.tracking.jpda import JPDA
 
 DATA = Path("/work/shared/data/mtt")
 SIZES = (10, 100, 300, 1000)
 SS_FULL_BELOW = 1000  # sizes below this run Stone Soup on every scan by default
 SS_MAX_SCANS = 6  # scans Stone Soup runs at N >= SS_FULL_BELOW by default
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+VARIANTS = {  # --associators name → (result key, title)
+    "gnn": ("mead", "MEAD-GNN"),
+    "jpda": ("mead_jpda", "MEAD-JPDA"),
+    "jpda*": ("mead_jpda_star", "MEAD-JPDA*"),
+}
 
 
-def recording(n: int, data: Path, scans: int | None) -> tuple[Recording, str]:
-    """The recording of size ``n`` (file if present, else generated) and where it came from."""
+def recording(n: int, data: Path, scans: int | None, dense: bool = False) -> tuple[Recording, str]:
+    """The recording of size ``n`` (file if present, else generated) and where it came from.
+
+    ``dense``: generated instead, with the recipe of the files but 1 target and 0.5 false
+    plots per km² (the 1,000-target file: 0.025 and 0.0005), so association is ambiguous.
+    """
     path = data / f"mtt_N{n}_s1.npz"
-    if path.exists():
+    if dense:
+        side_m, clutter = 1_000.0 * np.sqrt(n), 0.5 * n
+        rec = simulate_recording(n, seed=1, side_m=side_m, clutter_rate=clutter)
+        src = (
+            f"generated dense (seed 1, N={n}, {side_m / 1e3:.0f} km side, {clutter:g} false/scan)"
+        )
+    elif path.exists():
         rec, src = load_recording(path), str(path)
     else:
         rec, src = simulate_recording(n, seed=1), f"generated in memory (seed 1, N={n})"
@@ -131,11 +160,40 @@ def run_stonesoup(rec: Recording, max_scans: int | None) -> tuple[list[np.ndarra
     return out, busy
 
 
-def bench_size(n: int, data: Path, scans: int | None, ss_max: int | None, peer: bool) -> dict:
-    """Both trackers on size ``n``; one result row each (Stone Soup's may be on fewer scans)."""
-    rec, src = recording(n, data, scans)
-    est, sec = run_mead(rec)
-    rows: dict[str, Any] = {"N": n, "source": src, "mead": score(rec, est, sec)}
+def run_mead_jpda(rec: Recording, star: bool) -> tuple[list[np.ndarray], float]:
+    """``run_mead`` with JPDA (or JPDA*) in place of GNN, same P_D and clutter density."""
+    tracker, out, busy = mtt_tracker(rec), [], 0.0
+    gnn = tracker.associator
+    assert isinstance(gnn, GNN)
+    tracker.associator = JPDA(pd=gnn.pd, clutter_density=gnn.clutter_density, star=star)
+    for t, xy in rec.plots():
+        scan = cartesian_scan(t, xy, rec.sigma)
+        t0 = time.perf_counter()
+        tracker.step(scan)
+        rep = tracker.report(t)
+        busy += time.perf_counter() - t0
+        out.append(FRAME.from_ecef(rep.x[:, :3])[:, :2])
+    return out, busy
+
+
+def bench_size(
+    n: int,
+    data: Path,
+    scans: int | None,
+    ss_max: int | None,
+    peer: bool,
+    variants: tuple[str, ...] = ("gnn",),
+    dense: bool = False,
+) -> dict:
+    """MEAD's variants and Stone Soup on size ``n``; one result row each (Stone Soup's may be
+    on fewer scans)."""
+    rec, src = recording(n, data, scans, dense)
+    rows: dict[str, Any] = {"N": n, "source": src}
+    runs = {}
+    for v in variants:
+        est, sec = run_mead(rec) if v == "gnn" else run_mead_jpda(rec, star=v == "jpda*")
+        runs[VARIANTS[v][0]] = est, sec
+        rows[VARIANTS[v][0]] = score(rec, est, sec)
     if not peer:
         return rows
     if ss_max is None and n >= SS_FULL_BELOW:
@@ -144,9 +202,9 @@ def bench_size(n: int, data: Path, scans: int | None, ss_max: int | None, peer: 
     ss_est, ss_sec = run_stonesoup(rec, ss_scans)
     rows["stonesoup"] = score(rec, ss_est, ss_sec)
     if ss_scans < rec.n_scans:  # GOSPA on the same scans, for the comparison
-        rows["mead_same_scans"] = score(truncate(rec, ss_scans), est[:ss_scans], sec)
-        rows["mead_same_scans"]["time_per_scan_s"] = None
-        rows["mead_same_scans"]["plots_per_s"] = None
+        for key, (est, sec) in runs.items():
+            same = score(truncate(rec, ss_scans), est[:ss_scans], sec)
+            rows[f"{key}_same_scans"] = same | {"time_per_scan_s": None, "plots_per_s": None}
     return rows
 
 
@@ -170,6 +228,38 @@ def format_table(title: str, rows: list[tuple[int, dict]]) -> str:
             r["gospa_last20_mean_m"], f"{r['tracks_last_scan']}/{r['truths_last_scan']}",
         ]  # fmt: skip
         lines.append("  ".join(fmt.format(v) for (_, fmt), v in zip(COLUMNS, vals, strict=True)))
+    return "\n".join(lines)
+
+
+def side_by_side(results: list[dict]) -> str:
+    """Every tracker at every size in one table, with throughput and GOSPA against Stone Soup.
+
+    ``×SS`` is plots/s over Stone Soup's; ``SS-scans GOSPA`` is the mean GOSPA on the scans
+    Stone Soup ran (all of them below N = ``SS_FULL_BELOW`` by default).
+    """
+    names = [(key, title) for key, title in VARIANTS.values()]
+    names.append(("stonesoup", "Stone Soup GNN"))
+    lines = [
+        "Side by side (same plots):",
+        f"{'N':>5}  {'tracker':<14}  {'scans':>5}  {'plots/s':>10}  {'ms/scan':>9}  "
+        f"{'GOSPA mean m':>12}  {'GOSPA last20 m':>14}  {'tracks/truths':>13}  {'×SS':>7}  "
+        f"{'SS-scans GOSPA m':>16}",
+    ]
+    for r in results:
+        ss = r.get("stonesoup")
+        for key, title in names:
+            if key not in r:
+                continue
+            m = r[key]
+            same = r.get(f"{key}_same_scans", m) if ss else None
+            speed = m["plots_per_s"] / ss["plots_per_s"] if ss else float("nan")
+            lines.append(
+                f"{r['N']:>5}  {title:<14}  {m['scans']:>5}  {m['plots_per_s']:>10.0f}  "
+                f"{1e3 * m['time_per_scan_s']:>9.2f}  {m['gospa_mean_m']:>12.0f}  "
+                f"{m['gospa_last20_mean_m']:>14.0f}  "
+                f"{str(m['tracks_last_scan']) + '/' + str(m['truths_last_scan']):>13}  "
+                f"{speed:>7.0f}  " + (f"{same['gospa_mean_m']:>16.0f}" if same else f"{'-':>16}")
+            )
     return "\n".join(lines)
 
 
@@ -207,6 +297,8 @@ def report(results: list[dict], info: dict[str, Any]) -> str:
             )
     else:
         out += ["", "Stone Soup not installed (pip install 'mead[bench]'): peer skipped."]
+    if len(VARIANTS) > 1 and any(k in r for r in results for k in ("mead_jpda", "stonesoup")):
+        out += ["", side_by_side(results)]
     for r in results:
         out.append(f"N={r['N']}: {r['source']}")
     return "\n".join(out)
@@ -221,6 +313,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ss-max-scans", type=int, default=None,
                    help=f"scans Stone Soup runs (default: all below N={SS_FULL_BELOW}, "
                    f"else {SS_MAX_SCANS})")  # fmt: skip
+    p.add_argument("--associators", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
+                   help="MEAD variants to run (default: all)")  # fmt: skip
+    p.add_argument("--dense", action="store_true",
+                   help="generated scenes: 1 target, 0.5 false plots per km²")  # fmt: skip
     p.add_argument("--no-peer", action="store_true", help="run MEAD only")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     args = p.parse_args(argv)
@@ -231,7 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.sizes:
         if not args.json:
             print(f"N={n} …", file=sys.stderr)
-        results.append(bench_size(n, args.data, args.scans, args.ss_max_scans, peer))
+        variants = tuple(dict.fromkeys(["gnn", *args.associators]))  # GNN always: "mead"
+        results.append(
+            bench_size(n, args.data, args.scans, args.ss_max_scans, peer, variants, args.dense)
+        )
     if args.json:
         print(json.dumps({"machine": info, "peer": peer, "results": results}, indent=2))
     else:

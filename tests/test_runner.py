@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 
 from mead.metrics.evaluation import attribute_alerts, summarize
-from mead.runner import MODES, World, prepare, run_both
+from mead.runner import MODES, World, prepare, run_both, run_mode
 from mead.scenario import load_scenario
 
 SMALL = Path(__file__).resolve().parents[1] / "scenarios" / "small.yaml"
@@ -60,3 +61,24 @@ def test_same_seed_same_world() -> None:
     np.testing.assert_array_equal(a.truth.samples, b.truth.samples)
     assert len(a.scans) == len(b.scans)
     np.testing.assert_array_equal(a.scans[-1].z, b.scans[-1].z)
+
+
+def test_late_scans_are_replayed_and_the_alliance_still_warns() -> None:
+    """P2 gets a second radar; both deliver 0.5–3.5 s late, so its scans arrive out of
+    order. Its tracker replays them, none is too late, and every missile is warned."""
+    sc = load_scenario(SMALL)
+    p1, p2 = sc.partners
+    s1 = msgspec.structs.replace(p2.sensors[0], latency_s=0.5, latency_jitter_s=3.0)
+    s2 = msgspec.structs.replace(
+        s1, id="P2-S2", site=msgspec.structs.replace(s1.site, lat_deg=31.0, lon_deg=35.0)
+    )
+    sc = msgspec.structs.replace(sc, partners=[p1, msgspec.structs.replace(p2, sensors=[s1, s2])])
+    world = prepare(sc, sc.seed, SMALL)
+    res = run_mode(world, "alliance")
+    attribute_alerts(world, res.events)
+    ctr = res.counters["P2"]
+    assert ctr["tracker_scans_out_of_order"] > 50 and ctr["tracker_scans_replayed"] > 0
+    assert ctr.get("tracker_scans_too_late", 0) == 0
+    warned = {e["truth"] for e in res.events if e["kind"] == "alert" and e["truth"] is not None}
+    kind = dict(zip(world.truth.ids, world.truth.kind, strict=True))
+    assert sum(kind[w] == "ballistic" for w in warned) == 6

@@ -141,7 +141,7 @@ class PartnerNode:
         """Advance to wire time ``now``: track, release, self-assess, take in alerts and
         the coordinator's picture."""
         t_local = now - self.epoch_s
-        while self._next_scan is not None and self._next_scan.t <= t_local:
+        while self._next_scan is not None and self._next_scan.t_arrival <= t_local:
             self.tracker.step(self._next_scan)
             self.counters["scans"] += 1
             self._next_scan = next(self._scans, None)

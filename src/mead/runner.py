@@ -186,6 +186,9 @@ def run_mode(world: World, mode: Mode, progress: bool = False) -> ModeResult:
         n.name: dict(n.counters) | _prefixed(n.inbox.rejected, "rejected_")
         for n in [*partners, coord]
     }
+    for node in partners:  # how the tracker dealt with scans that arrived out of order
+        late = {k: v for k, v in node.tracker.counters.items() if k.startswith("scans_")}
+        result.counters[node.name] |= _prefixed(late, "tracker_")
     return result
 
 

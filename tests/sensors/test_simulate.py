@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
+import msgspec
 import numpy as np
 import pytest
 
 from mead import geo
+from mead.errors import ConfigError
+from mead.scenario.loader import decode_yaml
 from mead.scenario.schema import Partner, Point, Scenario, Sensor
 from mead.sensors.simulate import scan_times, simulate_scans
 
@@ -130,3 +133,42 @@ def test_no_radars_and_bad_truth() -> None:
     bad = dataclasses.replace(truth(5), rcs_m2=np.ones(4))
     with pytest.raises(ValueError, match=r"truth\.rcs_m2 must be \(5,\)"):
         simulate_scans(scenario(), bad, np.random.default_rng(0))
+
+
+def test_latency_delays_arrival_and_leaves_the_plots_unchanged() -> None:
+    base = scenario()
+    slow = msgspec.structs.replace(
+        base,
+        partners=[
+            Partner(
+                name="P2",
+                sensors=[
+                    sensor("B", 5.0, latency_s=1.0, latency_jitter_s=4.0),
+                    sensor("A", 12.0, lat=32.5),
+                ],
+            ),
+            base.partners[1],
+        ],
+    )
+    tr = truth()
+    plain = simulate_scans(base, tr, np.random.default_rng(3))
+    late = simulate_scans(slow, tr, np.random.default_rng(3))
+    arrival = [s.t_arrival for s in late]
+    assert arrival == sorted(arrival)
+    d = np.array([s.delay_s for s in late if s.sensor_id == "B"])
+    assert d.min() >= 1.0 and d.max() < 5.0 and d.std() > 0.5
+    assert all(s.delay_s == 0.0 for s in late if s.sensor_id != "B")
+    assert any(a.t > b.t for a, b in zip(late, late[1:], strict=False))  # out of time order
+    key = {(s.sensor_id, s.t): s for s in plain}
+    assert len(key) == len(late)
+    for s in late:
+        np.testing.assert_array_equal(s.z, key[s.sensor_id, s.t].z)
+
+
+def test_latency_out_of_range_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="latency_s"):
+        decode_yaml(
+            b"name: s\nduration_s: 10\npartners: [{name: P1, sensors: [{id: r, "
+            b"site: {lat_deg: 1, lon_deg: 2}, latency_s: -1}]}]\n",
+            Scenario,
+        )

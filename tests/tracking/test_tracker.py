@@ -14,9 +14,9 @@ from mead.tracking.base import CartesianScan, TrackReport
 from mead.tracking.management import FullCoverage
 from mead.tracking.measurement import CartesianFrame
 from mead.tracking.motion import ConstantVelocity
-from mead.tracking.tracker import BadScan, Tracker
+from mead.tracking.tracker import UID_PLOT_BITS, BadScan, Tracker
 
-from ._scenes import SIGMA, SIGMA_EW, enu2ecef, enu_vel2ecef, make_scan
+from ._scenes import SIGMA, SIGMA_EW, SITE1, enu2ecef, enu_vel2ecef, make_scan
 
 SITE2 = (50.9, 10.4, 250.0)  # a second radar ~100 km north of r1
 
@@ -236,11 +236,92 @@ def test_report_predicts_to_the_requested_time() -> None:
     assert r1.t == 49.0
 
 
-def test_out_of_order_scan_is_dropped_and_counted() -> None:
+def two_radar_scans(n: int = 24, seed: int = 3) -> list[Scan]:
+    """Scans of two radars 2.5 s apart over six targets (two crossing), Pd 0.85, clutter."""
+    rng = np.random.default_rng(seed)
+    p0 = enu2ecef([[20e3, 60e3, 9e3], [-30e3, 80e3, 4e3], [0, 40e3, 2e3], [50e3, 120e3, 10e3],
+                   [-10e3, 70e3, 6e3], [10e3, 70e3, 6e3]])  # fmt: skip
+    v = enu_vel2ecef([[-150.0, 180.0, 0.0], [200, 0, 0], [0, -90, 0], [-250, -50, 0],
+                      [120, 0, 0], [-120, 0, 0]])  # fmt: skip
+    scans = []
+    for k in range(n):
+        for site, sid, dt in ((SITE1, "r1", 0.0), (SITE2, "r2", 2.5)):
+            t = 5.0 * k + dt
+            scans.append(make_scan(t, p0 + v * t, site, sensor_id=sid, rng=rng, pd=0.85,
+                                   clutter=5.0))  # fmt: skip
+    return scans
+
+
+def same_tracks(a: Tracker, b: Tracker) -> None:
+    """Same tracks (by the scan and plot that started each), states and histories.
+
+    Uids and track numbers follow the order in which scans arrived, so they may differ;
+    numbers must still name the same tracks one to one.
+    """
+    ta, tb = a.table, b.table
+    plot = (1 << UID_PLOT_BITS) - 1
+    ia, ib = (np.lexsort((t.uid & plot, t.t_born)) for t in (ta, tb))
+    np.testing.assert_array_equal(ta.t_born[ia], tb.t_born[ib])
+    np.testing.assert_array_equal(ta.uid[ia] & plot, tb.uid[ib] & plot)
+    np.testing.assert_array_equal(ta.x[ia], tb.x[ib])
+    np.testing.assert_array_equal(ta.P[ia], tb.P[ib])
+    np.testing.assert_array_equal(ta.history[ia], tb.history[ib])
+    np.testing.assert_array_equal(ta.confirmed[ia], tb.confirmed[ib])
+    pairs = set(zip(ta.number[ia].tolist(), tb.number[ib].tolist(), strict=True))
+    assert len({x for x, _ in pairs}) == len({y for _, y in pairs}) == len(pairs)
+
+
+@pytest.mark.parametrize("checkpoint_s", [0.0, 5.0, 12.0])
+def test_late_scans_are_replayed_exactly_as_in_order_delivery(checkpoint_s: float) -> None:
+    """r2's scans arrive 1–3 of r1's scans late; the tracks equal those of in-order delivery."""
+    scans = two_radar_scans()
+    in_order = Tracker("P1")
+    for s in scans:
+        in_order.step(s)
+    late = Tracker("P1", checkpoint_s=checkpoint_s)
+    rng = np.random.default_rng(0)
+    arrival = np.array([s.t + (rng.uniform(3.0, 14.0) if s.sensor_id == "r2" else 0.0)
+                        for s in scans])  # fmt: skip
+    for i in np.argsort(arrival, kind="stable"):
+        late.step(scans[i])
+    assert late.counters["scans_out_of_order"] > 10
+    assert late.counters["scans_too_late"] == 0
+    assert in_order.n_confirmed >= 6
+    same_tracks(in_order, late)
+
+
+def test_replay_keeps_the_ids_of_tracks_it_does_not_change() -> None:
+    scans = two_radar_scans()
     tr = Tracker("P1")
+    r1 = [s for s in scans if s.sensor_id == "r1"]
+    held = next(s for s in scans if s.sensor_id == "r2" and s.t > 50.0)
+    for s in r1[:14]:
+        tr.step(s)
+    before = set(tr.report(tr.t or 0.0).ids)
+    tr.step(held)  # 2.5 s after an r1 scan, arriving after the last r1 scan (≈ 65 s)
+    rep = tr.report(tr.t or 0.0)
+    assert tr.counters["scans_out_of_order"] == 1 and tr.counters["scans_replayed"] >= 2
+    assert before <= set(rep.ids) and not rep.deleted
+
+
+def test_scan_older_than_the_window_is_dropped_and_counted() -> None:
+    tr = Tracker("P1", reorder_window_s=10.0)
+    tr.step(make_scan(0.0, enu2ecef([[0, 50e3, 1e3]])))
+    tr.step(make_scan(30.0, enu2ecef([[0, 50e3, 1e3]])))
+    x = tr.table.x.copy()
+    tr.step(make_scan(15.0, enu2ecef([[0, 50e3, 1e3]])))
+    assert tr.counters["scans_too_late"] == 1 and tr.counters["scans_out_of_order"] == 0
+    assert tr.t == 30.0
+    np.testing.assert_array_equal(tr.table.x, x)
+
+
+def test_window_zero_keeps_no_checkpoints_and_drops_late_scans() -> None:
+    tr = Tracker("P1", reorder_window_s=0.0)
     tr.step(make_scan(10.0, enu2ecef([[0, 50e3, 1e3]])))
-    tr.step(make_scan(5.0, enu2ecef([[0, 50e3, 1e3]])))
-    assert tr.counters["scans_out_of_order"] == 1 and tr.counters["scans"] == 1
+    tr.step(make_scan(9.0, enu2ecef([[0, 50e3, 1e3]])))
+    assert tr.counters["scans_too_late"] == 1 and not tr._checkpoints
+    with pytest.raises(ValueError, match="reorder_window_s"):
+        Tracker("P1", reorder_window_s=-1.0)
 
 
 @pytest.mark.parametrize(

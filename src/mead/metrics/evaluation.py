@@ -189,6 +189,14 @@ def format_summary(s: dict[str, Any]) -> str:
         f"civil flights: {c['flights']}, alerted: alliance {c['alerted']['alliance']}, "
         f"national {c['alerted']['national']}",
     ]
+    late = {
+        k: sum(ctr.get(f"tracker_scans_{k}", 0) for ctr in s["nodes"]["alliance"].values())
+        for k in ("out_of_order", "replayed", "too_late")
+    }
+    out.append(
+        f"scans arriving out of order at the partners' trackers: {late['out_of_order']} "
+        f"(replayed {late['replayed']} later scans), {late['too_late']} too late to use"
+    )
     tm = s["timing"]
     out.append(
         f"wall time {tm['wall_s']:.1f} s (prepare {tm['prepare_s']:.1f} s, runs "

@@ -28,3 +28,9 @@ class Scan:
     z: Meas  # (M, 3)
     sigma: Array  # (3,) [m, rad, rad]
     truth: np.ndarray  # (M,) int, −1 for clutter
+    delay_s: float = 0.0  # from ``t`` to the scan's arrival at the partner's tracker, s
+
+    @property
+    def t_arrival(self) -> float:
+        """When the scan reaches the partner's tracker, scenario s."""
+        return self.t + self.delay_s

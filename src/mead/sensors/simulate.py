@@ -1,6 +1,8 @@
-"""Scan driver: runs every scenario radar over the truth for the whole run, in time order."""
+"""Scan driver: runs every scenario radar over the truth for the whole run, in arrival order."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -29,7 +31,13 @@ def build_radars(scenario: Scenario) -> list[Radar]:
 
 
 def simulate_scans(scenario: Scenario, truth: TruthTable, rng: np.random.Generator) -> list[Scan]:
-    """Every scan of every radar over [0, ``scenario.duration_s``), sorted by (t, sensor_id).
+    """Every scan of every radar over [0, ``scenario.duration_s``), sorted by arrival.
+
+    A radar with a ``latency_s`` or ``latency_jitter_s`` delivers each scan
+    ``latency_s + U(0, latency_jitter_s)`` after it (``Scan.delay_s``), so scans of a
+    partner's radars can reach its tracker out of time order; scans are sorted by
+    (arrival time, sensor_id). The delays are drawn from a generator of their own, so
+    they leave the plots unchanged.
 
     Each radar revisits every ``scan_s`` from a phase drawn uniformly in [0, ``scan_s``).
     The phases are drawn first from ``rng`` (in scenario sensor order); then each radar gets
@@ -53,8 +61,14 @@ def simulate_scans(scenario: Scenario, truth: TruthTable, rng: np.random.Generat
     phases = rng.uniform(0.0, [r.sensor.scan_s for r in radars])
     scans: list[Scan] = []
     for radar, phase, gen in zip(radars, phases, rng.spawn(len(radars)), strict=True):
-        for t in scan_times(scenario.duration_s, radar.sensor.scan_s, float(phase)):
-            idx, X = truth.states_at(float(t))
-            scans.append(radar.scan(float(t), idx, X, rcs[idx], gen))
-    scans.sort(key=lambda s: (s.t, s.sensor_id))
+        times = scan_times(scenario.duration_s, radar.sensor.scan_s, float(phase))
+        sensor = radar.sensor
+        delays = np.full(len(times), sensor.latency_s)
+        if sensor.latency_jitter_s > 0:
+            delays += gen.spawn(1)[0].uniform(0.0, sensor.latency_jitter_s, len(times))
+        for t, delay in zip(times.tolist(), delays.tolist(), strict=True):
+            idx, X = truth.states_at(t)
+            scan = radar.scan(t, idx, X, rcs[idx], gen)
+            scans.append(dataclasses.replace(scan, delay_s=delay) if delay else scan)
+    scans.sort(key=lambda s: (s.t_arrival, s.sensor_id))
     return scans

@@ -17,9 +17,20 @@ The models (``IMM`` defaults):
 
 - *quiet*: CV with a small acceleration noise (aircraft in straight flight);
 - *manoeuvre*: CV with a large acceleration noise (turns, boost, re-entry deceleration);
-- *ballistic*: free fall under point-mass gravity, a = −μ_E p / |p|³ held over the step
-  (x⁺ = F x + [a dt²/2, a dt], P⁺ = F P Fᵀ + Q with a small noise; the gravity gradient,
-  ≈ 3·10⁻⁶ s⁻², is left out of F).
+- *ballistic*: free flight in the Earth-fixed frame — gravity with J2, Coriolis and
+  centrifugal terms, and drag a_d = −½ ρ(h) κ |v| v in an exponential atmosphere — with
+  the inverse ballistic coefficient κ = C_d A / m (m²/kg) estimated as a seventh state.
+  The mean is integrated with the truth simulator's own RK4 equations
+  (:func:`mead.sim.ballistic.rk4_step`); the covariance with the EKF Jacobian of point-mass
+  gravity (its gradient μ/r³ (3 r̂r̂ᵀ − I)), the rotation terms and drag (∂/∂p through the
+  density's height, ∂/∂v, ∂/∂κ) taken mid-step, in sub-steps of at most
+  ``ballistic_step_s``.
+
+Every mode carries the same seven states [p, v, κ]: the CV modes hold κ constant and never
+observe it, so mixing brings them the ballistic mode's estimate and the combined 6-state
+output (what the tracker, fusion and threat stages see) is unaffected by κ. Above ~60 km
+the density is negligible and κ keeps its prior; in re-entry it converges within a few
+scans (``tests/tracking/test_imm.py``).
 
 Π(dt) keeps a mode with probability exp(−dt / τ) (``sojourn_s`` τ per mode) and spreads
 the rest evenly over the other modes.
@@ -32,9 +43,17 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from mead.geo import OMEGA_E
+from mead.sim.ballistic import RHO0_KG_M3, SCALE_HEIGHT_M, height_m, rk4_step
 from mead.tracking.measurement import kf_update
 from mead.tracking.motion import cv_predict
 from mead.types import Array, Covs, Meas, States
+
+N_STATE = 7
+"""States per mode: ECEF position (3), velocity (3) and κ = 1/β (m²/kg)."""
+
+_W = np.array([0.0, 0.0, OMEGA_E])
+_CROSS_W = np.array([[0.0, -OMEGA_E, 0.0], [OMEGA_E, 0.0, 0.0], [0.0, 0.0, 0.0]])  # [ω×]
 
 MU_EARTH = 3.986004418e14
 """Earth's gravitational parameter GM, m³/s²."""
@@ -52,13 +71,84 @@ def gravity(p: Array) -> Array:
 def ballistic_predict(x: States, P: Covs, dt: Array, q: float) -> tuple[States, Covs]:
     """Predict N states (N, 6), (N, 6, 6) over ``dt`` (N,) s in free fall, noise density q.
 
-    Gravity is evaluated at the start of the step and held: x⁺ = F x + [a dt²/2, a dt].
+    Point-mass gravity evaluated at the start of the step and held: x⁺ = F x + [a dt²/2,
+    a dt]. The IMM's ballistic mode uses :func:`drag_predict`; this is its vacuum,
+    non-rotating limit for a quick look.
     """
     dt = np.asarray(dt, dtype=np.float64)
     a = gravity(x[:, :3])
     x_new, P_new = cv_predict(x, P, dt, np.full(len(x), q))
     x_new[:, :3] += 0.5 * a * dt[:, None] ** 2
     x_new[:, 3:] += a * dt[:, None]
+    return x_new, P_new
+
+
+def drag_jacobian(x: Array) -> Array:
+    """Continuous-time Jacobian A (N, 7, 7) of d[p, v, κ]/dt for states x (N, 7), ECEF."""
+    p, v, kappa = x[:, :3], x[:, 3:6], np.maximum(x[:, 6], 0.0)
+    r = np.linalg.norm(p, axis=1)
+    u = p / r[:, None]
+    G = (MU_EARTH / r**3)[:, None, None] * (3.0 * u[:, :, None] * u[:, None, :] - np.eye(3))
+    G -= _CROSS_W @ _CROSS_W  # centrifugal −ω×(ω×p)
+    rho = RHO0_KG_M3 * np.exp(-np.maximum(height_m(p.T), 0.0) / SCALE_HEIGHT_M)
+    speed = np.maximum(np.linalg.norm(v, axis=1), 1e-9)
+    a_drag = (-0.5 * rho * kappa * speed)[:, None] * v
+    A = np.zeros((len(x), N_STATE, N_STATE))
+    A[:, :3, 3:6] = np.eye(3)
+    A[:, 3:6, :3] = G - a_drag[:, :, None] * u[:, None, :] / SCALE_HEIGHT_M
+    A[:, 3:6, 3:6] = -2.0 * _CROSS_W - (0.5 * rho * kappa)[:, None, None] * (
+        speed[:, None, None] * np.eye(3) + v[:, :, None] * v[:, None, :] / speed[:, None, None]
+    )
+    A[:, 3:6, 6] = (-0.5 * rho * speed)[:, None] * v
+    return A
+
+
+def drag_predict(
+    x: Array, P: Covs, dt: Array, q: float, q_kappa: float, max_step_s: float = 2.0
+) -> tuple[Array, Covs]:
+    """Predict N 7-states [p, v, κ] (N, 7), (N, 7, 7) over ``dt`` (N,) s in free flight.
+
+    The mean follows :func:`mead.sim.ballistic.rk4_step` (gravity + J2, Earth rotation,
+    drag with 1/β = max(κ, 0)); the covariance P ← F P Fᵀ + Q with F = I + A h + A² h²/2
+    from :func:`drag_jacobian` at the middle of each step, in equal sub-steps
+    h ≤ ``max_step_s`` (the same count for all tracks, from the longest ``dt``). Q: white
+    acceleration noise of density ``q`` and a random walk of κ with density ``q_kappa``
+    (m⁴/kg²/s).
+    """
+    dt = np.asarray(dt, dtype=np.float64)
+    n_sub = max(1, int(np.ceil(np.max(np.abs(dt), initial=0.0) / max_step_s)))
+    h = dt / n_sub
+    a = np.abs(h)[:, None, None]
+    Q = np.zeros((len(x), N_STATE, N_STATE))
+    Q[:, :3, :3] = q * np.eye(3) * a**3 / 3
+    Q[:, :3, 3:6] = Q[:, 3:6, :3] = q * np.eye(3) * a**2 / 2
+    Q[:, 3:6, 3:6] = q * np.eye(3) * a
+    Q[:, 6, 6] = q_kappa * np.abs(h)
+    x, P = x.copy(), P.copy()
+    eye = np.eye(N_STATE)
+    for _ in range(n_sub):
+        x1 = x.copy()
+        x1[:, :6] = rk4_step(x[:, :6].T, h, inv_beta=np.maximum(x[:, 6], 0.0)).T
+        # the density changes by half in a 2 s step of a steep re-entry: linearise midway
+        Ah = drag_jacobian(0.5 * (x + x1)) * h[:, None, None]
+        F = eye + Ah + 0.5 * Ah @ Ah
+        x, P = x1, F @ P @ F.swapaxes(-1, -2) + Q
+    return x, 0.5 * (P + P.swapaxes(-1, -2))
+
+
+def cv7_predict(x: Array, P: Covs, dt: Array, q: Array | float) -> tuple[Array, Covs]:
+    """CV prediction of 7-states [p, v, κ] with noise density q (scalar or (N,)); κ is
+    carried unchanged (never observed)."""
+    dt = np.asarray(dt, dtype=np.float64)
+    x_new = x.copy()
+    P_new = np.empty_like(P)
+    q = np.broadcast_to(np.asarray(q, dtype=np.float64), dt.shape)
+    x_new[:, :6], P_new[:, :6, :6] = cv_predict(x[:, :6], P[:, :6, :6], dt, q)
+    d = dt[:, None]
+    P_new[:, :3, 6] = P[:, :3, 6] + d * P[:, 3:6, 6]  # F P for the κ column
+    P_new[:, 3:6, 6] = P[:, 3:6, 6]
+    P_new[:, 6, :6] = P_new[:, :6, 6]
+    P_new[:, 6, 6] = P[:, 6, 6]
     return x_new, P_new
 
 
@@ -98,9 +188,10 @@ class MultipleModel(Protocol):
     them in ``TrackTable.mu``, ``xm``, ``Pm``)."""
 
     n_modes: int
+    mode_dim: int  # states per mode (the first 6 are the ECEF position and velocity)
 
     def start(self, x: States, P: Covs) -> tuple[Array, Array, Covs]:
-        """Modes of new tracks: μ (K, r), x_j (K, r, 6), P_j (K, r, 6, 6)."""
+        """Modes of new tracks: μ (K, r), x_j (K, r, n), P_j (K, r, n, n)."""
         ...
 
     def predict_modes(
@@ -118,20 +209,34 @@ class MultipleModel(Protocol):
 
 @dataclass(frozen=True)
 class IMM:
-    """IMM over quiet CV, manoeuvre CV and ballistic motion, for ``Tracker(motion=IMM())``."""
+    """IMM over quiet CV, manoeuvre CV and ballistic motion, for ``Tracker(motion=IMM())``.
+
+    Modes carry 7 states [p, v, κ] (module doc); the combined estimate is the usual 6.
+    """
 
     q_quiet: float = 10.0  # m²/s³, acceleration noise density of the quiet CV mode
     q_manoeuvre: float = 20_000.0  # m²/s³, of the manoeuvre CV mode (holds 4 g turns at 5 s)
-    q_ballistic: float = 1.0  # m²/s³, of the ballistic mode (drag, gravity model error)
+    q_ballistic: float = 1.0  # m²/s³, of the ballistic mode (gravity and drag model error)
+    kappa0: float = 1.0e-4  # m²/kg, prior inverse ballistic coefficient (β = 10,000 kg/m²)
+    kappa_std: float = 1.5e-4  # m²/kg, its prior 1-σ (β from ~4,000 kg/m² to vacuum)
+    q_kappa: float = 1.0e-12  # m⁴/kg²/s, random-walk density of κ
+    drag: bool = True  # False: the ballistic mode flies in vacuum (κ ignored)
+    # s, longest sub-step of the ballistic prediction: over 6 s of steep re-entry at
+    # 15 km one step puts the mean within 4 m and overstates the position σ by ≤ 30 %
+    ballistic_step_s: float = 5.0
     sojourn_s: tuple[float, float, float] = (120.0, 30.0, 120.0)  # s, mean time in each mode
     mu0: tuple[float, float, float] = (0.6, 0.3, 0.1)  # mode probabilities of a new track
     n_modes: int = field(default=3, init=False)  # quiet, manoeuvre, ballistic
+    mode_dim: int = field(default=N_STATE, init=False)  # states per mode
 
     def __post_init__(self) -> None:
-        for name in ("q_quiet", "q_manoeuvre", "q_ballistic"):
+        for name in ("q_quiet", "q_manoeuvre", "q_ballistic", "q_kappa", "kappa_std",
+                     "ballistic_step_s"):  # fmt: skip
             v = getattr(self, name)
             if not (np.isfinite(v) and v > 0):
                 raise ValueError(f"IMM.{name} must be finite and > 0 (got {v})")
+        if not (np.isfinite(self.kappa0) and self.kappa0 >= 0):
+            raise ValueError(f"IMM.kappa0 must be >= 0 m²/kg (got {self.kappa0})")
         if len(self.sojourn_s) != 3 or not all(s > 0 for s in self.sojourn_s):
             raise ValueError(f"IMM.sojourn_s must be 3 values > 0 s (got {self.sojourn_s})")
         if len(self.mu0) != 3 or min(self.mu0) < 0 or not np.isclose(sum(self.mu0), 1.0):
@@ -152,10 +257,17 @@ class IMM:
     # --- the multiple-model interface used by the tracker ---
 
     def start(self, x: States, P: Covs) -> tuple[Array, Array, Covs]:
-        """Modes of K new tracks (K, 6), (K, 6, 6): μ (K, r), x_j (K, r, 6), P_j (K, r, 6, 6)."""
+        """Modes of K new tracks (K, 6), (K, 6, 6): μ (K, r), x_j (K, r, 7), P_j (K, r, 7, 7).
+
+        κ starts at its prior, uncorrelated with the kinematic states.
+        """
         k = len(x)
         mu = np.broadcast_to(np.asarray(self.mu0, dtype=np.float64), (k, 3)).copy()
-        return mu, np.repeat(x[:, None], 3, axis=1), np.repeat(P[:, None], 3, axis=1)
+        x7 = np.concatenate([x, np.full((k, 1), self.kappa0)], axis=1)
+        P7 = np.zeros((k, N_STATE, N_STATE))
+        P7[:, :6, :6] = P
+        P7[:, 6, 6] = self.kappa_std**2
+        return mu, np.repeat(x7[:, None], 3, axis=1), np.repeat(P7[:, None], 3, axis=1)
 
     def predict_modes(
         self, mu: Array, xm: Array, Pm: Covs, dt: Array
@@ -164,11 +276,27 @@ class IMM:
         dt = np.asarray(dt, dtype=np.float64)
         c, x0, P0 = imm_mix(mu, xm, Pm, mode_transition(dt, np.asarray(self.sojourn_s)))
         xm1, Pm1 = np.empty_like(x0), np.empty_like(P0)
-        ones = np.ones(len(dt))
-        xm1[:, 0], Pm1[:, 0] = cv_predict(x0[:, 0], P0[:, 0], dt, self.q_quiet * ones)
-        xm1[:, 1], Pm1[:, 1] = cv_predict(x0[:, 1], P0[:, 1], dt, self.q_manoeuvre * ones)
-        xm1[:, 2], Pm1[:, 2] = ballistic_predict(x0[:, 2], P0[:, 2], dt, self.q_ballistic)
-        x, P = imm_combine(c, xm1, Pm1)
+        n = len(dt)
+        # both CV modes in one call: rows [quiet of every track, manoeuvre of every track]
+        q = np.repeat([self.q_quiet, self.q_manoeuvre], n)
+        x_cv, P_cv = cv7_predict(
+            x0[:, :2].swapaxes(0, 1).reshape(2 * n, -1),
+            P0[:, :2].swapaxes(0, 1).reshape(2 * n, *P0.shape[2:]),
+            np.tile(dt, 2),
+            q,
+        )
+        xm1[:, :2] = x_cv.reshape(2, n, -1).swapaxes(0, 1)
+        Pm1[:, :2] = P_cv.reshape(2, n, *P0.shape[2:]).swapaxes(0, 1)
+        if self.drag:
+            xm1[:, 2], Pm1[:, 2] = drag_predict(
+                x0[:, 2], P0[:, 2], dt, self.q_ballistic, self.q_kappa, self.ballistic_step_s
+            )
+        else:
+            xm1[:, 2], Pm1[:, 2] = cv7_predict(x0[:, 2], P0[:, 2], dt, self.q_ballistic)
+            xm1[:, 2, :6], Pm1[:, 2, :6, :6] = ballistic_predict(
+                x0[:, 2, :6], P0[:, 2, :6, :6], dt, self.q_ballistic
+            )
+        x, P = imm_combine(c, xm1[..., :6], Pm1[..., :6, :6])
         return c, xm1, Pm1, x, P
 
     def update_modes(
@@ -180,10 +308,12 @@ class IMM:
         (K, 3, 6) its Jacobian and ``R`` (3, 3) the plot noise.
         """
         k, r = mu.shape
-        dx = xm - x[:, None, :]  # (K, r, 6)
-        yj = y[:, None, :] - np.einsum("kmd,krd->krm", H, dx)  # (K, r, 3)
-        Hr = np.repeat(H, r, axis=0)  # (K·r, 3, 6)
-        S = Hr @ Pm.reshape(k * r, 6, 6) @ Hr.swapaxes(-1, -2) + R
+        n = xm.shape[-1]
+        H = np.concatenate([H, np.zeros((k, 3, n - 6))], axis=2)  # plots do not see κ
+        dx = xm[..., :6] - x[:, None, :]  # (K, r, 6)
+        yj = y[:, None, :] - np.einsum("kmd,krd->krm", H[..., :6], dx)  # (K, r, 3)
+        Hr = np.repeat(H, r, axis=0)  # (K·r, 3, n)
+        S = Hr @ Pm.reshape(k * r, n, n) @ Hr.swapaxes(-1, -2) + R
         d2 = np.einsum(
             "ki,ki->k", yj.reshape(k * r, 3), np.linalg.solve(S, yj.reshape(-1, 3, 1))[..., 0]
         )
@@ -193,7 +323,7 @@ class IMM:
         w = np.exp(w - w.max(axis=1, keepdims=True))
         mu1 = np.maximum(w / w.sum(axis=1, keepdims=True), MU_FLOOR)
         mu1 /= mu1.sum(axis=1, keepdims=True)
-        xu, Pu = kf_update(xm.reshape(k * r, 6), Pm.reshape(k * r, 6, 6), yj.reshape(-1, 3), Hr, R)
-        xm1, Pm1 = xu.reshape(k, r, 6), Pu.reshape(k, r, 6, 6)
-        xc, Pc = imm_combine(mu1, xm1, Pm1)
+        xu, Pu = kf_update(xm.reshape(k * r, n), Pm.reshape(k * r, n, n), yj.reshape(-1, 3), Hr, R)
+        xm1, Pm1 = xu.reshape(k, r, n), Pu.reshape(k, r, n, n)
+        xc, Pc = imm_combine(mu1, xm1[..., :6], Pm1[..., :6, :6])
         return mu1, xm1, Pm1, xc, Pc

@@ -268,15 +268,16 @@ def kf_update(x: States, P: Covs, y: Meas, H: Covs, R: Covs) -> tuple[States, Co
     """Kalman update of N tracks at once from innovations y (N, 3), Joseph form.
 
     S = HPHᵀ + R, K = PHᵀS⁻¹, x⁺ = x + Ky, P⁺ = (I − KH) P (I − KH)ᵀ + KRKᵀ.
-    ``H`` is (N, 3, 6); ``R`` is (3, 3) or (N, 3, 3). The Joseph form keeps P⁺ symmetric
-    positive definite when P is much larger than R (new tracks).
+    ``H`` is (N, 3, n) for n states (6; 7 for an IMM mode with κ); ``R`` is (3, 3) or
+    (N, 3, 3). The Joseph form keeps P⁺ symmetric positive definite when P is much larger
+    than R (new tracks).
     """
     Ht = H.swapaxes(-1, -2)
     PHt = P @ Ht  # (N, 6, 3)
     S = H @ PHt + R  # (N, 3, 3)
     K = np.linalg.solve(S, PHt.swapaxes(-1, -2)).swapaxes(-1, -2)  # (N, 6, 3) gain
     x_new = x + (K @ y[..., None])[..., 0]
-    IKH = np.eye(6) - K @ H
+    IKH = np.eye(P.shape[-1]) - K @ H
     P_new = IKH @ P @ IKH.swapaxes(-1, -2) + K @ R @ K.swapaxes(-1, -2)
     return x_new, 0.5 * (P_new + P_new.swapaxes(-1, -2))
 

@@ -32,12 +32,13 @@ class TrackTable:
     misses: np.ndarray  # (N,) int64 consecutive misses
     sensors: np.ndarray  # (N, S) bool: sensor s contributed a plot (see Tracker.sensor_ids)
     mu: Array  # (N, r) mode probabilities of a multiple-model filter (r = 0: single model)
-    xm: Array  # (N, r, 6) mode-conditioned states, ECEF
-    Pm: Covs  # (N, r, 6, 6) their covariances
+    xm: Array  # (N, r, n) mode-conditioned states, ECEF first (n ≥ 6, see the model)
+    Pm: Covs  # (N, r, n, n) their covariances
 
     @staticmethod
-    def empty(n_sensors: int = 0, n_modes: int = 0) -> TrackTable:
-        """A table with no tracks (``n_modes`` modes per track for a multiple-model filter)."""
+    def empty(n_sensors: int = 0, n_modes: int = 0, mode_dim: int = 6) -> TrackTable:
+        """A table with no tracks (``n_modes`` modes of ``mode_dim`` states per track for a
+        multiple-model filter)."""
         i, f = np.empty(0, np.int64), np.empty(0)
         return TrackTable(
             i,
@@ -53,8 +54,8 @@ class TrackTable:
             i,
             np.zeros((0, n_sensors), bool),
             np.empty((0, n_modes)),
-            np.empty((0, n_modes, 6)),
-            np.empty((0, n_modes, 6, 6)),
+            np.empty((0, n_modes, mode_dim)),
+            np.empty((0, n_modes, mode_dim, mode_dim)),
         )
 
     @staticmethod

@@ -13,8 +13,20 @@ The motion model, gate, associator, initiator, manager and coverage are injected
 the protocols beside their implementations (``MotionModel``, ``Gate``, ``Associator``,
 ``Initiator``, ``TrackManager``, ``Coverage``), so an IMM filter, JPDA or MHT can replace
 a stage without touching the others. Scans come from all of one partner's radars (any
-number of sites) in time order; a scan older than the latest one is dropped and counted
-(out-of-sequence handling is a later stage).
+number of sites).
+
+Out-of-order scans. Radars report over links of different latency, so a scan can arrive
+after a later scan of another radar. The tracker keeps the scans of the last
+``reorder_window_s`` seconds and, every ``checkpoint_s``, a checkpoint of its state. A
+late scan inside that window rewinds the tracker to the last checkpoint before it and
+replays the kept scans and the late one in time order: the result is exactly what
+in-order delivery would have given (reprocessing; Bar-Shalom, Chen & Mallick 2004 compare
+it with the one-step OOSM filters, which approximate it). A track's uid is derived from
+the scan and plot that started it, and a confirmed track keeps its number across replays,
+so a replay that changes nothing about a track keeps its id; a confirmed track that a
+replay undoes is reported as deleted. A scan older than the window is dropped and counted
+(``scans_too_late``). Replays cost a copy of the track table every ``checkpoint_s`` and
+the reprocessing of the scans after the checkpoint.
 
 A track *misses* on a scan when it gets no plot although the scan's radar covers its
 predicted position and has detected it before. The second condition keeps a radar that
@@ -26,17 +38,21 @@ radar covers, by range and azimuth, targets only its 400 km radar detects.
 
 from __future__ import annotations
 
-from collections import Counter
+import bisect
+import copy
+from collections import Counter, deque
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from mead.errors import MeadError
 from mead.sensors.base import Scan
-from mead.tracking.association import GNN, Associator
+from mead.tracking.association import GNN, Associator, SoftAssociator
 from mead.tracking.base import CartesianScan, TrackReport
 from mead.tracking.gating import ChiSquareGate, Gate, Gated
 from mead.tracking.imm import MultipleModel
+from mead.tracking.jpda import imm_pda_update, pda_update
 from mead.tracking.management import (
     Coverage,
     Initiator,
@@ -59,6 +75,21 @@ class BadScan(MeadError, ValueError):
         super().__init__(f"scan from sensor {sensor_id!r}: {field} {detail}")
 
 
+UID_PLOT_BITS = 24
+"""A track's uid is (arrival serial of its first scan) << 24 | (index of its first plot)."""
+
+
+@dataclass(frozen=True)
+class _Checkpoint:
+    """The tracker's state just before the scan at absolute history index ``index``."""
+
+    index: int
+    t_scan: float  # time of that scan, s
+    table: TrackTable
+    t: float | None
+    coverage: Coverage
+
+
 class Tracker:
     """One partner's multi-target tracker over the scans of all its radars.
 
@@ -68,13 +99,19 @@ class Tracker:
     motion : predicts states and covariances (default ``ConstantVelocity()``); a
         ``MultipleModel`` such as ``IMM()`` also predicts and updates each track's modes.
     gate : pairs tracks with plots (default ``ChiSquareGate()``, 99.9 %).
-    associator : picks one plot per track (default ``GNN()``).
+    associator : picks one plot per track (default ``GNN()``), or weighs all its gated plots
+        (a ``SoftAssociator`` such as ``JPDA()``: PDA update, with an IMM too).
     initiator : starts tentative tracks from unused plots (default ``OnePointInitiator()``).
     manager : confirms, deletes and scores tracks (default ``MOfNManager()``, 3 of 4).
     coverage : which tracks each radar could have seen, for counting misses: a
         ``Coverage``, or a mapping sensor id → maximum range m (``RadarCoverage``; other
         sensors are learned), or None to learn each radar's range and azimuth extent from
         its plots.
+    reorder_window_s : how late (s, behind the latest scan) a scan may arrive and still be
+        processed in time order by rewinding and replaying (module doc); 0 drops every
+        late scan and keeps no checkpoints.
+    checkpoint_s : spacing of the checkpoints in the window, s (0: before every scan); a
+        replay starts at the last checkpoint before the late scan.
     """
 
     def __init__(
@@ -83,29 +120,44 @@ class Tracker:
         *,
         motion: MotionModel | None = None,
         gate: Gate | None = None,
-        associator: Associator | None = None,
+        associator: Associator | SoftAssociator | None = None,
         initiator: Initiator | None = None,
         manager: TrackManager | None = None,
         coverage: Coverage | Mapping[str, float] | None = None,
+        reorder_window_s: float = 30.0,
+        checkpoint_s: float = 5.0,
     ) -> None:
+        if not (np.isfinite(reorder_window_s) and reorder_window_s >= 0):
+            raise ValueError(f"reorder_window_s must be >= 0 s (got {reorder_window_s})")
+        if not (np.isfinite(checkpoint_s) and checkpoint_s >= 0):
+            raise ValueError(f"checkpoint_s must be >= 0 s (got {checkpoint_s})")
         self.partner = partner
+        self.reorder_window_s = float(reorder_window_s)
+        self.checkpoint_s = float(checkpoint_s)
         self.motion: MotionModel = motion or ConstantVelocity()
         self.gate: Gate = gate or ChiSquareGate()
-        self.associator: Associator = associator or GNN()
+        self.associator: Associator | SoftAssociator = associator or GNN()
         self.initiator: Initiator = initiator or OnePointInitiator()
         self.manager: TrackManager = manager or MOfNManager()
         if coverage is None or isinstance(coverage, Mapping):
             coverage = RadarCoverage(coverage)
         self.coverage: Coverage = coverage
         self._modes = self.motion.n_modes if isinstance(self.motion, MultipleModel) else 0
-        self.table = TrackTable.empty(n_modes=self._modes)
+        self.table = TrackTable.empty(
+            n_modes=self._modes, mode_dim=getattr(self.motion, "mode_dim", 6)
+        )
         self.sensor_ids: list[str] = []  # column order of ``table.sensors``
         self.t: float | None = None  # time of the latest scan, s
         self.counters: Counter[str] = Counter()  # scans, plots, tracks_* … for diagnostics
         self._sites: dict[str, Site] = {}
-        self._next_uid = 0
+        self._serial = 0  # scans received so far
         self._next_number = 1
+        self._numbers: dict[int, int] = {}  # uid → number, kept across replays
+        self._numbered: deque[tuple[float, int]] = deque()  # (time numbered, uid)
         self._deleted: list[str] = []
+        self._scans: deque[tuple[Scan | CartesianScan, int]] = deque()  # (scan, serial)
+        self._first = 0  # absolute history index of self._scans[0]
+        self._checkpoints: deque[_Checkpoint] = deque()
 
     @property
     def n_tracks(self) -> int:
@@ -118,18 +170,75 @@ class Tracker:
         return int(np.count_nonzero(self.table.confirmed))
 
     def step(self, scan: Scan | CartesianScan) -> None:
-        """Process one scan: predict to ``scan.t``, associate, update, initiate, manage."""
-        z, sigma = _check_scan(scan)
-        model = self._model(scan)
-        problem = model.check(z)
+        """Process one scan: predict to ``scan.t``, associate, update, initiate, manage.
+
+        A scan older than the latest one is replayed in time order if it is inside the
+        reorder window, else dropped and counted (module doc).
+        """
+        z, _ = _check_scan(scan)
+        problem = self._model(scan).check(z)
         if problem is not None:
             raise BadScan(scan.sensor_id, "z", problem)
-        if self.t is not None and scan.t < self.t:
-            self.counters["scans_out_of_order"] += 1
-            return
-        self.t = float(scan.t)
+        if len(z) >> UID_PLOT_BITS:
+            raise BadScan(scan.sensor_id, "z", f"has {len(z)} plots (at most {2**24 - 1})")
+        serial, self._serial = self._serial, self._serial + 1
         self.counters["scans"] += 1
         self.counters["plots"] += len(z)
+        if self.t is None or scan.t >= self.t:
+            self._run(scan, serial)
+            return
+        if scan.t < self.t - self.reorder_window_s or not self._checkpoints:
+            self.counters["scans_too_late"] += 1
+            return
+        # the late scan goes after every kept scan at or before its time (absolute index k)
+        k = self._first + bisect.bisect_right([s.t for s, _ in self._scans], scan.t)
+        c = next(c for c in reversed(self._checkpoints) if c.index <= k)
+        self.counters["scans_out_of_order"] += 1
+        before = set(self.table.number[self.table.confirmed].tolist())
+        kept = list(self._scans)
+        replay = kept[c.index - self._first : k - self._first] + [(scan, serial)]
+        replay += kept[k - self._first :]
+        self._restore(c)
+        while self._checkpoints[-1].index > c.index:
+            self._checkpoints.pop()
+        for _ in range(self._first + len(self._scans) - c.index):
+            self._scans.pop()
+        for s, n in replay:
+            self._run(s, n)
+        self.counters["scans_replayed"] += len(replay) - 1
+        undone = before - set(self.table.number[self.table.confirmed].tolist())
+        self._deleted.extend(self._track_id(n) for n in sorted(undone))
+
+    def _run(self, scan: Scan | CartesianScan, serial: int) -> None:
+        """Keep the scan (and a checkpoint every ``checkpoint_s``), process it, forget what
+        is out of the reorder window."""
+        if self.reorder_window_s > 0:
+            index = self._first + len(self._scans)
+            last = self._checkpoints[-1].t_scan if self._checkpoints else -np.inf
+            if scan.t - last >= self.checkpoint_s:
+                state = (_copy(self.table), self.t, copy.deepcopy(self.coverage))
+                self._checkpoints.append(_Checkpoint(index, float(scan.t), *state))
+            self._scans.append((scan, serial))
+            # keep the newest checkpoint at or before the horizon, and the scans after it
+            horizon = float(scan.t) - self.reorder_window_s
+            while len(self._checkpoints) > 1 and self._checkpoints[1].t_scan <= horizon:
+                self._checkpoints.popleft()
+            while self._first < self._checkpoints[0].index:
+                self._scans.popleft()
+                self._first += 1
+        self._process(scan, serial)
+
+    def _restore(self, c: _Checkpoint) -> None:
+        """Put the tracker back in the state of checkpoint ``c``."""
+        self.table, self.t, self.coverage = _copy(c.table), c.t, copy.deepcopy(c.coverage)
+        while self.table.sensors.shape[1] < len(self.sensor_ids):
+            self.table.add_sensor_column()
+
+    def _process(self, scan: Scan | CartesianScan, serial: int) -> None:
+        """One in-order tracking cycle over a validated scan (arrival ``serial``)."""
+        z, sigma = _check_scan(scan)
+        model = self._model(scan)
+        self.t = float(scan.t)
         col = self._sensor_column(scan.sensor_id)
         self.coverage.observe(scan.sensor_id, model.polar(z))
         self._predict(self.t)
@@ -137,25 +246,24 @@ class Tracker:
         hit, used = np.zeros(len(tab), bool), np.zeros(len(z), bool)
         if len(tab) and len(z):
             gated = self.gate.gate(tab.x, tab.P, z, sigma, model)
-            chosen = self.associator.associate(gated)
-            self._update(gated, chosen, sigma, col)
-            hit[gated.track[chosen]] = True
-            used[gated.plot[chosen]] = True
-            self.counters["plots_associated"] += len(chosen)
+            rows, plots = self._update(gated, sigma, col)
+            hit[rows], used[plots] = True, True
+            self.counters["plots_associated"] += len(plots)
         # a miss needs a radar that covers the track and has detected it before (module doc)
         seen = tab.sensors[:, col]
         miss = ~hit & seen & self.coverage.covers(scan.sensor_id, model, tab.x[:, :3])
         self.manager.record(tab, hit, miss)
         lost = miss & tab.confirmed  # a confirmed track missed in coverage may be manoeuvring
         tab.q_scale[lost] = self.motion.adapt(tab.q_scale[lost], np.full(lost.sum(), np.inf))
-        self._initiate(z[~used], sigma, model, col)
+        fresh = np.flatnonzero(~used)
+        self._initiate(z[fresh], (serial << UID_PLOT_BITS) + fresh, sigma, model, col)
         self._manage(self.t)
 
     def report(self, t: float) -> TrackReport:
         """Confirmed tracks predicted to ``t`` (s), and the confirmed tracks deleted since."""
         tab = self.table
         rows = np.flatnonzero(tab.confirmed)
-        deleted, self._deleted = self._deleted, []
+        deleted, self._deleted = list(dict.fromkeys(self._deleted)), []
         if len(rows) == 0:
             return TrackReport(
                 float(t), [], np.empty((0, 6)), np.empty((0, 6, 6)), np.empty(0), [], deleted
@@ -209,8 +317,11 @@ class Tracker:
             tab.x, tab.P = self.motion.predict(tab.x, tab.P, dt, tab.q_scale)
         tab.t = np.full(len(tab), t)
 
-    def _update(self, gated: Gated, chosen: Index, sigma: Array, col: int) -> None:
-        """EKF update of the tracks given a plot, from the gate's innovations and Jacobians."""
+    def _update(self, gated: Gated, sigma: Array, col: int) -> tuple[Index, Index]:
+        """Associate and update (EKF, or PDA for a soft associator); rows hit, plots used."""
+        if isinstance(self.associator, SoftAssociator):
+            return self._update_soft(gated, sigma, col)
+        chosen = self.associator.associate(gated)
         tab, rows = self.table, gated.track[chosen]
         y, H, R = gated.y[chosen], gated.pred.H[gated.row[chosen]], np.diag(np.square(sigma))
         if self._modes:
@@ -224,14 +335,38 @@ class Tracker:
         tab.q_scale[rows] = self.motion.adapt(tab.q_scale[rows], gated.d2[chosen])
         tab.t_update[rows] = tab.t[rows]
         tab.sensors[rows, col] = True
+        return rows, gated.plot[chosen]
 
-    def _initiate(self, z: Meas, sigma: Array, model: MeasurementModel, col: int) -> None:
+    def _update_soft(self, gated: Gated, sigma: Array, col: int) -> tuple[Index, Index]:
+        """PDA (or IMM-PDA) update of every gated track with the associator's marginals."""
+        assert isinstance(self.associator, SoftAssociator)
+        tab, R = self.table, np.diag(np.square(sigma))
+        soft = self.associator.marginals(gated, tab.confirmed[gated.pred.idx])
+        has = np.bincount(gated.row, minlength=len(gated.pred.idx)) > 0
+        sub = np.cumsum(has) - 1  # pred row → row among the gated tracks
+        idx, row, b0, H = gated.pred.idx[has], sub[gated.row], soft.beta0[has], gated.pred.H[has]
+        args = (b0, row, soft.beta, gated.y, H, R)
+        if self._modes:
+            tab.mu[idx], tab.xm[idx], tab.Pm[idx], tab.x[idx], tab.P[idx] = imm_pda_update(
+                tab.mu[idx], tab.xm[idx], tab.Pm[idx], tab.x[idx], *args
+            )
+        else:
+            tab.x[idx], tab.P[idx] = pda_update(tab.x[idx], tab.P[idx], *args)
+        nis = np.bincount(row, soft.beta * gated.d2, len(idx)) / np.maximum(1.0 - b0, 1e-9)
+        hit = soft.hit[has]
+        rows = idx[hit]
+        tab.q_scale[rows] = self.motion.adapt(tab.q_scale[rows], nis[hit])
+        tab.t_update[rows] = tab.t[rows]
+        tab.sensors[rows, col] = True
+        return rows, soft.used
+
+    def _initiate(
+        self, z: Meas, uid: Index, sigma: Array, model: MeasurementModel, col: int
+    ) -> None:
         if len(z) == 0:
             return
         assert self.t is not None
         x, P = self.initiator.initiate(z, sigma, model)
-        uid = np.arange(self._next_uid, self._next_uid + len(z))
-        self._next_uid += len(z)
         modes = self.motion.start(x, P) if self._modes else None
         self.table.append(TrackTable.new(uid, x, P, self.t, col, len(self.sensor_ids), modes))
         self.counters["tracks_initiated"] += len(z)
@@ -240,8 +375,15 @@ class Tracker:
         """Confirm tracks meeting the rule (they get a number), then delete the dead."""
         tab = self.table
         new = np.flatnonzero(self.manager.confirm(tab))
-        tab.number[new] = np.arange(self._next_number, self._next_number + len(new))
-        self._next_number += len(new)
+        for row, uid in zip(new.tolist(), tab.uid[new].tolist(), strict=True):
+            if uid not in self._numbers:  # a replayed track keeps its number
+                self._numbers[uid] = self._next_number
+                self._numbered.append((t, uid))
+                self._next_number += 1
+            tab.number[row] = self._numbers[uid]
+        # a number older than the window is never needed again by a replay
+        while self._numbered and self._numbered[0][0] < t - self.reorder_window_s - 1.0:
+            self._numbers.pop(self._numbered.popleft()[1], None)
         self.counters["tracks_confirmed"] += len(new)
         dead = self.manager.delete(tab, t)
         if dead.any():
@@ -256,6 +398,11 @@ class Tracker:
         combos, inverse = np.unique(self.table.sensors[rows], axis=0, return_inverse=True)
         names = [tuple(self.sensor_ids[k] for k in np.flatnonzero(c)) for c in combos]
         return [names[i] for i in inverse.reshape(-1).tolist()]
+
+
+def _copy(table: TrackTable) -> TrackTable:
+    """A deep copy of a track table (every array copied)."""
+    return TrackTable(*(getattr(table, f.name).copy() for f in fields(table)))
 
 
 def _check_scan(scan: Scan | CartesianScan) -> tuple[Meas, Array]:
