@@ -107,3 +107,26 @@ def test_precise_track_beats_vague_track_for_a_shared_plot() -> None:
 def test_bad_gnn_parameters(kwargs: dict[str, float], name: str) -> None:
     with pytest.raises(ValueError, match=name):
         GNN(**kwargs)
+
+
+@pytest.mark.parametrize("size", [5, 60, 250, 1_000])
+def test_pair_clusters_match_scipy_connected_components(size: int) -> None:
+    """The fast paths (all-singleton, label propagation) partition as the sparse-graph path."""
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(size)
+    for _ in range(200):
+        k = int(rng.integers(1, size + 1))
+        t = rng.integers(0, rng.integers(1, 2 * size), k)
+        p = rng.integers(0, rng.integers(1, 2 * size), k)
+        label, n_t, n_p = pair_clusters(t, p)
+        tu, ti = np.unique(t, return_inverse=True)
+        pu, pi = np.unique(p, return_inverse=True)
+        graph = coo_array((np.ones(k), (ti, len(tu) + pi)), shape=(len(tu) + len(pu),) * 2)
+        n, ref = connected_components(graph, directed=False)
+        same = set(zip(label.tolist(), ref[ti].tolist(), strict=True))
+        assert len(same) == len(set(label.tolist())) == len(set(ref[ti].tolist()))
+        for a, b in same:
+            assert n_t[a] == np.count_nonzero(ref[: len(tu)] == b)
+            assert n_p[a] == np.count_nonzero(ref[len(tu) :] == b)

