@@ -56,8 +56,9 @@ from mead.runner import TRACK_GATE_M, World, prepare
 from mead.scenario import load_scenario
 from mead.sensors.base import Scan
 from mead.sim.base import KINDS, TruthTable
+from mead.tracking.association import GNN
 from mead.tracking.imm import IMM
-from mead.tracking.motion import ConstantVelocity, MotionModel
+from mead.tracking.jpda import JPDA
 from mead.tracking.tracker import Tracker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,12 +133,14 @@ def assigned_truth(truth: TruthTable, t: float, x: np.ndarray) -> np.ndarray:
 MATCHERS = {"nearest": nearest_truth, "one-to-one": assigned_truth}
 
 
-MOTIONS: dict[str, Callable[[], MotionModel | None]] = {
-    "default": lambda: None,
-    "cv": ConstantVelocity,
-    "imm": IMM,
+TRACKERS: dict[str, Callable[[str], Tracker]] = {
+    "default": Tracker,
+    "imm": lambda p: Tracker(p, motion=IMM()),
+    "jpda": lambda p: Tracker(p, associator=JPDA()),
+    "gnn-confirmed-first": lambda p: Tracker(p, associator=GNN(confirmed_first=True)),
 }
-"""Motion models to compare (``--motion``): the tracker's default, adaptive CV, the IMM."""
+"""Tracker set-ups to compare (``--tracker``): the default (adaptive CV, GNN over all tracks
+at once), the IMM, JPDA, and GNN with the confirmed tracks choosing first."""
 
 
 def trace_partner(
@@ -145,7 +148,7 @@ def trace_partner(
     scans: list[Scan],
     partner: str,
     match: str = "nearest",
-    motion: str = "default",
+    setup: str = "default",
 ) -> Trace:
     """Run ``partner``'s tracker over its scans and record which objects its tracks hold."""
     n = len(truth)
@@ -156,7 +159,7 @@ def trace_partner(
     sensors = sorted({s.sensor_id for s in scans})
     scan_sensor = np.array([sensors.index(s.sensor_id) for s in scans], np.int64)
     looked, third_plot = np.zeros(n, np.int64), np.full(n, np.nan)
-    tracker, busy, matcher = Tracker(partner, motion=MOTIONS[motion]()), 0.0, MATCHERS[match]
+    tracker, busy, matcher = TRACKERS[setup](partner), 0.0, MATCHERS[match]
     prev_t, prev = 0.0, np.empty(0, np.int64)
     for scan in scans:
         t = scan.t
@@ -277,12 +280,12 @@ def summarize(truth: TruthTable, traces: list[Trace]) -> dict[str, Any]:
     return {"classes": classes, "partners": partners}
 
 
-def run(world: World, match: str = "nearest", motion: str = "default") -> dict[str, Any]:
+def run(world: World, match: str = "nearest", setup: str = "default") -> dict[str, Any]:
     """Trace every partner of the world and summarize; adds per-partner tracker times."""
     traces = []
     for p in world.scenario.partners:
         scans = [s for s in world.scans if s.partner == p.name]
-        traces.append(trace_partner(world.truth, scans, p.name, match, motion))
+        traces.append(trace_partner(world.truth, scans, p.name, match, setup))
     out = summarize(world.truth, traces)
     out["tracker_s"] = {tr.partner: tr.tracker_s for tr in traces}
     out["scans"] = {tr.partner: len(tr.scan_t) for tr in traces}
@@ -347,13 +350,13 @@ COMPARE = (
 
 
 def format_compare(runs: dict[str, dict[str, Any]]) -> str:
-    """Per class, the key figures of each motion model side by side."""
+    """Per class, the key figures of each tracker set-up side by side."""
     names = list(runs)
     head = f"{'class':<9}  " + "  ".join(
         f"{label + ' ' + n:>{max(12, len(label) + len(n) + 1)}}" for label, _, _ in COMPARE
         for n in names
     )  # fmt: skip
-    lines = ["motion models side by side (pooled over partners)", head]
+    lines = ["tracker set-ups side by side (pooled over partners)", head]
     for c in runs[names[0]]["classes"]:
         cells = []
         for label, key, pct in COMPARE:
@@ -372,12 +375,12 @@ def report(res: dict[str, Any], verbose: bool) -> str:
     info = res["machine"]
     out = [
         f"scenario {res['scenario']} (seed {res['seed']}, {res['duration_s']:.0f} s simulated,"
-        f" {res['match']} matching, motion {res['motion']})",
+        f" {res['match']} matching, tracker {res['tracker']})",
         format_rows(res["classes"], "per class, pooled over partners (best: best partner)"),
         *LEGEND,
     ]
     if res.get("others"):
-        out += ["", format_compare({res["motion"]: res} | res["others"])]
+        out += ["", format_compare({res["tracker"]: res} | res["others"])]
     if verbose:
         for p, rows in res["partners"].items():
             out += ["", format_rows(rows, f"partner {p} ({res['scans'][p]} scans, "
@@ -402,8 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--match", choices=list(MATCHERS), default="nearest",
                    help="track → truth: nearest object (default), or one track per object "
                    "(least total distance)")  # fmt: skip
-    p.add_argument("--motion", nargs="+", choices=list(MOTIONS), default=["default"],
-                   help="motion model(s): the first is reported in full, the others side by "
+    p.add_argument("--tracker", nargs="+", choices=list(TRACKERS), default=["default"],
+                   help="tracker set-up(s): the first is reported in full, the others side by "
                    "side with it")  # fmt: skip
     p.add_argument("--verbose", action="store_true", help="also one table per partner")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -420,10 +423,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tracking {len(sc.partners)} partners …", file=sys.stderr)
     res: dict[str, Any] = {
         "scenario": str(args.scenario), "seed": seed, "duration_s": sc.duration_s,
-        "prepare_s": world.prepare_s, "match": args.match, "motion": args.motion[0],
+        "prepare_s": world.prepare_s, "match": args.match, "tracker": args.tracker[0],
     }  # fmt: skip
-    res |= run(world, args.match, args.motion[0])
-    res["others"] = {m: run(world, args.match, m) for m in dict.fromkeys(args.motion[1:])}
+    res |= run(world, args.match, args.tracker[0])
+    res["others"] = {m: run(world, args.match, m) for m in dict.fromkeys(args.tracker[1:])}
     res["wall_s"] = time.perf_counter() - t0
     res["machine"] = machine()
     print(json.dumps(res, indent=2) if args.json else report(res, args.verbose))

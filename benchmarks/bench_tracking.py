@@ -45,9 +45,7 @@ from scipy.stats import chi2
 
 from benchmarks._machine import machine, pin_one_core
 from mead.trackeval import (
-    FRAME,
     Recording,
-    cartesian_scan,
     load_recording,
     mtt_tracker,
     run_mead,
@@ -162,18 +160,11 @@ def run_stonesoup(rec: Recording, max_scans: int | None) -> tuple[list[np.ndarra
 
 def run_mead_jpda(rec: Recording, star: bool) -> tuple[list[np.ndarray], float]:
     """``run_mead`` with JPDA (or JPDA*) in place of GNN, same P_D and clutter density."""
-    tracker, out, busy = mtt_tracker(rec), [], 0.0
+    tracker = mtt_tracker(rec)
     gnn = tracker.associator
     assert isinstance(gnn, GNN)
     tracker.associator = JPDA(pd=gnn.pd, clutter_density=gnn.clutter_density, star=star)
-    for t, xy in rec.plots():
-        scan = cartesian_scan(t, xy, rec.sigma)
-        t0 = time.perf_counter()
-        tracker.step(scan)
-        rep = tracker.report(t)
-        busy += time.perf_counter() - t0
-        out.append(FRAME.from_ecef(rep.x[:, :3])[:, :2])
-    return out, busy
+    return run_mead(rec, tracker=tracker)
 
 
 def bench_size(

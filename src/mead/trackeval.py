@@ -187,9 +187,16 @@ def cartesian_scan(t: float, xy: np.ndarray, sigma: float) -> CartesianScan:
     return CartesianScan("rec", "REC", t, FRAME, z, sig, np.full(len(xy), -1))
 
 
-def run_mead(rec: Recording, max_scans: int | None = None) -> tuple[list[np.ndarray], float]:
-    """Track the recording; the confirmed tracks' x, y (K_k, 2) m per scan, tracker seconds."""
-    tracker, out, busy = mtt_tracker(rec), [], 0.0
+def run_mead(
+    rec: Recording, max_scans: int | None = None, tracker: Tracker | None = None
+) -> tuple[list[np.ndarray], float]:
+    """Track the recording; the confirmed tracks' x, y (K_k, 2) m per scan, tracker seconds.
+
+    ``tracker`` defaults to ``mtt_tracker(rec)``; give another set-up to compare.
+    """
+    tracker = tracker or mtt_tracker(rec)
+    out: list[np.ndarray] = []
+    busy = 0.0
     for k, (t, xy) in enumerate(rec.plots()):
         if max_scans is not None and k >= max_scans:
             break

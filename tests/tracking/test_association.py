@@ -101,6 +101,26 @@ def test_precise_track_beats_vague_track_for_a_shared_plot() -> None:
     assert gnn.associate(g).tolist() == [0]
 
 
+def test_confirmed_track_chooses_before_a_tentative_one() -> None:
+    """Jointly, tentative track 1 (d² + ln|S| = −13) takes plot 0 from confirmed track 0
+    (−10); with confirmed tracks first, track 0 keeps it and track 1 gets nothing."""
+    g = gated([2.0, 1.0], [-12.0, -14.0])  # both want plot 0; track 1 fits it better
+    confirmed = np.array([True, False])
+    first = GNN(confirmed_first=True)
+    assert GNN().associate(g, confirmed).tolist() == [1]  # the default: joint
+    assert first.associate(g, confirmed).tolist() == [0]
+    assert first.associate(g).tolist() == [1]  # without the flags: joint
+
+
+def test_tentative_tracks_share_what_confirmed_tracks_leave() -> None:
+    """Tracks 0 (confirmed) and 1 (tentative) gate plot 0; track 1 also gates plot 1."""
+    pred = gated([1.0, 1.0, 1.0], [-12.0, -12.0, -12.0]).pred
+    g = Gated(np.array([0, 1, 1]), np.array([0, 0, 1]), np.array([0, 1, 1]),
+              np.array([1.0, 0.5, 3.0]), np.zeros((3, 3)), pred)  # fmt: skip
+    first = GNN(confirmed_first=True)
+    assert first.associate(g, np.array([True, False, False])).tolist() == [0, 2]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "name"), [({"pd": 1.0}, "pd"), ({"clutter_density": 0.0}, "clutter_density")]
 )

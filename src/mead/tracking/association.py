@@ -158,8 +158,12 @@ def sparse_assignment(track: Index, plot: Index, cost: Array) -> Index:
 class Associator(Protocol):
     """Chooses which gated pairs update their tracks."""
 
-    def associate(self, gated: Gated) -> Index:
-        """Indices (sorted) of the chosen pairs of ``gated``; each track and plot at most once."""
+    def associate(self, gated: Gated, confirmed: Mask | None = None) -> Index:
+        """Indices (sorted) of the chosen pairs of ``gated``; each track and plot at most once.
+
+        ``confirmed`` (C,) flags the confirmed tracks among the rows of ``gated.pred``
+        (None: treat all alike).
+        """
         ...
 
 
@@ -191,6 +195,10 @@ class GNN:
 
     pd: float = 0.9  # detection probability assumed per scan
     clutter_density: float = 1e-6  # β: clutter + new-target plots per m·rad² (polar; m³ Cartesian)
+    # True: confirmed tracks choose first, tentative ones take the rest. On the reference
+    # raid that cuts drone track-id changes (47 against 54 per drone) but confirms drones
+    # later (6 looks against 4) and holds them less (76.8 % against 78.6 %): off.
+    confirmed_first: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 < self.pd < 1.0:
@@ -205,6 +213,19 @@ class GNN:
         )
         return gated.d2 + gated.logdet + offset
 
-    def associate(self, gated: Gated) -> Index:
-        """Indices (sorted) of the gated pairs chosen: each track and plot at most once."""
-        return gnn_solve(gated.track, gated.plot, self.cost(gated))
+    def associate(self, gated: Gated, confirmed: Mask | None = None) -> Index:
+        """Indices (sorted) of the gated pairs chosen: each track and plot at most once.
+
+        With ``confirmed`` (C,) and ``confirmed_first``, the confirmed tracks are assigned
+        first and the tentative tracks share the plots they leave: a new track, whose gate
+        is wide while its velocity is unknown, cannot take a plot from an established one.
+        """
+        cost = self.cost(gated)
+        if confirmed is None or not self.confirmed_first:
+            return gnn_solve(gated.track, gated.plot, cost)
+        first = confirmed[gated.row]
+        a = np.flatnonzero(first)
+        chosen_a = a[gnn_solve(gated.track[a], gated.plot[a], cost[a])]
+        b = np.flatnonzero(~first & ~np.isin(gated.plot, gated.plot[chosen_a]))
+        chosen_b = b[gnn_solve(gated.track[b], gated.plot[b], cost[b])]
+        return np.sort(np.concatenate([chosen_a, chosen_b]))

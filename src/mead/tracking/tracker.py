@@ -2,8 +2,9 @@
 
 Each ``step(scan)`` runs one cycle over all tracks at once:
 
-    predict (motion) → gate (coarse k-d tree, then χ²) → associate (GNN) → EKF update
-    → record hits / misses (coverage) → initiate from unused plots → confirm / delete
+    predict (motion) → gate (coarse k-d tree, then χ²) → associate (GNN, or JPDA) → EKF
+    (or PDA) update → record hits / misses (coverage) → initiate from unused plots →
+    confirm / delete
 
 Scans are radar ``Scan``s (polar plots at a site) or ``CartesianScan``s (local Cartesian
 positions); each brings its measurement model (``Site`` or ``CartesianFrame``, see
@@ -324,7 +325,7 @@ class Tracker:
         """Associate and update (EKF, or PDA for a soft associator); rows hit, plots used."""
         if _soft_check(self.associator):
             return self._update_soft(gated, sigma, col)
-        chosen = self.associator.associate(gated)
+        chosen = self.associator.associate(gated, self.table.confirmed[gated.pred.idx])
         tab, rows = self.table, gated.track[chosen]
         y, H, R = gated.y[chosen], gated.pred.H[gated.row[chosen]], np.diag(np.square(sigma))
         if self._modes:
