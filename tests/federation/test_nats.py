@@ -229,6 +229,38 @@ def test_partner_cut_off_gets_every_alert_once_in_order(federation: LocalFederat
     assert op.accepted == 60 and not op.rejected
 
 
+def test_partner_cut_off_for_30_s_mid_raid_catches_up_in_order(
+    federation: LocalFederation,
+) -> None:
+    """The coordinator keeps warning P1 every 0.5 s through a 30 s cut of P1's link (the
+    leafnode drops and reconnects); afterwards P1 has all 80 alerts, in order, once."""
+    keys = ids("cut30")
+    p1 = federation.partner_bus("P1").connect("P1")
+    c0 = federation.coordinator_bus().connect("C0")
+    alerts = p1.subscribe("alerts.P1")
+    op = opener(keys)
+    for i in range(10):
+        c0.publish("alerts.P1", seal(keys["C0"], alert(i), T0))
+    got = wait_drain(alerts, 10)
+    federation.relays["P1"].cut()
+    t_cut = time.monotonic()
+    i = 10
+    while time.monotonic() - t_cut < 30.0:
+        c0.publish("alerts.P1", seal(keys["C0"], alert(i), T0))
+        got += alerts.drain()
+        i += 1
+        time.sleep(0.5)
+    assert len(got) == 10  # nothing crossed the cut link
+    federation.relays["P1"].restore()
+    for j in range(i, i + 10):  # the raid goes on after the link is back
+        c0.publish("alerts.P1", seal(keys["C0"], alert(j), T0))
+    got += wait_drain(alerts, i + 10 - len(got), timeout=30.0)
+    got += settle(alerts)
+    opened = [op.open(d)[1] for _, d in got]
+    assert [a.alert_id for a in opened] == [f"A{k}" for k in range(i + 10)]
+    assert op.accepted == i + 10 and not op.rejected
+
+
 def test_tracks_released_during_a_cut_reach_the_coordinator(
     federation: LocalFederation,
 ) -> None:
