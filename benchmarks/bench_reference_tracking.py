@@ -23,7 +23,8 @@ within ``TRACK_GATE_M`` (25 km, as the runner scores). Per (object, partner) thi
   row give 3; "≤3" is the share of detectable pairs confirmed within 3 looks (never
   confirmed counts as not). An object at the edge of a radar's coverage is plotted on some
   looks only, and no rule that needs more than one plot can confirm it in 3 looks, so
-  "≤3 clean" gives the same share over the pairs whose first three looks all plot it.
+  "≤3 clean" gives the same share over the pairs whose first three looks all plot it, and
+  "≤3 any" the share of objects that at least one partner confirmed within 3 of its looks.
 
 Matching by nearest position can credit an object with a neighbour's track (salvos from
 one launch area, drones flying one route a few km apart), which inflates id changes and
@@ -267,6 +268,8 @@ def summarize(truth: TruthTable, traces: list[Trace]) -> dict[str, Any]:
     with np.errstate(all="ignore"):
         any_det = ~np.all(np.isnan(cov), axis=0)
         best = np.where(any_det, np.nanmax(np.where(any_det, cov, 0.0), axis=0), np.nan)
+        # per object: some partner confirmed it within 3 of its own looks
+        quick_any = np.any(np.nan_to_num(conf, nan=np.inf) <= QUICK_SCANS, axis=0)
     classes: dict[str, dict[str, Any]] = {}
     partners: dict[str, dict[str, Any]] = {tr.partner: {} for tr in traces}
     for c in KINDS:
@@ -274,6 +277,7 @@ def summarize(truth: TruthTable, traces: list[Trace]) -> dict[str, Any]:
         row: dict[str, Any] = {"objects": int(m.sum()), "detectable": int(any_det[m].sum())}
         row |= pair_stats(*(a[:, m].ravel() for a in (cov, pcov, ids, conf, clean)))
         row["coverage_best_mean"] = _mean(best[m & any_det])
+        row["confirmed_within_3_any"] = _mean(quick_any[m & any_det] * 1.0)
         classes[c] = row
         for p, tr in enumerate(traces):
             partners[tr.partner][c] = pair_stats(*(a[p, m] for a in (cov, pcov, ids, conf, clean)))
@@ -296,7 +300,7 @@ COLUMNS = (
     ("class", "{:<9}"), ("objects", "{:>7}"), ("pairs", "{:>5}"), ("held", "{:>5}"),
     ("cover", "{:>6}"), ("best", "{:>6}"), ("plots", "{:>6}"), ("id chg", "{:>6}"),
     ("max", "{:>4}"), ("looks→conf", "{:>10}"), ("≤3", "{:>6}"), ("clean", "{:>5}"),
-    ("≤3 clean", "{:>8}"),
+    ("≤3 clean", "{:>8}"), ("≤3 any", "{:>6}"),
 )  # fmt: skip
 
 
@@ -308,7 +312,8 @@ LEGEND = (
     "  looks→conf: median scans of the radars that plot the object, from its first plot to",
     "    its first confirmed track, both counted",
     "  ≤3: share of pairs confirmed within 3 looks; clean: pairs whose first 3 looks all plot",
-    "    the object; ≤3 clean: share of those confirmed within 3 looks",
+    "    the object; ≤3 clean: share of those confirmed within 3 looks; ≤3 any: share of",
+    "    objects that some partner confirmed within 3 of its own looks",
 )
 
 
@@ -337,6 +342,7 @@ def format_rows(rows: dict[str, dict[str, Any]], title: str) -> str:
             _fmt("{:>10}", r["scans_to_confirm_median"]),
             _fmt("{:>6}", r["confirmed_within_3"], pct=True), _fmt("{:>5}", r["clean_pairs"]),
             _fmt("{:>8}", r["confirmed_within_3_clean"], pct=True),
+            _fmt("{:>6}", r.get("confirmed_within_3_any"), pct=True),
         ]  # fmt: skip
         lines.append("  ".join(vals))
     return "\n".join(lines)
@@ -345,7 +351,7 @@ def format_rows(rows: dict[str, dict[str, Any]], title: str) -> str:
 COMPARE = (
     ("cover", "coverage_mean", True), ("id chg", "id_changes_mean", False),
     ("looks→conf", "scans_to_confirm_median", False), ("≤3", "confirmed_within_3", True),
-    ("≤3 clean", "confirmed_within_3_clean", True),
+    ("≤3 clean", "confirmed_within_3_clean", True), ("≤3 any", "confirmed_within_3_any", True),
 )  # fmt: skip
 
 
