@@ -60,6 +60,8 @@ from mead.sim.base import KINDS, TruthTable
 from mead.tracking.association import GNN
 from mead.tracking.imm import IMM
 from mead.tracking.jpda import JPDA
+from mead.tracking.management import MOfNManager
+from mead.tracking.score import confirm_threshold
 from mead.tracking.tracker import Tracker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,6 +141,9 @@ TRACKERS: dict[str, Callable[[str], Tracker]] = {
     "imm": lambda p: Tracker(p, motion=IMM()),
     "jpda": lambda p: Tracker(p, associator=JPDA()),
     "gnn-confirmed-first": lambda p: Tracker(p, associator=GNN(confirmed_first=True)),
+    "score-3": lambda p: Tracker(p, manager=MOfNManager(confirm_llr=confirm_threshold(1e-3, 1e-3))),
+    "score-4": lambda p: Tracker(p, manager=MOfNManager(confirm_llr=confirm_threshold(1e-4, 1e-3))),
+    "mofn": lambda p: Tracker(p, manager=MOfNManager()),
 }
 """Tracker set-ups to compare (``--tracker``): the default (adaptive CV, GNN over all tracks
 at once), the IMM, JPDA, and GNN with the confirmed tracks choosing first."""

@@ -11,6 +11,7 @@ from mead.tracking.management import (
     OnePointInitiator,
     RadarCoverage,
 )
+from mead.tracking.score import confirm_threshold
 from mead.tracking.measurement import CartesianFrame, Site, ecef2polar, polar_cov_ecef
 from mead.tracking.table import TrackTable
 
@@ -84,12 +85,15 @@ def test_one_point_initiation() -> None:
         OnePointInitiator(vel_std_h_mps=0.0)
 
 
-def run(manager: MOfNManager, tab: TrackTable, pattern: str) -> list[tuple[bool, bool]]:
-    """Feed hit (1) / miss (0) / no chance (-) to every track; (confirmed, deleted) after each."""
+def run(
+    manager: MOfNManager, tab: TrackTable, pattern: str, llr: float = 0.0
+) -> list[tuple[bool, bool]]:
+    """Feed hit (1) / miss (0) / no chance (-) to every track, each hit's plot with ln(g/β) =
+    ``llr``; (confirmed, deleted) after each."""
     out = []
     for k, c in enumerate(pattern):
         n = len(tab)
-        manager.record(tab, np.full(n, c == "1"), np.full(n, c == "0"))
+        manager.record(tab, np.full(n, c == "1"), np.full(n, c == "0"), np.full(n, llr))
         if c == "1":
             tab.t_update[:] = float(k + 1)
         conf = manager.confirm(tab)
@@ -106,6 +110,21 @@ def test_m_of_n_confirmation() -> None:
     assert [c for c, _ in run(m, table(1), "101")] == [False, False, True]
     # chances without a radar covering the track ("-") do not count
     assert [c for c, _ in run(m, table(1), "-1-1")] == [False, False, False, True]
+
+
+def test_track_score_sums_the_sprt_terms_and_confirms_early() -> None:
+    m = MOfNManager(m=3, n=4, pd=0.8, confirm_llr=confirm_threshold(1e-6, 1e-3))
+    tab = table(1)
+    run(m, tab, "10-", llr=5.0)
+    # born at 0; hit: ln 0.8 + 5; miss: ln 0.2; "-" is no chance
+    np.testing.assert_allclose(tab.score, [np.log(0.8) + 5.0 + np.log(0.2)])
+    # a tight second plot in sparse clutter (ln g/β = 15) confirms at once …
+    assert [c for c, _ in run(m, table(1), "1", llr=15.0)] == [True]
+    # … and birth, miss, hit confirms in three looks, where 3 of 4 needs two more hits
+    assert [c for c, _ in run(m, table(1), "01", llr=16.0)] == [False, True]
+    assert [c for c, _ in run(MOfNManager(m=3, n=4), table(1), "01", llr=16.0)][-1] is False
+    # weak plots (dense clutter) leave it to M-of-N
+    assert [c for c, _ in run(m, table(1), "11", llr=1.0)] == [False, True]
 
 
 def test_tentative_track_deleted_when_rule_cannot_be_met() -> None:
@@ -150,6 +169,8 @@ def test_quality_is_hit_ratio_over_window() -> None:
         ({"quality_window": 40}, "quality_window"),
         ({"max_misses": 0}, "max_misses"),
         ({"max_coast_s": 0.0}, "max_coast_s"),
+        ({"pd": 1.0}, "pd"),
+        ({"confirm_llr": float("nan")}, "confirm_llr"),
     ],
 )
 def test_bad_manager_parameters(kwargs: dict[str, float], name: str) -> None:

@@ -5,9 +5,10 @@
 - ``FullCoverage`` says every sensor sees everything (recorded scenarios).
 - ``OnePointInitiator`` starts a tentative track from one unassociated plot.
 - ``MOfNManager`` keeps every track's hit/miss history over its detection chances
-  (a plot or a miss), confirms a tentative track with M hits in its last N chances,
-  deletes tracks that miss too often, coast too long or grow too uncertain, and gives a
-  quality in [0, 1].
+  (a plot or a miss) and its track score (``score``), confirms a tentative track with M
+  hits in its last N chances or, when ``confirm_llr`` is set, as soon as its score
+  reaches it; deletes tracks that miss too often, coast too long or grow too uncertain,
+  and gives a quality in [0, 1].
 """
 
 from __future__ import annotations
@@ -148,8 +149,9 @@ class Initiator(Protocol):
 class TrackManager(Protocol):
     """Keeps track histories; confirms, deletes and scores tracks."""
 
-    def record(self, table: TrackTable, hit: Mask, miss: Mask) -> None:
-        """Add one detection chance to the tracks that got a plot or missed one."""
+    def record(self, table: TrackTable, hit: Mask, miss: Mask, llr: Array) -> None:
+        """Add one detection chance to the tracks that got a plot or missed one; ``llr``
+        (N,) is ln(g / β_FA) of each hit's plot (``score``), ignored elsewhere."""
 
     def confirm(self, table: TrackTable) -> Mask:
         """(N,) True for tentative tracks to confirm now."""
@@ -203,10 +205,18 @@ def _popcount(bits: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class MOfNManager:
-    """M-of-N confirmation, miss/coast/covariance deletion and hit-ratio quality."""
+    """M-of-N or track-score confirmation, miss/coast/covariance deletion, hit-ratio quality.
+
+    The track score (``mead.tracking.score``) adds ln P_D + ``llr`` on a hit and
+    ln(1 − P_D) on a miss, from 0 at the first plot; with ``confirm_llr`` set, a track is
+    confirmed when it has ``m`` hits in its last ``n`` chances *or* a score of
+    ``confirm_llr``, e.g. ``confirm_threshold(1e-6, 1e-3)`` = 13.8.
+    """
 
     m: int = 3  # hits among the last n chances that confirm a track
     n: int = 4  # window of the confirmation rule, chances
+    confirm_llr: float | None = None  # track score that confirms too (None: M-of-N only)
+    pd: float = 0.7  # nominal detection probability of the score's hit/miss terms
     max_misses: int = 5  # consecutive misses that delete a confirmed track
     max_pos_std_m: float = 30_000.0  # m, √tr(P_pos) beyond which any track is deleted
     max_coast_s: float = 60.0  # s without a plot that deletes a confirmed track
@@ -220,15 +230,22 @@ class MOfNManager:
             raise ValueError(
                 f"MOfNManager.quality_window must be in 1..32 (got {self.quality_window})"
             )
+        if not 0.0 < self.pd < 1.0:
+            raise ValueError(f"MOfNManager.pd must be in (0, 1) (got {self.pd})")
+        if self.confirm_llr is not None and not (np.isfinite(self.confirm_llr)):
+            raise ValueError(f"MOfNManager.confirm_llr must be finite (got {self.confirm_llr})")
         if self.max_misses < 1:
             raise ValueError(f"MOfNManager.max_misses must be >= 1 (got {self.max_misses})")
         for name in ("max_pos_std_m", "max_coast_s", "max_coast_tentative_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"MOfNManager.{name} must be > 0 (got {getattr(self, name)})")
 
-    def record(self, table: TrackTable, hit: Mask, miss: Mask) -> None:
-        """Add one detection chance to tracks that got a plot (``hit``) or missed (``miss``)."""
+    def record(self, table: TrackTable, hit: Mask, miss: Mask, llr: Array) -> None:
+        """Add one detection chance to tracks that got a plot (``hit``) or missed (``miss``);
+        ``llr`` (N,) is ln(g / β_FA) of each hit's plot."""
         chance = hit | miss
+        gain = np.where(hit, np.log(self.pd) + llr, np.log1p(-self.pd))
+        table.score = np.where(chance, table.score + gain, table.score)
         table.history = np.where(
             chance, (table.history << np.uint32(1)) | hit.astype(np.uint32), table.history
         )
@@ -243,7 +260,10 @@ class MOfNManager:
     def confirm(self, table: TrackTable) -> Mask:
         """(N,) True for tentative tracks that now meet the M-of-N rule."""
         hits, _ = self._window(table, self.n)
-        return ~table.confirmed & (hits >= self.m)
+        ok = hits >= self.m
+        if self.confirm_llr is not None:
+            ok |= table.score >= self.confirm_llr
+        return ~table.confirmed & ok
 
     def delete(self, table: TrackTable, t: float) -> Mask:
         """(N,) True for tracks to delete at time ``t`` (s)."""

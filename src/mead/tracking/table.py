@@ -30,6 +30,7 @@ class TrackTable:
     )  # (N,) uint32 hit(1)/miss(0) bits of the latest detection chances, newest lowest
     chances: np.ndarray  # (N,) int64 detection chances so far (plots + misses)
     misses: np.ndarray  # (N,) int64 consecutive misses
+    score: Array  # (N,) track score: log-likelihood ratio target vs false plots (``score``)
     sensors: np.ndarray  # (N, S) bool: sensor s contributed a plot (see Tracker.sensor_ids)
     mu: Array  # (N, r) mode probabilities of a multiple-model filter (r = 0: single model)
     xm: Array  # (N, r, n) mode-conditioned states, ECEF first (n ≥ 6, see the model)
@@ -52,6 +53,7 @@ class TrackTable:
             np.empty(0, np.uint32),
             i,
             i,
+            f,
             np.zeros((0, n_sensors), bool),
             np.empty((0, n_modes)),
             np.empty((0, n_modes, mode_dim)),
@@ -90,6 +92,7 @@ class TrackTable:
             np.ones(k, np.uint32),
             np.ones(k, np.int64),
             np.zeros(k, np.int64),
+            np.zeros(k),
             sensors,
             *modes,
         )

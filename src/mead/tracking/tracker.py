@@ -64,6 +64,7 @@ from mead.tracking.management import (
     TrackManager,
 )
 from mead.tracking.measurement import MeasurementModel, Site, kf_update
+from mead.tracking.score import ClutterMap, log_likelihood
 from mead.tracking.motion import ConstantVelocity, MotionModel
 from mead.tracking.table import TrackTable
 from mead.types import Array, Covs, Index, Meas, States
@@ -90,6 +91,7 @@ class _Checkpoint:
     table: TrackTable
     t: float | None
     coverage: Coverage
+    clutter: ClutterMap
 
 
 class Tracker:
@@ -146,6 +148,7 @@ class Tracker:
         if coverage is None or isinstance(coverage, Mapping):
             coverage = RadarCoverage(coverage)
         self.coverage: Coverage = coverage
+        self.clutter = ClutterMap()  # learned false-plot density per sensor (track score)
         self._modes = self.motion.n_modes if isinstance(self.motion, MultipleModel) else 0
         self.table = TrackTable.empty(
             n_modes=self._modes, mode_dim=getattr(self.motion, "mode_dim", 6)
@@ -220,7 +223,12 @@ class Tracker:
             index = self._first + len(self._scans)
             last = self._checkpoints[-1].t_scan if self._checkpoints else -np.inf
             if scan.t - last >= self.checkpoint_s:
-                state = (_copy(self.table), self.t, copy.deepcopy(self.coverage))
+                state = (
+                    _copy(self.table),
+                    self.t,
+                    copy.deepcopy(self.coverage),
+                    copy.deepcopy(self.clutter),
+                )
                 self._checkpoints.append(_Checkpoint(index, float(scan.t), *state))
             self._scans.append((scan, serial))
             # keep the newest checkpoint at or before the horizon, and the scans after it
@@ -234,7 +242,8 @@ class Tracker:
 
     def _restore(self, c: _Checkpoint) -> None:
         """Put the tracker back in the state of checkpoint ``c``."""
-        self.table, self.t, self.coverage = _copy(c.table), c.t, copy.deepcopy(c.coverage)
+        self.table, self.t = _copy(c.table), c.t
+        self.coverage, self.clutter = copy.deepcopy(c.coverage), copy.deepcopy(c.clutter)
         while self.table.sensors.shape[1] < len(self.sensor_ids):
             self.table.add_sensor_column()
 
@@ -248,15 +257,20 @@ class Tracker:
         self._predict(self.t)
         tab = self.table
         hit, used = np.zeros(len(tab), bool), np.zeros(len(z), bool)
+        llr, n_false = np.zeros(len(tab)), len(z)
         if len(tab) and len(z):
             gated = self.gate.gate(tab.x, tab.P, z, sigma, model)
-            rows, plots = self._update(gated, sigma, col)
-            hit[rows], used[plots] = True, True
+            rows, plots, lng = self._update(gated, sigma, col)
+            hit[rows], used[plots], llr[rows] = True, True, lng
+            n_false -= int(np.count_nonzero(tab.confirmed[rows]))
             self.counters["plots_associated"] += len(plots)
+        polar = isinstance(model, Site)
+        self.clutter.observe(scan.sensor_id, z, n_false, polar)
+        llr -= self.clutter.log_density(scan.sensor_id, sigma, polar)
         # a miss needs a radar that covers the track and has detected it before (module doc)
         seen = tab.sensors[:, col]
         miss = ~hit & seen & self.coverage.covers(scan.sensor_id, model, tab.x[:, :3])
-        self.manager.record(tab, hit, miss)
+        self.manager.record(tab, hit, miss, llr)
         lost = miss & tab.confirmed  # a confirmed track missed in coverage may be manoeuvring
         tab.q_scale[lost] = self.motion.adapt(tab.q_scale[lost], np.full(lost.sum(), np.inf))
         fresh = np.flatnonzero(~used)
@@ -321,8 +335,9 @@ class Tracker:
             tab.x, tab.P = self.motion.predict(tab.x, tab.P, dt, tab.q_scale)
         tab.t = np.full(len(tab), t)
 
-    def _update(self, gated: Gated, sigma: Array, col: int) -> tuple[Index, Index]:
-        """Associate and update (EKF, or PDA for a soft associator); rows hit, plots used."""
+    def _update(self, gated: Gated, sigma: Array, col: int) -> tuple[Index, Index, Array]:
+        """Associate and update (EKF, or PDA for a soft associator); rows hit, plots used
+        and ln g of each hit (``score.log_likelihood``)."""
         if _soft_check(self.associator):
             return self._update_soft(gated, sigma, col)
         chosen = self.associator.associate(gated, self.table.confirmed[gated.pred.idx])
@@ -339,10 +354,12 @@ class Tracker:
         tab.q_scale[rows] = self.motion.adapt(tab.q_scale[rows], gated.d2[chosen])
         tab.t_update[rows] = tab.t[rows]
         tab.sensors[rows, col] = True
-        return rows, gated.plot[chosen]
+        lng = log_likelihood(gated.d2[chosen], gated.logdet[chosen], gated.y.shape[1])
+        return rows, gated.plot[chosen], lng
 
-    def _update_soft(self, gated: Gated, sigma: Array, col: int) -> tuple[Index, Index]:
-        """PDA (or IMM-PDA) update of every gated track with the associator's marginals."""
+    def _update_soft(self, gated: Gated, sigma: Array, col: int) -> tuple[Index, Index, Array]:
+        """PDA (or IMM-PDA) update of every gated track with the associator's marginals;
+        a hit's ln g takes the probability-weighted d² of its plots."""
         assert isinstance(self.associator, SoftAssociator)
         tab, R = self.table, np.diag(np.square(sigma))
         soft = self.associator.marginals(gated, tab.confirmed[gated.pred.idx])
@@ -362,7 +379,8 @@ class Tracker:
         tab.q_scale[rows] = self.motion.adapt(tab.q_scale[rows], nis[hit])
         tab.t_update[rows] = tab.t[rows]
         tab.sensors[rows, col] = True
-        return rows, soft.used
+        lng = log_likelihood(nis[hit], gated.pred.logdet[has][hit], gated.y.shape[1])
+        return rows, soft.used, lng
 
     def _initiate(
         self, z: Meas, uid: Index, sigma: Array, model: MeasurementModel, col: int
