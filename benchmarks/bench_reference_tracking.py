@@ -136,13 +136,18 @@ def assigned_truth(truth: TruthTable, t: float, x: np.ndarray) -> np.ndarray:
 MATCHERS = {"nearest": nearest_truth, "one-to-one": assigned_truth}
 
 
+def _score_tracker(partner: str, alpha: float) -> Tracker:
+    """The default tracker, also confirming on a track score of ln((1 − 10⁻³) / α)."""
+    return Tracker(partner, manager=MOfNManager(confirm_llr=confirm_threshold(alpha, 1e-3)))
+
+
 TRACKERS: dict[str, Callable[[str], Tracker]] = {
     "default": Tracker,
     "imm": lambda p: Tracker(p, motion=IMM()),
     "jpda": lambda p: Tracker(p, associator=JPDA()),
     "gnn-confirmed-first": lambda p: Tracker(p, associator=GNN(confirmed_first=True)),
-    "score-3": lambda p: Tracker(p, manager=MOfNManager(confirm_llr=confirm_threshold(1e-3, 1e-3))),
-    "score-4": lambda p: Tracker(p, manager=MOfNManager(confirm_llr=confirm_threshold(1e-4, 1e-3))),
+    "score-3": lambda p: _score_tracker(p, 1e-3),
+    "score-4": lambda p: _score_tracker(p, 1e-4),
     "mofn": lambda p: Tracker(p, manager=MOfNManager()),
 }
 """Tracker set-ups to compare (``--tracker``): the default (adaptive CV, GNN over all tracks

@@ -11,8 +11,8 @@ from mead.tracking.management import (
     OnePointInitiator,
     RadarCoverage,
 )
-from mead.tracking.score import confirm_threshold
 from mead.tracking.measurement import CartesianFrame, Site, ecef2polar, polar_cov_ecef
+from mead.tracking.score import confirm_threshold
 from mead.tracking.table import TrackTable
 
 SITE = Site.from_geodetic(45.0, 5.0, 0.0)

@@ -64,8 +64,8 @@ from mead.tracking.management import (
     TrackManager,
 )
 from mead.tracking.measurement import MeasurementModel, Site, kf_update
-from mead.tracking.score import ClutterMap, log_likelihood
 from mead.tracking.motion import ConstantVelocity, MotionModel
+from mead.tracking.score import ClutterMap, log_likelihood
 from mead.tracking.table import TrackTable
 from mead.types import Array, Covs, Index, Meas, States
 
