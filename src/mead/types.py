@@ -18,7 +18,8 @@ Positions = NDArray[np.float64]
 """(N, 3) ECEF position in m."""
 
 Meas = NDArray[np.float64]
-"""(M, 3) polar measurement [range m, azimuth rad, elevation rad] in a sensor's local frame."""
+"""(M, 3) polar measurement [range m, azimuth rad, elevation rad] in a sensor's local frame,
+or (M, 4) with the range rate [m/s] appended (a radar that measures Doppler)."""
 
 Matrix = NDArray[np.float64]
 """A single 2-D matrix."""

@@ -24,6 +24,7 @@ def test_minimal_scenario_defaults() -> None:
     sc = decode_yaml(MINIMAL, Scenario)
     assert sc.coordinator.name == "C0"
     assert sc.partners[0].sensors[0].range_km == 400.0
+    assert sc.partners[0].sensors[0].sigma_range_rate_mps is None  # no range rate by default
     assert sc.start_epoch_s() == 1713038400.0  # 2024-04-13T20:00:00Z
 
 
@@ -46,6 +47,16 @@ BAD = [
         "sensors[0].kind",
     ),
     (MINIMAL.replace("{id: r1,", "{id: r1, scan_s: -1,"), "> 0.0", "sensors[0].scan_s"),
+    (
+        MINIMAL.replace("{id: r1,", "{id: r1, sigma_range_rate_mps: -2,"),
+        "> 0.0",
+        "$.partners[0].sensors[0].sigma_range_rate_mps",
+    ),
+    (
+        MINIMAL.replace("{id: r1,", "{id: r1, sigma_range_rate_mps: 0,"),
+        "> 0.0",
+        "sensors[0].sigma_range_rate_mps",
+    ),
     (
         MINIMAL.replace("{id: r1,", "{id: r1, sector: {min_az_deg: 10, max_az_deg: 5},"),
         "max_az_deg (5.0) must exceed min_az_deg (10.0)",

@@ -9,7 +9,7 @@ from scipy import stats
 from mead import geo
 from mead.errors import ConfigError
 from mead.scenario.schema import Point, Sector, Sensor
-from mead.sensors.radar import Radar
+from mead.sensors.radar import CLUTTER_RANGE_RATE_MPS, Radar
 
 from ._fakes import point_at
 
@@ -241,6 +241,7 @@ def test_scan_rejects_float_truth_index() -> None:
         ("sigma_az_deg", 0.0),
         ("clutter_per_scan", -2.0),
         ("min_el_deg", -10.0),
+        ("sigma_range_rate_mps", -3.0),
     ],
 )
 def test_bad_sensor_names_the_field(field: str, value: float) -> None:
@@ -251,3 +252,54 @@ def test_bad_sensor_names_the_field(field: str, value: float) -> None:
 def test_empty_partner_rejected() -> None:
     with pytest.raises(ConfigError, match="partner"):
         Radar(Sensor(id="R1", site=SITE), "")
+
+
+# --- range rate (Doppler) ---
+
+
+def moving_scan(radar: Radar, p: np.ndarray, v: np.ndarray, seed: int):
+    """One scan of points (K, 3) moving with ECEF velocities v (K, 3)."""
+    k = len(p)
+    X = np.hstack([p, v])
+    return radar.scan(10.0, np.arange(k), X, np.full(k, BIG_RCS), np.random.default_rng(seed))
+
+
+def test_range_rate_is_the_radial_velocity_of_the_truth() -> None:
+    """ṙ of each plot against d|p(t) − site|/dt of the truth from ``mead.geo``, and its noise."""
+    radar = make_radar(sigma_range_rate_mps=4.0)
+    n = 4000
+    rng = np.random.default_rng(17)
+    p = point_at(LAT, LON, rng.uniform(0.0, 360.0, n), rng.uniform(20e3, 300e3, n), 9e3)
+    v = rng.normal(0.0, 800.0, (n, 3))
+    s = moving_scan(radar, p, v, seed=18)
+    assert s.z.shape == (n, 4) and s.sigma.shape == (4,) and s.sigma[3] == 4.0
+    dt = 1e-3
+    want = (true_rae(radar, p + v * dt)[:, 0] - true_rae(radar, p - v * dt)[:, 0]) / (2 * dt)
+    err = s.z[:, 3] - want[s.truth]
+    lo, hi = stats.chi2.ppf([5e-4, 1 - 5e-4], n - 1) / (n - 1)
+    assert lo < err.var(ddof=1) / 16.0 < hi
+    assert abs(err.mean()) < 4.5 * 4.0 / np.sqrt(n)
+    exact = make_radar(sigma_range_rate_mps=1e-9)
+    s = moving_scan(exact, p[:50], v[:50], seed=19)
+    np.testing.assert_allclose(s.z[:, 3], want[:50][s.truth], atol=1e-3)
+
+
+def test_range_rate_clutter_is_uniform_in_its_span() -> None:
+    radar = make_radar(sigma_range_rate_mps=2.0, clutter_per_scan=50.0)
+    rng = np.random.default_rng(20)
+    empty_i, empty_x = np.empty(0, dtype=np.intp), np.empty((0, 6))
+    z = np.concatenate([radar.scan(0.0, empty_i, empty_x, np.empty(0), rng).z for _ in range(40)])
+    assert z.shape[1] == 4 and len(z) > 1500
+    assert np.all(np.abs(z[:, 3]) <= CLUTTER_RANGE_RATE_MPS)
+    assert stats.kstest(z[:, 3], stats.uniform(-1500.0, 3000.0).cdf).pvalue > 1e-3
+
+
+def test_radar_without_range_rate_keeps_three_columns() -> None:
+    radar = make_radar(clutter_per_scan=2.0)
+    p = point_at(LAT, LON, np.linspace(0.0, 360.0, 10, endpoint=False), 80e3, 5e3)
+    s = moving_scan(radar, p, np.full((10, 3), 300.0), seed=21)
+    assert s.z.shape[1] == 3 and s.sigma.shape == (3,)
+    empty = make_radar(sigma_range_rate_mps=1.0).scan(
+        0.0, np.empty(0, np.intp), np.empty((0, 6)), np.empty(0), np.random.default_rng(0)
+    )
+    assert empty.z.shape == (0, 4)

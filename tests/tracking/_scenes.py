@@ -72,3 +72,26 @@ def make_scan(
     truth = np.concatenate([truth, np.full(n_c, -1)])
     order = rng.permutation(len(z))
     return Scan(sensor_id, "P1", float(t), *site, z[order], np.asarray(sigma, float), truth[order])
+
+
+def with_range_rate(
+    scan: Scan, pos: Positions, vel: Array, sigma_mps: float, rng: np.random.Generator
+) -> Scan:
+    """``scan`` with a range-rate column: the truth's ṙ plus noise, clutter uniform ±1.5 km/s.
+
+    ``pos`` and ``vel`` (K, 3) are the ECEF positions and velocities of the scene's objects
+    (``scan.truth`` indexes them). ṙ = uᵀv with u the unit vector from the site (through
+    ``mead.geo``) to the true position. The position columns are kept, so scans with and
+    without range rate share their positions; ``rng`` draws only the new column.
+    """
+    site = (scan.site_lat_deg, scan.site_lon_deg, scan.site_alt_m)
+    los = np.asarray(pos, dtype=np.float64).reshape(-1, 3) - geo.geodetic2ecef(*site).reshape(3)
+    u = los / np.linalg.norm(los, axis=1, keepdims=True)
+    truth_rdot = np.einsum("ij,ij->i", u, np.asarray(vel, dtype=np.float64).reshape(-1, 3))
+    is_target = scan.truth >= 0
+    rdot = rng.uniform(-1500.0, 1500.0, len(scan.z))
+    rdot[is_target] = truth_rdot[scan.truth[is_target]]
+    rdot[is_target] += rng.normal(size=int(is_target.sum())) * sigma_mps
+    z = np.column_stack([scan.z, rdot])
+    sigma = np.append(scan.sigma, sigma_mps)
+    return Scan(scan.sensor_id, scan.partner, scan.t, *site, z, sigma, scan.truth)

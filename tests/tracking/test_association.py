@@ -72,18 +72,18 @@ def test_pair_clusters() -> None:
     assert sorted(zip(n_t.tolist(), n_p.tolist(), strict=True)) == [(1, 1), (1, 2), (2, 1)]
 
 
-def gated(d2: list[float], logdet: list[float]) -> Gated:
+def gated(d2: list[float], logdet: list[float], m: int = 3) -> Gated:
     k = len(d2)
     pred = PolarPrediction(
         np.arange(k),
-        np.zeros((k, 3)),
-        np.zeros((k, 3, 6)),
-        np.zeros((k, 3, 3)),
-        np.zeros((k, 3, 3)),
+        np.zeros((k, m)),
+        np.zeros((k, m, 6)),
+        np.zeros((k, m, m)),
+        np.zeros((k, m, m)),
         np.asarray(logdet),
     )
     return Gated(
-        np.arange(k), np.zeros(k, np.intp), np.arange(k), np.asarray(d2), np.zeros((k, 3)), pred
+        np.arange(k), np.zeros(k, np.intp), np.arange(k), np.asarray(d2), np.zeros((k, m)), pred
     )
 
 
@@ -92,6 +92,17 @@ def test_gnn_cost_is_the_log_likelihood_ratio() -> None:
     g = gated([4.0], [-10.0])
     expected = 4.0 - 10.0 + 3 * np.log(2 * np.pi) - 2 * np.log(4.0) + 2 * np.log(1e-6)
     np.testing.assert_allclose(gnn.cost(g), [expected])
+
+
+def test_gnn_cost_with_range_rate_has_four_dimensions_and_the_density_per_mps() -> None:
+    """With ṙ the Gaussian is 4-D and the clutter density is β / Δṙ per m·rad²·m/s."""
+    gnn = GNN(pd=0.8, clutter_density=1e-6, range_rate_span_mps=2_000.0)
+    g = gated([4.0], [-10.0], m=4)
+    beta4 = 1e-6 / 2_000.0
+    expected = 4.0 - 10.0 + 4 * np.log(2 * np.pi) - 2 * np.log(4.0) + 2 * np.log(beta4)
+    np.testing.assert_allclose(gnn.cost(g), [expected])
+    with pytest.raises(ValueError, match="range_rate_span_mps"):
+        GNN(range_rate_span_mps=0.0)
 
 
 def test_precise_track_beats_vague_track_for_a_shared_plot() -> None:

@@ -13,6 +13,7 @@ from mead.tracking.measurement import (
     Site,
     ecef2polar,
     polar2ecef,
+    polar_h,
     polar_innovation,
     polar_predict,
 )
@@ -126,3 +127,47 @@ def test_cartesian_gate_equals_exhaustive_chi_square_gate() -> None:
     assert keep.sum() > 100
     got = set(zip(g.track.tolist(), g.plot.tolist(), strict=True))
     assert got == set(zip(ti[keep].tolist(), pj[keep].tolist(), strict=True))
+
+
+SIGMA4 = np.array([*SIGMA, 5.0])
+
+
+def test_range_rate_gate_equals_exhaustive_chi_square_gate_with_4_dof() -> None:
+    """Plots with range rate: d² over all 4 components against χ²₄; no pair is lost."""
+    rng = np.random.default_rng(6)
+    x, P, z3 = scene(rng, 150, 300)
+    near_v = x[rng.integers(0, len(x), len(z3)), 3:] + rng.normal(size=(len(z3), 3)) * 100
+    rdot = np.einsum("ij,ij->i", polar2ecef(z3, SITE) - SITE.origin, near_v) / z3[:, 0]
+    z = np.column_stack([z3, rdot])
+    gate = ChiSquareGate(prob=0.999)
+    assert gate.threshold(4) == pytest.approx(18.4668, abs=1e-3) and gate.gamma4 > gate.gamma
+    g = gate.gate(x, P, z, SIGMA4, SITE)
+    pred = polar_predict(x, P, np.arange(len(x)), np.diag(SIGMA4**2), SITE)
+    ti, pj = (a.ravel() for a in np.meshgrid(np.arange(len(x)), np.arange(len(z)), indexing="ij"))
+    d2 = mahalanobis2(polar_innovation(z[pj], pred.zhat[ti]), pred.S_inv[ti])
+    keep = d2 <= gate.gamma4
+    assert keep.sum() > 50
+    got = set(zip(g.track.tolist(), g.plot.tolist(), strict=True))
+    assert got == set(zip(ti[keep].tolist(), pj[keep].tolist(), strict=True))
+    assert g.y.shape == (len(g.track), 4) and g.pred.dim == 4
+    # the range rate rejects pairs that the positions alone accept
+    g3 = gate.gate(x, P, z3, SIGMA, SITE)
+    assert len(set(zip(g3.track.tolist(), g3.plot.tolist(), strict=True)) - got) > 20
+
+
+def test_range_rate_gate_keeps_own_plots_at_its_probability() -> None:
+    """Plots with ṙ drawn from the predicted distribution land in the gate ≈ ``prob``."""
+    rng = np.random.default_rng(7)
+    n = 4000
+    p0 = geo.enu2ecef(np.array([3e4, 8e4, 5e3]), SITE.lat_deg, SITE.lon_deg, SITE.alt_m)
+    x = np.tile(np.concatenate([p0, [200.0, -100.0, 50.0]]), (n, 1))
+    P = np.broadcast_to(np.diag([400.0**2] * 3 + [50.0**2] * 3), (n, 6, 6)).copy()
+    truth = x + rng.multivariate_normal(np.zeros(6), P[0], n)
+    z = polar_h(truth, SITE, range_rate=True)[0] + rng.normal(size=(n, 4)) * SIGMA4
+    g = ChiSquareGate(prob=0.99).gate(x[:1], P[:1], z, SIGMA4, SITE)
+    assert 0.985 < len(g.plot) / n < 0.995
+
+
+def test_gate_refuses_other_plot_sizes() -> None:
+    with pytest.raises(ValueError, match="3 or 4 components"):
+        ChiSquareGate().threshold(5)

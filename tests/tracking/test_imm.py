@@ -88,12 +88,16 @@ def test_ballistic_predict_is_constant_gravity_motion() -> None:
     np.testing.assert_allclose(P1, cv_predict(x, P, dt, np.full(5, 2.0))[1])
 
 
-def test_update_of_equal_modes_is_the_kalman_update() -> None:
+@pytest.mark.parametrize("m", [3, 4], ids=["polar", "range-rate"])
+def test_update_of_equal_modes_is_the_kalman_update(m: int) -> None:
     rng = np.random.default_rng(4)
     k = 6
     x, P = rng.normal(size=(k, 6)) * 100, random_covs(rng, k)
-    H = np.broadcast_to(np.hstack([np.eye(3), np.zeros((3, 3))]), (k, 3, 6)).copy()
-    R, y = np.eye(3) * 50.0**2, rng.normal(size=(k, 3)) * 100
+    H = np.zeros((k, m, 6))
+    H[:, :3, :3] = np.eye(3)
+    if m == 4:  # range rate: the velocity along a line of sight (and κ never)
+        H[:, 3, 3:] = [0.48, 0.6, 0.64]
+    R, y = np.eye(m) * 50.0**2, rng.normal(size=(k, m)) * 100
     imm = IMM()
     mu, xm, Pm = imm.start(x, P)
     mu1, xm1, Pm1, xc, Pc = imm.update_modes(mu, xm, Pm, x, y, H, R)

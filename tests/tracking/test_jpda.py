@@ -145,6 +145,22 @@ def gated_one_track(d2: list[float], logdet: float, y: np.ndarray | None = None)
     return Gated(np.full(k, 7), np.arange(k) + 3, z, np.asarray(d2), y, pred)
 
 
+def test_range_rate_pair_weight_is_the_4d_likelihood_ratio() -> None:
+    """w = P_D N₄(y; 0, S) / ((1 − P_D P_G) λ / Δṙ) for a plot with range rate."""
+    jpda = JPDA(pd=0.8, clutter_density=1e-3, gate_prob=0.99, range_rate_span_mps=500.0)
+    S = np.diag([4.0, 1e-6, 2e-6, 9.0])
+    y = np.array([[1.0, 1e-3, -2e-3, 2.0]])
+    H = np.zeros((1, 4, 6))
+    pred = Prediction(
+        np.array([0]), np.zeros((1, 4)), H, S[None], np.linalg.inv(S)[None],
+        np.array([np.log(np.linalg.det(S))]),
+    )  # fmt: skip
+    d2 = y[0] @ np.linalg.solve(S, y[0])
+    g = Gated(np.array([0]), np.array([0]), np.array([0]), np.array([d2]), y, pred)
+    want = 0.8 * multivariate_normal(np.zeros(4), S).pdf(y[0]) / ((1 - 0.8 * 0.99) * 1e-3 / 500)
+    np.testing.assert_allclose(jpda.log_weights(g), [np.log(want)], rtol=1e-10)
+
+
 def test_single_target_in_clutter_marginals_are_the_pda_weights() -> None:
     """One track, three plots: β_j = w_j / (1 + Σ w), β_0 = 1 / (1 + Σ w), summing to 1."""
     jpda = JPDA(pd=0.8, clutter_density=1e-3, gate_prob=0.99, used_prob=0.5)
@@ -177,29 +193,34 @@ def test_pda_update_matches_the_hand_computed_case() -> None:
     np.testing.assert_allclose(P1[0], want, atol=1e-15)
 
 
-def test_pda_with_one_certain_plot_is_the_kalman_update() -> None:
+@pytest.mark.parametrize("m", [3, 4], ids=["polar", "range-rate"])
+def test_pda_with_one_certain_plot_is_the_kalman_update(m: int) -> None:
     rng = np.random.default_rng(1)
     A = rng.normal(size=(4, 6, 6))
     P = A @ A.swapaxes(-1, -2) + np.eye(6)
-    x, y = rng.normal(size=(4, 6)), rng.normal(size=(4, 3))
-    H = rng.normal(size=(4, 3, 6))
-    R = np.diag([1.0, 2.0, 3.0])
+    x, y = rng.normal(size=(4, 6)), rng.normal(size=(4, m))
+    H = rng.normal(size=(4, m, 6))
+    R = np.diag([1.0, 2.0, 3.0, 4.0][:m])
     one = np.ones(4)
     got = pda_update(x, P, 0 * one, np.arange(4), one, y, H, R)
     for g, w in zip(got, kf_update(x, P, y, H, R), strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-9)
 
 
-def test_imm_pda_with_one_certain_plot_is_the_imm_update() -> None:
+@pytest.mark.parametrize("m", [3, 4], ids=["polar", "range-rate"])
+def test_imm_pda_with_one_certain_plot_is_the_imm_update(m: int) -> None:
     rng = np.random.default_rng(2)
     imm = IMM()
     x0, A = rng.normal(size=(3, 6)) * 100, rng.normal(size=(3, 6, 6))
     x0[:, :3] += enu2ecef([0.0, 50e3, 5e3])  # aircraft 50 km out, 5 km up
     mu, xm, Pm = imm.start(x0, A @ A.swapaxes(-1, -2) * 100 + np.eye(6) * 1e3)
     mu, xm, Pm, x, _ = imm.predict_modes(mu, xm, Pm, np.full(3, 2.0))
-    H = np.zeros((3, 3, 6))
-    H[:, :, :3] = np.eye(3)
-    y, R = rng.normal(size=(3, 3)) * 30, np.eye(3) * 400.0
+    H = np.zeros((3, m, 6))
+    H[:, :3, :3] = np.eye(3)
+    if m == 4:  # a range-rate row: sees the velocity along a line of sight, and position
+        H[:, 3, :3] = rng.normal(size=(3, 3)) * 1e-3
+        H[:, 3, 3:] = [0.6, 0.0, 0.8]
+    y, R = rng.normal(size=(3, m)) * 30, np.eye(m) * 400.0
     one = np.ones(3)
     got = imm_pda_update(mu, xm, Pm, x, 0 * one, np.arange(3), one, y, H, R)
     want = imm.update_modes(mu, xm, Pm, x, y, H, R)

@@ -85,6 +85,28 @@ def test_one_point_initiation() -> None:
         OnePointInitiator(vel_std_h_mps=0.0)
 
 
+def test_one_point_initiation_with_range_rate_sets_the_radial_velocity() -> None:
+    """With ṙ: velocity ṙ u along the plot's line of sight u, σ_ṙ² along u, the prior across."""
+    init = OnePointInitiator(vel_std_h_mps=800.0, vel_std_v_mps=300.0)
+    z = np.array([[80e3, 0.5, 0.1, -2_400.0], [300e3, 4.0, 0.02, 350.0]])
+    sigma = np.array([*SIGMA, 3.0])
+    x, P = init.initiate(z, sigma, SITE)
+    x3, P3 = init.initiate(z[:, :3], SIGMA, SITE)
+    np.testing.assert_array_equal(x[:, :3], x3[:, :3])  # positions as without ṙ
+    np.testing.assert_array_equal(P[:, :3, :3], P3[:, :3, :3])
+    los = x[:, :3] - SITE.origin
+    u = los / np.linalg.norm(los, axis=1, keepdims=True)
+    np.testing.assert_allclose(x[:, 3:], z[:, 3:] * u, atol=1e-9)
+    for k in range(2):
+        Pv = P[k, 3:, 3:]
+        assert u[k] @ Pv @ u[k] == pytest.approx(9.0)  # σ_ṙ² along the line of sight
+        across = np.linalg.svd(np.eye(3) - np.outer(u[k], u[k]))[0][:, :2]  # ⊥ u
+        A = across.T
+        np.testing.assert_allclose(A @ Pv @ A.T, A @ P3[k, 3:, 3:] @ A.T, rtol=1e-9)
+        np.testing.assert_allclose(Pv @ u[k], 9.0 * u[k], atol=1e-6)  # u an eigenvector
+        assert np.all(np.linalg.eigvalsh(P[k]) > 0)
+
+
 def run(
     manager: MOfNManager, tab: TrackTable, pattern: str, llr: float = 0.0
 ) -> list[tuple[bool, bool]]:

@@ -18,6 +18,7 @@ from mead.tracking.measurement import (
     polar_innovation,
     polar_jacobian,
     polar_predict,
+    range_rate_h,
     wrap_angle,
 )
 
@@ -158,6 +159,91 @@ def test_kernels_accept_empty_and_single(n: int) -> None:
     assert polar_cov_ecef(zhat, np.ones(3), SITE).shape == (n, 3, 3)
 
 
+# --- range rate (a 4th polar component) ---
+
+SIGMA4 = np.array([75.0, np.radians(0.2), np.radians(0.3), 2.0])
+
+
+def test_range_rate_is_the_time_derivative_of_range() -> None:
+    """ṙ = uᵀv against (r(p + v dt) − r(p − v dt)) / 2dt from ``mead.geo``'s polar range."""
+    x = random_states(np.random.default_rng(31), 100)
+    dt = 1e-3
+    site = (SITE.lat_deg, SITE.lon_deg, SITE.alt_m)
+    r_plus = geo.enu2rae(geo.ecef2enu(x[:, :3] + x[:, 3:] * dt, *site))[:, 0]
+    r_minus = geo.enu2rae(geo.ecef2enu(x[:, :3] - x[:, 3:] * dt, *site))[:, 0]
+    rdot, _ = range_rate_h(x, SITE)
+    np.testing.assert_allclose(rdot, (r_plus - r_minus) / (2 * dt), atol=1e-4)
+    zhat, _ = polar_h(x, SITE, range_rate=True)
+    np.testing.assert_array_equal(zhat[:, 3], rdot)
+    np.testing.assert_array_equal(zhat[:, :3], ecef2polar(x[:, :3], SITE))
+
+
+def test_range_rate_jacobian_matches_finite_differences() -> None:
+    x = random_states(np.random.default_rng(32), 50)
+    _, H = polar_h(x, SITE, range_rate=True)
+    assert H.shape == (50, 4, 6)
+    steps = [0.5] * 3 + [0.05] * 3  # m, m/s
+    for k in range(6):
+        dx = np.zeros(6)
+        dx[k] = steps[k]
+        zp, zm = polar_h(x + dx, SITE, range_rate=True)[0], polar_h(x - dx, SITE, True)[0]
+        fd = polar_innovation(zp, zm) / (2 * steps[k])
+        np.testing.assert_allclose(H[:, :, k], fd, rtol=1e-5, atol=1e-10)
+    np.testing.assert_array_equal(H[:, :3], polar_h(x, SITE)[1])  # position rows unchanged
+    assert np.abs(H[:, 3, 3:]).min() > 0  # the velocity is observed along the line of sight
+
+
+def test_range_rate_update_batched_equals_looped_and_measures_radial_velocity() -> None:
+    rng = np.random.default_rng(33)
+    n = 30
+    x, P = random_states(rng, n), random_covs(rng, n)
+    truth = x + np.column_stack([rng.normal(size=(n, 3)) * 200, rng.normal(size=(n, 3)) * 300])
+    z = polar_h(truth, SITE, range_rate=True)[0]
+    xb, Pb = ekf_polar_update(x, P, z, SIGMA4, SITE)
+    for i in range(n):
+        xi, Pi = ekf_polar_update(x[i : i + 1], P[i : i + 1], z[i : i + 1], SIGMA4, SITE)
+        np.testing.assert_allclose(xb[i], xi[0], rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(Pb[i], Pi[0], rtol=1e-9, atol=1e-9)
+    # the updated radial velocity lands near the measured one; without ṙ it does not
+    u = (truth[:, :3] - SITE.origin) / z[:, :1]
+    err4 = np.einsum("ij,ij->i", u, xb[:, 3:]) - z[:, 3]
+    x3, _ = ekf_polar_update(x, P, z[:, :3], SIGMA4[:3], SITE)
+    err3 = np.einsum("ij,ij->i", u, x3[:, 3:]) - z[:, 3]
+    assert np.sqrt(np.mean(err4**2)) < 10.0 < np.sqrt(np.mean(err3**2))
+
+
+def test_range_rate_prediction_uses_the_whole_state_covariance() -> None:
+    rng = np.random.default_rng(34)
+    x, P = random_states(rng, 10), random_covs(rng, 10)
+    R = np.diag(SIGMA4**2)
+    idx = np.array([1, 8, 4])
+    pred = SITE.predict(x, P, idx, R)
+    zhat, H = polar_h(x[idx], SITE, range_rate=True)
+    S = H @ P[idx] @ H.swapaxes(-1, -2) + R
+    assert pred.dim == 4 and pred.H.shape == (3, 4, 6)
+    np.testing.assert_allclose(pred.zhat, zhat)
+    np.testing.assert_allclose(pred.S, S, rtol=1e-10)
+    np.testing.assert_allclose(pred.logdet, np.log(np.linalg.det(S)), rtol=1e-9)
+    # the other Site methods read the position columns only
+    z4 = zhat
+    np.testing.assert_array_equal(SITE.to_ecef(z4), SITE.to_ecef(z4[:, :3]))
+    np.testing.assert_array_equal(SITE.polar(z4), z4[:, :3])
+    np.testing.assert_array_equal(SITE.cov_ecef(z4, SIGMA4), SITE.cov_ecef(z4, SIGMA4[:3]))
+    np.testing.assert_array_equal(
+        SITE.spread_m2(x[:, :3], SIGMA4), SITE.spread_m2(x[:, :3], SIGMA4[:3])
+    )
+    assert SITE.check(z4) is None
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_range_rate_kernels_accept_empty_and_single(n: int) -> None:
+    x = random_states(np.random.default_rng(35), n)
+    zhat, H = polar_h(x, SITE, range_rate=True)
+    assert zhat.shape == (n, 4) and H.shape == (n, 4, 6)
+    pred = SITE.predict(x, random_covs(np.random.default_rng(1), n), np.arange(n), np.eye(4))
+    assert pred.S.shape == (n, 4, 4)
+
+
 # --- the Cartesian measurement model ---
 
 FRAME = CartesianFrame.from_geodetic(50.0, 10.0, 120.0)
@@ -171,6 +257,7 @@ def test_cartesian_frame_matches_geo_enu() -> None:
     np.testing.assert_allclose(FRAME.to_ecef(enu), x[:, :3], atol=1e-6)
     np.testing.assert_allclose(FRAME.polar(enu), ecef2polar(x[:, :3], SITE), atol=1e-9)
     assert FRAME.check(enu) is None
+    assert "3 columns" in str(FRAME.check(np.zeros((2, 4))))  # no range rate in ENU plots
 
 
 def test_cartesian_prediction_is_the_linear_kalman_one() -> None:

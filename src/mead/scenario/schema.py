@@ -62,6 +62,8 @@ class Sensor(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     sigma_range_m: Pos = 75.0
     sigma_az_deg: Pos = 0.2
     sigma_el_deg: Pos = 0.3
+    # 1-σ range-rate (Doppler) noise, m/s; None: the radar measures no range rate
+    sigma_range_rate_mps: Pos | None = None
     latency_s: Annotated[float, Meta(ge=0.0, le=60.0)] = 0.0  # scan → partner tracker, s
     latency_jitter_s: Annotated[float, Meta(ge=0.0, le=60.0)] = 0.0  # + uniform [0, this) s
 

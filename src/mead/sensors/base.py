@@ -14,7 +14,9 @@ class Scan:
     """Plots (detections) of one radar revisit, all valid at time ``t``.
 
     ``z`` is measured [range m, azimuth rad (from north, clockwise), elevation rad] in the
-    radar's local ENU frame at ``site``; ``sigma`` is the 1-σ noise of each component.
+    radar's local ENU frame at ``site``, and a radar that measures Doppler appends the range
+    rate (m/s, > 0 receding) as a fourth column; ``sigma`` is the 1-σ noise of each
+    component.
     ``truth`` says which truth object made each plot (−1: clutter) and is for scoring only;
     trackers must not read it.
     """
@@ -25,8 +27,8 @@ class Scan:
     site_lat_deg: float
     site_lon_deg: float
     site_alt_m: float
-    z: Meas  # (M, 3)
-    sigma: Array  # (3,) [m, rad, rad]
+    z: Meas  # (M, 3) [m, rad, rad], or (M, 4) [m, rad, rad, m/s] with range rate
+    sigma: Array  # (3,) [m, rad, rad], or (4,) [m, rad, rad, m/s]
     truth: np.ndarray  # (M,) int, −1 for clutter
     delay_s: float = 0.0  # from ``t`` to the scan's arrival at the partner's tracker, s
 

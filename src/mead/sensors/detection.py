@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from mead.geo import A_M, E2, K_REFRACTION, R_MEAN_M
-from mead.types import Array, Mask, Matrix, Meas, Positions
+from mead.types import Array, Mask, Matrix, Meas, Positions, States
 
 _B_M = A_M * np.sqrt(1.0 - E2)  # WGS84 semi-minor axis, m
 _EP2 = E2 / (1.0 - E2)  # second eccentricity squared
@@ -48,6 +48,17 @@ def ecef2rae(p: Positions, site_ecef: Array, rot: Matrix) -> Meas:
         ],
         axis=-1,
     )
+
+
+def range_rate(x: States, site_ecef: Array) -> Array:
+    """Range rate ṙ (K,) m/s of ECEF states x (K, 6) seen from a site fixed on the Earth.
+
+    ṙ = uᵀ (v − v_site) with u = (p − o)/|p − o| the line of sight; the site is at rest
+    in the rotating ECEF frame (v_site = 0), so ṙ = uᵀ v. Positive when receding.
+    """
+    d = x[:, :3] - site_ecef
+    u = d / np.maximum(np.linalg.norm(d, axis=1), 1.0)[:, None]
+    return np.einsum("ij,ij->i", u, x[:, 3:6])
 
 
 def in_sector(az_rad: Array, min_az_deg: float, max_az_deg: float) -> Mask:
@@ -116,7 +127,8 @@ def swerling1_pd(snr: Array, pfa: float) -> Array:
 
 
 def add_noise(z: Meas, sigma: Array, rng: np.random.Generator) -> Meas:
-    """Add independent Gaussian noise ``sigma`` (3,) [m, rad, rad] to plots (M, 3).
+    """Add independent Gaussian noise ``sigma`` (3,) [m, rad, rad] to plots (M, 3), or
+    (4,) [m, rad, rad, m/s] to plots with range rate (M, 4).
 
     Azimuth is wrapped into [0, 2π). Returns a new array.
     """
@@ -131,6 +143,7 @@ def draw_clutter(
     range_m: tuple[float, float],
     az_rad: tuple[float, float],
     el_rad: tuple[float, float],
+    range_rate_mps: float | None = None,
 ) -> Meas:
     """Poisson(``mean_count``) false plots (M, 3), uniform in the polar measurement volume.
 
@@ -138,6 +151,10 @@ def draw_clutter(
     ``az_rad`` = (start, width) rad (wrapped into [0, 2π)), elevation uniform in
     ``el_rad`` = (lo, hi) rad. The clutter density a tracker should assume is therefore
     ``mean_count / ((hi − lo)_r · width · (hi − lo)_el)`` per m·rad².
+
+    With ``range_rate_mps`` a, the plots get a fourth column, a range rate uniform in
+    [−a, a) m/s (M, 4), drawn after the positions (which stay as without it): the density
+    per m·rad²·m/s is the above over 2a.
     """
     n = int(rng.poisson(mean_count)) if mean_count > 0.0 else 0
     u = rng.random((n, 3))
@@ -145,4 +162,6 @@ def draw_clutter(
     span = np.array([range_m[1] - range_m[0], az_rad[1], el_rad[1] - el_rad[0]])
     z = lo + u * span
     z[:, 1] = np.mod(z[:, 1], TWO_PI)
+    if range_rate_mps is not None:
+        z = np.column_stack([z, rng.uniform(-range_rate_mps, range_rate_mps, n)])
     return z

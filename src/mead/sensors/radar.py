@@ -18,6 +18,11 @@ CLUTTER_MIN_RANGE_M = 1_000.0
 CLUTTER_EL_SPAN_DEG = 3.0
 """Clutter fills elevations from ``min_el_deg`` up to this much above it (capped at max)."""
 
+CLUTTER_RANGE_RATE_MPS = 1_500.0
+"""Clutter of a radar that measures range rate has ṙ uniform in ± this, m/s (birds,
+weather, ground and sea returns, and the odd fast false alarm); the trackers' default
+``range_rate_span_mps`` is twice it."""
+
 
 class Radar:
     """One simulated radar: holds a ``Sensor``'s parameters in SI units and scans truth.
@@ -27,6 +32,10 @@ class Radar:
     ``detection.in_sector``), draws Swerling-1 detections from the radar-equation SNR,
     adds Gaussian measurement noise and Poisson clutter, and shuffles the plots so their
     order says nothing about which are clutter.
+
+    A sensor with ``sigma_range_rate_mps`` also measures the range rate (Doppler) of each
+    plot: ṙ = uᵀ v (``detection.range_rate``) plus noise, and clutter ṙ uniform in
+    ± ``CLUTTER_RANGE_RATE_MPS``; its plots are then (M, 4) and its ``sigma`` (4,).
     """
 
     def __init__(self, sensor: Sensor, partner: str) -> None:
@@ -51,13 +60,12 @@ class Radar:
         self.max_el_rad = float(np.radians(sensor.max_el_deg))  # rad
         self.ref_snr = 10.0 ** (sensor.ref_snr_db / 10.0)  # linear, 1 m² at ref range
         self.ref_range_m = sensor.ref_range_km * 1e3  # m
-        self.sigma = np.array(  # (3,) [m, rad, rad]
-            [
-                sensor.sigma_range_m,
-                np.radians(sensor.sigma_az_deg),
-                np.radians(sensor.sigma_el_deg),
-            ]
-        )
+        sigma = [sensor.sigma_range_m, np.radians(sensor.sigma_az_deg)]
+        sigma.append(np.radians(sensor.sigma_el_deg))
+        if sensor.sigma_range_rate_mps is not None:
+            sigma.append(sensor.sigma_range_rate_mps)
+        self.sigma = np.array(sigma)  # (3,) [m, rad, rad], or (4,) [m, rad, rad, m/s]
+        self.range_rate = sensor.sigma_range_rate_mps is not None  # plots carry ṙ
         sec = sensor.sector
         self.sector_deg = (sec.min_az_deg, sec.max_az_deg) if sec else (0.0, 360.0)  # cw, deg
         self.clutter_range_m = (min(CLUTTER_MIN_RANGE_M, self.range_m / 2.0), self.range_m)
@@ -75,7 +83,11 @@ class Radar:
 
     @property
     def clutter_density(self) -> float:
-        """Mean clutter plots per unit polar volume (per m·rad²), for a tracker's λ."""
+        """Mean clutter plots per unit polar volume (per m·rad²), for a tracker's λ.
+
+        With range rate the 4-D density is this over 2 ``CLUTTER_RANGE_RATE_MPS`` m/s (the
+        trackers' ``range_rate_span_mps``).
+        """
         (r0, r1), (_, w), (e0, e1) = self.clutter_range_m, self.clutter_az_rad, self.clutter_el_rad
         return self.sensor.clutter_per_scan / ((r1 - r0) * w * (e1 - e0))
 
@@ -111,19 +123,25 @@ class Radar:
 
         Returns
         -------
-        Scan with plots ``z`` (M, 3) [range m, az rad, el rad] in this radar's ENU frame.
+        Scan with plots ``z`` (M, 3) [range m, az rad, el rad] in this radar's ENU frame, or
+        (M, 4) [range m, az rad, el rad, range rate m/s] if the radar measures range rate.
         """
         X, truth_idx, rcs_m2 = _check_scan_inputs(self.sensor.id, X, truth_idx, rcs_m2)
         rows, rae = self.visible(X)
         snr = detection.mean_snr(rae[:, 0], rcs_m2[rows], self.ref_snr, self.ref_range_m)
         hit = rng.random(rows.size) < detection.swerling1_pd(snr, self.sensor.pfa)
-        z_tgt = detection.add_noise(rae[hit], self.sigma, rng)
+        meas = rae[hit]
+        if self.range_rate:
+            rdot = detection.range_rate(X[rows[hit]], self.site_ecef)
+            meas = np.column_stack([meas, rdot])
+        z_tgt = detection.add_noise(meas, self.sigma, rng)
         z_clu = detection.draw_clutter(
             rng,
             self.sensor.clutter_per_scan,
             self.clutter_range_m,
             self.clutter_az_rad,
             self.clutter_el_rad,
+            CLUTTER_RANGE_RATE_MPS if self.range_rate else None,
         )
         z = np.concatenate([z_tgt, z_clu])
         truth = np.concatenate([truth_idx[rows[hit]], np.full(len(z_clu), -1, dtype=np.int64)])

@@ -5,11 +5,13 @@ track) of least total cost, where the cost of pairing track i with plot j is the
 log-likelihood ratio of "j is i's target" against "i missed its target and j is clutter
 or a new target":
 
-    c_ij = d²_ij + ln|S_i| + 3 ln 2π − 2 ln(P_D / (1 − P_D)) + 2 ln β,
+    c_ij = d²_ij + ln|S_i| + m ln 2π − 2 ln(P_D / (1 − P_D)) + 2 ln β_m,
 
-d² the Mahalanobis distance, S_i the innovation covariance (in the plot units), P_D the
-detection probability and β the spatial density of clutter and new targets per unit
-volume of the plot space (polar plots: m·rad²; Cartesian plots: m³). Only pairs with
+d² the Mahalanobis distance, S_i the innovation covariance (in the plot units), m the
+plot size (3; 4 with range rate), P_D the detection probability and β_m the density of
+clutter and new targets per unit volume of the plot space (polar plots: m·rad²;
+Cartesian plots: m³; polar plots with range rate: m·rad²·m/s, taken as β / Δṙ with
+``range_rate_span_mps`` Δṙ the width of the clutter's range-rate spread). Only pairs with
 c_ij < 0 are worth making, so the problem is solved as an assignment on min(c, 0): the
 pairs left with cost 0 mean "not assigned".
 
@@ -70,6 +72,21 @@ from mead.tracking.gating import Gated
 from mead.types import Array, Index, Mask
 
 LN_2PI = float(np.log(2.0 * np.pi))
+
+RANGE_RATE_SPAN_MPS = 3_000.0
+"""Default width Δṙ (m/s) over which clutter range rates spread (the simulated radar's
+clutter is uniform in ±1,500 m/s): a range-rate plot's density is β / Δṙ."""
+
+
+def log_density(clutter_density: float, range_rate_span_mps: float, dim: int) -> float:
+    """ln β_m of the clutter density in an m-component plot space (module doc).
+
+    ``clutter_density`` β is per unit of the 3-component plot space; a 4th component
+    (range rate) spreads it over ``range_rate_span_mps`` m/s.
+    """
+    log_b = float(np.log(clutter_density))
+    return log_b - float(np.log(range_rate_span_mps)) if dim == 4 else log_b
+
 
 SMALL_GRAPH = 256
 """Pair lists up to this long are clustered by label propagation, longer ones by scipy."""
@@ -195,6 +212,7 @@ class GNN:
 
     pd: float = 0.9  # detection probability assumed per scan
     clutter_density: float = 1e-6  # β: clutter + new-target plots per m·rad² (polar; m³ Cartesian)
+    range_rate_span_mps: float = RANGE_RATE_SPAN_MPS  # m/s, Δṙ of clutter (plots with ṙ)
     # True: confirmed tracks choose first, tentative ones take the rest. On the reference
     # raid that cuts drone track-id changes (47 against 54 per drone) but confirms drones
     # later (6 looks against 4) and holds them less (76.8 % against 78.6 %): off.
@@ -205,12 +223,16 @@ class GNN:
             raise ValueError(f"GNN.pd must be in (0, 1) (got {self.pd})")
         if not (np.isfinite(self.clutter_density) and self.clutter_density > 0.0):
             raise ValueError(f"GNN.clutter_density must be > 0 (got {self.clutter_density})")
+        if not (np.isfinite(self.range_rate_span_mps) and self.range_rate_span_mps > 0.0):
+            raise ValueError(
+                f"GNN.range_rate_span_mps must be > 0 (got {self.range_rate_span_mps})"
+            )
 
     def cost(self, gated: Gated) -> Array:
         """Negative log-likelihood ratio c_ij (K,) of each gated pair (see module doc)."""
-        offset = (
-            3 * LN_2PI - 2 * np.log(self.pd / (1 - self.pd)) + 2 * np.log(self.clutter_density)
-        )
+        m = gated.pred.dim
+        log_b = log_density(self.clutter_density, self.range_rate_span_mps, m)
+        offset = m * LN_2PI - 2 * np.log(self.pd / (1 - self.pd)) + 2 * log_b
         return gated.d2 + gated.logdet + offset
 
     def associate(self, gated: Gated, confirmed: Mask | None = None) -> Index:

@@ -7,8 +7,14 @@
    (λ_max(P + R) ≤ tr P + λ_max(R)); λ_R bounds the plot noise's largest ECEF variance
    (polar plots: σ_r² + (r σ_ang)², r the track's range from the site, σ_ang the larger
    angular noise) and ``margin`` covers the polar→Cartesian curvature.
-2. A fine pass on the surviving pairs: the χ² gate d² = yᵀS⁻¹y ≤ γ in the measurement
-   space, with y the innovation (polar: azimuth wrapped) and S = HPHᵀ + R from the EKF.
+2. A fine pass on the surviving pairs: the χ² gate d² = yᵀS⁻¹y ≤ γ_m in the measurement
+   space, with y the innovation (polar: azimuth wrapped) and S = HPHᵀ + R from the EKF;
+   γ_m is the χ² quantile with m degrees of freedom, m the scan's plot size (3; 4 when the
+   radar also measures range rate).
+
+With range rate the coarse pass still uses positions only, with γ_4: the position part of
+a 4-dimensional innovation has a Mahalanobis distance no larger than the whole one (a
+Schur complement), so the bound still holds.
 
 The scan's ``MeasurementModel`` (a radar ``Site`` or a ``CartesianFrame``) supplies the
 plot positions, predictions and innovations.
@@ -35,7 +41,7 @@ class Gated:
     plot: Index  # (K,) plot indices in the scan
     row: Index  # (K,) rows of ``pred`` for each pair's track
     d2: Array  # (K,) squared Mahalanobis distance
-    y: Meas  # (K, 3) innovation in the plot space (polar: [m, rad, rad], azimuth wrapped)
+    y: Meas  # (K, m) innovation in the plot space (polar: [m, rad, rad(, m/s)], az wrapped)
     pred: Prediction  # predicted measurements of the candidate tracks
 
     @property
@@ -63,7 +69,7 @@ def coarse_pairs(
 
 
 def mahalanobis2(y: Meas, S_inv: Covs) -> Array:
-    """Squared Mahalanobis distances yᵀS⁻¹y (K,) of K innovations (K, 3)."""
+    """Squared Mahalanobis distances yᵀS⁻¹y (K,) of K innovations (K, m)."""
     return np.einsum("ki,kij,kj->k", y, S_inv, y)
 
 
@@ -71,17 +77,20 @@ class Gate(Protocol):
     """Finds the plots of a scan that may belong to each track."""
 
     def gate(self, x: States, P: Covs, z: Meas, sigma: Array, model: MeasurementModel) -> Gated:
-        """Candidate pairs of N tracks (N, 6), (N, 6, 6) and M plots z (M, 3) of ``model``."""
+        """Candidate pairs of N tracks (N, 6), (N, 6, 6) and M plots z (M, m) of ``model``
+        with noise ``sigma`` (m,)."""
         ...
 
 
 @dataclass(frozen=True)
 class ChiSquareGate:
-    """Coarse k-d tree gate in ECEF, then a χ² gate (3 dof) in the measurement space."""
+    """Coarse k-d tree gate in ECEF, then a χ² gate (m dof, m the plot size) in the
+    measurement space."""
 
     prob: float = 0.999  # probability that a target's own plot falls in the gate
     margin: float = 1.2  # factor on the coarse radius (curvature, linearisation)
-    gamma: float = field(init=False)  # χ²₃ quantile at ``prob``
+    gamma: float = field(init=False)  # χ²₃ quantile at ``prob`` (polar or Cartesian plots)
+    gamma4: float = field(init=False)  # χ²₄ quantile at ``prob`` (polar plots + range rate)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.prob < 1.0:
@@ -89,18 +98,30 @@ class ChiSquareGate:
         if not self.margin >= 1.0:
             raise ValueError(f"ChiSquareGate.margin must be >= 1 (got {self.margin})")
         object.__setattr__(self, "gamma", float(chi2.ppf(self.prob, 3)))
+        object.__setattr__(self, "gamma4", float(chi2.ppf(self.prob, 4)))
+
+    def threshold(self, dim: int) -> float:
+        """The gate γ_m on d² for plots of ``dim`` components (3 or 4)."""
+        if dim == 3:
+            return self.gamma
+        if dim == 4:
+            return self.gamma4
+        raise ValueError(f"ChiSquareGate: plots must have 3 or 4 components (got {dim})")
 
     def radius_m(self, x: States, P: Covs, sigma: Array, model: MeasurementModel) -> Array:
-        """Coarse gate radius (N,) m of N tracks for plots of ``model`` with noise ``sigma``."""
+        """Coarse gate radius (N,) m of N tracks for plots of ``model`` with noise ``sigma``
+        (m,); γ_m with m = len(sigma)."""
         tr = P[:, 0, 0] + P[:, 1, 1] + P[:, 2, 2]
-        return self.margin * np.sqrt(self.gamma * (tr + model.spread_m2(x[:, :3], sigma)))
+        gamma = self.threshold(len(sigma))
+        return self.margin * np.sqrt(gamma * (tr + model.spread_m2(x[:, :3], sigma)))
 
     def gate(self, x: States, P: Covs, z: Meas, sigma: Array, model: MeasurementModel) -> Gated:
-        """Pairs of N tracks (N, 6), (N, 6, 6) and M plots z (M, 3) that pass both passes."""
+        """Pairs of N tracks (N, 6), (N, 6, 6) and M plots z (M, m) with noise ``sigma``
+        (m,) that pass both passes."""
         i, j = coarse_pairs(x[:, :3], self.radius_m(x, P, sigma, model), model.to_ecef(z))
         cand, row = np.unique(i, return_inverse=True)
         pred = model.predict(x, P, cand, np.diag(np.square(sigma)))
         y = model.innovation(z[j], pred.zhat[row])
         d2 = mahalanobis2(y, pred.S_inv[row])
-        ok = d2 <= self.gamma
+        ok = d2 <= self.threshold(len(sigma))
         return Gated(i[ok], j[ok], row[ok], d2[ok], y[ok], pred)

@@ -304,18 +304,19 @@ class IMM:
     ) -> tuple[Array, Array, Covs, States, Covs]:
         """Update K tracks' modes with one plot each; returns μ, x_j, P_j, x, P.
 
-        ``y`` (K, 3) is the innovation of the combined estimate ``x`` (K, 6), ``H``
-        (K, 3, 6) its Jacobian and ``R`` (3, 3) the plot noise.
+        ``y`` (K, m) is the innovation of the combined estimate ``x`` (K, 6), ``H``
+        (K, m, 6) its Jacobian and ``R`` (m, m) the plot noise; m = 3, or 4 with range
+        rate (which sees the velocity, never κ).
         """
         k, r = mu.shape
-        n = xm.shape[-1]
-        H = np.concatenate([H, np.zeros((k, 3, n - 6))], axis=2)  # plots do not see κ
+        n, m = xm.shape[-1], y.shape[1]
+        H = np.concatenate([H, np.zeros((k, m, n - 6))], axis=2)  # plots do not see κ
         dx = xm[..., :6] - x[:, None, :]  # (K, r, 6)
-        yj = y[:, None, :] - np.einsum("kmd,krd->krm", H[..., :6], dx)  # (K, r, 3)
-        Hr = np.repeat(H, r, axis=0)  # (K·r, 3, n)
+        yj = y[:, None, :] - np.einsum("kmd,krd->krm", H[..., :6], dx)  # (K, r, m)
+        Hr = np.repeat(H, r, axis=0)  # (K·r, m, n)
         S = Hr @ Pm.reshape(k * r, n, n) @ Hr.swapaxes(-1, -2) + R
         d2 = np.einsum(
-            "ki,ki->k", yj.reshape(k * r, 3), np.linalg.solve(S, yj.reshape(-1, 3, 1))[..., 0]
+            "ki,ki->k", yj.reshape(k * r, m), np.linalg.solve(S, yj.reshape(-1, m, 1))[..., 0]
         )
         _, logdet = np.linalg.slogdet(S)
         loglik = (-0.5 * (d2 + logdet)).reshape(k, r)
@@ -323,7 +324,7 @@ class IMM:
         w = np.exp(w - w.max(axis=1, keepdims=True))
         mu1 = np.maximum(w / w.sum(axis=1, keepdims=True), MU_FLOOR)
         mu1 /= mu1.sum(axis=1, keepdims=True)
-        xu, Pu = kf_update(xm.reshape(k * r, n), Pm.reshape(k * r, n, n), yj.reshape(-1, 3), Hr, R)
+        xu, Pu = kf_update(xm.reshape(k * r, n), Pm.reshape(k * r, n, n), yj.reshape(-1, m), Hr, R)
         xm1, Pm1 = xu.reshape(k, r, n), Pu.reshape(k, r, n, n)
         xc, Pc = imm_combine(mu1, xm1[..., :6], Pm1[..., :6, :6])
         return mu1, xm1, Pm1, xc, Pc

@@ -64,7 +64,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mead.tracking.association import LN_2PI, Marginals, gnn_solve, pair_clusters
+from mead.tracking.association import (
+    LN_2PI,
+    RANGE_RATE_SPAN_MPS,
+    Marginals,
+    gnn_solve,
+    pair_clusters,
+)
 from mead.tracking.gating import Gated
 from mead.tracking.imm import MU_FLOOR, imm_combine
 from mead.types import Array, Covs, Index, Mask, Meas, States
@@ -253,19 +259,19 @@ def pda_update(
     """PDA update of C tracks (C, n), (C, n, n) from K weighted innovations (module doc).
 
     ``row`` (K,) gives each innovation's track (0..C−1), ``beta`` (K,) its weight, ``y``
-    (K, 3) the innovation; ``beta0`` (C,) = 1 − Σ β of each track. ``H`` is (C, 3, n),
-    ``R`` (3, 3).
+    (K, m) the innovation (m = 3; 4 with range rate); ``beta0`` (C,) = 1 − Σ β of each
+    track. ``H`` is (C, m, n), ``R`` (m, m).
     """
-    c = len(x)
+    c, m = len(x), y.shape[1]
     Ht = H.swapaxes(-1, -2)
     PHt = P @ Ht
     S = H @ PHt + R
-    K = np.linalg.solve(S, PHt.swapaxes(-1, -2)).swapaxes(-1, -2)  # (C, n, 3)
+    K = np.linalg.solve(S, PHt.swapaxes(-1, -2)).swapaxes(-1, -2)  # (C, n, m)
     by = beta[:, None] * y
-    nu = np.stack([np.bincount(row, by[:, d], minlength=c) for d in range(3)], axis=1)
-    byy = (by[:, :, None] * y[:, None, :]).reshape(-1, 9)
-    spread = np.stack([np.bincount(row, byy[:, d], minlength=c) for d in range(9)], axis=1)
-    spread = spread.reshape(c, 3, 3) - nu[:, :, None] * nu[:, None, :]
+    nu = np.stack([np.bincount(row, by[:, d], minlength=c) for d in range(m)], axis=1)
+    byy = (by[:, :, None] * y[:, None, :]).reshape(-1, m * m)
+    spread = np.stack([np.bincount(row, byy[:, d], minlength=c) for d in range(m * m)], axis=1)
+    spread = spread.reshape(c, m, m) - nu[:, :, None] * nu[:, None, :]
     IKH = np.eye(x.shape[-1]) - K @ H
     Pc = IKH @ P @ IKH.swapaxes(-1, -2) + K @ R @ K.swapaxes(-1, -2)  # Joseph form
     b0 = beta0[:, None, None]
@@ -289,20 +295,21 @@ def imm_pda_update(
     """IMM-PDA update of C tracks' modes μ (C, r), x_m (C, r, n), P_m (C, r, n, n).
 
     Modes may carry more states than the combined 6 (e.g. κ, unseen by the plots).
-    ``x`` (C, 6) is the combined estimate the innovations ``y`` (K, 3) were formed from;
-    ``row``, ``beta``, ``beta0`` and ``H`` (C, 3, 6) as in ``pda_update``. Returns μ,
-    x_m, P_m and the combined x (C, 6), P (C, 6, 6) (module doc).
+    ``x`` (C, 6) is the combined estimate the innovations ``y`` (K, m) were formed from
+    (m = 3; 4 with range rate); ``row``, ``beta``, ``beta0``, ``H`` (C, m, 6) and ``R``
+    (m, m) as in ``pda_update``. Returns μ, x_m, P_m and the combined x (C, 6),
+    P (C, 6, 6) (module doc).
     """
     c, r = mu.shape
-    n = xm.shape[-1]
-    Hdx = np.einsum("cij,crj->cri", H, xm[..., :6] - x[:, None, :])  # (C, r, 3)
-    ym = y[:, None, :] - Hdx[row]  # (K, r, 3) mode-conditioned innovations
-    Hn = np.concatenate([H, np.zeros((c, 3, n - 6))], axis=2)  # plots do not see extra states
-    Hr = np.repeat(Hn, r, axis=0)  # (C·r, 3, n)
-    S = (Hr @ Pm.reshape(c * r, n, n) @ Hr.swapaxes(-1, -2) + R).reshape(c, r, 3, 3)
+    n, m = xm.shape[-1], y.shape[1]
+    Hdx = np.einsum("cij,crj->cri", H, xm[..., :6] - x[:, None, :])  # (C, r, m)
+    ym = y[:, None, :] - Hdx[row]  # (K, r, m) mode-conditioned innovations
+    Hn = np.concatenate([H, np.zeros((c, m, n - 6))], axis=2)  # plots do not see extra states
+    Hr = np.repeat(Hn, r, axis=0)  # (C·r, m, n)
+    S = (Hr @ Pm.reshape(c * r, n, n) @ Hr.swapaxes(-1, -2) + R).reshape(c, r, m, m)
     _, logdet = np.linalg.slogdet(S)
     Sy = np.linalg.solve(S[row], ym[..., None])[..., 0]
-    loglik = -0.5 * (np.einsum("kri,kri->kr", ym, Sy) + logdet[row] + 3 * LN_2PI)  # (K, r)
+    loglik = -0.5 * (np.einsum("kri,kri->kr", ym, Sy) + logdet[row] + m * LN_2PI)  # (K, r)
     lmix = loglik + np.log(np.maximum(mu[row], 1e-300))
     top = lmix.max(axis=1, keepdims=True)
     lbar = top[:, 0] + np.log(np.exp(lmix - top).sum(axis=1))  # ln N̄_k
@@ -321,7 +328,7 @@ def imm_pda_update(
         (beta0[:, None] / lam).reshape(-1),
         rows_m,
         (bk / lam[row]).reshape(-1),
-        ym.reshape(-1, 3),
+        ym.reshape(-1, m),
         Hr,
         R,
     )
@@ -336,6 +343,7 @@ class JPDA:
 
     pd: float = 0.9  # detection probability assumed per scan
     clutter_density: float = 1e-6  # λ: clutter + new-target plots per m·rad² (polar; m³ Cartesian)
+    range_rate_span_mps: float = RANGE_RATE_SPAN_MPS  # m/s, Δṙ of clutter: λ/Δṙ per m/s
     gate_prob: float = 0.999  # P_G: probability that a target's plot passes the gate
     hit_prob: float = 0.5  # 1 − β_0 at or above which a track counts a hit (M-of-N)
     used_prob: float = 0.9  # Σ_i β_ij at or above which plot j starts no new track
@@ -350,6 +358,10 @@ class JPDA:
             raise ValueError(f"JPDA.gate_prob must be in (0, 1] (got {self.gate_prob})")
         if not (np.isfinite(self.clutter_density) and self.clutter_density > 0.0):
             raise ValueError(f"JPDA.clutter_density must be > 0 (got {self.clutter_density})")
+        if not (np.isfinite(self.range_rate_span_mps) and self.range_rate_span_mps > 0.0):
+            raise ValueError(
+                f"JPDA.range_rate_span_mps must be > 0 (got {self.range_rate_span_mps})"
+            )
         for name in ("hit_prob", "used_prob"):
             v = getattr(self, name)
             if not 0.0 < v <= 1.0:
@@ -358,9 +370,15 @@ class JPDA:
             raise ValueError(f"JPDA.max_events must be >= 1 (got {self.max_events})")
 
     def log_weights(self, gated: Gated) -> Array:
-        """ln w_ij (K,) of each gated pair: ln [P_D N(y; 0, S) / ((1 − P_D P_G) λ)]."""
+        """ln w_ij (K,) of each gated pair: ln [P_D N(y; 0, S) / ((1 − P_D P_G) λ_m)].
+
+        λ_m is λ in the m-component plot space: λ / Δṙ with range rate (m = 4).
+        """
+        m = gated.pred.dim
         norm = np.log(self.pd / ((1.0 - self.pd * self.gate_prob) * self.clutter_density))
-        return norm - 0.5 * (gated.d2 + gated.logdet + 3 * LN_2PI)
+        if m == 4:  # λ_4 = λ / Δṙ
+            norm += np.log(self.range_rate_span_mps)
+        return norm - 0.5 * (gated.d2 + gated.logdet + m * LN_2PI)
 
     def marginals(self, gated: Gated, confirmed: Mask | None = None) -> Marginals:
         """β of the gated pairs, β_0 and the hit flag per ``gated.pred`` row, the used plots.

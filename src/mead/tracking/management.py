@@ -28,7 +28,7 @@ class Coverage(Protocol):
     """Which positions a sensor could have detected on its last scan."""
 
     def observe(self, sensor_id: str, z: Meas) -> None:
-        """See a scan's plots (M, 3); a coverage model may learn from them."""
+        """See a scan's plots (M, 3) [range m, az rad, el rad]; a coverage model may learn."""
 
     def covers(self, sensor_id: str, site: MeasurementModel, pos: Positions) -> Mask:
         """(N,) True where ECEF positions ``pos`` (N, 3) m are inside the sensor's coverage."""
@@ -142,7 +142,8 @@ class Initiator(Protocol):
     """Starts tentative tracks from plots no track took."""
 
     def initiate(self, z: Meas, sigma: Array, model: MeasurementModel) -> tuple[States, Covs]:
-        """States (K, 6) and covariances (K, 6, 6) of K new tracks from plots z (K, 3)."""
+        """States (K, 6) and covariances (K, 6, 6) of K new tracks from plots z (K, m)
+        with noise ``sigma`` (m,); m = 3, or 4 with range rate."""
         ...
 
 
@@ -176,6 +177,12 @@ class OnePointInitiator:
     next plot is caught up to ≈ 4 σ_h · dt away, so the default 1,000 m/s reaches a 3 km/s
     ballistic missile at 5–10 s scans; the first update then sets the velocity, as a
     two-point initiation would.
+
+    A plot with range rate ṙ (z (K, 4), ``sigma`` (4,)) also sets the velocity along its
+    line of sight u (ECEF, from the site to the plot): the mean is ṙ u and the covariance
+    A C A + σ_ṙ² u uᵀ, with C the prior above and A = I − u uᵀ, i.e. variance σ_ṙ² along u
+    and the large prior across it. A 2.5 km/s missile flying at the radar is then caught
+    on the next scan whatever ``vel_std_*``.
     """
 
     vel_std_h_mps: float = 1_000.0  # m/s, 1-σ horizontal velocity of a new track
@@ -188,7 +195,8 @@ class OnePointInitiator:
                 raise ValueError(f"OnePointInitiator.{name} must be > 0 (got {v})")
 
     def initiate(self, z: Meas, sigma: Array, model: MeasurementModel) -> tuple[States, Covs]:
-        """States (K, 6) and covariances (K, 6, 6) of K new tracks from plots z (K, 3)."""
+        """States (K, 6) and covariances (K, 6, 6) of K new tracks from plots z (K, 3), or
+        (K, 4) with range rate m/s; ``sigma`` (3,) or (4,) is the plots' 1-σ noise."""
         k = len(z)
         x = np.zeros((k, 6))
         x[:, :3] = model.to_ecef(z)
@@ -196,6 +204,14 @@ class OnePointInitiator:
         P[:, :3, :3] = model.cov_ecef(z, sigma)
         vel = np.square([self.vel_std_h_mps, self.vel_std_h_mps, self.vel_std_v_mps])
         P[:, 3:, 3:] = model.rot.T @ np.diag(vel) @ model.rot
+        if z.shape[1] == 4:
+            d = x[:, :3] - model.origin
+            u = d / np.linalg.norm(d, axis=1, keepdims=True)  # (K, 3) line of sight, ECEF
+            uu = u[:, :, None] * u[:, None, :]
+            A = np.eye(3) - uu  # projection across the line of sight
+            x[:, 3:] = z[:, 3:4] * u
+            Pv = A @ P[:, 3:, 3:] @ A + sigma[3] ** 2 * uu
+            P[:, 3:, 3:] = 0.5 * (Pv + Pv.swapaxes(-1, -2))
         return x, P
 
 

@@ -8,8 +8,15 @@ the update only talk to the model, so one tracker handles both.
 
 Polar: a radar at a site measures z = h(x) = enu2rae(R (p − o)) where p is the target's ECEF
 position, o the site's ECEF origin and R the ECEF→ENU rotation at the site; z is
-[range m, azimuth rad clockwise from north, elevation rad]. The velocity is not measured,
-so the 3×6 Jacobian H = [J_rae(e) R, 0] with e = R (p − o) the ENU offset.
+[range m, azimuth rad clockwise from north, elevation rad], with the 3×6 Jacobian
+H = [J_rae(e) R, 0] (e = R (p − o) the ENU offset): the position part alone.
+
+A radar that measures Doppler adds a fourth component, the range rate (radial velocity)
+ṙ = uᵀ v in m/s, u = (p − o)/r the line of sight and v the ECEF velocity (the site is
+fixed on the rotating Earth, so its ECEF velocity is 0 and v is the velocity relative to
+it). Its Jacobian row is ∂ṙ/∂p = (v − ṙ u)ᵀ / r, ∂ṙ/∂v = uᵀ, so H is 4×6 and the
+velocity is observed along the line of sight. Which model a scan uses follows from its
+width: plots (M, 3) with noise (3,), or (M, 4) with (4,) (``range_rate_h``).
 
 All kernels are batched on a leading axis (N tracks or M plots).
 """
@@ -50,31 +57,37 @@ class LocalFrame:
 
 @dataclass(frozen=True)
 class Site(LocalFrame):
-    """A radar site: plots are polar (range, azimuth, elevation) in its local frame."""
+    """A radar site: plots are polar (range, azimuth, elevation[, range rate]) in its frame.
+
+    Every method takes plots of 3 columns [m, rad, rad] or 4 [m, rad, rad, m/s]; the plot
+    noise R (3, 3) or (4, 4) of ``predict`` picks the measurement model.
+    """
 
     # --- the polar ``MeasurementModel`` of the radar's plots ---
 
     def check(self, z: Meas) -> str | None:
-        """What is wrong with plots z (M, 3) for this model, or None."""
+        """What is wrong with plots z (M, 3) or (M, 4) for this model, or None."""
         if (z[:, 0] <= 0).any():
             return f"ranges must be > 0 m (got min {z[:, 0].min():g})"
         return None
 
     def predict(self, x: States, P: Covs, idx: Index, R: Matrix) -> Prediction:
-        """Predicted plots of tracks ``idx`` with plot noise R (3, 3) (``polar_predict``)."""
+        """Predicted plots of tracks ``idx`` with plot noise R (3, 3) or, with range rate,
+        (4, 4) (``polar_predict``)."""
         return polar_predict(x, P, idx, R, self)
 
     def innovation(self, z: Meas, zhat: Meas) -> Meas:
-        """z − ẑ (K, 3), azimuth wrapped."""
+        """z − ẑ (K, 3) or (K, 4), azimuth wrapped."""
         return polar_innovation(z, zhat)
 
     def to_ecef(self, z: Meas) -> Positions:
-        """ECEF positions (M, 3) m of plots z (M, 3)."""
+        """ECEF positions (M, 3) m of plots z (M, 3) or (M, 4)."""
         return polar2ecef(z, self)
 
     def cov_ecef(self, z: Meas, sigma: Array) -> Covs:
-        """ECEF position covariance (M, 3, 3) m² of plots z with 1-σ noise ``sigma`` (3,)."""
-        return polar_cov_ecef(z, sigma, self)
+        """ECEF position covariance (M, 3, 3) m² of plots z with 1-σ noise ``sigma`` (3,)
+        or (4,) (the range-rate noise does not enter)."""
+        return polar_cov_ecef(z, sigma[:3], self)
 
     def spread_m2(self, pos: Positions, sigma: Array) -> Array:
         """Upper bound (N,) m² of the plot noise's largest ECEF variance at positions (N, 3)."""
@@ -82,8 +95,8 @@ class Site(LocalFrame):
         return sigma[0] ** 2 + (r * max(sigma[1], sigma[2])) ** 2
 
     def polar(self, z: Meas) -> Meas:
-        """Plots as [range m, az rad, el rad] from the site (coverage learning): z itself."""
-        return z
+        """Plots as [range m, az rad, el rad] (M, 3) from the site (coverage learning)."""
+        return z[:, :3]
 
 
 @dataclass(frozen=True)
@@ -97,7 +110,9 @@ class CartesianFrame(LocalFrame):
     """
 
     def check(self, z: Meas) -> str | None:
-        """Any finite positions are valid: None."""
+        """Any finite positions (M, 3) are valid: None; other widths (no range rate here)."""
+        if z.shape[1] != 3:
+            return f"must have 3 columns [east m, north m, up m] (got {z.shape[1]})"
         return None
 
     def predict(self, x: States, P: Covs, idx: Index, R: Matrix) -> Prediction:
@@ -137,7 +152,10 @@ class CartesianFrame(LocalFrame):
 
 
 class MeasurementModel(Protocol):
-    """How one sensor's plots (M, 3) relate to ECEF states; ``Site`` and ``CartesianFrame``."""
+    """How one sensor's plots (M, m) relate to ECEF states; ``Site`` and ``CartesianFrame``.
+
+    m is 3 (a position), or 4 for a ``Site`` whose radar also measures range rate.
+    """
 
     @property
     def origin(self) -> Positions:
@@ -150,7 +168,7 @@ class MeasurementModel(Protocol):
         ...
 
     def check(self, z: Meas) -> str | None:
-        """What is wrong with plots z (M, 3) for this model, or None."""
+        """What is wrong with plots z (M, m) for this model, or None."""
         ...
 
     def predict(self, x: States, P: Covs, idx: Index, R: Matrix) -> Prediction:
@@ -158,19 +176,20 @@ class MeasurementModel(Protocol):
         ...
 
     def innovation(self, z: Meas, zhat: Meas) -> Meas:
-        """Innovations z − ẑ (K, 3) in the plot space."""
+        """Innovations z − ẑ (K, m) in the plot space."""
         ...
 
     def to_ecef(self, z: Meas) -> Positions:
-        """ECEF positions (M, 3) m of plots z (M, 3)."""
+        """ECEF positions (M, 3) m of plots z (M, m)."""
         ...
 
     def cov_ecef(self, z: Meas, sigma: Array) -> Covs:
-        """ECEF position covariance (M, 3, 3) m² of plots z with 1-σ noise ``sigma`` (3,)."""
+        """ECEF position covariance (M, 3, 3) m² of plots z with 1-σ noise ``sigma`` (m,)."""
         ...
 
     def spread_m2(self, pos: Positions, sigma: Array) -> Array:
-        """Upper bound (N,) m² of the plot noise's largest ECEF variance at ECEF ``pos``."""
+        """Upper bound (N,) m² of the plot position noise's largest ECEF variance at ECEF
+        ``pos``, for plot noise ``sigma`` (m,)."""
         ...
 
     def polar(self, z: Meas) -> Meas:
@@ -221,23 +240,50 @@ def polar_jacobian(p: Positions, site: Site) -> Covs:
     return J @ site.rot
 
 
-def polar_h(x: States, site: Site) -> tuple[Meas, Covs]:
-    """Predicted measurement ẑ = h(x) (N, 3) and its Jacobian H (N, 3, 6) for N states."""
+def polar_h(x: States, site: Site, range_rate: bool = False) -> tuple[Meas, Covs]:
+    """Predicted measurement ẑ = h(x) and its Jacobian H for N states x (N, 6) ECEF.
+
+    Without ``range_rate``: ẑ (N, 3) [m, rad, rad] and H (N, 3, 6) (velocity columns 0).
+    With it: ẑ (N, 4) [m, rad, rad, m/s] and H (N, 4, 6), the last row from
+    ``range_rate_h``.
+    """
     p = x[:, :3]
-    H = np.zeros((len(x), 3, 6))
-    H[:, :, :3] = polar_jacobian(p, site)
-    return ecef2polar(p, site), H
+    m = 4 if range_rate else 3
+    H = np.zeros((len(x), m, 6))
+    H[:, :3, :3] = polar_jacobian(p, site)
+    zhat = ecef2polar(p, site)
+    if range_rate:
+        rdot, H[:, 3] = range_rate_h(x, site)
+        zhat = np.column_stack([zhat, rdot])
+    return zhat, H
+
+
+def range_rate_h(x: States, site: Site) -> tuple[Array, Array]:
+    """Range rate ṙ (N,) m/s of N ECEF states x (N, 6) seen from ``site``, and ∂ṙ/∂x (N, 6).
+
+    ṙ = uᵀ v with u = (p − o)/r the line of sight and r = |p − o| (the site is fixed in
+    ECEF); ∂ṙ/∂p = (v − ṙ u)ᵀ / r and ∂ṙ/∂v = uᵀ. r is floored at ``RHO_MIN_M``.
+    """
+    d = x[:, :3] - site.origin
+    r = np.maximum(np.linalg.norm(d, axis=1), RHO_MIN_M)
+    u = d / r[:, None]
+    v = x[:, 3:6]
+    rdot = np.einsum("ij,ij->i", u, v)
+    return rdot, np.concatenate([(v - rdot[:, None] * u) / r[:, None], u], axis=1)
 
 
 def polar_innovation(z: Meas, zhat: Meas) -> Meas:
-    """Innovation z − ẑ (K, 3) with the azimuth difference wrapped to (−π, π]."""
+    """Innovation z − ẑ (K, 3) or (K, 4) with the azimuth difference wrapped to (−π, π]."""
     y = z - zhat
     y[:, 1] = wrap_angle(y[:, 1])
     return y
 
 
 def polar2ecef(z: Meas, site: Site) -> Positions:
-    """Polar plots (M, 3) [range m, az rad, el rad] at ``site`` → ECEF positions (M, 3) m."""
+    """Polar plots (M, 3) [range m, az rad, el rad] at ``site`` → ECEF positions (M, 3) m.
+
+    A fourth column (range rate) is ignored.
+    """
     r, az, el = z[:, 0], z[:, 1], z[:, 2]
     ce = np.cos(el)
     e = np.stack([r * ce * np.sin(az), r * ce * np.cos(az), r * np.sin(el)], axis=1)
@@ -265,17 +311,17 @@ def polar_cov_ecef(z: Meas, sigma: Array, site: Site) -> Covs:
 
 
 def kf_update(x: States, P: Covs, y: Meas, H: Covs, R: Covs) -> tuple[States, Covs]:
-    """Kalman update of N tracks at once from innovations y (N, 3), Joseph form.
+    """Kalman update of N tracks at once from innovations y (N, m), Joseph form.
 
     S = HPHᵀ + R, K = PHᵀS⁻¹, x⁺ = x + Ky, P⁺ = (I − KH) P (I − KH)ᵀ + KRKᵀ.
-    ``H`` is (N, 3, n) for n states (6; 7 for an IMM mode with κ); ``R`` is (3, 3) or
-    (N, 3, 3). The Joseph form keeps P⁺ symmetric positive definite when P is much larger
-    than R (new tracks).
+    m is the plot size (3; 4 with range rate). ``H`` is (N, m, n) for n states (6; 7 for
+    an IMM mode with κ); ``R`` is (m, m) or (N, m, m). The Joseph form keeps P⁺ symmetric
+    positive definite when P is much larger than R (new tracks).
     """
     Ht = H.swapaxes(-1, -2)
-    PHt = P @ Ht  # (N, 6, 3)
-    S = H @ PHt + R  # (N, 3, 3)
-    K = np.linalg.solve(S, PHt.swapaxes(-1, -2)).swapaxes(-1, -2)  # (N, 6, 3) gain
+    PHt = P @ Ht  # (N, n, m)
+    S = H @ PHt + R  # (N, m, m)
+    K = np.linalg.solve(S, PHt.swapaxes(-1, -2)).swapaxes(-1, -2)  # (N, n, m) gain
     x_new = x + (K @ y[..., None])[..., 0]
     IKH = np.eye(P.shape[-1]) - K @ H
     P_new = IKH @ P @ IKH.swapaxes(-1, -2) + K @ R @ K.swapaxes(-1, -2)
@@ -283,11 +329,12 @@ def kf_update(x: States, P: Covs, y: Meas, H: Covs, R: Covs) -> tuple[States, Co
 
 
 def ekf_polar_update(x: States, P: Covs, z: Meas, sigma: Array, site: Site) -> tuple[States, Covs]:
-    """EKF update of N tracks (N, 6), (N, 6, 6) with one polar plot each, z (N, 3).
+    """EKF update of N tracks (N, 6), (N, 6, 6) with one polar plot each, z (N, 3) or (N, 4).
 
-    ``sigma`` (3,) is the plots' 1-σ noise [m, rad, rad]; R = diag(σ²).
+    ``sigma`` (3,) is the plots' 1-σ noise [m, rad, rad], or (4,) [m, rad, rad, m/s] with
+    range rate; R = diag(σ²).
     """
-    zhat, H = polar_h(x, site)
+    zhat, H = polar_h(x, site, range_rate=len(sigma) == 4)
     return kf_update(x, P, polar_innovation(z, zhat), H, np.diag(np.square(sigma)))
 
 
@@ -296,11 +343,16 @@ class Prediction:
     """Predicted measurements of selected tracks for one scan, shared by gating and update."""
 
     idx: Index  # (C,) rows of the tracks in the track table
-    zhat: Meas  # (C, 3) predicted plot, in the model's units (e.g. [m, rad, rad])
-    H: Covs  # (C, 3, 6) Jacobian
-    S: Covs  # (C, 3, 3) innovation covariance HPHᵀ + R
-    S_inv: Covs  # (C, 3, 3)
+    zhat: Meas  # (C, m) predicted plot, in the model's units (e.g. [m, rad, rad(, m/s)])
+    H: Covs  # (C, m, 6) Jacobian
+    S: Covs  # (C, m, m) innovation covariance HPHᵀ + R
+    S_inv: Covs  # (C, m, m)
     logdet: Array  # (C,) ln |S| (in the plot units, squared)
+
+    @property
+    def dim(self) -> int:
+        """m, the number of plot components (3; 4 with range rate)."""
+        return int(self.zhat.shape[1])
 
 
 PolarPrediction = Prediction
@@ -314,7 +366,14 @@ def _prediction(idx: Index, zhat: Meas, H: Covs, S: Covs) -> Prediction:
 
 
 def polar_predict(x: States, P: Covs, idx: Index, R: Matrix, site: Site) -> Prediction:
-    """Predicted measurement, Jacobian and innovation covariance of tracks ``idx``."""
+    """Predicted measurement, Jacobian and innovation covariance of tracks ``idx``.
+
+    ``R`` (3, 3) gives polar plots; (4, 4) polar plots with range rate (``polar_h``).
+    """
+    if R.shape[-1] == 4:
+        zhat, H = polar_h(x[idx], site, range_rate=True)
+        S = H @ P[idx] @ H.swapaxes(-1, -2) + R
+        return _prediction(idx, zhat, H, S)
     zhat, H = polar_h(x[idx], site)
     Hp = H[:, :, :3]  # velocity is not measured
     S = Hp @ P[idx, :3, :3] @ Hp.swapaxes(-1, -2) + R

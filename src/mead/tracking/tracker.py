@@ -8,7 +8,10 @@ Each ``step(scan)`` runs one cycle over all tracks at once:
 
 Scans are radar ``Scan``s (polar plots at a site) or ``CartesianScan``s (local Cartesian
 positions); each brings its measurement model (``Site`` or ``CartesianFrame``, see
-``measurement``), which the gate, the update and the initiator use.
+``measurement``), which the gate, the update and the initiator use. A radar that measures
+Doppler sends plots with a fourth column, the range rate (z (M, 4), sigma (4,)): the gate,
+the update and the initiator then use it too, scan by scan, so radars with and without
+range rate feed the same tracks.
 
 The motion model, gate, associator, initiator, manager and coverage are injected through
 the protocols beside their implementations (``MotionModel``, ``Gate``, ``Associator``,
@@ -439,18 +442,28 @@ def _copy(table: TrackTable) -> TrackTable:
 
 
 def _check_scan(scan: Scan | CartesianScan) -> tuple[Meas, Array]:
-    """The scan's plots (M, 3) and noise (3,) as float64, or ``BadScan`` naming the field."""
+    """The scan's plots (M, m) and noise (m,) as float64, or ``BadScan`` naming the field.
+
+    m is 3, or 4 for a radar ``Scan`` with range rate; ``z`` and ``sigma`` must agree.
+    """
     sid = getattr(scan, "sensor_id", "?")
+    widths = (3,) if isinstance(scan, CartesianScan) else (3, 4)
     z = np.asarray(scan.z, dtype=np.float64)
+    sigma = np.asarray(scan.sigma, dtype=np.float64)
     if z.size == 0:
-        z = np.empty((0, 3))
-    if z.ndim != 2 or z.shape[1] != 3:
-        raise BadScan(sid, "z", f"must have shape (M, 3) (got {z.shape})")
+        z = np.empty((0, len(sigma) if sigma.shape in {(3,), (4,)} else 3))
+    expected = " or ".join(f"(M, {w})" for w in widths)
+    if z.ndim != 2 or z.shape[1] not in widths:
+        raise BadScan(sid, "z", f"must have shape {expected} (got {z.shape})")
     if not np.isfinite(z).all():
         raise BadScan(sid, "z", "must be finite (got NaN or inf)")
-    sigma = np.asarray(scan.sigma, dtype=np.float64)
-    if sigma.shape != (3,) or not np.isfinite(sigma).all() or (sigma <= 0).any():
-        raise BadScan(sid, "sigma", f"must be 3 finite values > 0 (got {sigma.tolist()})")
+    m = z.shape[1]
+    if sigma.shape != (m,) or not np.isfinite(sigma).all() or (sigma <= 0).any():
+        raise BadScan(
+            sid,
+            "sigma",
+            f"must be {m} finite values > 0, one per column of z (got {sigma.tolist()})",
+        )
     if not np.isfinite(scan.t):
         raise BadScan(sid, "t", f"must be finite (got {scan.t})")
     if isinstance(scan, CartesianScan):
