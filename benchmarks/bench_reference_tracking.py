@@ -86,6 +86,8 @@ class Trace:
     looked: np.ndarray  # (N,) bit s set: radar s plotted the object at least once
     third_plot: np.ndarray  # (N,) time of the object's third plot, s (NaN: fewer)
     tracker_s: float  # time spent in Tracker.step + report, s
+    tracks: int = 0  # confirmed track ids reported
+    false_tracks: int = 0  # of those, never within the match gate of any live object
 
 
 def plot_windows(scans: list[Scan], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -172,6 +174,8 @@ def trace_partner(
     looked, third_plot = np.zeros(n, np.int64), np.full(n, np.nan)
     tracker, busy, matcher = TRACKERS[setup](partner), 0.0, MATCHERS[match]
     prev_t, prev = 0.0, np.empty(0, np.int64)
+    ids: set[str] = set()
+    matched: set[str] = set()
     for scan in scans:
         t = scan.t
         t0 = time.perf_counter()
@@ -183,6 +187,8 @@ def trace_partner(
         held_s[prev] += np.clip(hi - lo, 0.0, None)
         obj = matcher(truth, t, rep.x)
         ok = obj >= 0
+        ids.update(rep.ids)
+        matched.update(compress(rep.ids, ok))
         ok[ok] = (first[obj[ok]] <= t) & (t <= last[obj[ok]])
         pairs.update(zip(obj[ok].tolist(), compress(rep.ids, ok), strict=True))
         prev, prev_t = np.unique(obj[ok]), t
@@ -197,7 +203,8 @@ def trace_partner(
         n_ids[o] = c
     scan_t = np.array([s.t for s in scans])
     return Trace(partner, first, last, held_s, first_held, plots, held_plots, n_ids, scan_t,
-                 scan_sensor, looked, third_plot, busy)  # fmt: skip
+                 scan_sensor, looked, third_plot, busy, len(ids),
+                 len(ids - matched))  # fmt: skip
 
 
 def coverage(tr: Trace) -> np.ndarray:
@@ -303,6 +310,8 @@ def run(world: World, match: str = "nearest", setup: str = "default") -> dict[st
     out = summarize(world.truth, traces)
     out["tracker_s"] = {tr.partner: tr.tracker_s for tr in traces}
     out["scans"] = {tr.partner: len(tr.scan_t) for tr in traces}
+    out["tracks"] = sum(tr.tracks for tr in traces)
+    out["false_tracks"] = sum(tr.false_tracks for tr in traces)
     return out
 
 
@@ -383,6 +392,9 @@ def format_compare(runs: dict[str, dict[str, Any]]) -> str:
     lines.append("tracker time: " + ", ".join(
         f"{n} {sum(r['tracker_s'].values()):.1f} s" for n, r in runs.items()
     ))  # fmt: skip
+    lines.append("confirmed track ids (never near an object): " + ", ".join(
+        f"{n} {r['tracks']} ({r['false_tracks']})" for n, r in runs.items()
+    ))  # fmt: skip
     return "\n".join(lines)
 
 
@@ -394,6 +406,8 @@ def report(res: dict[str, Any], verbose: bool) -> str:
         f" {res['match']} matching, tracker {res['tracker']})",
         format_rows(res["classes"], "per class, pooled over partners (best: best partner)"),
         *LEGEND,
+        f"confirmed track ids: {res['tracks']}, of which never within "
+        f"{TRACK_GATE_M / 1e3:.0f} km of a live object: {res['false_tracks']}",
     ]
     if res.get("others"):
         out += ["", format_compare({res["tracker"]: res} | res["others"])]
