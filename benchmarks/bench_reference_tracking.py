@@ -150,10 +150,13 @@ TRACKERS: dict[str, Callable[[str], Tracker]] = {
     "gnn-confirmed-first": lambda p: Tracker(p, associator=GNN(confirmed_first=True)),
     "score-3": lambda p: _score_tracker(p, 1e-3),
     "score-4": lambda p: _score_tracker(p, 1e-4),
-    "mofn": lambda p: Tracker(p, manager=MOfNManager()),
+    "score-5": lambda p: _score_tracker(p, 1e-5),
+    "mofn": lambda p: Tracker(p, manager=MOfNManager(confirm_llr=None)),
 }
 """Tracker set-ups to compare (``--tracker``): the default (adaptive CV, GNN over all tracks
-at once), the IMM, JPDA, and GNN with the confirmed tracks choosing first."""
+at once, confirming on 3 of 4 or the track score), the IMM, JPDA, GNN with the confirmed
+tracks choosing first, score confirmation at other false-track probabilities α, and 3-of-4
+alone (``mofn``)."""
 
 
 def trace_partner(

@@ -175,7 +175,7 @@ def mtt_tracker(rec: Recording) -> Tracker:
         motion=ConstantVelocity(q_slow=rec.q, q_fast=rec.q, scale_max=1.0),
         associator=GNN(pd=min(rec.pd, 0.99), clutter_density=areal / np.sqrt(2 * np.pi * s_up)),
         initiator=OnePointInitiator(vel_std_h_mps=250.0, vel_std_v_mps=SIGMA_UP_M),
-        manager=MOfNManager(m=3, n=5, max_misses=5),
+        manager=MOfNManager(m=3, n=5, max_misses=5, confirm_llr=None),  # as measured vs Stone Soup
         coverage=FullCoverage(),
     )
 
