@@ -109,7 +109,8 @@ class Tracker:
     associator : picks one plot per track (default ``GNN()``), or weighs all its gated plots
         (a ``SoftAssociator`` such as ``JPDA()``: PDA update, with an IMM too).
     initiator : starts tentative tracks from unused plots (default ``OnePointInitiator()``).
-    manager : confirms, deletes and scores tracks (default ``MOfNManager()``, 3 of 4).
+    manager : confirms, deletes and scores tracks (default ``MOfNManager()``: 3 of 4, or a
+        track score of ``CONFIRM_LLR`` with the per-radar clutter density of ``clutter``).
     coverage : which tracks each radar could have seen, for counting misses: a
         ``Coverage``, or a mapping sensor id → maximum range m (``RadarCoverage``; other
         sensors are learned), or None to learn each radar's range and azimuth extent from
