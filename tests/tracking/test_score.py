@@ -43,14 +43,14 @@ def test_learned_density_matches_the_simulated_clutter(sector: Sector | None) ->
     for k in range(400):
         scan = radar.scan(float(k), np.empty(0, np.int64), empty, np.empty(0), rng)
         cmap.observe("R", scan.z, len(scan.z), polar=True)
-    beta = np.exp(cmap.log_density("R", radar.sigma, polar=True))
+    beta = np.exp(cmap.log_density("R", radar.sigma))
     assert beta == pytest.approx(radar.clutter_density, rel=0.15)
 
 
 def test_density_before_any_plot_is_finite_and_conservative() -> None:
     cmap, sigma = ClutterMap(), np.array([50.0, 1e-3, 1e-3])
-    ln_beta = cmap.log_density("R", sigma, polar=True)
+    ln_beta = cmap.log_density("R", sigma)
     # no plots yet: the floor count over a 6σ box, far denser than any real clutter
     assert ln_beta == pytest.approx(np.log(0.1) - np.sum(np.log(6 * sigma)))
     cmap.observe("R", np.empty((0, 3)), 0, polar=True)
-    assert np.isfinite(cmap.log_density("R", sigma, polar=True))
+    assert np.isfinite(cmap.log_density("R", sigma))

@@ -60,8 +60,11 @@ class Radar:
         self.max_el_rad = float(np.radians(sensor.max_el_deg))  # rad
         self.ref_snr = 10.0 ** (sensor.ref_snr_db / 10.0)  # linear, 1 m² at ref range
         self.ref_range_m = sensor.ref_range_km * 1e3  # m
-        sigma = [sensor.sigma_range_m, np.radians(sensor.sigma_az_deg)]
-        sigma.append(np.radians(sensor.sigma_el_deg))
+        sigma = [
+            sensor.sigma_range_m,
+            np.radians(sensor.sigma_az_deg),
+            np.radians(sensor.sigma_el_deg),
+        ]
         if sensor.sigma_range_rate_mps is not None:
             sigma.append(sensor.sigma_range_rate_mps)
         self.sigma = np.array(sigma)  # (3,) [m, rad, rad], or (4,) [m, rad, rad, m/s]

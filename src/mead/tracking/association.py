@@ -69,9 +69,8 @@ from scipy.sparse import coo_array, csr_array
 from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
 
 from mead.tracking.gating import Gated
+from mead.tracking.score import LN_2PI
 from mead.types import Array, Index, Mask
-
-LN_2PI = float(np.log(2.0 * np.pi))
 
 RANGE_RATE_SPAN_MPS = 3_000.0
 """Default width Δṙ (m/s) over which clutter range rates spread (the simulated radar's

@@ -65,14 +65,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from mead.tracking.association import (
-    LN_2PI,
     RANGE_RATE_SPAN_MPS,
     Marginals,
     gnn_solve,
+    log_density,
     pair_clusters,
 )
 from mead.tracking.gating import Gated
 from mead.tracking.imm import MU_FLOOR, imm_combine
+from mead.tracking.score import LN_2PI, log_likelihood
 from mead.types import Array, Covs, Index, Mask, Meas, States
 
 MAX_SLOTS = 10
@@ -375,10 +376,9 @@ class JPDA:
         λ_m is λ in the m-component plot space: λ / Δṙ with range rate (m = 4).
         """
         m = gated.pred.dim
-        norm = np.log(self.pd / ((1.0 - self.pd * self.gate_prob) * self.clutter_density))
-        if m == 4:  # λ_4 = λ / Δṙ
-            norm += np.log(self.range_rate_span_mps)
-        return norm - 0.5 * (gated.d2 + gated.logdet + m * LN_2PI)
+        log_lam = log_density(self.clutter_density, self.range_rate_span_mps, m)
+        norm = np.log(self.pd / (1.0 - self.pd * self.gate_prob)) - log_lam
+        return norm + log_likelihood(gated.d2, gated.logdet, m)
 
     def marginals(self, gated: Gated, confirmed: Mask | None = None) -> Marginals:
         """β of the gated pairs, β_0 and the hit flag per ``gated.pred`` row, the used plots.

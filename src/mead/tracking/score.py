@@ -52,6 +52,7 @@ class _SensorClutter:
 
     lo: Array  # (m,) smallest plot component seen
     hi: Array  # (m,) largest
+    polar: bool  # component 1 is an azimuth, rad
     az_seen: np.ndarray  # (360,) bool: a plot in that whole degree (polar sensors)
     false_per_scan: float  # EWMA of plots no confirmed track took, per scan
 
@@ -82,7 +83,7 @@ class ClutterMap:
         if s is None:
             m = z.shape[1] if z.ndim == 2 else 3
             s = _SensorClutter(
-                np.full(m, np.inf), np.full(m, -np.inf), np.zeros(360, bool), float(n_false)
+                np.full(m, np.inf), np.full(m, -np.inf), polar, np.zeros(360, bool), float(n_false)
             )
             self.sensors[sensor_id] = s
         else:
@@ -90,10 +91,10 @@ class ClutterMap:
         if len(z):
             s.lo = np.minimum(s.lo, z.min(axis=0))
             s.hi = np.maximum(s.hi, z.max(axis=0))
-            if polar:
+            if s.polar:
                 s.az_seen[np.floor(np.degrees(z[:, 1])).astype(np.intp) % 360] = True
 
-    def log_density(self, sensor_id: str, sigma: Array, polar: bool) -> float:
+    def log_density(self, sensor_id: str, sigma: Array) -> float:
         """ln β_FA of the sensor, per unit of its measurement volume (e.g. m·rad²).
 
         ``sigma`` (m,) is the plot noise, whose 6 σ floors each span.
@@ -104,7 +105,7 @@ class ClutterMap:
             span = floor
         else:
             span = np.maximum(s.hi - s.lo, floor)
-            if polar:
+            if s.polar:
                 span[1] = max(np.count_nonzero(s.az_seen) * np.pi / 180.0, floor[1])
         n = max(s.false_per_scan if s is not None else 0.0, self.min_false_per_scan)
         return float(np.log(n) - np.sum(np.log(span)))

@@ -268,9 +268,8 @@ class Tracker:
             hit[rows], used[plots], llr[rows] = True, True, lng
             n_false -= int(np.count_nonzero(tab.confirmed[rows]))
             self.counters["plots_associated"] += len(plots)
-        polar = isinstance(model, Site)
-        self.clutter.observe(scan.sensor_id, z, n_false, polar)
-        llr -= self.clutter.log_density(scan.sensor_id, sigma, polar)
+        self.clutter.observe(scan.sensor_id, z, n_false, polar=isinstance(model, Site))
+        llr -= self.clutter.log_density(scan.sensor_id, sigma)
         # a miss needs a radar that covers the track and has detected it before (module doc)
         seen = tab.sensors[:, col]
         miss = ~hit & seen & self.coverage.covers(scan.sensor_id, model, tab.x[:, :3])
