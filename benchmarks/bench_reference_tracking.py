@@ -3,10 +3,11 @@
 Run as ``python -m benchmarks.bench_reference_tracking [--json] [--verbose]
 [--scenario scenarios/reference.yaml] [--seed N] [--duration-s S] [--match one-to-one]``.
 
-The scenario's truth and scans are simulated once (``mead.runner.prepare``). Each partner's
-``Tracker`` then runs over that partner's scans in order, as in ``mead.node``; after every
-scan its confirmed tracks (``report(scan.t)``) are matched to the nearest alive truth object
-within ``TRACK_GATE_M`` (25 km, as the runner scores). Per (object, partner) this gives:
+The scenario's truth and scans are simulated once (``mead.runtime.simulation.prepare``).
+Each partner's ``Tracker`` then runs over that partner's scans in order, as in
+``mead.runtime.node``; after every scan its confirmed tracks (``report(scan.t)``) are
+matched to the nearest alive truth object within ``TRACK_GATE_M`` (25 km, as the
+evaluation scores). Per (object, partner) this gives:
 
 - **detectable flight**: from the object's first to its last plot on that partner's radars
   (``scan.truth``); pairs with no plot are left out;
@@ -53,7 +54,8 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
 from benchmarks._machine import machine
-from mead.runner import TRACK_GATE_M, World, prepare
+from mead.metrics.matching import TRACK_GATE_M
+from mead.runtime.simulation import World, prepare
 from mead.scenario import load_scenario
 from mead.sensors.base import Scan
 from mead.sim.base import KINDS, TruthTable

@@ -3,7 +3,7 @@
 Run as ``python -m benchmarks.bench_scaling [--json] [--sizes 100 300 … 10000]``.
 
 Each size gets a seeded scenario made in memory with the recipe of the recorded ones
-(``mead.trackeval.simulate_recording``: 1 s scans, Pd 0.9, σ 50 m, nearly-constant
+(``mead.metrics.trackeval.simulate_recording``: 1 s scans, Pd 0.9, σ 50 m, nearly-constant
 velocity at 50–300 m/s, Poisson clutter). The area grows with N so that the densities stay
 those of the 1,000-target recording — 1,000 targets and 20 false plots per scan on
 200 km × 200 km — and time per scan measures the tracker, not a changing crowding.
@@ -26,7 +26,13 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from benchmarks._machine import machine, pin_one_core
-from mead.trackeval import FRAME, Recording, cartesian_scan, mtt_tracker, simulate_recording
+from mead.metrics.trackeval import (
+    FRAME,
+    Recording,
+    cartesian_scan,
+    mtt_tracker,
+    simulate_recording,
+)
 
 SIZES = (100, 300, 1000, 3000, 10000)
 REF_N, REF_SIDE_M, REF_CLUTTER = 1000, 200_000.0, 20.0  # the densities kept at every N

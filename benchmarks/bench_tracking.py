@@ -3,12 +3,12 @@
 Run as ``python -m benchmarks.bench_tracking [--json] [--sizes 10 100 300 1000]``.
 
 For each size N the recording ``mtt_N{N}_s1.npz`` of ``--data`` is used (or, if absent, one
-generated in memory with the same recipe, ``mead.trackeval.simulate_recording``); both
+generated in memory with the same recipe, ``mead.metrics.trackeval.simulate_recording``); both
 trackers get the same plots, scan by scan, and are scored the same way: GOSPA (c = 1000 m,
 p = 1, α = 2) between the true positions and the tracks each reports at each scan, plus
 time per scan and plots per second (tracker time only, one core).
 
-- **MEAD** (MEAD-GNN): ``mead.trackeval.mtt_tracker`` — the production ``Tracker`` (EKF in
+- **MEAD** (MEAD-GNN): ``mead.metrics.trackeval.mtt_tracker`` — the production ``Tracker`` (EKF in
   ECEF with the Cartesian measurement model, k-d tree + χ² gate, GNN on likelihood-ratio
   costs, 3-of-5 confirmation, deletion after 5 misses in a row, the recording's q).
 - **MEAD-JPDA** and **MEAD-JPDA\***: the same tracker with ``mead.tracking.jpda.JPDA`` (same
@@ -44,7 +44,7 @@ import numpy as np
 from scipy.stats import chi2
 
 from benchmarks._machine import machine, pin_one_core
-from mead.trackeval import (
+from mead.metrics.trackeval import (
     Recording,
     load_recording,
     mtt_tracker,

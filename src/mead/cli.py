@@ -1,16 +1,16 @@
-"""The ``mead`` command: run and check scenarios (simulation mode)."""
+"""The ``mead`` command: every subcommand's arguments, and what each one calls."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
+from typing import IO, Any
 
 from mead.errors import MeadError
-from mead.live import add_parsers as add_live_parsers
-from mead.trackeval import add_parser as add_track_parser
 
 DESCRIPTION = """\
 MEAD: federated coalition air-defence early warning.
@@ -48,13 +48,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    r = sub.add_parser(
+    def command(name: str, func: Any, help: str, description: str) -> argparse.ArgumentParser:
+        c: argparse.ArgumentParser = sub.add_parser(name, help=help, description=description)
+        c.set_defaults(func=func)
+        return c
+
+    r = command(
         "run",
-        help="run a scenario: alliance vs national-only, with a report",
-        description="Simulate SCENARIO (truth, radars, trackers, sharing, "
-        "fusion, threat assessment) twice on the same plots — alliance and "
-        "national-only — print the summary and write events.jsonl, "
-        "summary.json, plots and report.md into --out.",
+        _cmd_run,
+        "run a scenario: alliance vs national-only, with a report",
+        "Simulate SCENARIO (truth, radars, trackers, sharing, fusion, threat assessment) "
+        "twice on the same plots — alliance and national-only — print the summary and "
+        "write events.jsonl, summary.json, plots and report.md into --out.",
     )
     r.add_argument("scenario", type=Path, help="scenario YAML, e.g. scenarios/reference.yaml")
     r.add_argument("--out", type=Path, default=Path("out"), help="report folder (default out/)")
@@ -62,38 +67,119 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
     r.add_argument("--jobs", type=int, default=2, help="processes for the two runs (default 2)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
-    r.set_defaults(func=_cmd_run)
 
-    c = sub.add_parser(
+    c = command(
         "check",
-        help="validate a scenario file and its policies",
-        description="Load SCENARIO and every policy it names; print a one-line "
-        "digest, or the first error naming the file and field.",
+        _cmd_check,
+        "validate a scenario file and its policies",
+        "Load SCENARIO and every policy it names; print a one-line digest, or the first "
+        "error naming the file and field.",
     )
     c.add_argument("scenario", type=Path)
-    c.set_defaults(func=_cmd_check)
-    add_track_parser(sub)
-    add_live_parsers(sub)
+
+    t = command(
+        "track",
+        _cmd_track,
+        "score the local tracker on a recorded scenario (.npz), print JSON",
+        "Run MEAD's local tracker on the plots of a recorded multi-target scenario (format: "
+        "/work/shared/data/mtt/FORMAT.md) and print GOSPA (mean over all scans and the last "
+        "20), tracks vs truths at the last scan, time per scan and plots per second, as JSON.",
+    )
+    t.add_argument("file", type=Path, help="recording, e.g. mtt_N100_s1.npz")
+
+    for role in ("node", "coordinator"):
+        what = "a partner node" if role == "node" else "the coordinator"
+        n = command(
+            role,
+            _cmd_node,
+            f"run {what} live over NATS",
+            f"Run {what} from a node config YAML (see docs/operations.md) until its "
+            "duration ends or SIGTERM.",
+        )
+        n.add_argument("config", type=Path, help="node config YAML")
+        n.add_argument(
+            "--events",
+            type=Path,
+            default=None,
+            help="append JSON-line events here (default: stdout)",
+        )
+        n.set_defaults(role="coordinator" if role == "coordinator" else "partner")
+
+    u = command(
+        "up",
+        _cmd_up,
+        "run a whole federation on this machine over NATS",
+        "Start one nats-server per site (hub + one per partner) and one process per node on "
+        "loopback, run SCENARIO's simulated sensors in accelerated real time, then stop "
+        "everything.",
+    )
+    u.add_argument("scenario", type=Path)
+    u.add_argument(
+        "--duration", type=float, default=None, help="scenario seconds to run (default: all)"
+    )
+    u.add_argument("--speed", type=float, default=1.0, help="scenario s per wall s")
+    u.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path("out/live"),
+        help="configs, keys, logs, stores (default out/live)",
+    )
+    u.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    k = command(
+        "keygen",
+        _cmd_keygen,
+        "make a node's Ed25519 key pair",
+        "Write NAME.key (private, mode 600) into --out and print the registry line "
+        "'NAME: <public key>' to give the other nodes.",
+    )
+    k.add_argument("name")
+    k.add_argument("--out", type=Path, default=Path("keys"))
+
+    nc = command(
+        "natsconf",
+        _cmd_natsconf,
+        "render the nats-server configs of a federation",
+        "Write hub.conf and one <partner>.conf per partner of SCENARIO into --out; "
+        "passwords are derived from --deploy-key.",
+    )
+    nc.add_argument("scenario", type=Path)
+    nc.add_argument(
+        "--deploy-key",
+        type=Path,
+        required=True,
+        help="file with the deployment secret (>= 16 bytes; e.g. 32 random bytes)",
+    )
+    nc.add_argument(
+        "--hub-leaf",
+        required=True,
+        help="host:port partners reach the hub's leafnode listener at (the WAN address)",
+    )
+    nc.add_argument("--leaf-listen", default="0.0.0.0:7422", help="hub leafnode listener")
+    nc.add_argument("--listen", default="127.0.0.1:4222", help="client listener of each server")
+    nc.add_argument("--store", default="/var/lib/mead/jetstream", help="JetStream store dir")
+    nc.add_argument("--out", type=Path, default=Path("natsconf"))
     return p
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from mead.metrics.evaluation import attribute_alerts, format_summary, summarize
+    from mead.metrics.evaluation import attribute_alerts, format_summary, summarize, truth_matcher
     from mead.metrics.report import write_report
-    from mead.runner import MODES, policies, prepare, run_both
+    from mead.runtime.simulation import MODES, prepare, run_both
+    from mead.runtime.wiring import policies
     from mead.scenario import load_scenario
 
     t0 = time.perf_counter()
     sc = load_scenario(args.scenario)
-    policies(sc, args.scenario, "alliance")
+    policies(sc, args.scenario)
     seed = sc.seed if args.seed is None else args.seed
     progress = not args.no_progress and not args.json and sys.stderr.isatty()
     if not args.json:
         print(f"preparing {sc.name!r} (seed {seed}): truth and radar plots…", file=sys.stderr)
     world = prepare(sc, seed, args.scenario)
-    results = run_both(world, progress=progress, jobs=args.jobs)
+    results = run_both(world, progress=progress, jobs=args.jobs, observer=truth_matcher)
     for m in MODES:
-        attribute_alerts(world, results[m].events)
+        results[m].events = attribute_alerts(world, results[m].events)
     summary = summarize(world, results, time.perf_counter() - t0)
     files = write_report(args.out, world, results, summary)
     if args.json:
@@ -105,11 +191,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from mead.runner import policies
+    from mead.runtime.wiring import policies
     from mead.scenario import load_scenario
 
     sc = load_scenario(args.scenario)
-    policies(sc, args.scenario, "alliance")
+    policies(sc, args.scenario)
     n_sensors = sum(len(p.sensors) for p in sc.partners)
     n_threats = sum(r.count for r in sc.raids)
     print(
@@ -119,6 +205,93 @@ def _cmd_check(args: argparse.Namespace) -> int:
         f"{sc.duration_s / 3600:.1f} h"
     )
     return 0
+
+
+def _cmd_track(args: argparse.Namespace) -> int:
+    from mead.metrics.trackeval import track_file
+
+    print(json.dumps(track_file(args.file), indent=2))
+    return 0
+
+
+def _cmd_node(args: argparse.Namespace) -> int:
+    from mead.events import Event, encode_line
+    from mead.runtime.live import load_node_config, run_node
+
+    cfg = load_node_config(args.config)
+    stopping = {"flag": False}
+
+    def on_signal(*_: Any) -> None:
+        stopping["flag"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    out: IO[bytes] = open(args.events, "ab") if args.events else sys.stdout.buffer
+    try:
+
+        def emit(ev: Event) -> None:
+            out.write(encode_line(ev))
+            out.flush()
+
+        run_node(cfg, args.config.resolve().parent, args.role, emit, lambda: stopping["flag"])
+    finally:
+        if out is not sys.stdout.buffer:
+            out.close()
+    return 0
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    from mead.federation.identity import Identity
+
+    ident = Identity.generate(args.name)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{ident.name}.key"
+    if path.exists():
+        raise MeadError(f"{path} exists; refusing to overwrite a private key")
+    path.touch(mode=0o600)
+    path.write_text(ident.secret_hex + "\n")
+    print(f"{ident.name}: {ident.public_hex}")
+    return 0
+
+
+def _cmd_natsconf(args: argparse.Namespace) -> int:
+    from mead.federation.natsconf import hub_conf, partner_conf
+    from mead.runtime.up import federation
+    from mead.runtime.wiring import policies
+    from mead.scenario import load_scenario
+
+    sc = load_scenario(args.scenario)
+    fed = federation(sc, policies(sc, args.scenario), args.deploy_key.read_bytes().strip())
+    args.out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "hub.conf": hub_conf(
+            fed,
+            store_dir=args.store,
+            leaf_listen=args.leaf_listen,
+            advertise=args.hub_leaf,
+            listen=args.listen,
+        )
+    }
+    for p in fed.partners:
+        files[f"{p}.conf"] = partner_conf(
+            fed, p, hub_leaf=args.hub_leaf, store_dir=args.store, listen=args.listen
+        )
+    for name, text in files.items():
+        (args.out / name).write_text(text)
+        (args.out / name).chmod(0o600)
+    print(f"wrote {', '.join(files)} into {args.out}")
+    return 0
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from mead.runtime.up import format_up, up
+
+    summary = up(args.scenario, args.workdir, duration_s=args.duration, speed=args.speed)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(format_up(summary))
+    return 0 if summary["ok"] else 1
 
 
 if __name__ == "__main__":

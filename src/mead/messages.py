@@ -25,6 +25,26 @@ TRACK_CLASSES: tuple[TrackClass, ...] = (
     "unknown",
 )
 THREAT_CLASSES: frozenset[str] = frozenset({"ballistic", "rocket", "cruise", "drone"})
+THREAT_ORDER: tuple[TrackClass, ...] = (
+    "aircraft",
+    "unknown",
+    "drone",
+    "cruise",
+    "rocket",
+    "ballistic",
+)
+"""Classes from least to most threatening. Where two classes of one object meet (fusion of
+partners' classes, the coordinator's own against the fused one) the later wins: early
+warning prefers a false alarm to a missed threat, so "unknown" outranks "aircraft". The
+classifier's hysteresis (a declared class only moves up) uses the same order, with
+"unknown" meaning *not yet declared*."""
+
+
+def most_threatening(a: TrackClass, b: TrackClass) -> TrackClass:
+    """The more threatening of two classes (see :data:`THREAT_ORDER`)."""
+    return a if THREAT_ORDER.index(a) >= THREAT_ORDER.index(b) else b
+
+
 SCHEMA_VERSION = 1
 
 
@@ -86,8 +106,9 @@ class Picture(msgspec.Struct, frozen=True, kw_only=True, tag="picture"):
 AlertState = Literal["issued", "updated", "cancelled"]
 
 
-class Alert(msgspec.Struct, frozen=True, kw_only=True, tag="alert"):
-    """An early warning to the partner owning a threatened defended area."""
+class AlertFields(msgspec.Struct, frozen=True, kw_only=True):
+    """The content of an early warning (untagged; :class:`Alert` is what travels, and the
+    alert events of ``mead.events`` record it)."""
 
     alert_id: str  # stable over issue → updates → cancel
     state: AlertState
@@ -105,6 +126,10 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True, tag="alert"):
     track_lon_deg: float = 0.0
     track_alt_m: float = 0.0
     issuer: str = ""  # pseudonym of the issuer (coordinator or the partner itself)
+
+
+class Alert(AlertFields, frozen=True, kw_only=True, tag="alert"):
+    """An early warning to the partner owning a threatened defended area."""
 
 
 class Status(msgspec.Struct, frozen=True, kw_only=True, tag="status"):
@@ -160,16 +185,34 @@ def arrays_to_tracks(
     t: float,
     x: States,
     P: Covs,
-    cls: list[str] | None = None,
+    cls: list[TrackClass] | None = None,
     quality: np.ndarray | None = None,
+    sensors: list[tuple[str, ...]] | None = None,
+    sites: list[tuple[float, ...]] | None = None,
 ) -> list[Track]:
-    """(N, 6) states and (N, 6, 6) covariances at time ``t`` → Track structs."""
-    xs, Ps = x.tolist(), P.reshape(len(ids), 36).tolist()
-    cl = cls if cls is not None else ["unknown"] * len(ids)
-    q = quality.tolist() if quality is not None else [1.0] * len(ids)
+    """(N, 6) states and (N, 6, 6) covariances at time ``t`` → Track structs.
+
+    ``cls``, ``quality`` (N,), ``sensors`` (N,) contributing sensor ids and ``sites`` (N,)
+    their flat [lat deg, lon deg, alt m]* are optional (defaults: unknown, 1.0, none).
+    """
+    n = len(ids)
+    xs, Ps = x.tolist(), P.reshape(n, 36).tolist()
+    cl: list[TrackClass] = cls if cls is not None else ["unknown"] * n
+    q = quality.tolist() if quality is not None else [1.0] * n
+    sens = sensors if sensors is not None else [()] * n
+    st = sites if sites is not None else [()] * n
     return [
-        Track(track_id=i, t=t, x=tuple(a), P=tuple(b), cls=c, quality=qq)  # type: ignore[arg-type]
-        for i, a, b, c, qq in zip(ids, xs, Ps, cl, q, strict=True)
+        Track(
+            track_id=i,
+            t=t,
+            x=tuple(a),
+            P=tuple(b),
+            cls=c,
+            quality=float(qq),
+            sensor_ids=s,
+            sensor_sites=ss,
+        )
+        for i, a, b, c, qq, s, ss in zip(ids, xs, Ps, cl, q, sens, st, strict=True)
     ]
 
 

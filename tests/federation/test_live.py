@@ -9,7 +9,7 @@ import pytest
 
 from mead.cli import main
 from mead.errors import ConfigError
-from mead.live import WireClock, load_node_config
+from mead.runtime.live import WireClock, load_node_config
 
 SMALL = Path(__file__).resolve().parents[2] / "scenarios" / "small.yaml"
 
@@ -58,7 +58,7 @@ def test_node_config_errors_name_the_field(tmp_path: Path) -> None:
 
 def test_wire_clock_runs_accelerated(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = WireClock(epoch_s=1000.0, start_wall=50.0, speed=10.0)
-    monkeypatch.setattr("mead.live.time.time", lambda: 53.5)
+    monkeypatch.setattr("mead.runtime.live.time.time", lambda: 53.5)
     assert clock() == pytest.approx(1035.0)
 
 

@@ -8,16 +8,16 @@ attributes its events); issue and receipt times must agree within :func:`toleran
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
+from mead.events import AlertReceived, Event, read_events
 from mead.federation.nats import ConnSpec, NatsBus
 from mead.federation.natsserver import NatsServer
-from mead.live import up
 from mead.metrics.evaluation import attribute_alerts
-from mead.runner import World, prepare, run_mode
+from mead.runtime.simulation import World, prepare, run_mode
+from mead.runtime.up import up
 from mead.scenario import load_scenario
 from mead.scenario.schema import Scenario
 
@@ -43,15 +43,14 @@ def tolerance_s(sc: Scenario, speed: float) -> float:
     return sc.coordinator.assess_s + release_s + sc.tick_s + JITTER_WALL_S * speed
 
 
-def coordinator_alerts(world: World, events: list[dict[str, Any]]) -> dict[Key, list[Any]]:
+def coordinator_alerts(world: World, events: list[Event]) -> dict[Key, list[Any]]:
     """Alerts partners received via the coordinator: key → [(state, t, t_recv), …]."""
-    attribute_alerts(world, events)
     epoch, c = world.scenario.start_epoch_s(), world.scenario.coordinator.name
     out: dict[Key, list[Any]] = {}
-    for e in events:
-        if e["kind"] == "alert" and e["via"] == c:
-            key = (e["node"], e["area"], e["truth"])
-            out.setdefault(key, []).append((e["state"], e["t"] - epoch, e["t_recv"] - epoch))
+    for e in attribute_alerts(world, events):
+        if isinstance(e, AlertReceived) and e.via == c:
+            key = (e.node, e.area, e.truth)
+            out.setdefault(key, []).append((e.state, e.t - epoch, e.t_recv - epoch))
     return out
 
 
@@ -68,9 +67,9 @@ def test_up_issues_the_same_alerts_as_run(nats_server_bin: str, tmp_path: Path) 
     summary = up(SCENARIO, tmp_path, speed=SPEED)
     assert summary["ok"], summary
     events = [
-        json.loads(line)
+        e
         for p in sc.partners
-        for line in (tmp_path / f"{p.name}.events.jsonl").read_text().splitlines()
+        for e in read_events((tmp_path / f"{p.name}.events.jsonl").read_bytes())
     ]
     live = coordinator_alerts(world, events)
 

@@ -17,8 +17,10 @@ from mead.federation.identity import Identity, KeyRegistry
 from mead.federation.nats import ConnSpec, NatsBus, NatsSubscription
 from mead.federation.natsserver import LocalFederation, NatsServer
 from mead.federation.policy import Policy, Releaser
+from mead.fusion.siap import SystemTracker
 from mead.messages import Alert, Envelope, Message, Track, TrackBatch, decode
-from mead.node import CoordinatorNode
+from mead.runtime.node import CoordinatorNode
+from mead.threat.assessor import Assessor
 
 T0 = 1_700_000_000.0
 
@@ -294,7 +296,8 @@ def test_restarted_coordinator_rebuilds_from_the_inbox(federation: LocalFederati
             identity=keys["C0"],
             endpoint=bus.connect("C0"),
             opener=Opener(reg, max_age_s=3600, clock=lambda: clock[0]),
-            areas=[],
+            assessor=Assessor.for_areas("C0", []),
+            fuser=SystemTracker(),
             assess_s=1e9,
         )
         return bus, node
@@ -335,7 +338,8 @@ def test_wire_attacks_are_rejected_and_counted(federation: LocalFederation) -> N
         identity=keys["C0"],
         endpoint=federation.coordinator_bus().connect("C0"),
         opener=Opener(reg, max_age_s=3600, clock=lambda: T0, window=8),
-        areas=[],
+        assessor=Assessor.for_areas("C0", []),
+        fuser=SystemTracker(),
         assess_s=1e9,
     )
     good = [

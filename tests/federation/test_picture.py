@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from mead.events import PictureReceived, Rejected
 from mead.federation.envelope import Opener, seal
 from mead.federation.identity import Identity, KeyRegistry
 from mead.federation.inprocess import InProcessBus
@@ -17,6 +18,7 @@ from mead.federation.nats import NatsBus, NatsSubscription
 from mead.federation.natsconf import Federation, hub_conf, partner_conf
 from mead.federation.natsserver import LocalFederation
 from mead.federation.policy import Policy, Releaser, decode_policy, isotropic_bound
+from mead.fusion.siap import SystemTracker
 from mead.geo import geodetic2ecef
 from mead.messages import (
     Envelope,
@@ -27,7 +29,8 @@ from mead.messages import (
     decode,
     picture_to_arrays,
 )
-from mead.node import CoordinatorNode, PartnerNode
+from mead.runtime.node import CoordinatorNode, PartnerNode
+from mead.threat.assessor import Assessor
 from mead.tracking.tracker import Tracker
 
 T0 = 1_713_038_400.0
@@ -85,7 +88,7 @@ def partner(name: str, endpoint: Any, opener: Opener, emit: Callable[..., None])
         scans=iter(()),
         tracker=Tracker(name),
         releaser=Releaser(Policy.nothing(name)),
-        areas=[],
+        assessor=Assessor.for_areas(name, []),
         release_s=1e9,
         emit=emit,
     )
@@ -115,7 +118,8 @@ class Coalition:
             identity=self.ids[COORD],
             endpoint=self.bus.connect(COORD),
             opener=self.opener(),
-            areas=[],
+            assessor=Assessor.for_areas(COORD, []),
+            fuser=SystemTracker(),
             assess_s=1.0,
         )
         self.b = partner(B, self.bus.connect(B), self.opener(), self.events.append)
@@ -154,15 +158,8 @@ def test_b_gets_the_picture_without_a_identity_ids_or_sensors() -> None:
     raw = b"".join(d for _, d in co.spy.drain())
     assert_nothing_of_a(raw)
     assert co.b.counters["pictures"] >= 1 and not co.b.inbox.rejected
-    ev = [e for e in co.events if e["kind"] == "picture"]
-    assert ev[-1] == {
-        "kind": "picture",
-        "node": B,
-        "t_recv": ev[-1]["t_recv"],
-        "t": pic.t,
-        "via": COORD,
-        "tracks": 3,
-    }
+    ev = [e for e in co.events if isinstance(e, PictureReceived)]
+    assert ev[-1] == PictureReceived(node=B, t_recv=ev[-1].t_recv, t=pic.t, via=COORD, tracks=3)
 
 
 def test_a_named_by_its_policy_appears_only_on_its_own_rows() -> None:
@@ -231,7 +228,7 @@ def test_bad_pictures_are_rejected_and_counted() -> None:
         "unexpected": 1,
         "malformed": 1,
     }
-    assert [e["reason"] for e in co.events if e["kind"] == "rejected"] == [
+    assert [e.reason for e in co.events if isinstance(e, Rejected)] == [
         "bad_picture",
         "old_picture",
         "unexpected",
@@ -364,7 +361,8 @@ def run_federation(lf: LocalFederation, a_policy: Policy) -> tuple[PartnerNode, 
             identity=ids[COORD],
             endpoint=lf.coordinator_bus().connect(COORD),
             opener=Opener(reg, max_age_s=60.0, clock=clock),
-            areas=[],
+            assessor=Assessor.for_areas(COORD, []),
+            fuser=SystemTracker(),
             assess_s=1.0,
         )
         events: list[dict[str, Any]] = []

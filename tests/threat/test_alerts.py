@@ -10,11 +10,11 @@ from threat_profiles import airliner, kepler_arc, noisy_track
 
 from mead import geo, messages
 from mead.scenario.schema import Circle, DefendedArea
-from mead.threat._local import ThreatInputError
 from mead.threat.alerts import AlertManager
+from mead.threat.assessor import Assessor
 from mead.threat.base import Threat
 from mead.threat.classify import Classifier
-from mead.threat.evaluate import assess
+from mead.threat.local import ThreatInputError
 
 AREAS = [
     DefendedArea(
@@ -154,8 +154,8 @@ def test_bad_arguments():
 
 def test_end_to_end_ballistic_and_airliner():
     """A noisy ballistic track aimed at one area and an airliner overflying both go through
-    classify → smoothed → assess → alerts, as a node runs them: only the target's owner is
-    warned, and well before impact."""
+    the Assessor (classify → impact → assess → alerts), as a node runs them: only the
+    target's owner is warned, and well before impact."""
     sol, t_imp, p_imp = kepler_arc()
     lat, lon, _ = geo.ecef2geodetic(p_imp)
     areas = [
@@ -173,15 +173,15 @@ def test_end_to_end_ballistic_and_airliner():
     xb, Pb = noisy_track(sol(t).T, t, rng, sig_p=200.0, sig_v0=40.0, sig_v1=8.0)
     ta, xa_true = airliner()  # starts at 32 N 35 E: right over "Airport"
     xa, Pa = noisy_track(xa_true[: t.size], t, rng)
-    clf, am = Classifier(), AlertManager("C0", areas)
+    am = AlertManager("C0", areas)
+    assessor = Assessor(Classifier(), am, areas)
     alerts = []
     for k, tk in enumerate(t):
         ids = ["101", "202"]
         x, P = np.stack([xb[k], xa[k]]), np.stack([Pb[k], Pa[k]])
-        cls = clf.classify(ids, x, P, t=float(tk))
-        assert cls[1] in ("unknown", "aircraft")
-        xs, Ps, powered = clf.smoothed(ids, x, P)
-        alerts += am.step(tk, assess(tk, ids, xs, Ps, cls, areas, powered=powered), ids)
+        a = assessor.step(float(tk), ids, x, P)
+        assert a.classes[1] in ("unknown", "aircraft")
+        alerts += a.alerts
     alerts += am.step(t_imp + 2.0, [], ["202"])  # the ballistic track is gone after impact
     assert {(a.recipient, a.area, a.system_track) for a in alerts} == {("P3", "Target", 101)}
     states = [a.state for a in alerts]

@@ -1,4 +1,4 @@
-"""Tests of mead.threat._baseline: chord velocities from a track's own position history."""
+"""Tests of mead.threat.chord: chord velocities from a track's own position history."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from scipy.integrate import solve_ivp
 from threat_profiles import enu2state, flight, kepler_arc
 
-from mead.threat._baseline import History
+from mead.threat.chord import History
 from mead.threat.impact import ecef_acceleration, ground_height_m
 
 

@@ -16,7 +16,6 @@ from threat_profiles import (
 )
 
 from mead.messages import THREAT_CLASSES, TRACK_CLASSES
-from mead.threat._local import ThreatInputError
 from mead.threat.classify import (
     AIRCRAFT,
     BALLISTIC,
@@ -27,6 +26,7 @@ from mead.threat.classify import (
     Classifier,
     classify_kinematics,
 )
+from mead.threat.local import ThreatInputError
 
 
 def _state(alt, speed, gamma_deg=0.0):
@@ -247,8 +247,8 @@ def test_smoothed_drone_velocity():
     clf = Classifier()
     raw, smooth, used = [], [], []
     for k, tk in enumerate(t):
-        clf.classify(["d"], x[k : k + 1], P[k : k + 1], t=float(tk))
-        xs, Ps, powered = clf.smoothed(["d"], x[k : k + 1], P[k : k + 1])
+        c = clf.step(["d"], x[k : k + 1], P[k : k + 1], t=float(tk))
+        xs, Ps, powered = c.x, c.P, c.powered
         assert not powered[0]
         np.testing.assert_array_equal(Ps[0, :3, :3], P[k, :3, :3])
         if tk >= 300.0:
@@ -270,10 +270,9 @@ def test_smoothed_ballistic_velocity_and_impact():
     clf = Classifier(beta_kg_m2=None)  # the reference arc is drag-free
     flags = []
     for k, tk in enumerate(t):
-        assert clf.classify(["b"], x[k : k + 1], P[k : k + 1], t=float(tk)) == (
-            ["unknown"] if k < 1 else ["ballistic"]
-        )
-        xs, Ps, powered = clf.smoothed(["b"], x[k : k + 1], P[k : k + 1])
+        c = clf.step(["b"], x[k : k + 1], P[k : k + 1], t=float(tk))
+        assert c.classes == (["unknown"] if k < 1 else ["ballistic"])
+        xs, Ps, powered = c.x, c.P, c.powered
         flags.append(bool(powered[0]))
     # climbing ballistic: powered until first judged from two chords (~2 spacings), then not
     n = flags.index(False, 1)
@@ -294,17 +293,17 @@ def test_powered_during_boost_only():
     clf = Classifier()
     flags = {}
     for k, tk in enumerate(t):
-        cls = clf.classify(["m"], x[k : k + 1], P[k : k + 1], t=float(tk))
-        flags[tk] = (cls[0], bool(clf.smoothed(["m"], x[k : k + 1], P[k : k + 1])[2][0]))
+        c = clf.step(["m"], x[k : k + 1], P[k : k + 1], t=float(tk))
+        flags[tk] = (c.classes[0], bool(c.powered[0]))
     boost = [p for tk, (c, p) in flags.items() if c == "ballistic" and tk < t_burn]
     coast = [p for tk, (c, p) in flags.items() if tk > t_burn + 45.0]
     assert boost and all(boost)
     assert coast and not any(coast)
 
 
-def test_smoothed_other_rows_and_unknown_ids():
+def test_smoothed_other_rows():
     """Rows without a better chord are returned as they are; any class may be smoothed (a
-    coordinator's class may come from a partner); unknown ids are an error."""
+    coordinator's class may come from a partner)."""
     t = np.arange(0.0, 120.0, 4.0)
     xt = flight(t, np.full(t.size, 10_700.0), 230.0, 300.0)
     P = np.repeat(np.diag([100.0**2] * 3 + [5.0**2] * 3)[None], t.size, 0)
@@ -312,14 +311,12 @@ def test_smoothed_other_rows_and_unknown_ids():
     clf = Classifier()
     for k, tk in enumerate(t):
         x = np.stack([xt[k], still[k]])
-        clf.classify(["a", "b"], x, np.stack([P[k], P[k]]), t=float(tk))
-    xs, Ps, powered = clf.smoothed(["a", "b"], x, np.stack([P[-1], P[-1]]))
+        c = clf.step(["a", "b"], x, np.stack([P[k], P[k]]), t=float(tk))
+    xs, Ps, powered = c.x, c.P, c.powered
     assert np.linalg.norm(xs[0, 3:] - xt[-1, 3:]) < 2.0  # the chord of a straight flight
     assert np.trace(Ps[0, 3:, 3:]) < np.trace(P[-1, 3:, 3:])
     np.testing.assert_array_equal(xs[1], x[1])  # no consistent chord: untouched
     assert not powered.any()
-    with pytest.raises(ThreatInputError, match="never classified"):
-        clf.smoothed(["zz"], x[:1], P[:1])
 
 
 @pytest.mark.parametrize("with_t", [True, False])

@@ -10,9 +10,9 @@ from threat_profiles import enu2state, kepler_arc
 
 from mead import geo
 from mead.scenario.schema import Circle, DefendedArea
-from mead.threat._local import ThreatInputError
 from mead.threat.base import track_number
-from mead.threat.evaluate import AreaSet, assess, polygon_distance_m
+from mead.threat.evaluate import AreaSet, ThreatRules, assess, polygon_distance_m
+from mead.threat.local import ThreatInputError
 
 
 def _circle(name, owner, lat, lon, r_km=10.0):
@@ -108,7 +108,7 @@ def test_ballistic_warns_only_the_targeted_owner(arc):
     assert th.t_impact == pytest.approx(1000.0 + th.tgo_s)
     assert geo.great_circle_distance_m(lat, lon, th.impact_lat_deg, th.impact_lon_deg) < 2000
     assert 0 < th.impact_radius_m < 20_000
-    vac = assess(1000.0, ["42"], x, P, ["rocket"], areas, beta_kg_m2=None)[0]
+    vac = assess(1000.0, ["42"], x, P, ["rocket"], areas, rules=ThreatRules(beta_kg_m2=None))[0]
     assert vac.tgo_s == pytest.approx(tgo, abs=0.1)
     assert geo.great_circle_distance_m(lat, lon, vac.impact_lat_deg, vac.impact_lon_deg) < 50
 
@@ -235,13 +235,15 @@ def test_too_uncertain_tracks_threaten_nothing(arc):
     area = [_circle("Impact", "P1", lat, lon, 10.0)]
     (th,) = assess(0.0, ["1"], x, P, ["ballistic"], area)  # impact area > 250 km:
     assert th.marginal  # can keep an open alert alive, never issue one
-    (th,) = assess(0.0, ["1"], x, P, ["ballistic"], area, max_impact_radius_m=np.inf)
+    (th,) = assess(
+        0.0, ["1"], x, P, ["ballistic"], area, rules=ThreatRules(max_impact_radius_m=np.inf)
+    )
     assert not th.marginal
     # a wobbly drone (course σ ≈ 17°) passing an area 150 km ahead: margin ≫ 50 km, capped
     xd, Pd = _flyer(30.0, 35.0, 1000.0, 51.0, 0.0, sig_v=15.0)
     off = [_circle("Off", "P1", 31.35, 35.75, 10.0)]  # path passes ~61 km off its edge
     assert [th for th in assess(0.0, ["d"], xd, Pd, ["drone"], off) if not th.marginal] == []
-    (th,) = assess(0.0, ["d"], xd, Pd, ["drone"], off, max_margin_m=np.inf)
+    (th,) = assess(0.0, ["d"], xd, Pd, ["drone"], off, rules=ThreatRules(max_margin_m=np.inf))
     assert th.impact_radius_m > 50_000.0
 
 
@@ -255,7 +257,7 @@ def test_marginal_pairs_between_threshold_and_stay_factor():
         out[off_km] = [th.marginal for th in assess(0.0, ["d"], x, P, ["drone"], area)]
     assert out == {5.0: [False], 13.5: [True], 20.0: []}
     x, P = _flyer(31.0, 35.0 + 13.5 / km_per_deg, 1000.0, 51.0, 0.0, sig_v=1.0)
-    assert assess(0.0, ["d"], x, P, ["drone"], area, stay_factor=1.0) == []
+    assert assess(0.0, ["d"], x, P, ["drone"], area, rules=ThreatRules(stay_factor=1.0)) == []
 
 
 def test_implausible_class_kinematics_threaten_nothing(arc):

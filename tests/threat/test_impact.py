@@ -7,7 +7,6 @@ import pytest
 from threat_profiles import enu2state, kepler_arc
 
 from mead import geo
-from mead.threat._local import local
 from mead.threat.impact import (
     K95_2D,
     ecef_acceleration,
@@ -17,6 +16,7 @@ from mead.threat.impact import (
     sigma_points,
     straight_line_approach,
 )
+from mead.threat.local import local
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from mead.trackeval import FRAME, cartesian_scan, mtt_tracker, score, simulate_recording
+from mead.metrics.trackeval import FRAME, cartesian_scan, mtt_tracker, score, simulate_recording
 from mead.tracking.association import GNN, pair_clusters
 from mead.tracking.gating import Gated
 from mead.tracking.imm import IMM, imm_combine

@@ -19,20 +19,13 @@ from typing import Protocol
 
 import numpy as np
 
-from mead.messages import TrackBatch
+from mead.messages import THREAT_ORDER, TrackBatch
 from mead.types import Array, Covs, States
 
-THREAT_RANK: dict[str, int] = {
-    "aircraft": 0,
-    "unknown": 1,
-    "drone": 2,
-    "cruise": 3,
-    "rocket": 4,
-    "ballistic": 5,
-}
-"""Class → rank; higher is more threatening. The fused class is the highest rank reported."""
+THREAT_RANK: dict[str, int] = {c: i for i, c in enumerate(THREAT_ORDER)}
+"""Class → rank in :data:`mead.messages.THREAT_ORDER`; the fused class is the highest."""
 
-RANK_CLASS: tuple[str, ...] = tuple(sorted(THREAT_RANK, key=THREAT_RANK.__getitem__))
+RANK_CLASS: tuple[str, ...] = THREAT_ORDER
 """Rank → class (inverse of ``THREAT_RANK``)."""
 
 

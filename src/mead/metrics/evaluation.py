@@ -10,13 +10,17 @@ must be zero.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import msgspec
 import numpy as np
 from scipy.spatial import cKDTree
 
 from mead import geo
-from mead.runner import MODES, ModeResult, World
+from mead.events import AlertEvent, AlertReceived, AlertSent, Event
+from mead.metrics.matching import TruthMatcher
+from mead.runtime.simulation import MODES, ModeResult, World
 
 ALERT_GATE_M = 30_000.0
 """An alert is about the truth object nearest its track position, if within this distance."""
@@ -24,31 +28,42 @@ ALERT_GATE_M = 30_000.0
 THREATS = ("ballistic", "rocket", "cruise", "drone")
 
 
-def attribute_alerts(world: World, events: list[dict[str, Any]]) -> None:
-    """Add ``truth`` (object id or None) to every alert event.
+def truth_matcher(world: World) -> TruthMatcher:
+    """The observer that scores a run against the world's truth (for ``run_both``)."""
+    return TruthMatcher(world.truth, world.scenario.start_epoch_s())
+
+
+def attribute_alerts(world: World, events: list[Event]) -> list[Event]:
+    """The events with ``truth`` (object id or None) set on every alert event.
 
     An alert is about the object nearest its track position when it was issued; its
     updates and cancel are about the same object (a track that later drifts past an
     airliner does not make the alert about the airliner).
     """
     epoch = world.scenario.start_epoch_s()
-    truth = world.truth
     about: dict[str, str | None] = {}  # alert_id → object at issue; updates keep it
+    out: list[Event] = []
     for ev in events:
-        if ev["kind"] not in ("alert", "alert_sent"):
-            continue
-        if ev["state"] != "issued" and ev["alert_id"] in about:
-            ev["truth"] = about[ev["alert_id"]]
-            continue
-        alive, states = truth.states_at(ev["t"] - epoch)
-        ev["truth"] = None
-        if alive.size == 0:
-            continue
-        p = geo.geodetic2ecef(ev["track_lat_deg"], ev["track_lon_deg"], ev["track_alt_m"])
-        d, k = cKDTree(states[:, :3]).query(p, distance_upper_bound=ALERT_GATE_M)
-        if np.isfinite(d):
-            ev["truth"] = truth.ids[alive[k]]
-        about[ev["alert_id"]] = ev["truth"]
+        if isinstance(ev, AlertReceived | AlertSent):
+            ev = msgspec.structs.replace(ev, truth=_about(world, epoch, ev, about))
+        out.append(ev)
+    return out
+
+
+def _about(world: World, epoch: float, ev: AlertEvent, about: dict[str, str | None]) -> str | None:
+    """The object an alert event is about (see :func:`attribute_alerts`)."""
+    if ev.state != "issued" and ev.alert_id in about:
+        return about[ev.alert_id]
+    alive, states = world.truth.states_at(ev.t - epoch)
+    if alive.size == 0:
+        return None  # nothing flying: a later state of the alert is judged afresh
+    found = None
+    p = geo.geodetic2ecef(ev.track_lat_deg, ev.track_lon_deg, ev.track_alt_m)
+    d, k = cKDTree(states[:, :3]).query(p, distance_upper_bound=ALERT_GATE_M)
+    if np.isfinite(d):
+        found = world.truth.ids[alive[k]]
+    about[ev.alert_id] = found
+    return found
 
 
 def detected_objects(world: World) -> np.ndarray:
@@ -67,12 +82,12 @@ def first_warning(world: World, res: ModeResult) -> np.ndarray:
     index = {tid: i for i, tid in enumerate(world.truth.ids)}
     first = np.full(len(world.truth), np.nan)
     for ev in res.events:
-        if ev["kind"] != "alert" or ev["state"] == "cancelled" or ev.get("truth") is None:
+        if not isinstance(ev, AlertReceived) or ev.state == "cancelled" or ev.truth is None:
             continue
-        i = index[ev["truth"]]
+        i = index[ev.truth]
         target = world.truth.target_area[i]
-        if target and owner.get(target) == ev["node"]:
-            t = ev["t_recv"] - epoch
+        if target and owner.get(target) == ev.node:
+            t = ev.t_recv - epoch
             if not t >= first[i]:
                 first[i] = t
     return first
@@ -84,13 +99,14 @@ def tracked(world: World, res: ModeResult) -> np.ndarray:
     coord = world.scenario.coordinator.name
     nodes = [coord] if res.mode == "alliance" else [p.name for p in world.scenario.partners]
     held = np.zeros(len(world.truth), dtype=bool)
+    first: dict[str, np.ndarray] = res.observed or {}
     for n in nodes:
-        if n in res.tracked_by:
-            held |= np.isfinite(res.tracked_by[n])
+        if n in first:
+            held |= np.isfinite(first[n])
     return held
 
 
-def summarize(world: World, results: dict[str, ModeResult], wall_s: float) -> dict[str, Any]:
+def summarize(world: World, results: Mapping[str, ModeResult], wall_s: float) -> dict[str, Any]:
     """The run's summary as plain JSON-able data."""
     truth, sc = world.truth, world.scenario
     kind = np.asarray(truth.kind)
@@ -146,12 +162,12 @@ def summarize(world: World, results: dict[str, ModeResult], wall_s: float) -> di
 def _civil_alerted(world: World, res: ModeResult) -> int:
     kind = dict(zip(world.truth.ids, world.truth.kind, strict=True))
     hit = {
-        ev["truth"]
+        ev.truth
         for ev in res.events
-        if ev["kind"] in ("alert", "alert_sent")
-        and ev["state"] != "cancelled"
-        and ev.get("truth") is not None
-        and kind[ev["truth"]] == "aircraft"
+        if isinstance(ev, AlertReceived | AlertSent)
+        and ev.state != "cancelled"
+        and ev.truth is not None
+        and kind[ev.truth] == "aircraft"
     }
     return len(hit)
 

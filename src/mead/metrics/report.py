@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import msgspec
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from mead import geo  # noqa: E402
-from mead.metrics.basemap import border_lines  # noqa: E402
-from mead.metrics.evaluation import format_summary  # noqa: E402
-from mead.runner import MODES, ModeResult, World  # noqa: E402
+from mead import geo
+from mead.events import encode_line
+from mead.metrics.basemap import border_lines
+from mead.metrics.evaluation import format_summary
+from mead.runtime.simulation import MODES, ModeResult, World
 
 COLORS = {
     "ballistic": "tab:red",
@@ -27,15 +27,15 @@ COLORS = {
 
 
 def write_report(
-    out: Path, world: World, results: dict[str, ModeResult], summary: dict[str, Any]
+    out: Path, world: World, results: Mapping[str, ModeResult], summary: dict[str, Any]
 ) -> list[Path]:
     """Write everything into ``out`` and return the files written."""
     out.mkdir(parents=True, exist_ok=True)
     events = out / "events.jsonl"
-    with events.open("w") as f:
+    with events.open("wb") as f:
         for m in MODES:
             for ev in results[m].events:
-                f.write(json.dumps({"run": m, **ev}, default=_jsonable) + "\n")
+                f.write(encode_line(msgspec.structs.replace(ev, run=m)))
     summ = out / "summary.json"
     summ.write_text(json.dumps(summary, indent=2, default=_jsonable) + "\n")
     files = [events, summ, plot_warning_times(out, summary), plot_map(out, world)]
@@ -58,7 +58,8 @@ def _jsonable(v: Any) -> Any:
 def plot_warning_times(out: Path, summary: dict[str, Any]) -> Path:
     """Bar chart: mean warning time per defended area, alliance vs national-only."""
     rows = [(n, r) for n, r in summary["areas"].items() if r["threats"]]
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    fig = Figure(figsize=(10, 4.5))
+    ax = fig.subplots()
     y = np.arange(len(rows))
     for k, m in enumerate(MODES):
         vals = [(r[m]["mean_warning_s"] or 0) / 60 for _, r in rows]
@@ -71,14 +72,14 @@ def plot_warning_times(out: Path, summary: dict[str, Any]) -> Path:
     fig.tight_layout()
     path = out / "warning_time.png"
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
 def plot_map(out: Path, world: World) -> Path:
     """Map of the scenario: truth paths by class, radars and their range, defended areas."""
     truth, sc = world.truth, world.scenario
-    fig, ax = plt.subplots(figsize=(10, 8))
+    fig = Figure(figsize=(10, 8))
+    ax = fig.subplots()
     for line in border_lines():
         ax.plot(line[:, 0], line[:, 1], color="0.55", lw=0.6, zorder=0)
     for i in range(len(truth)):
@@ -116,7 +117,6 @@ def plot_map(out: Path, world: World) -> Path:
     fig.tight_layout()
     path = out / "map.png"
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

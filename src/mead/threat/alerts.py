@@ -36,8 +36,8 @@ import msgspec
 from mead import geo
 from mead.messages import Alert
 from mead.scenario.schema import DefendedArea
-from mead.threat._local import ThreatInputError
 from mead.threat.base import Threat
+from mead.threat.local import ThreatInputError
 
 
 @dataclass

@@ -12,9 +12,9 @@ Two layers:
   like a rocket is upgraded to ballistic.
 
 Given times, the :class:`Classifier` also keeps each track's recent positions and forms
-*chord* velocities over 15–120 s (``mead.threat._baseline``): far steadier than a radar
+*chord* velocities over 15–120 s (``mead.threat.chord``): far steadier than a radar
 track's own velocity for slow targets at long range, they feed the slow-class bands, and
-:meth:`Classifier.smoothed` offers them (level-flight chord for cruise/drone, free-flight
+:meth:`Classifier.step` offers them (level-flight chord for cruise/drone, free-flight
 chord for ballistic/rocket) to the impact prediction, with a *powered* flag for
 ballistic/rocket tracks still under thrust.
 
@@ -76,20 +76,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mead.messages import TRACK_CLASSES, TrackClass
-from mead.threat._baseline import Chord, History
-from mead.threat._local import Local, ThreatInputError, check_tracks, local
+from mead.messages import THREAT_ORDER, TRACK_CLASSES, TrackClass
+from mead.threat.chord import Chord, History
 from mead.threat.impact import DEFAULT_BETA_KG_M2
+from mead.threat.local import Local, ThreatInputError, check_tracks, local
 from mead.types import Array, Covs, States
 
 BALLISTIC, ROCKET, CRUISE, DRONE, AIRCRAFT, UNKNOWN = range(6)
 """Integer codes: indices into :data:`mead.messages.TRACK_CLASSES`."""
 assert TRACK_CLASSES == ("ballistic", "rocket", "cruise", "drone", "aircraft", "unknown")
 
-RANK = np.array([5, 4, 3, 2, 1, 0], dtype=np.int8)
-"""Threat rank per code (ballistic highest); a declared class only moves up this ranking."""
+RANK = np.array([THREAT_ORDER.index(c) for c in TRACK_CLASSES], dtype=np.int8)
+"""Rank per code in :data:`mead.messages.THREAT_ORDER`; a declared class only moves up it
+(``unknown`` is *not yet declared* here: any declaration replaces it, none returns to it)."""
 
-THREAT_CODES = np.array([BALLISTIC, ROCKET, CRUISE, DRONE])
 MAX_SPEED_MPS = 10_000.0
 """No chord velocity faster than this is believed (nothing tracked here flies faster)."""
 
@@ -188,6 +188,22 @@ def classify_kinematics(x: States, P: Covs | None = None, rules: Rules = Rules()
     return evidence(local(x, P), rules)
 
 
+@dataclass(frozen=True)
+class Classification:
+    """What :meth:`Classifier.step` returns for N tracks.
+
+    ``x``/``P`` are the states for impact prediction: for rows declared ballistic or rocket
+    the velocity is the free-flight chord's, for all others the plain chord's, where the
+    chord was valid, consistent with the track's own velocity and of smaller variance
+    (position-velocity cross-covariance then 0); other rows are the input unchanged.
+    """
+
+    classes: list[TrackClass]  # (N,) declared classes
+    x: States  # (N, 6) ECEF states for impact prediction
+    P: Covs  # (N, 6, 6)
+    powered: np.ndarray  # (N,) bool: ballistic/rocket tracks still climbing under thrust
+
+
 class Classifier:
     """Per-track evidence accumulator with hysteresis; the same at a partner or coordinator.
 
@@ -201,7 +217,7 @@ class Classifier:
     min_age_s : when ``classify`` is given times, a track younger than this is not declared
         cruise, drone or aircraft, s.
     spacing_s, slots : anchors of the chord velocities: one every ``spacing_s`` (also the
-        shortest chord), ``slots`` of them (see ``mead.threat._baseline``).
+        shortest chord), ``slots`` of them (see ``mead.threat.chord``).
     gate : χ² (3 dof) above which two velocities disagree (a long and a short chord, or a
         chord and the track's own velocity): thrust or a turn.
     free_chord_s : longest chord for ballistic/rocket tracks, s: their history may hold the
@@ -213,7 +229,7 @@ class Classifier:
     use each track's chord velocity over its recent history where its ground-speed σ is
     smaller than the track's own; without ``t``, tracks are judged on their instantaneous
     velocity alone, which for slow targets at long range is often too uncertain for any
-    class. :meth:`smoothed` then offers the chord velocities to the impact prediction.
+    class. :meth:`step` also offers the chord velocities to the impact prediction.
     """
 
     def __init__(
@@ -299,10 +315,17 @@ class Classifier:
             self._keep_chord(rows, loc, ch, ok_plain, compared, thrust)
         return self._cls[rows].copy()
 
-    def smoothed(self, ids: Sequence[str], x: States, P: Covs) -> tuple[States, Covs, np.ndarray]:
+    def step(self, ids: Sequence[str], x: States, P: Covs, t: float) -> Classification:
+        """One assessment cycle's classification: :meth:`classify` at ``t``, then the states
+        for impact prediction from the chords it just formed (see :class:`Classification`)."""
+        classes = self.classify(ids, x, P, t=t)
+        xs, Ps, powered = self._smoothed(ids, x, P)
+        return Classification(classes, xs, Ps, powered)
+
+    def _smoothed(self, ids: Sequence[str], x: States, P: Covs) -> tuple[States, Covs, np.ndarray]:
         """States for impact prediction, and which ballistic/rocket tracks are still powered.
 
-        Call right after :meth:`classify` (with ``t``) on the same tracks. For rows declared
+        Valid right after :meth:`classify` (with ``t``) on the same tracks. For rows declared
         ballistic or rocket the free-flight chord is used, for all others the plain one
         (their class may come from elsewhere, e.g. a partner's via fusion), only where the
         chord was valid, consistent with the track's own velocity and of smaller total
@@ -468,7 +491,8 @@ class Classifier:
         settled = np.isin(old, (AIRCRAFT, DRONE, CRUISE))
         lasting = c[:, BALLISTIC] + c[:, ROCKET] >= self.slow_updates
         cand = np.where(settled & ~lasting & np.isin(cand, (BALLISTIC, ROCKET)), old, cand)
-        return np.where(RANK[cand] > RANK[old], cand, old)
+        up = (cand != UNKNOWN) & ((old == UNKNOWN) | (RANK[cand] > RANK[old]))
+        return np.where(up, cand, old)
 
 
 def _agree(d: Array, S: Covs, gate: float) -> np.ndarray:

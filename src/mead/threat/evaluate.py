@@ -20,7 +20,6 @@ import numpy as np
 from mead import geo
 from mead.messages import TRACK_CLASSES, TrackClass
 from mead.scenario.schema import DefendedArea
-from mead.threat._local import Local, ThreatInputError, check_tracks, local
 from mead.threat.base import Threat, track_number
 from mead.threat.classify import BALLISTIC, CRUISE, DRONE, ROCKET
 from mead.threat.impact import (
@@ -29,6 +28,7 @@ from mead.threat.impact import (
     predict_impact,
     straight_line_approach,
 )
+from mead.threat.local import Local, ThreatInputError, check_tracks, local
 from mead.types import Array, Covs, States
 
 _CODE: dict[str, int] = {c: i for i, c in enumerate(TRACK_CLASSES)}
@@ -281,34 +281,10 @@ def _pairs(
     )
 
 
-def assess(
-    t: float,
-    ids: Sequence[str],
-    x: States,
-    P: Covs,
-    classes: Sequence[str] | np.ndarray,
-    areas: Sequence[DefendedArea] | AreaSet,
-    *,
-    beta_kg_m2: float | None = DEFAULT_BETA_KG_M2,
-    drone_horizon_s: float = 3600.0,
-    cruise_horizon_s: float = 1800.0,
-    k_sigma: float = K95_2D,
-    max_impact_radius_m: float = 250_000.0,
-    max_margin_m: float = 50_000.0,
-    max_issue_margin_m: float = 100_000.0,
-    powered: np.ndarray | None = None,
-    stay_factor: float = 1.5,
-) -> list[Threat]:
-    """Threats of N tracks to A defended areas at time ``t``.
+@dataclass(frozen=True)
+class ThreatRules:
+    """When a track threatens an area: the thresholds of :func:`assess`, in SI units.
 
-    Parameters
-    ----------
-    t : assessment time, s (any base; ``t_impact = t + tgo``).
-    ids : (N,) track ids (system track numbers as strings at the coordinator).
-    x : (N, 6) ECEF states [m, m/s] at ``t``.
-    P : (N, 6, 6) covariances.
-    classes : (N,) class names (``mead.messages.TRACK_CLASSES``) or their int codes.
-    areas : defended areas, or an :class:`AreaSet` built from them.
     beta_kg_m2 : drag ballistic coefficient for ballistic/rocket tracks (``None``: vacuum).
     drone_horizon_s, cruise_horizon_s : how far ahead straight-line paths are followed, s.
     k_sigma : σ-multiplier of the cross-track margin of cruise/drone paths.
@@ -320,11 +296,50 @@ def assess(
         area within reach.
     max_issue_margin_m : a cruise/drone pair whose margin exceeds this is too uncertain to
         issue a warning (marginal).
-    powered : (N,) bool, ballistic/rocket tracks still under thrust (from
-        ``Classifier.smoothed``): their impact is not predicted, so they threaten nothing yet.
     stay_factor : pairs missing by up to this multiple of their threshold are returned as
         ``marginal`` threats: enough to keep an open alert alive, not to issue one
         (hysteresis against a prediction that hovers at the edge).
+    limits : gross kinematic limits per class (:func:`plausible`).
+    """
+
+    beta_kg_m2: float | None = DEFAULT_BETA_KG_M2  # kg/m²
+    drone_horizon_s: float = 3600.0  # s
+    cruise_horizon_s: float = 1800.0  # s
+    k_sigma: float = K95_2D  # σ
+    max_impact_radius_m: float = 250_000.0  # m
+    max_margin_m: float = 50_000.0  # m
+    max_issue_margin_m: float = 100_000.0  # m
+    stay_factor: float = 1.5  # × threshold
+    limits: Limits = Limits()
+
+
+DEFAULT_RULES = ThreatRules()
+
+
+def assess(
+    t: float,
+    ids: Sequence[str],
+    x: States,
+    P: Covs,
+    classes: Sequence[str] | np.ndarray,
+    areas: Sequence[DefendedArea] | AreaSet,
+    *,
+    rules: ThreatRules = DEFAULT_RULES,
+    powered: np.ndarray | None = None,
+) -> list[Threat]:
+    """Threats of N tracks to A defended areas at time ``t``.
+
+    Parameters
+    ----------
+    t : assessment time, s (any base; ``t_impact = t + tgo``).
+    ids : (N,) track ids (system track numbers as strings at the coordinator).
+    x : (N, 6) ECEF states [m, m/s] at ``t``.
+    P : (N, 6, 6) covariances.
+    classes : (N,) class names (``mead.messages.TRACK_CLASSES``) or their int codes.
+    areas : defended areas, or an :class:`AreaSet` built from them.
+    rules : the thresholds (:class:`ThreatRules`).
+    powered : (N,) bool, ballistic/rocket tracks still under thrust (from
+        ``Classifier.step``): their impact is not predicted, so they threaten nothing yet.
 
     A track whose kinematics are impossible for its class (see :func:`plausible`, e.g. a
     "drone" at 10 km, inherited through fusion or a track swap) threatens nothing.
@@ -344,7 +359,7 @@ def assess(
     if len(aset) == 0 or cand.size == 0:
         return []
     loc = local(x[cand], P[cand])
-    ok = plausible(codes[cand], loc)
+    ok = plausible(codes[cand], loc, rules.limits)
     is_fast = np.isin(codes[cand], (BALLISTIC, ROCKET))
     order = np.concatenate([np.flatnonzero(ok & is_fast), np.flatnonzero(ok & ~is_fast)])
     sel, loc = cand[order], loc.take(order)  # ballistic/rocket rows first, then the others
@@ -357,14 +372,14 @@ def assess(
                 P,
                 fast,
                 aset,
-                beta_kg_m2,
-                max_impact_radius_m,
-                stay_factor,
+                rules.beta_kg_m2,
+                rules.max_impact_radius_m,
+                rules.stay_factor,
                 loc.take(np.arange(fast.size)),
             )
         )
     if slow.size:
-        horizon = np.where(codes[slow] == DRONE, drone_horizon_s, cruise_horizon_s)
+        horizon = np.where(codes[slow] == DRONE, rules.drone_horizon_s, rules.cruise_horizon_s)
         slow_loc = loc.take(np.arange(fast.size, sel.size))
         pairs.append(
             _approach_pairs(
@@ -372,10 +387,10 @@ def assess(
                 slow,
                 horizon,
                 aset,
-                k_sigma,
-                max_margin_m,
-                max_issue_margin_m,
-                stay_factor,
+                rules.k_sigma,
+                rules.max_margin_m,
+                rules.max_issue_margin_m,
+                rules.stay_factor,
             )
         )
     li = np.empty(x.shape[0], dtype=np.intp)

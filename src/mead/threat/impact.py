@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mead import geo
-from mead.threat._local import Local
+from mead.threat.local import Local
 from mead.types import Array, Covs, States
 
 J2 = 1.082_626_68e-3

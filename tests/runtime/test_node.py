@@ -7,7 +7,7 @@ import numpy as np
 from mead.federation.envelope import seal
 from mead.federation.identity import Identity
 from mead.messages import Track, TrackBatch
-from mead.node import MAX_BATCH_TRACKS, chunks
+from mead.runtime.node import MAX_BATCH_TRACKS, chunks
 
 NATS_MAX_PAYLOAD = 1024 * 1024  # nats-server's default max_payload, bytes
 

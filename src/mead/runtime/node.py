@@ -1,9 +1,11 @@
-"""One partner's (or the coordinator's) runtime: the only place that wires stages together.
+"""One partner's (or the coordinator's) runtime: plumbing between the stages it is given.
 
 A node is plumbing: on each ``step(now)`` it hands what arrived since the last step to the
-stages (tracker, classifier, releaser, fuser, assessor, alert manager) and publishes what
-they produce. Besides alerts, the coordinator sends each partner the fused picture every
-assessment cycle on ``picture.<partner>``, anonymised by ``policy.picture_rows``.
+stages it was built with (tracker, releaser, fuser, assessor) and publishes what they
+produce. It builds no stage itself: :mod:`mead.runtime.wiring` is the one place that
+does, for simulation and live mode alike. Besides alerts, the coordinator sends each
+partner the fused picture every assessment cycle on ``picture.<partner>``, anonymised by
+``policy.picture_rows``.
 
 The clock and the bus are injected, so the same nodes run in simulation (a scenario clock
 and the in-process bus) and live (wall clock and NATS).
@@ -23,23 +25,25 @@ import msgspec
 import numpy as np
 
 from mead.errors import RejectedMessage
+from mead.events import AlertReceived, AlertSent, Emit, PictureReceived, Rejected
 from mead.federation.base import Endpoint
 from mead.federation.envelope import Opener, seal
 from mead.federation.identity import Identity
 from mead.federation.policy import Releaser, picture_rows
-from mead.fusion.base import THREAT_RANK, SystemPicture
+from mead.fusion.base import SystemPicture
 from mead.fusion.siap import SystemTracker
-from mead.messages import Alert, Message, Picture, Track, TrackBatch, picture_to_arrays
-from mead.scenario.schema import DefendedArea
+from mead.messages import (
+    Alert,
+    Message,
+    Picture,
+    TrackBatch,
+    arrays_to_tracks,
+    picture_to_arrays,
+)
 from mead.sensors.base import Scan
-from mead.threat.alerts import AlertManager
-from mead.threat.classify import Classifier
-from mead.threat.evaluate import assess
+from mead.threat.assessor import Assessor
 from mead.tracking.base import TrackReport
 from mead.tracking.tracker import Tracker
-
-Emit = Callable[[dict[str, Any]], None]
-"""Sink for evaluation events (one JSON-able dict per event)."""
 
 Observe = Callable[[str, float, list[str], np.ndarray], None]
 """Hook that sees every track picture a node forms: (node, t_wire, ids, x (N, 6))."""
@@ -66,6 +70,11 @@ def _ignore(*_: Any) -> None:
     return None
 
 
+def _fields(alert: Alert) -> dict[str, Any]:
+    """An alert's fields, for the event that records it."""
+    return msgspec.structs.asdict(alert)
+
+
 class _Inbox:
     """Opens envelopes from a node's subscriptions; rejects are counted by reason, never raised."""
 
@@ -90,7 +99,7 @@ class _Inbox:
     def reject(self, reason: str, origin: str) -> None:
         """Count one rejected message; the first of each reason is also an event."""
         if not self.rejected[reason]:
-            self.emit({"kind": "rejected", "node": self.node, "reason": reason, "origin": origin})
+            self.emit(Rejected(node=self.node, reason=reason, origin=origin))
         self.rejected[reason] += 1
 
 
@@ -112,7 +121,7 @@ class PartnerNode:
         scans: Iterator[Scan],
         tracker: Tracker,
         releaser: Releaser,
-        areas: list[DefendedArea],
+        assessor: Assessor,
         release_s: float,
         epoch_s: float = 0.0,
         sensor_sites: dict[str, tuple[float, float, float]] | None = None,
@@ -123,9 +132,7 @@ class PartnerNode:
         self.identity, self.endpoint = identity, endpoint
         self.tracker, self.releaser = tracker, releaser
         self.sensor_sites = sensor_sites or {}  # id → (lat, lon, alt); policy strips
-        self.classifier = Classifier()
-        self.areas = areas  # own areas only
-        self.alerts = AlertManager(self.name, areas)
+        self.assessor = assessor  # own areas only
         self.release_s, self.epoch_s = release_s, epoch_s
         self.emit, self.observe = emit, observe
         self._scans = scans
@@ -170,46 +177,18 @@ class PartnerNode:
         self.picture = pic
         self.counters["pictures"] += 1
         self.emit(
-            {
-                "kind": "picture",
-                "node": self.name,
-                "t_recv": now,
-                "t": pic.t,
-                "via": via,
-                "tracks": len(pic.tracks),
-            }
+            PictureReceived(node=self.name, t_recv=now, t=pic.t, via=via, tracks=len(pic.tracks))
         )
 
     def _release(self, now: float, rep: TrackReport) -> None:
-        self.classifier.forget(rep.deleted)
-        classes = self.classifier.classify(rep.ids, rep.x, rep.P, t=now)
         self.observe(self.name, now, rep.ids, rep.x)
-        if self.areas:
-            xs, Ps, powered = self.classifier.smoothed(rep.ids, rep.x, rep.P)
-            threats = assess(now, rep.ids, xs, Ps, classes, self.areas, powered=powered)
-            for alert in self.alerts.step(now, threats, rep.ids):
-                self._record_alert(now, alert, via=self.name)
-        tracks = [
-            Track(
-                track_id=i,
-                t=now,
-                x=tuple(x),
-                P=tuple(P),
-                cls=c,
-                quality=float(q),  # type: ignore[arg-type]
-                sensor_ids=s,
-                sensor_sites=self._sites(s),
-            )
-            for i, x, P, c, q, s in zip(
-                rep.ids,
-                rep.x.tolist(),
-                rep.P.reshape(-1, 36).tolist(),
-                classes,
-                rep.quality,
-                rep.sensors,
-                strict=True,
-            )
-        ]
+        a = self.assessor.step(now, rep.ids, rep.x, rep.P, deleted=rep.deleted)
+        for alert in a.alerts:
+            self._record_alert(now, alert, via=self.name)
+        sites = [self._sites(s) for s in rep.sensors]
+        tracks = arrays_to_tracks(
+            rep.ids, now, rep.x, rep.P, a.classes, rep.quality, list(rep.sensors), sites
+        )
         for recipient, batch in self.releaser.release(tracks, now, dropped=rep.deleted).items():
             for part in chunks(batch, MAX_BATCH_TRACKS):
                 self.endpoint.publish(f"tracks.{recipient}", seal(self.identity, part, now))
@@ -220,9 +199,7 @@ class PartnerNode:
 
     def _record_alert(self, now: float, alert: Alert, via: str) -> None:
         self.counters[f"alerts_{alert.state}"] += 1
-        self.emit(
-            {"kind": "alert", "node": self.name, "t_recv": now, "via": via, **_alert_fields(alert)}
-        )
+        self.emit(AlertReceived(node=self.name, t_recv=now, via=via, **_fields(alert)))
 
 
 class CoordinatorNode:
@@ -246,9 +223,9 @@ class CoordinatorNode:
         identity: Identity,
         endpoint: Endpoint,
         opener: Opener,
-        areas: list[DefendedArea],
+        assessor: Assessor,
         assess_s: float,
-        fuser: SystemTracker | None = None,
+        fuser: SystemTracker,
         partners: Iterable[str] | None = None,
         emit: Emit = _ignore,
         observe: Observe = _ignore,
@@ -257,10 +234,8 @@ class CoordinatorNode:
         self.identity, self.endpoint = identity, endpoint
         names = opener.registry if partners is None else partners
         self.partners = tuple(sorted(set(names) - {self.name}))  # picture recipients
-        self.fuser = fuser or SystemTracker()
-        self.classifier = Classifier()
-        self.areas = areas
-        self.alerts = AlertManager(self.name, areas)
+        self.fuser = fuser
+        self.assessor = assessor  # every defended area
         self.assess_s = assess_s
         self.emit, self.observe = emit, observe
         self.inbox = _Inbox(endpoint, (f"tracks.{self.name}",), opener, self.name, emit)
@@ -287,17 +262,12 @@ class CoordinatorNode:
         pic = self.fuser.picture(now)
         ids = [str(s) for s in pic.stn.tolist()]
         self.observe(self.name, now, ids, pic.x)
-        self.classifier.forget(self._gone(ids))
-        own = self.classifier.classify(ids, pic.x, pic.P, t=now)
-        classes = [
-            max(a, b, key=THREAT_RANK.__getitem__) for a, b in zip(own, pic.cls, strict=True)
-        ]
-        xs, Ps, powered = self.classifier.smoothed(ids, pic.x, pic.P)
-        threats = assess(now, ids, xs, Ps, classes, self.areas, powered=powered)
-        for alert in self.alerts.step(now, threats, ids):
+        a = self.assessor.step(now, ids, pic.x, pic.P, deleted=self._gone(ids), prior=pic.cls)
+        for alert in a.alerts:
             self.endpoint.publish(f"alerts.{alert.recipient}", self._seal(alert, now))
             self.counters[f"alerts_{alert.state}"] += 1
-            self.emit({"kind": "alert_sent", "node": self.name, **_alert_fields(alert)})
+            self.emit(AlertSent(node=self.name, **_fields(alert)))
+        classes: list[str] = list(a.classes)
         self._send_picture(now, pic, classes)
 
     def _send_picture(self, now: float, pic: SystemPicture, classes: list[str]) -> None:
@@ -328,10 +298,6 @@ class CoordinatorNode:
 def _named(batch: TrackBatch, sender: str) -> TrackBatch:
     """Stamp an anonymous batch with the authenticated sender, for the coordinator's books."""
     return msgspec.structs.replace(batch, source=sender)
-
-
-def _alert_fields(alert: Alert) -> dict[str, Any]:
-    return msgspec.structs.asdict(alert)
 
 
 def site_table(sensors: list[Any]) -> dict[str, tuple[float, float, float]]:

@@ -10,7 +10,7 @@ import pytest
 
 from mead.cli import main
 from mead.errors import ConfigError
-from mead.trackeval import Recording, load_recording, simulate_recording, track_file
+from mead.metrics.trackeval import Recording, load_recording, simulate_recording, track_file
 
 SHARED = Path("/work/shared/data/mtt/mtt_N10_s1.npz")
 

@@ -20,10 +20,8 @@ Each scan's score is GOSPA between the true positions and the tracker's confirme
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,23 +237,3 @@ def track_file(path: str | Path) -> dict[str, Any]:
     rec = load_recording(path)
     est, seconds = run_mead(rec)
     return {"file": str(path), "tracker": "mead", **score(rec, est, seconds)}
-
-
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``track`` subcommand to the ``mead`` command's subparsers."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "track",
-        help="score the local tracker on a recorded scenario (.npz), print JSON",
-        description="Run MEAD's local tracker on the plots of a recorded multi-target "
-        "scenario (format: /work/shared/data/mtt/FORMAT.md) and print GOSPA (mean over all "
-        "scans and the last 20), tracks vs truths at the last scan, time per scan and "
-        "plots per second, as JSON.",
-    )
-    p.add_argument("file", type=Path, help="recording, e.g. mtt_N100_s1.npz")
-    p.set_defaults(func=_cmd_track)
-    return p
-
-
-def _cmd_track(args: argparse.Namespace, emit: Callable[[str], None] = print) -> int:
-    emit(json.dumps(track_file(args.file), indent=2))
-    return 0

@@ -8,11 +8,12 @@ import msgspec
 import numpy as np
 import pytest
 
+from mead.events import AlertReceived
 from mead.metrics.evaluation import attribute_alerts, summarize
-from mead.runner import MODES, World, prepare, run_both, run_mode
+from mead.runtime.simulation import MODES, World, prepare, run_both, run_mode
 from mead.scenario import load_scenario
 
-SMALL = Path(__file__).resolve().parents[1] / "scenarios" / "small.yaml"
+SMALL = Path(__file__).resolve().parents[2] / "scenarios" / "small.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def small() -> tuple[World, dict, dict]:
     world = prepare(sc, sc.seed, SMALL)
     results = run_both(world, jobs=1)
     for m in MODES:
-        attribute_alerts(world, results[m].events)
+        results[m].events = attribute_alerts(world, results[m].events)
     return world, results, summarize(world, results, wall_s=1.0)
 
 
@@ -40,19 +41,20 @@ def test_no_civil_flight_is_alerted(small: tuple[World, dict, dict]) -> None:
 def test_alerts_reach_only_the_owners_of_threatened_areas(small: tuple[World, dict, dict]) -> None:
     world, results, _ = small
     owner = {a.name: a.owner for a in world.scenario.defended_areas}
-    received = [e for e in results["alliance"].events if e["kind"] == "alert"]
+    received = [e for e in results["alliance"].events if isinstance(e, AlertReceived)]
     assert received, "the alliance run produced no alerts"
-    assert all(e["node"] == owner[e["area"]] == e["recipient"] for e in received)
-    assert {e["node"] for e in received} == {"P2"}  # P1's base is never threatened
-    from_c0 = [e for e in received if e["via"] == "C0"]
-    assert from_c0 and all(e["issuer"] == "C0" for e in from_c0)
+    assert all(e.node == owner[e.area] == e.recipient for e in received)
+    assert {e.node for e in received} == {"P2"}  # P1's base is never threatened
+    from_c0 = [e for e in received if e.via == "C0"]
+    assert from_c0 and all(e.issuer == "C0" for e in from_c0)
 
 
 def test_national_run_releases_nothing(small: tuple[World, dict, dict]) -> None:
     _, results, _ = small
     nat = results["national"].counters
     assert nat["C0"].get("batches", 0) == 0
-    assert all(e["via"] != "C0" for e in results["national"].events if e["kind"] == "alert")
+    events = results["national"].events
+    assert all(e.via != "C0" for e in events if isinstance(e, AlertReceived))
 
 
 def test_same_seed_same_world() -> None:
@@ -75,10 +77,10 @@ def test_late_scans_are_replayed_and_the_alliance_still_warns() -> None:
     sc = msgspec.structs.replace(sc, partners=[p1, msgspec.structs.replace(p2, sensors=[s1, s2])])
     world = prepare(sc, sc.seed, SMALL)
     res = run_mode(world, "alliance")
-    attribute_alerts(world, res.events)
+    events = attribute_alerts(world, res.events)
     ctr = res.counters["P2"]
     assert ctr["tracker_scans_out_of_order"] > 50 and ctr["tracker_scans_replayed"] > 0
     assert ctr.get("tracker_scans_too_late", 0) == 0
-    warned = {e["truth"] for e in res.events if e["kind"] == "alert" and e["truth"] is not None}
+    warned = {e.truth for e in events if isinstance(e, AlertReceived) and e.truth is not None}
     kind = dict(zip(world.truth.ids, world.truth.kind, strict=True))
     assert sum(kind[w] == "ballistic" for w in warned) == 6

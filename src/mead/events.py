@@ -1,0 +1,105 @@
+"""Evaluation events: what a node did that a person or a scorer reads later, as typed structs.
+
+Nodes emit events through an injected ``Emit`` sink; the simulation keeps them per run and
+writes them to ``events.jsonl`` (one JSON object per line, ``kind`` first), live nodes write
+them to their ``--events`` file. ``Event`` is the tagged union, decoded with :data:`DECODER`.
+
+Field names are those of the log's first format (``kind``, ``run``, ``node``, ``state``,
+``area``, ``truth``, …), so tools that read the log keep working. An alert event carries
+every field of the :class:`~mead.messages.Alert` it records. ``docs/events.md`` shows one
+line of each kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec
+
+from mead.messages import AlertFields
+
+
+class AlertReceived(AlertFields, frozen=True, kw_only=True, tag_field="kind", tag="alert"):
+    """A partner held an alert: from the coordinator (``via`` = its pseudonym) or its own."""
+
+    node: str  # the partner that holds the alert
+    t_recv: float  # when it reached the node, UTC s
+    via: str  # who sent it: the coordinator, or the partner itself
+    run: str = ""  # "alliance" or "national" in simulation; "" live
+    truth: str | None = None  # scoring only: the object the alert is about (None: none near)
+
+
+class AlertSent(AlertFields, frozen=True, kw_only=True, tag_field="kind", tag="alert_sent"):
+    """The coordinator sent an alert to the owner of the threatened area."""
+
+    node: str  # the coordinator
+    run: str = ""
+    truth: str | None = None
+
+
+class Rejected(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="rejected"):
+    """The first message a node rejected for a reason (later ones are only counted)."""
+
+    node: str
+    reason: str  # counter key, e.g. "bad_signature", "replayed", "unexpected"
+    origin: str  # claimed sender
+    run: str = ""
+
+
+class PictureReceived(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="picture"):
+    """A partner took in the coordinator's fused picture."""
+
+    node: str
+    t_recv: float  # UTC s
+    t: float  # the picture's time of validity, UTC s
+    via: str  # sender (the coordinator)
+    tracks: int  # rows in the picture
+    run: str = ""
+
+
+class Counters(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="counters"):
+    """A live node's counters when it stops (processed, sent, rejected, timing)."""
+
+    node: str
+    counters: dict[str, int | float] = {}
+    run: str = ""
+
+
+Event = AlertReceived | AlertSent | Rejected | PictureReceived | Counters
+"""Every event kind."""
+
+AlertEvent = AlertReceived | AlertSent
+
+Emit = Callable[[Event], None]
+"""Sink for events."""
+
+DECODER = msgspec.json.Decoder(Event)
+"""Decodes one line of an events file."""
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def encode_line(ev: Event) -> bytes:
+    """One event as a JSON line (with its newline)."""
+    return _ENCODER.encode(ev) + b"\n"
+
+
+def read_events(lines: bytes | str) -> list[Event]:
+    """Events from the text of an events file (blank lines skipped)."""
+    text = lines.decode() if isinstance(lines, bytes) else lines
+    return [DECODER.decode(ln) for ln in text.splitlines() if ln.strip()]
+
+
+__all__ = [
+    "AlertEvent",
+    "AlertReceived",
+    "AlertSent",
+    "Counters",
+    "DECODER",
+    "Emit",
+    "Event",
+    "PictureReceived",
+    "Rejected",
+    "encode_line",
+    "read_events",
+]

@@ -1,0 +1,233 @@
+"""Simulation mode: a coalition built for a scenario and driven on the scenario clock.
+
+:func:`prepare` simulates the truth and every radar scan once; :func:`run_mode` runs the
+coalition on those plots in one mode — ``alliance`` (each partner releases under its
+policy) or ``national`` (nothing leaves any partner) — and :func:`run_both` runs both, in
+parallel processes. Both runs are deterministic for a given seed. Scoring is not done
+here: a caller that wants it passes an observer factory (``mead.metrics``), whose result
+comes back in :attr:`ModeResult.observed`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from mead.events import Event
+from mead.federation.envelope import Opener
+from mead.federation.identity import KeyRegistry
+from mead.federation.inprocess import InProcessBus
+from mead.runtime.wiring import (
+    MAX_MESSAGE_AGE_S,
+    build_coordinator,
+    build_partner,
+    policies,
+    sim_identities,
+)
+from mead.scenario.schema import Scenario
+from mead.sensors.base import Scan
+from mead.sensors.simulate import simulate_scans
+from mead.sim.base import TruthTable
+from mead.sim.truth import simulate_truth
+
+Mode = Literal["alliance", "national"]
+MODES: tuple[Mode, ...] = ("alliance", "national")
+
+
+@dataclass
+class World:
+    """What both runs share: the scenario, its truth and every scan of every radar."""
+
+    scenario: Scenario
+    scenario_path: Path | None
+    seed: int
+    truth: TruthTable
+    scans: list[Scan]
+    prepare_s: float
+
+
+class Observer(Protocol):
+    """Sees every track picture a node forms, and reports what it made of them."""
+
+    def __call__(self, node: str, t_wire: float, ids: list[str], x: np.ndarray) -> None: ...
+
+    def result(self) -> Any:
+        """What the observer gathered (sent back from the run's process: keep it small)."""
+        ...
+
+
+ObserverFactory = Callable[["World"], Observer]
+
+
+@dataclass
+class ModeResult:
+    """Everything one run produced: events, what its observer gathered, counters, timing."""
+
+    mode: Mode
+    events: list[Event] = field(default_factory=list)
+    observed: Any = None  # the observer's result(), if one was given
+    counters: dict[str, dict[str, int]] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+
+def prepare(scenario: Scenario, seed: int, scenario_path: Path | None = None) -> World:
+    """Simulate truth and all radar scans once (independent random streams per stage)."""
+    t0 = time.perf_counter()
+    truth_ss, sensor_ss = np.random.SeedSequence(seed).spawn(2)
+    truth = simulate_truth(scenario, np.random.default_rng(truth_ss))
+    scans = simulate_scans(scenario, truth, np.random.default_rng(sensor_ss))
+    return World(scenario, scenario_path, seed, truth, scans, time.perf_counter() - t0)
+
+
+class SimClock:
+    """The scenario clock: wire time (UTC s) = scenario start + scenario seconds."""
+
+    def __init__(self, epoch_s: float) -> None:
+        self.epoch_s, self.t = epoch_s, 0.0
+
+    def __call__(self) -> float:
+        return self.epoch_s + self.t
+
+
+def run_mode(
+    world: World,
+    mode: Mode,
+    progress: bool = False,
+    observer: ObserverFactory | None = None,
+) -> ModeResult:
+    """Run the coalition once on the world's plots, in ``mode``."""
+    sc = world.scenario
+    epoch = sc.start_epoch_s()
+    clock = SimClock(epoch)
+    bus_ss = np.random.SeedSequence([world.seed, 1 + MODES.index(mode)])
+    bus = InProcessBus(clock, list(sc.links), np.random.default_rng(bus_ss))
+    ids = sim_identities(sc, world.seed)
+    registry = KeyRegistry({n: i.verify_key for n, i in ids.items()})
+    result = ModeResult(mode)
+    obs = observer(world) if observer is not None else None
+    hooks: dict[str, Any] = {"emit": result.events.append}
+    if obs is not None:
+        hooks["observe"] = obs
+    pols = policies(sc, world.scenario_path, national=mode == "national")
+
+    def opener() -> Opener:
+        return Opener(registry, max_age_s=MAX_MESSAGE_AGE_S, clock=clock)
+
+    partners = [
+        build_partner(
+            sc,
+            p.name,
+            identity=ids[p.name],
+            endpoint=bus.connect(p.name),
+            opener=opener(),
+            policy=pols[p.name],
+            scans=_scans_of(world.scans, p.name),
+            epoch_s=epoch,
+            **hooks,
+        )
+        for p in sc.partners
+    ]
+    c = sc.coordinator.name
+    coord = build_coordinator(
+        sc, identity=ids[c], endpoint=bus.connect(c), opener=opener(), **hooks
+    )
+    t0 = time.perf_counter()
+    for t in _ticks(sc.duration_s, sc.tick_s, f"{mode:>8}", progress):
+        clock.t = t
+        for node in partners:
+            node.step(clock())
+        coord.step(clock())
+    result.wall_s = time.perf_counter() - t0
+    result.observed = obs.result() if obs is not None else None
+    result.counters = {
+        n.name: dict(n.counters) | _prefixed(n.inbox.rejected, "rejected_")
+        for n in [*partners, coord]
+    }
+    for node in partners:  # how the tracker dealt with scans that arrived out of order
+        late = {k: v for k, v in node.tracker.counters.items() if k.startswith("scans_")}
+        result.counters[node.name] |= _prefixed(late, "tracker_")
+    return result
+
+
+def _prefixed(c: dict[str, int], prefix: str) -> dict[str, int]:
+    return {prefix + k: v for k, v in c.items()}
+
+
+def _scans_of(scans: list[Scan], partner: str) -> Iterator[Scan]:
+    return (s for s in scans if s.partner == partner)
+
+
+def _ticks(duration_s: float, tick_s: float, label: str, progress: bool) -> Iterator[float]:
+    n = int(np.ceil(duration_s / tick_s))
+    ticks = (k * tick_s for k in range(n + 1))
+    if not progress:
+        return ticks
+    from tqdm import tqdm
+
+    return iter(
+        tqdm(
+            ticks,
+            total=n + 1,
+            desc=label,
+            unit="tick",
+            mininterval=0.5,
+            bar_format="{desc} {bar} {percentage:3.0f}% {elapsed}<{remaining}",
+        )
+    )
+
+
+def run_both(
+    world: World,
+    progress: bool = False,
+    jobs: int = 2,
+    observer: ObserverFactory | None = None,
+) -> dict[Mode, ModeResult]:
+    """Run alliance and national on the same world; in two forked processes when jobs > 1.
+
+    A forked child inherits ``world`` from the parent's memory (nothing is pickled on the
+    way in); its :class:`ModeResult` comes back through a pipe.
+    """
+    if jobs <= 1:
+        return {m: run_mode(world, m, progress, observer) for m in MODES}
+    ctx = multiprocessing.get_context("fork")
+    children = []
+    for m in MODES:
+        recv, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_child, args=(send, world, m, progress, observer), name=m)
+        proc.start()
+        send.close()
+        children.append((m, proc, recv))
+    out: dict[Mode, ModeResult] = {}
+    for m, proc, recv in children:
+        try:
+            ok, value = recv.recv()
+        except EOFError:
+            ok, value = False, RuntimeError(f"the {m} run's process died (exit {proc.exitcode})")
+        proc.join()
+        if not ok:
+            raise value
+        out[m] = value
+    return out
+
+
+def _child(
+    send: Connection,
+    world: World,
+    mode: Mode,
+    progress: bool,
+    observer: ObserverFactory | None,
+) -> None:
+    """Body of a forked run: the result (or the error) goes back through ``send``."""
+    try:
+        send.send((True, run_mode(world, mode, progress, observer)))
+    except BaseException as e:  # noqa: BLE001 - handed to the parent, which re-raises it
+        send.send((False, e))
+    finally:
+        send.close()

@@ -1,0 +1,127 @@
+"""The one wiring point: a scenario's stages assembled into partner and coordinator nodes.
+
+Simulation (:mod:`mead.runtime.simulation`) and live mode (:mod:`mead.runtime.live`) both
+build their nodes here, so a partner runs the same tracker, policy, assessor and alert rules
+whichever clock and bus it is given. What differs between the modes comes in as arguments:
+the identity, the endpoint (in-process bus or NATS), the opener's clock, the scans.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from mead.events import Emit
+from mead.federation.base import Endpoint
+from mead.federation.envelope import Opener
+from mead.federation.identity import Identity
+from mead.federation.policy import Policy, Releaser, load_policy, validate_recipients
+from mead.fusion.siap import SystemTracker
+from mead.runtime.node import CoordinatorNode, Observe, PartnerNode, site_table
+from mead.scenario.schema import Scenario
+from mead.sensors.base import Scan
+from mead.threat.assessor import Assessor
+from mead.tracking.tracker import Tracker
+
+MAX_MESSAGE_AGE_S = 300.0
+"""Envelopes older than this (wire time, s) are rejected as stale, in both modes."""
+
+
+def _ignore(*_: object) -> None:
+    return None
+
+
+def known_nodes(sc: Scenario) -> set[str]:
+    """Every node pseudonym of the scenario: the partners and the coordinator."""
+    return {p.name for p in sc.partners} | {sc.coordinator.name}
+
+
+def partner_policy(sc: Scenario, partner: str, path: Path | None) -> Policy:
+    """A partner's releasability policy, from the file ``path``; ``None``: the default,
+    everything releasable to the coordinator.
+
+    Its recipients must be nodes of the scenario (``ConfigError`` naming the file if not).
+    """
+    if path is None:
+        return Policy.default(partner, sc.coordinator.name)
+    pol = load_policy(path)
+    validate_recipients(pol, known_nodes(sc), str(path), partner=partner)
+    return pol
+
+
+def policies(
+    sc: Scenario, scenario_path: Path | None, national: bool = False
+) -> dict[str, Policy]:
+    """Every partner's policy (the scenario's ``policy`` files, relative to the scenario
+    file); with ``national``, nobody releases anything."""
+    base = scenario_path.parent if scenario_path else Path.cwd()
+    return {
+        p.name: Policy.nothing(p.name)
+        if national
+        else partner_policy(sc, p.name, base / p.policy if p.policy else None)
+        for p in sc.partners
+    }
+
+
+def sim_identities(sc: Scenario, seed: int) -> dict[str, Identity]:
+    """A deterministic Ed25519 identity per node (simulation only; live nodes load keys)."""
+    return {
+        n: Identity.generate(n, seed=hashlib.sha256(f"{seed}:{n}".encode()).digest())
+        for n in [p.name for p in sc.partners] + [sc.coordinator.name]
+    }
+
+
+def build_partner(
+    sc: Scenario,
+    name: str,
+    *,
+    identity: Identity,
+    endpoint: Endpoint,
+    opener: Opener,
+    policy: Policy,
+    scans: Iterator[Scan],
+    epoch_s: float,
+    emit: Emit = _ignore,
+    observe: Observe = _ignore,
+) -> PartnerNode:
+    """Partner ``name`` of ``sc``: its tracker, its policy, and an assessor for its own areas."""
+    p = next(q for q in sc.partners if q.name == name)
+    own = [a for a in sc.defended_areas if a.owner == name]
+    return PartnerNode(
+        identity=identity,
+        endpoint=endpoint,
+        opener=opener,
+        scans=scans,
+        tracker=Tracker(name),
+        releaser=Releaser(policy, recipients=known_nodes(sc)),
+        assessor=Assessor.for_areas(name, own),
+        release_s=p.release_s,
+        epoch_s=epoch_s,
+        sensor_sites=site_table(p.sensors),
+        emit=emit,
+        observe=observe,
+    )
+
+
+def build_coordinator(
+    sc: Scenario,
+    *,
+    identity: Identity,
+    endpoint: Endpoint,
+    opener: Opener,
+    emit: Emit = _ignore,
+    observe: Observe = _ignore,
+) -> CoordinatorNode:
+    """The coordinator of ``sc``: a fuser, and an assessor for every defended area."""
+    areas = list(sc.defended_areas)
+    return CoordinatorNode(
+        identity=identity,
+        endpoint=endpoint,
+        opener=opener,
+        assessor=Assessor.for_areas(sc.coordinator.name, areas),
+        assess_s=sc.coordinator.assess_s,
+        fuser=SystemTracker(),
+        emit=emit,
+        observe=observe,
+    )

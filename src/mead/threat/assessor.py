@@ -1,0 +1,92 @@
+"""The threat stage as one component: classify → impact prediction → threat evaluation → alerts.
+
+Both kinds of node call :meth:`Assessor.step` once per assessment cycle on the tracks they
+hold (a partner its own local tracks, the coordinator the fused system tracks); nothing in
+it depends on who runs it. The order of the stage's parts lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from mead.messages import Alert, TrackClass, most_threatening
+from mead.scenario.schema import DefendedArea
+from mead.threat.alerts import AlertManager
+from mead.threat.base import Threat
+from mead.threat.classify import Classifier
+from mead.threat.evaluate import DEFAULT_RULES, AreaSet, ThreatRules, assess
+from mead.types import Covs, States
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """One cycle's outcome for N tracks."""
+
+    classes: list[TrackClass]  # (N,) the node's classes (after ``prior`` where given)
+    threats: list[Threat] = field(default_factory=list)  # threatened (track, area) pairs
+    alerts: list[Alert] = field(default_factory=list)  # to send: issued, updated, cancelled
+
+
+class Assessor:
+    """Classifies a node's tracks, judges which areas they threaten and keeps the alerts.
+
+    Parameters
+    ----------
+    classifier : per-track classification with history (chords, hysteresis).
+    alerts : the alert lifecycle of this node's areas.
+    areas : the defended areas this node warns for (a partner: its own; the coordinator:
+        all). With none, tracks are only classified.
+    rules : thresholds of the threat evaluation.
+    """
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        alerts: AlertManager,
+        areas: Sequence[DefendedArea],
+        rules: ThreatRules = DEFAULT_RULES,
+    ) -> None:
+        self.classifier = classifier
+        self.alerts = alerts
+        self.areas = AreaSet.from_areas(areas)
+        self.rules = rules
+
+    def step(
+        self,
+        t: float,
+        ids: Sequence[str],
+        x: States,
+        P: Covs,
+        *,
+        deleted: Iterable[str] = (),
+        prior: Sequence[TrackClass] | None = None,
+    ) -> Assessment:
+        """Assess N tracks at wire time ``t``.
+
+        ``ids`` (N,), ``x`` (N, 6) ECEF, ``P`` (N, 6, 6). ``deleted``: ids gone since the
+        last cycle (their history is dropped). ``prior`` (N,): classes known from elsewhere
+        (the fused class at the coordinator); the more threatening of it and the node's own
+        is used (``mead.messages.THREAT_ORDER``).
+        """
+        self.classifier.forget(deleted)
+        c = self.classifier.step(ids, x, P, t)
+        classes = c.classes
+        if prior is not None:
+            classes = [most_threatening(a, b) for a, b in zip(classes, prior, strict=True)]
+        if not len(self.areas):
+            return Assessment(classes)
+        threats = assess(
+            t, ids, c.x, c.P, classes, self.areas, rules=self.rules, powered=c.powered
+        )
+        return Assessment(classes, threats, self.alerts.step(t, threats, ids))
+
+    @classmethod
+    def for_areas(cls, issuer: str, areas: Sequence[DefendedArea]) -> Assessor:
+        """An assessor with the default classifier, alert rules and threat rules."""
+        return cls(Classifier(), AlertManager(issuer, areas), areas)
+
+    @property
+    def open_alerts(self) -> list[Alert]:
+        """The last alert sent for every open lifecycle."""
+        return self.alerts.open_alerts
