@@ -49,16 +49,19 @@ def _threat(t, area="North", track="12", lat=33.0, tgo=300.0, **kw) -> Threat:
 
 
 def test_issue_update_cancel_sequence():
-    am = AlertManager("C0", AREAS, update_s=30.0, cancel_after=3, confirm=1)
+    am = AlertManager("C0", AREAS, cancel_after=3, confirm=1)
     t_imp = 1300.0
     seq = [
         (1000.0, [_threat(1000.0, tgo=t_imp - 1000.0)], "issued"),
         (1004.0, [_threat(1004.0, tgo=t_imp - 1004.0)], None),  # nothing changed
-        (1008.0, [_threat(1008.0, lat=33.05, tgo=t_imp - 1008.0)], "updated"),  # moved 5.6 km
+        (1006.0, [_threat(1006.0, lat=33.04, tgo=t_imp - 1006.0)], None),  # 4.4 km: inside r
+        (1008.0, [_threat(1008.0, lat=33.05, tgo=t_imp - 1008.0)], "updated"),  # 5.6 km: out
         (1012.0, [_threat(1012.0, lat=33.05, tgo=t_imp - 1012.0 + 40.0)], "updated"),  # +40 s
-        (1016.0, [_threat(1016.0, lat=33.05, tgo=t_imp - 1016.0 + 60.0)], None),  # +20 s < 10 %
+        (1016.0, [_threat(1016.0, lat=33.05, tgo=t_imp - 1016.0 + 60.0)], None),  # +20 s < 30 s
         (1020.0, [_threat(1020.0, lat=33.05, tgo=t_imp - 1020.0 + 40.0)], None),
-        (1042.0, [_threat(1042.0, lat=33.05, tgo=t_imp - 1042.0 + 40.0)], "updated"),  # periodic
+        (1030.0, [_threat(1030.0, lat=33.05, tgo=t_imp - 990.0, impact_radius_m=4e3)], None),
+        (1034.0, [_threat(1034.0, lat=33.05, tgo=t_imp - 994.0, impact_radius_m=3e3)], None),
+        (1042.0, [_threat(1042.0, lat=33.05, tgo=t_imp - 1002.0, impact_radius_m=3e3)], None),
         (1046.0, [], None),  # one miss
         (1050.0, [], None),  # two misses
         (1054.0, [], "cancelled"),  # third consecutive miss
@@ -73,6 +76,18 @@ def test_issue_update_cancel_sequence():
             assert a.t == t and a.recipient == "P1" and a.issuer == "C0" and a.area == "North"
     assert ids == {"C0-12-North"}
     assert am.open_alerts == []
+
+
+def test_a_wide_region_that_shrinks_is_news_until_it_fits_the_area():
+    am = AlertManager("C0", AREAS, confirm=1)  # North: 10 km radius
+    wide = dict(lat=33.1, tgo=300.0)
+    am.step(0.0, [_threat(0.0, impact_radius_m=40e3, **wide)], ["12"])
+    assert am.step(4.0, [_threat(4.0, impact_radius_m=32e3, **wide)], ["12"]) == []  # -20 %
+    (a,) = am.step(8.0, [_threat(8.0, impact_radius_m=12e3, **wide)], ["12"])
+    assert a.state == "updated" and a.impact_radius_m == 12e3
+    (a,) = am.step(12.0, [_threat(12.0, impact_radius_m=8e3, **wide)], ["12"])  # 12 > 10 km
+    assert a.state == "updated"
+    assert am.step(16.0, [_threat(16.0, impact_radius_m=2e3, **wide)], ["12"]) == []  # inside
 
 
 def test_issue_needs_agreeing_predictions():
@@ -148,6 +163,8 @@ def test_bad_arguments():
         AlertManager("C0", AREAS, cancel_after=0)
     with pytest.raises(ValueError, match="update_s"):
         AlertManager("C0", AREAS, update_s=0.0)
+    with pytest.raises(ValueError, match="shrink_frac"):
+        AlertManager("C0", AREAS, shrink_frac=1.5)
     with pytest.raises(ThreatInputError, match="area 'Nowhere'"):
         AlertManager("C0", AREAS).step(0.0, [_threat(0.0, area="Nowhere")], ["12"])
 

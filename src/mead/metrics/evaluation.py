@@ -20,12 +20,11 @@ from scipy.spatial import cKDTree
 from mead import geo
 from mead.events import AlertEvent, AlertReceived, AlertSent, Event
 from mead.metrics.matching import TruthMatcher
+from mead.metrics.warning import THREATS, AlertCounts, alert_counts, efficiency, first_plot_times
 from mead.runtime.simulation import MODES, ModeResult, World
 
 ALERT_GATE_M = 30_000.0
 """An alert is about the truth object nearest its track position, if within this distance."""
-
-THREATS = ("ballistic", "rocket", "cruise", "drone")
 
 
 def truth_matcher(world: World) -> TruthMatcher:
@@ -66,15 +65,6 @@ def _about(world: World, epoch: float, ev: AlertEvent, about: dict[str, str | No
     return found
 
 
-def detected_objects(world: World) -> np.ndarray:
-    """(N,) bool: objects that produced at least one plot on any radar."""
-    hit = np.zeros(len(world.truth), dtype=bool)
-    idx = [s.truth[s.truth >= 0] for s in world.scans if s.truth.size]
-    if idx:
-        hit[np.concatenate(idx)] = True
-    return hit
-
-
 def first_warning(world: World, res: ModeResult) -> np.ndarray:
     """(N,) scenario time the target area's owner first held an alert about each object."""
     epoch = world.scenario.start_epoch_s()
@@ -110,12 +100,15 @@ def summarize(world: World, results: Mapping[str, ModeResult], wall_s: float) ->
     """The run's summary as plain JSON-able data."""
     truth, sc = world.truth, world.scenario
     kind = np.asarray(truth.kind)
-    detected = detected_objects(world)
+    t_plot = first_plot_times(truth, world.scans)
+    detected = np.isfinite(t_plot)
     warn = {m: first_warning(world, results[m]) for m in MODES}
+    counts = {m: alert_counts(truth, results[m].events) for m in MODES}
     held = {m: tracked(world, results[m]) for m in MODES}
     warned = {m: np.isfinite(warn[m]) & (warn[m] < truth.t_end) for m in MODES}
 
-    classes = {}
+    target = np.asarray(truth.target_area)
+    classes: dict[str, dict[str, Any]] = {}
     for c in THREATS:
         sel = kind == c
         if not sel.any():
@@ -126,6 +119,22 @@ def summarize(world: World, results: Mapping[str, ModeResult], wall_s: float) ->
             "tracked": {m: int((sel & held[m]).sum()) for m in MODES},
             "warned": {m: int((sel & warned[m]).sum()) for m in MODES},
         }
+        for m in MODES:
+            limit, eff = efficiency(truth, t_plot, warn[m], sel)
+            n = counts[m].get(c, AlertCounts())
+            per_area = {
+                a.name: _r(efficiency(truth, t_plot, warn[m], sel & (target == a.name))[1], 3)
+                for a in sc.defended_areas
+                if (sel & (target == a.name)).any()
+            }
+            classes[c][m] = {
+                "area_efficiency": per_area,
+                "limit_s": _r(limit, 1),
+                "warning_efficiency": _r(eff, 3),
+                "alerts_issued": n.issued,
+                "alert_precision": _r(n.precision, 3),
+                "updates_per_alert": _r(n.updates_per_alert, 2),
+            }
     areas = {}
     target = np.asarray(truth.target_area)
     for a in sc.defended_areas:
@@ -137,6 +146,7 @@ def summarize(world: World, results: Mapping[str, ModeResult], wall_s: float) ->
                 "warned": int(warned[m][sel].sum()),
                 "mean_warning_s": round(float(wt.mean()), 1) if sel.any() else None,
                 "min_warning_s": round(float(wt.min()), 1) if sel.any() else None,
+                "warning_efficiency": _r(efficiency(truth, t_plot, warn[m], sel)[1], 3),
             }
         areas[a.name] = row
     civil = kind == "aircraft"
@@ -149,6 +159,7 @@ def summarize(world: World, results: Mapping[str, ModeResult], wall_s: float) ->
         "classes": classes,
         "areas": areas,
         "civil": {"flights": int(civil.sum()), "alerted": civil_alerted},
+        "alerts_about_nothing": {m: counts[m].get("nothing", AlertCounts()).issued for m in MODES},
         "nodes": {m: results[m].counters for m in MODES},
         "timing": {
             "prepare_s": round(world.prepare_s, 2),
@@ -187,6 +198,20 @@ def format_summary(s: dict[str, Any]) -> str:
         )
     out += [
         "",
+        "warnings against the physical limit (arrival − first plot by any radar), A/N:",
+        f"{'class':<10}{'limit s':>9}{'efficiency':>13}{'alerts':>13}{'precision':>13}"
+        f"{'upd/alert':>13}",
+    ]
+    for c, r in s["classes"].items():
+        a, n = r["alliance"], r["national"]
+        issued = f"{a['alerts_issued']}/{n['alerts_issued']}"
+        out.append(
+            f"{c:<10}{_n(a['limit_s']):>9}{_pair2(a, n, 'warning_efficiency', 2):>13}"
+            f"{issued:>13}{_pair2(a, n, 'alert_precision', 2):>13}"
+            f"{_pair2(a, n, 'updates_per_alert', 1):>13}"
+        )
+    out += [
+        "",
         "warning time per defended area (s; unwarned threats count 0), alliance vs national-only:",
         f"{'area':<18}{'owner':<7}{'threats':>8}{'mean A':>9}{'mean N':>9}"
         f"{'min A':>8}{'min N':>8}{'gain':>8}",
@@ -203,7 +228,9 @@ def format_summary(s: dict[str, Any]) -> str:
     out += [
         "",
         f"civil flights: {c['flights']}, alerted: alliance {c['alerted']['alliance']}, "
-        f"national {c['alerted']['national']}",
+        f"national {c['alerted']['national']}; alerts about no object: "
+        f"alliance {s['alerts_about_nothing']['alliance']}, "
+        f"national {s['alerts_about_nothing']['national']}",
     ]
     late = {
         k: sum(ctr.get(f"tracker_scans_{k}", 0) for ctr in s["nodes"]["alliance"].values())
@@ -220,6 +247,17 @@ def format_summary(s: dict[str, Any]) -> str:
         f"{tm['speed_x_real_time']}× real time"
     )
     return "\n".join(out)
+
+
+def _r(v: float | None, nd: int) -> float | None:
+    return None if v is None else round(v, nd)
+
+
+def _pair2(a: dict[str, Any], n: dict[str, Any], key: str, nd: int) -> str:
+    def f(v: float | None) -> str:
+        return "-" if v is None else f"{v:.{nd}f}"
+
+    return f"{f(a[key])}/{f(n[key])}"
 
 
 def _pair(d: dict[str, int]) -> str:

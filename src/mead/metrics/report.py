@@ -1,4 +1,4 @@
-"""The evaluation report on disk: events (JSON lines), summary (JSON), plots, a Markdown page."""
+"""The evaluation report on disk: events and truth (JSON lines), summary (JSON), plots, a page."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from mead import geo
 from mead.events import encode_line
 from mead.metrics.basemap import border_lines
 from mead.metrics.evaluation import format_summary
+from mead.metrics.warning import first_plot_times, truth_rows
 from mead.runtime.simulation import MODES, ModeResult, World
 
 COLORS = {
@@ -36,13 +37,17 @@ def write_report(
         for m in MODES:
             for ev in results[m].events:
                 f.write(encode_line(msgspec.structs.replace(ev, run=m)))
+    truth = out / "truth.jsonl"
+    rows = truth_rows(world.truth, first_plot_times(world.truth, world.scans))
+    truth.write_bytes(b"".join(msgspec.json.encode(r) + b"\n" for r in rows))
     summ = out / "summary.json"
     summ.write_text(json.dumps(summary, indent=2, default=_jsonable) + "\n")
-    files = [events, summ, plot_warning_times(out, summary), plot_map(out, world)]
+    files = [events, truth, summ, plot_warning_times(out, summary), plot_map(out, world)]
     md = out / "report.md"
     md.write_text(
         f"# MEAD evaluation: {summary['scenario']}\n\n```\n{format_summary(summary)}\n```\n\n"
-        "![warning time per defended area](warning_time.png)\n\n![scenario map](map.png)\n"
+        "![warning efficiency per class and defended area](warning_time.png)\n\n"
+        "![scenario map](map.png)\n"
     )
     return [*files, md]
 
@@ -56,23 +61,36 @@ def _jsonable(v: Any) -> Any:
 
 
 def plot_warning_times(out: Path, summary: dict[str, Any]) -> Path:
-    """Bar chart: mean warning time per defended area, alliance vs national-only."""
-    rows = [(n, r) for n, r in summary["areas"].items() if r["threats"]]
-    fig = Figure(figsize=(10, 4.5))
-    ax = fig.subplots()
-    y = np.arange(len(rows))
-    for k, m in enumerate(MODES):
-        vals = [(r[m]["mean_warning_s"] or 0) / 60 for _, r in rows]
-        ax.barh(y + (k - 0.5) * 0.4, vals, height=0.4, label=m)
-    ax.set_yticks(y, [f"{n} ({r['owner']})" for n, r in rows])
-    ax.set_xlabel("mean warning time (min)")
-    ax.set_title("Warning time per defended area: alliance vs national-only")
-    ax.legend()
-    ax.grid(axis="x", alpha=0.3)
+    """Warning efficiency (warning time / physical limit) per defended area, one panel per
+    threat class, alliance vs national-only: drones' hours and missiles' minutes apart."""
+    classes = [(c, r) for c, r in summary["classes"].items() if r["alliance"]["area_efficiency"]]
+    fig = Figure(figsize=(11, 2.2 + 2.0 * max(len(classes), 1)))
+    axes = fig.subplots(max(len(classes), 1), 1, squeeze=False)[:, 0]
+    for ax, (c, r) in zip(axes, classes, strict=False):
+        names = sorted(r["alliance"]["area_efficiency"])
+        y = np.arange(len(names))
+        for k, m in enumerate(MODES):
+            vals = [r[m]["area_efficiency"].get(n) or 0.0 for n in names]
+            ax.barh(y + (k - 0.5) * 0.4, vals, height=0.4, label=m)
+        ax.set_yticks(y, names, fontsize=8)
+        ax.set_xlim(0, 1.05)
+        a, n = r["alliance"], r["national"]
+        ax.set_title(
+            f"{c}: efficiency {_f(a['warning_efficiency'])} alliance, "
+            f"{_f(n['warning_efficiency'])} national; limit {_f(a['limit_s'] / 60, 1)} min",
+            fontsize=9,
+        )
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].legend(loc="lower right", fontsize=8)
+    axes[-1].set_xlabel("warning time / physical limit (1 = warned at the first plot)")
     fig.tight_layout()
     path = out / "warning_time.png"
     fig.savefig(path, dpi=110)
     return path
+
+
+def _f(v: float | None, nd: int = 2) -> str:
+    return "-" if v is None else f"{v:.{nd}f}"
 
 
 def plot_map(out: Path, world: World) -> Path:

@@ -6,11 +6,14 @@ One alert lifecycle per (track, area) pair, addressed to the area's owner:
   predictions that agree (impact points within the larger impact radius, impact times
   within ``max(dt_impact_s, tgo_frac × tgo)``): a boosting missile's predicted impact
   sweeps along its ground track and is not news until it settles;
-* **updated** while it stays threatened, when the predicted impact point moves by more
-  than ``max(move_m, radius_frac × r)`` or the impact radius changes by more than that
-  (r: the radius last sent, so noise inside a wide early impact area is not news), the
-  impact time moves by more than ``max(dt_impact_s, tgo_frac × tgo)`` (a minute matters
-  less an hour out), the class changes, or ``update_s`` has passed since the last alert;
+* **updated** while it stays threatened, only on a change an operator acts on: the
+  predicted impact point leaves the region last sent (moves by more than
+  ``max(move_m, r)``, r the radius last sent), the region shrinks by more than
+  ``shrink_frac`` of r while it is still wider than the area (a region inside the area
+  changes nothing for the area's owner), the impact time moves by more than
+  ``max(dt_impact_s, tgo_frac × tgo)`` (a minute matters less an hour out), or the class
+  changes; and, if ``update_s`` is set, when that long has passed since the last alert.
+  A receiver counts down from ``t_impact`` itself, so no periodic refresh is needed;
 * **cancelled** when the pair has not been threatened for ``cancel_after`` consecutive
   steps (and, for cruise missiles and drones, for ``slow_cancel_s``), at once when the
   track is gone, or when the last predicted impact time lies more
@@ -37,6 +40,7 @@ from mead import geo
 from mead.messages import Alert
 from mead.scenario.schema import DefendedArea
 from mead.threat.base import Threat
+from mead.threat.evaluate import AreaSet
 from mead.threat.local import ThreatInputError
 
 
@@ -56,12 +60,13 @@ class AlertManager:
     ----------
     issuer : pseudonym of the node issuing the alerts (coordinator or the partner itself).
     areas : the defended areas this node warns for (their owners are the recipients).
-    update_s : send an update at least this often while a pair stays threatened, s.
-    move_m : update when the predicted impact point or the impact radius moves more than
-        this (and more than ``radius_frac`` of the last radius), m.
+    update_s : if set, send an update at least this often while a pair stays threatened, s
+        (default ``None``: only on news).
+    move_m : update when the predicted impact point moves more than this and out of the
+        region last sent, m.
     dt_impact_s : update when the predicted impact time moves more than this, s …
-    tgo_frac : … or more than this fraction of the last time-to-go.
-    radius_frac : fraction of the last impact radius that counts as a change.
+    tgo_frac : … and more than this fraction of the last time-to-go.
+    shrink_frac : update when the region's radius shrinks by more than this fraction.
     confirm : consecutive agreeing steps needed to issue (1: issue at once).
     cancel_after : cancel after this many consecutive steps without the threat …
     slow_cancel_s : … and, for cruise missiles and drones (hours of flight, uncertain
@@ -74,10 +79,10 @@ class AlertManager:
         issuer: str,
         areas: Sequence[DefendedArea],
         *,
-        update_s: float = 30.0,
+        update_s: float | None = None,
         move_m: float = 2_000.0,
-        dt_impact_s: float = 10.0,
-        radius_frac: float = 0.5,
+        dt_impact_s: float = 30.0,
+        shrink_frac: float = 0.25,
         tgo_frac: float = 0.1,
         confirm: int = 2,
         cancel_after: int = 3,
@@ -88,14 +93,18 @@ class AlertManager:
             raise ValueError(
                 f"cancel_after and confirm must be ≥ 1 (got {cancel_after}, {confirm})"
             )
-        if update_s <= 0:
-            raise ValueError(f"update_s must be > 0 (got {update_s})")
+        if update_s is not None and not update_s > 0:
+            raise ValueError(f"update_s must be > 0 s or None (got {update_s})")
+        if not 0.0 < shrink_frac < 1.0:
+            raise ValueError(f"shrink_frac must be in (0, 1) (got {shrink_frac})")
         self.issuer = issuer  # pseudonym written into every alert
         self.owner = {a.name: a.owner for a in areas}  # area name → recipient pseudonym
-        self.update_s = update_s  # s
+        aset = AreaSet.from_areas(areas)
+        self.area_radius_m = dict(zip(aset.names, aset.radius_m.tolist(), strict=True))  # m
+        self.update_s = update_s  # s, or None: no periodic update
         self.move_m = move_m  # m
         self.dt_impact_s = dt_impact_s  # s
-        self.radius_frac = radius_frac  # fraction of the last radius
+        self.shrink_frac = shrink_frac  # fraction of the last radius
         self.tgo_frac = tgo_frac  # fraction of the last time-to-go
         self.confirm = confirm  # steps
         self.cancel_after = cancel_after  # steps
@@ -185,16 +194,19 @@ class AlertManager:
         return bool(moved <= near and abs(th.t_impact - prev.t_impact) <= dt)
 
     def _changed(self, t: float, last: Alert, th: Threat) -> bool:
-        news_m = max(self.move_m, self.radius_frac * last.impact_radius_m)
+        """The threat differs from the last alert sent in a way an operator acts on."""
         moved = geo.great_circle_distance_m(
             last.impact_lat_deg, last.impact_lon_deg, th.impact_lat_deg, th.impact_lon_deg
         )
+        tgo_news = max(self.dt_impact_s, self.tgo_frac * (last.t_impact - t))
         return bool(
-            t - last.t >= self.update_s
-            or moved > news_m
-            or abs(th.impact_radius_m - last.impact_radius_m) > news_m
-            or abs(th.t_impact - last.t_impact)
-            > max(self.dt_impact_s, self.tgo_frac * (last.t_impact - t))
+            (self.update_s is not None and t - last.t >= self.update_s)
+            or moved > max(self.move_m, last.impact_radius_m)
+            or (
+                th.impact_radius_m < (1.0 - self.shrink_frac) * last.impact_radius_m
+                and last.impact_radius_m > self.area_radius_m[last.area]
+            )
+            or abs(th.t_impact - last.t_impact) > tgo_news
             or th.threat_class != last.threat_class
         )
 

@@ -1,0 +1,185 @@
+"""Warning quality: how close warnings come to the physical limit, and how right they are.
+
+The figures a warning officer asks of a run, per threat class (and per defended area):
+
+* **limit** — the earliest any warning could have come: arrival − the first plot of the
+  object by any coalition radar (``t_first_plot``). Nobody can warn before that.
+* **warning efficiency** — Σ warning time / Σ limit over the class's threats, where the
+  warning time is arrival − the first alert the target area's owner held about the object
+  (0 when never warned). 1.0 means every threat was warned the moment it was first seen.
+* **alert precision** — issued alerts whose area is the object's target / issued alerts
+  about objects of the class (every alert a partner received, from the coordinator or
+  its own). A siren sounded for the wrong town counts against it.
+* **updates per alert** — ``updated`` events / ``issued`` events.
+* **alerts about nothing** — issued alerts whose track no object was near (``truth``
+  None).
+* **impact error** — for ballistic and rocket alerts, the distance from the predicted
+  impact point to the true one, by true time to go, with the share of true impacts
+  inside the stated (95 %) region: calibration.
+
+Everything here reads arrays and events; nothing runs a node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mead import geo
+from mead.events import AlertReceived, AlertSent, Event
+from mead.sensors.base import Scan
+from mead.sim.base import TruthTable
+
+THREATS = ("ballistic", "rocket", "cruise", "drone")
+
+
+def first_plot_times(truth: TruthTable, scans: Sequence[Scan]) -> np.ndarray:
+    """(N,) scenario time of each object's first plot on any radar (NaN: never plotted)."""
+    first = np.full(len(truth), np.inf)
+    for s in scans:
+        k = s.truth[s.truth >= 0]
+        if k.size:
+            np.minimum.at(first, k, s.t)
+    return np.where(np.isfinite(first), first, np.nan)
+
+
+def efficiency(
+    truth: TruthTable, t_first_plot: np.ndarray, t_warn: np.ndarray, sel: np.ndarray
+) -> tuple[float | None, float | None]:
+    """(mean limit s, warning efficiency) over the objects ``sel`` that were plotted.
+
+    ``t_warn`` (N,) is the first warning of the target's owner (NaN: never); a warning
+    after arrival counts 0.
+    """
+    sel = sel & np.isfinite(t_first_plot)
+    if not sel.any():
+        return None, None
+    limit = np.maximum(truth.t_end[sel] - t_first_plot[sel], 0.0)
+    warned = np.isfinite(t_warn[sel]) & (t_warn[sel] < truth.t_end[sel])
+    wt = np.where(warned, truth.t_end[sel] - np.nan_to_num(t_warn[sel]), 0.0)
+    total = float(limit.sum())
+    return float(limit.mean()), (float(wt.sum()) / total if total > 0 else None)
+
+
+@dataclass(frozen=True)
+class AlertCounts:
+    """Alert events received by partners about objects of one class (or about nothing)."""
+
+    issued: int = 0
+    on_target: int = 0  # issued for the object's target area
+    updated: int = 0
+
+    @property
+    def precision(self) -> float | None:
+        return self.on_target / self.issued if self.issued else None
+
+    @property
+    def updates_per_alert(self) -> float | None:
+        return self.updated / self.issued if self.issued else None
+
+
+def alert_counts(truth: TruthTable, events: Sequence[Event]) -> dict[str, AlertCounts]:
+    """Per truth kind (and ``"nothing"``): issued, on-target and updated alerts received."""
+    kind = dict(zip(truth.ids, truth.kind.tolist(), strict=True))
+    target = dict(zip(truth.ids, truth.target_area, strict=True))
+    acc: dict[str, list[int]] = {}
+    for ev in events:
+        if not isinstance(ev, AlertReceived) or ev.state == "cancelled":
+            continue
+        k = "nothing" if ev.truth is None else kind[ev.truth]
+        row = acc.setdefault(k, [0, 0, 0])
+        if ev.state == "issued":
+            row[0] += 1
+            row[1] += ev.truth is not None and ev.area == target[ev.truth]
+        else:
+            row[2] += 1
+    return {k: AlertCounts(*v) for k, v in acc.items()}
+
+
+@dataclass(frozen=True)
+class ImpactErrors:
+    """Predicted against true impact, one row per ballistic/rocket alert state sent."""
+
+    tgo_s: np.ndarray  # (K,) true time to go when the alert was made, s
+    error_m: np.ndarray  # (K,) predicted to true impact point, m
+    radius_m: np.ndarray  # (K,) stated 95 % region radius, m
+
+    def by_minute(self, max_min: int = 10) -> list[dict[str, Any]]:
+        """Median error, median radius and share inside the region per 1-min tgo bin."""
+        rows = []
+        b = np.floor(self.tgo_s / 60.0)
+        for m in range(max_min):
+            sel = b == m
+            if not sel.any():
+                continue
+            rows.append(
+                {
+                    "tgo_min": f"{m}-{m + 1}",
+                    "n": int(sel.sum()),
+                    "median_error_m": round(float(np.median(self.error_m[sel])), 0),
+                    "median_radius_m": round(float(np.median(self.radius_m[sel])), 0),
+                    "inside_95": round(float(np.mean(self.error_m[sel] <= self.radius_m[sel])), 3),
+                }
+            )
+        return rows
+
+
+def impact_errors(
+    truth: TruthTable, events: Sequence[Event], epoch_s: float, issuer: str | None = None
+) -> ImpactErrors:
+    """Impact errors of the alerts about ballistic missiles and rockets.
+
+    ``issuer``: take the alerts this node sent (``alert_sent``, the coordinator); ``None``:
+    the alerts partners issued themselves (``alert`` events with ``via`` = the node).
+    Only issued and updated states are counted (a cancel repeats the last prediction).
+    """
+    index = {tid: i for i, tid in enumerate(truth.ids)}
+    rows = []
+    for ev in events:
+        if not isinstance(ev, AlertSent | AlertReceived) or ev.truth is None:
+            continue
+        if ev.state == "cancelled" or ev.threat_class not in ("ballistic", "rocket"):
+            continue
+        if issuer is not None:
+            mine = isinstance(ev, AlertSent) and ev.node == issuer
+        else:
+            mine = isinstance(ev, AlertReceived) and ev.via == ev.node
+        if not mine:
+            continue
+        i = index[ev.truth]
+        if truth.kind[i] not in ("ballistic", "rocket"):
+            continue
+        tgo = truth.t_end[i] - (ev.t - epoch_s)
+        rows.append((i, tgo, ev.impact_lat_deg, ev.impact_lon_deg, ev.impact_radius_m))
+    if not rows:
+        z = np.empty(0)
+        return ImpactErrors(z, z, z)
+    a = np.array(rows, dtype=np.float64)
+    obj = a[:, 0].astype(np.intp)
+    lat, lon, _ = geo.ecef2geodetic(truth.impact_ecef[obj])
+    err = geo.great_circle_distance_m(a[:, 2], a[:, 3], lat, lon)
+    return ImpactErrors(a[:, 1], np.asarray(err, dtype=np.float64), a[:, 4])
+
+
+def truth_rows(truth: TruthTable, t_first_plot: np.ndarray) -> list[dict[str, Any]]:
+    """One JSON-able row per object, as ``truth.jsonl`` holds them."""
+    lat, lon, _ = geo.ecef2geodetic(truth.impact_ecef)
+    lat, lon = np.atleast_1d(lat), np.atleast_1d(lon)
+    return [
+        {
+            "id": truth.ids[i],
+            "class": str(truth.kind[i]),
+            "target_area": truth.target_area[i],
+            "t_launch": round(float(truth.t_start[i]), 3),
+            "t_arrival": round(float(truth.t_end[i]), 3),
+            "arrival_lat_deg": round(float(lat[i]), 6),
+            "arrival_lon_deg": round(float(lon[i]), 6),
+            "t_first_plot": None
+            if np.isnan(t_first_plot[i])
+            else round(float(t_first_plot[i]), 3),
+        }
+        for i in range(len(truth))
+    ]
