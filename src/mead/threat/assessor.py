@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from mead.messages import Alert, TrackClass, most_threatening
 from mead.scenario.schema import DefendedArea
 from mead.threat.alerts import AlertManager
 from mead.threat.base import Threat
 from mead.threat.classify import Classifier
 from mead.threat.evaluate import DEFAULT_RULES, AreaSet, ThreatRules, assess
+from mead.threat.trajectory import FreeFlightFit
 from mead.types import Covs, States
 
 
@@ -38,6 +41,8 @@ class Assessor:
     areas : the defended areas this node warns for (a partner: its own; the coordinator:
         all). With none, tracks are only classified.
     rules : thresholds of the threat evaluation.
+    fit : free-flight fits of ballistic and rocket tracks after their boost (impact
+        prediction from the whole unpowered arc, drag estimated).
     """
 
     def __init__(
@@ -46,11 +51,13 @@ class Assessor:
         alerts: AlertManager,
         areas: Sequence[DefendedArea],
         rules: ThreatRules = DEFAULT_RULES,
+        fit: FreeFlightFit | None = None,
     ) -> None:
         self.classifier = classifier
         self.alerts = alerts
         self.areas = AreaSet.from_areas(areas)
         self.rules = rules
+        self.fit = fit if fit is not None else FreeFlightFit()
 
     def step(
         self,
@@ -69,15 +76,27 @@ class Assessor:
         (the fused class at the coordinator); the more threatening of it and the node's own
         is used (``mead.messages.THREAT_ORDER``).
         """
+        deleted = list(deleted)
         self.classifier.forget(deleted)
+        self.fit.forget(deleted)
         c = self.classifier.step(ids, x, P, t)
         classes = c.classes
         if prior is not None:
             classes = [most_threatening(a, b) for a, b in zip(classes, prior, strict=True)]
         if not len(self.areas):
             return Assessment(classes)
+        free = np.isin(classes, ("ballistic", "rocket")) & ~c.powered
+        flight = self.fit.step(t, ids, x, P, free)
         threats = assess(
-            t, ids, c.x, c.P, classes, self.areas, rules=self.rules, powered=c.powered
+            t,
+            ids,
+            c.x,
+            c.P,
+            classes,
+            self.areas,
+            rules=self.rules,
+            powered=c.powered,
+            flight=flight,
         )
         return Assessment(classes, threats, self.alerts.step(t, threats, ids))
 

@@ -29,6 +29,7 @@ from mead.threat.impact import (
     straight_line_approach,
 )
 from mead.threat.local import Local, ThreatInputError, check_tracks, local
+from mead.threat.trajectory import FlightFit
 from mead.types import Array, Covs, States
 
 _CODE: dict[str, int] = {c: i for i, c in enumerate(TRACK_CLASSES)}
@@ -187,10 +188,15 @@ def _ballistic_pairs(
     max_radius_m: float,
     stay: float,
     loc: Local,
+    flight: FlightFit | None,
 ) -> _Pairs:
     ahead = _heading_towards(loc, areas)
     rows = rows[ahead]
-    imp = predict_impact(x[rows], P[rows], beta_kg_m2=beta_kg_m2)
+    x7, P7 = _with_drag(x[rows], P[rows], beta_kg_m2)
+    if flight is not None:  # free-flight fits where there are: state now, κ and covariance
+        use = flight.ok[rows]
+        x7[use], P7[use] = flight.x[rows[use]], flight.P[rows[use]]
+    imp = predict_impact(x7, P7)
     ilat, ilon = np.nan_to_num(imp.lat_deg), np.nan_to_num(imp.lon_deg)
     d = geo.great_circle_distance_m(
         ilat[:, None], ilon[:, None], areas.lat_deg[None], areas.lon_deg[None]
@@ -203,6 +209,16 @@ def _ballistic_pairs(
     return _pairs(
         rows, miss, thr[:, None], sure, stay, imp.lat_deg, imp.lon_deg, imp.radius_m, imp.tgo_s
     )
+
+
+def _with_drag(x: States, P: Covs, beta_kg_m2: float | None) -> tuple[Array, Covs]:
+    """(K, 7) states with κ = 1/β (0: vacuum) and (K, 7, 7) covariances with κ exact."""
+    k = x.shape[0]
+    kappa = 0.0 if beta_kg_m2 is None else 1.0 / beta_kg_m2
+    x7 = np.concatenate([x, np.full((k, 1), kappa)], axis=1)
+    P7 = np.zeros((k, 7, 7))
+    P7[:, :6, :6] = P
+    return x7, P7
 
 
 def _heading_towards(
@@ -326,6 +342,7 @@ def assess(
     *,
     rules: ThreatRules = DEFAULT_RULES,
     powered: np.ndarray | None = None,
+    flight: FlightFit | None = None,
 ) -> list[Threat]:
     """Threats of N tracks to A defended areas at time ``t``.
 
@@ -340,6 +357,9 @@ def assess(
     rules : the thresholds (:class:`ThreatRules`).
     powered : (N,) bool, ballistic/rocket tracks still under thrust (from
         ``Classifier.step``): their impact is not predicted, so they threaten nothing yet.
+    flight : free-flight fits of the tracks (:class:`~mead.threat.trajectory.FreeFlightFit`);
+        where a row has one, its impact is predicted from it (state, drag and their
+        covariance) instead of from ``x``, ``P`` and ``rules.beta_kg_m2``.
 
     A track whose kinematics are impossible for its class (see :func:`plausible`, e.g. a
     "drone" at 10 km, inherited through fusion or a track swap) threatens nothing.
@@ -376,6 +396,7 @@ def assess(
                 rules.max_impact_radius_m,
                 rules.stay_factor,
                 loc.take(np.arange(fast.size)),
+                flight,
             )
         )
     if slow.size:

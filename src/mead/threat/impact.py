@@ -203,6 +203,23 @@ def sigma_points(x: States, P: Covs, kappa: float = 0.0) -> tuple[Array, Array]:
     return X, W
 
 
+_Z2 = np.random.default_rng(20240413).standard_normal((4096, 2))
+"""Fixed standard-normal pairs for :func:`circle_radius` (deterministic, 0.3 % quantile error)."""
+
+
+def circle_radius(lam: Array, coverage: float = 0.95) -> Array:
+    """(N,) radius of the circle about the mean holding ``coverage`` of N centred 2-D
+    Gaussians with covariance eigenvalues ``lam`` (N, 2), m² → m.
+
+    Between √λ₁·√(χ²₁(p)) (a line) and √λ₁·√(χ²₂(p)) (a disc); taken as the quantile of
+    |(√λ₁ z₁, √λ₂ z₂)| over fixed standard-normal pairs z.
+    """
+    if not 0.0 < coverage < 1.0:
+        raise ValueError(f"coverage must be in (0, 1) (got {coverage})")
+    r2 = np.maximum(lam, 0.0) @ (_Z2**2).T  # (N, 4096) squared distances
+    return np.sqrt(np.quantile(r2, coverage, axis=1)) if lam.shape[0] else np.empty(0)
+
+
 @dataclass(frozen=True)
 class Impact:
     """Predicted impact of N tracks (nan where the track does not come down in time)."""
@@ -214,6 +231,7 @@ class Impact:
     radius_m: Array  # (N,) ~95 % radius of the ground scatter (inf if a sigma point stays up)
     sigma_t_s: Array  # (N,) 1-σ of the impact time, s
     ok: np.ndarray  # (N,) bool: the mean state lands within t_max_s
+    cov_en_m2: Covs  # (N, 2, 2) ground-scatter covariance, east-north at the impact, m²
 
 
 def predict_impact(
@@ -222,28 +240,34 @@ def predict_impact(
     *,
     beta_kg_m2: float | None = None,
     kappa: float = 0.0,
-    k_radius: float = K95_2D,
+    coverage: float = 0.95,
     t_max_s: float = 3600.0,
 ) -> Impact:
     """Impact point, time and impact-area radius of N ballistic tracks.
 
     The 2n + 1 sigma points of each (x, P) fall to the ground together; the impact is that
-    of the mean state (X₀), and the impact-area radius is ``k_radius`` times the square
-    root of the largest eigenvalue of the sigma points' ground-scatter covariance in the
-    local east-north plane, C = Σᵢ Wᵢ (eᵢ − e₀)(eᵢ − e₀)ᵀ, i.e. a circle that holds ≥ 95 %
-    of a Gaussian impact distribution for the default ``k_radius``.
+    of the mean state (X₀). With 7 columns, the 7th is κ = 1/β (m²/kg) with its
+    uncertainty in P (a free-flight fit, :mod:`mead.threat.trajectory`): each sigma point
+    then flies with its own drag and ``beta_kg_m2`` is ignored. The impact-area radius
+    is that of the circle about the predicted point holding ``coverage`` of a Gaussian
+    with the sigma points' ground-scatter covariance in the local east-north plane,
+    C = Σᵢ Wᵢ (eᵢ − e₀)(eᵢ − e₀)ᵀ (:func:`circle_radius`).
 
     Parameters
     ----------
-    x : (N, 6) ECEF states [m, m/s].
-    P : (N, 6, 6) covariances.
-    beta_kg_m2 : ballistic coefficient for drag, kg/m² (``None``: vacuum).
+    x : (N, 6) ECEF states [m, m/s], or (N, 7) with κ = 1/β in m²/kg.
+    P : (N, 6, 6) or (N, 7, 7) covariances.
+    beta_kg_m2 : ballistic coefficient for drag, kg/m² (``None``: vacuum); 6 columns only.
     kappa : unscented-transform spread parameter (see :func:`sigma_points`).
     """
-    n = x.shape[0]
+    n, dim = x.shape
     X, W = sigma_points(x, P, kappa)
     k = X.shape[1]
-    p, tgo, landed = propagate_to_ground(X.reshape(-1, 6), beta_kg_m2=beta_kg_m2, t_max_s=t_max_s)
+    flat = X.reshape(-1, dim)
+    beta: float | Array | None = beta_kg_m2
+    if dim == 7:
+        beta = 1.0 / np.maximum(flat[:, 6], 1e-12)  # κ ≤ 0: vacuum
+    p, tgo, landed = propagate_to_ground(flat[:, :6], beta_kg_m2=beta, t_max_s=t_max_s)
     p, tgo, landed = p.reshape(n, k, 3), tgo.reshape(n, k), landed.reshape(n, k)
     ok = landed[:, 0]
     lat, lon, _ = geo.ecef2geodetic(np.where(ok[:, None], p[:, 0], geo.A_M))
@@ -252,8 +276,9 @@ def predict_impact(
     e = np.einsum("nij,nkj->nki", R[:, :2], np.nan_to_num(p[:, 1:] - p[:, :1]))  # (N, 2n, 2)
     C = np.einsum("k,nki,nkj->nij", W[1:], e, e)
     tr, det = C[:, 0, 0] + C[:, 1, 1], C[:, 0, 0] * C[:, 1, 1] - C[:, 0, 1] ** 2
-    lam_max = 0.5 * tr + np.sqrt(np.maximum(0.25 * tr**2 - det, 0.0))
-    radius = np.where(landed.all(axis=1), k_radius * np.sqrt(lam_max), np.inf)
+    disc = np.sqrt(np.maximum(0.25 * tr**2 - det, 0.0))
+    lam = np.stack([0.5 * tr + disc, np.maximum(0.5 * tr - disc, 0.0)], axis=1)
+    radius = np.where(landed.all(axis=1), circle_radius(lam, coverage), np.inf)
     dt = np.nan_to_num(tgo[:, 1:] - tgo[:, :1])
     sigma_t = np.sqrt(dt**2 @ W[1:])
     return Impact(
@@ -264,6 +289,7 @@ def predict_impact(
         radius_m=np.where(ok, radius, np.nan),
         sigma_t_s=np.where(ok, sigma_t, np.nan),
         ok=ok,
+        cov_en_m2=C,
     )
 
 

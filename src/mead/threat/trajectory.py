@@ -1,0 +1,278 @@
+"""Free-flight trajectory fits: ballistic tracks' recent positions → one unpowered arc with drag.
+
+A radar track's filter (near-constant velocity) lags a missile that falls under gravity,
+and its velocity is only as good as a few scans. Once the boost is over, a missile flies a
+known law — gravity with J2, the rotating frame, drag in the atmosphere
+(:func:`mead.threat.impact.ecef_acceleration`) — so its whole recent history constrains
+its state now. Each assessment cycle, for every track declared ballistic or rocket and
+not under thrust, :class:`FreeFlightFit` keeps the track's positions (one per cycle, up to
+``window_s`` back) and fits, by Gauss–Newton weighted least squares, the 7 parameters
+θ = [p, v, κ] at its oldest kept position (κ = 1/β, m²/kg, with a Gaussian prior):
+
+    min_θ Σ_k r_kᵀ W_k r_k + (κ − κ₀)² / σ_κ²,   r_k = p(t_k; θ) − z_k,   W_k = (s·P_k)⁻¹
+
+p(t; θ) by RK4 forward from the oldest position through every later one to now; the
+Jacobian by finite differences of the same propagation (all tracks and all 8 perturbed
+states in one batch). ``s`` (``noise_scale``) inflates each position's covariance because
+consecutive filtered positions are correlated, not independent plots; it is what makes
+the fitted covariance honest, and is calibrated against the simulator
+(``tests/threat/test_trajectory.py``, ``benchmarks/bench_warning.py``).
+
+The output is the state now with κ, (N, 7), and its covariance (N, 7, 7), for
+:func:`mead.threat.impact.predict_impact`: the impact region then carries the uncertainty
+of the drag too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mead.threat.impact import ecef_acceleration, ground_height_m
+from mead.types import Array, Covs, States
+
+N_PARAM = 7
+"""Fitted parameters: ECEF position (3), velocity (3), κ = 1/β (m²/kg)."""
+
+
+@dataclass(frozen=True)
+class FlightFit:
+    """Fitted free flight of N tracks at the assessment time (rows without a fit: ok False)."""
+
+    x: Array  # (N, 7) ECEF position, velocity and κ = 1/β (m²/kg) now
+    P: Covs  # (N, 7, 7) covariance
+    ok: np.ndarray  # (N,) bool: a fit over at least ``min_span_s`` exists
+
+
+def propagate(theta: Array, h: Array, max_step_s: float = 5.0) -> Array:
+    """States (S + 1, M, 6) after each of S steps h (S, M) s from θ (M, 7) at step 0.
+
+    A step of 0 leaves a member where it is (padding); κ = max(θ₆, 0) is the drag.
+    """
+    p, v = theta[:, :3].T.copy(), theta[:, 3:6].T.copy()
+    ib = np.maximum(theta[:, 6], 0.0)
+    out = np.empty((h.shape[0] + 1, theta.shape[0], 6))
+    out[0] = theta[:, :6]
+    for k in range(h.shape[0]):
+        n_sub = max(1, int(np.ceil(np.max(h[k], initial=0.0) / max_step_s)))
+        dt = h[k] / n_sub
+        for _ in range(n_sub):
+            p, v = _rk4(p, v, dt, ib)
+        out[k + 1, :, :3], out[k + 1, :, 3:] = p.T, v.T
+    return out
+
+
+def _rk4(p: Array, v: Array, dt: Array, inv_beta: Array) -> tuple[Array, Array]:
+    """One RK4 step of rows (3, M) by dt (M,) s (the free-flight law of ``impact``)."""
+    hh = 0.5 * dt
+    a1 = ecef_acceleration(p, v, inv_beta)
+    v2 = v + hh * a1
+    a2 = ecef_acceleration(p + hh * v, v2, inv_beta)
+    v3 = v + hh * a2
+    a3 = ecef_acceleration(p + hh * v2, v3, inv_beta)
+    v4 = v + dt * a3
+    a4 = ecef_acceleration(p + dt * v3, v4, inv_beta)
+    return p + (dt / 6.0) * (v + 2 * v2 + 2 * v3 + v4), v + (dt / 6.0) * (
+        a1 + 2 * a2 + 2 * a3 + a4
+    )
+
+
+class FreeFlightFit:
+    """Per-track position histories and their free-flight fits (see the module doc).
+
+    Parameters
+    ----------
+    window_s : positions older than this are dropped, s.
+    slots : positions kept per track at most (one per assessment cycle).
+    min_span_s : a fit needs positions spanning at least this long, s …
+    min_points : … and at least this many.
+    min_alt_m : a track whose newest position is lower than this is not refitted (the
+        dense air makes the drag stiff; it has seconds to go); its last fit is carried.
+    kappa0, kappa_std : prior of κ = 1/β, m²/kg (default β ≈ 5,000 kg/m², from 2,000 to
+        vacuum within 2σ).
+    noise_scale : factor on each position covariance (correlated filtered positions).
+    max_chi2 : a fit whose weighted squared residuals per degree of freedom exceed this
+        did not see free flight (a boost, a turn, a track swap): it is dropped with the
+        older half of the track's positions.
+    iterations : Gauss–Newton iterations per cycle (each starts from the last fit).
+    """
+
+    def __init__(
+        self,
+        *,
+        window_s: float = 240.0,
+        slots: int = 64,
+        min_span_s: float = 20.0,
+        min_points: int = 4,
+        min_alt_m: float = 15_000.0,
+        kappa0: float = 2.0e-4,
+        kappa_std: float = 1.5e-4,
+        noise_scale: float = 0.5,
+        max_chi2: float = 9.0,
+        iterations: int = 3,
+    ) -> None:
+        if not (window_s > min_span_s > 0 and slots >= min_points >= 3):
+            raise ValueError(
+                "FreeFlightFit needs window_s > min_span_s > 0 and slots >= min_points >= 3 "
+                f"(got window_s={window_s}, min_span_s={min_span_s}, slots={slots}, "
+                f"min_points={min_points})"
+            )
+        self.window_s, self.slots = window_s, slots
+        self.min_span_s, self.min_points, self.min_alt_m = min_span_s, min_points, min_alt_m
+        self.kappa0, self.kappa_std = kappa0, kappa_std
+        self.noise_scale, self.iterations = noise_scale, iterations
+        self.max_chi2 = max_chi2
+        self._row: dict[str, int] = {}
+        self._free: list[int] = []
+        self._n = np.zeros(0, dtype=np.intp)  # (cap,) positions held
+        self._t = np.zeros((0, slots))  # (cap, S) times, s, oldest first
+        self._z = np.zeros((0, slots, 3))  # (cap, S, 3) ECEF positions
+        self._W = np.zeros((0, slots, 3, 3))  # (cap, S, 3, 3) weights (s·P)⁻¹
+        self._x0 = np.zeros((0, slots, 6))  # (cap, S, 6) track states (first guesses)
+        self._theta = np.full((0, N_PARAM), np.nan)  # (cap, 7) last fit at position 0
+        self._last = np.zeros((0, N_PARAM))  # (cap, 7) last fitted state now
+        self._lastP = np.zeros((0, N_PARAM, N_PARAM))
+
+    def forget(self, ids: Iterable[str]) -> None:
+        """Drop deleted tracks (unknown ids are ignored)."""
+        for i in ids:
+            row = self._row.pop(i, None)
+            if row is not None:
+                self._free.append(row)
+
+    def step(self, t: float, ids: Sequence[str], x: States, P: Covs, use: np.ndarray) -> FlightFit:
+        """Record the positions of the rows ``use`` (N,) at ``t`` and fit them; rows not in
+        ``use`` lose their history (a boost, or not a ballistic class)."""
+        n = len(ids)
+        out = FlightFit(np.zeros((n, N_PARAM)), np.zeros((n, N_PARAM, N_PARAM)), np.zeros(n, bool))
+        idx = np.flatnonzero(use)
+        for k in np.flatnonzero(~use):
+            row = self._row.get(ids[k])
+            if row is not None:
+                self._n[row] = 0
+                self._theta[row] = np.nan
+        if idx.size == 0:
+            return out
+        rows = np.array([self._row_of(ids[k]) for k in idx], dtype=np.intp)
+        self._record(rows, t, x[idx], P[idx])
+        high = ground_height_m(x[idx, :3].T) > self.min_alt_m
+        n_ok = self._n[rows] >= self.min_points
+        span = t - self._t[rows, 0]
+        fit = high & n_ok & (span >= self.min_span_s)
+        if fit.any():
+            self._fit(rows[fit], t)
+        done = np.isfinite(self._theta[rows, 0])
+        out.x[idx[done]] = self._last[rows[done]]
+        out.P[idx[done]] = self._lastP[rows[done]]
+        out.ok[idx[done]] = True
+        return out
+
+    # ------------------------------------------------------------------ internals
+
+    def _row_of(self, tid: str) -> int:
+        row = self._row.get(tid)
+        if row is None:
+            row = self._free.pop() if self._free else self._grow()
+            self._row[tid] = row
+            self._n[row] = 0
+            self._theta[row] = np.nan
+        return row
+
+    def _grow(self) -> int:
+        n = self._n.size
+        cap, s = max(16, 2 * n), self.slots
+        k = cap - n
+        self._n = np.concatenate([self._n, np.zeros(k, dtype=np.intp)])
+        self._t = np.concatenate([self._t, np.zeros((k, s))])
+        self._z = np.concatenate([self._z, np.zeros((k, s, 3))])
+        self._W = np.concatenate([self._W, np.zeros((k, s, 3, 3))])
+        self._x0 = np.concatenate([self._x0, np.zeros((k, s, 6))])
+        self._theta = np.concatenate([self._theta, np.full((k, N_PARAM), np.nan)])
+        self._last = np.concatenate([self._last, np.zeros((k, N_PARAM))])
+        self._lastP = np.concatenate([self._lastP, np.zeros((k, N_PARAM, N_PARAM))])
+        self._free.extend(range(cap - 1, n, -1))
+        return n
+
+    def _record(self, rows: np.ndarray, t: float, x: States, P: Covs) -> None:
+        """Append one position per row; drop what is older than the window or overflows."""
+        old = (t - self._t[rows] > self.window_s) & (np.arange(self.slots) < self._n[rows, None])
+        drop = old.sum(axis=1) + (self._n[rows] - old.sum(axis=1) >= self.slots)
+        self._shift(rows, drop)
+        k = self._n[rows]
+        S = self.noise_scale * 0.5 * (P[:, :3, :3] + P[:, :3, :3].swapaxes(1, 2))
+        self._t[rows, k], self._z[rows, k], self._x0[rows, k] = t, x[:, :3], x
+        self._W[rows, k] = np.linalg.inv(S + 1e-6 * np.eye(3))
+        self._n[rows] = k + 1
+
+    def _shift(self, rows: np.ndarray, drop: np.ndarray) -> None:
+        """Drop each row's ``drop`` oldest positions; the fit moves to the new oldest."""
+        moved = drop > 0
+        if not moved.any():
+            return
+        r, d = rows[moved], drop[moved]
+        theta = self._theta[r]
+        has = np.isfinite(theta[:, 0])
+        if has.any():  # carry the last fit to the new oldest position
+            h = np.where(
+                np.arange(self.slots - 1)[:, None] < d[None, has],
+                np.diff(self._t[r[has]], axis=1).T,
+                0.0,
+            )
+            traj = propagate(theta[has], np.maximum(h, 0.0))
+            theta[has, :6] = traj[-1]
+        idx = np.minimum(d[:, None] + np.arange(self.slots)[None, :], self.slots - 1)
+        rr = r[:, None]
+        self._t[r], self._z[r] = self._t[rr, idx], self._z[rr, idx]
+        self._W[r], self._x0[r] = self._W[rr, idx], self._x0[rr, idx]
+        theta[self._n[r] <= d] = np.nan  # nothing left to carry it
+        self._n[r] = np.maximum(self._n[r] - d, 0)
+        self._theta[r] = theta
+
+    def _fit(self, rows: np.ndarray, t: float) -> None:
+        """Gauss–Newton on θ for ``rows``; keeps θ, the state now and its covariance."""
+        m, s = rows.size, self.slots
+        n = self._n[rows]
+        valid = np.arange(s)[None, :] < n[:, None]  # (M, S)
+        tt = np.where(valid, self._t[rows], self._t[rows, :1])
+        h = np.diff(np.concatenate([tt, np.full((m, 1), t)], axis=1), axis=1)  # (M, S)
+        h = np.where(np.arange(s)[None, :] < n[:, None] - 1, h, 0.0)  # to each later position
+        h_now = t - self._t[rows, n - 1]  # from the newest position to now (0 normally)
+        theta = self._theta[rows].copy()
+        cold = ~np.isfinite(theta[:, 0])
+        theta[cold, :6] = self._x0[rows[cold], 0]
+        theta[cold, 6] = self.kappa0
+        step = np.array([10.0, 10.0, 10.0, 0.1, 0.1, 0.1, 1e-6])
+        z, W = self._z[rows], self._W[rows] * valid[..., None, None]
+        prior = 1.0 / self.kappa_std**2
+        for it in range(self.iterations + 1):
+            pts = np.concatenate([theta[:, None], theta[:, None] + np.diag(step)[None]], axis=1)
+            hh = np.repeat(np.concatenate([h, h_now[:, None]], axis=1).T, N_PARAM + 1, axis=1)
+            traj = propagate(pts.reshape(-1, N_PARAM), hh).reshape(s + 2, m, N_PARAM + 1, 6)
+            pos = traj[:s, :, 0, :3].swapaxes(0, 1)  # (M, S, 3) nominal positions
+            J = (traj[:s, :, 1:, :3] - traj[:s, :, :1, :3]) / step[None, None, :, None]
+            J = J.transpose(1, 0, 3, 2)  # (M, S, 3, 7)
+            A = np.einsum("mska,mskl,mslb->mab", J, W, J)
+            A[:, 6, 6] += prior
+            r = np.where(valid[..., None], z - pos, 0.0)
+            if it == self.iterations:
+                break
+            b = np.einsum("mska,mskl,msl->ma", J, W, r)
+            b[:, 6] += prior * (self.kappa0 - theta[:, 6])
+            theta = theta + np.linalg.solve(A + 1e-12 * np.eye(N_PARAM), b[..., None])[..., 0]
+        C = np.linalg.inv(A + 1e-12 * np.eye(N_PARAM))
+        G = np.zeros((m, N_PARAM, N_PARAM))
+        G[:, :6] = ((traj[-1, :, 1:] - traj[-1, :, :1]) / step[None, :, None]).swapaxes(1, 2)
+        G[:, 6, 6] = 1.0
+        now = np.concatenate([traj[-1, :, 0], theta[:, 6:]], axis=1)
+        chi2 = np.einsum("msk,mskl,msl->m", r, W, r) / np.maximum(3 * n - N_PARAM, 1)
+        ok = np.isfinite(theta).all(axis=1) & np.isfinite(now).all(axis=1)
+        bad = ~ok | ~(chi2 <= self.max_chi2)  # not free flight over the window: thrust, swap
+        if bad.any():  # forget the older half of those histories and wait for more
+            self._theta[rows[bad]] = np.nan
+            self._shift(rows[bad], self._n[rows[bad]] // 2 + 1)
+        ok &= ~bad
+        self._theta[rows[ok]] = theta[ok]
+        self._last[rows[ok]] = now[ok]
+        self._lastP[rows[ok]] = (G @ C @ G.swapaxes(1, 2))[ok]
