@@ -286,9 +286,7 @@ def _draw_movements(
     return cat(orig), cat(dest), cat(when), cat(dep)
 
 
-def _movements_table(
-    rng: np.random.Generator, scenario: Scenario
-) -> tuple[TruthTable, Positions]:
+def _movements_table(rng: np.random.Generator, scenario: Scenario) -> tuple[TruthTable, Positions]:
     """Departures from and arrivals at busy airports; → table and destination ECEF (F, 3).
 
     Ids continue the civil numbering after ``civil.flights``. Drawn after the random-pair
