@@ -81,6 +81,9 @@ class Partner(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     sensors: list[Sensor] = []
     policy: str | None = None  # policy YAML path, relative to the scenario file
     release_s: Pos = 5.0  # period of track release and own assessment
+    # ADS-B ground receivers at the partner's sensor sites hear aircraft within this, km
+    # (and above the receiver's horizon); 0: the partner receives no ADS-B
+    adsb_range_km: NonNeg = 250.0
 
 
 class Circle(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -142,10 +145,13 @@ class Airport(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     code: Annotated[str, Meta(min_length=3, max_length=4)]
     lat_deg: Lat
     lon_deg: Lon
+    # departures + arrivals per hour flown to / from the other airports (``sim/truth.py``)
+    movements_per_hour: Annotated[float, Meta(ge=0.0, le=120.0)] = 0.0
 
 
 class Civil(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Generated civil traffic: great-circle flights between random airport pairs."""
+    """Generated civil traffic: great-circle flights between random airport pairs, plus the
+    departures and arrivals of airports with ``movements_per_hour``, and their ADS-B."""
 
     flights: Annotated[int, Meta(ge=0, le=20000)] = 0
     airports: list[Airport] = []
@@ -153,10 +159,24 @@ class Civil(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     cruise_speed_mps: Pos = 230.0
     min_distance_km: NonNeg = 300.0  # skip pairs closer than this
     rcs_m2: Pos = 30.0
+    takeoff_speed_mps: Pos = 80.0  # ground speed at take-off and touchdown (ramps to cruise)
+    climb_mps: Pos = 10.0  # climb rate after take-off
+    descent_mps: Pos = 8.0  # descent rate before touchdown
+    adsb_fraction: Prob = 0.95  # share of civil flights with an ADS-B transponder
+    adsb_period_s: Pos = 5.0  # one position report per aircraft per this, at each receiver
+    adsb_sigma_m: Pos = 30.0  # 1-σ horizontal position error (NACp-like)
+    adsb_alt_sigma_m: Pos = 15.0  # 1-σ barometric altitude error
+    adsb_vel_sigma_mps: Pos = 2.0  # 1-σ velocity error per axis (NACv-like)
 
     def __post_init__(self) -> None:
         if self.flights > 0 and len(self.airports) < 2:
             raise ValueError(f"flights ({self.flights}) need at least 2 airports")
+        busy = [a.code for a in self.airports if a.movements_per_hour > 0]
+        if busy and len(self.airports) < 2:
+            raise ValueError(
+                f"airport {busy[0]!r} has movements_per_hour but needs at least one other "
+                "airport to fly to and from (got 1 airport)"
+            )
 
 
 class Coordinator(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -109,14 +109,14 @@ def flight_class(raid: Raid) -> FlightClass:
 
 
 def airliner_class(civil: Civil) -> FlightClass:
-    """The airliner class with the scenario's civil cruise level, speed and RCS."""
+    """The airliner class with the scenario's civil cruise level, speeds, rates and RCS."""
     return FlightClass(
         kind=AIRLINER.kind,
         speed_mps=civil.cruise_speed_mps,
         altitude_m=civil.cruise_alt_m,
-        start_speed_mps=min(AIRLINER.start_speed_mps, civil.cruise_speed_mps),
-        climb_mps=AIRLINER.climb_mps,
-        descent_mps=AIRLINER.descent_mps,
+        start_speed_mps=min(civil.takeoff_speed_mps, civil.cruise_speed_mps),
+        climb_mps=civil.climb_mps,
+        descent_mps=civil.descent_mps,
         rcs_m2=civil.rcs_m2,
         bank_deg=AIRLINER.bank_deg,
         dt_s=AIRLINER.dt_s,

@@ -255,6 +255,69 @@ def _civil_table(rng: np.random.Generator, scenario: Scenario) -> tuple[TruthTab
     return table, geodetic2ecef(ap[dest, 0], ap[dest, 1], 0.0).reshape(-1, 3)
 
 
+def _draw_movements(
+    rng: np.random.Generator, scenario: Scenario
+) -> tuple[np.ndarray, np.ndarray, Array, np.ndarray]:
+    """Origin, destination airport indices (F,), event times (F,) s and departure flags (F,).
+
+    An airport with ``movements_per_hour`` m has round(m · duration / 3600) movements, one
+    in each slot of 3600 / m s at a uniform time within it; each is a departure or an
+    arrival with even odds, to or from another airport drawn uniformly. The event time is
+    the take-off of a departure and the touchdown of an arrival.
+    """
+    aps = scenario.civil.airports
+    orig, dest, when, dep = [], [], [], []
+    for hub, a in enumerate(aps):
+        if a.movements_per_hour <= 0.0:
+            continue
+        slot = 3600.0 / a.movements_per_hour
+        n = int(round(scenario.duration_s / slot))
+        t = slot * (np.arange(n) + rng.random(n))
+        other = rng.integers(len(aps) - 1, size=n)
+        other = other + (other >= hub)  # any airport but the hub
+        departs = rng.random(n) < 0.5
+        orig.append(np.where(departs, hub, other))
+        dest.append(np.where(departs, other, hub))
+        when.append(t)
+        dep.append(departs)
+    if not when:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0, bool)
+    cat = np.concatenate
+    return cat(orig), cat(dest), cat(when), cat(dep)
+
+
+def _movements_table(rng: np.random.Generator, scenario: Scenario) -> tuple[TruthTable, Positions]:
+    """Departures from and arrivals at busy airports; → table and destination ECEF (F, 3).
+
+    Ids continue the civil numbering after ``civil.flights``. Drawn after the random-pair
+    flights, so a scenario without ``movements_per_hour`` keeps its truth.
+    """
+    civ = scenario.civil
+    ap = np.array([[a.lat_deg, a.lon_deg] for a in civ.airports]).reshape(-1, 2)
+    orig, dest, when, departs = _draw_movements(rng, scenario)
+    n = orig.size
+    cls = airliner_class(civ)
+    level = rng.integers(-LEVEL_OFFSETS, LEVEL_OFFSETS + 1, size=n) * FLIGHT_LEVEL_M
+    top = np.maximum(civ.cruise_alt_m + level, 0.5 * civ.cruise_alt_m)
+    f = fly_routes(np.stack([ap[orig], ap[dest]], axis=1), cls, top)
+    depart = np.where(departs, when, when - f.t_flight_s)
+    ids = [f"civil-{civ.flights + i:04d}" for i in range(n)]
+    table = _table(
+        ids,
+        "aircraft",
+        ["civil"] * n,
+        np.asarray(cls.rcs_m2),
+        depart,
+        f.t_flight_s,
+        [""] * n,
+        f.end,
+        f.dt,
+        f.count,
+        f.samples,
+    )
+    return table, geodetic2ecef(ap[dest, 0], ap[dest, 1], 0.0).reshape(-1, 3)
+
+
 def simulate_truth_with_aims(
     scenario: Scenario, rng: np.random.Generator
 ) -> tuple[TruthTable, Positions]:
@@ -274,6 +337,10 @@ def simulate_truth_with_aims(
         civil, dest = _civil_table(rng, scenario)
         parts.append(civil)
         aims.append(dest)
+    if any(a.movements_per_hour > 0.0 for a in scenario.civil.airports):
+        moves, dest = _movements_table(rng, scenario)
+        parts.append(moves)
+        aims.append(dest)
     return concat_tables(parts), np.concatenate(aims) if aims else np.empty((0, 3))
 
 
@@ -281,7 +348,8 @@ def simulate_truth(scenario: Scenario, rng: np.random.Generator) -> TruthTable:
     """Truth trajectories of every raid and civil flight of ``scenario``.
 
     Objects come in scenario order: raid after raid (ids ``{raid}-{i:03d}``, launch i at
-    ``first_launch_s + i·spacing_s``), then civil flights (``civil-{i:04d}``). Deterministic
+    ``first_launch_s + i·spacing_s``), then civil flights (``civil-{i:04d}``): random airport
+    pairs first, then the movements of busy airports (``_draw_movements``). Deterministic
     for a given ``rng`` state. Each object is sampled uniformly from ``t_start`` (launch or
     take-off; civil flights may start before 0, already airborne) to ``t_end`` (impact or
     touchdown, where ``impact_ecef`` lies); the first sample is the launch point and the
