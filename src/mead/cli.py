@@ -163,7 +163,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from mead.metrics.evaluation import attribute_alerts, format_summary, summarize, truth_matcher
+    from mead.metrics.evaluation import Scorer, attribute_alerts, format_summary, summarize
     from mead.metrics.report import write_report
     from mead.runtime.simulation import MODES, prepare, run_both
     from mead.runtime.wiring import policies
@@ -177,7 +177,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"preparing {sc.name!r} (seed {seed}): truth and radar plots…", file=sys.stderr)
     world = prepare(sc, seed, args.scenario)
-    results = run_both(world, progress=progress, jobs=args.jobs, observer=truth_matcher)
+    results = run_both(world, progress=progress, jobs=args.jobs, observer=Scorer)
     for m in MODES:
         results[m].events = attribute_alerts(world, results[m].events)
     summary = summarize(world, results, time.perf_counter() - t0)

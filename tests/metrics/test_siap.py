@@ -279,12 +279,6 @@ def test_bad_input_names_the_field() -> None:
         SiapAccumulator(["drone"], gate_m=0.0)
 
 
-def test_gate_is_the_runners() -> None:
-    from mead.runner import TRACK_GATE_M
-
-    assert GATE_M == TRACK_GATE_M
-
-
 def _table() -> TruthTable:
     """A drone and a ballistic missile on straight lines, sampled every 1 s for 20 s."""
     v = np.array([[100.0, 0, 0], [0, 0, 1000.0]])

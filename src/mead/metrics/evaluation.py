@@ -20,6 +20,7 @@ from scipy.spatial import cKDTree
 from mead import geo
 from mead.events import AlertEvent, AlertReceived, AlertSent, Event
 from mead.metrics.matching import TruthMatcher
+from mead.metrics.siap import SiapObserver
 from mead.metrics.warning import THREATS, AlertCounts, alert_counts, efficiency, first_plot_times
 from mead.runtime.simulation import MODES, ModeResult, World
 
@@ -27,9 +28,23 @@ ALERT_GATE_M = 30_000.0
 """An alert is about the truth object nearest its track position, if within this distance."""
 
 
-def truth_matcher(world: World) -> TruthMatcher:
-    """The observer that scores a run against the world's truth (for ``run_both``)."""
-    return TruthMatcher(world.truth, world.scenario.start_epoch_s())
+class Scorer:
+    """The observer that scores a run against the world's truth (for ``run_both``): which
+    objects each node held and since when (:class:`TruthMatcher`), and the SIAP figures of
+    the coordinator's picture (:class:`SiapObserver`)."""
+
+    def __init__(self, world: World) -> None:
+        epoch = world.scenario.start_epoch_s()
+        self.matcher = TruthMatcher(world.truth, epoch)
+        self.siap = SiapObserver(world.truth, epoch, world.scenario.coordinator.name)
+
+    def __call__(self, node: str, t_wire: float, ids: list[str], x: np.ndarray) -> None:
+        self.matcher(node, t_wire, ids, x)
+        self.siap(node, t_wire, ids, x)
+
+    def result(self) -> dict[str, Any]:
+        """``{"first": node → (N,) first time held, "siap": figures}``."""
+        return {"first": self.matcher.result(), "siap": self.siap.result()}
 
 
 def attribute_alerts(world: World, events: list[Event]) -> list[Event]:
@@ -89,7 +104,7 @@ def tracked(world: World, res: ModeResult) -> np.ndarray:
     coord = world.scenario.coordinator.name
     nodes = [coord] if res.mode == "alliance" else [p.name for p in world.scenario.partners]
     held = np.zeros(len(world.truth), dtype=bool)
-    first: dict[str, np.ndarray] = res.observed or {}
+    first: dict[str, np.ndarray] = (res.observed or {}).get("first", {})
     for n in nodes:
         if n in first:
             held |= np.isfinite(first[n])
@@ -160,6 +175,7 @@ def summarize(world: World, results: Mapping[str, ModeResult], wall_s: float) ->
         "areas": areas,
         "civil": {"flights": int(civil.sum()), "alerted": civil_alerted},
         "alerts_about_nothing": {m: counts[m].get("nothing", AlertCounts()).issued for m in MODES},
+        "siap": (results["alliance"].observed or {}).get("siap"),
         "nodes": {m: results[m].counters for m in MODES},
         "timing": {
             "prepare_s": round(world.prepare_s, 2),
@@ -224,6 +240,10 @@ def format_summary(s: dict[str, Any]) -> str:
             f"{_n(n['mean_warning_s']):>9}{_n(a['min_warning_s']):>8}"
             f"{_n(n['min_warning_s']):>8}{_n(gain):>8}"
         )
+    if s.get("siap"):
+        out += ["", "the coordinator's picture (SIAP, alliance run):", _siap_header()]
+        for name, f in [("all", s["siap"]["overall"]), *s["siap"]["by_class"].items()]:
+            out.append(_siap_row(name, f))
     c = s["civil"]
     out += [
         "",
@@ -247,6 +267,25 @@ def format_summary(s: dict[str, Any]) -> str:
         f"{tm['speed_x_real_time']}× real time"
     )
     return "\n".join(out)
+
+
+def _siap_header() -> str:
+    return (
+        f"{'class':<10}{'complete':>9}{'ambig':>7}{'spurious':>9}{'pos m':>8}{'vel m/s':>8}"
+        f"{'id chg/obj':>11}"
+    )
+
+
+def _siap_row(name: str, f: dict[str, Any]) -> str:
+    def g(k: str, nd: int) -> str:
+        v = f.get(k)
+        return "-" if v is None else f"{v:.{nd}f}"
+
+    return (
+        f"{name:<10}{g('completeness', 2):>9}{g('ambiguity', 2):>7}{g('spuriousness', 2):>9}"
+        f"{g('position_accuracy_m', 0):>8}{g('velocity_accuracy_mps', 1):>8}"
+        f"{g('id_changes_per_truth', 2):>11}"
+    )
 
 
 def _r(v: float | None, nd: int) -> float | None:

@@ -62,13 +62,15 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
+from mead.metrics.matching import TRACK_GATE_M
 from mead.types import States
 
 if TYPE_CHECKING:
-    from mead.sim.base import TruthTable
+    from mead.metrics.matching import TRACK_GATE_M
+from mead.sim.base import TruthTable
 
-GATE_M = 25_000.0
-"""Default association gate; the same as ``mead.runner.TRACK_GATE_M``."""
+GATE_M = TRACK_GATE_M
+"""Default association gate: a track holds a truth within it (``mead.metrics.matching``)."""
 
 Figures = dict[str, float | int | None]
 
@@ -254,7 +256,7 @@ def _figures(s: dict[str, float], n_tracks: int | None, times: int) -> Figures:
 
 
 class SiapObserver:
-    """An observe hook (``mead.node.Observe``) scoring one node's picture with SIAP.
+    """An observe hook (``mead.runtime.node.Observe``) scoring one node's picture with SIAP.
 
     Calls from other nodes are ignored. Truth at wire time ``t_wire`` is the truth table
     at scenario time ``t_wire − epoch_s``; truth classes are ``truth.kind``.

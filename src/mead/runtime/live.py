@@ -162,12 +162,12 @@ def run_node(
     node: Any
     try:
         endpoint = bus.connect(cfg.name)
+        world = prepare(sc, sc.seed)  # radars and ADS-B receivers, simulated in real time
         if role == "coordinator":
             node = build_coordinator(
-                sc, identity=identity, endpoint=endpoint, opener=opener, emit=emit
+                sc, identity=identity, endpoint=endpoint, opener=opener, adsb=world.adsb, emit=emit
             )
         else:
-            world = prepare(sc, sc.seed)  # the partner's radars, simulated in real time
             node = build_partner(
                 sc,
                 cfg.name,
@@ -177,6 +177,7 @@ def run_node(
                 policy=partner_policy(sc, cfg.name, base / cfg.policy if cfg.policy else None),
                 scans=(s for s in world.scans if s.partner == cfg.name),
                 epoch_s=epoch,
+                adsb=world.adsb,
                 emit=emit,
             )
         lag = _loop(node, endpoint, clock, cfg.duration_s or sc.duration_s, sc.tick_s, stop)

@@ -40,6 +40,7 @@ from mead.messages import (
     arrays_to_tracks,
     picture_to_arrays,
 )
+from mead.sensors.adsb import AdsbReports
 from mead.sensors.base import Scan
 from mead.threat.assessor import Assessor
 from mead.tracking.base import TrackReport
@@ -125,12 +126,14 @@ class PartnerNode:
         release_s: float,
         epoch_s: float = 0.0,
         sensor_sites: dict[str, tuple[float, float, float]] | None = None,
+        adsb: AdsbReports | None = None,
         emit: Emit = _ignore,
         observe: Observe = _ignore,
     ) -> None:
         self.name = identity.name
         self.identity, self.endpoint = identity, endpoint
         self.tracker, self.releaser = tracker, releaser
+        self.adsb = adsb  # ADS-B reports the partner's receivers get, wire time
         self.sensor_sites = sensor_sites or {}  # id → (lat, lon, alt); policy strips
         self.assessor = assessor  # own areas only
         self.release_s, self.epoch_s = release_s, epoch_s
@@ -182,7 +185,7 @@ class PartnerNode:
 
     def _release(self, now: float, rep: TrackReport) -> None:
         self.observe(self.name, now, rep.ids, rep.x)
-        a = self.assessor.step(now, rep.ids, rep.x, rep.P, deleted=rep.deleted)
+        a = self.assessor.step(now, rep.ids, rep.x, rep.P, deleted=rep.deleted, adsb=self.adsb)
         for alert in a.alerts:
             self._record_alert(now, alert, via=self.name)
         sites = [self._sites(s) for s in rep.sensors]
@@ -227,6 +230,7 @@ class CoordinatorNode:
         assess_s: float,
         fuser: SystemTracker,
         partners: Iterable[str] | None = None,
+        adsb: AdsbReports | None = None,
         emit: Emit = _ignore,
         observe: Observe = _ignore,
     ) -> None:
@@ -236,6 +240,7 @@ class CoordinatorNode:
         self.partners = tuple(sorted(set(names) - {self.name}))  # picture recipients
         self.fuser = fuser
         self.assessor = assessor  # every defended area
+        self.adsb = adsb  # ADS-B reports forwarded by the partners, wire time
         self.assess_s = assess_s
         self.emit, self.observe = emit, observe
         self.inbox = _Inbox(endpoint, (f"tracks.{self.name}",), opener, self.name, emit)
@@ -262,7 +267,9 @@ class CoordinatorNode:
         pic = self.fuser.picture(now)
         ids = [str(s) for s in pic.stn.tolist()]
         self.observe(self.name, now, ids, pic.x)
-        a = self.assessor.step(now, ids, pic.x, pic.P, deleted=self._gone(ids), prior=pic.cls)
+        a = self.assessor.step(
+            now, ids, pic.x, pic.P, deleted=self._gone(ids), prior=pic.cls, adsb=self.adsb
+        )
         for alert in a.alerts:
             self.endpoint.publish(f"alerts.{alert.recipient}", self._seal(alert, now))
             self.counters[f"alerts_{alert.state}"] += 1

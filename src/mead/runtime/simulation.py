@@ -32,6 +32,7 @@ from mead.runtime.wiring import (
     sim_identities,
 )
 from mead.scenario.schema import Scenario
+from mead.sensors.adsb import AdsbReports, adsb_rng, simulate_adsb
 from mead.sensors.base import Scan
 from mead.sensors.simulate import simulate_scans
 from mead.sim.base import TruthTable
@@ -51,6 +52,7 @@ class World:
     truth: TruthTable
     scans: list[Scan]
     prepare_s: float
+    adsb: AdsbReports  # every ADS-B report any partner's receivers got, scenario time
 
 
 class Observer(Protocol):
@@ -83,7 +85,8 @@ def prepare(scenario: Scenario, seed: int, scenario_path: Path | None = None) ->
     truth_ss, sensor_ss = np.random.SeedSequence(seed).spawn(2)
     truth = simulate_truth(scenario, np.random.default_rng(truth_ss))
     scans = simulate_scans(scenario, truth, np.random.default_rng(sensor_ss))
-    return World(scenario, scenario_path, seed, truth, scans, time.perf_counter() - t0)
+    adsb = simulate_adsb(scenario, truth, adsb_rng(seed))
+    return World(scenario, scenario_path, seed, truth, scans, time.perf_counter() - t0, adsb)
 
 
 class SimClock:
@@ -130,13 +133,14 @@ def run_mode(
             policy=pols[p.name],
             scans=_scans_of(world.scans, p.name),
             epoch_s=epoch,
+            adsb=world.adsb,
             **hooks,
         )
         for p in sc.partners
     ]
     c = sc.coordinator.name
     coord = build_coordinator(
-        sc, identity=ids[c], endpoint=bus.connect(c), opener=opener(), **hooks
+        sc, identity=ids[c], endpoint=bus.connect(c), opener=opener(), adsb=world.adsb, **hooks
     )
     t0 = time.perf_counter()
     for t in _ticks(sc.duration_s, sc.tick_s, f"{mode:>8}", progress):

@@ -8,6 +8,7 @@ the identity, the endpoint (in-process bus or NATS), the opener's clock, the sca
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from mead.federation.policy import Policy, Releaser, load_policy, validate_recip
 from mead.fusion.siap import SystemTracker
 from mead.runtime.node import CoordinatorNode, Observe, PartnerNode, site_table
 from mead.scenario.schema import Scenario
+from mead.sensors.adsb import AdsbReports
 from mead.sensors.base import Scan
 from mead.threat.assessor import Assessor
 from mead.tracking.tracker import Tracker
@@ -82,10 +84,14 @@ def build_partner(
     policy: Policy,
     scans: Iterator[Scan],
     epoch_s: float,
+    adsb: AdsbReports | None = None,
     emit: Emit = _ignore,
     observe: Observe = _ignore,
 ) -> PartnerNode:
-    """Partner ``name`` of ``sc``: its tracker, its policy, and an assessor for its own areas."""
+    """Partner ``name`` of ``sc``: its tracker, its policy, and an assessor for its own areas.
+
+    ``adsb``: every ADS-B report of the run (scenario time); the partner keeps those its
+    own receivers got."""
     p = next(q for q in sc.partners if q.name == name)
     own = [a for a in sc.defended_areas if a.owner == name]
     return PartnerNode(
@@ -99,9 +105,15 @@ def build_partner(
         release_s=p.release_s,
         epoch_s=epoch_s,
         sensor_sites=site_table(p.sensors),
+        adsb=None if adsb is None else to_wire(adsb.for_partner(name), epoch_s),
         emit=emit,
         observe=observe,
     )
+
+
+def to_wire(reports: AdsbReports, epoch_s: float) -> AdsbReports:
+    """ADS-B reports with their times moved from scenario seconds to wire time (UTC s)."""
+    return dataclasses.replace(reports, t=reports.t + epoch_s)
 
 
 def build_coordinator(
@@ -110,10 +122,15 @@ def build_coordinator(
     identity: Identity,
     endpoint: Endpoint,
     opener: Opener,
+    adsb: AdsbReports | None = None,
     emit: Emit = _ignore,
     observe: Observe = _ignore,
 ) -> CoordinatorNode:
-    """The coordinator of ``sc``: a fuser, and an assessor for every defended area."""
+    """The coordinator of ``sc``: a fuser, and an assessor for every defended area.
+
+    ``adsb``: the ADS-B reports the partners' receivers got (scenario time), which partners
+    forward to the coordinator: broadcast by the aircraft themselves, they tell nothing of
+    a partner's sensors but the receivers' reach."""
     areas = list(sc.defended_areas)
     return CoordinatorNode(
         identity=identity,
@@ -122,6 +139,7 @@ def build_coordinator(
         assessor=Assessor.for_areas(sc.coordinator.name, areas),
         assess_s=sc.coordinator.assess_s,
         fuser=SystemTracker(),
+        adsb=None if adsb is None else to_wire(adsb, sc.start_epoch_s()),
         emit=emit,
         observe=observe,
     )

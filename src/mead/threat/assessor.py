@@ -14,9 +14,11 @@ import numpy as np
 
 from mead.messages import Alert, TrackClass, most_threatening
 from mead.scenario.schema import DefendedArea
+from mead.sensors.adsb import AdsbReports
 from mead.threat.alerts import AlertManager
 from mead.threat.base import Threat
 from mead.threat.classify import Classifier
+from mead.threat.cooperative import CIVIL, NONE, CooperativeId
 from mead.threat.evaluate import DEFAULT_RULES, AreaSet, ThreatRules, assess
 from mead.threat.trajectory import FreeFlightFit
 from mead.types import Covs, States
@@ -29,6 +31,7 @@ class Assessment:
     classes: list[TrackClass]  # (N,) the node's classes (after ``prior`` where given)
     threats: list[Threat] = field(default_factory=list)  # threatened (track, area) pairs
     alerts: list[Alert] = field(default_factory=list)  # to send: issued, updated, cancelled
+    ident: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="<U7"))  # (N,) ADS-B
 
 
 class Assessor:
@@ -43,6 +46,9 @@ class Assessor:
     rules : thresholds of the threat evaluation.
     fit : free-flight fits of ballistic and rocket tracks after their boost (impact
         prediction from the whole unpowered arc, drag estimated).
+    cooperative : identification of tracks by the ADS-B reports the node receives: a track
+        identified civil is classed aircraft and never threatens (a suspect one, whose
+        ADS-B claim the radar contradicts, is judged on its kinematics alone).
     """
 
     def __init__(
@@ -52,12 +58,14 @@ class Assessor:
         areas: Sequence[DefendedArea],
         rules: ThreatRules = DEFAULT_RULES,
         fit: FreeFlightFit | None = None,
+        cooperative: CooperativeId | None = None,
     ) -> None:
         self.classifier = classifier
         self.alerts = alerts
         self.areas = AreaSet.from_areas(areas)
         self.rules = rules
         self.fit = fit if fit is not None else FreeFlightFit()
+        self.cooperative = cooperative if cooperative is not None else CooperativeId()
 
     def step(
         self,
@@ -68,23 +76,32 @@ class Assessor:
         *,
         deleted: Iterable[str] = (),
         prior: Sequence[TrackClass] | None = None,
+        adsb: AdsbReports | None = None,
     ) -> Assessment:
         """Assess N tracks at wire time ``t``.
 
         ``ids`` (N,), ``x`` (N, 6) ECEF, ``P`` (N, 6, 6). ``deleted``: ids gone since the
         last cycle (their history is dropped). ``prior`` (N,): classes known from elsewhere
         (the fused class at the coordinator); the more threatening of it and the node's own
-        is used (``mead.messages.THREAT_ORDER``).
+        is used (``mead.messages.THREAT_ORDER``). ``adsb``: the ADS-B reports the node
+        has received (times in the same base as ``t``); without, nothing is identified.
         """
         deleted = list(deleted)
         self.classifier.forget(deleted)
         self.fit.forget(deleted)
+        self.cooperative.forget(deleted)
         c = self.classifier.step(ids, x, P, t)
         classes = c.classes
         if prior is not None:
             classes = [most_threatening(a, b) for a, b in zip(classes, prior, strict=True)]
+        ident = np.full(len(ids), NONE)
+        if adsb is not None and len(ids):
+            ident = self.cooperative.step(t, ids, x, P, adsb).ident
+            classes = [
+                "aircraft" if i == CIVIL else cl for i, cl in zip(ident, classes, strict=True)
+            ]
         if not len(self.areas):
-            return Assessment(classes)
+            return Assessment(classes, ident=ident)
         free = np.isin(classes, ("ballistic", "rocket")) & ~c.powered
         flight = self.fit.step(t, ids, x, P, free)
         threats = assess(
@@ -98,7 +115,7 @@ class Assessor:
             powered=c.powered,
             flight=flight,
         )
-        return Assessment(classes, threats, self.alerts.step(t, threats, ids))
+        return Assessment(classes, threats, self.alerts.step(t, threats, ids), ident)
 
     @classmethod
     def for_areas(cls, issuer: str, areas: Sequence[DefendedArea]) -> Assessor:
