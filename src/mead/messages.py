@@ -104,6 +104,9 @@ class Picture(msgspec.Struct, frozen=True, kw_only=True, tag="picture"):
 
 
 AlertState = Literal["issued", "updated", "cancelled"]
+AlertLevel = Literal["pre", "alert"]
+"""``pre``: a pre-alert — the area lies in the threat's wide predicted region, minutes
+ahead; ``alert``: the threat is likely to land in (or reach) the area."""
 
 
 class AlertFields(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,6 +129,8 @@ class AlertFields(msgspec.Struct, frozen=True, kw_only=True):
     track_lon_deg: float = 0.0
     track_alt_m: float = 0.0
     issuer: str = ""  # pseudonym of the issuer (coordinator or the partner itself)
+    level: AlertLevel = "alert"  # "pre"-alert to a wide region, or the area "alert" itself
+    p_area: float = 1.0  # probability the threat lands in (or reaches) the area
 
 
 class Alert(AlertFields, frozen=True, kw_only=True, tag="alert"):

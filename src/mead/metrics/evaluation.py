@@ -81,13 +81,16 @@ def _about(world: World, epoch: float, ev: AlertEvent, about: dict[str, str | No
 
 
 def first_warning(world: World, res: ModeResult) -> np.ndarray:
-    """(N,) scenario time the target area's owner first held an alert about each object."""
+    """(N,) scenario time the target area's owner first held an area alert (not a
+    pre-alert) about each object."""
     epoch = world.scenario.start_epoch_s()
     owner = {a.name: a.owner for a in world.scenario.defended_areas}
     index = {tid: i for i, tid in enumerate(world.truth.ids)}
     first = np.full(len(world.truth), np.nan)
     for ev in res.events:
         if not isinstance(ev, AlertReceived) or ev.state == "cancelled" or ev.truth is None:
+            continue
+        if ev.level != "alert":  # a pre-alert is not the warning
             continue
         i = index[ev.truth]
         target = world.truth.target_area[i]
@@ -147,6 +150,7 @@ def summarize(world: World, results: Mapping[str, ModeResult], wall_s: float) ->
                 "limit_s": _r(limit, 1),
                 "warning_efficiency": _r(eff, 3),
                 "alerts_issued": n.issued,
+                "pre_alerts": n.pre,
                 "alert_precision": _r(n.precision, 3),
                 "updates_per_alert": _r(n.updates_per_alert, 2),
             }

@@ -7,9 +7,10 @@ The figures a warning officer asks of a run, per threat class (and per defended 
 * **warning efficiency** — Σ warning time / Σ limit over the class's threats, where the
   warning time is arrival − the first alert the target area's owner held about the object
   (0 when never warned). 1.0 means every threat was warned the moment it was first seen.
-* **alert precision** — issued alerts whose area is the object's target / issued alerts
-  about objects of the class (every alert a partner received, from the coordinator or
-  its own). A siren sounded for the wrong town counts against it.
+* **alert precision** — area alerts whose area is the object's target / area alerts about
+  objects of the class (every alert a partner received, from the coordinator or its own;
+  pre-alerts, sent minutes ahead to the areas of a wide predicted region, are counted
+  apart). A siren sounded for the wrong town counts against it.
 * **updates per alert** — ``updated`` events / ``issued`` events.
 * **alerts about nothing** — issued alerts whose track no object was near (``truth``
   None).
@@ -67,11 +68,17 @@ def efficiency(
 
 @dataclass(frozen=True)
 class AlertCounts:
-    """Alert events received by partners about objects of one class (or about nothing)."""
+    """Alert lifecycles received by partners about objects of one class (or about nothing).
 
-    issued: int = 0
-    on_target: int = 0  # issued for the object's target area
-    updated: int = 0
+    A lifecycle is one ``alert_id``; it is an *area alert* once a state of it has level
+    ``alert`` (issued so, or a pre-alert upgraded), a *pre-alert* if issued at level ``pre``.
+    """
+
+    issued: int = 0  # area alerts
+    on_target: int = 0  # area alerts for the object's target area
+    updated: int = 0  # ``updated`` events
+    lifecycles: int = 0  # issued events, either level
+    pre: int = 0  # lifecycles issued as pre-alerts
 
     @property
     def precision(self) -> float | None:
@@ -79,24 +86,30 @@ class AlertCounts:
 
     @property
     def updates_per_alert(self) -> float | None:
-        return self.updated / self.issued if self.issued else None
+        return self.updated / self.lifecycles if self.lifecycles else None
 
 
 def alert_counts(truth: TruthTable, events: Sequence[Event]) -> dict[str, AlertCounts]:
-    """Per truth kind (and ``"nothing"``): issued, on-target and updated alerts received."""
+    """Per truth kind (and ``"nothing"``): alert lifecycles partners received, by level."""
     kind = dict(zip(truth.ids, truth.kind.tolist(), strict=True))
     target = dict(zip(truth.ids, truth.target_area, strict=True))
     acc: dict[str, list[int]] = {}
+    alerted: set[tuple[str, str]] = set()
     for ev in events:
         if not isinstance(ev, AlertReceived) or ev.state == "cancelled":
             continue
         k = "nothing" if ev.truth is None else kind[ev.truth]
-        row = acc.setdefault(k, [0, 0, 0])
+        row = acc.setdefault(k, [0, 0, 0, 0, 0])
         if ev.state == "issued":
-            row[0] += 1
-            row[1] += ev.truth is not None and ev.area == target[ev.truth]
+            row[3] += 1
+            row[4] += ev.level == "pre"
         else:
             row[2] += 1
+        key = (ev.node, ev.alert_id)
+        if ev.level == "alert" and key not in alerted:
+            alerted.add(key)
+            row[0] += 1
+            row[1] += ev.truth is not None and ev.area == target[ev.truth]
     return {k: AlertCounts(*v) for k, v in acc.items()}
 
 

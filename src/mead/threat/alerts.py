@@ -12,7 +12,8 @@ One alert lifecycle per (track, area) pair, addressed to the area's owner:
   ``shrink_frac`` of r while it is still wider than the area (a region inside the area
   changes nothing for the area's owner), the impact time moves by more than
   ``max(dt_impact_s, tgo_frac × tgo)`` (a minute matters less an hour out), or the class
-  changes; and, if ``update_s`` is set, when that long has passed since the last alert.
+  changes, or the level changes (a pre-alert becomes an area alert, or back); and, if
+  ``update_s`` is set, when that long has passed since the last alert.
   A receiver counts down from ``t_impact`` itself, so no periodic refresh is needed;
 * **cancelled** when the pair has not been threatened for ``cancel_after`` consecutive
   steps (and, for cruise missiles and drones, for ``slow_cancel_s``), at once when the
@@ -208,6 +209,7 @@ class AlertManager:
             )
             or abs(th.t_impact - last.t_impact) > tgo_news
             or th.threat_class != last.threat_class
+            or th.level != last.level
         )
 
     def _alert(self, t: float, th: Threat, alert_id: str, state: str) -> Alert:
@@ -228,6 +230,8 @@ class AlertManager:
             track_lon_deg=th.track_lon_deg,
             track_alt_m=th.track_alt_m,
             issuer=self.issuer,
+            level=th.level,
+            p_area=round(th.p_area, 3),
         )
 
     @staticmethod

@@ -6,7 +6,7 @@ import re
 import zlib
 from dataclasses import dataclass
 
-from mead.messages import TrackClass
+from mead.messages import AlertLevel, TrackClass
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class Threat:
     track_alt_m: float
     value: float = 1.0  # the area's value (0..100), for ranking
     marginal: bool = False  # just outside the threat threshold: keeps an open alert alive
+    level: AlertLevel = "alert"  # "pre": the area is in the wide region, not yet likely
+    p_area: float = 1.0  # probability that the object lands in (or reaches) the area
 
 
 _TRAILING_DIGITS = re.compile(r"(\d+)$")

@@ -13,7 +13,7 @@ and unknown tracks never threaten. Nothing depends on who runs the assessment.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -177,6 +177,8 @@ class _Pairs:
     tgo: Array  # (K,) s
     miss: Array  # (K,) m, to the area's edge
     marginal: np.ndarray  # (K,) bool: only within the looser "stay" threshold
+    p_area: Array | None = None  # (K,) probability of landing in the area (ballistic only)
+    pre: np.ndarray | None = None  # (K,) bool: a pre-alert (area in the region, not likely)
 
 
 def _ballistic_pairs(
@@ -189,6 +191,7 @@ def _ballistic_pairs(
     stay: float,
     loc: Local,
     flight: FlightFit | None,
+    p_alert: float,
 ) -> _Pairs:
     ahead = _heading_towards(loc, areas)
     rows = rows[ahead]
@@ -206,9 +209,46 @@ def _ballistic_pairs(
         miss[:, j] = polygon_distance_m(ilat, ilon, poly)
     thr = np.where(imp.ok, np.minimum(np.nan_to_num(imp.radius_m), max_radius_m), -1.0)
     sure = (imp.radius_m <= max_radius_m)[:, None]  # nan (not landed) compares False
-    return _pairs(
+    pairs = _pairs(
         rows, miss, thr[:, None], sure, stay, imp.lat_deg, imp.lon_deg, imp.radius_m, imp.tgo_s
     )
+    k = np.searchsorted(rows, pairs.rows)  # rows are ascending: pair → impact row
+    prob = area_probability(ilat[k], ilon[k], imp.cov_en_m2[k], areas, pairs.cols)
+    prob = np.where(imp.ok[k], prob, 0.0)
+    return replace(pairs, p_area=prob, pre=prob < p_alert)
+
+
+_Z = np.random.default_rng(20240414).standard_normal((512, 2))
+"""Fixed standard-normal pairs: the impact samples of :func:`area_probability`."""
+
+
+def area_probability(
+    lat_deg: Array, lon_deg: Array, cov_en_m2: Covs, areas: AreaSet, cols: np.ndarray
+) -> Array:
+    """(K,) probability that impact k lands in area ``cols[k]``.
+
+    The impact is Gaussian about (lat, lon) with east-north covariance ``cov_en_m2``
+    (K, 2, 2) m²; the probability is the share of 512 fixed samples of it that fall in the
+    area (a circle; a polygon by its vertices), in the impact's local equirectangular plane.
+    """
+    if cols.size == 0:
+        return np.empty(0)
+    C = 0.5 * (cov_en_m2 + cov_en_m2.swapaxes(1, 2)) + 1.0 * np.eye(2)  # ≥ 1 m
+    lam, vec = np.linalg.eigh(C)
+    L = vec * np.sqrt(np.maximum(lam, 0.0))[:, None, :]
+    d = np.einsum("kij,sj->ksi", L, _Z)  # (K, S, 2) east, north offsets, m
+    m_deg = geo.R_MEAN_M * np.pi / 180.0
+    coslat = np.cos(np.radians(lat_deg))[:, None]
+    ce = ((areas.lon_deg[cols] - lon_deg) * m_deg)[:, None] * coslat
+    cn = ((areas.lat_deg[cols] - lat_deg) * m_deg)[:, None]
+    inside = (d[..., 0] - ce) ** 2 + (d[..., 1] - cn) ** 2 <= areas.radius_m[cols, None] ** 2
+    for j, poly in areas.polygons.items():
+        sel = np.flatnonzero(cols == j)
+        if sel.size:
+            la = lat_deg[sel, None] + d[sel, :, 1] / m_deg
+            lo = lon_deg[sel, None] + d[sel, :, 0] / (m_deg * coslat[sel])
+            inside[sel] = geo.point_in_polygon(la.ravel(), lo.ravel(), poly).reshape(la.shape)
+    return inside.mean(axis=1)
 
 
 def _with_drag(x: States, P: Covs, beta_kg_m2: float | None) -> tuple[Array, Covs]:
@@ -315,6 +355,10 @@ class ThreatRules:
     stay_factor : pairs missing by up to this multiple of their threshold are returned as
         ``marginal`` threats: enough to keep an open alert alive, not to issue one
         (hysteresis against a prediction that hovers at the edge).
+    p_alert : a ballistic/rocket pair is an area *alert* when the probability that the
+        object lands in the area (:func:`area_probability`, from the calibrated impact
+        distribution) is at least this; an area only inside the wide impact region is a
+        *pre-alert* (``level`` "pre").
     limits : gross kinematic limits per class (:func:`plausible`).
     """
 
@@ -326,6 +370,7 @@ class ThreatRules:
     max_margin_m: float = 50_000.0  # m
     max_issue_margin_m: float = 100_000.0  # m
     stay_factor: float = 1.5  # × threshold
+    p_alert: float = 0.1  # probability of landing in the area that makes it an alert
     limits: Limits = Limits()
 
 
@@ -397,6 +442,7 @@ def assess(
                 rules.stay_factor,
                 loc.take(np.arange(fast.size)),
                 flight,
+                rules.p_alert,
             )
         )
     if slow.size:
@@ -456,4 +502,6 @@ def _threat(
         track_alt_m=float(loc.alt_m[li]),
         value=float(aset.values[col]),
         marginal=bool(p.marginal[k]),
+        level="pre" if p.pre is not None and p.pre[k] else "alert",
+        p_area=1.0 if p.p_area is None else float(p.p_area[k]),
     )
