@@ -6,14 +6,17 @@ One alert lifecycle per (track, area) pair, addressed to the area's owner:
   predictions that agree (impact points within the larger impact radius, impact times
   within ``max(dt_impact_s, tgo_frac × tgo)``): a boosting missile's predicted impact
   sweeps along its ground track and is not news until it settles;
-* **updated** while it stays threatened, only on a change an operator acts on: the
-  predicted impact point leaves the region last sent (moves by more than
-  ``max(move_m, r)``, r the radius last sent), the region shrinks by more than
-  ``shrink_frac`` of r while it is still wider than the area (a region inside the area
-  changes nothing for the area's owner), the impact time moves by more than
-  ``max(dt_impact_s, tgo_frac × tgo)`` (a minute matters less an hour out), or the class
-  changes, or the level changes (a pre-alert becomes an area alert, or back); and, if
-  ``update_s`` is set, when that long has passed since the last alert.
+* **updated** while it stays threatened, only on a change an operator acts on:
+  - a ballistic or rocket impact point leaves the region last sent (moves by more than
+    ``max(move_m, r)``, r the radius last sent; for cruise missiles and drones the point
+    is a closest approach, and whether they reach the area is the lifecycle itself);
+  - the region shrinks by more than ``shrink_frac`` of r while it is still wider than
+    the area (a region inside the area changes nothing for the area's owner);
+  - the impact time moves by more than ``max(dt_impact_s, tgo_frac × tgo, 2σ)`` (a minute
+    matters less an hour out; σ is the prediction's own time-to-go uncertainty, so noise
+    is not news; none once the threat is at the area);
+  - the class or the level changes (a pre-alert becomes an area alert, or back);
+  - and, if ``update_s`` is set, that long has passed since the last alert.
   A receiver counts down from ``t_impact`` itself, so no periodic refresh is needed;
 * **cancelled** when the pair has not been threatened for ``cancel_after`` consecutive
   steps (and, for cruise missiles and drones, for ``slow_cancel_s``), at once when the
@@ -199,15 +202,17 @@ class AlertManager:
         moved = geo.great_circle_distance_m(
             last.impact_lat_deg, last.impact_lon_deg, th.impact_lat_deg, th.impact_lon_deg
         )
-        tgo_news = max(self.dt_impact_s, self.tgo_frac * (last.t_impact - t))
+        fast = last.threat_class in ("ballistic", "rocket")
+        ahead = th.t_impact > t or last.t_impact > t  # not yet at the area: ETA is news
+        tgo_news = max(self.dt_impact_s, self.tgo_frac * (last.t_impact - t), 2 * th.sigma_tgo_s)
         return bool(
             (self.update_s is not None and t - last.t >= self.update_s)
-            or moved > max(self.move_m, last.impact_radius_m)
+            or (fast and moved > max(self.move_m, last.impact_radius_m))
             or (
                 th.impact_radius_m < (1.0 - self.shrink_frac) * last.impact_radius_m
                 and last.impact_radius_m > self.area_radius_m[last.area]
             )
-            or abs(th.t_impact - last.t_impact) > tgo_news
+            or (ahead and abs(th.t_impact - last.t_impact) > tgo_news)
             or th.threat_class != last.threat_class
             or th.level != last.level
         )

@@ -37,6 +37,7 @@ class Threat:
     marginal: bool = False  # just outside the threat threshold: keeps an open alert alive
     level: AlertLevel = "alert"  # "pre": the area is in the wide region, not yet likely
     p_area: float = 1.0  # probability that the object lands in (or reaches) the area
+    sigma_tgo_s: float = 0.0  # 1-σ of the time to go, s
 
 
 _TRAILING_DIGITS = re.compile(r"(\d+)$")

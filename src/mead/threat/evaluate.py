@@ -177,6 +177,7 @@ class _Pairs:
     tgo: Array  # (K,) s
     miss: Array  # (K,) m, to the area's edge
     marginal: np.ndarray  # (K,) bool: only within the looser "stay" threshold
+    sigma_tgo: Array | None = None  # (K,) 1-σ of the time to go, s
     p_area: Array | None = None  # (K,) probability of landing in the area (ballistic only)
     pre: np.ndarray | None = None  # (K,) bool: a pre-alert (area in the region, not likely)
 
@@ -215,7 +216,7 @@ def _ballistic_pairs(
     k = np.searchsorted(rows, pairs.rows)  # rows are ascending: pair → impact row
     prob = area_probability(ilat[k], ilon[k], imp.cov_en_m2[k], areas, pairs.cols)
     prob = np.where(imp.ok[k], prob, 0.0)
-    return replace(pairs, p_area=prob, pre=prob < p_alert)
+    return replace(pairs, p_area=prob, pre=prob < p_alert, sigma_tgo=imp.sigma_t_s[k])
 
 
 _Z = np.random.default_rng(20240414).standard_normal((512, 2))
@@ -298,7 +299,10 @@ def _approach_pairs(
     miss = np.maximum(ap.miss_m - areas.radius_m[None], 0.0)
     thr = np.minimum(ap.margin_m, max_margin_m)
     sure = ap.margin_m <= max_issue_margin_m
-    return _pairs(rows, miss, thr, sure, stay, ap.lat_deg, ap.lon_deg, ap.margin_m, ap.tgo_s)
+    pairs = _pairs(rows, miss, thr, sure, stay, ap.lat_deg, ap.lon_deg, ap.margin_m, ap.tgo_s)
+    k = np.searchsorted(rows, pairs.rows)  # the time to go scales with the ground speed
+    rel = loc.ground_speed_sigma_mps() / np.maximum(loc.ground_speed_mps, 1.0)
+    return replace(pairs, sigma_tgo=pairs.tgo * rel[k])
 
 
 def _pairs(
@@ -503,5 +507,6 @@ def _threat(
         value=float(aset.values[col]),
         marginal=bool(p.marginal[k]),
         level="pre" if p.pre is not None and p.pre[k] else "alert",
+        sigma_tgo_s=0.0 if p.sigma_tgo is None else float(np.nan_to_num(p.sigma_tgo[k])),
         p_area=1.0 if p.p_area is None else float(p.p_area[k]),
     )
