@@ -46,7 +46,7 @@ class FlightFit:
     ok: np.ndarray  # (N,) bool: a fit over at least ``min_span_s`` exists
 
 
-def propagate(theta: Array, h: Array, max_step_s: float = 5.0) -> Array:
+def propagate(theta: Array, h: Array, max_step_s: float = 10.0) -> Array:
     """States (S + 1, M, 6) after each of S steps h (S, M) s from θ (M, 7) at step 0.
 
     A step of 0 leaves a member where it is (padding); κ = max(θ₆, 0) is the drag.
@@ -85,7 +85,9 @@ class FreeFlightFit:
     Parameters
     ----------
     window_s : positions older than this are dropped, s.
-    slots : positions kept per track at most (one per assessment cycle).
+    spacing_s : a position is kept at most every this often (the fit still runs every
+        cycle, to the cycle's time), s.
+    slots : positions kept per track at most.
     min_span_s : a fit needs positions spanning at least this long, s …
     min_points : … and at least this many.
     min_alt_m : a track whose newest position is lower than this is not refitted (the
@@ -96,14 +98,16 @@ class FreeFlightFit:
     max_chi2 : a fit whose weighted squared residuals per degree of freedom exceed this
         did not see free flight (a boost, a turn, a track swap): it is dropped with the
         older half of the track's positions.
-    iterations : Gauss–Newton iterations per cycle (each starts from the last fit).
+    iterations : Gauss–Newton iterations of a first fit; later cycles start from the last
+        fit and take one.
     """
 
     def __init__(
         self,
         *,
         window_s: float = 240.0,
-        slots: int = 64,
+        spacing_s: float = 10.0,
+        slots: int = 32,
         min_span_s: float = 20.0,
         min_points: int = 4,
         min_alt_m: float = 15_000.0,
@@ -113,13 +117,13 @@ class FreeFlightFit:
         max_chi2: float = 9.0,
         iterations: int = 3,
     ) -> None:
-        if not (window_s > min_span_s > 0 and slots >= min_points >= 3):
+        if not (window_s > min_span_s > 0 and slots >= min_points >= 3 and spacing_s >= 0):
             raise ValueError(
                 "FreeFlightFit needs window_s > min_span_s > 0 and slots >= min_points >= 3 "
                 f"(got window_s={window_s}, min_span_s={min_span_s}, slots={slots}, "
                 f"min_points={min_points})"
             )
-        self.window_s, self.slots = window_s, slots
+        self.window_s, self.slots, self.spacing_s = window_s, slots, spacing_s
         self.min_span_s, self.min_points, self.min_alt_m = min_span_s, min_points, min_alt_m
         self.kappa0, self.kappa_std = kappa0, kappa_std
         self.noise_scale, self.iterations = noise_scale, iterations
@@ -156,14 +160,18 @@ class FreeFlightFit:
         if idx.size == 0:
             return out
         rows = np.array([self._row_of(ids[k]) for k in idx], dtype=np.intp)
-        self._record(rows, t, x[idx], P[idx])
+        n = self._n[rows]
+        due = (n == 0) | (t - self._t[rows, np.maximum(n - 1, 0)] >= self.spacing_s - 1e-6)
+        self._record(rows[due], t, x[idx[due]], P[idx[due]])
         high = ground_height_m(x[idx, :3].T) > self.min_alt_m
         n_ok = self._n[rows] >= self.min_points
         span = t - self._t[rows, 0]
         fit = high & n_ok & (span >= self.min_span_s)
-        if fit.any():
-            self._fit(rows[fit], t)
-        done = np.isfinite(self._theta[rows, 0])
+        warm = np.isfinite(self._theta[rows, 0])
+        for sel, iterations in ((fit & warm, 1), (fit & ~warm, self.iterations)):
+            if sel.any():
+                self._fit(rows[sel], t, iterations)
+        done = fit & np.isfinite(self._theta[rows, 0])  # fitted now (not a carried fit)
         out.x[idx[done]] = self._last[rows[done]]
         out.P[idx[done]] = self._lastP[rows[done]]
         out.ok[idx[done]] = True
@@ -230,7 +238,7 @@ class FreeFlightFit:
         self._n[r] = np.maximum(self._n[r] - d, 0)
         self._theta[r] = theta
 
-    def _fit(self, rows: np.ndarray, t: float) -> None:
+    def _fit(self, rows: np.ndarray, t: float, iterations: int) -> None:
         """Gauss–Newton on θ for ``rows``; keeps θ, the state now and its covariance."""
         m, s = rows.size, self.slots
         n = self._n[rows]
@@ -246,7 +254,7 @@ class FreeFlightFit:
         step = np.array([10.0, 10.0, 10.0, 0.1, 0.1, 0.1, 1e-6])
         z, W = self._z[rows], self._W[rows] * valid[..., None, None]
         prior = 1.0 / self.kappa_std**2
-        for it in range(self.iterations + 1):
+        for it in range(iterations + 1):
             pts = np.concatenate([theta[:, None], theta[:, None] + np.diag(step)[None]], axis=1)
             hh = np.repeat(np.concatenate([h, h_now[:, None]], axis=1).T, N_PARAM + 1, axis=1)
             traj = propagate(pts.reshape(-1, N_PARAM), hh).reshape(s + 2, m, N_PARAM + 1, 6)
@@ -256,7 +264,7 @@ class FreeFlightFit:
             A = np.einsum("mska,mskl,mslb->mab", J, W, J)
             A[:, 6, 6] += prior
             r = np.where(valid[..., None], z - pos, 0.0)
-            if it == self.iterations:
+            if it == iterations:
                 break
             b = np.einsum("mska,mskl,msl->ma", J, W, r)
             b[:, 6] += prior * (self.kappa0 - theta[:, 6])
