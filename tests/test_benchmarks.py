@@ -48,3 +48,26 @@ def test_bench_scaling_tiny() -> None:
     assert [r["N"] for r in got["results"]] == [20, 40]
     assert all(r["steady_time_per_scan_s"] > 0 for r in got["results"])
     assert isinstance(got["exponent"], float)
+
+
+def test_bench_warning_tiny(tmp_path: Path) -> None:
+    """Runs MEAD on the small scenario and reads the folder back: every figure is there."""
+    out = subprocess.run(
+        [sys.executable, "-m", "mead.cli", "run", "scenarios/small.yaml", "--out", str(tmp_path),
+         "--no-progress"],
+        cwd=ROOT, capture_output=True, text=True, check=True, timeout=300,
+    )  # fmt: skip
+    assert "efficiency" in out.stdout
+    got = run_module(
+        "benchmarks.bench_warning", "--scenario", "scenarios/small.yaml", f"now={tmp_path}"
+    )
+    now = got["results"]["now"]
+    assert set(now) == {"alliance", "national"}
+    assert now["alliance"]["classes"]["ballistic"]["alerts"] > 0
+    assert all(0.0 <= r["inside_95"] <= 1.0 for r in now["alliance"]["impact"])
+
+
+def test_bench_calibration_tiny() -> None:
+    got = run_module("benchmarks.bench_calibration", "--seeds", "1", "--missiles", "1")
+    assert set(got["results"]) == {"fit", "track"}
+    assert got["results"]["fit"] and got["meta"]["beta_kg_m2"]

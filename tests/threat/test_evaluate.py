@@ -273,3 +273,24 @@ def test_implausible_class_kinematics_threaten_nothing(arc):
     assert {th.track_id for th in out} == {"d"}
     xb, Pb, _, (lat, lon) = _ballistic(arc, t_mid=560.0)  # low and fast: plausible
     assert assess(0.0, ["b"], xb, Pb, ["ballistic"], [_circle("I", "P1", lat, lon)])
+
+
+def test_area_probability_matches_the_rayleigh_law() -> None:
+    """An isotropic Gaussian impact (σ) centred on a circular area of radius r: the share
+    inside is 1 − exp(−r²/2σ²); offset by 3σ + r it is ~0; a polygon agrees with a circle."""
+    from mead.threat.evaluate import area_probability
+
+    sigma = 2_000.0
+    circle = [_circle("C", "P1", 32.0, 35.0, 2.0)]  # r = 2 km = 1 σ
+    aset = AreaSet.from_areas(circle)
+    C = np.diag([sigma**2, sigma**2])[None]
+    p = area_probability(np.array([32.0]), np.array([35.0]), C, aset, np.array([0]))
+    assert p[0] == pytest.approx(1.0 - np.exp(-0.5), abs=0.04)
+    far = area_probability(np.array([32.1]), np.array([35.0]), C, aset, np.array([0]))
+    assert far[0] < 0.01  # 11 km away: 4.5 σ beyond the edge
+    square = [DefendedArea(name="S", owner="P1", polygon=[
+        [31.99, 34.99], [31.99, 35.01], [32.01, 35.01], [32.01, 34.99]])]  # fmt: skip
+    ps = area_probability(
+        np.array([32.0]), np.array([35.0]), C, AreaSet.from_areas(square), np.array([0])
+    )
+    assert 0.0 < ps[0] < 1.0

@@ -22,7 +22,7 @@ from mead.events import AlertEvent, AlertReceived, AlertSent, Event
 from mead.metrics.matching import TruthMatcher
 from mead.metrics.siap import SiapObserver
 from mead.metrics.warning import THREATS, AlertCounts, alert_counts, efficiency, first_plot_times
-from mead.runtime.simulation import MODES, ModeResult, World
+from mead.runtime.simulation import MODES, Mode, ModeResult, World
 
 ALERT_GATE_M = 30_000.0
 """An alert is about the truth object nearest its track position, if within this distance."""
@@ -114,7 +114,7 @@ def tracked(world: World, res: ModeResult) -> np.ndarray:
     return held
 
 
-def summarize(world: World, results: Mapping[str, ModeResult], wall_s: float) -> dict[str, Any]:
+def summarize(world: World, results: Mapping[Mode, ModeResult], wall_s: float) -> dict[str, Any]:
     """The run's summary as plain JSON-able data."""
     truth, sc = world.truth, world.scenario
     kind = np.asarray(truth.kind)

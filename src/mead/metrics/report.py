@@ -16,7 +16,7 @@ from mead.events import encode_line
 from mead.metrics.basemap import border_lines
 from mead.metrics.evaluation import format_summary
 from mead.metrics.warning import first_plot_times, truth_rows
-from mead.runtime.simulation import MODES, ModeResult, World
+from mead.runtime.simulation import MODES, Mode, ModeResult, World
 
 COLORS = {
     "ballistic": "tab:red",
@@ -28,7 +28,7 @@ COLORS = {
 
 
 def write_report(
-    out: Path, world: World, results: Mapping[str, ModeResult], summary: dict[str, Any]
+    out: Path, world: World, results: Mapping[Mode, ModeResult], summary: dict[str, Any]
 ) -> list[Path]:
     """Write everything into ``out`` and return the files written."""
     out.mkdir(parents=True, exist_ok=True)
@@ -118,7 +118,8 @@ def plot_map(out: Path, world: World) -> Path:
                 a.circle.lat_deg, a.circle.lon_deg, np.arange(0, 361, 10), a.circle.radius_km * 1e3
             )
         else:
-            pts = np.array(a.polygon + a.polygon[:1])
+            poly = a.polygon or []
+            pts = np.array([*poly, *poly[:1]])
             la, lo = pts[:, 0], pts[:, 1]
         ax.fill(lo, la, color="tab:green", alpha=0.5)
         ax.annotate(a.name, (lo.mean(), la.mean()), fontsize=7, color="darkgreen")
@@ -128,10 +129,10 @@ def plot_map(out: Path, world: World) -> Path:
     ax.set_xlabel("longitude (deg)")
     ax.set_ylabel("latitude (deg)")
     ax.set_title(f"Scenario {sc.name}: truth, radars (range rings), defended areas")
-    lon, lat = _extent(world)
-    ax.set_xlim(*lon)
-    ax.set_ylim(*lat)
-    ax.set_aspect(1 / np.cos(np.radians(np.mean(lat))))
+    lon_lim, lat_lim = _extent(world)
+    ax.set_xlim(*lon_lim)
+    ax.set_ylim(*lat_lim)
+    ax.set_aspect(1 / np.cos(np.radians(np.mean(lat_lim))))
     fig.tight_layout()
     path = out / "map.png"
     fig.savefig(path, dpi=110)

@@ -268,7 +268,13 @@ class CoordinatorNode:
         ids = [str(s) for s in pic.stn.tolist()]
         self.observe(self.name, now, ids, pic.x)
         a = self.assessor.step(
-            now, ids, pic.x, pic.P, deleted=self._gone(ids), prior=pic.cls, adsb=self.adsb
+            now,
+            ids,
+            pic.x,
+            pic.P,
+            deleted=self._gone(ids),
+            prior=pic.cls,  # type: ignore[arg-type]  # fused classes are TrackClass names
+            adsb=self.adsb,
         )
         for alert in a.alerts:
             self.endpoint.publish(f"alerts.{alert.recipient}", self._seal(alert, now))

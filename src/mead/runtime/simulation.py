@@ -24,6 +24,7 @@ from mead.events import Event
 from mead.federation.envelope import Opener
 from mead.federation.identity import KeyRegistry
 from mead.federation.inprocess import InProcessBus
+from mead.runtime.node import CoordinatorNode, PartnerNode
 from mead.runtime.wiring import (
     MAX_MESSAGE_AGE_S,
     build_coordinator,
@@ -150,9 +151,9 @@ def run_mode(
         coord.step(clock())
     result.wall_s = time.perf_counter() - t0
     result.observed = obs.result() if obs is not None else None
+    nodes: list[PartnerNode | CoordinatorNode] = [*partners, coord]
     result.counters = {
-        n.name: dict(n.counters) | _prefixed(n.inbox.rejected, "rejected_")
-        for n in [*partners, coord]
+        n.name: dict(n.counters) | _prefixed(n.inbox.rejected, "rejected_") for n in nodes
     }
     for node in partners:  # how the tracker dealt with scans that arrived out of order
         late = {k: v for k, v in node.tracker.counters.items() if k.startswith("scans_")}

@@ -149,17 +149,19 @@ class FreeFlightFit:
     def step(self, t: float, ids: Sequence[str], x: States, P: Covs, use: np.ndarray) -> FlightFit:
         """Record the positions of the rows ``use`` (N,) at ``t`` and fit them; rows not in
         ``use`` lose their history (a boost, or not a ballistic class)."""
-        n = len(ids)
-        out = FlightFit(np.zeros((n, N_PARAM)), np.zeros((n, N_PARAM, N_PARAM)), np.zeros(n, bool))
+        size = len(ids)
+        out = FlightFit(
+            np.zeros((size, N_PARAM)), np.zeros((size, N_PARAM, N_PARAM)), np.zeros(size, bool)
+        )
         idx = np.flatnonzero(use)
-        for k in np.flatnonzero(~use):
+        for k in np.flatnonzero(~use).tolist():
             row = self._row.get(ids[k])
             if row is not None:
                 self._n[row] = 0
                 self._theta[row] = np.nan
         if idx.size == 0:
             return out
-        rows = np.array([self._row_of(ids[k]) for k in idx], dtype=np.intp)
+        rows = np.array([self._row_of(ids[k]) for k in idx.tolist()], dtype=np.intp)
         n = self._n[rows]
         due = (n == 0) | (t - self._t[rows, np.maximum(n - 1, 0)] >= self.spacing_s - 1e-6)
         self._record(rows[due], t, x[idx[due]], P[idx[due]])
