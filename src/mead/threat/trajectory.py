@@ -3,10 +3,10 @@
 A radar track's filter (near-constant velocity) lags a missile that falls under gravity,
 and its velocity is only as good as a few scans. Once the boost is over, a missile flies a
 known law — gravity with J2, the rotating frame, drag in the atmosphere
-(:func:`mead.threat.impact.ecef_acceleration`) — so its whole recent history constrains
-its state now. Each assessment cycle, for every track declared ballistic or rocket and
-not under thrust, :class:`FreeFlightFit` keeps the track's positions (one per cycle, up to
-``window_s`` back) and fits, by Gauss–Newton weighted least squares, the 7 parameters
+(:func:`mead.threat.impact.ecef_acceleration`, stepped by its ``rk4_step``) — so its
+whole recent history constrains its state now. Each assessment cycle, for every track
+declared ballistic or rocket and not under thrust, :class:`FreeFlightFit` keeps the
+track's positions (one per ``spacing_s``, up to ``window_s`` back) and fits, by Gauss–Newton weighted least squares, the 7 parameters
 θ = [p, v, κ] at its oldest kept position (κ = 1/β, m²/kg, with a Gaussian prior):
 
     min_θ Σ_k r_kᵀ W_k r_k + (κ − κ₀)² / σ_κ²,   r_k = p(t_k; θ) − z_k,   W_k = (s·P_k)⁻¹
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mead.threat.impact import ecef_acceleration, ground_height_m
+from mead.threat.impact import ground_height_m, rk4_step
 from mead.types import Array, Covs, States
 
 N_PARAM = 7
@@ -59,24 +59,9 @@ def propagate(theta: Array, h: Array, max_step_s: float = 10.0) -> Array:
         n_sub = max(1, int(np.ceil(np.max(h[k], initial=0.0) / max_step_s)))
         dt = h[k] / n_sub
         for _ in range(n_sub):
-            p, v = _rk4(p, v, dt, ib)
+            p, v = rk4_step(p, v, dt, ib)
         out[k + 1, :, :3], out[k + 1, :, 3:] = p.T, v.T
     return out
-
-
-def _rk4(p: Array, v: Array, dt: Array, inv_beta: Array) -> tuple[Array, Array]:
-    """One RK4 step of rows (3, M) by dt (M,) s (the free-flight law of ``impact``)."""
-    hh = 0.5 * dt
-    a1 = ecef_acceleration(p, v, inv_beta)
-    v2 = v + hh * a1
-    a2 = ecef_acceleration(p + hh * v, v2, inv_beta)
-    v3 = v + hh * a2
-    a3 = ecef_acceleration(p + hh * v2, v3, inv_beta)
-    v4 = v + dt * a3
-    a4 = ecef_acceleration(p + dt * v3, v4, inv_beta)
-    return p + (dt / 6.0) * (v + 2 * v2 + 2 * v3 + v4), v + (dt / 6.0) * (
-        a1 + 2 * a2 + 2 * a3 + a4
-    )
 
 
 class FreeFlightFit:
