@@ -76,6 +76,8 @@ class AlertManager:
     slow_cancel_s : … and, for cruise missiles and drones (hours of flight, uncertain
         heading far out), only once this long has passed without it, s.
     grace_s : cancel once the last predicted impact time is this far in the past, s.
+    min_issue_tgo_s : never issue an alert with less time to go than this, s: nobody can act
+        on it, and such late threats are mostly tracks coasting past their object's end.
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class AlertManager:
         cancel_after: int = 3,
         slow_cancel_s: float = 120.0,
         grace_s: float = 30.0,
+        min_issue_tgo_s: float = 15.0,
     ) -> None:
         if cancel_after < 1 or confirm < 1:
             raise ValueError(
@@ -114,6 +117,7 @@ class AlertManager:
         self.cancel_after = cancel_after  # steps
         self.slow_cancel_s = slow_cancel_s  # s
         self.grace_s = grace_s  # s
+        self.min_issue_tgo_s = min_issue_tgo_s  # s
         self._open: dict[tuple[str, str], _Open] = {}
         self._pending: dict[tuple[str, str], tuple[Threat, int]] = {}  # not yet issued
         self._cycles: Counter[tuple[str, str]] = Counter()
@@ -167,7 +171,7 @@ class AlertManager:
             )
         op = self._open.get(key)
         if op is None:
-            if th.marginal:
+            if th.marginal or th.t_impact - t < self.min_issue_tgo_s:
                 self._pending.pop(key, None)
                 return None
             prev, n = self._pending.get(key, (None, 0))
@@ -226,14 +230,14 @@ class AlertManager:
             area=th.area,
             system_track=th.system_track,
             threat_class=th.threat_class,
-            impact_lat_deg=th.impact_lat_deg,
-            impact_lon_deg=th.impact_lon_deg,
-            impact_radius_m=th.impact_radius_m,
-            t_impact=th.t_impact,
-            tgo_s=th.t_impact - t,
-            track_lat_deg=th.track_lat_deg,
-            track_lon_deg=th.track_lon_deg,
-            track_alt_m=th.track_alt_m,
+            impact_lat_deg=round(th.impact_lat_deg, 6),  # 0.1 m
+            impact_lon_deg=round(th.impact_lon_deg, 6),
+            impact_radius_m=round(th.impact_radius_m, 1),
+            t_impact=round(th.t_impact, 2),
+            tgo_s=round(th.t_impact - t, 2),
+            track_lat_deg=round(th.track_lat_deg, 6),
+            track_lon_deg=round(th.track_lon_deg, 6),
+            track_alt_m=round(th.track_alt_m, 1),
             issuer=self.issuer,
             level=th.level,
             p_area=round(th.p_area, 3),
@@ -241,4 +245,6 @@ class AlertManager:
 
     @staticmethod
     def _cancel(t: float, last: Alert) -> Alert:
-        return msgspec.structs.replace(last, state="cancelled", t=t, tgo_s=last.t_impact - t)
+        return msgspec.structs.replace(
+            last, state="cancelled", t=t, tgo_s=round(last.t_impact - t, 2)
+        )
