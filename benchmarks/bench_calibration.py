@@ -7,7 +7,8 @@ For each seed the scenario is reduced to its first ballistic raid (``--missiles`
 no civil traffic, no other raids), its truth and radar plots are simulated, and one
 partner's tracker runs over its own scans. Every ``--every-s`` the threat stage's pieces
 run on the confirmed tracks as a node runs them — classification, the free-flight fit of
-tracks declared ballistic after their boost, sigma-point impact prediction — and each
+tracks declared ballistic (a boost fails its residual test), sigma-point impact
+prediction — and each
 prediction is compared with the true impact of the object the track is on (nearest within
 25 km). Printed per 1-minute bin of true time to go: predictions, median error, median
 stated 95 % radius, and the share of true impacts inside it (calibrated: 0.90–0.98), for
@@ -78,7 +79,7 @@ def run_seed(
         if not rep.ids:
             continue
         c = clf.step(rep.ids, rep.x, rep.P, float(t))
-        free = np.isin(c.classes, ("ballistic", "rocket")) & ~c.powered
+        free = np.isin(c.classes, ("ballistic", "rocket"))  # as the Assessor does
         ff = fit.step(float(t), rep.ids, rep.x, rep.P, free)
         alive, states = truth.states_at(float(t))
         if not free.any() or alive.size == 0:

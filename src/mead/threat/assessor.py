@@ -102,8 +102,9 @@ class Assessor:
             ]
         if not len(self.areas):
             return Assessment(classes, ident=ident)
-        free = np.isin(classes, ("ballistic", "rocket")) & ~c.powered
-        flight = self.fit.step(t, ids, x, P, free)
+        # a boost in a track's window fails the fit's residual test, so the fit can start
+        # before the classifier has judged the boost over: warnings come sooner
+        flight = self.fit.step(t, ids, x, P, np.isin(classes, ("ballistic", "rocket")))
         threats = assess(
             t,
             ids,
@@ -112,7 +113,7 @@ class Assessor:
             classes,
             self.areas,
             rules=self.rules,
-            powered=c.powered,
+            powered=c.powered & ~flight.ok,
             flight=flight,
         )
         return Assessment(classes, threats, self.alerts.step(t, threats, ids), ident)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -121,6 +122,28 @@ def velocity_d2(x: States, P: Covs, vel: Positions, Rv: Covs) -> Array:
     diff = vel[None, :, :] - x[:, None, 3:]
     floor = VELOCITY_FLOOR_MPS**2 * np.eye(3)
     return _d2(diff, P[:, None, 3:, 3:] + Rv[None] + floor)
+
+
+COARSE_M = 30_000.0
+"""Pairs farther apart than this (and than 6 σ of both positions) are not compared."""
+
+
+def _near_d2(x: States, P: Covs, pic: AdsbPicture) -> tuple[Array, Array]:
+    """Position and velocity d² (N, M), computed only for pairs within reach (else ∞)."""
+    n, m = x.shape[0], pic.pos.shape[0]
+    d2p, d2v = np.full((n, m), np.inf), np.full((n, m), np.inf)
+    if n == 0 or m == 0:
+        return d2p, d2v
+    sig = np.sqrt(np.trace(P[:, :3, :3], axis1=1, axis2=2))[:, None] + np.sqrt(
+        np.trace(pic.R, axis1=1, axis2=2)
+    )[None]
+    dist = np.linalg.norm(pic.pos[None] - x[:, None, :3], axis=2)
+    r, c = np.nonzero(dist < np.maximum(COARSE_M, 6.0 * sig))
+    if r.size:
+        d2p[r, c] = _d2(pic.pos[c] - x[r, :3], P[r, :3, :3] + pic.R[c])
+        floor = VELOCITY_FLOOR_MPS**2 * np.eye(3)
+        d2v[r, c] = _d2(pic.vel[c] - x[r, 3:], P[r, 3:, 3:] + pic.Rv[c] + floor)
+    return d2p, d2v
 
 
 def associate(d2_pos: Array, d2_vel: Array, gate: float) -> np.ndarray:
@@ -222,7 +245,7 @@ class CooperativeId:
     _suspect_until: dict[str, float] = field(default_factory=dict, repr=False)
     _callsign: dict[str, str] = field(default_factory=dict, repr=False)
 
-    @property
+    @cached_property
     def gate(self) -> float:
         """χ²₃ gate on d²_p and d²_v."""
         return float(chi2.ppf(self.gate_prob, 3))
@@ -238,8 +261,7 @@ class CooperativeId:
         if not isinstance(reports, AdsbReports):
             raise TypeError(f"reports must be AdsbReports (got {type(reports).__name__})")
         pic = extrapolate(latest_per_icao(reports, t, self.window_s), t)
-        d2p = position_d2(x, P, pic.pos, pic.R)
-        d2v = velocity_d2(x, P, pic.vel, pic.Rv)
+        d2p, d2v = _near_d2(x, P, pic)
         g = self.gate
         match = associate(d2p, d2v, g)
         n, m = len(ids), pic.icao.size

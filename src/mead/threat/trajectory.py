@@ -5,9 +5,10 @@ and its velocity is only as good as a few scans. Once the boost is over, a missi
 known law — gravity with J2, the rotating frame, drag in the atmosphere
 (:func:`mead.threat.impact.ecef_acceleration`, stepped by its ``rk4_step``) — so its
 whole recent history constrains its state now. Each assessment cycle, for every track
-declared ballistic or rocket and not under thrust, :class:`FreeFlightFit` keeps the
-track's positions (one per ``spacing_s``, up to ``window_s`` back) and fits, by Gauss–Newton weighted least squares, the 7 parameters
-θ = [p, v, κ] at its oldest kept position (κ = 1/β, m²/kg, with a Gaussian prior):
+declared ballistic or rocket, :class:`FreeFlightFit` keeps the track's positions (one per
+``spacing_s``, up to ``window_s`` back) and fits, by Gauss–Newton weighted least squares,
+the 7 parameters θ = [p, v, κ] at its oldest kept position (κ = 1/β, m²/kg, with a
+Gaussian prior):
 
     min_θ Σ_k r_kᵀ W_k r_k + (κ − κ₀)² / σ_κ²,   r_k = p(t_k; θ) − z_k,   W_k = (s·P_k)⁻¹
 
@@ -99,7 +100,7 @@ class FreeFlightFit:
         kappa0: float = 2.0e-4,
         kappa_std: float = 1.5e-4,
         noise_scale: float = 0.5,
-        max_chi2: float = 9.0,
+        max_chi2: float = 4.0,
         iterations: int = 3,
     ) -> None:
         if not (window_s > min_span_s > 0 and slots >= min_points >= 3 and spacing_s >= 0):
