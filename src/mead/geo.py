@@ -170,3 +170,16 @@ def point_in_polygon(lat_deg: Array, lon_deg: Array, poly: Array) -> Array:
     with np.errstate(divide="ignore", invalid="ignore"):
         x_at = x1 + (lat - y1) * (x2 - x1) / (y2 - y1)
     return (np.count_nonzero(crosses & (lon < x_at), axis=1) % 2) == 1
+
+
+def range_rate(x: Array, site_ecef: Array, min_range_m: float = 1.0) -> tuple[Array, Array, Array]:
+    """Range rate of K ECEF states x (K, 6) seen from a site fixed on the Earth.
+
+    ṙ = uᵀ v with u = (p − o)/r the line of sight and r = |p − o| (floored at
+    ``min_range_m``); the site is at rest in the rotating ECEF frame. Positive when
+    receding. Returns ṙ (K,) m/s, u (K, 3) and r (K,) m, for callers that differentiate it.
+    """
+    d = x[:, :3] - site_ecef
+    r = np.maximum(np.linalg.norm(d, axis=1), min_range_m)
+    u = d / r[:, None]
+    return np.einsum("ij,ij->i", u, x[:, 3:6]), u, r

@@ -8,10 +8,10 @@ import pytest
 from mead.fusion.ci import (
     ci_fuse,
     ci_leave_one_out,
-    cv_predict,
     fast_ci_weights,
     group_starts,
 )
+from mead.tracking.motion import cv_predict
 
 from ._fakes import random_cov
 

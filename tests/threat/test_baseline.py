@@ -7,8 +7,9 @@ import pytest
 from scipy.integrate import solve_ivp
 from threat_profiles import enu2state, flight, kepler_arc
 
+from mead.flight import acceleration as ecef_acceleration
+from mead.flight import height_m as ground_height_m
 from mead.threat.chord import History
-from mead.threat.impact import ecef_acceleration, ground_height_m
 
 
 def _feed(h, times, states, P=None, inv_beta=None, max_age=np.inf, free=True):

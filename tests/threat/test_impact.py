@@ -9,8 +9,6 @@ from threat_profiles import enu2state, kepler_arc
 from mead import geo
 from mead.threat.impact import (
     K95_2D,
-    ecef_acceleration,
-    ground_height_m,
     predict_impact,
     propagate_to_ground,
     sigma_points,
@@ -23,27 +21,6 @@ from mead.threat.local import local
 def arc():
     """A 1,400 km drag-free arc (scipy solve_ivp reference): (solution, t_impact, p_impact)."""
     return kepler_arc()
-
-
-def test_surface_gravity_matches_normal_gravity():
-    """Point mass + J2 + centrifugal at rest on the ellipsoid ≈ WGS84 normal gravity."""
-    lat = np.array([0.0, 45.0, 90.0])
-    p = geo.geodetic2ecef(lat, 0.0, 0.0).T
-    g = np.linalg.norm(ecef_acceleration(p, np.zeros_like(p)), axis=0)
-    np.testing.assert_allclose(g, [9.7803, 9.8062, 9.8322], atol=0.01)
-
-
-def test_ground_height_matches_geodetic_height():
-    rng = np.random.default_rng(0)
-    lat, lon, alt = (
-        rng.uniform(-89, 89, 200),
-        rng.uniform(-180, 180, 200),
-        rng.uniform(0, 4e5, 200),
-    )
-    h = ground_height_m(geo.geodetic2ecef(lat, lon, alt).T)
-    np.testing.assert_allclose(h, alt, atol=10.0)
-    h0 = ground_height_m(geo.geodetic2ecef(lat, lon, 0.0).T)
-    np.testing.assert_allclose(h0, 0.0, atol=1e-3)
 
 
 @pytest.mark.parametrize("t_mid", [0.0, 60.0, 250.0, 450.0, 560.0])

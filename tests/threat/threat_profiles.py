@@ -6,7 +6,8 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from mead import geo
-from mead.threat.impact import ecef_acceleration, ground_height_m
+from mead.flight import acceleration as ecef_acceleration
+from mead.flight import height_m as ground_height_m
 
 
 def enu2state(lat_deg, lon_deg, alt_m, v_enu) -> np.ndarray:

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from mead import geo
+from mead.geo import GM
 from mead.sim.ballistic import ballistic_accel, propagate_ballistic
 from mead.tracking.imm import (
     IMM,
-    MU_EARTH,
     ballistic_predict,
     drag_jacobian,
     drag_predict,
@@ -79,7 +79,7 @@ def test_ballistic_predict_is_constant_gravity_motion() -> None:
     x1, P1 = ballistic_predict(x, P, dt, q=2.0)
     a = gravity(x[:, :3])
     r = np.linalg.norm(x[:, :3], axis=1)
-    np.testing.assert_allclose(a, -MU_EARTH * x[:, :3] / r[:, None] ** 3)
+    np.testing.assert_allclose(a, -GM * x[:, :3] / r[:, None] ** 3)
     assert 9.4 < np.linalg.norm(a, axis=1).min() and np.linalg.norm(a, axis=1).max() < 9.9
     np.testing.assert_allclose(
         x1[:, :3], x[:, :3] + x[:, 3:] * dt[:, None] + a * dt[:, None] ** 2 / 2

@@ -1,4 +1,5 @@
-"""Fusion kernels: constant-velocity prediction and covariance intersection of grouped tracks.
+"""Fusion kernels: covariance intersection of grouped tracks (CV prediction is the tracker's,
+:func:`mead.tracking.motion.cv_predict`).
 
 Tracks from different partners are fused with **covariance intersection** (CI, Julier &
 Uhlmann 1997). Partners' errors are correlated in unknown ways (shared sensors, common
@@ -40,47 +41,6 @@ def _check_states(x: States, P: Covs, name: str = "") -> None:
 def symmetrize(P: Covs) -> Covs:
     """(P + Pᵀ) / 2 over the last two axes."""
     return 0.5 * (P + P.swapaxes(-1, -2))
-
-
-def cv_predict(x: States, P: Covs, dt: Array, q: float) -> tuple[States, Covs]:
-    """Constant-velocity prediction of N ECEF tracks, each over its own interval.
-
-    x' = F x,  P' = F P Fᵀ + Q(|dt|), with F = [[I, dt I], [0, I]] and the continuous
-    white-acceleration noise Q = q [[|dt|³/3 I, dt|dt|/2 I], [dt|dt|/2 I, |dt| I]].
-    A negative ``dt`` retrodicts; the noise still grows with |dt| so the result is never
-    more confident than the input.
-
-    Parameters
-    ----------
-    x : (N, 6) ECEF state [m, m/s].
-    P : (N, 6, 6) covariance.
-    dt : (N,) or scalar, seconds to predict (target time − track time).
-    q : process-noise spectral density, m²/s³ (per axis).
-
-    Returns
-    -------
-    (N, 6) predicted states and (N, 6, 6) predicted covariances.
-    """
-    _check_states(x, P)
-    if q < 0 or not np.isfinite(q):
-        raise ValueError(f"'q' must be a finite number >= 0 (got {q})")
-    dt = np.broadcast_to(np.asarray(dt, dtype=np.float64), (x.shape[0],))
-    xp = x.copy()
-    xp[:, :3] += dt[:, None] * x[:, 3:]
-    A, B, D = P[:, :3, :3], P[:, :3, 3:], P[:, 3:, 3:]
-    d = dt[:, None, None]
-    a = np.abs(d)
-    Pp = np.empty_like(P)
-    Pp[:, :3, :3] = A + d * (B + B.swapaxes(-1, -2)) + d * d * D
-    Pp[:, :3, 3:] = B + d * D
-    Pp[:, 3:, :3] = Pp[:, :3, 3:].swapaxes(-1, -2)
-    Pp[:, 3:, 3:] = D
-    eye = np.eye(3)
-    Pp[:, :3, :3] += q * a**3 / 3.0 * eye
-    Pp[:, :3, 3:] += q * d * a / 2.0 * eye
-    Pp[:, 3:, :3] += q * d * a / 2.0 * eye
-    Pp[:, 3:, 3:] += q * a * eye
-    return xp, Pp
 
 
 def group_starts(keys: np.ndarray) -> tuple[Index, Index]:

@@ -35,8 +35,9 @@ from mead.fusion._table import Contributors
 from mead.fusion.association import associate, candidate_pairs, chi2_gate, gate_radius_m
 from mead.fusion.association import pair_distance2 as _d2
 from mead.fusion.base import RANK_CLASS, THREAT_RANK, SystemPicture
-from mead.fusion.ci import ci_fuse, ci_leave_one_out, cv_predict, group_starts, symmetrize
+from mead.fusion.ci import ci_fuse, ci_leave_one_out, group_starts, symmetrize
 from mead.messages import TrackBatch, tracks_to_arrays
+from mead.tracking.motion import cv_predict
 from mead.types import Array, Covs, Index, States
 
 _Fused = tuple[Index, Index, Index, States, Covs]

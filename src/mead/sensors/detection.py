@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mead import geo
 from mead.geo import A_M, E2, K_REFRACTION, R_MEAN_M
 from mead.types import Array, Mask, Matrix, Meas, Positions, States
 
@@ -56,9 +57,7 @@ def range_rate(x: States, site_ecef: Array) -> Array:
     ṙ = uᵀ (v − v_site) with u = (p − o)/|p − o| the line of sight; the site is at rest
     in the rotating ECEF frame (v_site = 0), so ṙ = uᵀ v. Positive when receding.
     """
-    d = x[:, :3] - site_ecef
-    u = d / np.maximum(np.linalg.norm(d, axis=1), 1.0)[:, None]
-    return np.einsum("ij,ij->i", u, x[:, 3:6])
+    return geo.range_rate(x, site_ecef)[0]
 
 
 def in_sector(az_rad: Array, min_az_deg: float, max_az_deg: float) -> Mask:

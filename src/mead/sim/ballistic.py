@@ -1,18 +1,9 @@
-"""Ballistic flight kernels: gravity (J2), drag and Earth rotation in ECEF, RK4 to ground impact.
+"""Ballistic truth flight: fixed-step RK4 of the free-flight law (``mead.flight``) to impact.
 
-The equations of motion are written in the rotating WGS84 ECEF frame, so a velocity is
-relative to the (co-rotating) atmosphere:
-
-    r̈ = g(r) − 2 ω×ṙ − ω×(ω×r) − ρ(h) |ṙ| ṙ / (2β) + a_T
-
-with g the point-mass + J2 gravity, ω = (0, 0, Ω_E), ρ(h) = ρ₀ exp(−h/H) an exponential
-atmosphere, β = m/(C_d A) the ballistic coefficient and a_T an optional thrust acceleration
-(used by ``sim/launch.py`` for the boost phase). Ground impact is the crossing of ellipsoid
-height 0. Everything is vectorised over N objects; the internal layout is component-major
-(6, N) because the hot loop then works on contiguous rows.
-
-Threat assessment may import ``propagate_ballistic`` and ``ballistic_accel`` to predict
-impact points from track states.
+The law — gravity with J2, Earth rotation and drag in ECEF, plus a thrust acceleration for
+the boost (``sim/launch.py``) — lives in :mod:`mead.flight`, shared with the tracker and
+the threat stage; this module flies N objects with it until they cross ellipsoid height 0.
+States are component-major (6, N) because the hot loop then works on contiguous rows.
 """
 
 from __future__ import annotations
@@ -21,12 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mead.geo import A_M, E2, GM, OMEGA_E
+from mead.flight import acceleration, height_m, hermite, rk4_step
+from mead.geo import OMEGA_E
 from mead.types import Array, Mask, States
-
-J2 = 1.082_626_68e-3  # Earth's second zonal harmonic (WGS84 / EGM96)
-RHO0_KG_M3 = 1.225  # sea-level air density, kg/m³
-SCALE_HEIGHT_M = 7_200.0  # exponential-atmosphere scale height, m
 
 
 @dataclass(frozen=True)
@@ -37,82 +25,6 @@ class Impact:
     t_s: Array  # (N,) time from the initial states to impact, s (max time if not hit)
     hit: Mask  # (N,) the object reached height 0 within the time limit
     path: Array | None  # (K+1, N, 6) states every ``dt`` from t=0, held at impact; if recorded
-
-
-def height_m(y: Array) -> Array:
-    """Height above the WGS84 ellipsoid along the geocentric radius, (N,) m, of (3+, N) rows.
-
-    Exact at height 0 (so impact detection is exact) and within a few metres of the
-    geodetic height up to several hundred km, which is all drag needs.
-    """
-    x, yy, z = y[0], y[1], y[2]
-    rho2 = x * x + yy * yy
-    r2 = rho2 + z * z
-    return np.sqrt(r2) - A_M * np.sqrt((1.0 - E2) / (1.0 - E2 * rho2 / r2))
-
-
-def _accel(y: Array, inv_beta: Array | None, j2: bool, omega: float) -> list[Array]:
-    """Acceleration components [ax, ay, az] (N,) of component-major states y (6, N)."""
-    x, yy, z, vx, vy, vz = y
-    rho2 = x * x + yy * yy
-    r2 = rho2 + z * z
-    r = np.sqrt(r2)
-    k = -GM / (r2 * r)
-    if j2:
-        q = (1.5 * J2 * A_M * A_M) / r2
-        s = 5.0 * z * z / r2
-        kxy, kz = k * (1.0 + q * (1.0 - s)), k * (1.0 + q * (3.0 - s))
-    else:
-        kxy = kz = k
-    ax, ay, az = kxy * x, kxy * yy, kz * z
-    if omega:
-        ax = ax + omega * (omega * x + 2.0 * vy)
-        ay = ay + omega * (omega * yy - 2.0 * vx)
-    if inv_beta is not None:
-        h = r - A_M * np.sqrt((1.0 - E2) / (1.0 - E2 * rho2 / r2))
-        rho = RHO0_KG_M3 * np.exp(np.maximum(h, 0.0) * (-1.0 / SCALE_HEIGHT_M))
-        kd = (-0.5 * rho * inv_beta) * np.sqrt(vx * vx + vy * vy + vz * vz)
-        ax, ay, az = ax + kd * vx, ay + kd * vy, az + kd * vz
-    return [ax, ay, az]
-
-
-def _deriv(
-    y: Array, inv_beta: Array | None, thrust: Array | None, j2: bool, omega: float
-) -> Array:
-    """dy/dt (6, N) for states y (6, N); ``thrust`` (3, N) adds a thrust acceleration."""
-    a = _accel(y, inv_beta, j2, omega)
-    if thrust is not None:
-        a = [a[0] + thrust[0], a[1] + thrust[1], a[2] + thrust[2]]
-    return np.stack([y[3], y[4], y[5], a[0], a[1], a[2]])
-
-
-def rk4_step(
-    y: Array,
-    h: Array | float,
-    inv_beta: Array | None = None,
-    thrust: Array | None = None,
-    j2: bool = True,
-    omega: float = OMEGA_E,
-) -> Array:
-    """One classical RK4 step of states y (6, N) by h (scalar or (N,)) s; see module equations."""
-    k1 = _deriv(y, inv_beta, thrust, j2, omega)
-    k2 = _deriv(y + (0.5 * h) * k1, inv_beta, thrust, j2, omega)
-    k3 = _deriv(y + (0.5 * h) * k2, inv_beta, thrust, j2, omega)
-    k4 = _deriv(y + h * k3, inv_beta, thrust, j2, omega)
-    return y + (h / 6.0) * (k1 + 2.0 * (k2 + k3) + k4)
-
-
-def hermite(y0: Array, y1: Array, h: Array, tau: Array) -> Array:
-    """Cubic Hermite state (6, N) at fraction tau (N,) of steps h (N,) between y0 and y1 (6, N)."""
-    t2, t3 = tau * tau, tau * tau * tau
-    c0, c1 = 2 * t3 - 3 * t2 + 1, (t3 - 2 * t2 + tau) * h
-    c2, c3 = 3 * t2 - 2 * t3, (t3 - t2) * h
-    d0, d1 = (6 * t2 - 6 * tau) / h, 3 * t2 - 4 * tau + 1
-    d2, d3 = -d0, 3 * t2 - 2 * tau
-    p0, v0, p1, v1 = y0[:3], y0[3:], y1[:3], y1[3:]
-    p = c0 * p0 + c1 * v0 + c2 * p1 + c3 * v1
-    v = d0 * p0 + d1 * v0 + d2 * p1 + d3 * v1
-    return np.concatenate([p, v])
 
 
 def ground_crossing(y0: Array, y1: Array, h: Array, g0: Array, g1: Array) -> tuple[Array, Array]:
@@ -180,7 +92,8 @@ def fly(
         boosting = k < nb
         h = np.where(boosting, hb, dt)
         tk = None if th is None or not boosting.any() else th * boosting
-        y_new = rk4_step(y, h, ib, tk, j2, omega)
+        p_new, v_new = rk4_step(y[:3], y[3:], h, ib, tk, j2=j2, omega=omega)
+        y_new = np.concatenate([p_new, v_new])
         g_new = height_m(y_new)
         if record:
             out.hist[k + 1][:, live] = y_new
@@ -212,7 +125,7 @@ def ballistic_accel(
     means no drag.
     """
     x = np.atleast_2d(np.asarray(x, np.float64))
-    return np.stack(_accel(x.T, _inv_beta(beta, len(x)), j2, omega), axis=-1)
+    return acceleration(x[:, :3].T, x[:, 3:].T, _inv_beta(beta, len(x)), j2=j2, omega=omega).T
 
 
 def propagate_ballistic(

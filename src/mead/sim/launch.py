@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mead.flight import height_m, hermite
 from mead.geo import (
     A_M,
     GM,
@@ -31,7 +32,7 @@ from mead.geo import (
     great_circle_distance_m,
     initial_bearing_deg,
 )
-from mead.sim.ballistic import Flight, fly, height_m, hermite
+from mead.sim.ballistic import Flight, fly
 from mead.types import Array, States
 
 G0 = 9.80665  # standard gravity, m/s²

@@ -10,7 +10,7 @@ of chord from an anchor:
 
 * plain, v = Δp/T: the mean velocity over the chord, for targets in level flight;
 * free flight: the velocity now from which unpowered flight (gravity, rotating frame,
-  optional drag: :func:`mead.threat.impact.ecef_acceleration`) leads back to the anchor:
+  optional drag: :func:`mead.flight.acceleration`) leads back to the anchor:
   start from v = Δp/T + T (a(t)/6 + a(t−T)/3) (exact for an acceleration linear in time)
   and correct it by Newton steps v ← v + (p_back(v) − p_anchor)/T, p_back from RK4
   propagation back over T.
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mead.threat.impact import ecef_acceleration, ground_height_m, rk4_step
+from mead.flight import acceleration, height_m, rk4_step
 from mead.types import Array, Covs, States
 
 
@@ -136,8 +136,8 @@ class History:
         plain = np.where(valid[:, None], (x[:, :3] - xA[:, :3]) / T, 0.0)
         out = np.zeros_like(plain)
         xa = np.where(valid[:, None], xA, x)  # unset anchors hold zeros
-        high = (ground_height_m(x[:, :3].T) > self.min_free_alt_m) & (
-            ground_height_m(xa[:, :3].T) > self.min_free_alt_m
+        high = (height_m(x[:, :3].T) > self.min_free_alt_m) & (
+            height_m(xa[:, :3].T) > self.min_free_alt_m
         )
         f = valid & free & high
         if f.any():
@@ -149,8 +149,8 @@ class History:
     def _free_flight(self, x: States, xA: States, T: Array, inv_beta: float | None) -> Array:
         """(K, 3) velocity now whose unpowered flight back over T (K, 1) meets xA's position."""
         ib = None if inv_beta is None else np.full(x.shape[0], inv_beta)
-        a1 = ecef_acceleration(x[:, :3].T, x[:, 3:].T, ib).T
-        a0 = ecef_acceleration(xA[:, :3].T, xA[:, 3:].T, ib).T
+        a1 = acceleration(x[:, :3].T, x[:, 3:].T, ib).T
+        a0 = acceleration(xA[:, :3].T, xA[:, 3:].T, ib).T
         v = (x[:, :3] - xA[:, :3]) / T + T * (a1 / 6.0 + a0 / 3.0)
         dt = -T[:, 0] / self.newton_steps
         for _ in range(2):  # Newton: ∂p_back/∂v ≈ −T

@@ -134,9 +134,10 @@ def _near_d2(x: States, P: Covs, pic: AdsbPicture) -> tuple[Array, Array]:
     d2p, d2v = np.full((n, m), np.inf), np.full((n, m), np.inf)
     if n == 0 or m == 0:
         return d2p, d2v
-    sig = np.sqrt(np.trace(P[:, :3, :3], axis1=1, axis2=2))[:, None] + np.sqrt(
-        np.trace(pic.R, axis1=1, axis2=2)
-    )[None]
+    sig = (
+        np.sqrt(np.trace(P[:, :3, :3], axis1=1, axis2=2))[:, None]
+        + np.sqrt(np.trace(pic.R, axis1=1, axis2=2))[None]
+    )
     dist = np.linalg.norm(pic.pos[None] - x[:, None, :3], axis=2)
     r, c = np.nonzero(dist < np.maximum(COARSE_M, 6.0 * sig))
     if r.size:

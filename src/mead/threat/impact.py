@@ -9,8 +9,9 @@ impact area. Cruise missiles and drones are extrapolated along their current gre
 at constant ground speed, and the closest approach to each defended area is found in
 closed form on the sphere.
 
-(The truth simulator has its own ballistic integrator in ``mead.sim``; this one is kept
-separate on purpose while both are young.)
+The free-flight law and its RK4 step are :mod:`mead.flight`'s, the same the truth
+simulator flies; only the step-size rule differs (fixed steps there, here steps that shrink
+towards the ground).
 """
 
 from __future__ import annotations
@@ -20,74 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from mead import geo
+from mead.flight import G0, density_kg_m3, height_m, hermite, rk4_step
 from mead.threat.local import Local
 from mead.types import Array, Covs, States
 
-J2 = 1.082_626_68e-3
-"""Earth's second zonal harmonic (WGS84/EGM96)."""
-RHO0_KG_M3 = 1.225
-"""Sea-level air density of the exponential atmosphere, kg/m³."""
-SCALE_HEIGHT_M = 7_200.0
-"""Density scale height of the exponential atmosphere, m."""
-G0 = 9.806_65
-"""Standard gravity, m/s² (only for choosing step sizes)."""
 DEFAULT_BETA_KG_M2 = 5_000.0
 """Ballistic coefficient m/(Cd·A) assumed for ballistic and rocket tracks, kg/m²."""
 K95_2D = float(np.sqrt(-2.0 * np.log(0.05)))
 """≈ 2.448: radius, in σ, of the 95 % circle of a circular 2-D Gaussian."""
-
-
-def ground_height_m(p: Array) -> Array:
-    """Height above the WGS84 ellipsoid along the geocentric radius, from rows (3, M) of ECEF m.
-
-    Exact on the surface and within metres of the geodetic height up to a few hundred km,
-    at a fraction of the cost of :func:`mead.geo.ecef2geodetic`.
-    """
-    r2 = p[0] ** 2 + p[1] ** 2 + p[2] ** 2
-    r = np.sqrt(r2)
-    cos2 = 1.0 - p[2] ** 2 / r2  # cos² of the geocentric latitude
-    return r - geo.A_M * np.sqrt((1.0 - geo.E2) / (1.0 - geo.E2 * cos2))
-
-
-def ecef_acceleration(p: Array, v: Array, inv_beta: Array | None = None) -> Array:
-    """Acceleration (3, M) m/s² in the rotating ECEF frame for positions/velocities (3, M).
-
-    a = g_J2(r) − 2Ω×v − Ω×(Ω×r) − ρ(h)|v| v / (2β), with Ω = ω_E ẑ and the air at rest in
-    ECEF; ``inv_beta`` (M,) is 1/β in m²/kg (``None``: no drag). Below the ellipsoid the
-    density stays at its sea-level value.
-    """
-    x, y, z = p
-    r2 = x * x + y * y + z * z
-    zr2 = z * z / r2
-    k = geo.GM / (r2 * np.sqrt(r2))
-    j = 1.5 * J2 * geo.A_M**2 / r2
-    fxy = -k * (1.0 + j * (1.0 - 5.0 * zr2)) + geo.OMEGA_E**2
-    fz = -k * (1.0 + j * (3.0 - 5.0 * zr2))
-    a = np.empty_like(p)
-    a[0] = fxy * x + 2.0 * geo.OMEGA_E * v[1]
-    a[1] = fxy * y - 2.0 * geo.OMEGA_E * v[0]
-    a[2] = fz * z
-    if inv_beta is not None:
-        h = ground_height_m(p)
-        speed = np.sqrt(v[0] ** 2 + v[1] ** 2 + v[2] ** 2)
-        rho = RHO0_KG_M3 * np.exp(-np.maximum(h, 0.0) / SCALE_HEIGHT_M)  # no denser underground
-        a -= (0.5 * rho * speed * inv_beta) * v
-    return a
-
-
-def rk4_step(p: Array, v: Array, dt: Array, inv_beta: Array | None) -> tuple[Array, Array]:
-    """One classical RK4 step of (3, M) rows with per-member step dt (M,)."""
-    h = 0.5 * dt
-    a1 = ecef_acceleration(p, v, inv_beta)
-    v2 = v + h * a1
-    a2 = ecef_acceleration(p + h * v, v2, inv_beta)
-    v3 = v + h * a2
-    a3 = ecef_acceleration(p + h * v2, v3, inv_beta)
-    v4 = v + dt * a3
-    a4 = ecef_acceleration(p + dt * v3, v4, inv_beta)
-    p_new = p + (dt / 6.0) * (v + 2.0 * v2 + 2.0 * v3 + v4)
-    v_new = v + (dt / 6.0) * (a1 + 2.0 * a2 + 2.0 * a3 + a4)
-    return p_new, v_new
 
 
 def propagate_to_ground(
@@ -126,7 +67,7 @@ def propagate_to_ground(
     p, v = x[:, :3].T.copy(), x[:, 3:].T.copy()
     inv_beta = None if beta_kg_m2 is None else np.broadcast_to(1.0 / np.asarray(beta_kg_m2), m)
     t = np.zeros(m)
-    h = ground_height_m(p) if m else np.empty(0)
+    h = height_m(p) if m else np.empty(0)
     landed = h <= 0.0
     dead = np.zeros(m, dtype=bool)  # diverged (non-finite): given up, state frozen
     p_imp = np.where(landed, p, np.nan)
@@ -142,11 +83,13 @@ def propagate_to_ground(
         if bad.any():
             dead |= bad
             p1[:, bad], v1[:, bad] = p[:, bad], v[:, bad]
-        h1 = ground_height_m(p1)
+        h1 = height_m(p1)
         hit = active & ~bad & (h1 <= 0.0)
         if hit.any():
             s = h[hit] / (h[hit] - h1[hit])  # fraction of the step where h crosses 0
-            p_imp[:, hit] = _hermite(p[:, hit], v[:, hit], p1[:, hit], v1[:, hit], dt[hit], s)
+            y0 = np.concatenate([p[:, hit], v[:, hit]])
+            y1 = np.concatenate([p1[:, hit], v1[:, hit]])
+            p_imp[:, hit] = hermite(y0, y1, dt[hit], s)[:3]
             t_imp[hit] = t[hit] + s * dt[hit]
             landed |= hit
         p, v, h, t = p1, v1, h1, t + dt
@@ -163,21 +106,10 @@ def _step(
     tau = (vr + np.sqrt(vr * vr + 2.0 * G0 * np.maximum(h, 0.0))) / G0
     dt = np.clip(frac * tau, lo, hi)
     if inv_beta is not None:
-        rho = RHO0_KG_M3 * np.exp(-np.maximum(h, 0.0) / SCALE_HEIGHT_M)
+        rho = density_kg_m3(h)
         rate = rho * np.sqrt(v[0] ** 2 + v[1] ** 2 + v[2] ** 2) * inv_beta
         dt = np.minimum(dt, 1.0 / np.maximum(rate, 1.0 / hi))
     return np.maximum(dt, 1e-3)
-
-
-def _hermite(p0: Array, v0: Array, p1: Array, v1: Array, dt: Array, s: Array) -> Array:
-    """Cubic Hermite position at fraction s of a step of length dt, rows (3, K)."""
-    s2, s3 = s * s, s * s * s
-    return (
-        (2 * s3 - 3 * s2 + 1) * p0
-        + (s3 - 2 * s2 + s) * dt * v0
-        + (-2 * s3 + 3 * s2) * p1
-        + (s3 - s2) * dt * v1
-    )
 
 
 def sigma_points(x: States, P: Covs, kappa: float = 0.0) -> tuple[Array, Array]:

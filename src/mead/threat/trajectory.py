@@ -3,7 +3,7 @@
 A radar track's filter (near-constant velocity) lags a missile that falls under gravity,
 and its velocity is only as good as a few scans. Once the boost is over, a missile flies a
 known law — gravity with J2, the rotating frame, drag in the atmosphere
-(:func:`mead.threat.impact.ecef_acceleration`, stepped by its ``rk4_step``) — so its
+(:func:`mead.flight.acceleration`, stepped by its ``rk4_step``) — so its
 whole recent history constrains its state now. Each assessment cycle, for every track
 declared ballistic or rocket, :class:`FreeFlightFit` keeps the track's positions (one per
 ``spacing_s``, up to ``window_s`` back) and fits, by Gauss–Newton weighted least squares,
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mead.threat.impact import ground_height_m, rk4_step
+from mead.flight import height_m, rk4_step
 from mead.types import Array, Covs, States
 
 N_PARAM = 7
@@ -151,7 +151,7 @@ class FreeFlightFit:
         n = self._n[rows]
         due = (n == 0) | (t - self._t[rows, np.maximum(n - 1, 0)] >= self.spacing_s - 1e-6)
         self._record(rows[due], t, x[idx[due]], P[idx[due]])
-        high = ground_height_m(x[idx, :3].T) > self.min_alt_m
+        high = height_m(x[idx, :3].T) > self.min_alt_m
         n_ok = self._n[rows] >= self.min_points
         span = t - self._t[rows, 0]
         fit = high & n_ok & (span >= self.min_span_s)

@@ -21,7 +21,7 @@ The models (``IMM`` defaults):
   centrifugal terms, and drag a_d = −½ ρ(h) κ |v| v in an exponential atmosphere — with
   the inverse ballistic coefficient κ = C_d A / m (m²/kg) estimated as a seventh state.
   The mean is integrated with the truth simulator's own RK4 equations
-  (:func:`mead.sim.ballistic.rk4_step`); the covariance with the EKF Jacobian of point-mass
+  (:func:`mead.flight.rk4_step`); the covariance with the EKF Jacobian of point-mass
   gravity (its gradient μ/r³ (3 r̂r̂ᵀ − I)), the rotation terms and drag (∂/∂p through the
   density's height, ∂/∂v, ∂/∂κ) taken mid-step, in sub-steps of at most
   ``ballistic_step_s``.
@@ -43,8 +43,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from mead.geo import OMEGA_E
-from mead.sim.ballistic import RHO0_KG_M3, SCALE_HEIGHT_M, height_m, rk4_step
+from mead.flight import SCALE_HEIGHT_M, density_kg_m3, height_m, rk4_step
+from mead.geo import GM, OMEGA_E
 from mead.tracking.measurement import kf_update
 from mead.tracking.motion import cv_predict
 from mead.types import Array, Covs, Meas, States
@@ -52,11 +52,7 @@ from mead.types import Array, Covs, Meas, States
 N_STATE = 7
 """States per mode: ECEF position (3), velocity (3) and κ = 1/β (m²/kg)."""
 
-_W = np.array([0.0, 0.0, OMEGA_E])
 _CROSS_W = np.array([[0.0, -OMEGA_E, 0.0], [OMEGA_E, 0.0, 0.0], [0.0, 0.0, 0.0]])  # [ω×]
-
-MU_EARTH = 3.986004418e14
-"""Earth's gravitational parameter GM, m³/s²."""
 
 MU_FLOOR = 1e-6
 """Floor on a mode's probability, so that no mode is ever ruled out for good."""
@@ -65,7 +61,7 @@ MU_FLOOR = 1e-6
 def gravity(p: Array) -> Array:
     """Point-mass gravity acceleration (N, 3) m/s² at ECEF positions p (N, 3) m."""
     r = np.linalg.norm(p, axis=-1, keepdims=True)
-    return -MU_EARTH * p / np.maximum(r, 1.0) ** 3
+    return -GM * p / np.maximum(r, 1.0) ** 3
 
 
 def ballistic_predict(x: States, P: Covs, dt: Array, q: float) -> tuple[States, Covs]:
@@ -88,9 +84,9 @@ def drag_jacobian(x: Array) -> Array:
     p, v, kappa = x[:, :3], x[:, 3:6], np.maximum(x[:, 6], 0.0)
     r = np.linalg.norm(p, axis=1)
     u = p / r[:, None]
-    G = (MU_EARTH / r**3)[:, None, None] * (3.0 * u[:, :, None] * u[:, None, :] - np.eye(3))
+    G = (GM / r**3)[:, None, None] * (3.0 * u[:, :, None] * u[:, None, :] - np.eye(3))
     G -= _CROSS_W @ _CROSS_W  # centrifugal −ω×(ω×p)
-    rho = RHO0_KG_M3 * np.exp(-np.maximum(height_m(p.T), 0.0) / SCALE_HEIGHT_M)
+    rho = density_kg_m3(height_m(p.T))
     speed = np.maximum(np.linalg.norm(v, axis=1), 1e-9)
     a_drag = (-0.5 * rho * kappa * speed)[:, None] * v
     A = np.zeros((len(x), N_STATE, N_STATE))
@@ -108,7 +104,7 @@ def drag_predict(
 ) -> tuple[Array, Covs]:
     """Predict N 7-states [p, v, κ] (N, 7), (N, 7, 7) over ``dt`` (N,) s in free flight.
 
-    The mean follows :func:`mead.sim.ballistic.rk4_step` (gravity + J2, Earth rotation,
+    The mean follows :func:`mead.flight.rk4_step` (gravity + J2, Earth rotation,
     drag with 1/β = max(κ, 0)); the covariance P ← F P Fᵀ + Q with F = I + A h + A² h²/2
     from :func:`drag_jacobian` at the middle of each step, in equal sub-steps
     h ≤ ``max_step_s`` (the same count for all tracks, from the longest ``dt``). Q: white
@@ -128,7 +124,8 @@ def drag_predict(
     eye = np.eye(N_STATE)
     for _ in range(n_sub):
         x1 = x.copy()
-        x1[:, :6] = rk4_step(x[:, :6].T, h, inv_beta=np.maximum(x[:, 6], 0.0)).T
+        p1, v1 = rk4_step(x[:, :3].T, x[:, 3:6].T, h, np.maximum(x[:, 6], 0.0))
+        x1[:, :3], x1[:, 3:6] = p1.T, v1.T
         # the density changes by half in a 2 s step of a steep re-entry: linearise midway
         Ah = drag_jacobian(0.5 * (x + x1)) * h[:, None, None]
         F = eye + Ah + 0.5 * Ah @ Ah

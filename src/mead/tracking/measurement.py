@@ -28,6 +28,7 @@ from typing import Protocol, Self
 
 import numpy as np
 
+from mead import geo
 from mead.geo import enu_rotation, geodetic2ecef
 from mead.types import Array, Covs, Index, Matrix, Meas, Positions, States
 
@@ -264,11 +265,8 @@ def range_rate_h(x: States, site: Site) -> tuple[Array, Array]:
     ṙ = uᵀ v with u = (p − o)/r the line of sight and r = |p − o| (the site is fixed in
     ECEF); ∂ṙ/∂p = (v − ṙ u)ᵀ / r and ∂ṙ/∂v = uᵀ. r is floored at ``RHO_MIN_M``.
     """
-    d = x[:, :3] - site.origin
-    r = np.maximum(np.linalg.norm(d, axis=1), RHO_MIN_M)
-    u = d / r[:, None]
+    rdot, u, r = geo.range_rate(x, site.origin, RHO_MIN_M)
     v = x[:, 3:6]
-    rdot = np.einsum("ij,ij->i", u, v)
     return rdot, np.concatenate([(v - rdot[:, None] * u) / r[:, None], u], axis=1)
 
 

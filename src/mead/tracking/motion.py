@@ -57,24 +57,36 @@ def cv_transition(dt: Array) -> Covs:
 def cv_process_noise(dt: Array, q: Array) -> Covs:
     """White-noise-acceleration process noise Q (N, 6, 6) over ``dt`` (N,) s with density q (N,).
 
-    q is in m²/s³. A negative ``dt`` (prediction backwards) uses |dt|: uncertainty never
-    shrinks.
+    q is in m²/s³: Q = q [[|dt|³/3 I, dt|dt|/2 I], [dt|dt|/2 I, |dt| I]]. A negative
+    ``dt`` (prediction backwards, retrodiction) grows the uncertainty with |dt| as well;
+    the position-velocity term changes sign, since going back the position error is the
+    velocity error accumulated with the opposite sign.
     """
-    dt = np.abs(np.asarray(dt, dtype=np.float64))
+    dt = np.asarray(dt, dtype=np.float64)
+    a = np.abs(dt)
     q = np.broadcast_to(np.asarray(q, dtype=np.float64), dt.shape)
-    blocks = np.array([[dt**3 / 3, dt**2 / 2], [dt**2 / 2, dt]]) * q  # (2, 2, N)
+    blocks = np.array([[a**3 / 3, dt * a / 2], [dt * a / 2, a]]) * q  # (2, 2, N)
     Q = np.kron(np.moveaxis(blocks, (0, 1), (-2, -1)), np.eye(3))  # (N, 6, 6)
     return np.asarray(Q, dtype=np.float64)
 
 
-def cv_predict(x: States, P: Covs, dt: Array, q: Array) -> tuple[States, Covs]:
-    """Predict N CV states (N, 6) and covariances (N, 6, 6) over ``dt`` (N,) s with density q (N,).
+def cv_predict(x: States, P: Covs, dt: Array, q: Array | float) -> tuple[States, Covs]:
+    """Predict N CV states (N, 6) and covariances (N, 6, 6) over ``dt`` (N,) s with density q.
 
-    x⁺ = F x, P⁺ = F P Fᵀ + Q, evaluated blockwise (no 6×6 products). A negative ``dt``
-    predicts backwards with the process noise of |dt| (see ``cv_process_noise``).
+    x⁺ = F x, P⁺ = F P Fᵀ + Q (``cv_process_noise``), evaluated blockwise (no 6×6
+    products); ``dt`` and ``q`` (m²/s³) are scalars or (N,). A negative ``dt`` retrodicts,
+    with the process noise of |dt|: the result is never more confident than the input.
+    The one CV prediction of the project: the tracker's motion models and fusion use it.
     """
-    dt = np.asarray(dt, dtype=np.float64)
-    q = np.broadcast_to(np.asarray(q, dtype=np.float64), dt.shape)
+    if x.ndim != 2 or x.shape[1] != 6:
+        raise ValueError(f"'x' must have shape (N, 6), got {x.shape}")
+    if P.shape != (x.shape[0], 6, 6):
+        raise ValueError(f"'P' must have shape ({x.shape[0]}, 6, 6), got {P.shape}")
+    qa = np.asarray(q, dtype=np.float64)
+    if not (np.all(np.isfinite(qa)) and np.all(qa >= 0)):
+        raise ValueError(f"'q' must be finite and >= 0 m²/s³ (got {q})")
+    dt = np.broadcast_to(np.asarray(dt, dtype=np.float64), (x.shape[0],))
+    q = np.broadcast_to(qa, dt.shape)
     x_new = x.copy()
     x_new[:, :3] += dt[:, None] * x[:, 3:]
     d = dt[:, None, None]
@@ -83,8 +95,8 @@ def cv_predict(x: States, P: Covs, dt: Array, q: Array) -> tuple[States, Covs]:
     Ppp, Ppv, Pvp, Pvv = P[:, :3, :3], P[:, :3, 3:], P[:, 3:, :3], P[:, 3:, 3:]
     P_new = np.empty_like(P)
     P_new[:, :3, :3] = Ppp + d * (Ppv + Pvp) + d**2 * Pvv + qI * a**3 / 3
-    P_new[:, :3, 3:] = Ppv + d * Pvv + qI * a**2 / 2
-    P_new[:, 3:, :3] = Pvp + d * Pvv + qI * a**2 / 2
+    P_new[:, :3, 3:] = Ppv + d * Pvv + qI * d * a / 2
+    P_new[:, 3:, :3] = Pvp + d * Pvv + qI * d * a / 2
     P_new[:, 3:, 3:] = Pvv + qI * a
     return x_new, P_new
 
