@@ -21,6 +21,16 @@ class ConfigError(MeadError, ValueError):
         super().__init__(f"{source}: {detail}{where}")
 
 
+class FieldError(MeadError, ValueError):
+    """A cross-field check of a config struct failed; ``field`` is the path below the struct
+    (e.g. ``rules[2].to``; empty: the struct itself), which the YAML loader joins to
+    msgspec's path of the struct."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        self.field, self.detail = field, detail
+        super().__init__(f"{field}: {detail}" if field else detail)
+
+
 class RejectedMessage(MeadError):
     """A network message was rejected: ``reason`` is a short counter key, ``origin`` the sender."""
 
@@ -30,9 +40,35 @@ class RejectedMessage(MeadError):
         super().__init__(f"{text} ({detail})" if detail else text)
 
 
-class MeadTimeoutError(MeadError, TimeoutError):
-    """A wait on a server or peer ran out of time; ``what`` names what was awaited."""
+class ParameterError(MeadError, ValueError):
+    """A component or kernel was given a bad parameter or array.
 
-    def __init__(self, what: str, timeout_s: float) -> None:
-        self.what, self.timeout_s = what, timeout_s
-        super().__init__(f"timed out after {timeout_s:g} s waiting for {what}")
+    ``field`` names the parameter, ``value`` is what was given and ``expected`` what it
+    must be; the message reads ``'field' must be expected (got value)``.
+    """
+
+    def __init__(self, field: str, expected: str, value: object) -> None:
+        self.field, self.expected, self.value = field, expected, value
+        super().__init__(f"{field!r} must be {expected} (got {value})")
+
+
+class BadScan(MeadError, ValueError):
+    """A scan handed to a tracker is malformed; ``sensor_id`` and ``field`` say where."""
+
+    def __init__(self, sensor_id: str, field: str, detail: str) -> None:
+        self.sensor_id, self.field, self.detail = sensor_id, field, detail
+        super().__init__(f"scan from sensor {sensor_id!r}: {field} {detail}")
+
+
+class ThreatInputError(MeadError, ValueError):
+    """Track arrays given to a threat kernel have the wrong shape or are not finite."""
+
+
+class NatsError(MeadError):
+    """A NATS connection or stream operation failed (message names server and account)."""
+
+
+def check(ok: bool, field: str, expected: str, value: object) -> None:
+    """Raise :class:`ParameterError` for ``field`` unless ``ok``."""
+    if not ok:
+        raise ParameterError(field, expected, value)

@@ -228,5 +228,5 @@ def test_garbage_bytes_are_malformed(world) -> None:
 
 
 def test_opener_arguments_are_checked() -> None:
-    with pytest.raises(ValueError, match="max_age_s > 0"):
+    with pytest.raises(ValueError, match="'max_age_s' must be > 0 s"):
         Opener(KeyRegistry(), max_age_s=0.0, clock=lambda: 0.0)

@@ -135,7 +135,7 @@ BAD = [
     (
         "partner: P1\nrules: [{to: [C0], region: {polygon: [[1, 2], [3, 4]]}}]",
         "at least 3 points",
-        "$.rules[0].region",
+        "$.rules[0].region.polygon",
     ),
     (
         "partner: P1\nrules: [{to: [C0], region: {circle: {lat_deg: 95, lon_deg: 0, "

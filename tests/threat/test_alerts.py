@@ -9,12 +9,12 @@ import pytest
 from threat_profiles import airliner, kepler_arc, noisy_track
 
 from mead import geo, messages
+from mead.errors import ThreatInputError
 from mead.scenario.schema import Circle, DefendedArea
 from mead.threat.alerts import AlertManager
 from mead.threat.assessor import Assessor
 from mead.threat.base import Threat
 from mead.threat.classify import Classifier
-from mead.threat.local import ThreatInputError
 
 AREAS = [
     DefendedArea(

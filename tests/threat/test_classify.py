@@ -15,6 +15,7 @@ from threat_profiles import (
     weave,
 )
 
+from mead.errors import ThreatInputError
 from mead.messages import THREAT_CLASSES, TRACK_CLASSES
 from mead.threat.classify import (
     AIRCRAFT,
@@ -26,7 +27,6 @@ from mead.threat.classify import (
     Classifier,
     classify_kinematics,
 )
-from mead.threat.local import ThreatInputError
 
 
 def _state(alt, speed, gamma_deg=0.0):

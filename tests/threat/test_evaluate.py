@@ -9,10 +9,10 @@ import pytest
 from threat_profiles import enu2state, kepler_arc
 
 from mead import geo
+from mead.errors import ThreatInputError
 from mead.scenario.schema import Circle, DefendedArea
 from mead.threat.base import track_number
 from mead.threat.evaluate import AreaSet, ThreatRules, assess, polygon_distance_m
-from mead.threat.local import ThreatInputError
 
 
 def _circle(name, owner, lat, lon, r_km=10.0):

@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import chi2
 
 from mead import geo
-from mead.errors import MeadError
+from mead.errors import BadScan, MeadError
 from mead.sensors.base import Scan
 from mead.tracking.association import GNN
 from mead.tracking.base import CartesianScan, TrackReport
@@ -16,7 +16,7 @@ from mead.tracking.jpda import JPDA
 from mead.tracking.management import FullCoverage, OnePointInitiator
 from mead.tracking.measurement import CartesianFrame
 from mead.tracking.motion import ConstantVelocity
-from mead.tracking.tracker import UID_PLOT_BITS, BadScan, Tracker
+from mead.tracking.tracker import UID_PLOT_BITS, Tracker
 
 from ._scenes import (
     SIGMA,

@@ -30,7 +30,7 @@ from collections.abc import Callable
 import msgspec
 import nacl.exceptions
 
-from mead.errors import RejectedMessage
+from mead.errors import RejectedMessage, check
 from mead.federation.identity import Identity, KeyRegistry
 from mead.messages import SCHEMA_VERSION, Envelope, Message, decode, encode
 
@@ -121,11 +121,9 @@ class Opener:
         max_skew_s: float = 5.0,
         window: int = 1024,
     ) -> None:
-        if not max_age_s > 0 or not max_skew_s >= 0 or window < 1:
-            raise ValueError(
-                f"need max_age_s > 0, max_skew_s >= 0 and window >= 1 (got "
-                f"{max_age_s}, {max_skew_s}, {window})"
-            )
+        check(max_age_s > 0, "max_age_s", "> 0 s", max_age_s)
+        check(max_skew_s >= 0, "max_skew_s", ">= 0 s", max_skew_s)
+        check(window >= 1, "window", ">= 1", window)
         self.registry, self.clock = registry, clock
         self.max_age_s, self.max_skew_s, self.window = max_age_s, max_skew_s, window
         self.accepted = 0  # envelopes opened successfully

@@ -40,7 +40,7 @@ from nats.aio.msg import Msg
 from nats.js import api
 from nats.js.errors import BadRequestError, NotFoundError
 
-from mead.errors import MeadError
+from mead.errors import NatsError
 from mead.federation.base import subject_matches
 from mead.federation.inprocess import check_subject
 from mead.federation.natsconf import StreamSpec
@@ -48,10 +48,6 @@ from mead.federation.natsconf import StreamSpec
 T = TypeVar("T")
 ACK_TIMEOUT_S = 5.0
 """A JetStream publish not acked within this long counts as failed."""
-
-
-class NatsError(MeadError):
-    """A NATS connection or stream operation failed (message names server and account)."""
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import msgspec
 import numpy as np
 from msgspec import Meta, Struct
 
-from mead.errors import ConfigError
+from mead.errors import ConfigError, FieldError
 from mead.geo import ecef2geodetic, great_circle_distance_m, point_in_polygon
 from mead.messages import (
     THREAT_CLASSES,
@@ -41,7 +41,7 @@ from mead.messages import (
     tracks_to_arrays,
 )
 from mead.scenario.loader import decode_yaml, load_yaml
-from mead.scenario.schema import Circle, Lat, Lon, NonNeg, Prob
+from mead.scenario.schema import NonNeg, Prob, Shape
 from mead.types import Array, Covs, Mask, States
 
 Pseudonym = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -54,17 +54,8 @@ DEFAULT_CLASSES: tuple[TrackClass, ...] = ("ballistic", "rocket", "cruise", "dro
 assert set(DEFAULT_CLASSES) == THREAT_CLASSES | {"unknown"}
 
 
-class Region(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Region(Shape, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """An area released tracks must be inside: a circle, or a polygon of (lat, lon) deg."""
-
-    circle: Circle | None = None
-    polygon: tuple[tuple[Lat, Lon], ...] | None = None
-
-    def __post_init__(self) -> None:
-        if (self.circle is None) == (self.polygon is None):
-            raise ValueError("region: give exactly one of circle or polygon")
-        if self.polygon is not None and len(self.polygon) < 3:
-            raise ValueError(f"region.polygon needs at least 3 points (got {len(self.polygon)})")
 
 
 class Rule(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -101,10 +92,9 @@ class Policy(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         for i, rule in enumerate(self.rules):
             if self.partner in rule.to:
-                # written like msgspec's own suffix, so the loader reports the field path
-                raise ValueError(
-                    f"rule {i + 1} sends to the policy's own partner {self.partner!r}"
-                    f" - at `$.rules[{i}].to`"
+                raise FieldError(
+                    f"rules[{i}].to",
+                    f"rule {i + 1} sends to the policy's own partner {self.partner!r}",
                 )
 
     @classmethod

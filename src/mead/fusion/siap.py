@@ -31,6 +31,7 @@ from collections import Counter
 
 import numpy as np
 
+from mead.errors import check
 from mead.fusion._table import Contributors
 from mead.fusion.association import associate, candidate_pairs, chi2_gate, gate_radius_m
 from mead.fusion.association import pair_distance2 as _d2
@@ -74,11 +75,8 @@ class SystemTracker:
         for name, v in (("q", q), ("max_gate_m", max_gate_m), ("max_age_s", max_age_s)):
             if not (np.isfinite(v) and v > 0):
                 raise ValueError(f"SystemTracker: '{name}' must be a finite number > 0 (got {v})")
-        if split_after < 1 or merge_after < 0:
-            raise ValueError(
-                f"SystemTracker: 'split_after' must be >= 1 and 'merge_after' >= 0 "
-                f"(got {split_after}, {merge_after})"
-            )
+        check(split_after >= 1, "split_after", ">= 1", split_after)
+        check(merge_after >= 0, "merge_after", ">= 0", merge_after)
         self.q, self.max_gate_m, self.max_age_s = q, max_gate_m, max_age_s
         self.gate = chi2_gate(gate_p, 6)  # γ for association
         self.split_gate = chi2_gate(split_gate_p, 6)  # γ for re-checking a mapping

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import msgspec
 
-from mead.errors import ConfigError
+from mead.errors import ConfigError, FieldError
 from mead.scenario.schema import Scenario
 
 T = TypeVar("T")
@@ -32,7 +32,12 @@ def decode_yaml(buf: bytes | str, type_: type[T], source: str = "<string>") -> T
         return msgspec.yaml.decode(buf, type=type_)
     except msgspec.ValidationError as e:
         detail, _, path = str(e).partition(" - at `")
-        raise ConfigError(source, detail, path.rstrip("`")) from None
+        path = path.rstrip("`")
+        if isinstance(e.__cause__, FieldError):  # a struct's own cross-field check
+            field = e.__cause__.field
+            base = path or "$"  # msgspec names no path for the top-level struct
+            detail, path = e.__cause__.detail, f"{base}.{field}" if field else base
+        raise ConfigError(source, detail, path) from None
     except msgspec.DecodeError as e:
         raise ConfigError(source, f"not valid YAML ({e})") from None
 

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
+from mead.errors import FieldError
+
 Lat = Annotated[float, Meta(ge=-90.0, le=90.0)]
 Lon = Annotated[float, Meta(ge=-180.0, le=180.0)]
 NonNeg = Annotated[float, Meta(ge=0.0)]
@@ -94,20 +96,28 @@ class Circle(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     radius_km: Pos
 
 
-class DefendedArea(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Shape(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A place on the ground: a circle, or a polygon of at least 3 (lat, lon) points, deg.
+
+    The one circle-or-polygon rule, for defended areas and policy regions alike.
+    """
+
+    circle: Circle | None = None
+    polygon: tuple[tuple[Lat, Lon], ...] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.circle is None) == (self.polygon is None):
+            raise FieldError("", "give exactly one of circle or polygon")
+        if self.polygon is not None and len(self.polygon) < 3:
+            raise FieldError("polygon", f"needs at least 3 points (got {len(self.polygon)})")
+
+
+class DefendedArea(Shape, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """An asset or region a partner defends: circle or polygon (lat, lon pairs)."""
 
     name: Name
     owner: Name  # pseudonym of the owning partner
     value: Annotated[float, Meta(ge=0.0, le=100.0)] = 1.0
-    circle: Circle | None = None
-    polygon: list[tuple[Lat, Lon]] | None = None
-
-    def __post_init__(self) -> None:
-        if (self.circle is None) == (self.polygon is None):
-            raise ValueError("give exactly one of circle or polygon")
-        if self.polygon is not None and len(self.polygon) < 3:
-            raise ValueError(f"polygon needs at least 3 points (got {len(self.polygon)})")
 
 
 class ThreatParams(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -41,11 +41,11 @@ from dataclasses import dataclass
 import msgspec
 
 from mead import geo
+from mead.errors import ThreatInputError, check
 from mead.messages import Alert
 from mead.scenario.schema import DefendedArea
 from mead.threat.base import Threat
 from mead.threat.evaluate import AreaSet
-from mead.threat.local import ThreatInputError
 
 
 @dataclass
@@ -96,14 +96,10 @@ class AlertManager:
         grace_s: float = 30.0,
         min_issue_tgo_s: float = 15.0,
     ) -> None:
-        if cancel_after < 1 or confirm < 1:
-            raise ValueError(
-                f"cancel_after and confirm must be ≥ 1 (got {cancel_after}, {confirm})"
-            )
-        if update_s is not None and not update_s > 0:
-            raise ValueError(f"update_s must be > 0 s or None (got {update_s})")
-        if not 0.0 < shrink_frac < 1.0:
-            raise ValueError(f"shrink_frac must be in (0, 1) (got {shrink_frac})")
+        check(cancel_after >= 1, "cancel_after", ">= 1", cancel_after)
+        check(confirm >= 1, "confirm", ">= 1", confirm)
+        check(update_s is None or update_s > 0, "update_s", "> 0 s or None", update_s)
+        check(0.0 < shrink_frac < 1.0, "shrink_frac", "in (0, 1)", shrink_frac)
         self.issuer = issuer  # pseudonym written into every alert
         self.owner = {a.name: a.owner for a in areas}  # area name → recipient pseudonym
         aset = AreaSet.from_areas(areas)

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mead.errors import check
 from mead.flight import acceleration, height_m, rk4_step
 from mead.types import Array, Covs, States
 
@@ -55,8 +56,8 @@ class History:
     """
 
     def __init__(self, spacing_s: float = 15.0, slots: int = 8) -> None:
-        if spacing_s <= 0 or slots < 2:
-            raise ValueError(f"need spacing_s > 0 and slots ≥ 2 (got {spacing_s}, {slots})")
+        check(spacing_s > 0, "spacing_s", "> 0 s", spacing_s)
+        check(slots >= 2, "slots", ">= 2", slots)
         self.spacing_s = spacing_s  # s
         self.slots = slots
         self.newton_steps = 4  # RK4 steps of the backward propagation

@@ -76,10 +76,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mead.errors import ThreatInputError, check
 from mead.messages import THREAT_ORDER, TRACK_CLASSES, TrackClass
 from mead.threat.chord import Chord, History
 from mead.threat.impact import DEFAULT_BETA_KG_M2
-from mead.threat.local import Local, ThreatInputError, check_tracks, local
+from mead.threat.local import Local, check_tracks, local
 from mead.types import Array, Covs, States
 
 BALLISTIC, ROCKET, CRUISE, DRONE, AIRCRAFT, UNKNOWN = range(6)
@@ -248,11 +249,10 @@ class Classifier:
         gate: float = 16.27,
         beta_kg_m2: float | None = DEFAULT_BETA_KG_M2,
     ) -> None:
-        if min(fast_updates, slow_updates, civil_updates) < 1 or dominance < 0:
-            raise ValueError(
-                "fast_updates, slow_updates and civil_updates must be ≥ 1 and dominance ≥ 0 "
-                f"(got {fast_updates}, {slow_updates}, {civil_updates}, {dominance})"
-            )
+        check(fast_updates >= 1, "fast_updates", ">= 1", fast_updates)
+        check(slow_updates >= 1, "slow_updates", ">= 1", slow_updates)
+        check(civil_updates >= 1, "civil_updates", ">= 1", civil_updates)
+        check(dominance >= 0, "dominance", ">= 0", dominance)
         self.rules = rules
         self.fast_updates = fast_updates  # evidence updates before rocket/ballistic
         self.slow_updates = slow_updates  # evidence updates before cruise/drone

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mead import geo
+from mead.errors import ThreatInputError
 from mead.messages import TRACK_CLASSES, TrackClass
 from mead.scenario.schema import DefendedArea
 from mead.threat.base import Threat, track_number
@@ -28,7 +29,7 @@ from mead.threat.impact import (
     predict_impact,
     straight_line_approach,
 )
-from mead.threat.local import Local, ThreatInputError, check_tracks, local
+from mead.threat.local import Local, check_tracks, local
 from mead.threat.trajectory import FlightFit
 from mead.types import Array, Covs, States
 

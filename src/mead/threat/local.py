@@ -7,12 +7,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mead import geo
-from mead.errors import MeadError
+from mead.errors import ThreatInputError
 from mead.types import Array, Covs, States
-
-
-class ThreatInputError(MeadError, ValueError):
-    """Track arrays given to a threat kernel have the wrong shape or are not finite."""
 
 
 def check_tracks(x: States, P: Covs | None = None, n_ids: int | None = None) -> None:

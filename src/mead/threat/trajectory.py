@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mead.errors import check
 from mead.flight import height_m, rk4_step
 from mead.types import Array, Covs, States
 
@@ -103,12 +104,11 @@ class FreeFlightFit:
         max_chi2: float = 4.0,
         iterations: int = 3,
     ) -> None:
-        if not (window_s > min_span_s > 0 and slots >= min_points >= 3 and spacing_s >= 0):
-            raise ValueError(
-                "FreeFlightFit needs window_s > min_span_s > 0 and slots >= min_points >= 3 "
-                f"(got window_s={window_s}, min_span_s={min_span_s}, slots={slots}, "
-                f"min_points={min_points})"
-            )
+        check(min_span_s > 0, "min_span_s", "> 0 s", min_span_s)
+        check(window_s > min_span_s, "window_s", f"> min_span_s ({min_span_s} s)", window_s)
+        check(min_points >= 3, "min_points", ">= 3", min_points)
+        check(slots >= min_points, "slots", f">= min_points ({min_points})", slots)
+        check(spacing_s >= 0, "spacing_s", ">= 0 s", spacing_s)
         self.window_s, self.slots, self.spacing_s = window_s, slots, spacing_s
         self.min_span_s, self.min_points, self.min_alt_m = min_span_s, min_points, min_alt_m
         self.kappa0, self.kappa_std = kappa0, kappa_std

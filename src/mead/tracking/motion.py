@@ -42,6 +42,7 @@ from typing import Protocol
 
 import numpy as np
 
+from mead.errors import check
 from mead.types import Array, Covs, States
 
 
@@ -136,11 +137,9 @@ class ConstantVelocity:
                 f"ConstantVelocity.v_fast_mps ({self.v_fast_mps}) must exceed "
                 f"v_slow_mps ({self.v_slow_mps})"
             )
-        if self.decay >= 1.0 or self.boost <= 1.0 or self.scale_max < 1.0:
-            raise ValueError(
-                "ConstantVelocity needs decay < 1, boost > 1 and scale_max >= 1 "
-                f"(got {self.decay}, {self.boost}, {self.scale_max})"
-            )
+        check(self.decay < 1.0, "ConstantVelocity.decay", "< 1", self.decay)
+        check(self.boost > 1.0, "ConstantVelocity.boost", "> 1", self.boost)
+        check(self.scale_max >= 1.0, "ConstantVelocity.scale_max", ">= 1", self.scale_max)
 
     def q(self, x: States, q_scale: Array) -> Array:
         """Process noise density (N,) m²/s³ of N tracks from their speed and manoeuvre scale."""

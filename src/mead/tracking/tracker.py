@@ -51,7 +51,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from mead.errors import MeadError
+from mead.errors import BadScan
 from mead.sensors.base import Scan
 from mead.tracking.association import GNN, Associator, SoftAssociator
 from mead.tracking.base import CartesianScan, TrackReport
@@ -71,15 +71,6 @@ from mead.tracking.motion import ConstantVelocity, MotionModel
 from mead.tracking.score import ClutterMap, log_likelihood
 from mead.tracking.table import TrackTable
 from mead.types import Array, Covs, Index, Meas, States
-
-
-class BadScan(MeadError, ValueError):
-    """A scan handed to a tracker is malformed; ``sensor_id`` and ``field`` say where."""
-
-    def __init__(self, sensor_id: str, field: str, detail: str) -> None:
-        self.sensor_id, self.field, self.detail = sensor_id, field, detail
-        super().__init__(f"scan from sensor {sensor_id!r}: {field} {detail}")
-
 
 UID_PLOT_BITS = 24
 """A track's uid is (arrival serial of its first scan) << 24 | (index of its first plot)."""
