@@ -7,9 +7,9 @@ Run as::
         before=out/reference-main after=out/reference [--json]
     python -m benchmarks.bench_warning --scenario scenarios/small.yaml --run [--seed 7]
 
-Each ``label=DIR`` is the output folder of a ``mead run`` (its ``events.jsonl``) on the
-scenario and seed given; ``--run`` first runs MEAD now (into a temporary folder) and adds
-it as ``now``. The truth is simulated once from the scenario and seed (the same for every
+Each ``label=DIR`` is the output folder of a ``mead run`` (its ``events.jsonl.gz``, or
+the ``events.jsonl`` of older versions) on the scenario and seed given; ``--run`` first runs
+MEAD now (into a temporary folder) and adds it as ``now``. The truth is simulated once from the scenario and seed (the same for every
 folder), so folders written by older versions of MEAD compare on equal terms.
 
 Figures (alliance ``A`` and national-only ``N``):
@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from mead import __version__ as mead_version
-from mead.events import read_events
+from mead.events import read_events_file
 from mead.metrics.evaluation import first_warning
 from mead.metrics.warning import (
     THREATS,
@@ -53,7 +53,8 @@ from mead.scenario import load_scenario
 
 def figures(world: World, folder: Path) -> dict[str, Any]:
     """Every figure of one run folder against the world's truth."""
-    events = read_events((folder / "events.jsonl").read_bytes())
+    gz = folder / "events.jsonl.gz"
+    events = read_events_file(gz if gz.exists() else folder / "events.jsonl")
     truth, epoch = world.truth, world.scenario.start_epoch_s()
     t_plot = first_plot_times(truth, world.scans)
     kind = np.asarray(truth.kind)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -60,8 +61,8 @@ def test_run_small_writes_the_report(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary == json.loads((tmp_path / "summary.json").read_text())
-    for f in ("events.jsonl", "warning_time.png", "map.png", "report.md"):
+    for f in ("events.jsonl.gz", "truth.jsonl", "warning_time.png", "map.png", "report.md"):
         assert (tmp_path / f).stat().st_size > 0
-    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    lines = gzip.decompress((tmp_path / "events.jsonl.gz").read_bytes()).splitlines()
     kinds = {json.loads(line)["kind"] for line in lines}
     assert "alert" in kinds

@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         "run a scenario: alliance vs national-only, with a report",
         "Simulate SCENARIO (truth, radars, trackers, sharing, fusion, threat assessment) "
         "twice on the same plots — alliance and national-only — print the summary and "
-        "write events.jsonl, summary.json, plots and report.md into --out.",
+        "write events.jsonl.gz, truth.jsonl, summary.json, plots and report.md into --out.",
     )
     r.add_argument("scenario", type=Path, help="scenario YAML, e.g. scenarios/reference.yaml")
     r.add_argument("--out", type=Path, default=Path("out"), help="report folder (default out/)")

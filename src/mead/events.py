@@ -1,7 +1,8 @@
 """Evaluation events: what a node did that a person or a scorer reads later, as typed structs.
 
 Nodes emit events through an injected ``Emit`` sink; the simulation keeps them per run and
-writes them to ``events.jsonl`` (one JSON object per line, ``kind`` first), live nodes write
+writes them to ``events.jsonl.gz`` (one JSON object per line, ``kind`` first, gzip), live
+nodes write
 them to their ``--events`` file. ``Event`` is the tagged union, decoded with :data:`DECODER`.
 
 Field names are those of the log's first format (``kind``, ``run``, ``node``, ``state``,
@@ -12,7 +13,9 @@ line of each kind.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gzip
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import msgspec
 
@@ -90,6 +93,22 @@ def read_events(lines: bytes | str) -> list[Event]:
     return [DECODER.decode(ln) for ln in text.splitlines() if ln.strip()]
 
 
+def read_events_file(path: str | Path) -> list[Event]:
+    """Events from a file: JSON lines, gzip-compressed when the name ends in ``.gz``."""
+    path = Path(path)
+    raw = path.read_bytes()
+    return read_events(gzip.decompress(raw) if path.suffix == ".gz" else raw)
+
+
+def write_events_file(path: str | Path, events: Iterable[Event]) -> None:
+    """Write events as JSON lines, gzip-compressed when the name ends in ``.gz``."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as f:
+        for ev in events:
+            f.write(encode_line(ev))
+
+
 __all__ = [
     "AlertEvent",
     "AlertReceived",
@@ -102,4 +121,6 @@ __all__ = [
     "Rejected",
     "encode_line",
     "read_events",
+    "read_events_file",
+    "write_events_file",
 ]

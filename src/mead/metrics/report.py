@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mead import geo
-from mead.events import encode_line
+from mead.events import write_events_file
 from mead.metrics.basemap import border_lines
 from mead.metrics.evaluation import format_summary
 from mead.metrics.warning import first_plot_times, truth_rows
@@ -32,11 +32,10 @@ def write_report(
 ) -> list[Path]:
     """Write everything into ``out`` and return the files written."""
     out.mkdir(parents=True, exist_ok=True)
-    events = out / "events.jsonl"
-    with events.open("wb") as f:
-        for m in MODES:
-            for ev in results[m].events:
-                f.write(encode_line(msgspec.structs.replace(ev, run=m)))
+    events = out / "events.jsonl.gz"
+    write_events_file(
+        events, (msgspec.structs.replace(ev, run=m) for m in MODES for ev in results[m].events)
+    )
     truth = out / "truth.jsonl"
     rows = truth_rows(world.truth, first_plot_times(world.truth, world.scans))
     truth.write_bytes(b"".join(msgspec.json.encode(r) + b"\n" for r in rows))
