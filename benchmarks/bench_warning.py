@@ -9,8 +9,9 @@ Run as::
 
 Each ``label=DIR`` is the output folder of a ``mead run`` (its ``events.jsonl.gz``, or
 the ``events.jsonl`` of older versions) on the scenario and seed given; ``--run`` first runs
-MEAD now (into a temporary folder) and adds it as ``now``. The truth is simulated once from the scenario and seed (the same for every
-folder), so folders written by older versions of MEAD compare on equal terms.
+MEAD now (into a temporary folder) and adds it as ``now``. The truth is simulated once
+from the scenario and seed (the same for every folder), so folders written by older
+versions of MEAD compare on equal terms.
 
 Figures (alliance ``A`` and national-only ``N``):
 
