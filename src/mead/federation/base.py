@@ -59,3 +59,18 @@ def subject_matches(pattern: str, subject: str) -> bool:
         if i >= len(s) or (tok != "*" and tok != s[i]):
             return False
     return len(p) == len(s)
+
+
+def check_subject(subject: str, wildcards: bool) -> None:
+    """Raise ``ValueError`` unless ``subject`` is a valid NATS subject (or pattern)."""
+    toks = subject.split(".")
+    bad = "" if all(toks) else "has an empty token"
+    if not bad and not wildcards and any(t in ("*", ">") for t in toks):
+        bad = "has a wildcard; publish to a concrete subject"
+    if not bad and ">" in toks[:-1]:
+        bad = "has '>' before its last token"
+    if not bad and any(c in subject for c in " \t\r\n"):
+        bad = "contains whitespace"
+    if bad:
+        kind = "pattern" if wildcards else "subject"
+        raise ValueError(f"{kind} {subject!r} {bad}")

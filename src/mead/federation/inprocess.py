@@ -30,28 +30,13 @@ from fnmatch import fnmatchcase
 
 import numpy as np
 
-from mead.federation.base import subject_matches
+from mead.federation.base import check_subject, subject_matches
 from mead.scenario.schema import Link
 
 DEFAULT_LINK = Link()
 """Used when no link matches: 150 ms, no jitter, no loss."""
 
 _Item = tuple[float, int, str, bytes]  # (arrival s, publish order, subject, data)
-
-
-def check_subject(subject: str, wildcards: bool) -> None:
-    """Raise ``ValueError`` unless ``subject`` is a valid NATS subject (or pattern)."""
-    toks = subject.split(".")
-    bad = "" if all(toks) else "has an empty token"
-    if not bad and not wildcards and any(t in ("*", ">") for t in toks):
-        bad = "has a wildcard; publish to a concrete subject"
-    if not bad and ">" in toks[:-1]:
-        bad = "has '>' before its last token"
-    if not bad and any(c in subject for c in " \t\r\n"):
-        bad = "contains whitespace"
-    if bad:
-        kind = "pattern" if wildcards else "subject"
-        raise ValueError(f"{kind} {subject!r} {bad}")
 
 
 class _Uniforms:

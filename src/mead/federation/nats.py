@@ -41,8 +41,7 @@ from nats.js import api
 from nats.js.errors import BadRequestError, NotFoundError
 
 from mead.errors import NatsError
-from mead.federation.base import subject_matches
-from mead.federation.inprocess import check_subject
+from mead.federation.base import check_subject, subject_matches
 from mead.federation.natsconf import StreamSpec
 
 T = TypeVar("T")
@@ -151,13 +150,16 @@ class NatsSubscription:
         """Messages received and not yet drained."""
         return len(self._q)
 
-    async def _on_core(self, msg: Msg) -> None:
+    async def on_core(self, msg: Msg) -> None:
+        """Callback of a core subscription: queue the message (count it if full)."""
         if len(self._q) >= self.limit:
             self.dropped += 1
             return
         self._q.append((msg.subject, msg.data, None, time.time()))
 
-    async def _on_js(self, msg: Msg) -> None:
+    async def on_durable(self, msg: Msg) -> None:
+        """Callback of a durable (JetStream) subscription: queue the message, to be acked
+        when drained."""
         # max_ack_pending = limit bounds this queue; a message beyond it (a redelivery
         # while undrained) is left unacked, so the server delivers it again later.
         if len(self._q) >= self.limit:
@@ -330,12 +332,12 @@ class NatsEndpoint:
     async def _subscribe(self, sub: NatsSubscription, durables: Sequence[Durable] | None) -> None:
         if not durables:
             await self._nc.subscribe(
-                sub.pattern, cb=sub._on_core, pending_msgs_limit=-1, pending_bytes_limit=-1
+                sub.pattern, cb=sub.on_core, pending_msgs_limit=-1, pending_bytes_limit=-1
             )
             await self._nc.flush()
             return
         for d in durables:
-            nc = await self._bus._conn(d.conn, self.name)
+            nc = await self._bus.connection(d.conn, self.name)
             cfg = api.ConsumerConfig(
                 ack_policy=api.AckPolicy.EXPLICIT,
                 max_ack_pending=sub.limit,
@@ -347,7 +349,7 @@ class NatsEndpoint:
                     sub.pattern,
                     stream=d.stream,
                     durable=d.consumer,
-                    cb=sub._on_js,
+                    cb=sub.on_durable,
                     manual_ack=True,
                     config=cfg,
                     pending_msgs_limit=-1,
@@ -358,6 +360,18 @@ class NatsEndpoint:
                     f"durable consumer {d.consumer!r} on stream {d.stream!r} at {d.conn.url} "
                     f"({d.conn.user}): {e.description or e}"
                 ) from None
+
+    @property
+    def client(self) -> Client:
+        """The endpoint's own NATS connection."""
+        return self._nc
+
+    async def stop_sending(self, timeout_s: float = 2.0) -> None:
+        """Let the sender task send what is queued, then end it (the bus is closing)."""
+        self._queue.append(None)
+        self._wake.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._sender, timeout_s)
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until everything published so far is sent and acked (tests, shutdown)."""
@@ -415,7 +429,7 @@ class NatsBus:
             await asyncio.sleep(every)
             for spec, stream in watch:
                 try:
-                    js = (await self._conn(spec, "watch")).jetstream()
+                    js = (await self.connection(spec, "watch")).jetstream()
                     info = await js.stream_info(stream)
                     dead = {
                         s.name
@@ -436,7 +450,7 @@ class NatsBus:
                 except Exception as e:  # the hub is down or slow: try again next round
                     self.errors[f"watch_{type(e).__name__}"] += 1
 
-    async def _conn(self, spec: ConnSpec, name: str) -> Client:
+    async def connection(self, spec: ConnSpec, name: str) -> Client:
         nc = self._conns.get(spec)
         if nc is None:
             nc = self._conns[spec] = await open_conn(spec, f"mead-{name}", self.errors)
@@ -463,12 +477,9 @@ class NatsBus:
 
         async def _close() -> None:
             for ep in self.endpoints:
-                ep._queue.append(None)
-                ep._wake.set()
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(ep._sender, 2.0)
+                await ep.stop_sending()
             for nc in {
-                id(c): c for c in [*self._conns.values(), *(e._nc for e in self.endpoints)]
+                id(c): c for c in [*self._conns.values(), *(e.client for e in self.endpoints)]
             }.values():
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(nc.drain(), 2.0)
