@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pymap3d
 
-from mead.types import Array, Matrix, Positions
+from mead.types import Array, ArrayLike, Matrix, Positions
 
 WGS84 = pymap3d.Ellipsoid.from_name("wgs84")
 A_M = WGS84.semimajor_axis  # equatorial radius, m
@@ -21,7 +21,7 @@ OMEGA_E = 7.2921150e-5  # Earth's rotation rate, rad/s
 K_REFRACTION = 4.0 / 3.0  # standard-atmosphere effective-Earth factor
 
 
-def geodetic2ecef(lat_deg: Array, lon_deg: Array, alt_m: Array) -> Positions:
+def geodetic2ecef(lat_deg: ArrayLike, lon_deg: ArrayLike, alt_m: ArrayLike) -> Positions:
     """Geodetic (deg, deg, m above WGS84) → ECEF positions, shape (..., 3) in m."""
     x, y, z = pymap3d.geodetic2ecef(lat_deg, lon_deg, alt_m, ell=WGS84)
     return np.stack(np.broadcast_arrays(x, y, z), axis=-1).astype(np.float64)
@@ -57,7 +57,7 @@ def enu_rotation(lat_deg: float, lon_deg: float) -> Matrix:
     return np.array([[-sl, cl, 0.0], [-sp * cl, -sp * sl, cp], [cp * cl, cp * sl, sp]])
 
 
-def enu_rotations(lat_deg: Array, lon_deg: Array) -> Array:
+def enu_rotations(lat_deg: ArrayLike, lon_deg: ArrayLike) -> Array:
     """(N, 3, 3) ENU rotations for N sites at once."""
     phi, lam = np.radians(np.asarray(lat_deg)), np.radians(np.asarray(lon_deg))
     sp, cp, sl, cl = np.sin(phi), np.cos(phi), np.sin(lam), np.cos(lam)
@@ -100,7 +100,7 @@ def rae2enu(m: Array) -> Array:
 
 
 def great_circle_distance_m(
-    lat1_deg: Array, lon1_deg: Array, lat2_deg: Array, lon2_deg: Array
+    lat1_deg: ArrayLike, lon1_deg: ArrayLike, lat2_deg: ArrayLike, lon2_deg: ArrayLike
 ) -> Array:
     """Great-circle distance (haversine on the mean sphere), m."""
     p1, p2 = np.radians(lat1_deg), np.radians(lat2_deg)
@@ -110,7 +110,7 @@ def great_circle_distance_m(
 
 
 def initial_bearing_deg(
-    lat1_deg: Array, lon1_deg: Array, lat2_deg: Array, lon2_deg: Array
+    lat1_deg: ArrayLike, lon1_deg: ArrayLike, lat2_deg: ArrayLike, lon2_deg: ArrayLike
 ) -> Array:
     """Initial great-circle bearing from point 1 to point 2, deg clockwise from north, [0, 360)."""
     p1, p2 = np.radians(lat1_deg), np.radians(lat2_deg)
@@ -121,7 +121,7 @@ def initial_bearing_deg(
 
 
 def destination(
-    lat_deg: Array, lon_deg: Array, bearing_deg: Array, dist_m: Array
+    lat_deg: ArrayLike, lon_deg: ArrayLike, bearing_deg: ArrayLike, dist_m: ArrayLike
 ) -> tuple[Array, Array]:
     """Point reached from (lat, lon) along a great circle with an initial bearing (mean sphere)."""
     p1, l1 = np.radians(lat_deg), np.radians(lon_deg)
@@ -131,7 +131,7 @@ def destination(
     return np.degrees(p2), (np.degrees(l2) + 540.0) % 360.0 - 180.0
 
 
-def radar_horizon_m(h_radar_m: Array, h_target_m: Array, k: float = K_REFRACTION) -> Array:
+def radar_horizon_m(h_radar_m: ArrayLike, h_target_m: ArrayLike, k: float = K_REFRACTION) -> Array:
     """Radar horizon distance (m) with k-earth refraction: √(2kRh_r) + √(2kRh_t)."""
     ke = k * R_MEAN_M
     hr = np.maximum(np.asarray(h_radar_m, dtype=np.float64), 0.0)
@@ -140,7 +140,7 @@ def radar_horizon_m(h_radar_m: Array, h_target_m: Array, k: float = K_REFRACTION
 
 
 def apparent_elevation_rad(
-    slant_m: Array, h_radar_m: Array, h_target_m: Array, k: float = K_REFRACTION
+    slant_m: ArrayLike, h_radar_m: ArrayLike, h_target_m: ArrayLike, k: float = K_REFRACTION
 ) -> Array:
     """Elevation of a target seen from a radar on a k-earth (refraction included), rad.
 
@@ -155,7 +155,7 @@ def apparent_elevation_rad(
     return np.arcsin(np.clip((rt**2 - rr**2 - s**2) / (2 * rr * s), -1.0, 1.0))
 
 
-def horizon_dip_rad(h_radar_m: Array, k: float = K_REFRACTION) -> Array:
+def horizon_dip_rad(h_radar_m: ArrayLike, k: float = K_REFRACTION) -> Array:
     """Depression angle of the geometric horizon on a k-earth seen from height h_r (≤ 0), rad."""
     ke = k * R_MEAN_M
     return -np.arccos(ke / (ke + np.maximum(np.asarray(h_radar_m, dtype=np.float64), 0.0)))

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
 """Any float64 array; prefer a more specific alias below."""
+
+ArrayLike = float | NDArray[np.floating[Any]] | NDArray[np.integer[Any]]
+"""A scalar or an array, for kernels that broadcast their inputs (geodesy)."""
 
 States = NDArray[np.float64]
 """(N, 6) ECEF state [x y z vx vy vz] in m and m/s."""

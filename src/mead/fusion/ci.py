@@ -26,7 +26,10 @@ contiguous run; ``starts`` (G,) holds the first row of each group, as for
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 from mead.types import Array, Covs, Index, States
 
@@ -38,9 +41,9 @@ def _check_states(x: States, P: Covs, name: str = "") -> None:
         raise ValueError(f"'P{name}' must have shape ({x.shape[0]}, 6, 6), got {P.shape}")
 
 
-def symmetrize(P: Covs) -> Covs:
-    """(P + Pᵀ) / 2 over the last two axes."""
-    return 0.5 * (P + P.swapaxes(-1, -2))
+def symmetrize(P: NDArray[np.floating[Any]]) -> Covs:
+    """(P + Pᵀ) / 2 over the last two axes, float64."""
+    return np.asarray(0.5 * (P + P.swapaxes(-1, -2)), dtype=np.float64)
 
 
 def group_starts(keys: np.ndarray) -> tuple[Index, Index]:

@@ -117,7 +117,7 @@ def plot_map(out: Path, world: World) -> Path:
                 a.circle.lat_deg, a.circle.lon_deg, np.arange(0, 361, 10), a.circle.radius_km * 1e3
             )
         else:
-            poly = a.polygon or []
+            poly: tuple[tuple[float, float], ...] = a.polygon or ()
             pts = np.array([*poly, *poly[:1]])
             la, lo = pts[:, 0], pts[:, 1]
         ax.fill(lo, la, color="tab:green", alpha=0.5)

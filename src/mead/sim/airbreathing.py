@@ -125,7 +125,8 @@ def fly_routes(points_deg: Array, cls: FlightClass, top_m: Array | None = None) 
         raise ValueError(f"points_deg must be (N, P, 2) [lat, lon] (got shape {pts.shape})")
     n = pts.shape[0]
     routes = build_routes(latlon2unit(pts[..., 0], pts[..., 1]), np.full(n, cls.turn_radius_m()))
-    prof = plan_profiles(routes.length_m, cls, cls.altitude_m if top_m is None else top_m)
+    top = np.full(n, cls.altitude_m) if top_m is None else np.broadcast_to(top_m, (n,))
+    prof = plan_profiles(routes.length_m, cls, np.asarray(top, dtype=np.float64))
     steps = np.maximum(np.ceil(prof.t_total / cls.dt_s - 1e-9), 1).astype(np.int64)
     dt, count = prof.t_total / steps, steps + 1
     first = np.cumsum(count) - count

@@ -95,7 +95,7 @@ def fly(
         p_new, v_new = rk4_step(y[:3], y[3:], h, ib, tk, j2=j2, omega=omega)
         y_new = np.concatenate([p_new, v_new])
         g_new = height_m(y_new)
-        if record:
+        if out.hist is not None:
             out.hist[k + 1][:, live] = y_new
         down = ~boosting & (g_new <= 0.0) & (g_new < g)
         if down.any():

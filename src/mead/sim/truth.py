@@ -66,7 +66,7 @@ def _draw_raid(rng: np.random.Generator, raid: Raid, areas: dict[str, DefendedAr
         rows = np.flatnonzero(which == j)
         if rows.size:
             aim[rows] = area_points(rng, areas[name], rows.size)
-    t = raid.first_launch_s + raid.spacing_s * np.arange(raid.count)
+    t = raid.first_launch_s + raid.spacing_s * np.arange(raid.count, dtype=np.float64)
     return _Draw(raid, launch, aim, t)
 
 

@@ -44,10 +44,10 @@ from __future__ import annotations
 
 import bisect
 import copy
-import functools
 from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import cast
 
 import numpy as np
 
@@ -144,7 +144,10 @@ class Tracker:
             coverage = RadarCoverage(coverage)
         self.coverage: Coverage = coverage
         self.clutter = ClutterMap()  # learned false-plot density per sensor (track score)
-        self._modes = self.motion.n_modes if isinstance(self.motion, MultipleModel) else 0
+        self._mm: MultipleModel | None = (
+            self.motion if isinstance(self.motion, MultipleModel) else None
+        )  # the motion model again, typed as multiple-model, or None
+        self._modes = self._mm.n_modes if self._mm is not None else 0
         self.table = TrackTable.empty(
             n_modes=self._modes, mode_dim=getattr(self.motion, "mode_dim", 6)
         )
@@ -311,8 +314,8 @@ class Tracker:
     def _predicted(self, rows: Index, t: float) -> tuple[States, Covs]:
         """States and covariances of tracks ``rows`` predicted to ``t``, table unchanged."""
         tab, dt = self.table, t - self.table.t[rows]
-        if self._modes:
-            *_, x, P = self.motion.predict_modes(tab.mu[rows], tab.xm[rows], tab.Pm[rows], dt)
+        if self._mm is not None:
+            *_, x, P = self._mm.predict_modes(tab.mu[rows], tab.xm[rows], tab.Pm[rows], dt)
             return x, P
         return self.motion.predict(tab.x[rows], tab.P[rows], dt, tab.q_scale[rows])
 
@@ -321,8 +324,8 @@ class Tracker:
         if not len(tab):
             return
         dt = t - tab.t
-        if self._modes:
-            tab.mu, tab.xm, tab.Pm, tab.x, tab.P = self.motion.predict_modes(
+        if self._mm is not None:
+            tab.mu, tab.xm, tab.Pm, tab.x, tab.P = self._mm.predict_modes(
                 tab.mu, tab.xm, tab.Pm, dt
             )
         else:
@@ -334,12 +337,13 @@ class Tracker:
         and ln g of each hit (``score.log_likelihood``)."""
         if _soft_check(self.associator):
             return self._update_soft(gated, sigma, col)
-        chosen = self.associator.associate(gated, self.table.confirmed[gated.pred.idx])
+        hard = cast(Associator, self.associator)  # _soft_check said so, cheaply
+        chosen = hard.associate(gated, self.table.confirmed[gated.pred.idx])
         tab, rows = self.table, gated.track[chosen]
         y, H, R = gated.y[chosen], gated.pred.H[gated.row[chosen]], np.diag(np.square(sigma))
-        if self._modes:
+        if self._mm is not None:
             tab.mu[rows], tab.xm[rows], tab.Pm[rows], tab.x[rows], tab.P[rows] = (
-                self.motion.update_modes(
+                self._mm.update_modes(
                     tab.mu[rows], tab.xm[rows], tab.Pm[rows], tab.x[rows], y, H, R
                 )
             )
@@ -383,7 +387,7 @@ class Tracker:
             return
         assert self.t is not None
         x, P = self.initiator.initiate(z, sigma, model)
-        modes = self.motion.start(x, P) if self._modes else None
+        modes = self._mm.start(x, P) if self._mm is not None else None
         self.table.append(TrackTable.new(uid, x, P, self.t, col, len(self.sensor_ids), modes))
         self.counters["tracks_initiated"] += len(z)
 
@@ -416,9 +420,13 @@ class Tracker:
         return [names[i] for i in inverse.reshape(-1).tolist()]
 
 
-@functools.cache
+_SOFT: dict[type, bool] = {}
+
+
 def _is_soft_type(cls: type) -> bool:
-    return issubclass(cls, SoftAssociator)
+    if cls not in _SOFT:
+        _SOFT[cls] = issubclass(cls, SoftAssociator)
+    return _SOFT[cls]
 
 
 def _soft_check(associator: object) -> bool:
