@@ -162,12 +162,15 @@ def run_node(
     node: Any
     try:
         endpoint = bus.connect(cfg.name)
-        world = prepare(sc, sc.seed)  # radars and ADS-B receivers, simulated in real time
         if role == "coordinator":
+            # live partners do not forward ADS-B yet: the coordinator judges on kinematics
+            # and on the classes partners release (a partner's ADS-B-identified civil track
+            # is released as aircraft)
             node = build_coordinator(
-                sc, identity=identity, endpoint=endpoint, opener=opener, adsb=world.adsb, emit=emit
+                sc, identity=identity, endpoint=endpoint, opener=opener, emit=emit
             )
         else:
+            world = prepare(sc, sc.seed)  # radars and ADS-B receivers, simulated in real time
             node = build_partner(
                 sc,
                 cfg.name,
