@@ -35,7 +35,7 @@ from mead.runtime.simulation import prepare
 from mead.scenario import load_scenario
 from mead.scenario.schema import Scenario
 from mead.threat.classify import Classifier
-from mead.threat.evaluate import DEFAULT_RULES, _with_drag
+from mead.threat.evaluate import DEFAULT_RULES, with_drag
 from mead.threat.impact import predict_impact
 from mead.threat.trajectory import FreeFlightFit
 from mead.tracking.tracker import Tracker
@@ -87,7 +87,7 @@ def run_seed(
         d, k = cKDTree(states[:, :3]).query(rep.x[:, :3], distance_upper_bound=25e3)
         on = free & np.isfinite(d)
         obj = alive[np.minimum(k, alive.size - 1)]
-        x7, P7 = _with_drag(c.x, c.P, DEFAULT_RULES.beta_kg_m2)
+        x7, P7 = with_drag(c.x, c.P, DEFAULT_RULES.beta_kg_m2)
         for name, (xs, Ps, ok) in {
             "fit": (ff.x, ff.P, on & ff.ok),
             "track": (x7, P7, on & ff.ok),  # same rows, for a fair comparison

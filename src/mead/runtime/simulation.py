@@ -24,7 +24,7 @@ from mead.events import Event
 from mead.federation.envelope import Opener
 from mead.federation.identity import KeyRegistry
 from mead.federation.inprocess import InProcessBus
-from mead.runtime.node import CoordinatorNode, PartnerNode
+from mead.runtime.node import CoordinatorNode, Observe, PartnerNode
 from mead.runtime.wiring import (
     MAX_MESSAGE_AGE_S,
     build_coordinator,
@@ -116,9 +116,8 @@ def run_mode(
     registry = KeyRegistry({n: i.verify_key for n, i in ids.items()})
     result = ModeResult(mode)
     obs = observer(world) if observer is not None else None
-    hooks: dict[str, Any] = {"emit": result.events.append}
-    if obs is not None:
-        hooks["observe"] = obs
+    emit = result.events.append
+    observe: Observe = obs if obs is not None else _no_observer
     pols = policies(sc, world.scenario_path, national=mode == "national")
 
     def opener() -> Opener:
@@ -135,13 +134,20 @@ def run_mode(
             scans=_scans_of(world.scans, p.name),
             epoch_s=epoch,
             adsb=world.adsb,
-            **hooks,
+            emit=emit,
+            observe=observe,
         )
         for p in sc.partners
     ]
     c = sc.coordinator.name
     coord = build_coordinator(
-        sc, identity=ids[c], endpoint=bus.connect(c), opener=opener(), adsb=world.adsb, **hooks
+        sc,
+        identity=ids[c],
+        endpoint=bus.connect(c),
+        opener=opener(),
+        adsb=world.adsb,
+        emit=emit,
+        observe=observe,
     )
     t0 = time.perf_counter()
     for t in _ticks(sc.duration_s, sc.tick_s, f"{mode:>8}", progress):
@@ -159,6 +165,10 @@ def run_mode(
         late = {k: v for k, v in node.tracker.counters.items() if k.startswith("scans_")}
         result.counters[node.name] |= _prefixed(late, "tracker_")
     return result
+
+
+def _no_observer(*_: object) -> None:
+    return None
 
 
 def _prefixed(c: dict[str, int], prefix: str) -> dict[str, int]:

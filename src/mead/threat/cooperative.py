@@ -86,12 +86,16 @@ class Identification:
 
 
 def latest_per_icao(reports: AdsbReports, t: float, window_s: float) -> AdsbReports:
-    """Each aircraft's newest report with ``t − window_s < t_r ≤ t``, ordered by ICAO."""
-    rows = np.flatnonzero((reports.t > t - window_s) & (reports.t <= t))
-    order = rows[np.lexsort((reports.t[rows], reports.icao[rows]))]
-    icao = reports.icao[order]
+    """Each aircraft's newest report with ``t − window_s < t_r ≤ t``, ordered by ICAO.
+
+    ``reports`` are time-ordered (as ``AdsbReports`` are): the window is found by binary
+    search, so a node can hand in every report of its run each cycle.
+    """
+    recent = reports.window(t - window_s, t)
+    order = np.lexsort((recent.t, recent.icao))
+    icao = recent.icao[order]
     last = np.flatnonzero(np.append(icao[1:] != icao[:-1], True)) if order.size else order
-    return reports.take(order[last])
+    return recent.take(order[last])
 
 
 def extrapolate(latest: AdsbReports, t: float, accel_mps2: float = MANOEUVRE_MPS2) -> AdsbPicture:

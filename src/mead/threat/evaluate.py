@@ -197,7 +197,7 @@ def _ballistic_pairs(
 ) -> _Pairs:
     ahead = _heading_towards(loc, areas)
     rows = rows[ahead]
-    x7, P7 = _with_drag(x[rows], P[rows], beta_kg_m2)
+    x7, P7 = with_drag(x[rows], P[rows], beta_kg_m2)
     if flight is not None:  # free-flight fits where there are: state now, κ and covariance
         use = flight.ok[rows]
         x7[use], P7[use] = flight.x[rows[use]], flight.P[rows[use]]
@@ -253,7 +253,7 @@ def area_probability(
     return inside.mean(axis=1)
 
 
-def _with_drag(x: States, P: Covs, beta_kg_m2: float | None) -> tuple[Array, Covs]:
+def with_drag(x: States, P: Covs, beta_kg_m2: float | None) -> tuple[Array, Covs]:
     """(K, 7) states with κ = 1/β (0: vacuum) and (K, 7, 7) covariances with κ exact."""
     k = x.shape[0]
     kappa = 0.0 if beta_kg_m2 is None else 1.0 / beta_kg_m2
