@@ -131,6 +131,7 @@ class AlertFields(msgspec.Struct, frozen=True, kw_only=True):
     issuer: str = ""  # pseudonym of the issuer (coordinator or the partner itself)
     level: AlertLevel = "alert"  # "pre"-alert to a wide region, or the area "alert" itself
     p_area: float = 1.0  # probability the threat lands in (or reaches) the area
+    salvo: str = ""  # alert_id of the first alert of its salvo ("": none), for display
 
 
 class Alert(AlertFields, frozen=True, kw_only=True, tag="alert"):

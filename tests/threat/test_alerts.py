@@ -230,3 +230,60 @@ def test_drone_alerts_outlast_short_gaps():
     out = [am.step(4.0 * k, [], ["12", "13"]) for k in range(1, 31)]  # 4 … 120 s
     cancels = [(4.0 * (k + 1), a.area) for k, o in enumerate(out) for a in o]
     assert cancels == [(12.0, "South"), (120.0, "North")]
+
+
+def test_alerts_arriving_together_at_one_area_form_a_salvo():
+    am = AlertManager("C0", AREAS, confirm=1, salvo_s=60.0)
+    t = 1000.0
+    threats = [
+        _threat(t, track="1", tgo=300.0),
+        _threat(t, track="2", tgo=330.0),  # 30 s after the first: same salvo
+        _threat(t, track="3", tgo=380.0),  # 50 s after the second: chained into it
+        _threat(t, track="4", tgo=900.0),  # ten minutes later: a salvo of its own
+        _threat(t, track="5", area="South", tgo=300.0),  # another area
+    ]
+    out = {a.alert_id: a for a in am.step(t, threats, live_ids=["1", "2", "3", "4", "5"])}
+    assert {k: a.salvo for k, a in out.items()} == {
+        "C0-1-North": "",
+        "C0-2-North": "C0-1-North",
+        "C0-3-North": "C0-1-North",
+        "C0-4-North": "",
+        "C0-5-South": "",
+    }
+    # each object keeps its own alert, and an update keeps the salvo
+    later = [_threat(t + 5, track="3", tgo=380.0 - 5 + 60.0)]
+    (upd,) = am.step(t + 5, later, live_ids=["1", "2", "3", "4", "5"])
+    assert upd.state == "updated" and upd.salvo == "C0-1-North"
+
+
+def test_slow_threats_do_not_update_on_a_narrowing_corridor():
+    am = AlertManager("C0", AREAS, confirm=1)
+    kw = dict(threat_class="drone", impact_radius_m=60_000.0)
+    assert am.step(0.0, [_threat(0.0, tgo=3000.0, **kw)], ["12"])[0].state == "issued"
+    kw["impact_radius_m"] = 20_000.0  # the path's margin shrinks as the drone closes in
+    assert am.step(10.0, [_threat(10.0, tgo=2990.0, **kw)], ["12"]) == []
+    fast = AlertManager("C0", AREAS, confirm=1)
+    kw["threat_class"] = "ballistic"
+    kw["impact_radius_m"] = 60_000.0
+    assert fast.step(0.0, [_threat(0.0, tgo=300.0, **kw)], ["12"])[0].state == "issued"
+    kw["impact_radius_m"] = 20_000.0
+    assert [a.state for a in fast.step(5.0, [_threat(5.0, tgo=295.0, **kw)], ["12"])] == [
+        "updated"
+    ]
+
+
+def test_an_area_alert_is_held_while_its_probability_hovers_at_the_threshold():
+    am = AlertManager("C0", AREAS, confirm=1)
+    kw = dict(threat_class="drone")
+    seq = [
+        ("alert", False, 0.6, ["issued"]),
+        ("pre", True, 0.4, []),  # below the threshold, above half of it: held
+        ("alert", False, 0.7, []),
+        ("pre", False, 0.1, ["updated"]),  # well below: a pre-alert again
+    ]
+    for i, (level, hold, p, expect) in enumerate(seq):
+        t = 10.0 * i
+        th = _threat(t, tgo=3000.0 - t, level=level, hold=hold, p_area=p, **kw)
+        out = am.step(t, [th], ["12"])
+        assert [a.state for a in out] == expect, i
+    assert am.open_alerts[0].level == "pre"

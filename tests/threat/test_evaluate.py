@@ -294,3 +294,34 @@ def test_area_probability_matches_the_rayleigh_law() -> None:
         np.array([32.0]), np.array([35.0]), C, AreaSet.from_areas(square), np.array([0])
     )
     assert 0.0 < ps[0] < 1.0
+
+
+def test_drone_alert_level_follows_the_probability_of_reaching_the_area():
+    """Close in and dead on: an area alert; far out, where a turn still to come decides the
+    area, or passing beside it: a pre-alert only."""
+    areas = [_circle("Base", "P1", 31.5, 35.0, r_km=10.0)]
+    near = _flyer(31.2, 35.0, 1000.0, 51.0, 0.0, sig_v=0.5)  # 33 km out, heading at it
+    far = _flyer(29.8, 35.0, 1000.0, 51.0, 0.0, sig_v=0.5)  # 190 km out, heading at it
+    beside = _flyer(31.2, 35.137, 1000.0, 51.0, 0.0, sig_v=3.0)  # passes 13 km off centre
+    x = np.concatenate([near[0], far[0], beside[0]])
+    P = np.concatenate([near[1], far[1], beside[1]])
+    out = {th.track_id: th for th in assess(0.0, ["1", "2", "3"], x, P, ["drone"] * 3, areas)}
+    assert out["1"].level == "alert" and out["1"].p_area > 0.9
+    assert out["2"].level == "pre" and out["2"].p_area < 0.5
+    assert out["3"].level == "pre" and out["3"].p_area < out["1"].p_area
+    straight = ThreatRules(route_q=0.0)  # no turns to come: the far track is an alert too
+    far_only = assess(0.0, ["2"], far[0], far[1], ["drone"], areas, rules=straight)
+    assert far_only[0].level == "alert" and far_only[0].p_area > 0.9
+
+
+def test_reach_probability_reference_values():
+    from mead.threat.evaluate import reach_probability
+
+    # no route term: the Gaussian mass within ±R of an offset of 0 and of R
+    p = reach_probability(
+        np.array([0.0, 10e3]), np.array([10e3, 10e3]), np.array([5e3, 5e3]), np.zeros(2), 0.0
+    )
+    assert p == pytest.approx([0.9545, 0.5], abs=1e-3)
+    # the route term: 1-σ of 10 km after 100 km at q = 3e-7
+    p = reach_probability(np.array([0.0]), np.array([10e3]), np.array([0.0]), [1e5], 3e-7)
+    assert p == pytest.approx([0.6827], abs=5e-3)

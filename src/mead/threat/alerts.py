@@ -10,12 +10,15 @@ One alert lifecycle per (track, area) pair, addressed to the area's owner:
   - a ballistic or rocket impact point leaves the region last sent (moves by more than
     ``max(move_m, r)``, r the radius last sent; for cruise missiles and drones the point
     is a closest approach, and whether they reach the area is the lifecycle itself);
-  - the region shrinks by more than ``shrink_frac`` of r while it is still wider than
-    the area (a region inside the area changes nothing for the area's owner);
+  - a ballistic or rocket impact region shrinks by more than ``shrink_frac`` of r while
+    it is still wider than the area (a region inside the area changes nothing for the
+    area's owner; a cruise missile's or drone's region is the margin of its path, which
+    narrows on every step as it closes in, and its news is the level);
   - the impact time moves by more than ``max(dt_impact_s, tgo_frac × tgo, 2σ)`` (a minute
     matters less an hour out; σ is the prediction's own time-to-go uncertainty, so noise
     is not news; none once the threat is at the area);
-  - the class or the level changes (a pre-alert becomes an area alert, or back);
+  - the class or the level changes (a pre-alert becomes an area alert, or back — but an
+    area alert is held while its threat says ``hold``: hysteresis on the probability);
   - and, if ``update_s`` is set, that long has passed since the last alert.
   A receiver counts down from ``t_impact`` itself, so no periodic refresh is needed;
 * **cancelled** when the pair has not been threatened for ``cancel_after`` consecutive
@@ -27,6 +30,11 @@ A *marginal* threat (just outside the threat threshold, see ``assess(stay_factor
 keeps an open alert alive and may update it, but never issues one: hysteresis against
 predictions that hover at the edge of an area.
 
+*Salvos*: an alert issued while another alert to the same area is open whose predicted
+arrival lies within ``salvo_s`` of its own joins that alert's salvo: ``salvo`` is the
+``alert_id`` of the salvo's first alert (empty for an alert alone), so a display can
+group them; each object keeps its own alert.
+
 ``alert_id`` is ``f"{issuer}-{track_id}-{area}"`` and stays the same from issue to cancel;
 if the same pair is threatened again after a cancel, the new lifecycle gets a ``-2``,
 ``-3``… suffix. The manager keeps no state about who runs it beyond ``issuer``.
@@ -36,7 +44,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import msgspec
 
@@ -78,6 +86,7 @@ class AlertManager:
     grace_s : cancel once the last predicted impact time is this far in the past, s.
     min_issue_tgo_s : never issue an alert with less time to go than this, s: nobody can act
         on it, and such late threats are mostly tracks coasting past their object's end.
+    salvo_s : alerts to one area whose predicted arrivals lie this close form a salvo, s.
     """
 
     def __init__(
@@ -95,6 +104,7 @@ class AlertManager:
         slow_cancel_s: float = 120.0,
         grace_s: float = 30.0,
         min_issue_tgo_s: float = 15.0,
+        salvo_s: float = 60.0,
     ) -> None:
         check(cancel_after >= 1, "cancel_after", ">= 1", cancel_after)
         check(confirm >= 1, "confirm", ">= 1", confirm)
@@ -114,6 +124,7 @@ class AlertManager:
         self.slow_cancel_s = slow_cancel_s  # s
         self.grace_s = grace_s  # s
         self.min_issue_tgo_s = min_issue_tgo_s  # s
+        self.salvo_s = salvo_s  # s
         self._open: dict[tuple[str, str], _Open] = {}
         self._pending: dict[tuple[str, str], tuple[Threat, int]] = {}  # not yet issued
         self._cycles: Counter[tuple[str, str]] = Counter()
@@ -179,14 +190,24 @@ class AlertManager:
             self._cycles[key] += 1
             n = self._cycles[key]
             alert_id = f"{self.issuer}-{th.track_id}-{th.area}" + (f"-{n}" if n > 1 else "")
-            alert = self._alert(t, th, alert_id, "issued")
+            alert = self._alert(t, th, alert_id, "issued", self._salvo(th))
             self._open[key] = _Open(alert, seen_t=t)
             return alert
         op.misses, op.seen_t = 0, t
+        if th.level == "pre" and th.hold and op.last.level == "alert":
+            th = replace(th, level="alert")  # held: hysteresis on the level
         if not self._changed(t, op.last, th):
             return None
-        op.last = self._alert(t, th, op.last.alert_id, "updated")
+        op.last = self._alert(t, th, op.last.alert_id, "updated", op.last.salvo)
         return op.last
+
+    def _salvo(self, th: Threat) -> str:
+        """The salvo a new alert joins: an open alert's to the same area arriving close by."""
+        for op in self._open.values():
+            last = op.last
+            if last.area == th.area and abs(last.t_impact - th.t_impact) <= self.salvo_s:
+                return last.salvo or last.alert_id
+        return ""
 
     def _agree(self, t: float, prev: Threat, th: Threat) -> bool:
         """Two successive predictions of a pair describe the same impact."""
@@ -209,7 +230,8 @@ class AlertManager:
             (self.update_s is not None and t - last.t >= self.update_s)
             or (fast and moved > max(self.move_m, last.impact_radius_m))
             or (
-                th.impact_radius_m < (1.0 - self.shrink_frac) * last.impact_radius_m
+                fast
+                and th.impact_radius_m < (1.0 - self.shrink_frac) * last.impact_radius_m
                 and last.impact_radius_m > self.area_radius_m[last.area]
             )
             or (ahead and abs(th.t_impact - last.t_impact) > tgo_news)
@@ -217,7 +239,7 @@ class AlertManager:
             or th.level != last.level
         )
 
-    def _alert(self, t: float, th: Threat, alert_id: str, state: str) -> Alert:
+    def _alert(self, t: float, th: Threat, alert_id: str, state: str, salvo: str) -> Alert:
         return Alert(
             alert_id=alert_id,
             state=state,  # type: ignore[arg-type]
@@ -237,6 +259,7 @@ class AlertManager:
             issuer=self.issuer,
             level=th.level,
             p_area=round(th.p_area, 3),
+            salvo=salvo,
         )
 
     @staticmethod

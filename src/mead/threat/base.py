@@ -36,6 +36,7 @@ class Threat:
     value: float = 1.0  # the area's value (0..100), for ranking
     marginal: bool = False  # just outside the threat threshold: keeps an open alert alive
     level: AlertLevel = "alert"  # "pre": the area is in the wide region, not yet likely
+    hold: bool = False  # a "pre" likely enough to keep an open area alert an area alert
     p_area: float = 1.0  # probability that the object lands in (or reaches) the area
     sigma_tgo_s: float = 0.0  # 1-σ of the time to go, s
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.stats import norm
 
 from mead import geo
 from mead.errors import ThreatInputError
@@ -179,8 +180,9 @@ class _Pairs:
     miss: Array  # (K,) m, to the area's edge
     marginal: np.ndarray  # (K,) bool: only within the looser "stay" threshold
     sigma_tgo: Array | None = None  # (K,) 1-σ of the time to go, s
-    p_area: Array | None = None  # (K,) probability of landing in the area (ballistic only)
+    p_area: Array | None = None  # (K,) probability of landing in (or reaching) the area
     pre: np.ndarray | None = None  # (K,) bool: a pre-alert (area in the region, not likely)
+    hold: np.ndarray | None = None  # (K,) bool: a pre-alert likely enough to hold an alert
 
 
 def _ballistic_pairs(
@@ -194,6 +196,7 @@ def _ballistic_pairs(
     loc: Local,
     flight: FlightFit | None,
     p_alert: float,
+    hold_frac: float,
 ) -> _Pairs:
     ahead = _heading_towards(loc, areas)
     rows = rows[ahead]
@@ -217,7 +220,13 @@ def _ballistic_pairs(
     k = np.searchsorted(rows, pairs.rows)  # rows are ascending: pair → impact row
     prob = area_probability(ilat[k], ilon[k], imp.cov_en_m2[k], areas, pairs.cols)
     prob = np.where(imp.ok[k], prob, 0.0)
-    return replace(pairs, p_area=prob, pre=prob < p_alert, sigma_tgo=imp.sigma_t_s[k])
+    return replace(
+        pairs,
+        p_area=prob,
+        pre=prob < p_alert,
+        hold=prob >= hold_frac * p_alert,
+        sigma_tgo=imp.sigma_t_s[k],
+    )
 
 
 _Z = np.random.default_rng(20240414).standard_normal((512, 2))
@@ -291,19 +300,45 @@ def _approach_pairs(
     rows: np.ndarray,
     horizon_s: Array,
     areas: AreaSet,
-    k_sigma: float,
-    max_margin_m: float,
-    max_issue_margin_m: float,
-    stay: float,
+    rules: ThreatRules,
 ) -> _Pairs:
-    ap = straight_line_approach(loc, areas.lat_deg, areas.lon_deg, horizon_s, k_sigma=k_sigma)
+    ap = straight_line_approach(
+        loc, areas.lat_deg, areas.lon_deg, horizon_s, k_sigma=rules.k_sigma
+    )
     miss = np.maximum(ap.miss_m - areas.radius_m[None], 0.0)
-    thr = np.minimum(ap.margin_m, max_margin_m)
-    sure = ap.margin_m <= max_issue_margin_m
-    pairs = _pairs(rows, miss, thr, sure, stay, ap.lat_deg, ap.lon_deg, ap.margin_m, ap.tgo_s)
+    thr = np.minimum(ap.margin_m, rules.max_margin_m)
+    sure = ap.margin_m <= rules.max_issue_margin_m
+    pairs = _pairs(
+        rows, miss, thr, sure, rules.stay_factor, ap.lat_deg, ap.lon_deg, ap.margin_m, ap.tgo_s
+    )
     k = np.searchsorted(rows, pairs.rows)  # the time to go scales with the ground speed
     rel = loc.ground_speed_sigma_mps() / np.maximum(loc.ground_speed_mps, 1.0)
-    return replace(pairs, sigma_tgo=pairs.tgo * rel[k])
+    r, c = k, pairs.cols
+    prob = reach_probability(
+        ap.miss_m[r, c], areas.radius_m[c], ap.sigma_m[r, c], ap.along_m[r, c], rules.route_q
+    )
+    pre, hold = prob < rules.p_alert_route, prob >= rules.hold_frac * rules.p_alert_route
+    return replace(pairs, sigma_tgo=pairs.tgo * rel[k], p_area=prob, pre=pre, hold=hold)
+
+
+def reach_probability(
+    miss_m: Array, radius_m: Array, sigma_m: Array, along_m: Array, route_q: float
+) -> Array:
+    """(K,) probability that a cruise missile or drone passes within ``radius_m`` of an area.
+
+    The closest approach of the straight path misses the area's centre by ``miss_m``; the
+    true cross-track offset there is Gaussian about it, with the track's own 1-σ
+    (``sigma_m``: position and heading) and a *route* term for turns still to come: a
+    route through waypoints nobody has seen is modelled as a heading that diffuses by
+    ``route_q`` rad² per metre flown, whose cross-track variance after a distance s is
+    q s³ / 3. The probability is that of the offset lying within ±``radius_m``
+    (a polygon counts as its bounding circle). Close in, the track's straight line is
+    trusted; hundreds of kilometres out, a few degrees of turn at the next waypoint
+    decide which area it reaches, and the probability says so.
+    """
+    s = np.maximum(np.asarray(along_m, dtype=np.float64), 0.0)
+    sig = np.sqrt(np.asarray(sigma_m) ** 2 + route_q * s**3 / 3.0 + 1.0)
+    return norm.cdf((radius_m - miss_m) / sig) - norm.cdf((-radius_m - miss_m) / sig)
 
 
 def _pairs(
@@ -365,6 +400,16 @@ class ThreatRules:
         distribution) is at least this; an area only inside the wide impact region is a
         *pre-alert* (``level`` "pre"). Measured on the reference raid's missiles: 0.1 gives
         precision 1.00 and warning efficiency 0.71, 0.03 gives 0.93 and 0.77.
+    p_alert_route : a cruise/drone pair is an area alert when the probability that the
+        object reaches the area (:func:`reach_probability`) is at least this; an area
+        only within the path's margin is a pre-alert.
+    hold_frac : an open area alert stays an area alert (is not downgraded to a pre-alert)
+        while the probability stays at least this fraction of its threshold: hysteresis
+        against a probability that hovers at the threshold.
+    route_q : heading diffusion of a cruise missile's or drone's route, rad² per metre
+        flown (:func:`reach_probability`): 3e-7 is a 1-σ cross-track of 10 km after
+        100 km, 3.6 km after 50 km, 52 km after 300 km — waypoint turns of tens of
+        degrees every few hundred kilometres.
     limits : gross kinematic limits per class (:func:`plausible`).
     """
 
@@ -377,6 +422,9 @@ class ThreatRules:
     max_issue_margin_m: float = 100_000.0  # m
     stay_factor: float = 1.5  # × threshold
     p_alert: float = 0.03  # probability of landing in the area that makes it an alert
+    p_alert_route: float = 0.5  # probability of reaching the area that makes it an alert
+    hold_frac: float = 0.5  # × threshold: an area alert is held down to this probability
+    route_q: float = 3e-7  # rad²/m, heading diffusion of cruise/drone routes
     limits: Limits = Limits()
 
 
@@ -449,23 +497,13 @@ def assess(
                 loc.take(np.arange(fast.size)),
                 flight,
                 rules.p_alert,
+                rules.hold_frac,
             )
         )
     if slow.size:
         horizon = np.where(codes[slow] == DRONE, rules.drone_horizon_s, rules.cruise_horizon_s)
         slow_loc = loc.take(np.arange(fast.size, sel.size))
-        pairs.append(
-            _approach_pairs(
-                slow_loc,
-                slow,
-                horizon,
-                aset,
-                rules.k_sigma,
-                rules.max_margin_m,
-                rules.max_issue_margin_m,
-                rules.stay_factor,
-            )
-        )
+        pairs.append(_approach_pairs(slow_loc, slow, horizon, aset, rules))
     li = np.empty(x.shape[0], dtype=np.intp)
     li[sel] = np.arange(sel.size)  # track row → row of ``loc``
     found = [
@@ -509,6 +547,7 @@ def _threat(
         value=float(aset.values[col]),
         marginal=bool(p.marginal[k]),
         level="pre" if p.pre is not None and p.pre[k] else "alert",
+        hold=p.hold is not None and bool(p.hold[k]),
         sigma_tgo_s=0.0 if p.sigma_tgo is None else float(np.nan_to_num(p.sigma_tgo[k])),
         p_area=1.0 if p.p_area is None else float(p.p_area[k]),
     )

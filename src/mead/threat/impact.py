@@ -235,6 +235,7 @@ class Approach:
     along_m: Array  # (N, A) distance flown to reach it, m
     miss_m: Array  # (N, A) distance from it to the area point, m
     margin_m: Array  # (N, A) k-σ cross-track uncertainty there (heading and position), m
+    sigma_m: Array  # (N, A) the 1-σ of that cross-track uncertainty, m
 
 
 def straight_line_approach(
@@ -277,7 +278,7 @@ def straight_line_approach(
     tgo = along / np.where(moving, vg, 1.0)
     plat, plon = geo.destination(lat, lon, np.degrees(psi), along)
     sig_h = loc.horizontal_sigma_m()[:, None]
-    margin = k_sigma * np.sqrt(sig_h**2 + (loc.heading_sigma_rad()[:, None] * along) ** 2)
+    sigma = np.sqrt(sig_h**2 + (loc.heading_sigma_rad()[:, None] * along) ** 2)
     shape = miss.shape
     return Approach(
         lat_deg=np.broadcast_to(plat, shape),
@@ -285,5 +286,6 @@ def straight_line_approach(
         tgo_s=tgo,
         along_m=along,
         miss_m=miss,
-        margin_m=margin,
+        margin_m=k_sigma * sigma,
+        sigma_m=sigma,
     )
