@@ -72,8 +72,9 @@ class FreeFlightFit:
     Parameters
     ----------
     window_s : positions older than this are dropped, s.
-    spacing_s : a position is kept at most every this often (the fit still runs every
-        cycle, to the cycle's time), s.
+    spacing_s : a position is kept at most every this often, s; a track is refitted when
+        it gains one, and in the cycles between its last fit is flown on to the cycle's
+        time.
     slots : positions kept per track at most.
     min_span_s : a fit needs positions spanning at least this long, s …
     min_points : … and at least this many.
@@ -124,6 +125,7 @@ class FreeFlightFit:
         self._theta = np.full((0, N_PARAM), np.nan)  # (cap, 7) last fit at position 0
         self._last = np.zeros((0, N_PARAM))  # (cap, 7) last fitted state now
         self._lastP = np.zeros((0, N_PARAM, N_PARAM))
+        self._last_t = np.zeros(0)  # (cap,) time of the last fitted state, s
 
     def forget(self, ids: Iterable[str]) -> None:
         """Drop deleted tracks (unknown ids are ignored)."""
@@ -156,9 +158,12 @@ class FreeFlightFit:
         span = t - self._t[rows, 0]
         fit = high & n_ok & (span >= self.min_span_s)
         warm = np.isfinite(self._theta[rows, 0])
-        for sel, iterations in ((fit & warm, 1), (fit & ~warm, self.iterations)):
+        for sel, iterations in ((fit & warm & due, 1), (fit & ~warm, self.iterations)):
             if sel.any():
                 self._fit(rows[sel], t, iterations)
+        carry = fit & warm & ~due  # no new position: the last fit, flown on to now
+        if carry.any():
+            self._carry(rows[carry], t)
         done = fit & np.isfinite(self._theta[rows, 0])  # fitted now (not a carried fit)
         out.x[idx[done]] = self._last[rows[done]]
         out.P[idx[done]] = self._lastP[rows[done]]
@@ -188,6 +193,7 @@ class FreeFlightFit:
         self._theta = np.concatenate([self._theta, np.full((k, N_PARAM), np.nan)])
         self._last = np.concatenate([self._last, np.zeros((k, N_PARAM))])
         self._lastP = np.concatenate([self._lastP, np.zeros((k, N_PARAM, N_PARAM))])
+        self._last_t = np.concatenate([self._last_t, np.zeros(k)])
         self._free.extend(range(cap - 1, n, -1))
         return n
 
@@ -225,6 +231,21 @@ class FreeFlightFit:
         theta[self._n[r] <= d] = np.nan  # nothing left to carry it
         self._n[r] = np.maximum(self._n[r] - d, 0)
         self._theta[r] = theta
+
+    def _carry(self, rows: np.ndarray, t: float) -> None:
+        """Fly the last fitted state and covariance of ``rows`` on to ``t`` (no refit)."""
+        h = t - self._last_t[rows]
+        step = np.array([10.0, 10.0, 10.0, 0.1, 0.1, 0.1, 1e-6])
+        pts = self._last[rows, None] + np.concatenate([np.zeros((1, N_PARAM)), np.diag(step)])
+        m = rows.size
+        traj = propagate(pts.reshape(-1, N_PARAM), np.repeat(h, N_PARAM + 1)[None])
+        end = traj[-1].reshape(m, N_PARAM + 1, 6)
+        G = np.zeros((m, N_PARAM, N_PARAM))
+        G[:, :6] = ((end[:, 1:] - end[:, :1]) / step[None, :, None]).swapaxes(1, 2)
+        G[:, 6, 6] = 1.0
+        self._last[rows, :6] = end[:, 0]
+        self._lastP[rows] = G @ self._lastP[rows] @ G.swapaxes(1, 2)
+        self._last_t[rows] = t
 
     def _fit(self, rows: np.ndarray, t: float, iterations: int) -> None:
         """Gauss–Newton on θ for ``rows``; keeps θ, the state now and its covariance."""
@@ -272,3 +293,4 @@ class FreeFlightFit:
         self._theta[rows[ok]] = theta[ok]
         self._last[rows[ok]] = now[ok]
         self._lastP[rows[ok]] = (G @ C @ G.swapaxes(1, 2))[ok]
+        self._last_t[rows[ok]] = t
