@@ -10,7 +10,8 @@ must be zero.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -179,6 +180,7 @@ def summarize(world: World, results: Mapping[Mode, ModeResult], wall_s: float) -
         "areas": areas,
         "civil": {"flights": int(civil.sum()), "alerted": civil_alerted},
         "alerts_about_nothing": {m: counts[m].get("nothing", AlertCounts()).issued for m in MODES},
+        "salvos": {m: salvos(results[m].events) for m in MODES},
         "siap": (results["alliance"].observed or {}).get("siap"),
         "nodes": {m: results[m].counters for m in MODES},
         "timing": {
@@ -188,6 +190,17 @@ def summarize(world: World, results: Mapping[Mode, ModeResult], wall_s: float) -
             "speed_x_real_time": round(sim_s / wall_s, 1) if wall_s > 0 else None,
         },
     }
+
+
+def salvos(events: Sequence[Event]) -> dict[str, int]:
+    """Salvos the partners received: groups of two or more alerts from one issuer to one
+    area arriving together (``Alert.salvo``), counted per receiving node; and the largest."""
+    size: Counter[tuple[str, str]] = Counter()
+    for ev in events:
+        if isinstance(ev, AlertReceived) and ev.state == "issued":
+            size[(ev.node, ev.salvo or ev.alert_id)] += 1
+    groups = [n for n in size.values() if n >= 2]
+    return {"salvos": len(groups), "largest": max(groups, default=0)}
 
 
 def _civil_alerted(world: World, res: ModeResult) -> int:
@@ -255,6 +268,10 @@ def format_summary(s: dict[str, Any]) -> str:
         f"national {c['alerted']['national']}; alerts about no object: "
         f"alliance {s['alerts_about_nothing']['alliance']}, "
         f"national {s['alerts_about_nothing']['national']}",
+        "salvos received (alerts to one area arriving within a minute, grouped): alliance "
+        f"{s['salvos']['alliance']['salvos']} (largest {s['salvos']['alliance']['largest']}), "
+        f"national {s['salvos']['national']['salvos']} "
+        f"(largest {s['salvos']['national']['largest']})",
     ]
     late = {
         k: sum(ctr.get(f"tracker_scans_{k}", 0) for ctr in s["nodes"]["alliance"].values())
