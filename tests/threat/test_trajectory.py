@@ -44,6 +44,27 @@ def test_noise_free_positions_give_the_arc() -> None:
     assert miss < 100.0 and got.radius_m[0] < 2_000.0
 
 
+def test_a_track_recorded_but_not_wanted_costs_no_fit_and_keeps_its_history() -> None:
+    """``fit`` False: positions are kept, nothing is fitted; once wanted, the track fits
+    at once from the history it kept (and matches a track fitted all along); between new
+    positions the last fit is flown on to now."""
+    t = np.arange(0.0, 200.0, 5.0)
+    x, _ = _arc(4000.0, t)
+    P = np.broadcast_to(np.diag([50.0**2] * 3 + [10.0**2] * 3), (2, 6, 6))
+    fit = FreeFlightFit(kappa0=1.0 / 4000.0, kappa_std=1e-7)
+    use = np.array([True, True])
+    for k, tk in enumerate(t):
+        xx = np.repeat(x[k : k + 1], 2, axis=0)
+        wanted = np.array([True, tk >= 150.0])  # the second is wanted only from 150 s
+        out = fit.step(float(tk), ["a", "b"], xx, P, use, fit=wanted)
+        if tk < 150.0:
+            assert not out.ok[1]
+        if tk >= 150.0:
+            assert out.ok.all()
+            np.testing.assert_allclose(out.x[1, :3], out.x[0, :3], atol=5.0)
+            np.testing.assert_allclose(out.x[0, :3], x[k, :3], atol=5.0)
+
+
 def test_a_boost_in_the_window_is_not_fitted() -> None:
     """Positions that no free flight explains (thrust of 3 g along the velocity for the
     first 60 s) fail the residual test: no fit until the window holds free flight only."""

@@ -19,7 +19,8 @@ from mead.threat.alerts import AlertManager
 from mead.threat.base import Threat
 from mead.threat.classify import Classifier
 from mead.threat.cooperative import CIVIL, NONE, CooperativeId
-from mead.threat.evaluate import DEFAULT_RULES, AreaSet, ThreatRules, assess
+from mead.threat.evaluate import DEFAULT_RULES, AreaSet, ThreatRules, assess, heading_towards
+from mead.threat.local import local
 from mead.threat.trajectory import FreeFlightFit
 from mead.types import Covs, States
 
@@ -104,7 +105,8 @@ class Assessor:
             return Assessment(classes, ident=ident)
         # a boost in a track's window fails the fit's residual test, so the fit can start
         # before the classifier has judged the boost over: warnings come sooner
-        flight = self.fit.step(t, ids, x, P, np.isin(classes, ("ballistic", "rocket")))
+        fast = np.isin(classes, ("ballistic", "rocket"))
+        flight = self.fit.step(t, ids, x, P, fast, fit=self._towards(c.x, c.P, fast))
         threats = assess(
             t,
             ids,
@@ -117,6 +119,15 @@ class Assessor:
             flight=flight,
         )
         return Assessment(classes, threats, self.alerts.step(t, threats, ids), ident)
+
+    def _towards(self, x: States, P: Covs, rows: np.ndarray) -> np.ndarray:
+        """(N,) the ``rows`` heading towards one of this node's areas (the only ones whose
+        impact it predicts; see :func:`~mead.threat.evaluate.heading_towards`)."""
+        out = np.zeros(len(rows), bool)
+        sel = np.flatnonzero(rows)
+        if sel.size:
+            out[sel] = heading_towards(local(x[sel], P[sel]), self.areas)
+        return out
 
     @classmethod
     def for_areas(cls, issuer: str, areas: Sequence[DefendedArea]) -> Assessor:

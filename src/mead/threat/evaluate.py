@@ -198,7 +198,7 @@ def _ballistic_pairs(
     p_alert: float,
     hold_frac: float,
 ) -> _Pairs:
-    ahead = _heading_towards(loc, areas)
+    ahead = heading_towards(loc, areas)
     rows = rows[ahead]
     x7, P7 = with_drag(x[rows], P[rows], beta_kg_m2)
     if flight is not None:  # free-flight fits where there are: state now, κ and covariance
@@ -272,7 +272,7 @@ def with_drag(x: States, P: Covs, beta_kg_m2: float | None) -> tuple[Array, Covs
     return x7, P7
 
 
-def _heading_towards(
+def heading_towards(
     loc: Local, areas: AreaSet, tol_deg: float = 20.0, near_m: float = 150_000.0
 ) -> np.ndarray:
     """(N,) ballistic/rocket tracks worth an impact prediction against these areas.

@@ -134,9 +134,19 @@ class FreeFlightFit:
             if row is not None:
                 self._free.append(row)
 
-    def step(self, t: float, ids: Sequence[str], x: States, P: Covs, use: np.ndarray) -> FlightFit:
-        """Record the positions of the rows ``use`` (N,) at ``t`` and fit them; rows not in
-        ``use`` lose their history (a boost, or not a ballistic class)."""
+    def step(
+        self,
+        t: float,
+        ids: Sequence[str],
+        x: States,
+        P: Covs,
+        use: np.ndarray,
+        fit: np.ndarray | None = None,
+    ) -> FlightFit:
+        """Record the positions of the rows ``use`` (N,) at ``t`` and fit those also in
+        ``fit`` (N,) (default: all of ``use``; a track nobody needs a prediction of keeps its
+        history but costs no fit); rows not in ``use`` lose their history (a boost, or not
+        a ballistic class)."""
         size = len(ids)
         out = FlightFit(
             np.zeros((size, N_PARAM)), np.zeros((size, N_PARAM, N_PARAM)), np.zeros(size, bool)
@@ -156,7 +166,8 @@ class FreeFlightFit:
         high = height_m(x[idx, :3].T) > self.min_alt_m
         n_ok = self._n[rows] >= self.min_points
         span = t - self._t[rows, 0]
-        fit = high & n_ok & (span >= self.min_span_s)
+        wanted = np.ones(idx.size, bool) if fit is None else np.asarray(fit, bool)[idx]
+        fit = high & n_ok & (span >= self.min_span_s) & wanted
         warm = np.isfinite(self._theta[rows, 0])
         for sel, iterations in ((fit & warm & due, 1), (fit & ~warm, self.iterations)):
             if sel.any():
