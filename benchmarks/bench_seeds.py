@@ -128,7 +128,7 @@ def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "warned": {m: sum(d["warned"][m] for d in have) for m in MODES},
             **{
                 m: {
-                    f"median_{f}": median(v)
+                    f"median_{f}": round(median(v), 3)
                     if (v := [d[m][f] for d in have if d[m][f] is not None])
                     else None
                     for f in ("alert_precision", "warning_efficiency", "updates_per_alert")

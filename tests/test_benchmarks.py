@@ -71,3 +71,15 @@ def test_bench_calibration_tiny() -> None:
     got = run_module("benchmarks.bench_calibration", "--seeds", "1", "--missiles", "1")
     assert set(got["results"]) == {"fit", "track"}
     assert got["results"]["fit"] and got["meta"]["beta_kg_m2"]
+
+
+def test_bench_seeds_one_seed_of_the_airport() -> None:
+    """One seed of the airport scenario: civil flights and false tracks are counted, and
+    every threat class the scenario launches has its row."""
+    got = run_module("benchmarks.bench_seeds", "--scenario", "scenarios/airport.yaml",
+                     "--seeds", "3")  # fmt: skip
+    (row,) = got["rows"]
+    assert row["seed"] == 3
+    assert set(row["civil_alerted"]) == {"alliance", "national"}
+    assert {"ballistic", "cruise", "drone"} <= set(row)
+    assert got["pooled"]["seeds"] == 1
