@@ -8,6 +8,11 @@ class horizon, closer to the area than its radius plus the k-σ cross-track marg
 polygon is taken as its bounding circle here (centre = mean of the vertices, radius = the
 farthest vertex), a documented simplification that errs on the side of warning. Aircraft
 and unknown tracks never threaten. Nothing depends on who runs the assessment.
+
+Each threatened pair has a level: an area *alert* when the probability that the object
+lands in the area (ballistic, rocket: :func:`area_probability`) or reaches it (cruise,
+drone: :func:`reach_probability`, which allows for turns still to come) is at least the
+rule's threshold, else a *pre-alert* to an area only in the wide region.
 """
 
 from __future__ import annotations
