@@ -108,3 +108,17 @@ def test_calibrated_on_simulated_radar_tracks() -> None:
     inside = np.mean(a[mid, 1] <= a[mid, 2])
     assert 0.85 <= inside <= 1.0, inside
     assert np.median(a[mid, 1]) < 1_500.0
+
+
+def test_one_singular_fit_does_not_fail_the_others() -> None:
+    """The normal matrices of a batch: a singular and a non-finite one are flagged, the
+    good one is inverted (one batch inverse would raise for all three)."""
+    from mead.threat.trajectory import _inverse
+
+    good = np.diag([4.0, 2.0, 1.0])
+    singular = 1e6 * np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    broken = np.full((3, 3), np.nan)
+    inv, ok = _inverse(np.stack([good, singular, broken, good]))
+    assert ok.tolist() == [True, False, False, True]
+    np.testing.assert_allclose(inv[0], np.diag([0.25, 0.5, 1.0]), rtol=1e-9)
+    assert not inv[1].any() and not inv[2].any()

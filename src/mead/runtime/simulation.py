@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -243,6 +244,7 @@ def _child(
     try:
         send.send((True, run_mode(world, mode, progress, observer)))
     except BaseException as e:  # noqa: BLE001 - handed to the parent, which re-raises it
+        e.add_note(f"raised in the {mode} run's process:\n{traceback.format_exc()}")
         send.send((False, e))
     finally:
         send.close()

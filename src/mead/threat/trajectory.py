@@ -169,10 +169,12 @@ class FreeFlightFit:
         wanted = np.ones(idx.size, bool) if fit is None else np.asarray(fit, bool)[idx]
         fit = high & n_ok & (span >= self.min_span_s) & wanted
         warm = np.isfinite(self._theta[rows, 0])
-        for sel, iterations in ((fit & warm & due, 1), (fit & ~warm, self.iterations)):
+        # no new position and a fit of the last cycles: that fit, flown on to now
+        recent = t - self._last_t[rows] <= self.spacing_s + 1e-6
+        carry = fit & warm & ~due & recent
+        for sel, iterations in ((fit & warm & ~carry, 1), (fit & ~warm, self.iterations)):
             if sel.any():
                 self._fit(rows[sel], t, iterations)
-        carry = fit & warm & ~due  # no new position: the last fit, flown on to now
         if carry.any():
             self._carry(rows[carry], t)
         done = fit & np.isfinite(self._theta[rows, 0])  # fitted now (not a carried fit)
@@ -288,14 +290,15 @@ class FreeFlightFit:
                 break
             b = np.einsum("mska,mskl,msl->ma", J, W, r)
             b[:, 6] += prior * (self.kappa0 - theta[:, 6])
-            theta = theta + np.linalg.solve(A + 1e-12 * np.eye(N_PARAM), b[..., None])[..., 0]
-        C = np.linalg.inv(A + 1e-12 * np.eye(N_PARAM))
+            Ainv, _ = _inverse(A)
+            theta = theta + np.einsum("mab,mb->ma", Ainv, b)
+        C, solvable = _inverse(A)
         G = np.zeros((m, N_PARAM, N_PARAM))
         G[:, :6] = ((traj[-1, :, 1:] - traj[-1, :, :1]) / step[None, :, None]).swapaxes(1, 2)
         G[:, 6, 6] = 1.0
         now = np.concatenate([traj[-1, :, 0], theta[:, 6:]], axis=1)
         chi2 = np.einsum("msk,mskl,msl->m", r, W, r) / np.maximum(3 * n - N_PARAM, 1)
-        ok = np.isfinite(theta).all(axis=1) & np.isfinite(now).all(axis=1)
+        ok = solvable & np.isfinite(theta).all(axis=1) & np.isfinite(now).all(axis=1)
         bad = ~ok | ~(chi2 <= self.max_chi2)  # not free flight over the window: thrust, swap
         if bad.any():  # forget the older half of those histories and wait for more
             self._theta[rows[bad]] = np.nan
@@ -305,3 +308,24 @@ class FreeFlightFit:
         self._last[rows[ok]] = now[ok]
         self._lastP[rows[ok]] = (G @ C @ G.swapaxes(1, 2))[ok]
         self._last_t[rows[ok]] = t
+
+
+def _inverse(A: Covs) -> tuple[Covs, np.ndarray]:
+    """Inverses (M, k, k) of normal matrices (+10⁻¹² I), and which rows (M,) have one.
+
+    A row that is not finite or is singular (its positions do not constrain the fit: a
+    degenerate or broken history) gets a zero matrix and False; the others are unaffected,
+    where one batch inverse would fail them all.
+    """
+    A = A + 1e-12 * np.eye(A.shape[1])
+    ok: np.ndarray = np.asarray(np.isfinite(A).all(axis=(1, 2)))
+    out = np.zeros_like(A)
+    try:
+        out[ok] = np.linalg.inv(A[ok])
+    except np.linalg.LinAlgError:
+        for m in np.flatnonzero(ok).tolist():
+            try:
+                out[m] = np.linalg.inv(A[m])
+            except np.linalg.LinAlgError:
+                ok[m] = False
+    return out, ok
