@@ -238,21 +238,24 @@ def test_alerts_arriving_together_at_one_area_form_a_salvo():
     threats = [
         _threat(t, track="1", tgo=300.0),
         _threat(t, track="2", tgo=330.0),  # 30 s after the first: same salvo
-        _threat(t, track="3", tgo=380.0),  # 50 s after the second: chained into it
-        _threat(t, track="4", tgo=900.0),  # ten minutes later: a salvo of its own
-        _threat(t, track="5", area="South", tgo=300.0),  # another area
+        _threat(t, track="3", tgo=355.0),  # 55 s after the first: same salvo
+        _threat(t, track="4", tgo=380.0),  # 80 s after the first: the next salvo's first
+        _threat(t, track="5", tgo=420.0),  # 40 s after that: the next salvo
+        _threat(t, track="6", area="South", tgo=300.0),  # another area
     ]
-    out = {a.alert_id: a for a in am.step(t, threats, live_ids=["1", "2", "3", "4", "5"])}
+    live = ["1", "2", "3", "4", "5", "6"]
+    out = {a.alert_id: a for a in am.step(t, threats, live_ids=live)}
     assert {k: a.salvo for k, a in out.items()} == {
         "C0-1-North": "",
         "C0-2-North": "C0-1-North",
         "C0-3-North": "C0-1-North",
         "C0-4-North": "",
-        "C0-5-South": "",
+        "C0-5-North": "C0-4-North",
+        "C0-6-South": "",
     }
     # each object keeps its own alert, and an update keeps the salvo
-    later = [_threat(t + 5, track="3", tgo=380.0 - 5 + 60.0)]
-    (upd,) = am.step(t + 5, later, live_ids=["1", "2", "3", "4", "5"])
+    later = [_threat(t + 5, track="3", tgo=355.0 - 5 + 60.0)]
+    (upd,) = am.step(t + 5, later, live_ids=live)
     assert upd.state == "updated" and upd.salvo == "C0-1-North"
 
 

@@ -30,10 +30,11 @@ A *marginal* threat (just outside the threat threshold, see ``assess(stay_factor
 keeps an open alert alive and may update it, but never issues one: hysteresis against
 predictions that hover at the edge of an area.
 
-*Salvos*: an alert issued while another alert to the same area is open whose predicted
-arrival lies within ``salvo_s`` of its own joins that alert's salvo: ``salvo`` is the
-``alert_id`` of the salvo's first alert (empty for an alert alone), so a display can
-group them; each object keeps its own alert.
+*Salvos*: an alert issued while a salvo to the same area is open — an open alert whose
+group's first alert predicted an arrival within ``salvo_s`` of this one's — joins it:
+``salvo`` is the ``alert_id`` of the salvo's first alert (empty for the first, or for an
+alert alone), so a display can group them; each object keeps its own alert. A salvo
+spans at most ``salvo_s`` of arrivals: a raid's next wave is a salvo of its own.
 
 ``alert_id`` is ``f"{issuer}-{track_id}-{area}"`` and stays the same from issue to cancel;
 if the same pair is threatened again after a cancel, the new lifecycle gets a ``-2``,
@@ -125,6 +126,7 @@ class AlertManager:
         self.grace_s = grace_s  # s
         self.min_issue_tgo_s = min_issue_tgo_s  # s
         self.salvo_s = salvo_s  # s
+        self._salvo_t: dict[str, float] = {}  # salvo (first alert id) → its arrival time
         self._open: dict[tuple[str, str], _Open] = {}
         self._pending: dict[tuple[str, str], tuple[Threat, int]] = {}  # not yet issued
         self._cycles: Counter[tuple[str, str]] = Counter()
@@ -168,6 +170,9 @@ class AlertManager:
                 out.append(self._cancel(t, op.last))
         for key in [k for k in self._cycles if k[0] not in live and k not in self._open]:
             del self._cycles[key]
+        if self._salvo_t:  # salvos whose arrivals are long past
+            past = t - 2.0 * self.salvo_s - self.grace_s
+            self._salvo_t = {k: v for k, v in self._salvo_t.items() if v >= past}
         return out
 
     def _threatened(self, t: float, key: tuple[str, str], th: Threat) -> Alert | None:
@@ -190,7 +195,7 @@ class AlertManager:
             self._cycles[key] += 1
             n = self._cycles[key]
             alert_id = f"{self.issuer}-{th.track_id}-{th.area}" + (f"-{n}" if n > 1 else "")
-            alert = self._alert(t, th, alert_id, "issued", self._salvo(th))
+            alert = self._alert(t, th, alert_id, "issued", self._salvo(th, alert_id))
             self._open[key] = _Open(alert, seen_t=t)
             return alert
         op.misses, op.seen_t = 0, t
@@ -201,12 +206,15 @@ class AlertManager:
         op.last = self._alert(t, th, op.last.alert_id, "updated", op.last.salvo)
         return op.last
 
-    def _salvo(self, th: Threat) -> str:
-        """The salvo a new alert joins: an open alert's to the same area arriving close by."""
+    def _salvo(self, th: Threat, alert_id: str) -> str:
+        """The salvo a new alert joins (its first alert's id), or "" if it starts one."""
         for op in self._open.values():
             last = op.last
-            if last.area == th.area and abs(last.t_impact - th.t_impact) <= self.salvo_s:
-                return last.salvo or last.alert_id
+            first = last.salvo or last.alert_id
+            t0 = self._salvo_t.get(first)
+            if last.area == th.area and t0 is not None and abs(t0 - th.t_impact) <= self.salvo_s:
+                return first
+        self._salvo_t[alert_id] = th.t_impact
         return ""
 
     def _agree(self, t: float, prev: Threat, th: Threat) -> bool:

@@ -120,9 +120,7 @@ class Assessor:
             powered=c.powered & ~flight.ok,
             flight=flight,
         )
-        return Assessment(
-            classes, threats, self.alerts.step(t, threats, ids), ident, x=c.x, P=c.P
-        )
+        return Assessment(classes, threats, self.alerts.step(t, threats, ids), ident, x=c.x, P=c.P)
 
     def _towards(self, x: States, P: Covs, rows: np.ndarray) -> np.ndarray:
         """(N,) the ``rows`` heading towards one of this node's areas (the only ones whose
