@@ -104,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
             help="append JSON-line events here (default: stdout)",
         )
         n.set_defaults(role="coordinator" if role == "coordinator" else "partner")
+        _web_args(n)
 
     u = command(
         "up",
@@ -125,6 +126,11 @@ def _parser() -> argparse.ArgumentParser:
         help="configs, keys, logs, stores (default out/live)",
     )
     u.add_argument("--json", action="store_true", help="print the summary as JSON")
+    u.add_argument(
+        "--web",
+        action="store_true",
+        help="every node serves its live map on a port of 127.0.0.1 (listed on start)",
+    )
 
     k = command(
         "keygen",
@@ -219,6 +225,14 @@ def _cmd_node(args: argparse.Namespace) -> int:
     from mead.runtime.live import load_node_config, run_node
 
     cfg = load_node_config(args.config)
+    web = None
+    if args.web is not None:
+        from mead.server.nodemap import WebOptions
+
+        web = WebOptions.from_args(args.web, args.web_host, args.web_token)
+        from mead.server.app import check_bind
+
+        check_bind(web.host, web.token)
     stopping = {"flag": False}
 
     def on_signal(*_: Any) -> None:
@@ -233,7 +247,7 @@ def _cmd_node(args: argparse.Namespace) -> int:
             out.write(encode_line(ev))
             out.flush()
 
-        run_node(cfg, args.config.resolve().parent, args.role, emit, lambda: stopping["flag"])
+        run_node(cfg, args.config.resolve().parent, args.role, emit, lambda: stopping["flag"], web)
     finally:
         if out is not sys.stdout.buffer:
             out.close()
@@ -286,12 +300,33 @@ def _cmd_natsconf(args: argparse.Namespace) -> int:
 def _cmd_up(args: argparse.Namespace) -> int:
     from mead.runtime.up import format_up, up
 
-    summary = up(args.scenario, args.workdir, duration_s=args.duration, speed=args.speed)
+    summary = up(
+        args.scenario, args.workdir, duration_s=args.duration, speed=args.speed, web=args.web
+    )
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(format_up(summary))
     return 0 if summary["ok"] else 1
+
+
+def _web_args(p: argparse.ArgumentParser) -> None:
+    """--web PORT, --web-host and --web-token: the node's live map (mead.server)."""
+    p.add_argument(
+        "--web",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="also serve the node's live map on this port (0: any free one)",
+    )
+    p.add_argument(
+        "--web-host", default="127.0.0.1", help="address the map listens on (default 127.0.0.1)"
+    )
+    p.add_argument(
+        "--web-token",
+        default=None,
+        help="token the map's API requires (default: $MEAD_WEB_TOKEN); needed beyond loopback",
+    )
 
 
 if __name__ == "__main__":
