@@ -24,6 +24,7 @@ import contextlib
 import hmac
 import ipaddress
 import mimetypes
+import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
@@ -223,4 +224,178 @@ async def _until_closed(
             await task
 
 
-__all__ = ["TOKEN_ENV", "check_bind", "is_loopback", "live_app"]
+SPEEDS = (1.0, 600.0)
+"""Replay speeds an operator may choose: 1× to 600× the run's own time."""
+REPLAY_STEP_S = 0.25
+"""Wall seconds between two pushes of a playing replay."""
+
+
+class _Player:
+    """One page's replay: which run and node, the time, playing or not, how fast."""
+
+    def __init__(self, replay: Any, run: str, node: str) -> None:
+        self.replay = replay
+        self.run = replay.run(run)
+        self.node = node
+        self.t = self.run.t0
+        self.playing = False
+        self.speed = 60.0
+        self.seq = 0
+        self.rows: Any = None
+        self.alerts_t = 0.0
+        self.reset = True  # send a snapshot (and the node's map) next
+
+    def command(self, text: str) -> str | None:
+        """Apply one command from the page; returns an error sentence for a bad one."""
+        try:
+            cmd = msgspec.json.decode(text)
+            if not isinstance(cmd, dict):
+                return 'a replay command is a JSON object such as {"cmd": "play"}'
+            match cmd.get("cmd"):
+                case "play":
+                    self.playing = True
+                case "pause":
+                    self.playing = False
+                case "speed":
+                    v = float(cmd["value"])
+                    if not SPEEDS[0] <= v <= SPEEDS[1]:
+                        return f"speed must be {SPEEDS[0]:g} to {SPEEDS[1]:g} (got {v:g})"
+                    self.speed = v
+                case "seek":
+                    self.t = min(max(float(cmd["t"]), self.run.t0), self.run.t1)
+                    self.reset = True
+                case "select":
+                    run = self.replay.run(str(cmd["run"]))
+                    if cmd["node"] not in run.nodes:
+                        return (
+                            f"run {run.run} has no node {cmd['node']!r} ({', '.join(run.nodes)})"
+                        )
+                    self.run, self.node = run, str(cmd["node"])
+                    self.t = min(max(self.t, run.t0), run.t1)
+                    self.reset = True
+                case other:
+                    return f"unknown replay command {other!r} (play, pause, speed, seek, select)"
+        except (msgspec.DecodeError, KeyError, TypeError, ValueError) as e:
+            return f"bad replay command {text[:80]!r}: {e}"
+        return None
+
+    def status(self, with_info: bool) -> dict[str, Any]:
+        msg: dict[str, Any] = {
+            "type": "replay",
+            "t": self.t,
+            "t0": self.run.t0,
+            "t1": self.run.t1,
+            "playing": self.playing,
+            "speed": self.speed,
+            "run": self.run.run,
+            "node": self.node,
+        }
+        if with_info:
+            msg["info"] = self.info()
+        return msg
+
+    def info(self) -> dict[str, Any]:
+        return {**self.run.info(self.node), "run": self.run.run}
+
+    def picture(self) -> dict[str, Any] | None:
+        """The snapshot or delta that brings the page to the player's time (None: nothing)."""
+        from mead.server.rows import diff
+
+        rows = self.run.rows(self.node, self.t)
+        stamp = {"node": self.node, "t": self.t, "wall": time.time()}
+        stamp["rate"] = self.speed if self.playing else 0.0
+        self.seq += 1
+        stamp["seq"] = self.seq
+        if self.reset or self.rows is None:
+            self.reset = False
+            self.rows, self.alerts_t = rows, self.t
+            alerts = self.run.alerts(self.node, self.t)
+            return {"type": "snapshot", **stamp, "tracks": rows.columns(), "alerts": alerts}
+        upd, gone = diff(self.rows, rows)
+        alerts = self.run.alerts(self.node, self.t, since=self.alerts_t)
+        self.rows, self.alerts_t = rows, self.t
+        if not len(upd) and not gone and not alerts:
+            return None
+        return {"type": "delta", **stamp, "upd": upd.columns(), "del": gone, "alerts": alerts}
+
+
+def replay_app(replay: Any, token: str | None = None) -> FastAPI:
+    """The map over recorded runs (``mead replay DIR``): same page, a player per page."""
+    app = _base_app(token, f"MEAD replay of {replay.scenario}")
+    first = next(iter(replay.runs.values()))
+    default_node = first.nodes[0]
+
+    @app.get("/api/info", summary="Runs, nodes and time span of the recording; a node's map")
+    def info(run: str = first.run, node: str = default_node) -> Response:
+        try:
+            r = replay.run(run)
+        except KeyError as e:
+            return _json({"detail": str(e.args[0])}, 404)
+        if node not in r.nodes:
+            return _json({"detail": f"run {run} has no node {node!r}"}, 404)
+        runs = [{"run": x.run, "nodes": x.nodes} for x in replay.runs.values()]
+        return _json(
+            {"mode": "replay", "runs": runs, "run": run, "t0": r.t0, "t1": r.t1, **r.info(node)}
+        )
+
+    @app.get("/api/snapshot", summary="What a node held at time t (wire s) of a run")
+    def snapshot(
+        run: str = first.run, node: str = default_node, t: float | None = None
+    ) -> Response:
+        try:
+            p = _Player(replay, run, node)
+        except KeyError as e:
+            return _json({"detail": str(e.args[0])}, 404)
+        if node not in p.run.nodes:
+            return _json({"detail": f"run {run} has no node {node!r}"}, 404)
+        p.t = p.run.t0 if t is None else min(max(t, p.run.t0), p.run.t1)
+        return _json(p.picture() or {})
+
+    @app.post("/api/alerts/{alert_id}/ack", summary="Not in a replay (read-only)")
+    def ack(alert_id: str) -> Response:
+        return _json({"detail": "a replay is read-only: nothing to acknowledge"}, 409)
+
+    @app.websocket("/api/ws")
+    async def stream(ws: WebSocket) -> None:
+        if not await _ws_authorised(ws, token):
+            return
+        await ws.accept()
+        player = _Player(replay, first.run, default_node)
+
+        async def on_text(text: str) -> None:
+            err = player.command(text)
+            if err:
+                await ws.send_text(msgspec.json.encode({"type": "error", "detail": err}).decode())
+
+        await _until_closed(ws, _send_replay(ws, player), on_text)
+
+    return app
+
+
+async def _send_replay(ws: WebSocket, player: _Player) -> None:
+    """Push the player's picture every step; advance its time while it plays. A new run,
+    node or time first sends the node's map (the status with ``info``), then a snapshot."""
+    last_status = 0.0
+
+    async def send(msg: dict[str, Any]) -> None:
+        await ws.send_text(msgspec.json.encode(msg).decode())
+
+    while True:
+        now = time.monotonic()
+        if player.reset:
+            await send(player.status(with_info=True))
+            last_status = now
+        msg = player.picture()
+        if msg is not None:
+            await send(msg)
+        if now - last_status > 1.0 or (msg is not None and msg["type"] == "delta"):
+            await send(player.status(with_info=False))
+            last_status = now
+        await asyncio.sleep(REPLAY_STEP_S)
+        if player.playing:
+            player.t = min(player.t + REPLAY_STEP_S * player.speed, player.run.t1)
+            if player.t >= player.run.t1:
+                player.playing = False
+
+
+__all__ = ["TOKEN_ENV", "check_bind", "is_loopback", "live_app", "replay_app"]

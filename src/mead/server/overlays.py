@@ -73,7 +73,12 @@ def map_info(sc: Scenario, node: str) -> dict[str, Any]:
         "duration_s": sc.duration_s,
         "areas": {"type": "FeatureCollection", "features": [_area_feature(a) for a in areas]},
         "coverage": {"type": "FeatureCollection", "features": coverage},
-        "bounds": [float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())],
+        "bounds": [  # what the node defends and sees, and a margin for what comes at it
+            float(lon.min()) - 1.5,
+            float(lat.min()) - 1.0,
+            float(lon.max()) + 1.5,
+            float(lat.max()) + 1.0,
+        ],
     }
 
 

@@ -210,13 +210,14 @@ function renderAlerts() {
     const el = document.createElement("div");
     el.className = `alert ${a.level === "pre" ? "pre" : ""} ${a.acked ? "acked" : ""}`;
     el.dataset.alertId = a.alert_id;
-    const from = a.via === state.node ? "own" : `via ${a.via}`;
+    const from = state.role === "coordinator" ? `sent to ${a.recipient}` : a.via === state.node ? "own" : `via ${a.via}`;
     el.innerHTML = `
       <div class="area"><span class="badge">${a.level === "pre" ? "PRE" : "ALERT"}</span>${a.area}</div>
       <div class="tgo" data-t-impact="${a.t_impact}">${mmss(a.t_impact - now)}</div>
-      <div class="meta">${a.threat_class} · track ${a.key} · ${from}${a.recipient !== state.node ? ` → ${a.recipient}` : ""} · p ${a.p_area.toFixed(2)}</div>
-      <button ${a.acked || state.mode !== "live" ? "disabled" : ""}>${a.acked ? `ACK ${a.acked.by || ""}` : "Acknowledge"}</button>`;
-    el.querySelector("button").addEventListener("click", (e) => { e.stopPropagation(); acknowledge(a, e.target); });
+      <div class="meta">${a.threat_class} · track ${a.key} · ${from} · p ${a.p_area.toFixed(2)}</div>
+      ${state.mode === "live" ? `<button ${a.acked ? "disabled" : ""}>${a.acked ? `ACK ${a.acked.by || ""}` : "Acknowledge"}</button>` : "<span></span>"}`;
+    const btn = el.querySelector("button");
+    if (btn) btn.addEventListener("click", (e) => { e.stopPropagation(); acknowledge(a, e.target); });
     el.addEventListener("click", () => select(a.key, true));
     box.appendChild(el);
   }
