@@ -16,6 +16,7 @@ import pytest
 
 CHROMIUM = os.environ.get("MEAD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+SMALL = Path(__file__).resolve().parents[2] / "scenarios" / "small.yaml"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "out" / "test-artifacts"
 
 
@@ -51,3 +52,37 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+def short_small(tmp: Path, duration_s: int) -> Path:
+    """scenarios/small.yaml cut to ``duration_s`` (its first alerts come ~90 s in)."""
+    text = SMALL.read_text().replace("duration_s: 2400", f"duration_s: {duration_s}")
+    assert f"duration_s: {duration_s}" in text
+    path = tmp / "short.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="session")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output folder of `mead run` on small.yaml cut to 300 s (with its replay)."""
+    from mead.cli import main
+
+    tmp = tmp_path_factory.mktemp("replay")
+    out = tmp / "out"
+    code = main(["run", str(short_small(tmp, 300)), "--out", str(out), "--jobs", "1", "--json"])
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def nats_server_bin() -> str:
+    """Path of a usable nats-server for ``mead up``; skip (fail in CI) when there is none."""
+    from mead.federation.natsserver import NatsServerMissing, require_nats_server
+
+    try:
+        return require_nats_server()
+    except NatsServerMissing as e:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI needs a nats-server for the live map test: {e}")
+        pytest.skip(str(e))

@@ -7,29 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mead.cli import main
 from mead.errors import MeadError
 from mead.server.replay import Replay, _delta_decode, _delta_encode
-
-SMALL = Path(__file__).resolve().parents[2] / "scenarios" / "small.yaml"
-
-
-def short_small(tmp: Path, duration_s: int) -> Path:
-    """scenarios/small.yaml cut to ``duration_s`` (its first alerts come ~90 s in)."""
-    text = SMALL.read_text().replace("duration_s: 2400", f"duration_s: {duration_s}")
-    assert f"duration_s: {duration_s}" in text
-    path = tmp / "short.yaml"
-    path.write_text(text)
-    return path
-
-
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("replay")
-    out = tmp / "out"
-    code = main(["run", str(short_small(tmp, 300)), "--out", str(out), "--jobs", "1", "--json"])
-    assert code == 0
-    return out
 
 
 def test_delta_coding_round_trips() -> None:

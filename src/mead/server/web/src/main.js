@@ -202,6 +202,10 @@ function drawImpacts() {
 function renderAlerts() {
   const now = wireNow();
   const list = openAlerts().sort((a, b) => a.t_impact - b.t_impact);
+  // rebuild only when the list changed (a rebuild under the operator's click would lose it)
+  const sig = list.map((a) => `${a.alert_id}|${a.state}|${a.level}|${a.t_impact}|${a.key}|${!!a.acked}`).join(";") + state.mode;
+  if (sig === renderAlerts.sig) return;
+  renderAlerts.sig = sig;
   $("alert-count").textContent = list.length ? `(${list.length})` : "";
   const box = $("alerts");
   if (!list.length) { box.innerHTML = '<div class="none">No alerts</div>'; return; }
@@ -358,6 +362,7 @@ function onReplay(msg) {
   $("rtime").textContent = `${hms(msg.t)} (+${mmss(msg.t - msg.t0)})`;
   state.t = msg.t; state.recv = Date.now() / 1000; state.rate = msg.playing ? msg.speed : 0;
   if (msg.info) {
+    if (state.info && state.info.node !== msg.info.node) map.fitBounds(msg.info.bounds, { padding: 40, duration: 0 });
     state.info = msg.info;
     header(msg.info);
     setOverlays(msg.info);
