@@ -253,6 +253,8 @@ function tick() {
 
 function select(key, fly = false) {
   state.selected = key;
+  tracks.selected = key;
+  tracks.dirty = true;
   const r = key && tracks.get(key);
   if (r && fly) map.easeTo({ center: [r.lon, r.lat], duration: 500 });
   refresh();

@@ -1,6 +1,6 @@
 // The bulk of the tracks as one WebGL layer: a point per track (a filled disc for the node's
-// own tracks, a ring for the coalition picture), a heading leader (one minute ahead) and a
-// short trail. Tracks live in typed arrays indexed by slot; a delta only rewrites its slots
+// own tracks, a ring for the coalition picture), a heading leader (one minute ahead) and, for
+// threats and the selected track, a short trail. Tracks live in typed arrays indexed by slot; a delta only rewrites its slots
 // and the buffers are uploaded once per frame that follows a change.
 
 const TRAIL = 6; // positions kept per track
@@ -176,9 +176,12 @@ export class TrackLayer {
       const r = this.col[4 * s], g = this.col[4 * s + 1], b = this.col[4 * s + 2];
       lv[2 * v] = this.lead[4 * s]; lv[2 * v + 1] = this.lead[4 * s + 1]; lc.set([r, g, b, 230], 4 * v); v++;
       lv[2 * v] = this.lead[4 * s + 2]; lv[2 * v + 1] = this.lead[4 * s + 3]; lc.set([r, g, b, 230], 4 * v); v++;
+      // trails only for threats and the selected track: the bulk keeps its leader alone
+      const row = this.rows[s];
+      const trail = row.aff === "hostile" || row.aff === "suspect" || row.key === this.selected ? this.tlen[s] : 0;
       let px = this.pos[2 * s], py = this.pos[2 * s + 1];
       const t = this.trail, base = s * TRAIL * 2;
-      for (let i = 0; i < this.tlen[s]; i++) {
+      for (let i = 0; i < trail; i++) {
         const a = Math.round(150 * (1 - i / TRAIL));
         lv[2 * v] = px; lv[2 * v + 1] = py; lc.set([r, g, b, a], 4 * v); v++;
         px = t[base + 2 * i]; py = t[base + 2 * i + 1];
