@@ -269,7 +269,7 @@ function renderDetails() {
   const rows = [
     ["Track", r.key], ["Class", r.cls], ["Identity", r.aff],
     ["Speed", `${Math.round(r.spd)} m/s (${Math.round(r.spd * 1.94384)} kt)`],
-    ["Altitude", `${Math.round(r.alt).toLocaleString("en")} m (FL${String(Math.max(fl, 0)).padStart(3, "0")})`],
+    ["Altitude", `${Math.round(r.alt).toLocaleString("en")} m${r.alt < 20000 ? ` (FL${String(Math.max(fl, 0)).padStart(3, "0")})` : ""}`],
     ["Course", `${Math.round(r.crs)}°  climb ${Math.round(r.vz)} m/s`],
     ["Quality", r.q.toFixed(2)], ["Source", r.layer === "own" ? "own picture" : "coalition picture"],
   ];
