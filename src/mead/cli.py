@@ -18,6 +18,7 @@ MEAD: federated coalition air-defence early warning.
 Simulation (no server needed):
   run          simulate a scenario twice on the same truth and plots (alliance sharing
                on, then national-only), print the summary and write the report to --out
+  replay       serve the operator's map over a recorded run (mead run --out DIR)
   check        validate a scenario file and the policies it names, without running it
   track        score the local tracker on a recorded multi-target scenario (.npz)
 
@@ -67,6 +68,27 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
     r.add_argument("--jobs", type=int, default=2, help="processes for the two runs (default 2)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.add_argument(
+        "--no-record",
+        dest="record",
+        action="store_false",
+        help="do not record the replay (out/replay/*.npz, for `mead replay`)",
+    )
+
+    rp = command(
+        "replay",
+        _cmd_replay,
+        "serve the map over a recorded run (mead run --out DIR)",
+        "Serve the operator's map over the runs recorded in DIR/replay/ by `mead run --out "
+        "DIR`: play, pause, speed 1x-600x, a time slider and a node selector (alliance and "
+        "national-only runs). Runs until Ctrl-C.",
+    )
+    rp.add_argument("dir", type=Path, help="a run's output folder, e.g. out/reference")
+    rp.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free)")
+    rp.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    rp.add_argument(
+        "--token", default=None, help="token the API requires (default: $MEAD_WEB_TOKEN)"
+    )
 
     c = command(
         "check",
@@ -104,6 +126,7 @@ def _parser() -> argparse.ArgumentParser:
             help="append JSON-line events here (default: stdout)",
         )
         n.set_defaults(role="coordinator" if role == "coordinator" else "partner")
+        _web_args(n)
 
     u = command(
         "up",
@@ -125,6 +148,11 @@ def _parser() -> argparse.ArgumentParser:
         help="configs, keys, logs, stores (default out/live)",
     )
     u.add_argument("--json", action="store_true", help="print the summary as JSON")
+    u.add_argument(
+        "--web",
+        action="store_true",
+        help="every node serves its live map on a port of 127.0.0.1 (listed on start)",
+    )
 
     k = command(
         "keygen",
@@ -168,6 +196,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from mead.runtime.simulation import MODES, prepare, run_both
     from mead.runtime.wiring import policies
     from mead.scenario import load_scenario
+    from mead.server.replay import recording, write_replay
 
     t0 = time.perf_counter()
     sc = load_scenario(args.scenario)
@@ -177,16 +206,44 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"preparing {sc.name!r} (seed {seed}): truth and radar plots…", file=sys.stderr)
     world = prepare(sc, seed, args.scenario)
-    results = run_both(world, progress=progress, jobs=args.jobs, observer=Scorer)
+    observer = recording(Scorer) if args.record else Scorer
+    results = run_both(world, progress=progress, jobs=args.jobs, observer=observer)
+    recorded = {}
     for m in MODES:
+        if args.record:
+            results[m].observed, recorded[m] = results[m].observed
         results[m].events = attribute_alerts(world, results[m].events)
     summary = summarize(world, results, time.perf_counter() - t0)
     files = write_report(args.out, world, results, summary)
+    files += [write_replay(args.out, sc, m, recorded[m], results[m].events) for m in recorded]
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(format_summary(summary))
         print(f"report: {', '.join(str(f) for f in files)}")
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    import os
+
+    from mead.server.app import TOKEN_ENV, replay_app
+    from mead.server.replay import Replay
+    from mead.server.serve import WebServer
+
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    replay = Replay(args.dir)
+    server = WebServer(replay_app(replay, token), args.host, args.port, token).start()
+    runs = ", ".join(f"{r.run} ({len(r.nodes)} nodes)" for r in replay.runs.values())
+    print(f"replay of {replay.scenario}: {runs}")
+    print(f"map: {server.url}  (Ctrl-C to stop)", flush=True)
+    try:
+        while True:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
     return 0
 
 
@@ -219,6 +276,14 @@ def _cmd_node(args: argparse.Namespace) -> int:
     from mead.runtime.live import load_node_config, run_node
 
     cfg = load_node_config(args.config)
+    web = None
+    if args.web is not None:
+        from mead.server.nodemap import WebOptions
+
+        web = WebOptions.from_args(args.web, args.web_host, args.web_token)
+        from mead.server.app import check_bind
+
+        check_bind(web.host, web.token)
     stopping = {"flag": False}
 
     def on_signal(*_: Any) -> None:
@@ -233,7 +298,7 @@ def _cmd_node(args: argparse.Namespace) -> int:
             out.write(encode_line(ev))
             out.flush()
 
-        run_node(cfg, args.config.resolve().parent, args.role, emit, lambda: stopping["flag"])
+        run_node(cfg, args.config.resolve().parent, args.role, emit, lambda: stopping["flag"], web)
     finally:
         if out is not sys.stdout.buffer:
             out.close()
@@ -286,12 +351,33 @@ def _cmd_natsconf(args: argparse.Namespace) -> int:
 def _cmd_up(args: argparse.Namespace) -> int:
     from mead.runtime.up import format_up, up
 
-    summary = up(args.scenario, args.workdir, duration_s=args.duration, speed=args.speed)
+    summary = up(
+        args.scenario, args.workdir, duration_s=args.duration, speed=args.speed, web=args.web
+    )
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(format_up(summary))
     return 0 if summary["ok"] else 1
+
+
+def _web_args(p: argparse.ArgumentParser) -> None:
+    """--web PORT, --web-host and --web-token: the node's live map (mead.server)."""
+    p.add_argument(
+        "--web",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="also serve the node's live map on this port (0: any free one)",
+    )
+    p.add_argument(
+        "--web-host", default="127.0.0.1", help="address the map listens on (default 127.0.0.1)"
+    )
+    p.add_argument(
+        "--web-token",
+        default=None,
+        help="token the map's API requires (default: $MEAD_WEB_TOKEN); needed beyond loopback",
+    )
 
 
 if __name__ == "__main__":

@@ -60,6 +60,22 @@ class PictureReceived(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind
     run: str = ""
 
 
+class AlertAcknowledged(
+    msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="alert_ack"
+):
+    """An operator acknowledged an alert on the node's map (``mead.server``)."""
+
+    node: str  # the node whose operator acknowledged
+    alert_id: str
+    t: float  # wire time at the node when it recorded the acknowledgement, UTC s
+    area: str  # the alert's defended area
+    system_track: int  # the alert's track number at its issuer
+    via: str  # who sent the alert: the coordinator, or the partner itself
+    by: str = ""  # operator name given with the acknowledgement ("" if none)
+    t_wall: float = 0.0  # wall time the operator pressed acknowledge, UTC s
+    run: str = ""
+
+
 class Counters(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="counters"):
     """A live node's counters when it stops (processed, sent, rejected, timing)."""
 
@@ -68,7 +84,7 @@ class Counters(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag=
     run: str = ""
 
 
-Event = AlertReceived | AlertSent | Rejected | PictureReceived | Counters
+Event = AlertReceived | AlertSent | Rejected | PictureReceived | Counters | AlertAcknowledged
 """Every event kind."""
 
 AlertEvent = AlertReceived | AlertSent
@@ -110,6 +126,7 @@ def write_events_file(path: str | Path, events: Iterable[Event]) -> None:
 
 
 __all__ = [
+    "AlertAcknowledged",
     "AlertEvent",
     "AlertReceived",
     "AlertSent",

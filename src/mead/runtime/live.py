@@ -16,6 +16,7 @@ Events (``mead.events``: alerts received, rejections, final counters) go to ``em
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -136,8 +137,12 @@ def run_node(
     role: str,
     emit: Emit,
     stop: Callable[[], bool] = lambda: False,
+    web: Any = None,
 ) -> dict[str, int]:
-    """Run one node until its duration ends or ``stop()``; returns its counters."""
+    """Run one node until its duration ends or ``stop()``; returns its counters.
+
+    ``web`` (``mead.server.nodemap.WebOptions``): also serve the node's map there; its
+    address goes to stderr once it listens."""
     from mead.federation.envelope import Opener
     from mead.federation.identity import Identity, KeyRegistry
     from mead.runtime.simulation import prepare
@@ -158,6 +163,14 @@ def run_node(
     opener = Opener(registry, max_age_s=cfg.max_age_s, clock=clock)
     pattern = f"{'tracks' if role == 'coordinator' else 'alerts'}.{cfg.name}"
     _ensure_streams(cfg, sc, role, base)
+    nodemap = None
+    if web is not None:
+        from mead.server.nodemap import NodeMap
+
+        nodemap = NodeMap(sc, cfg.name, emit, cfg.speed, web).start()
+        emit = nodemap.tee(emit)
+        print(f"map of {cfg.name}: {nodemap.server.url}", file=sys.stderr, flush=True)
+    show = nodemap.show if nodemap is not None else _no_show
     bus = _bus(cfg, pattern)
     node: Any
     try:
@@ -167,7 +180,7 @@ def run_node(
             # and on the classes partners release (a partner's ADS-B-identified civil track
             # is released as aircraft)
             node = build_coordinator(
-                sc, identity=identity, endpoint=endpoint, opener=opener, emit=emit
+                sc, identity=identity, endpoint=endpoint, opener=opener, emit=emit, show=show
             )
         else:
             world = prepare(sc, sc.seed)  # radars and ADS-B receivers, simulated in real time
@@ -182,11 +195,16 @@ def run_node(
                 epoch_s=epoch,
                 adsb=world.adsb,
                 emit=emit,
+                show=show,
             )
-        lag = _loop(node, endpoint, clock, cfg.duration_s or sc.duration_s, sc.tick_s, stop)
+        after = nodemap.drain if nodemap is not None else None
+        run_s = cfg.duration_s or sc.duration_s
+        lag = _loop(node, endpoint, clock, run_s, sc.tick_s, stop, after)
         endpoint.flush()
     finally:
         bus.close()
+        if nodemap is not None:
+            nodemap.stop()
     counters = dict(node.counters) | {f"rejected_{k}": v for k, v in node.inbox.rejected.items()}
     counters |= {"ticks": lag.ticks, "late_ticks": lag.late, "max_lag_ms": round(lag.max_s * 1e3)}
     counters |= {f"bus_{k}": v for k, v in endpoint.counters.items()}
@@ -201,6 +219,7 @@ def _loop(
     duration_s: float,
     tick_s: float,
     stop: Callable[[], bool],
+    after_step: Callable[[float], None] | None = None,
 ) -> _Lag:
     """Step ``node`` on the simulation's tick grid: wire times epoch + k·``tick_s``.
 
@@ -210,6 +229,7 @@ def _loop(
     the first tick that starts after it arrived: one published during tick k is seen at
     tick k + 1 at the earliest, as on the simulated bus (link latency below one tick),
     whatever the order in which the node processes woke up. Returns how late steps began.
+    ``after_step(now)`` runs after each step (the map records acknowledgements there).
     """
     lag = _Lag()
     n = int(math.ceil(duration_s / tick_s))  # the simulation steps ticks 0 … n
@@ -229,7 +249,13 @@ def _loop(
         for sub in endpoint.subscriptions:
             sub.until = t_wall
         node.step(clock.epoch_s + k * tick_s)
+        if after_step is not None:
+            after_step(clock.epoch_s + k * tick_s)
     return lag
+
+
+def _no_show(*_: Any) -> None:
+    return None
 
 
 @dataclass

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -48,6 +49,24 @@ from mead.tracking.tracker import Tracker
 
 Observe = Callable[[str, float, list[str], np.ndarray], None]
 """Hook that sees every track picture a node forms: (node, t_wire, ids, x (N, 6))."""
+
+
+@dataclass(frozen=True)
+class Held:
+    """What a node holds after one cycle, as its operator's map shows it (``mead.server``)."""
+
+    node: str  # the node's pseudonym
+    t: float  # wire time of the cycle, UTC s
+    ids: list[str]  # (N,) track ids (partner: its own; coordinator: system track numbers)
+    x: np.ndarray  # (N, 6) ECEF m, m/s
+    classes: list[str]  # (N,) the node's classes
+    quality: np.ndarray  # (N,) 0..1
+    ident: np.ndarray  # (N,) ADS-B identification: "civil", "suspect" or ""
+    picture: Picture | None = None  # partner: the coordinator's newest picture it holds
+
+
+Show = Callable[[Held], None]
+"""Hook that sees what a node holds after each release (partner) or assessment (coordinator)."""
 
 
 MAX_BATCH_TRACKS = 1_000
@@ -129,6 +148,7 @@ class PartnerNode:
         adsb: AdsbReports | None = None,
         emit: Emit = _ignore,
         observe: Observe = _ignore,
+        show: Show = _ignore,
     ) -> None:
         self.name = identity.name
         self.identity, self.endpoint = identity, endpoint
@@ -137,7 +157,7 @@ class PartnerNode:
         self.sensor_sites = sensor_sites or {}  # id → (lat, lon, alt); policy strips
         self.assessor = assessor  # own areas only
         self.release_s, self.epoch_s = release_s, epoch_s
-        self.emit, self.observe = emit, observe
+        self.emit, self.observe, self.show = emit, observe, show
         self._scans = scans
         self._next_scan: Scan | None = next(scans, None)
         self._next_release = 0.0
@@ -186,6 +206,8 @@ class PartnerNode:
     def _release(self, now: float, rep: TrackReport) -> None:
         self.observe(self.name, now, rep.ids, rep.x)
         a = self.assessor.step(now, rep.ids, rep.x, rep.P, deleted=rep.deleted, adsb=self.adsb)
+        cls: list[str] = list(a.classes)
+        self.show(Held(self.name, now, rep.ids, rep.x, cls, rep.quality, a.ident, self.picture))
         for alert in a.alerts:
             self._record_alert(now, alert, via=self.name)
         sites = [self._sites(s) for s in rep.sensors]
@@ -234,6 +256,7 @@ class CoordinatorNode:
         adsb: AdsbReports | None = None,
         emit: Emit = _ignore,
         observe: Observe = _ignore,
+        show: Show = _ignore,
     ) -> None:
         self.name = identity.name
         self.identity, self.endpoint = identity, endpoint
@@ -243,7 +266,7 @@ class CoordinatorNode:
         self.assessor = assessor  # every defended area
         self.adsb = adsb  # ADS-B reports forwarded by the partners, wire time
         self.assess_s = assess_s
-        self.emit, self.observe = emit, observe
+        self.emit, self.observe, self.show = emit, observe, show
         self.inbox = _Inbox(endpoint, (f"tracks.{self.name}",), opener, self.name, emit)
         self._next_assess = 0.0
         self._live: set[str] = set()
@@ -283,6 +306,7 @@ class CoordinatorNode:
             self.emit(AlertSent(node=self.name, **_fields(alert)))
         classes: list[str] = list(a.classes)
         self._send_picture(now, pic, classes)
+        self.show(Held(self.name, now, ids, pic.x, classes, pic.quality, a.ident))
 
     def _send_picture(self, now: float, pic: SystemPicture, classes: list[str]) -> None:
         """Send every partner the picture as it may leave the coordinator (``picture_rows``)."""
@@ -319,4 +343,4 @@ def site_table(sensors: list[Any]) -> dict[str, tuple[float, float, float]]:
     return {s.id: (s.site.lat_deg, s.site.lon_deg, s.site.alt_m) for s in sensors}
 
 
-__all__ = ["CoordinatorNode", "PartnerNode", "site_table"]
+__all__ = ["CoordinatorNode", "Held", "PartnerNode", "Show", "site_table"]

@@ -119,6 +119,7 @@ def run_mode(
     obs = observer(world) if observer is not None else None
     emit = result.events.append
     observe: Observe = obs if obs is not None else _no_observer
+    show = getattr(obs, "show", _no_observer)  # an observer may also take what nodes hold
     pols = policies(sc, world.scenario_path, national=mode == "national")
 
     def opener() -> Opener:
@@ -137,6 +138,7 @@ def run_mode(
             adsb=world.adsb,
             emit=emit,
             observe=observe,
+            show=show,
         )
         for p in sc.partners
     ]
@@ -149,6 +151,7 @@ def run_mode(
         adsb=world.adsb,
         emit=emit,
         observe=observe,
+        show=show,
     )
     t0 = time.perf_counter()
     for t in _ticks(sc.duration_s, sc.tick_s, f"{mode:>8}", progress):

@@ -8,7 +8,9 @@ leafnode links come from :mod:`mead.federation.natsserver`.
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -42,11 +44,13 @@ def up(
     duration_s: float | None = None,
     speed: float = 1.0,
     startup_s: float = 4.0,
+    web: bool = False,
 ) -> dict[str, Any]:
     """Bring a federation up on loopback, run it for ``duration_s`` scenario s, stop it.
 
     Returns a summary: per node its exit code and counters, and the alerts each partner
-    received through the coordinator.
+    received through the coordinator. With ``web``, every node also serves its map on a
+    port of 127.0.0.1 of its own, listed on stderr at start (and in the summary).
     """
     from mead.federation.identity import Identity
     from mead.federation.natsserver import LocalFederation
@@ -75,6 +79,12 @@ def up(
             "".join(f"{n}: {i.public_hex}\n" for n, i in keys.items())
         )
         start_wall = time.time() + startup_s
+        ports = _web_ports(sorted(known)) if web else {}
+        maps = {n: f"http://127.0.0.1:{port}/" for n, port in ports.items()}
+        for n, url in maps.items():
+            print(f"map of {n}: {url}", file=sys.stderr, flush=True)
+        if maps:
+            (workdir / "maps.json").write_text(json.dumps(maps, indent=1) + "\n")
         for n in sorted(known):
             cfg = _node_config(lf, n, scenario.resolve(), pols.get(n), start_wall, speed, run_s)
             path = workdir / f"{n}.yaml"
@@ -83,8 +93,10 @@ def up(
             ev = workdir / f"{n}.events.jsonl"
             ev.unlink(missing_ok=True)
             with open(workdir / f"{n}.log", "wb") as log:
+                argv = [sys.executable, "-m", "mead.cli", role, str(path), "--events", str(ev)]
+                argv += ["--web", str(ports[n])] if n in ports else []
                 procs[n] = subprocess.Popen(
-                    [sys.executable, "-m", "mead.cli", role, str(path), "--events", str(ev)],
+                    argv,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
@@ -101,7 +113,24 @@ def up(
                     p.kill()
                     p.wait()
         lf.stop()
-    return _summary(workdir, procs, c)
+    summary = _summary(workdir, procs, c)
+    if ports:
+        summary["maps"] = {n: f"http://127.0.0.1:{p}/" for n, p in ports.items()}
+    return summary
+
+
+def _web_ports(nodes: list[str]) -> dict[str, int]:
+    """A free loopback port per node (the system picks; the node binds it just after)."""
+    socks = []
+    try:
+        for _ in nodes:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return {n: s.getsockname()[1] for n, s in zip(nodes, socks, strict=True)}
+    finally:
+        for s in socks:
+            s.close()
 
 
 def _node_config(

@@ -19,7 +19,7 @@ from mead.federation.envelope import Opener
 from mead.federation.identity import Identity
 from mead.federation.policy import Policy, Releaser, load_policy, validate_recipients
 from mead.fusion.siap import SystemTracker
-from mead.runtime.node import CoordinatorNode, Observe, PartnerNode, site_table
+from mead.runtime.node import CoordinatorNode, Observe, PartnerNode, Show, site_table
 from mead.scenario.schema import Scenario
 from mead.sensors.adsb import AdsbReports
 from mead.sensors.base import Scan
@@ -87,6 +87,7 @@ def build_partner(
     adsb: AdsbReports | None = None,
     emit: Emit = _ignore,
     observe: Observe = _ignore,
+    show: Show = _ignore,
 ) -> PartnerNode:
     """Partner ``name`` of ``sc``: its tracker, its policy, and an assessor for its own areas.
 
@@ -108,6 +109,7 @@ def build_partner(
         adsb=None if adsb is None else to_wire(adsb.for_partner(name), epoch_s),
         emit=emit,
         observe=observe,
+        show=show,
     )
 
 
@@ -125,6 +127,7 @@ def build_coordinator(
     adsb: AdsbReports | None = None,
     emit: Emit = _ignore,
     observe: Observe = _ignore,
+    show: Show = _ignore,
 ) -> CoordinatorNode:
     """The coordinator of ``sc``: a fuser, and an assessor for every defended area.
 
@@ -142,4 +145,5 @@ def build_coordinator(
         adsb=None if adsb is None else to_wire(adsb, sc.start_epoch_s()),
         emit=emit,
         observe=observe,
+        show=show,
     )

@@ -1,0 +1,85 @@
+"""What a node's map shows besides tracks: its defended areas and its own radars' coverage,
+as GeoJSON, from the node's own part of the scenario.
+
+Sovereignty starts here: a partner's map gets only the areas it owns and only its own radars
+(a partner does not know the others'); the coordinator's map gets every defended area and no
+radar (sensor sites are never released to it by default).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mead.geo import destination
+from mead.scenario.schema import DefendedArea, Scenario
+
+CIRCLE_VERTICES = 96
+
+
+def circle_ring(lat_deg: float, lon_deg: float, radius_m: float) -> list[list[float]]:
+    """A closed GeoJSON ring ([lon, lat] pairs) approximating a circle on the sphere."""
+    az = np.linspace(0.0, 360.0, CIRCLE_VERTICES, endpoint=False)
+    la, lo = destination(lat_deg, lon_deg, az, radius_m)
+    ring = np.stack([np.round(lo, 5), np.round(la, 5)], axis=1).tolist()
+    return [*ring, ring[0]]
+
+
+def _area_feature(a: DefendedArea) -> dict[str, Any]:
+    if a.circle is not None:
+        ring = circle_ring(a.circle.lat_deg, a.circle.lon_deg, a.circle.radius_km * 1e3)
+    else:
+        assert a.polygon is not None  # a Shape has exactly one of the two
+        ring = [[lon, lat] for lat, lon in a.polygon]
+        ring.append(ring[0])
+    return {
+        "type": "Feature",
+        "properties": {"name": a.name, "owner": a.owner, "value": a.value},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+
+
+def map_info(sc: Scenario, node: str) -> dict[str, Any]:
+    """The static part of ``node``'s map: its role, areas, own radar coverage and a view."""
+    coordinator = node == sc.coordinator.name
+    if not coordinator and node not in {p.name for p in sc.partners}:
+        raise KeyError(f"{node!r} is not a node of scenario {sc.name!r}")
+    areas = [a for a in sc.defended_areas if coordinator or a.owner == node]
+    radars = [] if coordinator else sc.partner(node).sensors
+    coverage: list[dict[str, Any]] = [
+        {
+            "type": "Feature",
+            "properties": {"id": s.id, "range_km": s.range_km},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [circle_ring(s.site.lat_deg, s.site.lon_deg, s.range_km * 1e3)],
+            },
+        }
+        for s in radars
+    ]
+    pts = [
+        c for s in radars for c in circle_ring(s.site.lat_deg, s.site.lon_deg, s.range_km * 1e3)
+    ]
+    pts += [c for a in areas for c in _area_feature(a)["geometry"]["coordinates"][0]]
+    if not pts:
+        pts = [[ap.lon_deg, ap.lat_deg] for ap in sc.civil.airports] or [[0.0, 0.0]]
+    lon, lat = np.array(pts).T
+    return {
+        "node": node,
+        "role": "coordinator" if coordinator else "partner",
+        "scenario": sc.name,
+        "epoch_s": sc.start_epoch_s(),
+        "duration_s": sc.duration_s,
+        "areas": {"type": "FeatureCollection", "features": [_area_feature(a) for a in areas]},
+        "coverage": {"type": "FeatureCollection", "features": coverage},
+        "bounds": [  # what the node defends and sees, and a margin for what comes at it
+            float(lon.min()) - 1.5,
+            float(lat.min()) - 1.0,
+            float(lon.max()) + 1.5,
+            float(lat.max()) + 1.0,
+        ],
+    }
+
+
+__all__ = ["circle_ring", "map_info"]
