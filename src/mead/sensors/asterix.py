@@ -78,6 +78,10 @@ def iter_blocks(buf: bytes, packet: int = -1) -> Iterator[Block | AsterixError]:
         pos += length
 
 
+PCAP_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+"""The first four bytes of a pcap file (µs or ns time stamps, either byte order)."""
+
+
 def pcap_payloads(buf: bytes) -> Iterator[tuple[int, float, bytes] | AsterixError]:
     """UDP payloads of a pcap capture as ``(packet index, time s, payload)``.
 
@@ -140,7 +144,7 @@ def _udp_payload(frame: bytes, link: int) -> bytes | None:
 def read_blocks(path: str | Path) -> Iterator[Block | AsterixError]:
     """Every data block (or framing error) of a ``.pcap`` capture or a raw ASTERIX file."""
     buf = Path(path).read_bytes()
-    if buf[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"):
+    if buf[:4] in PCAP_MAGICS:
         for item in pcap_payloads(buf):
             if isinstance(item, AsterixError):
                 yield item
@@ -232,7 +236,9 @@ def decode048(data: bytes, offset: int = 0, out: Plots048 | None = None) -> Plot
         except (IndexError, struct.error) as err:
             _truncate(out, start)
             out.errors.append(
-                AsterixError(offset, f"record at byte {start + 3} is malformed ({err})", 48)
+                AsterixError(
+                    offset, f"record at byte {start + 3} is truncated or malformed ({err})", 48
+                )
             )
             return out
         if p > n:
@@ -240,7 +246,6 @@ def decode048(data: bytes, offset: int = 0, out: Plots048 | None = None) -> Plot
             out.errors.append(AsterixError(offset, f"record at byte {start + 3} truncated", 48))
             return out
     return out
-
 
 
 def _truncate(out: Plots048, _start: int) -> None:
@@ -420,3 +425,91 @@ def decode_library(block: Block) -> list[dict[str, Any]] | AsterixError:
         return recs
     fields = FIELDS[block.category]
     return [{k: _value(r, *spec) for k, spec in fields.items()} for r in recs]
+
+
+# ----------------------------------------------------------------------- plots to scans
+
+EARTH_MEAN_R_M = 6371008.8
+"""Mean earth radius, m: elevation from altitude on straight lines of sight, as the
+simulator's and tracker's geometric polar frame has it."""
+
+
+def fl2el_rad(range_m: Array, alt_m: Array, site_alt_m: float) -> Array:
+    """Elevation (rad) of a plot at slant ``range_m`` and altitude ``alt_m`` (both (M,), m)
+    seen from a site at ``site_alt_m``, on a spherical earth with straight lines of sight:
+    sin el = ((R+h)² − (R+h₀)² − r²) / (2 r (R+h₀)). NaN altitude gives 0 (horizon)."""
+    r0 = EARTH_MEAN_R_M + site_alt_m
+    rh = EARTH_MEAN_R_M + np.nan_to_num(alt_m, nan=site_alt_m)
+    r = np.maximum(range_m, 1.0)
+    s = (rh * rh - r0 * r0 - r * r) / (2.0 * r * r0)
+    return np.where(np.isnan(alt_m), 0.0, np.arcsin(np.clip(s, -1.0, 1.0)))
+
+
+def unwrap_tod(tod_s: Array) -> Array:
+    """Times of day (M,) made monotone across midnight: a drop of more than 12 h is taken
+    as the next day (+86,400 s)."""
+    tod = np.asarray(tod_s, dtype=np.float64)
+    if tod.size == 0:
+        return tod
+    jumps = np.concatenate([[0.0], np.diff(tod)]) < -43200.0
+    return tod + 86400.0 * np.cumsum(jumps)
+
+
+def plots2scans(
+    plots: Plots048,
+    sensor_id: str,
+    partner: str,
+    site: tuple[float, float, float],
+    sigma: Array,
+    t0_s: float | None = None,
+    max_spread_s: float = 0.5,
+    sac_sic: tuple[int, int] | None = None,
+) -> list[Scan]:
+    """CAT048 plots as the tracker's scans, in time order.
+
+    Only the radar ``sac_sic`` is read if given (a feed may carry several radars). Plots
+    are sorted by time of day; consecutive plots within ``max_spread_s`` of the first one
+    form one scan, stamped with their mean time (a sector of a rotating radar); plots
+    without time or position are dropped. Scenario time is time of day minus ``t0_s`` (default: the
+    first plot's). Elevation comes from the flight level (pressure altitude taken as
+    geometric; none: 0 rad).
+
+    Parameters
+    ----------
+    site : radar (lat deg, lon deg, alt m) — ASTERIX names the radar (SAC/SIC), not where
+        it stands.
+    sigma : (3,) 1-σ [range m, azimuth rad, elevation rad] of the radar.
+    """
+    tod = np.asarray(plots.tod_s, dtype=np.float64)
+    rho = np.asarray(plots.rho_nm, dtype=np.float64) * NM_M
+    az = np.radians(np.asarray(plots.theta_deg, dtype=np.float64))
+    alt = np.asarray(plots.fl, dtype=np.float64) * 100.0 * FT_M
+    ok = np.isfinite(tod) & np.isfinite(rho) & np.isfinite(az)
+    if sac_sic is not None:
+        ok &= (np.asarray(plots.sac) == sac_sic[0]) & (np.asarray(plots.sic) == sac_sic[1])
+    tod, rho, az, alt = tod[ok], rho[ok], az[ok], alt[ok]
+    if tod.size == 0:
+        return []
+    order = np.argsort(unwrap_tod(tod), kind="stable")
+    tod, rho, az, alt = unwrap_tod(tod)[order], rho[order], az[order], alt[order]
+    t0 = float(tod[0]) if t0_s is None else t0_s
+    el = fl2el_rad(rho, alt, site[2])
+    z = np.column_stack([rho, az, el])
+    scans, start = [], 0
+    for i in range(1, tod.size + 1):
+        if i == tod.size or abs(tod[i] - tod[start]) > max_spread_s:
+            scans.append(
+                Scan(
+                    sensor_id=sensor_id,
+                    partner=partner,
+                    t=float(tod[start:i].mean()) - t0,
+                    site_lat_deg=site[0],
+                    site_lon_deg=site[1],
+                    site_alt_m=site[2],
+                    z=z[start:i],
+                    sigma=np.asarray(sigma, dtype=np.float64).copy(),
+                    truth=np.full(i - start, -1, dtype=np.int64),
+                )
+            )
+            start = i
+    return scans
