@@ -71,3 +71,16 @@ def test_bench_calibration_tiny() -> None:
     got = run_module("benchmarks.bench_calibration", "--seeds", "1", "--missiles", "1")
     assert set(got["results"]) == {"fit", "track"}
     assert got["results"]["fit"] and got["meta"]["beta_kg_m2"]
+
+
+def test_bench_asterix_tiny() -> None:
+    shared = Path("/work/shared/data/asterix/cat_034_048.pcap")
+    if not shared.exists():
+        import pytest
+
+        pytest.skip("shared recording not present")
+    got = run_module(
+        "benchmarks.bench_asterix", "--records", "500", "--lib-records", "50", "--fuzz", "20"
+    )
+    assert got["fast"]["records"] >= 500 and got["libasterix"]["records"] >= 50
+    assert got["fuzz"]["inputs"] == 20 and got["fuzz"]["fast_rejects_only"] == 0
