@@ -513,3 +513,33 @@ def plots2scans(
             )
             start = i
     return scans
+
+
+def summarise(path: str | Path) -> tuple[dict[str, Any], Plots048]:
+    """Blocks and records per category of a recording, its errors (with offsets), and its
+    CAT048 plots; categories MEAD does not read are counted as blocks only."""
+    blocks: dict[str, int] = {}
+    records: dict[str, int] = {}
+    errors: list[str] = []
+    plots = Plots048()
+    for b in read_blocks(path):
+        if isinstance(b, AsterixError):
+            errors.append(str(b))
+            continue
+        key = f"{b.category:03d}"
+        blocks[key] = blocks.get(key, 0) + 1
+        if b.category == 48:
+            n0 = len(plots)
+            decode048(b.data, b.offset, plots)
+            got = len(plots) - n0
+        elif b.category in EDITIONS:
+            recs = decode_library(b)
+            if isinstance(recs, AsterixError):
+                errors.append(str(recs))
+                continue
+            got = len(recs)
+        else:
+            continue
+        records[key] = records.get(key, 0) + got
+    errors += [str(e) for e in plots.errors]
+    return {"file": str(path), "blocks": blocks, "records": records, "errors": errors}, plots
