@@ -367,6 +367,8 @@ FIELDS: dict[int, dict[str, tuple[str, tuple[str, ...], str]]] = {
         "lon_deg": ("105", ("LON",), "q"), "track": ("040", (), "u"),
         "mode3a": ("060", ("MODE3A",), "o"), "fl": ("136", (), "q"),
         "address": ("380", ("ADR",), "u"), "callsign": ("380", ("ID",), "s"),
+        "vx_mps": ("185", ("VX",), "q"), "vy_mps": ("185", ("VY",), "q"),
+        "alt_ft": ("130", (), "q"),
     },
     21: {
         "sac": ("010", ("SAC",), "u"), "sic": ("010", ("SIC",), "u"),
