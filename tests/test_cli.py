@@ -97,3 +97,23 @@ def test_asterix_bad_input_names_what_is_wrong(tmp_path: Path) -> None:
     ]
     out = mead("asterix", str(bad), "--site", "45,16")
     assert out.returncode == 2 and "--site: expected 3 numbers" in out.stderr
+
+
+def test_adsb_screen_flags_a_spoofed_recording(tmp_path: Path) -> None:
+    import pytest
+
+    real = Path("/work/shared/data/adsb/opensky_elal747_LIRF_LLBG_20191103.csv")
+    if not real.exists():
+        pytest.skip("shared recording not present")
+    lines = real.read_text().splitlines()
+    for k in range(1000, 1030):  # 30 rows (5 min) of cruise moved 1 degree east
+        f = lines[k].split(",")
+        f[4] = f"{float(f[4]) + 1.0:.5f}"
+        lines[k] = ",".join(f)
+    spoofed = tmp_path / "spoofed.csv"
+    spoofed.write_text("\n".join(lines) + "\n")
+    clean = json.loads(mead("adsb", "screen", str(real), "--json").stdout)
+    assert clean["reports"] == 2110 and clean["flagged"] == {}
+    got = json.loads(mead("adsb", "screen", str(spoofed), "--json").stdout)
+    flags = got["flagged"]["738043"]
+    assert len(flags) == 2 and all("jump" in f["reason"] for f in flags)

@@ -21,6 +21,7 @@ Simulation (no server needed):
   check        validate a scenario file and the policies it names, without running it
   track        score the local tracker on a recorded multi-target scenario (.npz)
   asterix      decode an ASTERIX recording (.pcap or raw); with --site, track its plots
+  adsb screen  flag implausible reports (jumps, spoofing) in an ADS-B recording (.csv)
 
 Live federation over NATS (see docs/operations.md):
   up           start a whole coalition on this machine: one nats-server per site, one
@@ -100,6 +101,19 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--site", help="radar site 'lat_deg,lon_deg,alt_m' (ASTERIX does not carry it)")
     a.add_argument("--radar", help="'SAC/SIC' of the radar to track (default: most plots)")
     a.add_argument("--json", action="store_true", help="print JSON")
+
+    ad = command(
+        "adsb",
+        _cmd_adsb,
+        "ADS-B recordings: 'mead adsb screen FILE.csv' flags implausible reports",
+        "screen: print, per aircraft, the intervals whose positions no aircraft can fly "
+        "(jumps, positions moving much faster than the reported ground speed), with the "
+        "reason (docs/interop.md).",
+    )
+    ad.add_argument("action", choices=["screen"])
+    ad.add_argument("file", type=Path, help="OpenSky state-vector CSV")
+    ad.add_argument("--max-speed-mps", type=float, default=400.0)
+    ad.add_argument("--json", action="store_true", help="print JSON")
 
     for role in ("node", "coordinator"):
         what = "a partner node" if role == "node" else "the coordinator"
@@ -278,6 +292,27 @@ def _cmd_asterix(args: argparse.Namespace) -> int:
     else:
         for k, v in out.items():
             print(f"{k}: {v}")
+    return 0
+
+
+def _cmd_adsb(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from mead.sensors.adsb_replay import read_adsb_csv, screen
+
+    rec = read_adsb_csv(args.file)
+    flags = screen(rec, max_speed_mps=args.max_speed_mps)
+    per: dict[str, list[dict[str, Any]]] = {}
+    for f in flags:
+        per.setdefault(f.icao, []).append(dataclasses.asdict(f))
+    out = {"file": str(args.file), "reports": len(rec),
+           "aircraft": len(set(rec.icao.tolist())), "flagged": per}  # fmt: skip
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"{out['reports']} reports of {out['aircraft']} aircraft; {len(flags)} flagged")
+        for f in flags:
+            print(f"  {f.icao} {f.callsign:8} {f.t0:.0f}-{f.t1:.0f}  {f.reason}")
     return 0
 
 
