@@ -78,8 +78,6 @@ def _reference(name: str) -> dict[str, list[dict[str, Any]]]:
 
 def _mead_records(name: str) -> list[tuple[int, bytes, dict[str, Any]]]:
     """(category, record bytes, MEAD's library decode) for every record MEAD reads."""
-    from asterix.base import Bits  # noqa: F401  (libasterix is a runtime dependency)
-
     out = []
     for b in ax.read_blocks(_path(name)):
         assert not isinstance(b, AsterixError), b

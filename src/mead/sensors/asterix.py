@@ -232,28 +232,12 @@ def decode048(data: bytes, offset: int = 0, out: Plots048 | None = None) -> Plot
     while p < n:
         start = p
         try:
-            p = _record048(data, p, out)
+            p = _record048(data, p, out)  # appends only once the whole record is read
         except (IndexError, struct.error) as err:
-            _truncate(out, start)
-            out.errors.append(
-                AsterixError(
-                    offset, f"record at byte {start + 3} is truncated or malformed ({err})", 48
-                )
-            )
-            return out
-        if p > n:
-            _truncate(out, start)
-            out.errors.append(AsterixError(offset, f"record at byte {start + 3} truncated", 48))
+            detail = f"record at byte {start + 3} is truncated or malformed ({err})"
+            out.errors.append(AsterixError(offset, detail, 48))
             return out
     return out
-
-
-def _truncate(out: Plots048, _start: int) -> None:
-    """Drop the columns of a record that failed half way (all columns as long as sac)."""
-    k = len(out.sac)
-    for col in (out.sac, out.sic, out.tod_s, out.rho_nm, out.theta_deg, out.mode3a,
-                out.address, out.fl, out.track):  # fmt: skip
-        del col[k:]
 
 
 def _record048(d: bytes, p: int, out: Plots048) -> int:
