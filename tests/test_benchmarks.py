@@ -83,3 +83,16 @@ def test_bench_seeds_one_seed_of_the_airport() -> None:
     assert set(row["civil_alerted"]) == {"alliance", "national"}
     assert {"ballistic", "cruise", "drone"} <= set(row)
     assert got["pooled"]["seeds"] == 1
+
+
+def test_bench_asterix_tiny() -> None:
+    shared = Path("/work/shared/data/asterix/cat_034_048.pcap")
+    if not shared.exists():
+        import pytest
+
+        pytest.skip("shared recording not present")
+    got = run_module(
+        "benchmarks.bench_asterix", "--records", "500", "--lib-records", "50", "--fuzz", "20"
+    )
+    assert got["fast"]["records"] >= 500 and got["libasterix"]["records"] >= 50
+    assert got["fuzz"]["inputs"] == 20 and got["fuzz"]["fast_rejects_only"] == 0

@@ -66,3 +66,54 @@ def test_run_small_writes_the_report(tmp_path: Path) -> None:
     lines = gzip.decompress((tmp_path / "events.jsonl.gz").read_bytes()).splitlines()
     kinds = {json.loads(line)["kind"] for line in lines}
     assert "alert" in kinds
+
+
+def test_asterix_decodes_counts_and_tracks_a_recording() -> None:
+    import pytest
+
+    rec = ROOT / "tests" / "data" / "asterix" / "cat021_ed2.6_i131_libasterix.ast"
+    out = mead("asterix", str(rec), "--json")
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["records"] == {"021": 3} and got["errors"] == []
+    pcap = Path("/work/shared/data/asterix/cat_034_048.pcap")
+    if not pcap.exists():
+        pytest.skip("shared recording not present")
+    out = mead("asterix", str(pcap), "--site", "45.8,16.0,300", "--radar", "25/201", "--json")
+    got = json.loads(out.stdout)
+    assert got["records"] == {"048": 128, "034": 34} and got["radar"] == "25/201"
+    assert got["plots"] == 28 and got["tracks"] > 0
+
+
+def test_asterix_bad_input_names_what_is_wrong(tmp_path: Path) -> None:
+    out = mead("asterix", str(tmp_path / "none.ast"))
+    assert out.returncode == 2 and "none.ast: no such file" in out.stderr
+    bad = tmp_path / "bad.ast"
+    bad.write_bytes(b"\x30\x00\x10\x01")
+    out = mead("asterix", str(bad), "--json")
+    assert out.returncode == 0
+    assert json.loads(out.stdout)["errors"] == [
+        "ASTERIX CAT048 block at byte 0: block length 16 does not fit (3..4 bytes left)"
+    ]
+    out = mead("asterix", str(bad), "--site", "45,16")
+    assert out.returncode == 2 and "--site: expected 3 numbers" in out.stderr
+
+
+def test_adsb_screen_flags_a_spoofed_recording(tmp_path: Path) -> None:
+    import pytest
+
+    real = Path("/work/shared/data/adsb/opensky_elal747_LIRF_LLBG_20191103.csv")
+    if not real.exists():
+        pytest.skip("shared recording not present")
+    lines = real.read_text().splitlines()
+    for k in range(1000, 1030):  # 30 rows (5 min) of cruise moved 1 degree east
+        f = lines[k].split(",")
+        f[4] = f"{float(f[4]) + 1.0:.5f}"
+        lines[k] = ",".join(f)
+    spoofed = tmp_path / "spoofed.csv"
+    spoofed.write_text("\n".join(lines) + "\n")
+    clean = json.loads(mead("adsb", "screen", str(real), "--json").stdout)
+    assert clean["reports"] == 2110 and clean["flagged"] == {}
+    got = json.loads(mead("adsb", "screen", str(spoofed), "--json").stdout)
+    flags = got["flagged"]["738043"]
+    assert len(flags) == 2 and all("jump" in f["reason"] for f in flags)

@@ -21,6 +21,8 @@ Simulation (no server needed):
   replay       serve the operator's map over a recorded run (mead run --out DIR)
   check        validate a scenario file and the policies it names, without running it
   track        score the local tracker on a recorded multi-target scenario (.npz)
+  asterix      decode an ASTERIX recording (.pcap or raw); with --site, track its plots
+  adsb screen  flag implausible reports (jumps, spoofing) in an ADS-B recording (.csv)
 
 Live federation over NATS (see docs/operations.md):
   up           start a whole coalition on this machine: one nats-server per site, one
@@ -108,6 +110,32 @@ def _parser() -> argparse.ArgumentParser:
         "20), tracks vs truths at the last scan, time per scan and plots per second, as JSON.",
     )
     t.add_argument("file", type=Path, help="recording, e.g. mtt_N100_s1.npz")
+
+    a = command(
+        "asterix",
+        _cmd_asterix,
+        "decode an ASTERIX recording (.pcap or raw .ast); with --site, track its plots",
+        "Print blocks and records per category and every corrupt block with its byte "
+        "offset (docs/interop.md). With --site, the CAT048 plots become scans of a radar "
+        "standing there and MEAD's tracker runs over them.",
+    )
+    a.add_argument("file", type=Path, help="recording, e.g. cat_034_048.pcap")
+    a.add_argument("--site", help="radar site 'lat_deg,lon_deg,alt_m' (ASTERIX does not carry it)")
+    a.add_argument("--radar", help="'SAC/SIC' of the radar to track (default: most plots)")
+    a.add_argument("--json", action="store_true", help="print JSON")
+
+    ad = command(
+        "adsb",
+        _cmd_adsb,
+        "ADS-B recordings: 'mead adsb screen FILE.csv' flags implausible reports",
+        "screen: print, per aircraft, the intervals whose positions no aircraft can fly "
+        "(jumps, positions moving much faster than the reported ground speed), with the "
+        "reason (docs/interop.md).",
+    )
+    ad.add_argument("action", choices=["screen"])
+    ad.add_argument("file", type=Path, help="OpenSky state-vector CSV")
+    ad.add_argument("--max-speed-mps", type=float, default=400.0)
+    ad.add_argument("--json", action="store_true", help="print JSON")
 
     for role in ("node", "coordinator"):
         what = "a partner node" if role == "node" else "the coordinator"
@@ -268,6 +296,80 @@ def _cmd_track(args: argparse.Namespace) -> int:
     from mead.metrics.trackeval import track_file
 
     print(json.dumps(track_file(args.file), indent=2))
+    return 0
+
+
+def _floats(text: str, n: int, option: str, sep: str = ",") -> list[float]:
+    """``n`` numbers separated by ``sep`` from a command-line option, or a ConfigError."""
+    from mead.errors import ConfigError
+
+    try:
+        vals = [float(v) for v in text.split(sep)]
+    except ValueError:
+        vals = []
+    if len(vals) != n or not all(abs(v) < 1e7 for v in vals):
+        raise ConfigError(option, f"expected {n} numbers separated by {sep!r} (got {text!r})")
+    return vals
+
+
+def _cmd_asterix(args: argparse.Namespace) -> int:
+    from mead.errors import ConfigError
+    from mead.sensors import asterix
+
+    if not args.file.is_file():
+        raise ConfigError(str(args.file), "no such file (expected a .pcap or raw ASTERIX file)")
+    out, plots = asterix.summarise(args.file)
+    if args.site:
+        import numpy as np
+
+        from mead.tracking.tracker import Tracker
+
+        lat, lon, alt = _floats(args.site, 3, "--site")
+        if args.radar:
+            sac, sic = _floats(args.radar, 2, "--radar", "/")
+            radar = (int(sac), int(sic))
+        else:  # the radar with the most plots: one site cannot stand for several radars
+            pairs = list(zip(plots.sac, plots.sic, strict=True)) or [(-1, -1)]
+            radar = max(set(pairs), key=pairs.count)
+        sigma = np.array([75.0, 0.0025, 0.01])  # m, rad, rad: a typical secondary radar
+        scans = asterix.plots2scans(plots, "asterix", "local", (lat, lon, alt), sigma,
+                                    sac_sic=radar)  # fmt: skip
+        tracker = Tracker("local")
+        for scan in scans:
+            tracker.step(scan)
+        out |= {
+            "radar": f"{radar[0]}/{radar[1]}",
+            "scans": len(scans),
+            "plots": int(sum(len(s.z) for s in scans)),
+            "tracks": tracker.n_tracks,
+            "confirmed": tracker.n_confirmed,
+        }
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        for k, v in out.items():
+            print(f"{k}: {v}")
+    return 0
+
+
+def _cmd_adsb(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from mead.sensors.adsb_replay import read_adsb_csv, screen
+
+    rec = read_adsb_csv(args.file)
+    flags = screen(rec, max_speed_mps=args.max_speed_mps)
+    per: dict[str, list[dict[str, Any]]] = {}
+    for f in flags:
+        per.setdefault(f.icao, []).append(dataclasses.asdict(f))
+    out = {"file": str(args.file), "reports": len(rec),
+           "aircraft": len(set(rec.icao.tolist())), "flagged": per}  # fmt: skip
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"{out['reports']} reports of {out['aircraft']} aircraft; {len(flags)} flagged")
+        for f in flags:
+            print(f"  {f.icao} {f.callsign:8} {f.t0:.0f}-{f.t1:.0f}  {f.reason}")
     return 0
 
 

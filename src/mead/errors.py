@@ -72,3 +72,16 @@ def check(ok: bool, field: str, expected: str, value: object) -> None:
     """Raise :class:`ParameterError` for ``field`` unless ``ok``."""
     if not ok:
         raise ParameterError(field, expected, value)
+
+
+class AsterixError(MeadError, ValueError):
+    """An ASTERIX data block or record is corrupt or truncated.
+
+    ``offset`` is the byte offset of the bad block in its stream (or packet), ``category``
+    the block's category (``-1`` if unknown) and ``detail`` what is wrong.
+    """
+
+    def __init__(self, offset: int, detail: str, category: int = -1) -> None:
+        self.offset, self.detail, self.category = offset, detail, category
+        cat = f" CAT{category:03d}" if category >= 0 else ""
+        super().__init__(f"ASTERIX{cat} block at byte {offset}: {detail}")

@@ -1,0 +1,1 @@
+"""Interop: MEAD's picture in the formats other systems read (ASTERIX out)."""

@@ -1,0 +1,164 @@
+"""ASTERIX out: a node's picture as CAT062 system tracks and its plots as CAT048, on UDP.
+
+Encoding is libasterix's (editions of :data:`mead.sensors.asterix.EDITIONS`); the
+functions here are pure (arrays in, bytes out) and :class:`UdpSender` only moves bytes.
+Resolutions of the format: I062/105 position 180/2²⁵ deg (≈ 0.6 m), I062/070 time 1/128 s,
+I062/185 velocity 0.25 m/s, I048/040 range 1/256 NM and azimuth 360/2¹⁶ deg.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Sequence
+
+import numpy as np
+
+from mead import geo
+from mead.errors import ParameterError
+from mead.sensors.asterix import EDITIONS, _generated
+from mead.types import Array
+
+MAX_BLOCK_BYTES = 1400
+"""Records go into data blocks of at most this size, so one block fits one UDP datagram
+on an Ethernet path."""
+
+
+def _tod(t_utc_s: float) -> float:
+    """Time of day, s, of a UTC time (s since the epoch), at the format's 1/128 s."""
+    return round((t_utc_s % 86400.0) * 128.0) / 128.0
+
+
+def _blocks(cat: int, records: Sequence[object]) -> bytes:
+    """Records packed into data blocks of at most :data:`MAX_BLOCK_BYTES` each."""
+    spec = getattr(_generated(), EDITIONS[cat])
+    out: list[bytes] = []
+    group: list[object] = []
+    size = 3
+    for rec in records:
+        n = len(rec.unparse().to_bytes())  # type: ignore[attr-defined]
+        if group and size + n > MAX_BLOCK_BYTES:
+            out.append(spec.create(group).unparse().to_bytes())
+            group, size = [], 3
+        group.append(rec)
+        size += n
+    if group:
+        out.append(spec.create(group).unparse().to_bytes())
+    return b"".join(out)
+
+
+def encode062(
+    track_number: np.ndarray,
+    t_utc_s: Array,
+    states: Array,
+    sac_sic: tuple[int, int],
+    callsign: Sequence[str] | None = None,
+) -> bytes:
+    """N system tracks as CAT062 data blocks.
+
+    Parameters
+    ----------
+    track_number : (N,) int, 0..4095 (I062/040).
+    t_utc_s : (N,) time of each state, UTC s since the epoch (I062/070 time of day).
+    states : (N, 6) ECEF [m m m m/s m/s m/s]; position goes to I062/105 (WGS84 lat/lon),
+        the east/north velocity at the track to I062/185, the altitude to I062/130.
+    sac_sic : the sending node's system area and identification codes (I062/010).
+    callsign : (N,) optional target identification (I062/380 ID), up to 8 characters.
+    """
+    states = np.asarray(states, dtype=np.float64)
+    n = len(states)
+    if states.shape != (n, 6) or not np.all(np.isfinite(states)):
+        raise ParameterError("states", "(N, 6) finite ECEF", states.shape)
+    tn = np.asarray(track_number)
+    if tn.shape != (n,) or np.any((tn < 0) | (tn > 4095)):
+        raise ParameterError("track_number", "(N,) in 0..4095", tn)
+    lat, lon, alt = geo.ecef2geodetic(states[:, :3])
+    lat, lon, alt = np.atleast_1d(lat), np.atleast_1d(lon), np.atleast_1d(alt)
+    spec = getattr(_generated(), EDITIONS[62])
+    records = []
+    for i in range(n):
+        enu_v = geo.enu_rotation(float(lat[i]), float(lon[i])) @ states[i, 3:]
+        items: dict[str, object] = {
+            "010": (("SAC", sac_sic[0]), ("SIC", sac_sic[1])),
+            "015": 0,
+            "070": (_tod(float(t_utc_s[i])), "s"),
+            "105": (("LAT", (float(lat[i]), "°")), ("LON", (float(lon[i]), "°"))),
+            "185": (("VX", (float(enu_v[0]), "m/s")), ("VY", (float(enu_v[1]), "m/s"))),
+            "130": (float(alt[i]) / 0.3048, "ft"),
+            "040": int(tn[i]),
+        }
+        if callsign is not None and callsign[i]:
+            items["380"] = {"ID": callsign[i][:8].ljust(8)}
+        records.append(spec.cv_record.create(items))
+    return _blocks(62, records)
+
+
+def encode048(
+    t_utc_s: Array,
+    z: Array,
+    sac_sic: tuple[int, int],
+    fl: Array | None = None,
+    address: np.ndarray | None = None,
+) -> bytes:
+    """M radar plots as CAT048 data blocks (I010, I140, I040 and, where given, I090
+    flight level and I220 Mode S address).
+
+    Parameters
+    ----------
+    t_utc_s : (M,) plot times, UTC s since the epoch.
+    z : (M, ≥2) [range m, azimuth rad (from north, clockwise), ...] as in a Scan.
+    fl : (M,) flight level (100 ft), NaN: none.
+    address : (M,) 24-bit Mode S address, < 0: none.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    m = len(z)
+    if z.ndim != 2 or z.shape[1] < 2 or not np.all(np.isfinite(z[:, :2])):
+        raise ParameterError("z", "(M, >=2) finite [range m, az rad]", z.shape)
+    rho_nm = z[:, 0] / 1852.0
+    if np.any((rho_nm < 0) | (rho_nm >= 256)):
+        raise ParameterError("z[:, 0]", "a range in [0, 256 NM)", float(rho_nm.max()))
+    theta_deg = np.degrees(z[:, 1]) % 360.0
+    spec = getattr(_generated(), EDITIONS[48])
+    records = []
+    for i in range(m):
+        items: dict[str, object] = {
+            "010": (("SAC", sac_sic[0]), ("SIC", sac_sic[1])),
+            "140": (_tod(float(t_utc_s[i])), "s"),
+            "040": (("RHO", (float(rho_nm[i]), "NM")), ("THETA", (float(theta_deg[i]), "°"))),
+        }
+        if fl is not None and np.isfinite(fl[i]):
+            items["090"] = (0, 0, ("FL", (float(fl[i]), "FL")))
+        if address is not None and address[i] >= 0:
+            items["220"] = int(address[i])
+        records.append(spec.cv_record.create(items))
+    return _blocks(48, records)
+
+
+class UdpSender:
+    """Sends ASTERIX bytes (whole data blocks, one or more per datagram) to ``address``
+    (host, port), unicast or multicast; it knows nothing of the format."""
+
+    def __init__(self, address: tuple[str, int], ttl: int = 1) -> None:
+        self.address = address  # (host, port) of the receiver or multicast group
+        self.sent = 0  # datagrams sent
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+
+    def send(self, data: bytes) -> None:
+        """Send ``data``, split at block boundaries into datagrams of ≤ 1400 bytes."""
+        pos, start = 0, 0
+        while pos < len(data):
+            length = (data[pos + 1] << 8) | data[pos + 2]
+            if pos + length - start > MAX_BLOCK_BYTES and pos > start:
+                self._send(data[start:pos])
+                start = pos
+            pos += length
+        if start < len(data):
+            self._send(data[start:])
+
+    def _send(self, datagram: bytes) -> None:
+        self._sock.sendto(datagram, self.address)
+        self.sent += 1
+
+    def close(self) -> None:
+        """Close the socket."""
+        self._sock.close()

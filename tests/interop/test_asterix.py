@@ -1,0 +1,113 @@
+"""ASTERIX out: MEAD → CAT062/CAT048 → MEAD keeps values within the format's resolution;
+a node's plots sent over UDP come back as the tracker's scans and make a track."""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+
+from mead import geo
+from mead.errors import AsterixError, ParameterError
+from mead.interop import asterix as out
+from mead.sensors import asterix as ax
+from mead.tracking.tracker import Tracker
+
+T0 = 1_700_000_000.0  # UTC s
+
+
+def _decode(data: bytes, cat: int) -> list[dict[str, object]]:
+    recs: list[dict[str, object]] = []
+    for b in ax.iter_blocks(data):
+        assert isinstance(b, ax.Block) and b.category == cat
+        got = ax.decode_library(b)
+        assert not isinstance(got, AsterixError)
+        recs += got
+    return recs
+
+
+def test_cat062_round_trip_keeps_position_within_resolution() -> None:
+    rng = np.random.default_rng(3)
+    n = 300  # more than one block's worth
+    lat = rng.uniform(-80, 80, n)
+    lon = rng.uniform(-180, 180, n)
+    alt = rng.uniform(0, 20000, n)
+    pos = geo.geodetic2ecef(lat, lon, alt)
+    vel_enu = np.column_stack([rng.uniform(-300, 300, (n, 2)), np.zeros(n)])
+    vel = np.einsum("nij,nj->ni", geo.enu_rotations(lat, lon).swapaxes(-1, -2), vel_enu)
+    t = T0 + rng.uniform(0, 86400, n)
+    tn = np.arange(n) % 4096
+    data = out.encode062(tn, t, np.hstack([pos, vel]), (7, 9), ["ELY1747"] * n)
+    assert len(data) > out.MAX_BLOCK_BYTES  # several blocks
+    recs = _decode(data, 62)
+    assert len(recs) == n
+    res_deg = 180.0 / 2**25
+    for i, r in enumerate(recs):
+        assert (r["sac"], r["sic"], r["track"], r["callsign"]) == (7, 9, tn[i], "ELY1747")
+        assert abs(r["lat_deg"] - lat[i]) <= res_deg and abs(r["lon_deg"] - lon[i]) <= res_deg
+        assert abs(r["tod_s"] - t[i] % 86400) <= 1 / 128
+        assert (
+            abs(r["vx_mps"] - vel_enu[i, 0]) <= 0.25 and abs(r["vy_mps"] - vel_enu[i, 1]) <= 0.25
+        )
+        assert abs(r["alt_ft"] * 0.3048 - alt[i]) <= 6.25 * 0.3048
+
+
+def test_cat048_round_trip_through_the_fast_path() -> None:
+    rng = np.random.default_rng(4)
+    m = 200
+    z = np.column_stack([rng.uniform(0, 250 * 1852, m), rng.uniform(0, 2 * np.pi, m)])
+    fl = np.where(rng.random(m) < 0.3, np.nan, rng.uniform(-10, 450, m))
+    addr = np.where(rng.random(m) < 0.3, -1, rng.integers(1, 1 << 24, m))
+    t = T0 + np.sort(rng.uniform(0, 100, m))
+    data = out.encode048(t, z, (25, 201), fl, addr)
+    plots = ax.decode048_blocks(ax.iter_blocks(data))
+    assert len(plots) == m and not plots.errors
+    np.testing.assert_allclose(np.asarray(plots.rho_nm) * 1852, z[:, 0], atol=1852 / 256)
+    dth = (np.asarray(plots.theta_deg) - np.degrees(z[:, 1]) + 180) % 360 - 180
+    assert np.all(np.abs(dth) <= 360 / 2**16)
+    np.testing.assert_allclose(np.asarray(plots.fl), fl, atol=0.25)  # NaN where none
+    assert np.array_equal(np.asarray(plots.address), addr)
+
+
+def test_encoders_name_bad_input() -> None:
+    with pytest.raises(ParameterError, match="'states'"):
+        out.encode062(np.array([1]), np.array([T0]), np.zeros((1, 5)), (1, 1))
+    with pytest.raises(ParameterError, match="'track_number'"):
+        out.encode062(np.array([5000]), np.array([T0]), np.ones((1, 6)) * 7e6, (1, 1))
+    with pytest.raises(ParameterError, match=r"'z\[:, 0\]'"):
+        out.encode048(np.array([T0]), np.array([[600e3, 0.0]]), (1, 1))
+
+
+def test_plots_sent_over_udp_become_a_confirmed_track() -> None:
+    """A partner's radar as an ASTERIX UDP feed on loopback: a target flying east at
+    250 m/s, one plot per 4 s scan, ends as one confirmed track where it flies."""
+    site = (32.0, 35.0, 100.0)
+    t = T0 + 4.0 * np.arange(15)
+    enu = np.column_stack([20e3 + 250.0 * (t - T0), np.full(15, 60e3), np.full(15, 9000.0)])
+    rae = geo.enu2rae(enu)
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(2.0)
+    sender = out.UdpSender(rx.getsockname())
+    try:
+        for i in range(15):
+            sender.send(
+                out.encode048(t[i : i + 1], rae[i : i + 1], (1, 2), np.array([9000 / 30.48]))
+            )
+        plots = ax.decode048_blocks(ax.udp_blocks(rx, max_datagrams=15))
+    finally:
+        sender.close()
+        rx.close()
+    assert len(plots) == 15 and sender.sent == 15
+    sigma = np.array([75.0, np.radians(0.1), np.radians(0.5)])
+    scans = ax.plots2scans(plots, "R1", "P1", site, sigma)
+    assert len(scans) == 15
+    tracker = Tracker("P1")
+    for s in scans:
+        tracker.step(s)
+    assert tracker.n_confirmed == 1
+    rep = tracker.report(scans[-1].t)
+    x = rep.x[0]
+    want = geo.enu2ecef(enu[-1], *site)
+    assert np.linalg.norm(x[:3] - want) < 500.0
