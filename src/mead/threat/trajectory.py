@@ -38,6 +38,9 @@ from mead.types import Array, Covs, States
 N_PARAM = 7
 """Fitted parameters: ECEF position (3), velocity (3), κ = 1/β (m²/kg)."""
 
+FD_STEP = np.array([10.0, 10.0, 10.0, 0.1, 0.1, 0.1, 1e-6])
+"""Finite-difference steps of the 7 parameters (m, m/s, m²/kg) for Jacobians."""
+
 
 @dataclass(frozen=True)
 class FlightFit:
@@ -248,14 +251,10 @@ class FreeFlightFit:
     def _carry(self, rows: np.ndarray, t: float) -> None:
         """Fly the last fitted state and covariance of ``rows`` on to ``t`` (no refit)."""
         h = t - self._last_t[rows]
-        step = np.array([10.0, 10.0, 10.0, 0.1, 0.1, 0.1, 1e-6])
-        pts = self._last[rows, None] + np.concatenate([np.zeros((1, N_PARAM)), np.diag(step)])
-        m = rows.size
+        pts = self._last[rows, None] + np.concatenate([np.zeros((1, N_PARAM)), np.diag(FD_STEP)])
         traj = propagate(pts.reshape(-1, N_PARAM), np.repeat(h, N_PARAM + 1)[None])
-        end = traj[-1].reshape(m, N_PARAM + 1, 6)
-        G = np.zeros((m, N_PARAM, N_PARAM))
-        G[:, :6] = ((end[:, 1:] - end[:, :1]) / step[None, :, None]).swapaxes(1, 2)
-        G[:, 6, 6] = 1.0
+        end = traj[-1].reshape(rows.size, N_PARAM + 1, 6)
+        G = _transition(end)
         self._last[rows, :6] = end[:, 0]
         self._lastP[rows] = G @ self._lastP[rows] @ G.swapaxes(1, 2)
         self._last_t[rows] = t
@@ -273,7 +272,7 @@ class FreeFlightFit:
         cold = ~np.isfinite(theta[:, 0])
         theta[cold, :6] = self._x0[rows[cold], 0]
         theta[cold, 6] = self.kappa0
-        step = np.array([10.0, 10.0, 10.0, 0.1, 0.1, 0.1, 1e-6])
+        step = FD_STEP
         z, W = self._z[rows], self._W[rows] * valid[..., None, None]
         prior = 1.0 / self.kappa_std**2
         for it in range(iterations + 1):
@@ -293,9 +292,7 @@ class FreeFlightFit:
             Ainv, _ = _inverse(A)
             theta = theta + np.einsum("mab,mb->ma", Ainv, b)
         C, solvable = _inverse(A)
-        G = np.zeros((m, N_PARAM, N_PARAM))
-        G[:, :6] = ((traj[-1, :, 1:] - traj[-1, :, :1]) / step[None, :, None]).swapaxes(1, 2)
-        G[:, 6, 6] = 1.0
+        G = _transition(traj[-1])
         now = np.concatenate([traj[-1, :, 0], theta[:, 6:]], axis=1)
         chi2 = np.einsum("msk,mskl,msl->m", r, W, r) / np.maximum(3 * n - N_PARAM, 1)
         ok = solvable & np.isfinite(theta).all(axis=1) & np.isfinite(now).all(axis=1)
@@ -308,6 +305,15 @@ class FreeFlightFit:
         self._last[rows[ok]] = now[ok]
         self._lastP[rows[ok]] = (G @ C @ G.swapaxes(1, 2))[ok]
         self._last_t[rows[ok]] = t
+
+
+def _transition(end: Array) -> Covs:
+    """(M, 7, 7) Jacobian of the state now (and κ) with respect to θ, from the states
+    (M, 8, 6) reached by θ and by its 7 ``FD_STEP`` perturbations."""
+    G = np.zeros((end.shape[0], N_PARAM, N_PARAM))
+    G[:, :6] = ((end[:, 1:] - end[:, :1]) / FD_STEP[None, :, None]).swapaxes(1, 2)
+    G[:, 6, 6] = 1.0
+    return G
 
 
 def _inverse(A: Covs) -> tuple[Covs, np.ndarray]:
