@@ -24,8 +24,8 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from mead.metrics.evaluation import Scorer, attribute_alerts, summarize
-from mead.runtime.simulation import MODES, prepare, run_both
+from mead.metrics.evaluation import run_scored, summarize
+from mead.runtime.simulation import MODES, prepare
 from mead.runtime.wiring import policies
 from mead.scenario import load_scenario
 
@@ -49,10 +49,7 @@ def run_seed(path: Path, seed: int, jobs: int) -> dict[str, Any]:
     sc = load_scenario(path)
     policies(sc, path)
     world = prepare(sc, seed, path)
-    results = run_both(world, progress=False, jobs=jobs, observer=Scorer)
-    for m in MODES:
-        results[m].events = attribute_alerts(world, results[m].events)
-    return summarize(world, results, time.perf_counter() - t0)
+    return summarize(world, run_scored(world, jobs=jobs), time.perf_counter() - t0)
 
 
 def row(seed: int, s: dict[str, Any]) -> dict[str, Any]:

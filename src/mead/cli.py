@@ -219,9 +219,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from mead.metrics.evaluation import Scorer, attribute_alerts, format_summary, summarize
+    from mead.metrics.evaluation import Scorer, format_summary, run_scored, summarize
     from mead.metrics.report import write_report
-    from mead.runtime.simulation import MODES, prepare, run_both
+    from mead.runtime.simulation import MODES, prepare
     from mead.runtime.wiring import policies
     from mead.scenario import load_scenario
     from mead.server.replay import recording, write_replay
@@ -235,12 +235,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"preparing {sc.name!r} (seed {seed}): truth and radar plots…", file=sys.stderr)
     world = prepare(sc, seed, args.scenario)
     observer = recording(Scorer) if args.record else Scorer
-    results = run_both(world, progress=progress, jobs=args.jobs, observer=observer)
+    results = run_scored(world, progress=progress, jobs=args.jobs, observer=observer)
     recorded = {}
-    for m in MODES:
-        if args.record:
+    if args.record:
+        for m in MODES:
             results[m].observed, recorded[m] = results[m].observed
-        results[m].events = attribute_alerts(world, results[m].events)
     summary = summarize(world, results, time.perf_counter() - t0)
     files = write_report(args.out, world, results, summary)
     files += [write_replay(args.out, sc, m, recorded[m], results[m].events) for m in recorded]

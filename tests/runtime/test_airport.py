@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mead.metrics.evaluation import Scorer, attribute_alerts, summarize
-from mead.runtime.simulation import MODES, World, prepare, run_both
+from mead.metrics.evaluation import run_scored, summarize
+from mead.runtime.simulation import World, prepare
 from mead.scenario import load_scenario
 
 AIRPORT = Path(__file__).resolve().parents[2] / "scenarios" / "airport.yaml"
@@ -19,9 +19,7 @@ AIRPORT = Path(__file__).resolve().parents[2] / "scenarios" / "airport.yaml"
 def summary() -> dict:
     sc = load_scenario(AIRPORT)
     world: World = prepare(sc, sc.seed, AIRPORT)
-    results = run_both(world, jobs=2, observer=Scorer)
-    for m in MODES:
-        results[m].events = attribute_alerts(world, results[m].events)
+    results = run_scored(world, jobs=2)
     return summarize(world, results, wall_s=1.0)
 
 

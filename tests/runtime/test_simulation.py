@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from mead.events import AlertReceived
-from mead.metrics.evaluation import Scorer, attribute_alerts, summarize
-from mead.runtime.simulation import MODES, World, prepare, run_both, run_mode
+from mead.metrics.evaluation import attribute_alerts, run_scored, summarize
+from mead.runtime.simulation import World, prepare, run_mode
 from mead.scenario import load_scenario
 
 SMALL = Path(__file__).resolve().parents[2] / "scenarios" / "small.yaml"
@@ -20,9 +20,7 @@ SMALL = Path(__file__).resolve().parents[2] / "scenarios" / "small.yaml"
 def small() -> tuple[World, dict, dict]:
     sc = load_scenario(SMALL)
     world = prepare(sc, sc.seed, SMALL)
-    results = run_both(world, jobs=1, observer=Scorer)
-    for m in MODES:
-        results[m].events = attribute_alerts(world, results[m].events)
+    results = run_scored(world, jobs=1)
     return world, results, summarize(world, results, wall_s=1.0)
 
 

@@ -23,7 +23,7 @@ from mead.events import AlertEvent, AlertReceived, AlertSent, Event
 from mead.metrics.matching import TruthMatcher
 from mead.metrics.siap import SiapObserver
 from mead.metrics.warning import THREATS, AlertCounts, alert_counts, efficiency, first_plot_times
-from mead.runtime.simulation import MODES, Mode, ModeResult, World
+from mead.runtime.simulation import MODES, Mode, ModeResult, ObserverFactory, World, run_both
 
 ALERT_GATE_M = 30_000.0
 """An alert is about the truth object nearest its track position, if within this distance."""
@@ -63,6 +63,18 @@ def attribute_alerts(world: World, events: list[Event]) -> list[Event]:
             ev = msgspec.structs.replace(ev, truth=_about(world, epoch, ev, about))
         out.append(ev)
     return out
+
+
+def run_scored(
+    world: World, *, jobs: int = 2, progress: bool = False, observer: ObserverFactory | None = None
+) -> dict[Mode, ModeResult]:
+    """Both runs of ``world`` with ``observer`` (default :class:`Scorer`), each alert event
+    attributed to the object it is about (:func:`attribute_alerts`): what :func:`summarize`
+    takes."""
+    results = run_both(world, progress=progress, jobs=jobs, observer=observer or Scorer)
+    for m in MODES:
+        results[m].events = attribute_alerts(world, results[m].events)
+    return results
 
 
 def _about(world: World, epoch: float, ev: AlertEvent, about: dict[str, str | None]) -> str | None:
