@@ -211,9 +211,8 @@ class PartnerNode:
         for alert in a.alerts:
             self._record_alert(now, alert, via=self.name)
         sites = [self._sites(s) for s in rep.sensors]
-        x, P = (rep.x, rep.P) if a.x is None or a.P is None else (a.x, a.P)
         tracks = arrays_to_tracks(
-            rep.ids, now, x, P, a.classes, rep.quality, list(rep.sensors), sites
+            rep.ids, now, rep.x, rep.P, a.classes, rep.quality, list(rep.sensors), sites
         )
         for recipient, batch in self.releaser.release(tracks, now, dropped=rep.deleted).items():
             for part in chunks(batch, MAX_BATCH_TRACKS):

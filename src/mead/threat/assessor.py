@@ -33,8 +33,6 @@ class Assessment:
     threats: list[Threat] = field(default_factory=list)  # threatened (track, area) pairs
     alerts: list[Alert] = field(default_factory=list)  # to send: issued, updated, cancelled
     ident: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="<U7"))  # (N,) ADS-B
-    x: States | None = None  # (N, 6) smoothed states (chord velocities where better), ECEF
-    P: Covs | None = None  # (N, 6, 6) their covariances
 
 
 class Assessor:
@@ -104,7 +102,7 @@ class Assessor:
                 "aircraft" if i == CIVIL else cl for i, cl in zip(ident, classes, strict=True)
             ]
         if not len(self.areas):
-            return Assessment(classes, ident=ident, x=c.x, P=c.P)
+            return Assessment(classes, ident=ident)
         # a boost in a track's window fails the fit's residual test, so the fit can start
         # before the classifier has judged the boost over: warnings come sooner
         fast = np.isin(classes, ("ballistic", "rocket"))
@@ -120,7 +118,7 @@ class Assessor:
             powered=c.powered & ~flight.ok,
             flight=flight,
         )
-        return Assessment(classes, threats, self.alerts.step(t, threats, ids), ident, x=c.x, P=c.P)
+        return Assessment(classes, threats, self.alerts.step(t, threats, ids), ident)
 
     def _towards(self, x: States, P: Covs, rows: np.ndarray) -> np.ndarray:
         """(N,) the ``rows`` heading towards one of this node's areas (the only ones whose
