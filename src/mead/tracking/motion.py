@@ -31,6 +31,16 @@ straight leg; number of track ids over a 180° turn — 1 means held):
     200 (default)   278         33            1 / 1 / 1–2
     1000            321         58            1 / 1 / 1
 
+Above ``FREE_FLIGHT_M`` (40 km) nothing flies on wings or engines' lift: an object there is a
+missile or rocket in free flight (or still boosting). :func:`predict` moves such rows under
+the free-flight law of :mod:`mead.flight` (gravity with J2 and the rotating frame; no drag,
+which is small up there) instead of in a straight line, and ``ConstantVelocity`` gives them
+the small ``q_free`` instead of the speed-based density: a straight line there is wrong by
+g t²/2 (120 m over 5 s) and the velocity of a CV filter lags gravity by tens of m/s, which
+an impact prediction minutes ahead multiplies into kilometres. A boost is a manoeuvre like
+any other: its innovations raise the track's scale. Measured on the reference raid's
+ballistic missiles (``benchmarks/bench_warning.py``), see ``docs/architecture.md``.
+
 ``mead.tracking.imm.IMM`` (quiet CV, manoeuvre CV and ballistic modes) is the
 alternative to this heuristic: ``Tracker(motion=IMM())``.
 """
@@ -43,7 +53,14 @@ from typing import Protocol
 import numpy as np
 
 from mead.errors import check
+from mead.flight import height_m, rk4_step
 from mead.types import Array, Covs, States
+
+FREE_FLIGHT_M = 40_000.0
+"""Height above the ellipsoid (m) above which a track is taken to be in free flight."""
+
+FREE_FLIGHT_STEP_S = 10.0
+"""Longest RK4 step of a free-flight prediction, s."""
 
 
 def cv_transition(dt: Array) -> Covs:
@@ -102,6 +119,33 @@ def cv_predict(x: States, P: Covs, dt: Array, q: Array | float) -> tuple[States,
     return x_new, P_new
 
 
+def free_flight(x: States, free_flight_m: float = FREE_FLIGHT_M) -> Array:
+    """Which of N states (N, 6) are above ``free_flight_m``: (N,) bool (the origin: not)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(height_m(x[:, :3].T) > free_flight_m)
+
+
+def predict(
+    x: States, P: Covs, dt: Array, q: Array | float, free_flight_m: float = FREE_FLIGHT_M
+) -> tuple[States, Covs]:
+    """:func:`cv_predict`, with the rows above ``free_flight_m`` flown in free flight.
+
+    Their mean follows :func:`mead.flight.rk4_step` (no drag) in steps of at most
+    ``FREE_FLIGHT_STEP_S``; their covariance is the CV one (the gravity gradient, μ/r³ ≈
+    1.5·10⁻⁶ s⁻², changes it by less than 10⁻⁴ over a scan). ``dt`` may be negative.
+    """
+    x_new, P_new = cv_predict(x, P, dt, q)
+    ff = free_flight(x, free_flight_m)
+    if ff.any():
+        d = np.broadcast_to(np.asarray(dt, dtype=np.float64), (x.shape[0],))[ff]
+        n = max(1, int(np.ceil(np.max(np.abs(d)) / FREE_FLIGHT_STEP_S)))
+        p, v = x[ff, :3].T, x[ff, 3:].T
+        for _ in range(n):
+            p, v = rk4_step(p, v, d / n)
+        x_new[ff, :3], x_new[ff, 3:] = p.T, v.T
+    return x_new, P_new
+
+
 class MotionModel(Protocol):
     """Predicts many tracks at once and adapts their process noise to what they do."""
 
@@ -126,6 +170,8 @@ class ConstantVelocity:
     boost: float = 10.0  # factor on the scale at a manoeuvre
     decay: float = 0.5  # factor on the scale per quiet update (back towards 1)
     scale_max: float = 100.0  # cap on the manoeuvre scale
+    q_free: float = 50.0  # m²/s³, base density in free flight (above free_flight_m)
+    free_flight_m: float = FREE_FLIGHT_M  # m, height from which tracks fly in free flight
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -142,14 +188,19 @@ class ConstantVelocity:
         check(self.scale_max >= 1.0, "ConstantVelocity.scale_max", ">= 1", self.scale_max)
 
     def q(self, x: States, q_scale: Array) -> Array:
-        """Process noise density (N,) m²/s³ of N tracks from their speed and manoeuvre scale."""
+        """Process noise density (N,) m²/s³ of N tracks from their speed, height and scale."""
         speed = np.linalg.norm(x[:, 3:], axis=1)
         u = np.clip((speed - self.v_slow_mps) / (self.v_fast_mps - self.v_slow_mps), 0.0, 1.0)
-        return self.q_slow * (self.q_fast / self.q_slow) ** u * q_scale
+        base = np.where(
+            free_flight(x, self.free_flight_m),
+            self.q_free,
+            self.q_slow * (self.q_fast / self.q_slow) ** u,
+        )
+        return base * q_scale
 
     def predict(self, x: States, P: Covs, dt: Array, q_scale: Array) -> tuple[States, Covs]:
         """Predict N tracks over ``dt`` (N,) s; ``q_scale`` (N,) are their manoeuvre scales."""
-        return cv_predict(x, P, dt, self.q(x, q_scale))
+        return predict(x, P, dt, self.q(x, q_scale), self.free_flight_m)
 
     def adapt(self, q_scale: Array, nis: Array) -> Array:
         """New manoeuvre scales (K,) of K tracks from their NIS (K,) (∞ for a miss in coverage)."""
