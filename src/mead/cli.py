@@ -20,6 +20,8 @@ Simulation (no server needed):
                on, then national-only), print the summary and write the report to --out
   replay       serve the operator's map over a recorded run (mead run --out DIR)
   check        validate a scenario file and the policies it names, without running it
+  coverage     maps of what the alliance, each partner and nobody (gaps) sees per altitude
+               layer: PNG, GeoJSON, km² per layer
   track        score the local tracker on a recorded multi-target scenario (.npz)
   asterix      decode an ASTERIX recording (.pcap or raw); with --site, track its plots
   adsb screen  flag implausible reports (jumps, spoofing) in an ADS-B recording (.csv)
@@ -100,6 +102,34 @@ def _parser() -> argparse.ArgumentParser:
         "error naming the file and field.",
     )
     c.add_argument("scenario", type=Path)
+
+    cv = command(
+        "coverage",
+        _cmd_coverage,
+        "coverage maps per altitude layer: alliance, partners, gaps (PNG, GeoJSON, km²)",
+        "Compute where SCENARIO's radars detect a threat class (its mean RCS) with single-look "
+        "Pd >= --pd-min at each layer above the ground: 4/3-earth horizon, instrumented range, "
+        "sector and elevation limits, radar equation, and terrain from the scenario's dem_dir "
+        "(SRTM .hgt). Writes coverage.json, coverage.geojson and coverage_<layer>.png into "
+        "--out and prints km² per layer.",
+    )
+    cv.add_argument("scenario", type=Path)
+    cv.add_argument("--out", type=Path, default=Path("out/coverage"), help="default out/coverage")
+    cv.add_argument(
+        "--threat",
+        default="drone",
+        choices=["drone", "cruise", "ballistic", "rocket", "aircraft"],
+        help="class whose default mean RCS is used (default drone)",
+    )
+    cv.add_argument("--rcs-m2", type=float, default=None, help="RCS instead of the class's")
+    cv.add_argument("--pd-min", type=float, default=0.5, help="covered from this Pd (0.5)")
+    cv.add_argument("--cell-km", type=float, default=5.0, help="grid cell size (default 5 km)")
+    cv.add_argument(
+        "--layers",
+        default=None,
+        help="heights above ground, m, comma-separated (default 50,300,1000,5000,10000,100000)",
+    )
+    cv.add_argument("--json", action="store_true", help="print coverage.json instead of a table")
 
     t = command(
         "track",
@@ -288,6 +318,33 @@ def _cmd_check(args: argparse.Namespace) -> int:
         f"{len(sc.raids)} raids, {sc.civil.flights} civil flights, "
         f"{sc.duration_s / 3600:.1f} h"
     )
+    return 0
+
+
+def _cmd_coverage(args: argparse.Namespace) -> int:
+    from mead.coverage import LAYERS_M, compute
+    from mead.coverage.maps import format_table, summary, write_coverage
+    from mead.runtime.wiring import policies
+    from mead.scenario import load_scenario
+
+    sc = load_scenario(args.scenario)
+    policies(sc, args.scenario)
+    n_layers = args.layers.count(",") + 1 if args.layers else 0
+    layers = tuple(_floats(args.layers, n_layers, "--layers")) if args.layers else LAYERS_M
+    cov = compute(
+        sc,
+        scenario_path=args.scenario,
+        layers_m=layers,
+        threat=args.threat,
+        rcs_m2=args.rcs_m2,
+        pd_min=args.pd_min,
+        cell_km=args.cell_km,
+    )
+    files = write_coverage(args.out, cov, sc)
+    s = summary(cov, sc)
+    print(json.dumps(s, indent=2) if args.json else format_table(s))
+    if not args.json:
+        print(f"written: {', '.join(str(f) for f in files)}")
     return 0
 
 
