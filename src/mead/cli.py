@@ -410,9 +410,11 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
     seeds = parse_seeds(args.seeds)
     progress = not args.no_progress and sys.stderr.isatty()
     covs, aggs = [], []
+    watch = var if added else base  # the larger of the two sets grid and region
     for name, sc in (("base", base), ("variant", var)):
         policies(sc, path)
-        cov = compute(sc, scenario_path=path, threat=args.threat, cell_km=args.cell_km)
+        cov = compute(sc, scenario_path=path, threat=args.threat, cell_km=args.cell_km,
+                      watch=watch)  # fmt: skip
         covs.append(coverage_summary(cov, sc))
         summaries = run_campaign(sc, path, seeds, jobs=args.jobs, scheduler=args.scheduler,
                                  progress=progress)  # fmt: skip

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mead.coverage import compute
 from mead.errors import ConfigError
 from mead.metrics.campaign import run_seed
 from mead.metrics.whatif import compare, load_partner, variant
@@ -59,10 +60,22 @@ def test_bad_changes_name_what_is_wrong(change: dict, match: str) -> None:
 
 
 def test_compare_reports_changes() -> None:
-    cov = {"layers": {"50m": {"alliance_km2": 10.0}}}
+    cov = {"layers": {"50m": {"alliance_km2": 10.0, "gaps_km2": 5.0}}}
     agg = [{"mode": "alliance", "group": "area", "name": "A", "threats": 2.0, "warned": 2.0,
             "mean_warning_s": 100.0}]  # fmt: skip
     var = [{**agg[0], "warned": 0.0, "mean_warning_s": 0.0}]
-    c = compare(cov, {"layers": {"50m": {"alliance_km2": 4.0}}}, agg, var)
+    c = compare(cov, {"layers": {"50m": {"alliance_km2": 4.0, "gaps_km2": 11.0}}}, agg, var)
     assert c["layers"]["50m"]["alliance_km2"]["change"] == -6.0
+    assert c["layers"]["50m"]["gaps_km2"]["change"] == 6.0
     assert c["warnings"]["area:A"]["warned"] == {"base": 2.0, "variant": 0.0, "change": -2.0}
+
+
+def test_coverage_of_both_on_one_region_moves_lost_area_into_the_gaps() -> None:
+    sc = load_scenario(TINY)
+    var = variant(sc, remove_radar="P2-S1")
+    kw = {"scenario_path": TINY, "layers_m": (300.0,), "cell_km": 10.0, "watch": sc}
+    base, after = (compute(s, **kw).areas_km2()["300m"] for s in (sc, var))  # type: ignore[arg-type]
+    assert base["region_km2"] == after["region_km2"]
+    lost = base["alliance_km2"] - after["alliance_km2"]
+    assert lost > 1_000.0
+    assert after["gaps_km2"] - base["gaps_km2"] == pytest.approx(lost, rel=0.02)

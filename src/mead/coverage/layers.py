@@ -186,13 +186,16 @@ def compute(
     cell_km: float = 5.0,
     dem: Dem | None = None,
     step_m: float | None = None,
+    watch: Scenario | None = None,
 ) -> Coverage:
     """The coverage of every radar of ``sc`` at ``layers_m``, for ``threat``'s mean RCS
     (or ``rcs_m2``), on a grid of ``cell_km`` cells.
 
     ``dem``: terrain (default: the scenario's ``dem_dir``, relative to ``scenario_path``;
     none there: a smooth earth). ``step_m``: spacing of the terrain samples along each
-    radial (default: the DEM's post spacing).
+    radial (default: the DEM's post spacing). ``watch``: the scenario whose contributing
+    radars and defended areas set the grid and the watched region (default ``sc``), so
+    that two variants of a scenario are compared on one grid and one region.
     """
     if threat not in RCS_M2:
         raise ParameterError("threat", f"one of {', '.join(RCS_M2)}", threat)
@@ -206,7 +209,8 @@ def compute(
     if dem is None and sc.dem_dir is not None:
         base = scenario_path.parent if scenario_path else Path.cwd()
         dem = Dem(base / sc.dem_dir)
-    grid = Grid.around(sc, cell_km)
+    watch = watch or sc
+    grid = Grid.around(watch, cell_km)
     lat, lon = grid.mesh()
     ground = dem.height_m(lat, lon) if dem is not None else np.zeros(grid.shape)
     step = step_m or (dem.post_spacing_m() if dem is not None else 0.0)
@@ -218,8 +222,6 @@ def compute(
         for s in p.sensors:
             radar = _radar(s, p.name, dem, cov.notes)
             near = _within(radar, lat, lon)
-            if roles[p.name] == "contributing":
-                cov.region |= near
             terrain = None
             if dem is not None:
                 n_az = _radials(radar.range_m, cell_km)
@@ -231,7 +233,12 @@ def compute(
             for k, h in enumerate(layers_m):
                 pd[k][near] = radar_pd(radar, lat[near], lon[near], ground[near] + h, rcs, terrain)
             cov.pd[s.id] = pd
-    for a in sc.defended_areas:
+    watch_roles = roles if watch is sc else partner_roles(watch, scenario_path)
+    for p in watch.partners:
+        if watch_roles[p.name] == "contributing":
+            for s in p.sensors:
+                cov.region |= _within(Radar(s, p.name), lat, lon)
+    for a in watch.defended_areas:
         cov.areas[a.name] = _in_area(a, lat, lon)
         cov.region |= cov.areas[a.name]
     return cov

@@ -92,14 +92,14 @@ def compare(
     base_cov: dict[str, Any], var_cov: dict[str, Any],
     base_agg: list[dict[str, Any]], var_agg: list[dict[str, Any]],
 ) -> dict[str, Any]:  # fmt: skip
-    """Side by side: per layer the km² the alliance covers (base, variant, change; the gaps
-    are not compared, as each scenario's watched region is its own radars' reach); per class
+    """Side by side: per layer the km² the alliance covers and the gaps (base, variant,
+    change; both coverages computed on one grid and region, ``compute(watch=…)``); per class
     and defended area (alliance run) the mean over the seeds of warned and of the mean
     warning time (base, variant, change; None where one side lacks it)."""
     layers = {
         name: {
             f: _triple(row[f], var_cov["layers"].get(name, {}).get(f))
-            for f in ("alliance_km2",)
+            for f in ("alliance_km2", "gaps_km2")
         }
         for name, row in base_cov["layers"].items()
     }
@@ -129,7 +129,9 @@ def format_compare(c: dict[str, Any], what: str) -> str:
     """The comparison as a text table."""
     lines = [f"what-if: {what}", "", "covered area per layer (km²): base → variant (change)"]
     for name, row in c["layers"].items():
-        lines.append(f"  {name:<7} alliance {_t(row['alliance_km2'], 0)}")
+        lines.append(
+            f"  {name:<7} alliance {_t(row['alliance_km2'], 0)}   gaps {_t(row['gaps_km2'], 0)}"
+        )
     lines += ["", "alliance warnings, mean over the seeds: base → variant (change)"]
     for key, row in c["warnings"].items():
         lines.append(f"  {key:<26} warned {_t(row['warned'], 2)}   "
