@@ -6,7 +6,8 @@ Run as::
     python -m benchmarks.bench_seeds --scenario scenarios/reference.yaml --seeds 2024,7 [--json]
 
 Each seed is a whole ``mead run`` (truth, radars, both runs — alliance ``A`` and
-national-only ``N`` — and the summary) without the report. Printed per seed: civil flights
+national-only ``N`` — and the summary) without the report: ``mead.metrics.campaign.run_seed``,
+the piece ``mead campaign`` runs on Dask. Printed per seed: civil flights
 alerted (must be 0), alerts about no object (must be 0), and per threat class: threats
 warned of those launched, area-alert precision, warning efficiency and updates per alert,
 alliance beside national-only; then the same figures pooled over the seeds (sums, and
@@ -24,32 +25,19 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from mead.metrics.evaluation import run_scored, summarize
-from mead.runtime.simulation import MODES, prepare
-from mead.runtime.wiring import policies
+from mead.metrics.campaign import parse_seeds, run_seed
+from mead.runtime.simulation import MODES
 from mead.scenario import load_scenario
 
 CLASSES = ("ballistic", "rocket", "cruise", "drone")
 
 
-def parse_seeds(text: str) -> list[int]:
-    """``"1-10"``, ``"2024,7"`` or a mix → the list of seeds."""
-    seeds: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.strip().partition("-")
-        seeds.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
-    if not seeds:
-        raise ValueError(f"--seeds: no seed in {text!r}")
-    return seeds
-
-
-def run_seed(path: Path, seed: int, jobs: int) -> dict[str, Any]:
-    """The summary of one seed's run (as ``mead run --json`` prints it)."""
+def run_seed_file(path: Path, seed: int, jobs: int) -> dict[str, Any]:
+    """The summary of one seed's run (as ``mead run --json`` prints it), timing the load."""
     t0 = time.perf_counter()
-    sc = load_scenario(path)
-    policies(sc, path)
-    world = prepare(sc, seed, path)
-    return summarize(world, run_scored(world, jobs=jobs), time.perf_counter() - t0)
+    s = run_seed(load_scenario(path), path, seed, jobs)
+    s["timing"]["wall_s"] = round(time.perf_counter() - t0, 2)
+    return s
 
 
 def row(seed: int, s: dict[str, Any]) -> dict[str, Any]:
@@ -145,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rows = []
     for seed in parse_seeds(args.seeds):
-        rows.append(row(seed, run_seed(args.scenario, seed, args.jobs)))
+        rows.append(row(seed, run_seed_file(args.scenario, seed, args.jobs)))
         if not args.json:
             print(f"seed {seed}: {rows[-1]['wall_s']:.0f} s", file=sys.stderr)
     result = {"scenario": str(args.scenario), "rows": rows, "pooled": pooled(rows)}

@@ -20,6 +20,12 @@ Simulation (no server needed):
                on, then national-only), print the summary and write the report to --out
   replay       serve the operator's map over a recorded run (mead run --out DIR)
   check        validate a scenario file and the policies it names, without running it
+  campaign     run a scenario over many seeds in parallel on Dask; per class and area the
+               mean and 95 % interval of warning time, efficiency, warned (Parquet, report)
+  whatif       a partner joins, a radar goes down or a partner leaves: change in covered
+               area per layer and in warnings per class and area (campaign on both)
+  coverage     maps of what the alliance, each partner and nobody (gaps) sees per altitude
+               layer: PNG, GeoJSON, km² per layer
   track        score the local tracker on a recorded multi-target scenario (.npz)
   asterix      decode an ASTERIX recording (.pcap or raw); with --site, track its plots
   adsb screen  flag implausible reports (jumps, spoofing) in an ADS-B recording (.csv)
@@ -100,6 +106,78 @@ def _parser() -> argparse.ArgumentParser:
         "error naming the file and field.",
     )
     c.add_argument("scenario", type=Path)
+
+    cp = command(
+        "campaign",
+        _cmd_campaign,
+        "many seeds on a Dask cluster: aggregates per class and area (Parquet + report)",
+        "Run SCENARIO once per seed (alliance and national-only, as `mead run`) in parallel on "
+        "a Dask cluster — a LocalCluster of --jobs worker processes by default, or the "
+        "scheduler at --scheduler — and write seeds.parquet, aggregate.parquet, "
+        "campaign.json, plots, report.md and report.html into --out.",
+    )
+    cp.add_argument("scenario", type=Path)
+    cp.add_argument("--seeds", default="1-20", help="e.g. 1-20 or 2024,7 (default 1-20)")
+    cp.add_argument("--out", type=Path, default=Path("out/campaign"), help="default out/campaign")
+    cp.add_argument("--jobs", type=int, default=2, help="local worker processes (default 2)")
+    cp.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of a running Dask scheduler, e.g. tcp://host:8786 (its workers must "
+        "read the scenario at the same path)",
+    )
+    cp.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    w = command(
+        "whatif",
+        _cmd_whatif,
+        "compare SCENARIO with a variant: covered km² per layer, warnings per area",
+        "Build a variant of SCENARIO with one change (--add-partner FILE, --remove-radar ID "
+        "or --remove-partner NAME), compute both coverages and run both as campaigns over "
+        "--seeds on Dask; print and write (--out/whatif.json, base/ and variant/) the change "
+        "in covered and gap km² per layer and in warned threats and warning time per class "
+        "and defended area.",
+    )
+    w.add_argument("scenario", type=Path)
+    change = w.add_mutually_exclusive_group(required=True)
+    change.add_argument("--add-partner", type=Path, help="YAML of one partners[] entry")
+    change.add_argument("--remove-radar", help="sensor id")
+    change.add_argument("--remove-partner", help="partner name")
+    w.add_argument("--seeds", default="1-5", help="e.g. 1-5 (default 1-5)")
+    w.add_argument("--out", type=Path, default=Path("out/whatif"), help="default out/whatif")
+    w.add_argument("--jobs", type=int, default=2, help="local worker processes (default 2)")
+    w.add_argument("--scheduler", default=None, help="a running Dask scheduler's address")
+    w.add_argument("--cell-km", type=float, default=5.0, help="coverage grid (default 5 km)")
+    w.add_argument("--threat", default="drone", help="coverage class (default drone)")
+    w.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    cv = command(
+        "coverage",
+        _cmd_coverage,
+        "coverage maps per altitude layer: alliance, partners, gaps (PNG, GeoJSON, km²)",
+        "Compute where SCENARIO's radars detect a threat class (its mean RCS) with single-look "
+        "Pd >= --pd-min at each layer above the ground: 4/3-earth horizon, instrumented range, "
+        "sector and elevation limits, radar equation, and terrain from the scenario's dem_dir "
+        "(SRTM .hgt). Writes coverage.json, coverage.geojson and coverage_<layer>.png into "
+        "--out and prints km² per layer.",
+    )
+    cv.add_argument("scenario", type=Path)
+    cv.add_argument("--out", type=Path, default=Path("out/coverage"), help="default out/coverage")
+    cv.add_argument(
+        "--threat",
+        default="drone",
+        choices=["drone", "cruise", "ballistic", "rocket", "aircraft"],
+        help="class whose default mean RCS is used (default drone)",
+    )
+    cv.add_argument("--rcs-m2", type=float, default=None, help="RCS instead of the class's")
+    cv.add_argument("--pd-min", type=float, default=0.5, help="covered from this Pd (0.5)")
+    cv.add_argument("--cell-km", type=float, default=5.0, help="grid cell size (default 5 km)")
+    cv.add_argument(
+        "--layers",
+        default=None,
+        help="heights above ground, m, comma-separated (default 50,300,1000,5000,10000,100000)",
+    )
+    cv.add_argument("--json", action="store_true", help="print coverage.json instead of a table")
 
     t = command(
         "track",
@@ -288,6 +366,92 @@ def _cmd_check(args: argparse.Namespace) -> int:
         f"{len(sc.raids)} raids, {sc.civil.flights} civil flights, "
         f"{sc.duration_s / 3600:.1f} h"
     )
+    return 0
+
+
+def _cmd_campaign(args: argparse.Namespace) -> int:
+    from mead.metrics.campaign import aggregate, parse_seeds, run_campaign, seed_rows
+    from mead.metrics.campaign_report import format_aggregate, write_campaign
+    from mead.runtime.wiring import policies
+    from mead.scenario import load_scenario
+
+    sc = load_scenario(args.scenario)
+    policies(sc, args.scenario)
+    seeds = parse_seeds(args.seeds)
+    t0 = time.perf_counter()
+    progress = not args.no_progress and sys.stderr.isatty()
+    summaries = run_campaign(sc, args.scenario.resolve(), seeds, jobs=args.jobs,
+                             scheduler=args.scheduler, progress=progress)  # fmt: skip
+    rows = [r for s in summaries for r in seed_rows(s)]
+    agg = aggregate(rows)
+    files = write_campaign(args.out, sc.name, seeds, rows, agg)
+    print(format_aggregate(sc.name, seeds, agg))
+    print(f"{len(seeds)} seeds in {time.perf_counter() - t0:.0f} s; written: "
+          f"{', '.join(str(f) for f in files)}")  # fmt: skip
+    return 0
+
+
+def _cmd_whatif(args: argparse.Namespace) -> int:
+    from mead.coverage import compute
+    from mead.coverage.maps import summary as coverage_summary
+    from mead.metrics.campaign import aggregate, parse_seeds, run_campaign, seed_rows
+    from mead.metrics.campaign_report import write_campaign
+    from mead.metrics.whatif import compare, format_compare, load_partner, variant
+    from mead.runtime.wiring import policies
+    from mead.scenario import load_scenario
+
+    path = args.scenario.resolve()
+    base = load_scenario(args.scenario)
+    added = load_partner(args.add_partner) if args.add_partner else None
+    var = variant(base, add_partner=added, remove_radar=args.remove_radar,
+                  remove_partner=args.remove_partner)  # fmt: skip
+    what = (f"add partner {added.name}" if added else f"remove radar {args.remove_radar}"
+            if args.remove_radar else f"remove partner {args.remove_partner}")  # fmt: skip
+    seeds = parse_seeds(args.seeds)
+    progress = not args.no_progress and sys.stderr.isatty()
+    covs, aggs = [], []
+    watch = var if added else base  # the larger of the two sets grid and region
+    for name, sc in (("base", base), ("variant", var)):
+        policies(sc, path)
+        cov = compute(sc, scenario_path=path, threat=args.threat, cell_km=args.cell_km,
+                      watch=watch)  # fmt: skip
+        covs.append(coverage_summary(cov, sc))
+        summaries = run_campaign(sc, path, seeds, jobs=args.jobs, scheduler=args.scheduler,
+                                 progress=progress)  # fmt: skip
+        rows = [r for s in summaries for r in seed_rows(s)]
+        aggs.append(aggregate(rows))
+        write_campaign(args.out / name, sc.name, seeds, rows, aggs[-1])
+    result = compare(covs[0], covs[1], aggs[0], aggs[1]) | {"what": what, "seeds": seeds}
+    (args.out / "whatif.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(format_compare(result, what))
+    print(f"written: {args.out / 'whatif.json'}, {args.out / 'base'}/, {args.out / 'variant'}/")
+    return 0
+
+
+def _cmd_coverage(args: argparse.Namespace) -> int:
+    from mead.coverage import LAYERS_M, compute
+    from mead.coverage.maps import format_table, summary, write_coverage
+    from mead.runtime.wiring import policies
+    from mead.scenario import load_scenario
+
+    sc = load_scenario(args.scenario)
+    policies(sc, args.scenario)
+    n_layers = args.layers.count(",") + 1 if args.layers else 0
+    layers = tuple(_floats(args.layers, n_layers, "--layers")) if args.layers else LAYERS_M
+    cov = compute(
+        sc,
+        scenario_path=args.scenario,
+        layers_m=layers,
+        threat=args.threat,
+        rcs_m2=args.rcs_m2,
+        pd_min=args.pd_min,
+        cell_km=args.cell_km,
+    )
+    files = write_coverage(args.out, cov, sc)
+    s = summary(cov, sc)
+    print(json.dumps(s, indent=2) if args.json else format_table(s))
+    if not args.json:
+        print(f"written: {', '.join(str(f) for f in files)}")
     return 0
 
 

@@ -1,11 +1,11 @@
 """The evaluation: alliance versus national-only on the same truth and plots, as one summary.
 
 Per threat class: launched, detected (≥ 1 plot), tracked (held by a track within
-``TRACK_GATE_M``) and warned (the partner owning the target area got an alert about the
-object before it arrived). Per defended area: mean and minimum warning time over every
-threat aimed at it (arrival time − first alert received by the owner; an unwarned threat
-counts as 0 s), so both runs are compared over the same threats. Civil flights alerted
-must be zero.
+``TRACK_GATE_M``), warned (the partner owning the target area got an alert about the
+object before it arrived) and the mean warning time (unwarned: 0 s). Per defended area:
+mean and minimum warning time over every threat aimed at it (arrival time − first alert
+received by the owner; an unwarned threat counts as 0 s), so both runs are compared over
+the same threats. Civil flights alerted must be zero.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from mead.metrics.matching import TruthMatcher
 from mead.metrics.siap import SiapObserver
 from mead.metrics.warning import THREATS, AlertCounts, alert_counts, efficiency, first_plot_times
 from mead.runtime.simulation import MODES, Mode, ModeResult, ObserverFactory, World, run_both
+from mead.runtime.wiring import partner_roles
 
 ALERT_GATE_M = 30_000.0
 """An alert is about the truth object nearest its track position, if within this distance."""
@@ -158,8 +159,10 @@ def summarize(world: World, results: Mapping[Mode, ModeResult], wall_s: float) -
                 for a in sc.defended_areas
                 if (sel & (target == a.name)).any()
             }
+            wt = np.where(warned[m][sel], truth.t_end[sel] - warn[m][sel], 0.0)
             classes[c][m] = {
                 "area_efficiency": per_area,
+                "mean_warning_s": round(float(wt.mean()), 1),
                 "limit_s": _r(limit, 1),
                 "warning_efficiency": _r(eff, 3),
                 "alerts_issued": n.issued,
@@ -191,6 +194,7 @@ def summarize(world: World, results: Mapping[Mode, ModeResult], wall_s: float) -
         "classes": classes,
         "areas": areas,
         "civil": {"flights": int(civil.sum()), "alerted": civil_alerted},
+        "roles": partner_roles(sc, world.scenario_path),
         "alerts_about_nothing": {m: counts[m].get("nothing", AlertCounts()).issued for m in MODES},
         "salvos": {m: salvos(results[m].events) for m in MODES},
         "siap": (results["alliance"].observed or {}).get("siap"),
@@ -274,8 +278,10 @@ def format_summary(s: dict[str, Any]) -> str:
         for name, f in [("all", s["siap"]["overall"]), *s["siap"]["by_class"].items()]:
             out.append(_siap_row(name, f))
     c = s["civil"]
+    roles = s.get("roles", {})
     out += [
         "",
+        "members: " + ", ".join(f"{p} {r.replace('_', '-')}" for p, r in roles.items()),
         f"civil flights: {c['flights']}, alerted: alliance {c['alerted']['alliance']}, "
         f"national {c['alerted']['national']}; alerts about no object: "
         f"alliance {s['alerts_about_nothing']['alliance']}, "

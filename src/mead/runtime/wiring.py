@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 from mead.events import Emit
 from mead.federation.base import Endpoint
@@ -20,7 +21,7 @@ from mead.federation.identity import Identity
 from mead.federation.policy import Policy, Releaser, load_policy, validate_recipients
 from mead.fusion.siap import SystemTracker
 from mead.runtime.node import CoordinatorNode, Observe, PartnerNode, Show, site_table
-from mead.scenario.schema import Scenario
+from mead.scenario.schema import Partner, Scenario
 from mead.sensors.adsb import AdsbReports
 from mead.sensors.base import Scan
 from mead.threat.assessor import Assessor
@@ -56,14 +57,34 @@ def policies(
     sc: Scenario, scenario_path: Path | None, national: bool = False
 ) -> dict[str, Policy]:
     """Every partner's policy (the scenario's ``policy`` files, relative to the scenario
-    file); with ``national``, nobody releases anything."""
+    file); with ``national``, nobody releases anything, and a partner whose ``role`` is
+    ``receive_only`` never does."""
     base = scenario_path.parent if scenario_path else Path.cwd()
     return {
         p.name: Policy.nothing(p.name)
-        if national
+        if national or p.role == "receive_only"
         else partner_policy(sc, p.name, base / p.policy if p.policy else None)
         for p in sc.partners
     }
+
+
+Role = Literal["contributing", "receive_only"]
+
+
+def role(partner: Partner, policy: Policy) -> Role:
+    """A partner's membership: its declared ``role``, else ``receive_only`` when it has no
+    sensors or its policy releases nothing (no rule), else ``contributing``.
+
+    Either way it receives the coordinator's picture and the warnings for its areas."""
+    if partner.role is not None:
+        return partner.role
+    return "contributing" if partner.sensors and policy.rules else "receive_only"
+
+
+def partner_roles(sc: Scenario, scenario_path: Path | None) -> dict[str, Role]:
+    """Every partner's :func:`role` (its policy loaded from the scenario's files)."""
+    pols = policies(sc, scenario_path)
+    return {p.name: role(p, pols[p.name]) for p in sc.partners}
 
 
 def sim_identities(sc: Scenario, seed: int) -> dict[str, Identity]:

@@ -86,6 +86,16 @@ class Partner(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # ADS-B ground receivers at the partner's sensor sites hear aircraft within this, km
     # (and above the receiver's horizon); 0: the partner receives no ADS-B
     adsb_range_km: NonNeg = 250.0
+    # membership: "contributing" releases tracks under its policy, "receive_only" releases
+    # nothing but gets the picture and warnings; None: derived (see runtime.wiring.role)
+    role: Literal["contributing", "receive_only"] | None = None
+
+    def __post_init__(self) -> None:
+        if self.role == "contributing" and not self.sensors:
+            raise ValueError(
+                f"partner {self.name!r} has role contributing but no sensors to contribute "
+                "(give it sensors, or role receive_only)"
+            )
 
 
 class Circle(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -220,6 +230,9 @@ class Scenario(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     raids: list[Raid] = []
     civil: Civil = Civil()
     links: list[Link] = []  # first match wins; default 150 ms, no loss
+    # folder of SRTM .hgt terrain tiles, relative to the scenario file (coverage maps'
+    # terrain masking); None: a smooth earth
+    dem_dir: str | None = None
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.partners]
