@@ -18,7 +18,7 @@ the scenario start, live it is 0).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,7 @@ from mead.messages import (
     picture_to_arrays,
 )
 from mead.sensors.adsb import AdsbReports
-from mead.sensors.base import Scan
+from mead.sensors.base import Scan, ScanFeed
 from mead.threat.assessor import Assessor
 from mead.tracking.base import TrackReport
 from mead.tracking.tracker import Tracker
@@ -126,6 +126,9 @@ class _Inbox:
 class PartnerNode:
     """A sovereign partner: its sensors' scans → its tracker → its policy → the network.
 
+    Scans come from ``scans`` (known in advance, in arrival order: simulated radars and
+    recorded feeds) and from ``feeds`` (live sensors, polled each step).
+
     It also assesses its own tracks against its own defended areas and warns itself, so a
     partner is never worse off for being in the coalition; warnings from the coordinator
     arrive on ``alerts.<name>`` and the coordinator's fused picture on ``picture.<name>``
@@ -146,11 +149,13 @@ class PartnerNode:
         epoch_s: float = 0.0,
         sensor_sites: dict[str, tuple[float, float, float]] | None = None,
         adsb: AdsbReports | None = None,
+        feeds: Sequence[ScanFeed] = (),
         emit: Emit = _ignore,
         observe: Observe = _ignore,
         show: Show = _ignore,
     ) -> None:
         self.name = identity.name
+        self.feeds = tuple(feeds)  # live sensors: their scans arrive while the node runs
         self.identity, self.endpoint = identity, endpoint
         self.tracker, self.releaser = tracker, releaser
         self.adsb = adsb  # ADS-B reports the partner's receivers get, wire time
@@ -175,6 +180,10 @@ class PartnerNode:
             self.tracker.step(self._next_scan)
             self.counters["scans"] += 1
             self._next_scan = next(self._scans, None)
+        for feed in self.feeds:
+            for scan in feed.ready(t_local):
+                self.tracker.step(scan)
+                self.counters["scans"] += 1
         if now >= self._next_release:
             self._next_release = now + self.release_s
             self._release(now, self.tracker.report(t_local))
