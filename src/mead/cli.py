@@ -154,6 +154,15 @@ def _parser() -> argparse.ArgumentParser:
             help="append JSON-line events here (default: stdout)",
         )
         n.set_defaults(role="coordinator" if role == "coordinator" else "partner")
+        n.add_argument(
+            "--cot",
+            action="append",
+            default=[],
+            metavar="URL",
+            help="also send what the node holds as Cursor-on-Target (TAK protocol v1) to "
+            "udp://239.2.3.1:6969, udp://HOST:PORT or tcp://HOST:PORT; repeatable (TLS: "
+            "the config's cot field)",
+        )
         _web_args(n)
 
     u = command(
@@ -377,6 +386,17 @@ def _cmd_node(args: argparse.Namespace) -> int:
     from mead.runtime.live import load_node_config, run_node
 
     cfg = load_node_config(args.config)
+    if args.cot:
+        import msgspec
+
+        from mead.errors import ConfigError
+        from mead.interop.tak import CotTarget
+
+        try:
+            extra = [CotTarget(url=u) for u in args.cot]
+        except ValueError as e:
+            raise ConfigError("--cot", str(e)) from None
+        cfg = msgspec.structs.replace(cfg, cot=[*cfg.cot, *extra])
     web = None
     if args.web is not None:
         from mead.server.nodemap import WebOptions

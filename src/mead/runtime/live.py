@@ -28,6 +28,7 @@ from msgspec import Meta, Struct
 
 from mead.errors import ConfigError, MeadError
 from mead.events import Counters, Emit
+from mead.interop.tak import CotTarget
 from mead.runtime.wiring import MAX_MESSAGE_AGE_S, known_nodes, partner_policy
 from mead.scenario.loader import load_yaml
 from mead.scenario.schema import Scenario
@@ -60,6 +61,7 @@ class NodeConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     start_wall: float | None = None  # wall time (UTC s) of scenario t=0; None: at start
     duration_s: Positive | None = None  # scenario seconds to run (None: the scenario's)
     max_age_s: Positive = MAX_MESSAGE_AGE_S  # reject envelopes older than this (wire s)
+    cot: list[CotTarget] = []  # send what the node holds as Cursor-on-Target there
 
 
 def load_node_config(path: str | Path) -> NodeConfig:
@@ -173,6 +175,12 @@ def run_node(
         emit = nodemap.tee(emit)
         print(f"map of {cfg.name}: {nodemap.server.url}", file=sys.stderr, flush=True)
     show = nodemap.show if nodemap is not None else _no_show
+    cot = None
+    if cfg.cot:
+        from mead.interop.tak import open_outputs
+
+        cot = open_outputs(cfg.name, role == "coordinator", cfg.cot, str(base))
+        emit, show = cot.tee(emit), _both(show, cot.show)
     bus = _bus(cfg, pattern)
     node: Any
     feeds: list[Any] = []
@@ -209,6 +217,7 @@ def run_node(
         lag = _loop(node, endpoint, clock, run_s, sc.tick_s, stop, after)
         endpoint.flush()
     finally:
+        cot_counters = cot.close() if cot is not None else {}
         for f in feeds:
             f.close()
         bus.close()
@@ -217,6 +226,7 @@ def run_node(
     counters = dict(node.counters) | {f"rejected_{k}": v for k, v in node.inbox.rejected.items()}
     counters |= {"ticks": lag.ticks, "late_ticks": lag.late, "max_lag_ms": round(lag.max_s * 1e3)}
     counters |= {f"bus_{k}": v for k, v in endpoint.counters.items()}
+    counters |= cot_counters
     for f in feeds:
         counters |= {f"asterix_{f.sensor.id}_{k}": v for k, v in f.counters.items()}
         counters |= {f"asterix_{f.sensor.id}_{k}": v for k, v in f.status.messages.items()}
@@ -268,6 +278,16 @@ def _loop(
 
 def _no_show(*_: Any) -> None:
     return None
+
+
+def _both(first: Callable[[Any], None], second: Callable[[Any], None]) -> Callable[[Any], None]:
+    """A show hook that calls ``first`` then ``second``."""
+
+    def show(held: Any) -> None:
+        first(held)
+        second(held)
+
+    return show
 
 
 @dataclass

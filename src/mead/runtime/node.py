@@ -63,6 +63,7 @@ class Held:
     quality: np.ndarray  # (N,) 0..1
     ident: np.ndarray  # (N,) ADS-B identification: "civil", "suspect" or ""
     picture: Picture | None = None  # partner: the coordinator's newest picture it holds
+    P: np.ndarray | None = None  # (N, 6, 6) ECEF covariances of ``x``, m², m²/s²
 
 
 Show = Callable[[Held], None]
@@ -216,7 +217,9 @@ class PartnerNode:
         self.observe(self.name, now, rep.ids, rep.x)
         a = self.assessor.step(now, rep.ids, rep.x, rep.P, deleted=rep.deleted, adsb=self.adsb)
         cls: list[str] = list(a.classes)
-        self.show(Held(self.name, now, rep.ids, rep.x, cls, rep.quality, a.ident, self.picture))
+        self.show(
+            Held(self.name, now, rep.ids, rep.x, cls, rep.quality, a.ident, self.picture, rep.P)
+        )
         for alert in a.alerts:
             self._record_alert(now, alert, via=self.name)
         sites = [self._sites(s) for s in rep.sensors]
@@ -314,7 +317,7 @@ class CoordinatorNode:
             self.emit(AlertSent(node=self.name, **_fields(alert)))
         classes: list[str] = list(a.classes)
         self._send_picture(now, pic, classes)
-        self.show(Held(self.name, now, ids, pic.x, classes, pic.quality, a.ident))
+        self.show(Held(self.name, now, ids, pic.x, classes, pic.quality, a.ident, P=pic.P))
 
     def _send_picture(self, now: float, pic: SystemPicture, classes: list[str]) -> None:
         """Send every partner the picture as it may leave the coordinator (``picture_rows``)."""
