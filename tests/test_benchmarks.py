@@ -96,3 +96,14 @@ def test_bench_asterix_tiny() -> None:
     )
     assert got["fast"]["records"] >= 500 and got["libasterix"]["records"] >= 50
     assert got["fuzz"]["inputs"] == 20 and got["fuzz"]["fast_rejects_only"] == 0
+
+
+def test_bench_fuzz_tiny() -> None:
+    if not Path("/work/shared/data/asterix").exists():
+        import pytest
+
+        pytest.skip("shared recordings not present")
+    got = run_module("benchmarks.bench_fuzz", "--n", "30")
+    assert len(got["decoders"]) == 9
+    for name, r in got["decoders"].items():
+        assert r["inputs"] == 30 and r["crashes"] == 0, name

@@ -19,6 +19,7 @@ Simulation (no server needed):
   run          simulate a scenario twice on the same truth and plots (alliance sharing
                on, then national-only), print the summary and write the report to --out
   replay       serve the operator's map over a recorded run (mead run --out DIR)
+  export       write what a node held at a time of a recorded run as GeoJSON (--geojson)
   check        validate a scenario file and the policies it names, without running it
   campaign     run a scenario over many seeds in parallel on Dask; per class and area the
                mean and 95 % interval of warning time, efficiency, warned (Parquet, report)
@@ -96,6 +97,25 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     rp.add_argument(
         "--token", default=None, help="token the API requires (default: $MEAD_WEB_TOKEN)"
+    )
+
+    ex = command(
+        "export",
+        _cmd_export,
+        "write a recorded run's picture, areas, impact regions and coverage as GeoJSON",
+        "Read the replay recorded in DIR by `mead run --out DIR` and write, for one node at "
+        "one time, its tracks, the defended areas on its map, the impact regions of the "
+        "alerts it held and the run's radar coverage as one GeoJSON FeatureCollection "
+        "(RFC 7946; QGIS and other GIS tools open it).",
+    )
+    ex.add_argument("dir", type=Path, help="a run's output folder, e.g. out/small")
+    ex.add_argument("--geojson", action="store_true", required=True, help="write GeoJSON")
+    ex.add_argument("--at", type=float, default=None,
+                    help="seconds after the run's first cycle (default: its end)")  # fmt: skip
+    ex.add_argument("--run", default="alliance", help="alliance (default) or national")
+    ex.add_argument("--node", default=None, help="whose picture (default: the coordinator)")
+    ex.add_argument(
+        "--out", type=Path, default=None, help="file (default DIR/export/RUN-NODE-AT.geojson)"
     )
 
     c = command(
@@ -232,6 +252,15 @@ def _parser() -> argparse.ArgumentParser:
             help="append JSON-line events here (default: stdout)",
         )
         n.set_defaults(role="coordinator" if role == "coordinator" else "partner")
+        n.add_argument(
+            "--cot",
+            action="append",
+            default=[],
+            metavar="URL",
+            help="also send what the node holds as Cursor-on-Target (TAK protocol v1) to "
+            "udp://239.2.3.1:6969, udp://HOST:PORT or tcp://HOST:PORT; repeatable (TLS: "
+            "the config's cot field)",
+        )
         _web_args(n)
 
     u = command(
@@ -349,6 +378,19 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         pass
     finally:
         server.stop()
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from mead.server.export import export_geojson
+
+    fc = export_geojson(args.dir, args.at, args.run, args.node)
+    m = fc["mead"]
+    path = args.out or args.dir / "export" / f"{m['run']}-{m['node']}-{m['at_s']:.0f}.geojson"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(fc, separators=(",", ":")))
+    layers = {k: sum(f["properties"]["layer"] == k for f in fc["features"]) for k in m["layers"]}
+    print(f"{path}: " + ", ".join(f"{v} {k}" for k, v in layers.items()), flush=True)
     return 0
 
 
@@ -541,6 +583,17 @@ def _cmd_node(args: argparse.Namespace) -> int:
     from mead.runtime.live import load_node_config, run_node
 
     cfg = load_node_config(args.config)
+    if args.cot:
+        import msgspec
+
+        from mead.errors import ConfigError
+        from mead.interop.tak import CotTarget
+
+        try:
+            extra = [CotTarget(url=u) for u in args.cot]
+        except ValueError as e:
+            raise ConfigError("--cot", str(e)) from None
+        cfg = msgspec.structs.replace(cfg, cot=[*cfg.cot, *extra])
     web = None
     if args.web is not None:
         from mead.server.nodemap import WebOptions

@@ -1,7 +1,8 @@
-"""Cursor-on-Target out: a track as a CoT 2.0 event (XML) for TAK clients.
+"""Cursor-on-Target out: tracks and alerts as CoT 2.0 events (XML) for TAK clients.
 
-A pure function, bytes out; sending is a transport's job. CoT types follow the 2525-style
-tree: ``a-<affiliation>-A`` for an air object, refined by MEAD's classification.
+Pure functions, bytes out; sending (and the TAK protocol v1 protobuf framing) is the
+transport's job (:mod:`mead.interop.tak`). CoT types follow the 2525-style tree:
+``a-<affiliation>-A`` for an air object, refined by MEAD's classification.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ COT_TYPES: dict[str, str] = {
 }
 """The CoT type after ``a-<affiliation>-`` for each track class."""
 
-AFFILIATIONS = {"hostile": "h", "unknown": "u", "neutral": "n", "friend": "f"}
+AFFILIATIONS = {"hostile": "h", "suspect": "s", "unknown": "u", "neutral": "n", "friend": "f"}
+"""The map's standard identities (``mead.server.rows.AFFILIATIONS``) as CoT affiliations."""
+
+ALERT_TYPES = {"issued": "b-a-o-tbl", "updated": "b-a-o-tbl", "cancelled": "b-a-o-can"}
+"""CoT types of an early warning: the emergency alert TAK clients raise, and its cancel."""
+
+SIGMA_PER_R95 = 1.0 / 2.4477
+"""1-σ per 95 % radius of a circular normal error (√(−2 ln 0.05) = 2.4477)."""
 
 
 def cot_type(track_class: TrackClass, affiliation: str) -> str:
@@ -80,5 +88,45 @@ def track2cot(
     ET.SubElement(detail, "track", track)
     if remarks:
         ET.SubElement(detail, "remarks").text = remarks
+    return _xml(ev)
+
+
+def _xml(ev: ET.Element) -> bytes:
     head = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     return head + ET.tostring(ev, encoding="unicode").encode()
+
+
+def alert2cot(
+    uid: str,
+    state: str,
+    t_utc_s: float,
+    t_impact_utc_s: float,
+    lat_deg: float,
+    lon_deg: float,
+    radius95_m: float,
+    track_uid: str,
+    remarks: str,
+) -> bytes:
+    """One early warning as a CoT event (XML bytes) at the predicted impact point:
+    ``b-a-o-tbl`` (an emergency alert) while issued or updated, ``b-a-o-can`` once
+    cancelled; ``ce`` is the 1-σ of the 95 % impact radius; stale one minute after the
+    predicted impact (a cancel is stale at once); a ``link`` names the threat's track."""
+    if state not in ALERT_TYPES:
+        raise ParameterError("state", f"one of {sorted(ALERT_TYPES)}", state)
+    for name, v in {"t_utc_s": t_utc_s, "t_impact_utc_s": t_impact_utc_s, "lat_deg": lat_deg,
+                    "lon_deg": lon_deg, "radius95_m": radius95_m}.items():  # fmt: skip
+        if not math.isfinite(v):
+            raise ParameterError(name, "finite", v)
+    stale = t_utc_s + 1.0 if state == "cancelled" else max(t_impact_utc_s, t_utc_s) + 60.0
+    ev = ET.Element("event", {
+        "version": "2.0", "uid": uid, "type": ALERT_TYPES[state], "how": "m-f",
+        "time": _iso(t_utc_s), "start": _iso(t_utc_s), "stale": _iso(stale),
+    })  # fmt: skip
+    point = {"lat": lat_deg, "lon": lon_deg, "hae": 0.0, "ce": radius95_m * SIGMA_PER_R95,
+             "le": 9999999.0}  # fmt: skip
+    ET.SubElement(ev, "point", {k: repr(float(v)) for k, v in point.items()})
+    detail = ET.SubElement(ev, "detail")
+    ET.SubElement(detail, "contact", {"callsign": uid})
+    ET.SubElement(detail, "link", {"uid": track_uid, "relation": "p-p", "type": "a-h-A"})
+    ET.SubElement(detail, "remarks").text = remarks
+    return _xml(ev)

@@ -68,3 +68,18 @@ def circle2feature(
 def collection(features: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """A FeatureCollection of ``features``."""
     return {"type": "FeatureCollection", "features": list(features)}
+
+
+def ring_area(ring: Sequence[Sequence[float]]) -> float:
+    """Signed area of a closed ring of [lon, lat] in square degrees (shoelace): > 0 when
+    counter-clockwise."""
+    a = np.asarray(ring, dtype=np.float64)[:, :2]
+    return float(0.5 * np.sum(a[:-1, 0] * a[1:, 1] - a[1:, 0] * a[:-1, 1]))
+
+
+def ccw(ring: Sequence[Sequence[float]]) -> list[list[float]]:
+    """``ring`` closed and counter-clockwise, as RFC 7946 §3.1.6 wants exterior rings."""
+    r = [list(p) for p in ring]
+    if r and r[0] != r[-1]:
+        r.append(r[0])
+    return r if ring_area(r) >= 0 else r[::-1]

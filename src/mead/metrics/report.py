@@ -80,7 +80,8 @@ def plot_warning_times(out: Path, summary: dict[str, Any]) -> Path:
             fontsize=9,
         )
         ax.grid(axis="x", alpha=0.3)
-    axes[0].legend(loc="lower right", fontsize=8)
+    if axes[0].get_legend_handles_labels()[0]:  # a run without threats has nothing to label
+        axes[0].legend(loc="lower right", fontsize=8)
     axes[-1].set_xlabel("warning time / physical limit (1 = warned at the first plot)")
     fig.tight_layout()
     path = out / "warning_time.png"

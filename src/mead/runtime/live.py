@@ -2,8 +2,9 @@
 
 A node process reads a :class:`NodeConfig` YAML, connects a
 :class:`~mead.federation.nats.NatsBus` to its own nats-server, and steps the same
-``PartnerNode``/``CoordinatorNode`` the simulation uses, on a wall clock. Until real radars
-are plugged in, a partner runs its scenario's simulated sensors in (accelerated) real time:
+``PartnerNode``/``CoordinatorNode`` the simulation uses, on a wall clock. A partner's real
+radars are its scenario's ASTERIX-fed sensors (UDP feeds read as they arrive, recordings
+replayed on the clock); its other sensors are simulated in (accelerated) real time:
 wire time = scenario start + (wall time − ``start_wall``) × ``speed``, shared by all nodes
 of a run. Nodes step on the simulation's tick grid and see a message at the first tick after
 it arrived, so ``mead up`` (:mod:`mead.runtime.up`) issues the same alerts as ``mead run``
@@ -27,6 +28,7 @@ from msgspec import Meta, Struct
 
 from mead.errors import ConfigError, MeadError
 from mead.events import Counters, Emit
+from mead.interop.tak import CotTarget
 from mead.runtime.wiring import MAX_MESSAGE_AGE_S, known_nodes, partner_policy
 from mead.scenario.loader import load_yaml
 from mead.scenario.schema import Scenario
@@ -59,6 +61,7 @@ class NodeConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     start_wall: float | None = None  # wall time (UTC s) of scenario t=0; None: at start
     duration_s: Positive | None = None  # scenario seconds to run (None: the scenario's)
     max_age_s: Positive = MAX_MESSAGE_AGE_S  # reject envelopes older than this (wire s)
+    cot: list[CotTarget] = []  # send what the node holds as Cursor-on-Target there
 
 
 def load_node_config(path: str | Path) -> NodeConfig:
@@ -148,6 +151,7 @@ def run_node(
     from mead.runtime.simulation import prepare
     from mead.runtime.wiring import build_coordinator, build_partner
     from mead.scenario import load_scenario
+    from mead.sensors.asterix_feed import udp_feeds
 
     sc = load_scenario(base / cfg.scenario)
     partners = {p.name: p for p in sc.partners}
@@ -171,8 +175,15 @@ def run_node(
         emit = nodemap.tee(emit)
         print(f"map of {cfg.name}: {nodemap.server.url}", file=sys.stderr, flush=True)
     show = nodemap.show if nodemap is not None else _no_show
+    cot = None
+    if cfg.cot:
+        from mead.interop.tak import open_outputs
+
+        cot = open_outputs(cfg.name, role == "coordinator", cfg.cot, str(base))
+        emit, show = cot.tee(emit), _both(show, cot.show)
     bus = _bus(cfg, pattern)
     node: Any
+    feeds: list[Any] = []
     try:
         endpoint = bus.connect(cfg.name)
         if role == "coordinator":
@@ -183,7 +194,10 @@ def run_node(
                 sc, identity=identity, endpoint=endpoint, opener=opener, emit=emit, show=show
             )
         else:
-            world = prepare(sc, sc.seed)  # radars and ADS-B receivers, simulated in real time
+            # simulated radars and ADS-B receivers in real time; recorded ASTERIX feeds on
+            # the same clock; live ASTERIX feeds (UDP) read as they come
+            world = prepare(sc, sc.seed, base / cfg.scenario, live=True)
+            feeds = udp_feeds(sc, cfg.name, lambda: clock() - epoch)
             node = build_partner(
                 sc,
                 cfg.name,
@@ -194,6 +208,7 @@ def run_node(
                 scans=(s for s in world.scans if s.partner == cfg.name),
                 epoch_s=epoch,
                 adsb=world.adsb,
+                feeds=feeds,
                 emit=emit,
                 show=show,
             )
@@ -202,12 +217,19 @@ def run_node(
         lag = _loop(node, endpoint, clock, run_s, sc.tick_s, stop, after)
         endpoint.flush()
     finally:
+        cot_counters = cot.close() if cot is not None else {}
+        for f in feeds:
+            f.close()
         bus.close()
         if nodemap is not None:
             nodemap.stop()
     counters = dict(node.counters) | {f"rejected_{k}": v for k, v in node.inbox.rejected.items()}
     counters |= {"ticks": lag.ticks, "late_ticks": lag.late, "max_lag_ms": round(lag.max_s * 1e3)}
     counters |= {f"bus_{k}": v for k, v in endpoint.counters.items()}
+    counters |= cot_counters
+    for f in feeds:
+        counters |= {f"asterix_{f.sensor.id}_{k}": v for k, v in f.counters.items()}
+        counters |= {f"asterix_{f.sensor.id}_{k}": v for k, v in f.status.messages.items()}
     emit(Counters(node=cfg.name, counters=counters))
     return counters
 
@@ -256,6 +278,16 @@ def _loop(
 
 def _no_show(*_: Any) -> None:
     return None
+
+
+def _both(first: Callable[[Any], None], second: Callable[[Any], None]) -> Callable[[Any], None]:
+    """A show hook that calls ``first`` then ``second``."""
+
+    def show(held: Any) -> None:
+        first(held)
+        second(held)
+
+    return show
 
 
 @dataclass

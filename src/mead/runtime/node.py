@@ -18,7 +18,7 @@ the scenario start, live it is 0).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,7 @@ from mead.messages import (
     picture_to_arrays,
 )
 from mead.sensors.adsb import AdsbReports
-from mead.sensors.base import Scan
+from mead.sensors.base import Scan, ScanFeed
 from mead.threat.assessor import Assessor
 from mead.tracking.base import TrackReport
 from mead.tracking.tracker import Tracker
@@ -63,6 +63,7 @@ class Held:
     quality: np.ndarray  # (N,) 0..1
     ident: np.ndarray  # (N,) ADS-B identification: "civil", "suspect" or ""
     picture: Picture | None = None  # partner: the coordinator's newest picture it holds
+    P: np.ndarray | None = None  # (N, 6, 6) ECEF covariances of ``x``, m², m²/s²
 
 
 Show = Callable[[Held], None]
@@ -126,6 +127,9 @@ class _Inbox:
 class PartnerNode:
     """A sovereign partner: its sensors' scans → its tracker → its policy → the network.
 
+    Scans come from ``scans`` (known in advance, in arrival order: simulated radars and
+    recorded feeds) and from ``feeds`` (live sensors, polled each step).
+
     It also assesses its own tracks against its own defended areas and warns itself, so a
     partner is never worse off for being in the coalition; warnings from the coordinator
     arrive on ``alerts.<name>`` and the coordinator's fused picture on ``picture.<name>``
@@ -146,11 +150,13 @@ class PartnerNode:
         epoch_s: float = 0.0,
         sensor_sites: dict[str, tuple[float, float, float]] | None = None,
         adsb: AdsbReports | None = None,
+        feeds: Sequence[ScanFeed] = (),
         emit: Emit = _ignore,
         observe: Observe = _ignore,
         show: Show = _ignore,
     ) -> None:
         self.name = identity.name
+        self.feeds = tuple(feeds)  # live sensors: their scans arrive while the node runs
         self.identity, self.endpoint = identity, endpoint
         self.tracker, self.releaser = tracker, releaser
         self.adsb = adsb  # ADS-B reports the partner's receivers get, wire time
@@ -175,6 +181,10 @@ class PartnerNode:
             self.tracker.step(self._next_scan)
             self.counters["scans"] += 1
             self._next_scan = next(self._scans, None)
+        for feed in self.feeds:
+            for scan in feed.ready(t_local):
+                self.tracker.step(scan)
+                self.counters["scans"] += 1
         if now >= self._next_release:
             self._next_release = now + self.release_s
             self._release(now, self.tracker.report(t_local))
@@ -207,7 +217,9 @@ class PartnerNode:
         self.observe(self.name, now, rep.ids, rep.x)
         a = self.assessor.step(now, rep.ids, rep.x, rep.P, deleted=rep.deleted, adsb=self.adsb)
         cls: list[str] = list(a.classes)
-        self.show(Held(self.name, now, rep.ids, rep.x, cls, rep.quality, a.ident, self.picture))
+        self.show(
+            Held(self.name, now, rep.ids, rep.x, cls, rep.quality, a.ident, self.picture, rep.P)
+        )
         for alert in a.alerts:
             self._record_alert(now, alert, via=self.name)
         sites = [self._sites(s) for s in rep.sensors]
@@ -305,7 +317,7 @@ class CoordinatorNode:
             self.emit(AlertSent(node=self.name, **_fields(alert)))
         classes: list[str] = list(a.classes)
         self._send_picture(now, pic, classes)
-        self.show(Held(self.name, now, ids, pic.x, classes, pic.quality, a.ident))
+        self.show(Held(self.name, now, ids, pic.x, classes, pic.quality, a.ident, P=pic.P))
 
     def _send_picture(self, now: float, pic: SystemPicture, classes: list[str]) -> None:
         """Send every partner the picture as it may leave the coordinator (``picture_rows``)."""

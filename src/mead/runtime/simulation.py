@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from mead.errors import ConfigError
 from mead.events import Event
 from mead.federation.envelope import Opener
 from mead.federation.identity import KeyRegistry
@@ -35,6 +36,7 @@ from mead.runtime.wiring import (
 )
 from mead.scenario.schema import Scenario
 from mead.sensors.adsb import AdsbReports, adsb_rng, simulate_adsb
+from mead.sensors.asterix_feed import FileReplay, feed_sensors, replay_files
 from mead.sensors.base import Scan
 from mead.sensors.simulate import simulate_scans
 from mead.sim.base import TruthTable
@@ -55,6 +57,7 @@ class World:
     scans: list[Scan]
     prepare_s: float
     adsb: AdsbReports  # every ADS-B report any partner's receivers got, scenario time
+    recorded: list[FileReplay] = field(default_factory=list)  # radars fed by recordings
 
 
 class Observer(Protocol):
@@ -81,14 +84,36 @@ class ModeResult:
     wall_s: float = 0.0
 
 
-def prepare(scenario: Scenario, seed: int, scenario_path: Path | None = None) -> World:
-    """Simulate truth and all radar scans once (independent random streams per stage)."""
+def prepare(
+    scenario: Scenario, seed: int, scenario_path: Path | None = None, live: bool = False
+) -> World:
+    """Simulate truth and all radar scans once (independent random streams per stage).
+
+    A radar fed by an ASTERIX recording gets the recording's scans instead (read here, on
+    the scenario clock: ``mead.sensors.asterix_feed``); one fed over UDP is read by its
+    live node (``live``), and a simulation cannot have one (``ConfigError``)."""
     t0 = time.perf_counter()
+    udp = feed_sensors(scenario, "udp")
+    if udp and not live:
+        i, j, _, s = udp[0]
+        raise ConfigError(
+            str(scenario_path or scenario.name),
+            f"sensor {s.id!r} is fed by UDP: only a live node (mead node, mead up) reads it; "
+            "a simulation replays ASTERIX recordings (asterix.file)",
+            f"$.partners[{i}].sensors[{j}].asterix.udp",
+        )
     truth_ss, sensor_ss = np.random.SeedSequence(seed).spawn(2)
     truth = simulate_truth(scenario, np.random.default_rng(truth_ss))
     scans = simulate_scans(scenario, truth, np.random.default_rng(sensor_ss))
+    base = scenario_path.parent if scenario_path is not None else Path.cwd()
+    recorded = replay_files(scenario, base)
+    if recorded:
+        scans += [s for r in recorded for s in r.scans]
+        scans.sort(key=lambda s: (s.t_arrival, s.sensor_id))
     adsb = simulate_adsb(scenario, truth, adsb_rng(seed))
-    return World(scenario, scenario_path, seed, truth, scans, time.perf_counter() - t0, adsb)
+    return World(
+        scenario, scenario_path, seed, truth, scans, time.perf_counter() - t0, adsb, recorded
+    )
 
 
 class SimClock:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -23,7 +23,7 @@ from mead.fusion.siap import SystemTracker
 from mead.runtime.node import CoordinatorNode, Observe, PartnerNode, Show, site_table
 from mead.scenario.schema import Partner, Scenario
 from mead.sensors.adsb import AdsbReports
-from mead.sensors.base import Scan
+from mead.sensors.base import Scan, ScanFeed
 from mead.threat.assessor import Assessor
 from mead.tracking.tracker import Tracker
 
@@ -106,6 +106,7 @@ def build_partner(
     scans: Iterator[Scan],
     epoch_s: float,
     adsb: AdsbReports | None = None,
+    feeds: Sequence[ScanFeed] = (),
     emit: Emit = _ignore,
     observe: Observe = _ignore,
     show: Show = _ignore,
@@ -113,7 +114,7 @@ def build_partner(
     """Partner ``name`` of ``sc``: its tracker, its policy, and an assessor for its own areas.
 
     ``adsb``: every ADS-B report of the run (scenario time); the partner keeps those its
-    own receivers got."""
+    own receivers got. ``feeds``: its live sensors (e.g. ASTERIX on UDP), polled each step."""
     p = next(q for q in sc.partners if q.name == name)
     own = [a for a in sc.defended_areas if a.owner == name]
     return PartnerNode(
@@ -128,6 +129,7 @@ def build_partner(
         epoch_s=epoch_s,
         sensor_sites=site_table(p.sensors),
         adsb=None if adsb is None else to_wire(adsb.for_partner(name), epoch_s),
+        feeds=feeds,
         emit=emit,
         observe=observe,
         show=show,

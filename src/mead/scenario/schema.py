@@ -46,8 +46,47 @@ class Sector(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
             )
 
 
+SacSic = Annotated[str, Meta(pattern=r"^[0-9]{1,3}/[0-9]{1,3}$")]
+"""An ASTERIX data source identifier, 'SAC/SIC' (each 0..255)."""
+HostPort = Annotated[str, Meta(pattern=r"^[0-9A-Za-z.:_-]+:[0-9]{1,5}$")]
+"""'host:port' (an IPv4 address or name, and a port)."""
+
+
+class AsterixFeed(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A real radar's ASTERIX feed (CAT048 plots, CAT034 service messages) in place of the
+    simulator: a recording (``file``) or a UDP socket (``udp``, live nodes only).
+
+    ASTERIX names the radar (SAC/SIC) but not where it stands: the sensor's ``site`` says.
+    """
+
+    file: str | None = None  # .ast or .pcap recording, relative to the scenario file
+    udp: HostPort | None = None  # 'host:port' to listen on; a multicast group is joined
+    radar: SacSic | None = None  # read only this radar's plots (default: file: the one
+    # with the most plots; udp: every CAT048 plot)
+    start_s: Annotated[float, Meta(ge=0.0)] = 0.0  # file: scenario time of its first plot
+    max_spread_s: Annotated[float, Meta(gt=0.0, le=10.0)] = 0.5  # plots this close: one scan
+
+    def __post_init__(self) -> None:
+        if (self.file is None) == (self.udp is None):
+            raise FieldError("", "give exactly one of file or udp")
+        if self.radar is not None and max(int(v) for v in self.radar.split("/")) > 255:
+            raise FieldError("radar", f"SAC and SIC must be 0..255 (got {self.radar!r})")
+        if self.udp is not None and not 0 < int(self.udp.rsplit(":", 1)[1]) < 65536:
+            raise FieldError("udp", f"port must be 1..65535 (got {self.udp!r})")
+
+    def sac_sic(self) -> tuple[int, int] | None:
+        """``radar`` as (SAC, SIC), or None."""
+        if self.radar is None:
+            return None
+        sac, sic = self.radar.split("/")
+        return int(sac), int(sic)
+
+
 class Sensor(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """One radar: site, coverage, detection model and measurement noise."""
+    """One radar: site, coverage, detection model and measurement noise.
+
+    With ``asterix``, the radar is real: its plots come from that feed and the detection
+    model is not used (coverage and noise still are)."""
 
     id: Name  # unique across the scenario; never released
     kind: Literal["early_warning", "sector"] = "sector"
@@ -68,6 +107,7 @@ class Sensor(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     sigma_range_rate_mps: Pos | None = None
     latency_s: Annotated[float, Meta(ge=0.0, le=60.0)] = 0.0  # scan → partner tracker, s
     latency_jitter_s: Annotated[float, Meta(ge=0.0, le=60.0)] = 0.0  # + uniform [0, this) s
+    asterix: AsterixFeed | None = None  # a real radar's feed instead of the simulator
 
     def __post_init__(self) -> None:
         if self.max_el_deg <= self.min_el_deg:

@@ -71,24 +71,12 @@ def read_adsb_csv(path: str | Path) -> AdsbRecording:
     rows: list[tuple[float, ...]] = []
     calls: list[str] = []
     with f:
-        reader = csv.DictReader(f)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ConfigError(name, f"missing columns {missing} (expected {list(COLUMNS)})")
-        for line, r in enumerate(reader, start=2):
-            try:
-                icao = int(r["icao24"], 16)
-            except ValueError:
-                raise ConfigError(name, f"expected a hex address (got {r['icao24']!r})",
-                                  f"line {line}, icao24") from None  # fmt: skip
-            vals = [_num(r[c], name, line, c) for c in COLUMNS if c not in ("icao24", "callsign")]
-            if math.isnan(vals[1]) or math.isnan(vals[2]):
-                continue
-            if not (-90 <= vals[1] <= 90 and -180 <= vals[2] <= 180):
-                raise ConfigError(name, f"lat/lon out of range ({vals[1]}, {vals[2]})",
-                                  f"line {line}, lat")  # fmt: skip
-            rows.append((vals[0], float(icao), *vals[1:]))
-            calls.append((r["callsign"] or "").strip()[:8])
+        try:
+            _read_rows(csv.DictReader(f), name, rows, calls)
+        except UnicodeDecodeError as e:
+            raise ConfigError(name, f"not UTF-8 text (byte {e.start}: {e.reason})") from None
+        except csv.Error as e:
+            raise ConfigError(name, f"not CSV ({e})") from None
     a = np.array(rows, dtype=np.float64).reshape(-1, 9)
     order = np.lexsort((a[:, 0], a[:, 1]))
     a = a[order]
@@ -98,6 +86,34 @@ def read_adsb_csv(path: str | Path) -> AdsbRecording:
         lat_deg=a[:, 2], lon_deg=a[:, 3], alt_m=a[:, 4] * FT_M, gs_mps=a[:, 5] * KT_MPS,
         track_deg=a[:, 6], vrate_mps=a[:, 7] * FT_M / 60.0, onground=a[:, 8] == 1,
     )  # fmt: skip
+
+
+def _read_rows(
+    reader: csv.DictReader[str], name: str, rows: list[tuple[float, ...]], calls: list[str]
+) -> None:
+    """The rows of a recording into ``rows`` and ``calls``; ConfigError at the first bad one."""
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ConfigError(name, f"missing columns {missing} (expected {list(COLUMNS)})")
+    for line, r in enumerate(reader, start=2):
+        short = [c for c in COLUMNS if r.get(c) is None]
+        if short:
+            raise ConfigError(name, f"row has too few fields (no {short[0]})", f"line {line}")
+        try:
+            icao = int(r["icao24"], 16)
+        except ValueError:
+            icao = -1
+        if not 0 <= icao < 1 << 24:
+            raise ConfigError(name, f"expected a 24-bit hex address (got {r['icao24']!r})",
+                              f"line {line}, icao24")  # fmt: skip
+        vals = [_num(r[c], name, line, c) for c in COLUMNS if c not in ("icao24", "callsign")]
+        if math.isnan(vals[1]) or math.isnan(vals[2]):
+            continue
+        if not (-90 <= vals[1] <= 90 and -180 <= vals[2] <= 180):
+            raise ConfigError(name, f"lat/lon out of range ({vals[1]}, {vals[2]})",
+                              f"line {line}, lat")  # fmt: skip
+        rows.append((vals[0], float(icao), *vals[1:]))
+        calls.append((r["callsign"] or "").strip()[:8])
 
 
 def csv2reports(rec: AdsbRecording, partner: str, t0_s: float, sigma_m: float = 30.0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -36,3 +37,12 @@ class Scan:
     def t_arrival(self) -> float:
         """When the scan reaches the partner's tracker, scenario s."""
         return self.t + self.delay_s
+
+
+class ScanFeed(Protocol):
+    """A live sensor whose scans arrive while the node runs (e.g. a radar's ASTERIX on UDP),
+    beside the scans known in advance that a partner reads in arrival order."""
+
+    def ready(self, t: float) -> list[Scan]:
+        """The scans that reached the partner by scenario time ``t``, not handed out before."""
+        ...

@@ -26,8 +26,9 @@ def scan_times(duration_s: float, scan_s: float, phase_s: float) -> Array:
 
 
 def build_radars(scenario: Scenario) -> list[Radar]:
-    """One ``Radar`` per scenario sensor, in scenario order (partners, then their sensors)."""
-    return [Radar(s, p.name) for p in scenario.partners for s in p.sensors]
+    """One ``Radar`` per simulated scenario sensor, in scenario order (partners, then their
+    sensors); a sensor with an ASTERIX feed is a real radar and is not simulated."""
+    return [Radar(s, p.name) for p in scenario.partners for s in p.sensors if s.asterix is None]
 
 
 def simulate_scans(scenario: Scenario, truth: TruthTable, rng: np.random.Generator) -> list[Scan]:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from mead.geo import destination
-from mead.scenario.schema import DefendedArea, Scenario
+from mead.scenario.schema import DefendedArea, Scenario, Sensor
 
 CIRCLE_VERTICES = 96
 
@@ -26,9 +26,23 @@ def circle_ring(lat_deg: float, lon_deg: float, radius_m: float) -> list[list[fl
     return [*ring, ring[0]]
 
 
+def coverage_ring(s: Sensor) -> list[list[float]]:
+    """A radar's coverage as a closed ring ([lon, lat] pairs), counter-clockwise (RFC 7946):
+    its range ring, or the wedge of its azimuth sector (site, arc from min to max az)."""
+    site = (s.site.lat_deg, s.site.lon_deg)
+    if s.sector is None:
+        return circle_ring(*site, s.range_km * 1e3)[::-1]
+    n = max(int(np.ceil((s.sector.max_az_deg - s.sector.min_az_deg) / 360 * CIRCLE_VERTICES)), 2)
+    az = np.linspace(s.sector.max_az_deg, s.sector.min_az_deg, n + 1)  # right to left: CCW
+    la, lo = destination(*site, az, s.range_km * 1e3)
+    arc = np.stack([np.round(lo, 5), np.round(la, 5)], axis=1).tolist()
+    apex = [round(site[1], 5), round(site[0], 5)]
+    return [apex, *arc, apex]
+
+
 def _area_feature(a: DefendedArea) -> dict[str, Any]:
     if a.circle is not None:
-        ring = circle_ring(a.circle.lat_deg, a.circle.lon_deg, a.circle.radius_km * 1e3)
+        ring = circle_ring(a.circle.lat_deg, a.circle.lon_deg, a.circle.radius_km * 1e3)[::-1]
     else:
         assert a.polygon is not None  # a Shape has exactly one of the two
         ring = [[lon, lat] for lat, lon in a.polygon]
@@ -51,10 +65,7 @@ def map_info(sc: Scenario, node: str) -> dict[str, Any]:
         {
             "type": "Feature",
             "properties": {"id": s.id, "range_km": s.range_km},
-            "geometry": {
-                "type": "Polygon",
-                "coordinates": [circle_ring(s.site.lat_deg, s.site.lon_deg, s.range_km * 1e3)],
-            },
+            "geometry": {"type": "Polygon", "coordinates": [coverage_ring(s)]},
         }
         for s in radars
     ]
@@ -82,4 +93,4 @@ def map_info(sc: Scenario, node: str) -> dict[str, Any]:
     }
 
 
-__all__ = ["circle_ring", "map_info"]
+__all__ = ["circle_ring", "coverage_ring", "map_info"]

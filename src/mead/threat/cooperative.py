@@ -25,7 +25,7 @@ The kernels are pure and batched (N tracks, M aircraft):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -288,7 +288,7 @@ class CooperativeId:
         self._update(t, ids, good, icao[jm], callsign[jm], spoof | claim_bad)
 
         suspect = spoof | claim_bad | np.array([i in self._suspect_until for i in ids], bool)
-        civil = ~suspect & np.array([self._hits.get(i, 0) >= self.confirm_hits for i in ids])
+        civil = ~suspect & np.array([self._hits.get(i, 0) >= self.confirm_hits for i in ids], bool)
         use = np.where(spoof, jh, jm)  # the report behind the claim
         out_icao = np.where(suspect, icao[use], 0).astype(np.uint32)
         out_cs = np.where(suspect, callsign[use], "").astype("<U8")
@@ -337,3 +337,67 @@ class CooperativeId:
         self._hits.pop(tid, None)
         self._last_t.pop(tid, None)
         self._callsign.pop(tid, None)
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """An interval in which an aircraft's ADS-B position disagreed with the radar track
+    correlated to its address (``CooperativeId``'s *suspect* by identity history)."""
+
+    icao: int  # 24-bit address
+    callsign: str
+    t0: float  # first radar cycle that disagreed, the reports' time base, s
+    t1: float  # last one
+    max_sigma: float  # largest position distance to the track, in σ (Mahalanobis)
+
+
+def radar_disagreements(
+    reports: AdsbReports,
+    pictures: Iterable[tuple[float, Sequence[str], States, Covs]],
+    coop: CooperativeId | None = None,
+    gap_s: float = 60.0,
+) -> list[Disagreement]:
+    """Screen ADS-B ``reports`` against radar tracks with the cooperative identification
+    the warnings use.
+
+    ``CooperativeId.step`` runs on each radar picture ``(t, ids, x (N, 6), P (N, 6, 6))``
+    in time order and binds a track to the address it identifies it as (civil). From then
+    on, each cycle in which that address has a fresh report (age ≤ ``window_s``) whose
+    position, extrapolated to t, lies outside the track's position gate (``position_d2`` >
+    G, the test of rule (a)) counts against the address — for as long as the track lives,
+    not only until the identification forgets it. Cycles of one address less than
+    ``gap_s`` apart merge into one interval.
+    """
+    coop = CooperativeId() if coop is None else coop
+    bound: dict[str, int] = {}  # track → address it was identified as
+    open_: dict[int, list[float | str]] = {}  # icao → [t0, t1, max σ, callsign]
+    out: list[Disagreement] = []
+    for t, ids, x, P in pictures:
+        res = coop.step(t, ids, x, P, reports)
+        bound = {tid: bound[tid] for tid in ids if tid in bound}  # tracks that still live
+        bound |= {tid: int(res.icao[i]) for i, tid in enumerate(ids) if res.ident[i] == CIVIL}
+        pic = extrapolate(latest_per_icao(reports, t, coop.window_s), t)
+        rows = [(i, int(np.searchsorted(pic.icao, bound[tid]))) for i, tid in enumerate(ids)
+                if tid in bound]  # fmt: skip
+        rows = [(i, j) for i, j in rows if j < pic.icao.size and pic.icao[j] == bound[ids[i]]]
+        if not rows:
+            continue
+        ti, ji = np.array(rows).T
+        d2 = _d2(pic.pos[ji] - x[ti, :3], P[ti, :3, :3] + pic.R[ji])
+        for j, d in zip(ji.tolist(), np.sqrt(d2).tolist(), strict=True):
+            if d * d <= coop.gate:
+                continue
+            k = int(pic.icao[j])
+            cur = open_.get(k)
+            if cur is not None and t - float(cur[1]) <= gap_s:
+                cur[1], cur[2] = t, max(float(cur[2]), d)
+                continue
+            if cur is not None:
+                out.append(_disagreement(k, cur))
+            open_[k] = [t, t, d, str(pic.callsign[j])]
+    out += [_disagreement(k, v) for k, v in open_.items()]
+    return sorted(out, key=lambda g: (g.t0, g.icao))
+
+
+def _disagreement(icao: int, v: list[float | str]) -> Disagreement:
+    return Disagreement(icao, str(v[3]), float(v[0]), float(v[1]), float(v[2]))

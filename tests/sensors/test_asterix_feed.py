@@ -1,0 +1,173 @@
+"""ASTERIX feeds as partner radars: a recording replayed on the scenario clock into a node,
+a UDP feed decoded into scans, CAT034 status, and configuration errors that name the field."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import pytest
+
+from mead import geo
+from mead.errors import ConfigError
+from mead.federation.envelope import Opener
+from mead.federation.identity import KeyRegistry
+from mead.federation.inprocess import InProcessBus
+from mead.interop import asterix as out
+from mead.runtime.simulation import SimClock, prepare
+from mead.runtime.wiring import build_partner, policies, sim_identities
+from mead.scenario import load_scenario
+from mead.scenario.schema import Sensor
+from mead.sensors import asterix as ax
+from mead.sensors.asterix_feed import UdpFeed, antenna_period_s
+from mead.tracking.tracker import Tracker
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIO = ROOT / "scenarios" / "asterix_pcap.yaml"
+PCAP = Path("/work/shared/data/asterix/cat_034_048.pcap")
+T0 = 1_700_000_000.0  # UTC s
+
+
+def test_a_node_fed_from_a_pcap_tracks_its_plots() -> None:
+    sc = load_scenario(SCENARIO)
+    world = prepare(sc, sc.seed, SCENARIO)
+    # every scan is the recording's radar 25/12, none simulated; the first at start_s
+    plots = ax.decode048_blocks(ax.read_blocks(PCAP))
+    own = sum(1 for a, b in zip(plots.sac, plots.sic, strict=True) if (a, b) == (25, 12))
+    assert own == 38
+    assert {s.sensor_id for s in world.scans} == {"P1-ASX"}
+    assert sum(len(s.z) for s in world.scans) == own
+    assert world.scans[0].t == pytest.approx(5.0)
+    # CAT034 of that radar: sector crossings every 11.25° in 0.15625 s → a 5 s antenna
+    (rec,) = world.recorded
+    assert rec.status.messages["north_marker"] == 2
+    assert rec.status.antenna_period_s == pytest.approx(5.0)
+    assert rec.errors == []
+    # the partner node steps through the run on the scenario clock and tracks the plots
+    clock = SimClock(sc.start_epoch_s())
+    bus = InProcessBus(clock, [], np.random.default_rng(0))
+    ids = sim_identities(sc, 1)
+    node = build_partner(
+        sc, "P1", identity=ids["P1"], endpoint=bus.connect("P1"),
+        opener=Opener(KeyRegistry({n: i.verify_key for n, i in ids.items()}), 300.0, clock),
+        policy=policies(sc, SCENARIO)["P1"], scans=iter(world.scans), epoch_s=clock.epoch_s,
+    )  # fmt: skip
+    for t in np.arange(0.0, 10.0, sc.tick_s):
+        clock.t = float(t)
+        node.step(clock())
+    assert node.counters["scans"] == len(world.scans) == 2
+    assert node.tracker.n_tracks >= 30  # ~1 s of a rotating radar: tentative tracks only
+
+
+def test_antenna_period_from_sector_crossings() -> None:
+    # 8 sectors of 45° in 1.5 s each: a 12 s antenna, across north
+    crossings = {100.0 + 1.5 * k: (270.0 + 45.0 * k) % 360 for k in range(8)}
+    assert antenna_period_s(crossings) == pytest.approx(12.0)
+    assert np.isnan(antenna_period_s({1.0: 10.0}))
+
+
+def _flight(n: int, scan_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A target flying east at 250 m/s, 9 km up, seen from the origin: times, ENU, RAE."""
+    t = T0 + scan_s * np.arange(n)
+    enu = np.column_stack([20e3 + 250.0 * (t - T0), np.full(n, 60e3), np.full(n, 9000.0)])
+    return t, enu, geo.enu2rae(enu)
+
+
+def _udp_sensor(radar: str | None = "1/2") -> Sensor:
+    feed = {"udp": "127.0.0.1:1", **({"radar": radar} if radar else {})}
+    return msgspec.convert(
+        {"id": "R1", "site": {"lat_deg": 32.0, "lon_deg": 35.0, "alt_m": 100.0},
+         "sigma_az_deg": 0.1, "sigma_el_deg": 0.5, "asterix": feed}, Sensor,
+    )  # fmt: skip
+
+
+def test_udp_feed_turns_datagrams_into_scans_on_the_scenario_clock() -> None:
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    now = {"t": 500.0}
+    feed = UdpFeed(_udp_sensor(), "P1", lambda: now["t"], sock=rx)
+    t, enu, rae = _flight(15, 4.0)
+    # the first datagram arrives at scenario 500 s: the feed's times of day anchor there
+    for i in range(15):
+        feed.take(out.encode048(t[i : i + 1], rae[i : i + 1], (1, 2), np.array([295.3])),
+                  500.0 + 4.0 * i)  # fmt: skip
+    feed.take(out.encode048(t[:1], rae[:1], (9, 9)), 500.0)  # another radar: not ours
+    feed.take(b"\x30\x00\x10\x01", 501.0)  # a corrupt block: counted, skipped
+    scans = feed.ready(500.0 + 4.0 * 14 + 1.0)
+    rx.close()
+    assert [round(s.t, 3) for s in scans] == [500.0 + 4.0 * i for i in range(15)]
+    assert feed.counters["plots"] == 15 and feed.counters["errors"] == 1
+    assert "block length 16 does not fit" in str(feed.errors[0])
+    assert feed.ready(1000.0) == []  # nothing handed out twice
+    tracker = Tracker("P1")
+    for s in scans:
+        tracker.step(s)
+    assert tracker.n_confirmed == 1
+    x = tracker.report(scans[-1].t).x[0]
+    assert np.linalg.norm(x[:3] - geo.enu2ecef(enu[-1], 32.0, 35.0, 100.0)) < 500.0
+
+
+def test_udp_feed_holds_a_scan_until_its_window_closes() -> None:
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    feed = UdpFeed(_udp_sensor(None), "P1", lambda: 0.0, sock=rx)
+    t, _, rae = _flight(2, 0.2)  # two plots 0.2 s apart: one scan (max_spread_s 0.5)
+    feed.take(out.encode048(t, rae, (1, 2)), 10.0)
+    assert feed.ready(10.3) == []  # its window (0.5 s) is still open
+    (scan,) = feed.ready(10.6)
+    rx.close()
+    assert len(scan.z) == 2 and scan.t == pytest.approx(10.1, abs=1 / 128)  # I140 resolution
+    assert scan.delay_s == pytest.approx(0.5, abs=1 / 128)
+
+
+def test_udp_feed_receives_on_its_socket() -> None:
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    feed = UdpFeed(_udp_sensor(), "P1", lambda: 42.0, sock=rx).start()
+    sender = out.UdpSender(feed.address)
+    t, _, rae = _flight(3, 4.0)
+    try:
+        sender.send(out.encode048(t, rae, (1, 2)))
+        for _ in range(100):
+            if feed.counters["plots"] or feed._queue:
+                break
+            import time
+
+            time.sleep(0.02)
+        scans = feed.ready(100.0)
+    finally:
+        sender.close()
+        feed.close()
+    assert sum(len(s.z) for s in scans) == 3
+
+
+@pytest.mark.parametrize(
+    ("feed", "field"),
+    [
+        ("{file: a.ast, udp: '127.0.0.1:8600'}", "exactly one of file or udp"),
+        ("{file: a.ast, radar: '25/300'}", "radar"),
+        ("{udp: '127.0.0.1:70000'}", "udp"),
+        ("{udp: 'nowhere'}", "udp"),
+        ("{file: a.ast, max_spread_s: 0}", "max_spread_s"),
+    ],
+)
+def test_feed_config_errors_name_the_field(tmp_path: Path, feed: str, field: str) -> None:
+    text = SCENARIO.read_text().split("        asterix:")[0] + f"        asterix: {feed}\n"
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=field):
+        load_scenario(path)
+
+
+def test_a_simulation_cannot_read_udp_and_a_missing_recording_is_named(tmp_path: Path) -> None:
+    head = SCENARIO.read_text().split("        asterix:")[0]
+    path = tmp_path / "s.yaml"
+    path.write_text(head + "        asterix: {udp: '127.0.0.1:8600'}\n")
+    sc = load_scenario(path)
+    with pytest.raises(ConfigError, match=r"only a live node.*sensors\[0\]\.asterix\.udp"):
+        prepare(sc, 1, path)
+    path.write_text(head + "        asterix: {file: missing.pcap}\n")
+    with pytest.raises(ConfigError, match="missing.pcap.*no such ASTERIX recording"):
+        prepare(load_scenario(path), 1, path)
