@@ -408,27 +408,28 @@ def _cmd_node(args: argparse.Namespace) -> int:
 
 def _cmd_keygen(args: argparse.Namespace) -> int:
     from mead.federation.identity import Identity
+    from mead.federation.private import private_dir, write_private
 
     ident = Identity.generate(args.name)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{ident.name}.key"
-    if path.exists():
-        raise MeadError(f"{path} exists; refusing to overwrite a private key")
-    path.touch(mode=0o600)
-    path.write_text(ident.secret_hex + "\n")
+    path = private_dir(args.out) / f"{ident.name}.key"
+    try:
+        write_private(path, ident.secret_hex + "\n", exclusive=True)
+    except FileExistsError:
+        raise MeadError(f"{path} exists; refusing to overwrite a private key") from None
     print(f"{ident.name}: {ident.public_hex}")
     return 0
 
 
 def _cmd_natsconf(args: argparse.Namespace) -> int:
     from mead.federation.natsconf import hub_conf, partner_conf
+    from mead.federation.private import private_dir, write_private
     from mead.runtime.up import federation
     from mead.runtime.wiring import policies
     from mead.scenario import load_scenario
 
     sc = load_scenario(args.scenario)
     fed = federation(sc, policies(sc, args.scenario), args.deploy_key.read_bytes().strip())
-    args.out.mkdir(parents=True, exist_ok=True)
+    private_dir(args.out)  # every file holds passwords
     files = {
         "hub.conf": hub_conf(
             fed,
@@ -443,8 +444,7 @@ def _cmd_natsconf(args: argparse.Namespace) -> int:
             fed, p, hub_leaf=args.hub_leaf, store_dir=args.store, listen=args.listen
         )
     for name, text in files.items():
-        (args.out / name).write_text(text)
-        (args.out / name).chmod(0o600)
+        write_private(args.out / name, text)
     print(f"wrote {', '.join(files)} into {args.out}")
     return 0
 

@@ -30,6 +30,7 @@ from mead.federation.natsconf import (
     partner_conf,
     partner_streams,
 )
+from mead.federation.private import private_dir, write_private
 
 MIN_VERSION = (2, 14, 0)
 """Oldest nats-server these layouts are tested on (``ignore_discovered_servers``; §6 fixes)."""
@@ -88,9 +89,8 @@ class NatsServer:
 
     def __init__(self, binary: str, workdir: Path, conf: str) -> None:
         self.binary, self.dir = binary, Path(workdir)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.conf_path = self.dir / "nats.conf"
-        self.conf_path.write_text(conf)
+        private_dir(self.dir)  # config (passwords), store and log: the site's own
+        self.conf_path = write_private(self.dir / "nats.conf", conf)
         self.log_path = self.dir / "nats.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""

@@ -23,6 +23,7 @@ from mead.errors import MeadError
 from mead.events import AlertReceived, Counters, read_events
 from mead.federation.natsconf import Federation
 from mead.federation.policy import Policy, Releaser
+from mead.federation.private import private_dir, write_private
 from mead.runtime.wiring import known_nodes, policies
 from mead.scenario.schema import Scenario
 
@@ -63,18 +64,15 @@ def up(
     c = sc.coordinator.name
     known = known_nodes(sc)
     fed = federation(sc, pols, os.urandom(32))
-    workdir = workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = private_dir(workdir.resolve())  # node configs hold passwords
     run_s = duration_s if duration_s is not None else sc.duration_s
     lf = LocalFederation(fed, workdir / "servers", relays=False).start()
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
         keys = {n: Identity.generate(n) for n in sorted(known)}
-        (workdir / "keys").mkdir(exist_ok=True)
+        private_dir(workdir / "keys")
         for n, ident in keys.items():
-            kf = workdir / "keys" / f"{n}.key"
-            kf.write_text(ident.secret_hex + "\n")
-            kf.chmod(0o600)
+            write_private(workdir / "keys" / f"{n}.key", ident.secret_hex + "\n")
         (workdir / "keys" / "registry.yaml").write_text(
             "".join(f"{n}: {i.public_hex}\n" for n, i in keys.items())
         )
@@ -88,7 +86,7 @@ def up(
         for n in sorted(known):
             cfg = _node_config(lf, n, scenario.resolve(), pols.get(n), start_wall, speed, run_s)
             path = workdir / f"{n}.yaml"
-            path.write_text(cfg)
+            write_private(path, cfg)
             role = "coordinator" if n == c else "node"
             ev = workdir / f"{n}.events.jsonl"
             ev.unlink(missing_ok=True)
