@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 from msgspec import Meta, Struct
 
-from mead.errors import ConfigError, MeadError
+from mead.errors import ConfigError, FieldError, MeadError
 from mead.events import Counters, Emit
 from mead.runtime.wiring import MAX_MESSAGE_AGE_S, known_nodes, partner_policy
 from mead.scenario.loader import load_yaml
@@ -35,11 +35,24 @@ Positive = Annotated[float, Meta(gt=0)]
 
 
 class NatsAccount(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """One account on a nats-server: where and as whom to connect."""
+    """One account on a nats-server: where and as whom to connect — a client certificate
+    (mTLS: the server maps its subject to the user) or a user and password."""
 
-    url: str  # e.g. nats://127.0.0.1:4222
-    user: str
-    password: str
+    url: str  # e.g. tls://127.0.0.1:4222 (nats:// works too; TLS follows the server)
+    user: str = ""  # password login only
+    password: str = ""  # password login only
+    ca_file: str | None = None  # CA bundle the server's certificate is checked against
+    cert_file: str | None = None  # this node's client certificate (PEM)
+    key_file: str | None = None  # its private key (PEM, mode 600)
+
+    def __post_init__(self) -> None:
+        certs = (self.ca_file, self.cert_file, self.key_file)
+        if any(certs) and not all(certs):
+            raise FieldError("cert_file", "mTLS needs ca_file, cert_file and key_file together")
+        if not any(certs) and not (self.user and self.password):
+            raise FieldError(
+                "user", "give ca_file, cert_file and key_file (mTLS) or user and password"
+            )
 
 
 class NodeConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -76,12 +89,23 @@ class WireClock:
         return self.epoch_s + (time.time() - self.start_wall) * self.speed
 
 
-def _bus(cfg: NodeConfig, pattern: str) -> Any:
-    _require_nats_py()
-    from mead.federation.nats import ConnSpec, Durable, NatsBus
+def _spec(a: NatsAccount, base: Path) -> Any:
+    """The bus's connection spec of ``a``; certificate paths relative to the config."""
+    from mead.federation.nats import ConnSpec
+    from mead.federation.pki import TlsFiles
 
-    def spec(a: NatsAccount) -> ConnSpec:
-        return ConnSpec(a.url, a.user, a.password)
+    if a.ca_file and a.cert_file and a.key_file:
+        files = TlsFiles(*(str(base / f) for f in (a.ca_file, a.cert_file, a.key_file)))
+        return ConnSpec(a.url, tls=files)
+    return ConnSpec(a.url, a.user, a.password)
+
+
+def _bus(cfg: NodeConfig, pattern: str, base: Path) -> Any:
+    _require_nats_py()
+    from mead.federation.nats import Durable, NatsBus
+
+    def spec(a: NatsAccount) -> Any:
+        return _spec(a, base)
 
     durables = [Durable(spec(a), s, cfg.name) for s, a in sorted(cfg.durable.items())]
     return NatsBus(
@@ -101,12 +125,12 @@ def _require_nats_py() -> None:
 def _ensure_streams(cfg: NodeConfig, sc: Scenario, role: str, base: Path) -> None:
     """Create the node's own JetStream streams (idempotent), as natsconf lays them out."""
     _require_nats_py()
-    from mead.federation.nats import ConnSpec, ensure_streams
+    from mead.federation.nats import ensure_streams
     from mead.federation.natsconf import Federation, hub_streams, partner_streams
     from mead.federation.policy import Releaser
 
-    def spec(a: NatsAccount) -> ConnSpec:
-        return ConnSpec(a.url, a.user, a.password)
+    def spec(a: NatsAccount) -> Any:
+        return _spec(a, base)
 
     c = sc.coordinator.name
     if role == "coordinator":
@@ -171,7 +195,7 @@ def run_node(
         emit = nodemap.tee(emit)
         print(f"map of {cfg.name}: {nodemap.server.url}", file=sys.stderr, flush=True)
     show = nodemap.show if nodemap is not None else _no_show
-    bus = _bus(cfg, pattern)
+    bus = _bus(cfg, pattern, base)
     node: Any
     try:
         endpoint = bus.connect(cfg.name)

@@ -3,7 +3,8 @@ per node on loopback — run for a while, then stopped cleanly, with a summary.
 
 Each node is a ``mead node`` / ``mead coordinator`` process (:mod:`mead.runtime.live`)
 with a generated config, keys and registry in the work directory; the servers and their
-leafnode links come from :mod:`mead.federation.natsserver`.
+leafnode links come from :mod:`mead.federation.natsserver`, over mTLS with certificates of
+a federation CA made for the run (``servers/pki``, ``servers/<site>/tls``).
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def up(
     fed = federation(sc, pols, os.urandom(32))
     workdir = private_dir(workdir.resolve())  # node configs hold passwords
     run_s = duration_s if duration_s is not None else sc.duration_s
-    lf = LocalFederation(fed, workdir / "servers", relays=False).start()
+    lf = LocalFederation(fed, workdir / "servers", relays=False, tls=True)
+    print(f"nats-server {lf.binary}: {lf.verified}", file=sys.stderr, flush=True)
+    lf.start()
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
         keys = {n: Identity.generate(n) for n in sorted(known)}
@@ -144,6 +147,10 @@ def _node_config(
         own, durable = acc["LOCAL"], {"ALERTS_IN": acc["RELEASE"]}
 
     def account(a: Any) -> dict[str, str]:
+        if a.tls is not None:  # mTLS: the certificate is the user
+            t = a.tls
+            return {"url": a.url, "ca_file": t.ca_file, "cert_file": t.cert_file,
+                    "key_file": t.key_file}  # fmt: skip
         return {"url": a.url, "user": a.user, "password": a.password}
 
     cfg: dict[str, Any] = {
