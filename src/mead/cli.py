@@ -33,6 +33,7 @@ Live federation over NATS (see docs/operations.md):
   coordinator  run the coordinator (fusion, assessment, alerts) against the hub
   keygen       make a node's Ed25519 key pair
   natsconf     render the nats-server configs of a federation
+  disconnect   close a partner's leaf link at the hub (after it left)
 """
 
 
@@ -208,6 +209,21 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="DNS name or IP the site's servers are reached at (repeat; default localhost)",
     )
+
+    dc = command(
+        "disconnect",
+        _cmd_disconnect,
+        "close a partner's leaf link at the hub (after it left)",
+        "Close every leafnode link bound to PARTNER_<PARTNER> on the hub at --hub, as the "
+        "hub's system-account user (its admin certificate). nats-server re-checks clients "
+        "on a config reload but not leaf links: run this after reloading a hub config "
+        "without PARTNER; the partner's reconnection is then refused.",
+    )
+    dc.add_argument("partner")
+    dc.add_argument("--hub", required=True, help="the hub's client URL, e.g. tls://127.0.0.1:4222")
+    dc.add_argument("--ca", required=True, help="CA bundle (ca.pem)")
+    dc.add_argument("--cert", required=True, help="admin certificate (admin.<C>.pem)")
+    dc.add_argument("--key", required=True, help="its key (admin.<C>.key)")
 
     nc = command(
         "natsconf",
@@ -423,7 +439,8 @@ def _cmd_node(args: argparse.Namespace) -> int:
             out.write(encode_line(ev))
             out.flush()
 
-        run_node(cfg, args.config.resolve().parent, args.role, emit, lambda: stopping["flag"], web)
+        path = args.config.resolve()
+        run_node(cfg, path.parent, args.role, emit, lambda: stopping["flag"], web, path)
     finally:
         if out is not sys.stdout.buffer:
             out.close()
@@ -526,6 +543,16 @@ def _cmd_natsconf(args: argparse.Namespace) -> int:
     for name, text in files.items():
         write_private(args.out / name, text)
     print(f"wrote {', '.join(files)} into {args.out}")
+    return 0
+
+
+def _cmd_disconnect(args: argparse.Namespace) -> int:
+    from mead.federation.nats import ConnSpec, disconnect_leaves
+    from mead.federation.pki import TlsFiles
+
+    spec = ConnSpec(args.hub, tls=TlsFiles(args.ca, args.cert, args.key))
+    n = disconnect_leaves(spec, f"PARTNER_{args.partner}")
+    print(f"closed {n} leaf link(s) of {args.partner}")
     return 0
 
 

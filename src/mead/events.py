@@ -76,6 +76,19 @@ class AlertAcknowledged(
     run: str = ""
 
 
+class Membership(
+    msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="membership"
+):
+    """A running live node re-read its key registry or config: who it accepts changed
+    (a partner joined, left or had its key revoked), or the new file was refused."""
+
+    node: str
+    source: str  # "registry" or "config"
+    detail: str  # e.g. "registry reloaded; added: P3" or why the file was not loaded
+    t_wall: float  # wall time of the reload, UTC s
+    run: str = ""
+
+
 class Counters(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="counters"):
     """A live node's counters when it stops (processed, sent, rejected, timing)."""
 
@@ -84,7 +97,15 @@ class Counters(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag=
     run: str = ""
 
 
-Event = AlertReceived | AlertSent | Rejected | PictureReceived | Counters | AlertAcknowledged
+Event = (
+    AlertReceived
+    | AlertSent
+    | Rejected
+    | PictureReceived
+    | Counters
+    | AlertAcknowledged
+    | Membership
+)
 """Every event kind."""
 
 AlertEvent = AlertReceived | AlertSent
@@ -131,6 +152,7 @@ __all__ = [
     "AlertReceived",
     "AlertSent",
     "Counters",
+    "Membership",
     "DECODER",
     "Emit",
     "Event",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from test_nats import app, settle, wait_drain
+from test_natsconf import block
 
 from mead.errors import NatsError
 from mead.federation import natsserver
@@ -59,7 +60,8 @@ def test_configs_hold_no_password_under_mtls(tls_fed: LocalFederation) -> None:
     for conf in confs:
         text = conf.read_text()
         assert "password:" not in text and "verify_and_map: true" in text
-    assert 'user: "CN=P1", account: PARTNER_P1' in tls_fed.hub.conf_path.read_text()
+    leaf_user = '{ user: "CN=P1", allowed_connection_types: [LEAFNODE] }'
+    assert leaf_user in block(tls_fed.hub.conf_path.read_text(), "PARTNER_P1")
 
 
 def test_only_certificates_of_the_federation_ca_connect(

@@ -380,6 +380,17 @@ class NatsEndpoint:
         self.subscriptions.append(sub)
         return sub
 
+    def durable_streams(self, pattern: str) -> set[str]:
+        """The streams subscription ``pattern`` reads through durable consumers."""
+        return {d.stream for d in self._bus.durable.get(pattern, ())}
+
+    def add_durable(self, sub: NatsSubscription, durable: Durable) -> None:
+        """Also fill ``sub`` from ``durable`` (a partner that joined: its inbox stream), from
+        now on; blocks until the consumer exists (a setup call, e.g. between two steps)."""
+        self._bus.durable.setdefault(sub.pattern, [])
+        self._bus.durable[sub.pattern] = [*self._bus.durable[sub.pattern], durable]
+        self._bus.loop.run(self._subscribe(sub, [durable]))
+
     async def _subscribe(self, sub: NatsSubscription, durables: Sequence[Durable] | None) -> None:
         if not durables:
             await self._nc.subscribe(
@@ -548,6 +559,47 @@ class NatsBus:
         self.close()
 
 
+async def disconnect_leaves_async(admin: ConnSpec, account: str, timeout: float = 3.0) -> int:
+    """Close every leafnode link bound to ``account`` on the server ``admin`` reaches.
+
+    ``admin`` is a user of the server's system account. nats-server re-checks clients on
+    a config reload but not leaf links, so after a partner's account is removed its link
+    stays up until it reconnects; this disconnects it (the system ``KICK`` request), and
+    its reconnection is refused. Returns how many links were closed.
+    """
+    import json
+
+    nc = await open_conn(admin, "mead-admin")
+    try:
+        try:
+            r = await nc.request("$SYS.REQ.SERVER.PING.LEAFZ", b"{}", timeout=timeout)
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+            who = admin.user or (admin.tls.cert_file if admin.tls else "-")
+            raise NatsError(
+                f"no answer to the leafz request at {admin.url}: {who} is not a user of the "
+                "hub's system account (use its admin certificate)"
+            ) from None
+        info = json.loads(r.data)
+        if "error" in info:
+            raise NatsError(f"leafz at {admin.url}: {info['error']}")
+        server = info["server"]["id"]
+        kicked = 0
+        for leaf in info["data"].get("leafs") or []:
+            if leaf.get("account") != account:
+                continue
+            req = json.dumps({"cid": leaf["id"]}).encode()
+            await nc.request(f"$SYS.REQ.SERVER.{server}.KICK", req, timeout=timeout)
+            kicked += 1
+        return kicked
+    finally:
+        await nc.close()
+
+
+def disconnect_leaves(admin: ConnSpec, account: str, timeout: float = 10.0) -> int:
+    """Blocking :func:`disconnect_leaves_async`."""
+    return asyncio.run(asyncio.wait_for(disconnect_leaves_async(admin, account), timeout))
+
+
 # ----------------------------------------------------------------------------- streams
 
 
@@ -606,6 +658,7 @@ __all__ = [
     "ConnSpec",
     "Durable",
     "client_tls",
+    "disconnect_leaves",
     "EventLoopThread",
     "NatsBus",
     "NatsEndpoint",

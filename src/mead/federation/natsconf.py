@@ -93,11 +93,13 @@ class Federation:
 def site_users(fed: Federation, site: str) -> dict[str, str]:
     """Account → the user a node process connects as, on ``site``'s server.
 
-    Partner: ``LOCAL`` → ``node``, ``RELEASE`` → ``node_js``; hub: ``HUB`` → ``coord`` and
-    ``PARTNER_<P>`` → ``ops_<P>`` (the coordinator reads P's inbox there).
+    Partner: ``LOCAL`` → ``node``, ``RELEASE`` → ``node_js``; hub: ``HUB`` → ``coord``,
+    ``PARTNER_<P>`` → ``ops_<P>`` (the coordinator reads P's inbox there) and the system
+    account ``SYS`` → ``admin`` (the hub's operator: disconnects a partner that left).
     """
     if site == fed.coordinator:
-        return {"HUB": "coord", **{f"PARTNER_{p}": f"ops_{p}" for p in fed.partners}}
+        users = {"HUB": "coord", **{f"PARTNER_{p}": f"ops_{p}" for p in fed.partners}}
+        return {**users, "SYS": "admin"}
     if site not in fed.partners:
         known = ", ".join([fed.coordinator, *sorted(fed.partners)])
         raise ValueError(f"{site!r} is neither the coordinator nor a partner (known: {known})")
@@ -114,6 +116,17 @@ def _user(fed: Federation, site: str, user: str, label: str, tls: TlsFiles | Non
     if tls is not None:
         return f'{{ user: "{subject_dn(cert_name(site, user))}" }}'
     return f'{{ user: {user}, password: "{fed.pw(label)}" }}'
+
+
+def _leaf_user(fed: Federation, partner: str, tls: TlsFiles | None) -> str:
+    """The hub's user for ``partner``'s leaf link: its certificate subject ``CN=<P>`` under
+    mTLS, else ``leaf_<P>`` with its password; accepted on leafnode connections only."""
+    who = (
+        f'user: "{subject_dn(partner)}"'
+        if tls is not None
+        else f'user: leaf_{partner}, password: "{fed.pw(partner + "/leaf")}"'
+    )
+    return f"{{ {who}, allowed_connection_types: [LEAFNODE] }}"
 
 
 def _tls_block(tls: TlsFiles, indent: str, verify_and_map: bool) -> list[str]:
@@ -244,22 +257,26 @@ def hub_conf(
         lines.append(f'  advertise: "{advertise}"')
     if tls is not None:
         lines += _tls_block(tls, "  ", verify_and_map=True)
-    lines.append("  authorization { users [")
-    for p in fed.partners:
-        who = (
-            f'user: "{subject_dn(p)}"'
-            if tls is not None
-            else f'user: leaf_{p}, password: "{fed.pw(p + "/leaf")}"'
-        )
-        lines.append(f"    {{ {who}, account: PARTNER_{p} }}")
-    lines += ["  ] }", "}", "accounts {"]
+    # partner P's leaf link logs in as a user of PARTNER_P itself (allowed on leaf
+    # connections only), not through leafnodes.authorization: nats-server cannot reload
+    # leafnode users, but reloads accounts and their users — so partners join and leave
+    # by a config reload of the hub, without a restart
+    lines += [
+        "}",
+        "system_account: SYS",
+        "accounts {",
+        f"  SYS {{ users [ {_user(fed, c, 'admin', c + '/admin', tls)} ] }}   # operator only",
+    ]
     for p in fed.partners:
         subject = f"tracks.{c}"
         exp = f'{{ stream: "{subject}" }}' if subject in fed.released(p) else ""
         lines += [
             f"  PARTNER_{p} {{   # partner {p}'s embassy: only its leaf link lands here",
             "    jetstream: enabled",
-            f"    users [ {_user(fed, c, f'ops_{p}', f'{c}/ops_{p}', tls)} ]",
+            "    users [",
+            f"      {_user(fed, c, f'ops_{p}', f'{c}/ops_{p}', tls)}",
+            f"      {_leaf_user(fed, p, tls)}",
+            "    ]",
             f"    exports [ {exp} ]",
             "    imports [",
             f'      {{ stream: {{ account: HUB, subject: "alerts.{p}" }} }}',

@@ -27,7 +27,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from mead.errors import MeadError
-from mead.federation.nats import ConnSpec, Durable, EventLoopThread, NatsBus, ensure_streams
+from mead.federation.nats import (
+    ConnSpec,
+    Durable,
+    EventLoopThread,
+    NatsBus,
+    disconnect_leaves,
+    ensure_streams,
+)
 from mead.federation.natsconf import (
     Federation,
     cert_name,
@@ -417,16 +424,18 @@ class LocalFederation:
         ensure_streams(hub_streams(self.fed), self.hub_accounts())
         ensure_streams(partner_streams(self.fed, partner), self.partner_accounts(partner))
 
-    def leave(self, partner: str) -> None:
-        """Remove ``partner`` from the hub's config and reload it (SIGHUP): its leaf link
-        and any connection as its users are closed and refused from then on. Its own
-        server keeps running (it is the partner's); it just has no link any more."""
+    def leave(self, partner: str) -> int:
+        """Remove ``partner`` from the hub's config and reload it (SIGHUP), then close its
+        leaf link (nats-server does not re-check leaf links on reload): connections as
+        its users are closed, and refused from then on. Its own server keeps running (it
+        is the partner's); it just has no link any more. Returns the links closed."""
         assert self.hub is not None
         self.fed = replace(
             self.fed, partners={p: r for p, r in self.fed.partners.items() if p != partner}
         )
         self.hub.write_conf(self._hub_conf())
         self.hub.reload()
+        return disconnect_leaves(self.hub_accounts()["SYS"], f"PARTNER_{partner}")
 
     def restart_hub(self, down_s: float = 0.0, kill: bool = True) -> None:
         """Stop the hub (SIGKILL by default), stay down ``down_s`` s, start it again."""
@@ -453,7 +462,7 @@ class LocalFederation:
         return log.count("Leafnode connection created") - log.count("Leafnode connection closed")
 
     def hub_accounts(self) -> dict[str, ConnSpec]:
-        """Account → connection on the hub (HUB and every PARTNER_<p>)."""
+        """Account → connection on the hub (HUB, every PARTNER_<p>, and SYS)."""
         assert self.hub is not None
         c, url = self.fed.coordinator, self.hub.url
         return {

@@ -134,13 +134,13 @@ def _ensure_streams(cfg: NodeConfig, sc: Scenario, role: str, base: Path) -> Non
 
     c = sc.coordinator.name
     if role == "coordinator":
-        missing = sorted(
-            f"{p.name}_INBOX" for p in sc.partners if f"{p.name}_INBOX" not in cfg.durable
-        )
-        if missing:
-            raise ConfigError(str(base), f"no account given for {', '.join(missing)}", "$.durable")
-        fed = Federation(c, {p.name: [c] for p in sc.partners}, b"-" * 16)
-        accounts = {f"PARTNER_{p.name}": spec(cfg.durable[f"{p.name}_INBOX"]) for p in sc.partners}
+        # partners with an inbox account in the config; the others join later (the config
+        # is re-read while the node runs, see _Reloader)
+        joined = [p.name for p in sc.partners if f"{p.name}_INBOX" in cfg.durable]
+        if not joined:
+            raise ConfigError(str(base), "no <partner>_INBOX account given", "$.durable")
+        fed = Federation(c, {p: [c] for p in joined}, b"-" * 16)
+        accounts = {f"PARTNER_{p}": spec(cfg.durable[f"{p}_INBOX"]) for p in joined}
         ensure_streams(hub_streams(fed), {"HUB": spec(cfg.nats), **accounts})
         return
     if "ALERTS_IN" not in cfg.durable:
@@ -155,6 +155,86 @@ def _ensure_streams(cfg: NodeConfig, sc: Scenario, role: str, base: Path) -> Non
     )
 
 
+class _Reloader:
+    """Membership changes while a node runs, at most every ``every_s`` wall seconds.
+
+    Every node re-reads its key registry (:class:`~mead.federation.identity.RegistryWatch`):
+    a partner added is accepted, one removed or re-keyed is rejected from then on. The
+    coordinator also re-reads its config: a new ``<P>_INBOX`` account (partner P joined)
+    gets P's hub streams created and a durable consumer feeding the node's inbox. Each
+    change, or a refused file, is a ``membership`` event; nothing here stops the node.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        watch: Any,
+        emit: Emit,
+        config_path: Path | None = None,
+        inbox: Any = None,
+        endpoint: Any = None,
+        every_s: float = 1.0,
+    ) -> None:
+        self.name, self.watch, self.emit = name, watch, emit
+        self.config_path, self.inbox, self.endpoint = config_path, inbox, endpoint
+        self.every_s = every_s
+        self._next = time.monotonic() + every_s
+        self._stamp = (-2, -2)  # the first poll re-reads the config: nothing is missed
+
+    def _stat(self) -> tuple[int, int]:
+        if self.config_path is None:
+            return (-1, -1)
+        try:
+            st = self.config_path.stat()
+        except OSError:
+            return (-1, -1)
+        return (st.st_mtime_ns, st.st_size)
+
+    def __call__(self, _now: float = 0.0) -> None:
+        if time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + self.every_s
+        if (change := self.watch.poll()) is not None:
+            self._event("registry", change)
+        if self.config_path is not None and self.inbox is not None:
+            stamp = self._stat()
+            if stamp != self._stamp:
+                self._stamp = stamp
+                self._reload_config()
+
+    def _event(self, source: str, detail: str) -> None:
+        from mead.events import Membership
+
+        self.emit(Membership(node=self.name, source=source, detail=detail, t_wall=time.time()))
+
+    def _reload_config(self) -> None:
+        from mead.federation.nats import Durable, ensure_streams
+        from mead.federation.natsconf import Federation, hub_streams
+
+        assert self.config_path is not None
+        try:
+            cfg = load_node_config(self.config_path)
+        except ConfigError as e:
+            self._event("config", f"config not reloaded: {e}")
+            return
+        base = self.config_path.parent
+        known = self.endpoint.durable_streams(self.inbox.pattern)
+        for stream, acct in sorted(cfg.durable.items()):
+            if stream in known or not stream.endswith("_INBOX"):
+                continue
+            partner = stream.removesuffix("_INBOX")
+            spec = _spec(acct, base)
+            try:
+                fed = Federation(self.name, {partner: [self.name]}, b"-" * 16)
+                mine = [s for s in hub_streams(fed) if s.account == f"PARTNER_{partner}"]
+                ensure_streams(mine, {f"PARTNER_{partner}": spec})
+                self.endpoint.add_durable(self.inbox, Durable(spec, stream, self.name))
+            except (MeadError, ValueError, TimeoutError) as e:
+                self._event("config", f"cannot read {stream} yet: {e}")
+                continue
+            self._event("config", f"reading {stream} (partner {partner} joined)")
+
+
 def run_node(
     cfg: NodeConfig,
     base: Path,
@@ -162,13 +242,16 @@ def run_node(
     emit: Emit,
     stop: Callable[[], bool] = lambda: False,
     web: Any = None,
+    config_path: Path | None = None,
 ) -> dict[str, int]:
     """Run one node until its duration ends or ``stop()``; returns its counters.
 
     ``web`` (``mead.server.nodemap.WebOptions``): also serve the node's map there; its
-    address goes to stderr once it listens."""
+    address goes to stderr once it listens. ``config_path``: the file ``cfg`` came from,
+    re-read while the coordinator runs (partners joining, :class:`_Reloader`); the key
+    registry is re-read on every node."""
     from mead.federation.envelope import Opener
-    from mead.federation.identity import Identity, KeyRegistry
+    from mead.federation.identity import Identity, RegistryWatch
     from mead.runtime.simulation import prepare
     from mead.runtime.wiring import build_coordinator, build_partner
     from mead.scenario import load_scenario
@@ -181,7 +264,8 @@ def run_node(
         raise ConfigError(str(base), f"{cfg.name!r} is not a partner of the scenario", "$.name")
     identity = Identity.from_hex(cfg.name, (base / cfg.key).read_text().strip())
     identity.seq = time.time_ns() // 1000  # resume above anything sent before a restart
-    registry = KeyRegistry.load(base / cfg.registry)
+    watch = RegistryWatch.load(base / cfg.registry)
+    registry = watch.registry
     epoch = sc.start_epoch_s()
     clock = WireClock(epoch, cfg.start_wall or time.time(), cfg.speed)
     opener = Opener(registry, max_age_s=cfg.max_age_s, clock=clock)
@@ -221,7 +305,21 @@ def run_node(
                 emit=emit,
                 show=show,
             )
-        after = nodemap.drain if nodemap is not None else None
+        inbox = node.inbox.subs[0] if role == "coordinator" else None
+        reload = _Reloader(
+            cfg.name,
+            watch,
+            emit,
+            config_path if role == "coordinator" else None,
+            inbox,
+            endpoint,
+        )
+
+        def after(now: float) -> None:
+            if nodemap is not None:
+                nodemap.drain(now)
+            reload(now)
+
         run_s = cfg.duration_s or sc.duration_s
         lag = _loop(node, endpoint, clock, run_s, sc.tick_s, stop, after)
         endpoint.flush()

@@ -259,8 +259,8 @@ class CoordinatorNode:
     ) -> None:
         self.name = identity.name
         self.identity, self.endpoint = identity, endpoint
-        names = opener.registry if partners is None else partners
-        self.partners = tuple(sorted(set(names) - {self.name}))  # picture recipients
+        self._opener = opener
+        self._given = None if partners is None else tuple(sorted(set(partners) - {self.name}))
         self.fuser = fuser
         self.assessor = assessor  # every defended area
         self.adsb = adsb  # ADS-B reports forwarded by the partners, wire time
@@ -272,6 +272,15 @@ class CoordinatorNode:
         self._nameable: dict[str, bool] = {}  # source → its latest batch came named
         self._sealers: dict[str, Identity] = {}  # recipient → its sequence counter
         self.counters: Counter[str] = Counter()
+
+    @property
+    def partners(self) -> tuple[str, ...]:
+        """The picture's recipients: those given, else every pseudonym of the key registry
+        but the coordinator's own — now (a partner that joins or is revoked while the node
+        runs gains or loses its picture at the next cycle)."""
+        if self._given is not None:
+            return self._given
+        return tuple(sorted(set(self._opener.registry) - {self.name}))
 
     def step(self, now: float) -> None:
         """Take in released tracks; every ``assess_s`` fuse, assess and warn."""
