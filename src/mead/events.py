@@ -76,6 +76,23 @@ class AlertAcknowledged(
     run: str = ""
 
 
+class Health(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="health"):
+    """A radar's or a node's state changed, as a node saw it: a partner for its own
+    radars, the coordinator for what partners report (and for a partner gone silent)."""
+
+    node: str  # who records it
+    t: float  # wire time, UTC s
+    partner: str  # whose radar or node
+    radar: str  # radar label ("" for the node itself)
+    state: str  # "operational", "degraded", "down" (radar); "operational", "degraded",
+    # "silent" (node)
+    reach: float = 1.0  # fraction of the radar's range still covered
+    lat_deg: float | None = None  # coverage centre, if the partner releases it
+    lon_deg: float | None = None
+    range_km: float | None = None
+    run: str = ""
+
+
 class Membership(
     msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="membership"
 ):
@@ -105,6 +122,7 @@ Event = (
     | Counters
     | AlertAcknowledged
     | Membership
+    | Health
 )
 """Every event kind."""
 
@@ -152,6 +170,7 @@ __all__ = [
     "AlertReceived",
     "AlertSent",
     "Counters",
+    "Health",
     "Membership",
     "DECODER",
     "Emit",
