@@ -203,3 +203,30 @@ def test_keygen_issues_certificates_natsconf_renders_mtls(
         res = subprocess.run([nats_server_bin, "-t", "-c", str(out / f"{name}.conf")],
                              capture_output=True, text=True, timeout=10)  # fmt: skip
         assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_health_status_crosses_the_leaf_to_the_coordinator_only(tls_fed: LocalFederation) -> None:
+    from test_nats import T0, ids, opener
+
+    from mead.federation.envelope import seal
+    from mead.messages import RadarStatus, Status
+
+    keys = ids("status")
+    acc = tls_fed.hub_accounts()
+    coord, other = NatsBus(acc["HUB"]), NatsBus(tls_fed.partner_accounts("P2")["LOCAL"])
+    try:
+        sub = coord.connect("C0").subscribe("status.C0")
+        spy = other.connect("spy").subscribe(">")
+        p1 = tls_fed.partner_bus("P1").connect("P1")
+        st = Status(node="P1", t=T0, state="degraded",
+                    radars=(RadarStatus(radar="radar-0", state="down", reach=0.0),))  # fmt: skip
+        p1.publish("status.C0", seal(keys["P1"], st, T0))
+        p1.flush()
+        got = wait_drain(sub, 1)
+        assert [s for s, _ in got] == ["status.C0"]
+        env, msg = opener(keys).open(got[0][1])
+        assert env.sender == "P1" and msg == st
+        assert app(settle(spy)) == []  # P2 hears nothing of P1's health
+    finally:
+        coord.close()
+        other.close()

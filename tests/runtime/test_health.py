@@ -120,3 +120,52 @@ def test_overlapping_outages_of_one_radar_are_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"overlaps another outage of 'P2-S1' \(0-50 s\)"):
         scenario(tmp_path, two)
+
+
+def test_a_partner_node_that_stops_is_marked_silent_then_back(tmp_path: Path) -> None:
+    """P2's node stops stepping at 100 s (crashed) and resumes at 250 s: the coordinator
+    marks it silent 90 s after its last Status, all its radars' coverage lost, then back."""
+    from mead.federation.envelope import Opener
+    from mead.federation.identity import KeyRegistry
+    from mead.federation.inprocess import InProcessBus
+    from mead.runtime.simulation import SimClock, _scans_of
+    from mead.runtime.wiring import build_coordinator, build_partner, policies, sim_identities
+
+    sc = load_scenario(BASE)
+    sc = type(sc)(**{f: getattr(sc, f) for f in sc.__struct_fields__ if f != "duration_s"},
+                  duration_s=400.0)  # fmt: skip
+    world = prepare(sc, 11)
+    clock = SimClock(sc.start_epoch_s())
+    bus = InProcessBus(clock, [], np.random.default_rng(1))
+    ids = sim_identities(sc, 11)
+    reg = KeyRegistry({n: i.verify_key for n, i in ids.items()})
+    events: list[object] = []
+    pols = policies(sc, BASE)
+
+    def partner(name: str) -> object:
+        return build_partner(
+            sc, name, identity=ids[name], endpoint=bus.connect(name),
+            opener=Opener(reg, max_age_s=300, clock=clock), policy=pols[name],
+            scans=_scans_of(world.scans, name), epoch_s=clock.epoch_s, emit=events.append,
+        )  # fmt: skip
+
+    p1, p2 = partner("P1"), partner("P2")
+    coord = build_coordinator(
+        sc, identity=ids["C0"], endpoint=bus.connect("C0"),
+        opener=Opener(reg, max_age_s=300, clock=clock), emit=events.append,
+    )  # fmt: skip
+    lost_at: dict[float, int] = {}
+    for t in np.arange(0.0, 400.0, 1.0):
+        clock.t = float(t)
+        p1.step(clock())  # type: ignore[attr-defined]
+        if not 100 <= t < 250:
+            p2.step(clock())  # type: ignore[attr-defined]
+        coord.step(clock())
+        lost_at[float(t)] = len(coord.coverage_lost())
+    node = [(e.partner, e.state, e.t - clock.epoch_s) for e in events
+            if isinstance(e, Health) and e.node == "C0" and e.radar == ""]  # fmt: skip
+    assert [(p, s) for p, s, _ in node] == [("P2", "silent"), ("P2", "operational")]
+    # last Status before the stop: at most status_s (30 s) before 100 s; silent 90 s later
+    assert 150 < node[0][2] <= 100 + 90 + sc.coordinator.assess_s
+    assert 250 <= node[1][2] < 250 + 5 + 1  # its first release after restarting
+    assert lost_at[99.0] == 0 and lost_at[node[0][2] + 1] == 1 and lost_at[399.0] == 0

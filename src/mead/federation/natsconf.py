@@ -8,6 +8,7 @@ Topology (verified layouts of ``docs/operations.md`` and the project's NATS note
   — and is the only account linked to the hub, by a leafnode remote bound on the hub to
   ``PARTNER_P``. The remote denies the hub's calls into P's JetStream API (stream admin,
   consumer deletion, account/meta/server), so the hub cannot purge or create P's streams.
+  It also exports ``status.<C>`` (its health Status, core NATS) when it releases to C.
   Streams in ``RELEASE``: ``OUTBOX`` (captures released tracks) and ``ALERTS_IN`` (sourced
   from the hub's ``P_ALERTS``); in ``LOCAL``: ``NATIONAL`` (the national record of tracks).
 * **Hub** (the coordinator C) runs one account per partner, ``PARTNER_P``, plus ``HUB``
@@ -84,6 +85,12 @@ class Federation:
     def pw(self, label: str) -> str:
         """The password of ``label`` (``"<P>/node"``, ``"<P>/js"``, ``"<P>/leaf"``, …)."""
         return secret(self.deploy_key, label)
+
+    def status(self, partner: str) -> list[str]:
+        """``status.<coordinator>`` if ``partner`` releases to the coordinator (its health
+        Status travels with what it releases), else nothing."""
+        c = self.coordinator
+        return [f"status.{c}"] if c in self.partners[partner] else []
 
     def released(self, partner: str) -> list[str]:
         """The subjects ``partner`` releases: ``tracks.<r>`` for its policy's recipients."""
@@ -180,7 +187,7 @@ def partner_conf(
         listener and the leaf link instead of passwords.
     """
     check_pseudonym(partner)
-    released = fed.released(partner)
+    released = fed.released(partner) + fed.status(partner)
     exports = "\n".join(f'      {{ stream: "{s}" }}' for s in released) or "      # nothing"
     imp_rel = "\n".join(
         f'      {{ stream: {{ account: LOCAL, subject: "{s}" }} }}' for s in released
@@ -268,8 +275,8 @@ def hub_conf(
         f"  SYS {{ users [ {_user(fed, c, 'admin', c + '/admin', tls)} ] }}   # operator only",
     ]
     for p in fed.partners:
-        subject = f"tracks.{c}"
-        exp = f'{{ stream: "{subject}" }}' if subject in fed.released(p) else ""
+        exp = ", ".join(f'{{ stream: "{s}" }}' for s in fed.released(p) + fed.status(p)
+                        if s.endswith(f".{c}"))  # fmt: skip
         lines += [
             f"  PARTNER_{p} {{   # partner {p}'s embassy: only its leaf link lands here",
             "    jetstream: enabled",
@@ -301,6 +308,11 @@ def hub_conf(
             f'prefix: "from.{p}" }}'
             for p in fed.partners
             if f"tracks.{c}" in fed.released(p)
+        ),
+        *(  # health: core NATS, no prefix (the signed envelope names its sender)
+            f'      {{ stream: {{ account: PARTNER_{p}, subject: "status.{c}" }} }}'
+            for p in fed.partners
+            if fed.status(p)
         ),
         "    ]",
         "  }",
