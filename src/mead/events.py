@@ -93,6 +93,20 @@ class Health(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="h
     run: str = ""
 
 
+class Trust(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="trust"):
+    """The coordinator's view of a partner's registration changed: its tracks are
+    consistently offset from the others' by more (suspect) or again less than the limit."""
+
+    node: str  # the coordinator
+    t: float  # wire time, UTC s
+    partner: str
+    suspect: bool  # offset beyond the coordinator's limit
+    offset_m: float  # size of the estimated offset
+    offset_ecef: tuple[float, float, float]  # the estimated offset, ECEF m
+    shared: int  # objects it shared with other partners in the estimate
+    run: str = ""
+
+
 class Membership(
     msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="membership"
 ):
@@ -123,6 +137,7 @@ Event = (
     | AlertAcknowledged
     | Membership
     | Health
+    | Trust
 )
 """Every event kind."""
 
@@ -177,6 +192,7 @@ __all__ = [
     "Event",
     "PictureReceived",
     "Rejected",
+    "Trust",
     "encode_line",
     "read_events",
     "read_events_file",

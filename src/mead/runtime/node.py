@@ -26,7 +26,15 @@ import msgspec
 import numpy as np
 
 from mead.errors import RejectedMessage
-from mead.events import AlertReceived, AlertSent, Emit, Health, PictureReceived, Rejected
+from mead.events import (
+    AlertReceived,
+    AlertSent,
+    Emit,
+    Health,
+    PictureReceived,
+    Rejected,
+    Trust,
+)
 from mead.federation.base import Endpoint
 from mead.federation.envelope import Opener, seal
 from mead.federation.identity import Identity
@@ -296,11 +304,20 @@ class CoordinatorNode:
         observe: Observe = _ignore,
         show: Show = _ignore,
         silent_s: float = 90.0,
+        bias_s: float = 30.0,
+        suspect_m: float = 1_000.0,
+        min_shared: int = 10,
     ) -> None:
         self.name = identity.name
         self.identity, self.endpoint = identity, endpoint
         self._opener = opener
         self.silent_s = silent_s  # a partner without Status this long is "silent", s
+        self.bias_s = bias_s  # registration biases estimated this often, s
+        self.suspect_m = suspect_m  # a partner offset more than this is suspect, m
+        self.min_shared = min_shared  # objects shared with others before judging a partner
+        self.biases: dict[str, tuple[np.ndarray, int]] = {}  # partner → (ECEF m, shared)
+        self.suspect: set[str] = set()  # partners whose tracks are consistently offset
+        self._next_bias = 0.0
         self.status: dict[str, Status] = {}  # partner → its newest Status
         self._status_t: dict[str, float] = {}  # partner → when it arrived (wire s)
         self._silent: set[str] = set()
@@ -365,6 +382,23 @@ class CoordinatorNode:
                 self._silent.add(p)
                 self.emit(Health(node=self.name, t=now, partner=p, radar="", state="silent"))
 
+    def _check_registration(self, now: float) -> None:
+        """Estimate partners' registration biases; a partner crossing ``suspect_m`` (either
+        way) is a ``trust`` event. Partners are only marked, not yet corrected or excluded."""
+        self.biases = {
+            p: (b, n)
+            for p, (b, n) in self.fuser.registration(now).items()
+            if np.isfinite(b).all() and n >= self.min_shared
+        }
+        for p, (b, n) in sorted(self.biases.items()):
+            size = float(np.linalg.norm(b))
+            bad = size > self.suspect_m
+            if bad != (p in self.suspect):
+                self.suspect.symmetric_difference_update({p})
+                ecef = (float(b[0]), float(b[1]), float(b[2]))
+                self.emit(Trust(node=self.name, t=now, partner=p, suspect=bad,
+                                offset_m=size, offset_ecef=ecef, shared=n))  # fmt: skip
+
     def coverage_lost(self) -> tuple[tuple[str, RadarStatus], ...]:
         """(partner, radar) of every radar last reported degraded or down; a partner gone
         silent counts with all its radars down."""
@@ -397,6 +431,9 @@ class CoordinatorNode:
         classes: list[str] = list(a.classes)
         self._send_picture(now, pic, classes)
         self._watch_silence(now)
+        if now >= self._next_bias:
+            self._next_bias = now + self.bias_s
+            self._check_registration(now)
         lost = self.coverage_lost()
         self.show(Held(self.name, now, ids, pic.x, classes, pic.quality, a.ident, None, lost))
 
