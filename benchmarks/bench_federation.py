@@ -22,6 +22,9 @@ in this process (its own event-loop thread). Three measurements:
   nodes on the common tick grid do. The coordinator verifies and decodes every batch in
   the same inbox as the detections. The table puts both latencies side by side and says
   whether the target (10k tracks/s sustained, p99 < 50 ms) is met.
+* **The same latency over mTLS links** (``--no-mtls`` skips it): the unloaded run again on
+  servers whose client listeners and leafnode links require certificates of a federation
+  CA (``LocalFederation(tls=True)``, as ``mead up`` runs), beside the password links.
 * **Sustained released tracks/s.** Every partner publishes sealed batches of
   ``--batch-tracks`` tracks as fast as it can; the coordinator drains and verifies them.
   Rate = tracks verified at the coordinator / (last arrival − first publish).
@@ -279,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--batches", type=int, default=2000, help="batches per partner")
     ap.add_argument("--batch-tracks", type=int, default=20, help="tracks per batch")
+    ap.add_argument("--no-mtls", action="store_true", help="skip the mTLS latency run")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     binary = require_nats_server()
@@ -292,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as d:
         with LocalFederation(fed, Path(d) / "lat", binary, relays=False) as lf:
             out["latency"] = latency(lf, keys, a.alerts, a.rate, a.poll_ms / 1e3)
+        if not a.no_mtls:
+            tls = LocalFederation(fed, Path(d) / "mtls", binary, relays=False, tls=True)
+            with tls as lf:
+                out["latency_mtls"] = latency(lf, keys, a.alerts, a.rate, a.poll_ms / 1e3)
         if a.load_tps > 0:
             with LocalFederation(fed, Path(d) / "load", binary, relays=False) as lf:
                 out["loaded"] = latency(
@@ -351,6 +359,13 @@ def table(out: dict[str, Any]) -> str:
         f"{'  alerts / detections at ' + format(la['rate_per_s'], 'g') + '/s':<44} "
         f"{counts(la):>12} {counts(lo):>14}",
     ]
+    mt = out.get("latency_mtls")
+    if mt is not None:
+        rows += [
+            f"{'mTLS links: detection→alert p50/p99/max (ms)':<44} "
+            f"{mt['p50_ms']:.2f} / {mt['p99_ms']:.2f} / {mt['max_ms']:.2f}  "
+            f"({counts(mt)}; password links above: {la['p50_ms']:.2f} / {la['p99_ms']:.2f})",
+        ]
     if lo is not None:
         tg = out["target"]
         bg = f"  background tracks/s verified ({lo['load_tracks_per_batch']}-track batches)"

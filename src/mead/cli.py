@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,6 +40,7 @@ Live federation over NATS (see docs/operations.md):
   coordinator  run the coordinator (fusion, assessment, alerts) against the hub
   keygen       make a node's Ed25519 key pair
   natsconf     render the nats-server configs of a federation
+  disconnect   close a partner's leaf link at the hub (after it left)
 """
 
 
@@ -292,26 +295,63 @@ def _parser() -> argparse.ArgumentParser:
     k = command(
         "keygen",
         _cmd_keygen,
-        "make a node's Ed25519 key pair",
+        "make a node's Ed25519 key pair (and its TLS certificates)",
         "Write NAME.key (private, mode 600) into --out and print the registry line "
-        "'NAME: <public key>' to give the other nodes.",
+        "'NAME: <public key>' to give the other nodes. With --ca DIR and --scenario, also "
+        "issue NAME's TLS certificates from the federation CA in DIR into --out/tls (the "
+        "site's certificate and one per account user; an existing NAME.key is kept, so "
+        "this also rotates certificates). Without NAME, --ca DIR makes the federation CA.",
     )
-    k.add_argument("name")
+    k.add_argument("name", nargs="?", help="the node's pseudonym (omit with --ca: make the CA)")
     k.add_argument("--out", type=Path, default=Path("keys"))
+    k.add_argument(
+        "--ca", type=Path, default=None, help="federation CA directory (ca.pem, ca.key)"
+    )
+    k.add_argument(
+        "--scenario", type=Path, default=None, help="the federation (who is coordinator, partner)"
+    )
+    k.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        help="DNS name or IP the site's servers are reached at (repeat; default localhost)",
+    )
+
+    dc = command(
+        "disconnect",
+        _cmd_disconnect,
+        "close a partner's leaf link at the hub (after it left)",
+        "Close every leafnode link bound to PARTNER_<PARTNER> on the hub at --hub, as the "
+        "hub's system-account user (its admin certificate). nats-server re-checks clients "
+        "on a config reload but not leaf links: run this after reloading a hub config "
+        "without PARTNER; the partner's reconnection is then refused.",
+    )
+    dc.add_argument("partner")
+    dc.add_argument("--hub", required=True, help="the hub's client URL, e.g. tls://127.0.0.1:4222")
+    dc.add_argument("--ca", required=True, help="CA bundle (ca.pem)")
+    dc.add_argument("--cert", required=True, help="admin certificate (admin.<C>.pem)")
+    dc.add_argument("--key", required=True, help="its key (admin.<C>.key)")
 
     nc = command(
         "natsconf",
         _cmd_natsconf,
         "render the nats-server configs of a federation",
-        "Write hub.conf and one <partner>.conf per partner of SCENARIO into --out; "
-        "passwords are derived from --deploy-key.",
+        "Write hub.conf and one <partner>.conf per partner of SCENARIO into --out. With "
+        "--tls-dir, every listener and leaf link is mTLS with the certificates of "
+        "`mead keygen --ca` found in that directory on each site; otherwise passwords are "
+        "derived from --deploy-key (development only).",
     )
     nc.add_argument("scenario", type=Path)
     nc.add_argument(
         "--deploy-key",
         type=Path,
-        required=True,
+        default=None,
         help="file with the deployment secret (>= 16 bytes; e.g. 32 random bytes)",
+    )
+    nc.add_argument(
+        "--tls-dir",
+        default=None,
+        help="directory of each site's ca.pem, <site>.pem and <site>.key (e.g. /etc/mead/tls)",
     )
     nc.add_argument(
         "--hub-leaf",
@@ -616,7 +656,8 @@ def _cmd_node(args: argparse.Namespace) -> int:
             out.write(encode_line(ev))
             out.flush()
 
-        run_node(cfg, args.config.resolve().parent, args.role, emit, lambda: stopping["flag"], web)
+        path = args.config.resolve()
+        run_node(cfg, path.parent, args.role, emit, lambda: stopping["flag"], web, path)
     finally:
         if out is not sys.stdout.buffer:
             out.close()
@@ -625,27 +666,83 @@ def _cmd_node(args: argparse.Namespace) -> int:
 
 def _cmd_keygen(args: argparse.Namespace) -> int:
     from mead.federation.identity import Identity
+    from mead.federation.pki import CA_KEY, CertAuthority
+    from mead.federation.private import private_dir, write_private
 
+    if args.name is None:
+        if args.ca is None:
+            raise MeadError("keygen needs NAME, or --ca DIR to make the federation CA")
+        if (args.ca / CA_KEY).exists():
+            raise MeadError(f"{args.ca / CA_KEY} exists; refusing to overwrite the CA key")
+        CertAuthority.generate().save(args.ca)
+        print(f"federation CA: {args.ca / 'ca.pem'} (to every site); key: {args.ca / CA_KEY}")
+        return 0
     ident = Identity.generate(args.name)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{ident.name}.key"
-    if path.exists():
-        raise MeadError(f"{path} exists; refusing to overwrite a private key")
-    path.touch(mode=0o600)
-    path.write_text(ident.secret_hex + "\n")
-    print(f"{ident.name}: {ident.public_hex}")
+    issue = _cert_issuer(args, ident.name) if args.ca is not None else None  # checks first
+    path = private_dir(args.out) / f"{ident.name}.key"
+    try:
+        write_private(path, ident.secret_hex + "\n", exclusive=True)
+        print(f"{ident.name}: {ident.public_hex}")
+    except FileExistsError:
+        if args.ca is None:
+            raise MeadError(f"{path} exists; refusing to overwrite a private key") from None
+        print(f"{path} exists: kept; issuing new certificates", file=sys.stderr)
+    if issue is not None:
+        issue()
     return 0
 
 
-def _cmd_natsconf(args: argparse.Namespace) -> int:
-    from mead.federation.natsconf import hub_conf, partner_conf
+def _cert_issuer(args: argparse.Namespace, name: str) -> Callable[[], None]:
+    """What issues NAME's site and user certificates from the CA in --ca into --out/tls
+    (the CA and the scenario are checked now, before anything is written)."""
+    from mead.federation.natsconf import cert_name, site_users
+    from mead.federation.pki import CertAuthority, write_identity
     from mead.runtime.up import federation
     from mead.runtime.wiring import policies
     from mead.scenario import load_scenario
 
+    if args.scenario is None:
+        raise MeadError("--ca needs --scenario: it says which accounts NAME's site holds")
+    ca = CertAuthority.load(args.ca)
     sc = load_scenario(args.scenario)
-    fed = federation(sc, policies(sc, args.scenario), args.deploy_key.read_bytes().strip())
-    args.out.mkdir(parents=True, exist_ok=True)
+    fed = federation(sc, policies(sc, args.scenario), b"-" * 16)
+    try:
+        users = site_users(fed, name)
+    except ValueError as e:
+        raise MeadError(f"{args.scenario}: {e}") from None
+    out = args.out / "tls"
+
+    def issue() -> None:
+        write_identity(ca, name, out, hosts=args.host or ["localhost", "127.0.0.1"])
+        for user in users.values():
+            write_identity(ca, cert_name(name, user), out)
+        names = [name, *(cert_name(name, u) for u in users.values())]
+        print(f"certificates in {out}: {', '.join(f'{n}.pem' for n in names)} (+ .key, ca.pem)")
+
+    return issue
+
+
+def _cmd_natsconf(args: argparse.Namespace) -> int:
+    from mead.federation.natsconf import hub_conf, partner_conf
+    from mead.federation.pki import CA_CERT, TlsFiles
+    from mead.federation.private import private_dir, write_private
+    from mead.runtime.up import federation
+    from mead.runtime.wiring import policies
+    from mead.scenario import load_scenario
+
+    if args.deploy_key is None and args.tls_dir is None:
+        raise MeadError("natsconf needs --tls-dir (mTLS) or --deploy-key (passwords)")
+    sc = load_scenario(args.scenario)
+    key = args.deploy_key.read_bytes().strip() if args.deploy_key else os.urandom(32)
+    fed = federation(sc, policies(sc, args.scenario), key)
+
+    def tls(site: str) -> TlsFiles | None:
+        if args.tls_dir is None:
+            return None
+        d = args.tls_dir.rstrip("/")
+        return TlsFiles(f"{d}/{CA_CERT}", f"{d}/{site}.pem", f"{d}/{site}.key")
+
+    private_dir(args.out)  # configs may hold passwords
     files = {
         "hub.conf": hub_conf(
             fed,
@@ -653,16 +750,26 @@ def _cmd_natsconf(args: argparse.Namespace) -> int:
             leaf_listen=args.leaf_listen,
             advertise=args.hub_leaf,
             listen=args.listen,
+            tls=tls(fed.coordinator),
         )
     }
     for p in fed.partners:
         files[f"{p}.conf"] = partner_conf(
-            fed, p, hub_leaf=args.hub_leaf, store_dir=args.store, listen=args.listen
+            fed, p, hub_leaf=args.hub_leaf, store_dir=args.store, listen=args.listen, tls=tls(p)
         )
     for name, text in files.items():
-        (args.out / name).write_text(text)
-        (args.out / name).chmod(0o600)
+        write_private(args.out / name, text)
     print(f"wrote {', '.join(files)} into {args.out}")
+    return 0
+
+
+def _cmd_disconnect(args: argparse.Namespace) -> int:
+    from mead.federation.nats import ConnSpec, disconnect_leaves
+    from mead.federation.pki import TlsFiles
+
+    spec = ConnSpec(args.hub, tls=TlsFiles(args.ca, args.cert, args.key))
+    n = disconnect_leaves(spec, f"PARTNER_{args.partner}")
+    print(f"closed {n} leaf link(s) of {args.partner}")
     return 0
 
 

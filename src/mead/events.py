@@ -76,6 +76,50 @@ class AlertAcknowledged(
     run: str = ""
 
 
+class Health(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="health"):
+    """A radar's or a node's state changed, as a node saw it: a partner for its own
+    radars, the coordinator for what partners report (and for a partner gone silent)."""
+
+    node: str  # who records it
+    t: float  # wire time, UTC s
+    partner: str  # whose radar or node
+    radar: str  # radar label ("" for the node itself)
+    state: str  # "operational", "degraded", "down" (radar); "operational", "degraded",
+    # "silent" (node)
+    reach: float = 1.0  # fraction of the radar's range still covered
+    lat_deg: float | None = None  # coverage centre, if the partner releases it
+    lon_deg: float | None = None
+    range_km: float | None = None
+    run: str = ""
+
+
+class Trust(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="trust"):
+    """The coordinator's view of a partner's registration changed: its tracks are
+    consistently offset from the others' by more (suspect) or again less than the limit."""
+
+    node: str  # the coordinator
+    t: float  # wire time, UTC s
+    partner: str
+    suspect: bool  # offset beyond the coordinator's limit
+    offset_m: float  # size of the estimated offset
+    offset_ecef: tuple[float, float, float]  # the estimated offset, ECEF m
+    shared: int  # objects it shared with other partners in the estimate
+    run: str = ""
+
+
+class Membership(
+    msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="membership"
+):
+    """A running live node re-read its key registry or config: who it accepts changed
+    (a partner joined, left or had its key revoked), or the new file was refused."""
+
+    node: str
+    source: str  # "registry" or "config"
+    detail: str  # e.g. "registry reloaded; added: P3" or why the file was not loaded
+    t_wall: float  # wall time of the reload, UTC s
+    run: str = ""
+
+
 class Counters(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="counters"):
     """A live node's counters when it stops (processed, sent, rejected, timing)."""
 
@@ -84,7 +128,17 @@ class Counters(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag=
     run: str = ""
 
 
-Event = AlertReceived | AlertSent | Rejected | PictureReceived | Counters | AlertAcknowledged
+Event = (
+    AlertReceived
+    | AlertSent
+    | Rejected
+    | PictureReceived
+    | Counters
+    | AlertAcknowledged
+    | Membership
+    | Health
+    | Trust
+)
 """Every event kind."""
 
 AlertEvent = AlertReceived | AlertSent
@@ -131,11 +185,14 @@ __all__ = [
     "AlertReceived",
     "AlertSent",
     "Counters",
+    "Health",
+    "Membership",
     "DECODER",
     "Emit",
     "Event",
     "PictureReceived",
     "Rejected",
+    "Trust",
     "encode_line",
     "read_events",
     "read_events_file",

@@ -138,12 +138,28 @@ class Alert(AlertFields, frozen=True, kw_only=True, tag="alert"):
     """An early warning to the partner owning a threatened defended area."""
 
 
+class RadarStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """Health of one radar, as its partner's policy lets it be told."""
+
+    radar: str  # the radar's id if the policy keeps sensor ids, else "radar-<k>"
+    state: str  # "operational", "degraded" (reduced range) or "down"
+    reach: float = 1.0  # fraction of its range it still covers (0 down)
+    lat_deg: float | None = None  # coverage centre, if the policy keeps sensor sites
+    lon_deg: float | None = None
+    range_km: float | None = None  # instrumented range, same condition
+
+
 class Status(msgspec.Struct, frozen=True, kw_only=True, tag="status"):
-    """Periodic health of a node: counters of what it processed and rejected."""
+    """Periodic health of a node: its own state, its radars', and counters.
+
+    A partner sends it to the coordinator when a radar's state changes and every
+    ``status_s`` otherwise, so silence itself says the node is down."""
 
     node: str
     t: float
     counters: dict[str, int] = {}
+    state: str = "operational"  # "operational", or "degraded" when a radar is not
+    radars: tuple[RadarStatus, ...] = ()
 
 
 Message = TrackBatch | Alert | Status | Picture

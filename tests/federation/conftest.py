@@ -66,10 +66,14 @@ def federation_factory(
     started: list[LocalFederation] = []
 
     def make(
-        partners: tuple[str, ...] = ("P1", "P2"), coordinator: str = "C0", relays: bool = True
+        partners: tuple[str, ...] = ("P1", "P2"),
+        coordinator: str = "C0",
+        relays: bool = True,
+        tls: bool = False,
     ) -> LocalFederation:
         fed = Federation(coordinator, {p: [coordinator] for p in partners}, DEPLOY_KEY)
-        lf = LocalFederation(fed, tmp_path / f"fed{len(started)}", nats_server_bin, relays)
+        d = tmp_path / f"fed{len(started)}"
+        lf = LocalFederation(fed, d, nats_server_bin, relays, tls=tls)
         started.append(lf)
         return lf.start()
 

@@ -44,6 +44,13 @@ def test_mead_up_delivers_alerts_over_nats(
         assert not any(k.startswith("rejected_") for k in nodes[n]["counters"])
     # every node's own server and process were stopped: their stores are closed cleanly
     assert (tmp_path / "servers" / "C0" / "nats.log").exists()
+    # secrets readable by their owner only: node configs, keys, server configs
+    secrets = [f for f in tmp_path.glob("*.yaml") if not f.name.endswith(".policy.yaml")]
+    secrets += [*tmp_path.glob("keys/*.key")]
+    secrets += [*tmp_path.glob("servers/*/nats.conf")]
+    assert len(secrets) >= 3 + 3 + 3
+    assert {f.stat().st_mode & 0o777 for f in secrets} == {0o600}
+    assert (tmp_path / "keys").stat().st_mode & 0o777 == 0o700
 
 
 def test_node_config_errors_name_the_field(tmp_path: Path) -> None:

@@ -46,7 +46,8 @@ def test_partner_exports_only_its_released_subjects() -> None:
 def test_hub_binds_each_leaf_and_stamps_origin() -> None:
     conf = hub_conf(FED, store_dir="/s", leaf_listen="127.0.0.1:7422", advertise="wan:7422")
     for p in ("P1", "P2"):
-        assert f'user: leaf_{p}, password: "{FED.pw(p + "/leaf")}", account: PARTNER_{p}' in conf
+        leaf = f'user: leaf_{p}, password: "{FED.pw(p + "/leaf")}", allowed_connection_types'
+        assert leaf in block(conf, f"PARTNER_{p}")  # the leaf link lands in its embassy only
         assert f'prefix: "from.{p}"' in conf
         assert f'{{ stream: "alerts.{p}", accounts: [PARTNER_{p}] }}' in conf
         assert f'subject: "alerts.{p}"' in block(conf, f"PARTNER_{p}")

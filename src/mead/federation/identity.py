@@ -156,6 +156,18 @@ class KeyRegistry:
         """Forget ``name``; its messages are rejected as ``unknown_sender`` from now on."""
         self._keys.pop(name, None)
 
+    def replace_with(self, other: KeyRegistry) -> tuple[list[str], list[str], list[str]]:
+        """Take ``other``'s keys in place (openers holding this registry see them at once).
+
+        Returns the pseudonyms (added, removed, whose key changed), each sorted.
+        """
+        old, new = self._keys, other._keys
+        added = sorted(set(new) - set(old))
+        removed = sorted(set(old) - set(new))
+        changed = sorted(n for n in set(old) & set(new) if bytes(old[n]) != bytes(new[n]))
+        self._keys = dict(new)
+        return added, removed, changed
+
     def get(self, name: str) -> nacl.signing.VerifyKey | None:
         """The verify key of ``name``, or None when it is not registered."""
         return self._keys.get(name)
@@ -167,8 +179,62 @@ class KeyRegistry:
     def __contains__(self, name: object) -> bool:
         return name in self._keys
 
+    def __repr__(self) -> str:
+        return f"KeyRegistry({sorted(self._keys)})"
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)
 
     def __len__(self) -> int:
         return len(self._keys)
+
+
+class RegistryWatch:
+    """Keeps a :class:`KeyRegistry` equal to its file while a node runs.
+
+    :meth:`poll` re-reads the file when its modification time or size changed and
+    replaces the registry's keys in place: a partner whose line is added is accepted from
+    then on (it joined), one whose line is removed or whose key is replaced is rejected as
+    ``unknown_sender`` or ``bad_signature`` (it left, or its key was revoked or rotated) —
+    without restarting the node. A file that fails to load leaves the keys as they were.
+    """
+
+    def __init__(
+        self, registry: KeyRegistry, path: str | Path, stamp: tuple[int, int] | None = None
+    ) -> None:
+        self.registry, self.path = registry, Path(path)
+        self._stamp = self._stat() if stamp is None else stamp
+
+    @classmethod
+    def load(cls, path: str | Path) -> RegistryWatch:
+        """Load the registry at ``path`` and watch it (a change made while it is being
+        read is seen by the first :meth:`poll`)."""
+        watch = cls(KeyRegistry(), path)
+        watch.registry.replace_with(KeyRegistry.load(path))
+        return watch
+
+    def _stat(self) -> tuple[int, int]:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return (-1, -1)
+        return (st.st_mtime_ns, st.st_size)
+
+    def poll(self) -> str | None:
+        """Reload if the file changed; returns what changed (or why it was not loaded),
+        None when nothing did."""
+        stamp = self._stat()
+        if stamp == self._stamp:
+            return None
+        self._stamp = stamp
+        try:
+            new = KeyRegistry.load(self.path)
+        except (ConfigError, OSError) as e:
+            return f"registry not reloaded, keys kept: {e}"
+        added, removed, changed = self.registry.replace_with(new)
+        parts = [
+            f"{w}: {', '.join(ns)}"
+            for w, ns in (("added", added), ("removed", removed), ("key changed", changed))
+            if ns
+        ]
+        return "registry reloaded; " + ("; ".join(parts) or "no change")

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import ssl
 import threading
 import time
 from collections import Counter, deque
@@ -43,19 +45,48 @@ from nats.js.errors import BadRequestError, NotFoundError
 from mead.errors import NatsError
 from mead.federation.base import check_subject, subject_matches
 from mead.federation.natsconf import StreamSpec
+from mead.federation.pki import TlsFiles
 
 T = TypeVar("T")
+
+
+class _QuietTlsEof(logging.Filter):
+    """Drop asyncio's warning that nats-py's stream protocol returns True from
+    ``eof_received`` on a TLS transport: harmless (the connection closes either way),
+    and logged once per closed TLS connection."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "eof_received() has no effect when using ssl" not in record.getMessage()
+
+
+logging.getLogger("asyncio").addFilter(_QuietTlsEof())
 ACK_TIMEOUT_S = 5.0
 """A JetStream publish not acked within this long counts as failed."""
 
 
 @dataclass(frozen=True)
 class ConnSpec:
-    """How to reach one account of one nats-server: URL, user and password."""
+    """How to reach one account of one nats-server: URL, and user + password or a client
+    certificate (``tls``: the server maps the certificate's subject to the user)."""
 
     url: str
     user: str = ""
     password: str = field(default="", repr=False)
+    tls: TlsFiles | None = None
+
+
+def client_tls(files: TlsFiles) -> ssl.SSLContext:
+    """A TLS client context trusting ``files.ca_file`` and presenting the node's certificate."""
+    try:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=files.ca_file)
+        ctx.load_cert_chain(files.cert_file, files.key_file)
+    except (OSError, ssl.SSLError) as e:
+        raise NatsError(
+            f"TLS files of the connection ({files.cert_file}, {files.key_file}, "
+            f"CA {files.ca_file}): {e}"
+        ) from None
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
 
 
 @dataclass(frozen=True)
@@ -105,21 +136,34 @@ class EventLoopThread:
         self.loop.close()
 
 
-async def open_conn(spec: ConnSpec, name: str, errors: Counter[str] | None = None) -> Client:
-    """Connect to ``spec`` (reconnecting forever once connected); errors only counted."""
+async def open_conn(
+    spec: ConnSpec, name: str, errors: Counter[str] | None = None, first_s: float = 10.0
+) -> Client:
+    """Connect to ``spec`` (reconnecting forever once connected); errors only counted.
+
+    The first connection must succeed within ``first_s`` s, else ``NatsError`` names the
+    server, the identity and the last error (a refused certificate, a wrong password, no
+    server): a node with credentials the server rejects stops with that message instead
+    of retrying in silence.
+    """
     errs = errors if errors is not None else Counter()
+    last: list[BaseException] = []
 
     async def on_error(e: Exception) -> None:
         errs[type(e).__name__] += 1
+        last[:] = [e]
 
     async def on_disconnect() -> None:
         errs["disconnected"] += 1
 
+    tls = client_tls(spec.tls) if spec.tls is not None else None
+    who = spec.user or (spec.tls.cert_file if spec.tls else "-")
     try:
-        return await nats.connect(
+        connecting = nats.connect(
             servers=[spec.url],
             user=spec.user or None,
             password=spec.password or None,
+            tls=tls,
             name=name,
             connect_timeout=3,
             reconnect_time_wait=0.25,
@@ -128,8 +172,15 @@ async def open_conn(spec: ConnSpec, name: str, errors: Counter[str] | None = Non
             error_cb=on_error,
             disconnected_cb=on_disconnect,
         )
+        return await asyncio.wait_for(connecting, first_s)
+    except TimeoutError:
+        why = repr(last[0]) if last else "no answer"
+        raise NatsError(
+            f"cannot connect to {spec.url} as {who} within {first_s:g} s: {why} "
+            "(refused certificate or credentials, or no server there)"
+        ) from None
     except Exception as e:  # nats-py raises assorted errors on a failed first connect
-        raise NatsError(f"cannot connect to {spec.url} as {spec.user or '-'}: {e!r}") from e
+        raise NatsError(f"cannot connect to {spec.url} as {who}: {e!r}") from e
 
 
 class NatsSubscription:
@@ -329,6 +380,17 @@ class NatsEndpoint:
         self.subscriptions.append(sub)
         return sub
 
+    def durable_streams(self, pattern: str) -> set[str]:
+        """The streams subscription ``pattern`` reads through durable consumers."""
+        return {d.stream for d in self._bus.durable.get(pattern, ())}
+
+    def add_durable(self, sub: NatsSubscription, durable: Durable) -> None:
+        """Also fill ``sub`` from ``durable`` (a partner that joined: its inbox stream), from
+        now on; blocks until the consumer exists (a setup call, e.g. between two steps)."""
+        self._bus.durable.setdefault(sub.pattern, [])
+        self._bus.durable[sub.pattern] = [*self._bus.durable[sub.pattern], durable]
+        self._bus.loop.run(self._subscribe(sub, [durable]))
+
     async def _subscribe(self, sub: NatsSubscription, durables: Sequence[Durable] | None) -> None:
         if not durables:
             await self._nc.subscribe(
@@ -497,6 +559,47 @@ class NatsBus:
         self.close()
 
 
+async def disconnect_leaves_async(admin: ConnSpec, account: str, timeout: float = 3.0) -> int:
+    """Close every leafnode link bound to ``account`` on the server ``admin`` reaches.
+
+    ``admin`` is a user of the server's system account. nats-server re-checks clients on
+    a config reload but not leaf links, so after a partner's account is removed its link
+    stays up until it reconnects; this disconnects it (the system ``KICK`` request), and
+    its reconnection is refused. Returns how many links were closed.
+    """
+    import json
+
+    nc = await open_conn(admin, "mead-admin")
+    try:
+        try:
+            r = await nc.request("$SYS.REQ.SERVER.PING.LEAFZ", b"{}", timeout=timeout)
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+            who = admin.user or (admin.tls.cert_file if admin.tls else "-")
+            raise NatsError(
+                f"no answer to the leafz request at {admin.url}: {who} is not a user of the "
+                "hub's system account (use its admin certificate)"
+            ) from None
+        info = json.loads(r.data)
+        if "error" in info:
+            raise NatsError(f"leafz at {admin.url}: {info['error']}")
+        server = info["server"]["id"]
+        kicked = 0
+        for leaf in info["data"].get("leafs") or []:
+            if leaf.get("account") != account:
+                continue
+            req = json.dumps({"cid": leaf["id"]}).encode()
+            await nc.request(f"$SYS.REQ.SERVER.{server}.KICK", req, timeout=timeout)
+            kicked += 1
+        return kicked
+    finally:
+        await nc.close()
+
+
+def disconnect_leaves(admin: ConnSpec, account: str, timeout: float = 10.0) -> int:
+    """Blocking :func:`disconnect_leaves_async`."""
+    return asyncio.run(asyncio.wait_for(disconnect_leaves_async(admin, account), timeout))
+
+
 # ----------------------------------------------------------------------------- streams
 
 
@@ -554,6 +657,8 @@ def ensure_streams(
 __all__ = [
     "ConnSpec",
     "Durable",
+    "client_tls",
+    "disconnect_leaves",
     "EventLoopThread",
     "NatsBus",
     "NatsEndpoint",

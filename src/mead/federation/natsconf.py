@@ -8,6 +8,7 @@ Topology (verified layouts of ``docs/operations.md`` and the project's NATS note
   — and is the only account linked to the hub, by a leafnode remote bound on the hub to
   ``PARTNER_P``. The remote denies the hub's calls into P's JetStream API (stream admin,
   consumer deletion, account/meta/server), so the hub cannot purge or create P's streams.
+  It also exports ``status.<C>`` (its health Status, core NATS) when it releases to C.
   Streams in ``RELEASE``: ``OUTBOX`` (captures released tracks) and ``ALERTS_IN`` (sourced
   from the hub's ``P_ALERTS``); in ``LOCAL``: ``NATIONAL`` (the national record of tracks).
 * **Hub** (the coordinator C) runs one account per partner, ``PARTNER_P``, plus ``HUB``
@@ -24,8 +25,14 @@ Topology (verified layouts of ``docs/operations.md`` and the project's NATS note
   accounts import no other partner's ``picture.*`` or ``alerts.*``, so no subscription of
   theirs can match one.
 
-Passwords are derived from one deployment secret with :func:`secret`, so every site can
-render its own file; the hub learns only the leaf password of each partner.
+**Authentication.** With ``tls`` (a site's :class:`~mead.federation.pki.TlsFiles`), every
+listener of the site — clients and the hub's leafnode port — speaks TLS only and requires
+a client certificate from the federation CA, and the certificate's subject is the user
+(``verify_and_map``): ``CN=<user>.<site>`` for account users (:func:`site_users`),
+``CN=<P>`` for partner P's leaf link, bound on the hub to ``PARTNER_P``. No password
+exists then. Without ``tls``, passwords are derived from one deployment secret with
+:func:`secret`, so every site can render its own file; the hub learns only the leaf
+password of each partner (development and tests on loopback only).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from mead.federation.identity import check_pseudonym
+from mead.federation.pki import TlsFiles, subject_dn
 
 DENIED_JS_API = ("STREAM.>", "ACCOUNT.>", "CONSUMER.DELETE.>", "META.>", "SERVER.>")
 """JetStream API subjects (after ``$JS.<domain>.API.``) the other side of a leaf may not call."""
@@ -78,16 +86,77 @@ class Federation:
         """The password of ``label`` (``"<P>/node"``, ``"<P>/js"``, ``"<P>/leaf"``, …)."""
         return secret(self.deploy_key, label)
 
+    def status(self, partner: str) -> list[str]:
+        """``status.<coordinator>`` if ``partner`` releases to the coordinator (its health
+        Status travels with what it releases), else nothing."""
+        c = self.coordinator
+        return [f"status.{c}"] if c in self.partners[partner] else []
+
     def released(self, partner: str) -> list[str]:
         """The subjects ``partner`` releases: ``tracks.<r>`` for its policy's recipients."""
         return [f"tracks.{r}" for r in sorted(set(self.partners[partner]))]
 
 
-def _header(name: str, listen: str, store_dir: str, ports_dir: str | None) -> list[str]:
+def site_users(fed: Federation, site: str) -> dict[str, str]:
+    """Account → the user a node process connects as, on ``site``'s server.
+
+    Partner: ``LOCAL`` → ``node``, ``RELEASE`` → ``node_js``; hub: ``HUB`` → ``coord``,
+    ``PARTNER_<P>`` → ``ops_<P>`` (the coordinator reads P's inbox there) and the system
+    account ``SYS`` → ``admin`` (the hub's operator: disconnects a partner that left).
+    """
+    if site == fed.coordinator:
+        users = {"HUB": "coord", **{f"PARTNER_{p}": f"ops_{p}" for p in fed.partners}}
+        return {**users, "SYS": "admin"}
+    if site not in fed.partners:
+        known = ", ".join([fed.coordinator, *sorted(fed.partners)])
+        raise ValueError(f"{site!r} is neither the coordinator nor a partner (known: {known})")
+    return {"LOCAL": "node", "RELEASE": "node_js"}
+
+
+def cert_name(site: str, user: str) -> str:
+    """The certificate common name of ``user`` on ``site``'s server (``node.P1``)."""
+    return f"{user}.{site}"
+
+
+def _user(fed: Federation, site: str, user: str, label: str, tls: TlsFiles | None) -> str:
+    """One ``users`` entry: the certificate subject under mTLS, else user + password."""
+    if tls is not None:
+        return f'{{ user: "{subject_dn(cert_name(site, user))}" }}'
+    return f'{{ user: {user}, password: "{fed.pw(label)}" }}'
+
+
+def _leaf_user(fed: Federation, partner: str, tls: TlsFiles | None) -> str:
+    """The hub's user for ``partner``'s leaf link: its certificate subject ``CN=<P>`` under
+    mTLS, else ``leaf_<P>`` with its password; accepted on leafnode connections only."""
+    who = (
+        f'user: "{subject_dn(partner)}"'
+        if tls is not None
+        else f'user: leaf_{partner}, password: "{fed.pw(partner + "/leaf")}"'
+    )
+    return f"{{ {who}, allowed_connection_types: [LEAFNODE] }}"
+
+
+def _tls_block(tls: TlsFiles, indent: str, verify_and_map: bool) -> list[str]:
+    out = [
+        f"{indent}tls {{",
+        f'{indent}  cert_file: "{tls.cert_file}"',
+        f'{indent}  key_file: "{tls.key_file}"',
+        f'{indent}  ca_file: "{tls.ca_file}"',
+    ]
+    if verify_and_map:  # a client certificate is required and its subject is the user
+        out += [f"{indent}  verify_and_map: true", f"{indent}  timeout: 2"]
+    return [*out, f"{indent}}}"]
+
+
+def _header(
+    name: str, listen: str, store_dir: str, ports_dir: str | None, tls: TlsFiles | None
+) -> list[str]:
     out = [f"server_name: {name}", f'listen: "{listen}"']
     if ports_dir is not None:
         out.append(f'ports_file_dir: "{ports_dir}"')
     out.append(f'jetstream {{ store_dir: "{store_dir}", domain: {name} }}')
+    if tls is not None:
+        out += _tls_block(tls, "", verify_and_map=True)
     return out
 
 
@@ -100,6 +169,7 @@ def partner_conf(
     listen: str = "127.0.0.1:-1",
     ports_dir: str | None = None,
     ignore_discovered: bool = False,
+    tls: TlsFiles | None = None,
 ) -> str:
     """The nats-server config of ``partner``'s sovereign node.
 
@@ -112,20 +182,27 @@ def partner_conf(
     ignore_discovered
         Never follow leafnode URLs the hub gossips (keep to ``hub_leaf``, e.g. a relay or
         the WAN address); needs nats-server >= 2.14.
+    tls
+        The site's CA bundle, certificate (``CN=<partner>``) and key: mTLS on the client
+        listener and the leaf link instead of passwords.
     """
     check_pseudonym(partner)
-    released = fed.released(partner)
+    released = fed.released(partner) + fed.status(partner)
     exports = "\n".join(f'      {{ stream: "{s}" }}' for s in released) or "      # nothing"
     imp_rel = "\n".join(
         f'      {{ stream: {{ account: LOCAL, subject: "{s}" }} }}' for s in released
     )
     deny = ", ".join(f'"$JS.{partner}.API.{d}"' for d in DENIED_JS_API)
-    lines = _header(partner, listen, store_dir, ports_dir)
+    lines = _header(partner, listen, store_dir, ports_dir, tls)
+    if tls is None:
+        leaf_url = f"nats-leaf://leaf_{partner}:{fed.pw(partner + '/leaf')}@{hub_leaf}"
+    else:
+        leaf_url = f"nats-leaf://{hub_leaf}"
     lines += [
         "accounts {",
         "  LOCAL {   # all national traffic",
         "    jetstream: enabled",
-        f'    users [ {{ user: node, password: "{fed.pw(partner + "/node")}" }} ]',
+        f"    users [ {_user(fed, partner, 'node', partner + '/node', tls)} ]",
         "    exports [   # THE releasability gate: only these subjects leave LOCAL",
         exports,
         "    ]",
@@ -136,7 +213,7 @@ def partner_conf(
         "  }",
         "  RELEASE {   # only what LOCAL exports exists here; only this account is linked",
         "    jetstream: enabled",
-        f'    users [ {{ user: node_js, password: "{fed.pw(partner + "/js")}" }} ]',
+        f"    users [ {_user(fed, partner, 'node_js', partner + '/js', tls)} ]",
         "    imports [",
         imp_rel,
         "    ]",
@@ -146,10 +223,11 @@ def partner_conf(
         "leafnodes {",
         '  reconnect: "1s"',
         "  remotes [ {",
-        f'    url: "nats-leaf://leaf_{partner}:{fed.pw(partner + "/leaf")}@{hub_leaf}"',
+        f'    url: "{leaf_url}"',
         "    account: RELEASE",
         f"    deny_imports: [{deny}]",
         *(["    ignore_discovered_servers: true"] if ignore_discovered else []),
+        *(_tls_block(tls, "    ", verify_and_map=False) if tls is not None else []),
         "  } ]",
         "}",
     ]
@@ -164,6 +242,7 @@ def hub_conf(
     advertise: str | None = None,
     listen: str = "127.0.0.1:-1",
     ports_dir: str | None = None,
+    tls: TlsFiles | None = None,
 ) -> str:
     """The coordinator's hub nats-server config.
 
@@ -174,25 +253,37 @@ def hub_conf(
     advertise
         ``host:port`` partners reach the leaf listener at (the WAN address); gossiped to
         leaves instead of ``leaf_listen`` so a leaf never bypasses the WAN path.
+    tls
+        The hub's CA bundle, certificate and key: mTLS on the client and leafnode
+        listeners; partner P's leaf link is the certificate ``CN=P``.
     """
     c = fed.coordinator
-    lines = _header(c, listen, store_dir, ports_dir)
+    lines = _header(c, listen, store_dir, ports_dir, tls)
     lines += ["leafnodes {", f'  listen: "{leaf_listen}"']
     if advertise:
         lines.append(f'  advertise: "{advertise}"')
-    lines.append("  authorization { users [")
+    if tls is not None:
+        lines += _tls_block(tls, "  ", verify_and_map=True)
+    # partner P's leaf link logs in as a user of PARTNER_P itself (allowed on leaf
+    # connections only), not through leafnodes.authorization: nats-server cannot reload
+    # leafnode users, but reloads accounts and their users — so partners join and leave
+    # by a config reload of the hub, without a restart
+    lines += [
+        "}",
+        "system_account: SYS",
+        "accounts {",
+        f"  SYS {{ users [ {_user(fed, c, 'admin', c + '/admin', tls)} ] }}   # operator only",
+    ]
     for p in fed.partners:
-        lines.append(
-            f'    {{ user: leaf_{p}, password: "{fed.pw(p + "/leaf")}", account: PARTNER_{p} }}'
-        )
-    lines += ["  ] }", "}", "accounts {"]
-    for p in fed.partners:
-        subject = f"tracks.{c}"
-        exp = f'{{ stream: "{subject}" }}' if subject in fed.released(p) else ""
+        exp = ", ".join(f'{{ stream: "{s}" }}' for s in fed.released(p) + fed.status(p)
+                        if s.endswith(f".{c}"))  # fmt: skip
         lines += [
             f"  PARTNER_{p} {{   # partner {p}'s embassy: only its leaf link lands here",
             "    jetstream: enabled",
-            f'    users [ {{ user: ops_{p}, password: "{fed.pw(c + "/ops_" + p)}" }} ]',
+            "    users [",
+            f"      {_user(fed, c, f'ops_{p}', f'{c}/ops_{p}', tls)}",
+            f"      {_leaf_user(fed, p, tls)}",
+            "    ]",
             f"    exports [ {exp} ]",
             "    imports [",
             f'      {{ stream: {{ account: HUB, subject: "alerts.{p}" }} }}',
@@ -203,7 +294,7 @@ def hub_conf(
     lines += [
         "  HUB {",
         "    jetstream: enabled",
-        f'    users [ {{ user: coord, password: "{fed.pw(c + "/node")}" }} ]',
+        f"    users [ {_user(fed, c, 'coord', c + '/node', tls)} ]",
         "    exports [",
         *(
             f'      {{ stream: "{kind}.{p}", accounts: [PARTNER_{p}] }}'
@@ -217,6 +308,11 @@ def hub_conf(
             f'prefix: "from.{p}" }}'
             for p in fed.partners
             if f"tracks.{c}" in fed.released(p)
+        ),
+        *(  # health: core NATS, no prefix (the signed envelope names its sender)
+            f'      {{ stream: {{ account: PARTNER_{p}, subject: "status.{c}" }} }}'
+            for p in fed.partners
+            if fed.status(p)
         ),
         "    ]",
         "  }",
@@ -264,9 +360,11 @@ __all__ = [
     "DENIED_JS_API",
     "Federation",
     "StreamSpec",
+    "cert_name",
     "hub_conf",
     "hub_streams",
     "partner_conf",
     "partner_streams",
     "secret",
+    "site_users",
 ]

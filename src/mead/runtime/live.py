@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 from msgspec import Meta, Struct
 
-from mead.errors import ConfigError, MeadError
+from mead.errors import ConfigError, FieldError, MeadError
 from mead.events import Counters, Emit
 from mead.interop.tak import CotTarget
 from mead.runtime.wiring import MAX_MESSAGE_AGE_S, known_nodes, partner_policy
@@ -37,11 +37,24 @@ Positive = Annotated[float, Meta(gt=0)]
 
 
 class NatsAccount(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """One account on a nats-server: where and as whom to connect."""
+    """One account on a nats-server: where and as whom to connect — a client certificate
+    (mTLS: the server maps its subject to the user) or a user and password."""
 
-    url: str  # e.g. nats://127.0.0.1:4222
-    user: str
-    password: str
+    url: str  # e.g. tls://127.0.0.1:4222 (nats:// works too; TLS follows the server)
+    user: str = ""  # password login only
+    password: str = ""  # password login only
+    ca_file: str | None = None  # CA bundle the server's certificate is checked against
+    cert_file: str | None = None  # this node's client certificate (PEM)
+    key_file: str | None = None  # its private key (PEM, mode 600)
+
+    def __post_init__(self) -> None:
+        certs = (self.ca_file, self.cert_file, self.key_file)
+        if any(certs) and not all(certs):
+            raise FieldError("cert_file", "mTLS needs ca_file, cert_file and key_file together")
+        if not any(certs) and not (self.user and self.password):
+            raise FieldError(
+                "user", "give ca_file, cert_file and key_file (mTLS) or user and password"
+            )
 
 
 class NodeConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -79,12 +92,23 @@ class WireClock:
         return self.epoch_s + (time.time() - self.start_wall) * self.speed
 
 
-def _bus(cfg: NodeConfig, pattern: str) -> Any:
-    _require_nats_py()
-    from mead.federation.nats import ConnSpec, Durable, NatsBus
+def _spec(a: NatsAccount, base: Path) -> Any:
+    """The bus's connection spec of ``a``; certificate paths relative to the config."""
+    from mead.federation.nats import ConnSpec
+    from mead.federation.pki import TlsFiles
 
-    def spec(a: NatsAccount) -> ConnSpec:
-        return ConnSpec(a.url, a.user, a.password)
+    if a.ca_file and a.cert_file and a.key_file:
+        files = TlsFiles(*(str(base / f) for f in (a.ca_file, a.cert_file, a.key_file)))
+        return ConnSpec(a.url, tls=files)
+    return ConnSpec(a.url, a.user, a.password)
+
+
+def _bus(cfg: NodeConfig, pattern: str, base: Path) -> Any:
+    _require_nats_py()
+    from mead.federation.nats import Durable, NatsBus
+
+    def spec(a: NatsAccount) -> Any:
+        return _spec(a, base)
 
     durables = [Durable(spec(a), s, cfg.name) for s, a in sorted(cfg.durable.items())]
     return NatsBus(
@@ -104,22 +128,22 @@ def _require_nats_py() -> None:
 def _ensure_streams(cfg: NodeConfig, sc: Scenario, role: str, base: Path) -> None:
     """Create the node's own JetStream streams (idempotent), as natsconf lays them out."""
     _require_nats_py()
-    from mead.federation.nats import ConnSpec, ensure_streams
+    from mead.federation.nats import ensure_streams
     from mead.federation.natsconf import Federation, hub_streams, partner_streams
     from mead.federation.policy import Releaser
 
-    def spec(a: NatsAccount) -> ConnSpec:
-        return ConnSpec(a.url, a.user, a.password)
+    def spec(a: NatsAccount) -> Any:
+        return _spec(a, base)
 
     c = sc.coordinator.name
     if role == "coordinator":
-        missing = sorted(
-            f"{p.name}_INBOX" for p in sc.partners if f"{p.name}_INBOX" not in cfg.durable
-        )
-        if missing:
-            raise ConfigError(str(base), f"no account given for {', '.join(missing)}", "$.durable")
-        fed = Federation(c, {p.name: [c] for p in sc.partners}, b"-" * 16)
-        accounts = {f"PARTNER_{p.name}": spec(cfg.durable[f"{p.name}_INBOX"]) for p in sc.partners}
+        # partners with an inbox account in the config; the others join later (the config
+        # is re-read while the node runs, see _Reloader)
+        joined = [p.name for p in sc.partners if f"{p.name}_INBOX" in cfg.durable]
+        if not joined:
+            raise ConfigError(str(base), "no <partner>_INBOX account given", "$.durable")
+        fed = Federation(c, {p: [c] for p in joined}, b"-" * 16)
+        accounts = {f"PARTNER_{p}": spec(cfg.durable[f"{p}_INBOX"]) for p in joined}
         ensure_streams(hub_streams(fed), {"HUB": spec(cfg.nats), **accounts})
         return
     if "ALERTS_IN" not in cfg.durable:
@@ -134,6 +158,86 @@ def _ensure_streams(cfg: NodeConfig, sc: Scenario, role: str, base: Path) -> Non
     )
 
 
+class _Reloader:
+    """Membership changes while a node runs, at most every ``every_s`` wall seconds.
+
+    Every node re-reads its key registry (:class:`~mead.federation.identity.RegistryWatch`):
+    a partner added is accepted, one removed or re-keyed is rejected from then on. The
+    coordinator also re-reads its config: a new ``<P>_INBOX`` account (partner P joined)
+    gets P's hub streams created and a durable consumer feeding the node's inbox. Each
+    change, or a refused file, is a ``membership`` event; nothing here stops the node.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        watch: Any,
+        emit: Emit,
+        config_path: Path | None = None,
+        inbox: Any = None,
+        endpoint: Any = None,
+        every_s: float = 1.0,
+    ) -> None:
+        self.name, self.watch, self.emit = name, watch, emit
+        self.config_path, self.inbox, self.endpoint = config_path, inbox, endpoint
+        self.every_s = every_s
+        self._next = time.monotonic() + every_s
+        self._stamp = (-2, -2)  # the first poll re-reads the config: nothing is missed
+
+    def _stat(self) -> tuple[int, int]:
+        if self.config_path is None:
+            return (-1, -1)
+        try:
+            st = self.config_path.stat()
+        except OSError:
+            return (-1, -1)
+        return (st.st_mtime_ns, st.st_size)
+
+    def __call__(self, _now: float = 0.0) -> None:
+        if time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + self.every_s
+        if (change := self.watch.poll()) is not None:
+            self._event("registry", change)
+        if self.config_path is not None and self.inbox is not None:
+            stamp = self._stat()
+            if stamp != self._stamp:
+                self._stamp = stamp
+                self._reload_config()
+
+    def _event(self, source: str, detail: str) -> None:
+        from mead.events import Membership
+
+        self.emit(Membership(node=self.name, source=source, detail=detail, t_wall=time.time()))
+
+    def _reload_config(self) -> None:
+        from mead.federation.nats import Durable, ensure_streams
+        from mead.federation.natsconf import Federation, hub_streams
+
+        assert self.config_path is not None
+        try:
+            cfg = load_node_config(self.config_path)
+        except ConfigError as e:
+            self._event("config", f"config not reloaded: {e}")
+            return
+        base = self.config_path.parent
+        known = self.endpoint.durable_streams(self.inbox.pattern)
+        for stream, acct in sorted(cfg.durable.items()):
+            if stream in known or not stream.endswith("_INBOX"):
+                continue
+            partner = stream.removesuffix("_INBOX")
+            spec = _spec(acct, base)
+            try:
+                fed = Federation(self.name, {partner: [self.name]}, b"-" * 16)
+                mine = [s for s in hub_streams(fed) if s.account == f"PARTNER_{partner}"]
+                ensure_streams(mine, {f"PARTNER_{partner}": spec})
+                self.endpoint.add_durable(self.inbox, Durable(spec, stream, self.name))
+            except (MeadError, ValueError, TimeoutError) as e:
+                self._event("config", f"cannot read {stream} yet: {e}")
+                continue
+            self._event("config", f"reading {stream} (partner {partner} joined)")
+
+
 def run_node(
     cfg: NodeConfig,
     base: Path,
@@ -141,13 +245,16 @@ def run_node(
     emit: Emit,
     stop: Callable[[], bool] = lambda: False,
     web: Any = None,
+    config_path: Path | None = None,
 ) -> dict[str, int]:
     """Run one node until its duration ends or ``stop()``; returns its counters.
 
     ``web`` (``mead.server.nodemap.WebOptions``): also serve the node's map there; its
-    address goes to stderr once it listens."""
+    address goes to stderr once it listens. ``config_path``: the file ``cfg`` came from,
+    re-read while the coordinator runs (partners joining, :class:`_Reloader`); the key
+    registry is re-read on every node."""
     from mead.federation.envelope import Opener
-    from mead.federation.identity import Identity, KeyRegistry
+    from mead.federation.identity import Identity, RegistryWatch
     from mead.runtime.simulation import prepare
     from mead.runtime.wiring import build_coordinator, build_partner
     from mead.scenario import load_scenario
@@ -161,7 +268,8 @@ def run_node(
         raise ConfigError(str(base), f"{cfg.name!r} is not a partner of the scenario", "$.name")
     identity = Identity.from_hex(cfg.name, (base / cfg.key).read_text().strip())
     identity.seq = time.time_ns() // 1000  # resume above anything sent before a restart
-    registry = KeyRegistry.load(base / cfg.registry)
+    watch = RegistryWatch.load(base / cfg.registry)
+    registry = watch.registry
     epoch = sc.start_epoch_s()
     clock = WireClock(epoch, cfg.start_wall or time.time(), cfg.speed)
     opener = Opener(registry, max_age_s=cfg.max_age_s, clock=clock)
@@ -181,7 +289,7 @@ def run_node(
 
         cot = open_outputs(cfg.name, role == "coordinator", cfg.cot, str(base))
         emit, show = cot.tee(emit), _both(show, cot.show)
-    bus = _bus(cfg, pattern)
+    bus = _bus(cfg, pattern, base)
     node: Any
     feeds: list[Any] = []
     try:
@@ -212,7 +320,21 @@ def run_node(
                 emit=emit,
                 show=show,
             )
-        after = nodemap.drain if nodemap is not None else None
+        inbox = node.inbox.subs[0] if role == "coordinator" else None
+        reload = _Reloader(
+            cfg.name,
+            watch,
+            emit,
+            config_path if role == "coordinator" else None,
+            inbox,
+            endpoint,
+        )
+
+        def after(now: float) -> None:
+            if nodemap is not None:
+                nodemap.drain(now)
+            reload(now)
+
         run_s = cfg.duration_s or sc.duration_s
         lag = _loop(node, endpoint, clock, run_s, sc.tick_s, stop, after)
         endpoint.flush()

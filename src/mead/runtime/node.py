@@ -26,7 +26,15 @@ import msgspec
 import numpy as np
 
 from mead.errors import RejectedMessage
-from mead.events import AlertReceived, AlertSent, Emit, PictureReceived, Rejected
+from mead.events import (
+    AlertReceived,
+    AlertSent,
+    Emit,
+    Health,
+    PictureReceived,
+    Rejected,
+    Trust,
+)
 from mead.federation.base import Endpoint
 from mead.federation.envelope import Opener, seal
 from mead.federation.identity import Identity
@@ -37,12 +45,15 @@ from mead.messages import (
     Alert,
     Message,
     Picture,
+    RadarStatus,
+    Status,
     TrackBatch,
     arrays_to_tracks,
     picture_to_arrays,
 )
 from mead.sensors.adsb import AdsbReports
 from mead.sensors.base import Scan, ScanFeed
+from mead.sensors.health import RadarHealth, node_state
 from mead.threat.assessor import Assessor
 from mead.tracking.base import TrackReport
 from mead.tracking.tracker import Tracker
@@ -64,6 +75,8 @@ class Held:
     ident: np.ndarray  # (N,) ADS-B identification: "civil", "suspect" or ""
     picture: Picture | None = None  # partner: the coordinator's newest picture it holds
     P: np.ndarray | None = None  # (N, 6, 6) ECEF covariances of ``x``, m², m²/s²
+    coverage_lost: tuple[tuple[str, RadarStatus], ...] = ()  # coordinator: (partner, radar)
+    # of radars reported degraded or down, with their coverage when released
 
 
 Show = Callable[[Held], None]
@@ -154,11 +167,19 @@ class PartnerNode:
         emit: Emit = _ignore,
         observe: Observe = _ignore,
         show: Show = _ignore,
+        health: RadarHealth | None = None,
+        status_to: str | None = None,
+        status_s: float = 30.0,
     ) -> None:
         self.name = identity.name
         self.feeds = tuple(feeds)  # live sensors: their scans arrive while the node runs
         self.identity, self.endpoint = identity, endpoint
         self.tracker, self.releaser = tracker, releaser
+        self.health = health  # its radars' states (None: not reported)
+        self.status_to = status_to  # who gets its Status (the coordinator), if released to
+        self.status_s = status_s  # Status at least this often, s (and on every change)
+        self._radar_states: tuple[tuple[str, float], ...] | None = None
+        self._next_status = 0.0
         self.adsb = adsb  # ADS-B reports the partner's receivers get, wire time
         self.sensor_sites = sensor_sites or {}  # id → (lat, lon, alt); policy strips
         self.assessor = assessor  # own areas only
@@ -187,6 +208,7 @@ class PartnerNode:
                 self.counters["scans"] += 1
         if now >= self._next_release:
             self._next_release = now + self.release_s
+            self._report_health(now, t_local)
             self._release(now, self.tracker.report(t_local))
         for sender, msg in self.inbox.messages():
             match msg:
@@ -231,6 +253,31 @@ class PartnerNode:
                 self.endpoint.publish(f"tracks.{recipient}", seal(self.identity, part, now))
             self.counters["released_tracks"] += len(batch.tracks)
 
+    def _report_health(self, now: float, t_local: float) -> None:
+        """Radar state changes become ``health`` events; the Status goes to the coordinator
+        on a change and every ``status_s`` (with ids and coverage as the policy allows)."""
+        if self.health is None:
+            return
+        states = self.health.states(t_local)
+        changed = states != self._radar_states
+        if changed:
+            old = self._radar_states or (("operational", 1.0),) * len(states)
+            told = self.health.told(states, True, True)
+            for r, new, was in zip(told, states, old, strict=True):
+                if new != was:
+                    self.emit(_health(self.name, now, self.name, r))
+            self._radar_states = states
+        to = self.status_to
+        if to is None or to not in self.releaser.recipients:
+            return
+        if changed or now >= self._next_status:
+            self._next_status = now + self.status_s
+            keeps = self.releaser.keeps
+            radars = self.health.told(states, keeps(to, "sensor_ids"), keeps(to, "sensor_sites"))
+            status = Status(node=self.name, t=now, state=node_state(radars), radars=radars)
+            self.endpoint.publish(f"status.{to}", seal(self.identity, status, now))
+            self.counters["status_sent"] += 1
+
     def _sites(self, sensor_ids: tuple[str, ...]) -> tuple[float, ...]:
         return tuple(v for s in sensor_ids for v in self.sensor_sites.get(s, ()))
 
@@ -268,22 +315,47 @@ class CoordinatorNode:
         emit: Emit = _ignore,
         observe: Observe = _ignore,
         show: Show = _ignore,
+        silent_s: float = 90.0,
+        bias_s: float = 30.0,
+        suspect_m: float = 1_000.0,
+        min_shared: int = 10,
     ) -> None:
         self.name = identity.name
         self.identity, self.endpoint = identity, endpoint
-        names = opener.registry if partners is None else partners
-        self.partners = tuple(sorted(set(names) - {self.name}))  # picture recipients
+        self._opener = opener
+        self.silent_s = silent_s  # a partner without Status this long is "silent", s
+        self.bias_s = bias_s  # registration biases estimated this often, s
+        self.suspect_m = suspect_m  # a partner offset more than this is suspect, m
+        self.min_shared = min_shared  # objects shared with others before judging a partner
+        self.biases: dict[str, tuple[np.ndarray, int]] = {}  # partner → (ECEF m, shared)
+        self.suspect: set[str] = set()  # partners whose tracks are consistently offset
+        self._next_bias = 0.0
+        self.status: dict[str, Status] = {}  # partner → its newest Status
+        self._status_t: dict[str, float] = {}  # partner → when it arrived (wire s)
+        self._silent: set[str] = set()
+        self._given = None if partners is None else tuple(sorted(set(partners) - {self.name}))
         self.fuser = fuser
         self.assessor = assessor  # every defended area
         self.adsb = adsb  # ADS-B reports forwarded by the partners, wire time
         self.assess_s = assess_s
         self.emit, self.observe, self.show = emit, observe, show
-        self.inbox = _Inbox(endpoint, (f"tracks.{self.name}",), opener, self.name, emit)
+        self.inbox = _Inbox(
+            endpoint, (f"tracks.{self.name}", f"status.{self.name}"), opener, self.name, emit
+        )
         self._next_assess = 0.0
         self._live: set[str] = set()
         self._nameable: dict[str, bool] = {}  # source → its latest batch came named
         self._sealers: dict[str, Identity] = {}  # recipient → its sequence counter
         self.counters: Counter[str] = Counter()
+
+    @property
+    def partners(self) -> tuple[str, ...]:
+        """The picture's recipients: those given, else every pseudonym of the key registry
+        but the coordinator's own — now (a partner that joins or is revoked while the node
+        runs gains or loses its picture at the next cycle)."""
+        if self._given is not None:
+            return self._given
+        return tuple(sorted(set(self._opener.registry) - {self.name}))
 
     def step(self, now: float) -> None:
         """Take in released tracks; every ``assess_s`` fuse, assess and warn."""
@@ -292,11 +364,64 @@ class CoordinatorNode:
                 self._nameable[sender] = bool(msg.source)
                 self.fuser.ingest(msg if msg.source else _named(msg, sender))
                 self.counters["batches"] += 1
+            elif isinstance(msg, Status) and msg.node == sender:
+                self._take_status(now, sender, msg)
             else:
                 self.inbox.reject("unexpected", sender)
         if now >= self._next_assess:
             self._next_assess = now + self.assess_s
             self._assess(now)
+
+    def _take_status(self, now: float, sender: str, st: Status) -> None:
+        """Keep a partner's newest Status; each radar whose state changed is an event."""
+        old = self.status.get(sender)
+        if old is not None and st.t <= old.t:
+            return
+        before = {r.radar: (r.state, r.reach) for r in (old.radars if old else ())}
+        for r in st.radars:
+            if before.get(r.radar, ("operational", 1.0)) != (r.state, r.reach):
+                self.emit(_health(self.name, now, sender, r))
+        self.status[sender], self._status_t[sender] = st, now
+        self.counters["status"] += 1
+        if sender in self._silent:
+            self._silent.discard(sender)
+            self.emit(Health(node=self.name, t=now, partner=sender, radar="", state=st.state))
+
+    def _watch_silence(self, now: float) -> None:
+        """A partner whose Status stopped for ``silent_s`` is marked ``silent`` (once)."""
+        for p, t in self._status_t.items():
+            if p not in self._silent and now - t > self.silent_s:
+                self._silent.add(p)
+                self.emit(Health(node=self.name, t=now, partner=p, radar="", state="silent"))
+
+    def _check_registration(self, now: float) -> None:
+        """Estimate partners' registration biases; a partner crossing ``suspect_m`` (either
+        way) is a ``trust`` event. Partners are only marked, not yet corrected or excluded."""
+        self.biases = {
+            p: (b, n)
+            for p, (b, n) in self.fuser.registration(now).items()
+            if np.isfinite(b).all() and n >= self.min_shared
+        }
+        for p, (b, n) in sorted(self.biases.items()):
+            size = float(np.linalg.norm(b))
+            bad = size > self.suspect_m
+            if bad != (p in self.suspect):
+                self.suspect.symmetric_difference_update({p})
+                ecef = (float(b[0]), float(b[1]), float(b[2]))
+                self.emit(Trust(node=self.name, t=now, partner=p, suspect=bad,
+                                offset_m=size, offset_ecef=ecef, shared=n))  # fmt: skip
+
+    def coverage_lost(self) -> tuple[tuple[str, RadarStatus], ...]:
+        """(partner, radar) of every radar last reported degraded or down; a partner gone
+        silent counts with all its radars down."""
+        out = []
+        for p, st in sorted(self.status.items()):
+            for r in st.radars:
+                if p in self._silent:
+                    r = msgspec.structs.replace(r, state="down", reach=0.0)
+                if r.state != "operational":
+                    out.append((p, r))
+        return tuple(out)
 
     def _assess(self, now: float) -> None:
         pic = self.fuser.picture(now)
@@ -317,7 +442,17 @@ class CoordinatorNode:
             self.emit(AlertSent(node=self.name, **_fields(alert)))
         classes: list[str] = list(a.classes)
         self._send_picture(now, pic, classes)
-        self.show(Held(self.name, now, ids, pic.x, classes, pic.quality, a.ident, P=pic.P))
+        self._watch_silence(now)
+        if now >= self._next_bias:
+            self._next_bias = now + self.bias_s
+            self._check_registration(now)
+        lost = self.coverage_lost()
+        self.show(
+            Held(
+                self.name, now, ids, pic.x, classes, pic.quality, a.ident,
+                P=pic.P, coverage_lost=lost,
+            )
+        )
 
     def _send_picture(self, now: float, pic: SystemPicture, classes: list[str]) -> None:
         """Send every partner the picture as it may leave the coordinator (``picture_rows``)."""
@@ -342,6 +477,13 @@ class CoordinatorNode:
         gone = self._live.difference(ids)
         self._live = set(ids)
         return sorted(gone)
+
+
+def _health(node: str, t: float, partner: str, r: RadarStatus) -> Health:
+    return Health(
+        node=node, t=t, partner=partner, radar=r.radar, state=r.state, reach=r.reach,
+        lat_deg=r.lat_deg, lon_deg=r.lon_deg, range_km=r.range_km,
+    )  # fmt: skip
 
 
 def _named(batch: TrackBatch, sender: str) -> TrackBatch:

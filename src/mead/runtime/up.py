@@ -3,7 +3,8 @@ per node on loopback — run for a while, then stopped cleanly, with a summary.
 
 Each node is a ``mead node`` / ``mead coordinator`` process (:mod:`mead.runtime.live`)
 with a generated config, keys and registry in the work directory; the servers and their
-leafnode links come from :mod:`mead.federation.natsserver`.
+leafnode links come from :mod:`mead.federation.natsserver`, over mTLS with certificates of
+a federation CA made for the run (``servers/pki``, ``servers/<site>/tls``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mead.errors import MeadError
 from mead.events import AlertReceived, Counters, read_events
 from mead.federation.natsconf import Federation
 from mead.federation.policy import Policy, Releaser
+from mead.federation.private import private_dir, write_private
 from mead.runtime.wiring import known_nodes, policies
 from mead.scenario.schema import Scenario
 
@@ -63,18 +65,17 @@ def up(
     c = sc.coordinator.name
     known = known_nodes(sc)
     fed = federation(sc, pols, os.urandom(32))
-    workdir = workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = private_dir(workdir.resolve())  # node configs hold passwords
     run_s = duration_s if duration_s is not None else sc.duration_s
-    lf = LocalFederation(fed, workdir / "servers", relays=False).start()
+    lf = LocalFederation(fed, workdir / "servers", relays=False, tls=True)
+    print(f"nats-server {lf.binary}: {lf.verified}", file=sys.stderr, flush=True)
+    lf.start()
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
         keys = {n: Identity.generate(n) for n in sorted(known)}
-        (workdir / "keys").mkdir(exist_ok=True)
+        private_dir(workdir / "keys")
         for n, ident in keys.items():
-            kf = workdir / "keys" / f"{n}.key"
-            kf.write_text(ident.secret_hex + "\n")
-            kf.chmod(0o600)
+            write_private(workdir / "keys" / f"{n}.key", ident.secret_hex + "\n")
         (workdir / "keys" / "registry.yaml").write_text(
             "".join(f"{n}: {i.public_hex}\n" for n, i in keys.items())
         )
@@ -88,7 +89,7 @@ def up(
         for n in sorted(known):
             cfg = _node_config(lf, n, scenario.resolve(), pols.get(n), start_wall, speed, run_s)
             path = workdir / f"{n}.yaml"
-            path.write_text(cfg)
+            write_private(path, cfg)
             role = "coordinator" if n == c else "node"
             ev = workdir / f"{n}.events.jsonl"
             ev.unlink(missing_ok=True)
@@ -146,6 +147,10 @@ def _node_config(
         own, durable = acc["LOCAL"], {"ALERTS_IN": acc["RELEASE"]}
 
     def account(a: Any) -> dict[str, str]:
+        if a.tls is not None:  # mTLS: the certificate is the user
+            t = a.tls
+            return {"url": a.url, "ca_file": t.ca_file, "cert_file": t.cert_file,
+                    "key_file": t.key_file}  # fmt: skip
         return {"url": a.url, "user": a.user, "password": a.password}
 
     cfg: dict[str, Any] = {

@@ -24,6 +24,7 @@ from mead.runtime.node import CoordinatorNode, Observe, PartnerNode, Show, site_
 from mead.scenario.schema import Partner, Scenario
 from mead.sensors.adsb import AdsbReports
 from mead.sensors.base import Scan, ScanFeed
+from mead.sensors.health import RadarHealth
 from mead.threat.assessor import Assessor
 from mead.tracking.tracker import Tracker
 
@@ -133,6 +134,9 @@ def build_partner(
         emit=emit,
         observe=observe,
         show=show,
+        health=RadarHealth(p.sensors, sc.radar_state),
+        status_to=sc.coordinator.name,
+        status_s=p.status_s,
     )
 
 

@@ -123,6 +123,7 @@ class Partner(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     sensors: list[Sensor] = []
     policy: str | None = None  # policy YAML path, relative to the scenario file
     release_s: Pos = 5.0  # period of track release and own assessment
+    status_s: Pos = 30.0  # health Status to the coordinator at least this often (and on change)
     # ADS-B ground receivers at the partner's sensor sites hear aircraft within this, km
     # (and above the receiver's horizon); 0: the partner receives no ADS-B
     adsb_range_km: NonNeg = 250.0
@@ -246,6 +247,26 @@ class Coordinator(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     assess_s: Pos = 2.0  # assessment period
 
 
+RadarState = Literal["operational", "degraded", "down"]
+"""Health of a radar: full service, reduced range, or no scans at all."""
+
+
+class Outage(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A scheduled loss of service of one radar, in scenario time [``start_s``, ``end_s``)."""
+
+    sensor: Name  # the radar's id (a sensor of some partner)
+    start_s: NonNeg  # scenario s
+    end_s: Pos  # scenario s, > start_s
+    state: Literal["degraded", "down"] = "down"
+    range_fraction: Annotated[float, Meta(gt=0.0, lt=1.0)] = 0.5  # degraded: reach kept
+
+    def __post_init__(self) -> None:
+        if self.end_s <= self.start_s:
+            raise FieldError(
+                "end_s", f"must exceed start_s ({self.start_s:g}) (got {self.end_s:g})"
+            )
+
+
 class Link(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Latency and loss of a directed link (``src``→``dst``; ``*`` matches any node)."""
 
@@ -273,6 +294,7 @@ class Scenario(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # folder of SRTM .hgt terrain tiles, relative to the scenario file (coverage maps'
     # terrain masking); None: a smooth earth
     dem_dir: str | None = None
+    outages: list[Outage] = []  # radars down or degraded, in scenario time
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.partners]
@@ -295,7 +317,33 @@ class Scenario(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
                     f"raid {r.name!r} targets unknown defended area {bad[0]!r} "
                     f"(known: {', '.join(sorted(areas))})"
                 )
+        self._check_outages()
         self.start_epoch_s()
+
+    def _check_outages(self) -> None:
+        sensors = {s.id for p in self.partners for s in p.sensors}
+        windows: dict[str, list[tuple[float, float]]] = {}
+        for i, o in enumerate(self.outages):
+            if o.sensor not in sensors:
+                raise FieldError(
+                    f"outages[{i}].sensor",
+                    f"unknown radar {o.sensor!r} (known: {', '.join(sorted(sensors))})",
+                )
+            for a, b in windows.get(o.sensor, []):
+                if o.start_s < b and a < o.end_s:
+                    raise FieldError(
+                        f"outages[{i}]",
+                        f"overlaps another outage of {o.sensor!r} ({a:g}-{b:g} s)",
+                    )
+            windows.setdefault(o.sensor, []).append((o.start_s, o.end_s))
+
+    def radar_state(self, sensor: str, t: float) -> tuple[RadarState, float]:
+        """State of radar ``sensor`` at scenario time ``t`` and the fraction of its range
+        it keeps (1 operational, ``range_fraction`` degraded, 0 down)."""
+        for o in self.outages:
+            if o.sensor == sensor and o.start_s <= t < o.end_s:
+                return o.state, (o.range_fraction if o.state == "degraded" else 0.0)
+        return "operational", 1.0
 
     def start_epoch_s(self) -> float:
         """``start_utc`` as UTC seconds since the epoch (scenario time 0)."""

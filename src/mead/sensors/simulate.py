@@ -31,6 +31,12 @@ def build_radars(scenario: Scenario) -> list[Radar]:
     return [Radar(s, p.name) for p in scenario.partners for s in p.sensors if s.asterix is None]
 
 
+def _within(scan: Scan, range_m: float) -> Scan:
+    """``scan`` with only its plots (and clutter) closer than ``range_m`` (a degraded radar)."""
+    keep = scan.z[:, 0] <= range_m
+    return dataclasses.replace(scan, z=scan.z[keep], truth=scan.truth[keep])
+
+
 def simulate_scans(scenario: Scenario, truth: TruthTable, rng: np.random.Generator) -> list[Scan]:
     """Every scan of every radar over [0, ``scenario.duration_s``), sorted by arrival.
 
@@ -39,6 +45,9 @@ def simulate_scans(scenario: Scenario, truth: TruthTable, rng: np.random.Generat
     partner's radars can reach its tracker out of time order; scans are sorted by
     (arrival time, sensor_id). The delays are drawn from a generator of their own, so
     they leave the plots unchanged.
+
+    Scheduled ``outages`` of the scenario apply: a radar that is down delivers no scan in
+    its window, a degraded one only the plots within ``range_fraction`` of its range.
 
     Each radar revisits every ``scan_s`` from a phase drawn uniformly in [0, ``scan_s``).
     The phases are drawn first from ``rng`` (in scenario sensor order); then each radar gets
@@ -69,7 +78,12 @@ def simulate_scans(scenario: Scenario, truth: TruthTable, rng: np.random.Generat
             delays += gen.spawn(1)[0].uniform(0.0, sensor.latency_jitter_s, len(times))
         for t, delay in zip(times.tolist(), delays.tolist(), strict=True):
             idx, X = truth.states_at(t)
-            scan = radar.scan(t, idx, X, rcs[idx], gen)
+            scan = radar.scan(t, idx, X, rcs[idx], gen)  # drawn even in an outage: the
+            _, reach = scenario.radar_state(sensor.id, t)  # other scans stay the same
+            if reach == 0.0:
+                continue  # down: no scan
+            if reach < 1.0:
+                scan = _within(scan, reach * sensor.range_km * 1e3)
             scans.append(dataclasses.replace(scan, delay_s=delay) if delay else scan)
     scans.sort(key=lambda s: (s.t_arrival, s.sensor_id))
     return scans
