@@ -23,6 +23,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -102,16 +103,13 @@ class FileReplay:
     errors: list[AsterixError]  # corrupt blocks and records, skipped
 
 
-def replay_file(sensor: Sensor, partner: str, path: Path) -> FileReplay:
-    """The scans of a recorded feed (``sensor.asterix.file`` at ``path``): the radar's
-    CAT048 plots in scans of ``max_spread_s``, the first at scenario time ``start_s``,
-    each delivered ``latency_s`` later; its CAT034 messages as :class:`RadarStatus`."""
-    feed = sensor.asterix
-    assert feed is not None and feed.file is not None  # the caller picks file feeds
-    if not path.is_file():
-        raise ConfigError(str(path), f"sensor {sensor.id!r}: no such ASTERIX recording")
+def decode_radar(
+    blocks: Iterable[ax.Block | AsterixError],
+) -> tuple[ax.Plots048, list[dict[str, Any]]]:
+    """A radar's CAT048 plots and CAT034 records from framed blocks (``read_blocks`` or
+    ``iter_blocks``); bad blocks and records go to the plots' ``errors``, never raised."""
     plots, cat034 = ax.Plots048(), []
-    for b in ax.read_blocks(path):
+    for b in blocks:
         if isinstance(b, AsterixError):
             plots.errors.append(b)
         elif b.category == 48:
@@ -122,6 +120,18 @@ def replay_file(sensor: Sensor, partner: str, path: Path) -> FileReplay:
                 plots.errors.append(recs)
             else:
                 cat034 += recs
+    return plots, cat034
+
+
+def replay_file(sensor: Sensor, partner: str, path: Path) -> FileReplay:
+    """The scans of a recorded feed (``sensor.asterix.file`` at ``path``): the radar's
+    CAT048 plots in scans of ``max_spread_s``, the first at scenario time ``start_s``,
+    each delivered ``latency_s`` later; its CAT034 messages as :class:`RadarStatus`."""
+    feed = sensor.asterix
+    assert feed is not None and feed.file is not None  # the caller picks file feeds
+    if not path.is_file():
+        raise ConfigError(str(path), f"sensor {sensor.id!r}: no such ASTERIX recording")
+    plots, cat034 = decode_radar(ax.read_blocks(path))
     radar = feed.sac_sic() or _busiest(plots)
     status = RadarStatus(radar)
     status.take(cat034)
@@ -260,18 +270,7 @@ class UdpFeed:
         """Decode one datagram that arrived at scenario time ``t_arrival``; bad blocks and
         records are counted (and the newest kept in ``errors``), never raised."""
         self.counters["datagrams"] += 1
-        plots, cat034 = ax.Plots048(), []
-        for b in ax.iter_blocks(data):
-            if isinstance(b, AsterixError):
-                plots.errors.append(b)
-            elif b.category == 48:
-                ax.decode048(b.data, b.offset, plots)
-            elif b.category == 34:
-                recs = ax.decode_library(b)
-                if isinstance(recs, AsterixError):
-                    plots.errors.append(recs)
-                else:
-                    cat034 += recs
+        plots, cat034 = decode_radar(ax.iter_blocks(data))
         self.status.take(cat034)
         self.counters["errors"] += len(plots.errors)
         self.errors.extend(plots.errors)
