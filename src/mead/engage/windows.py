@@ -77,7 +77,7 @@ def predict_paths(
     slow = ~fast
     if slow.any():
         pos[slow] = _route(x[slow], tau[slow], aim_lat_deg[slow], aim_lon_deg[slow])
-    finite: np.ndarray = np.isfinite(pos).all(axis=2)
+    finite = np.asarray(np.isfinite(pos).all(axis=2), dtype=bool)
     pos = np.where(finite[..., None], pos, 0.0)
     alt = geo.ecef2geodetic(pos.reshape(-1, 3))[2].reshape(n, samples)
     valid = finite & (T[:, None] > 0.0) & (alt > -100.0)
@@ -125,6 +125,7 @@ class Windows:
     sls: np.ndarray  # (N, U) bool: a second round fits after the first intercept + look
     launch2_s: Array  # (N, U) earliest launch of the second round (nan without)
     hit2_s: Array  # (N, U) its intercept time
+    first_s: Array  # (N, U) earliest launch ignoring ``earliest_s`` (≤ it: the window is open)
 
     @property
     def feasible(self) -> np.ndarray:
@@ -133,10 +134,17 @@ class Windows:
 
 
 def engagement_windows(
-    paths: Paths, kind: np.ndarray, units: UnitTable, look_s: float = LOOK_S
+    paths: Paths,
+    kind: np.ndarray,
+    units: UnitTable,
+    look_s: float = LOOK_S,
+    earliest_s: Array | float = 0.0,
 ) -> Windows:
     """Launch windows of N threats (``paths``, class codes ``kind`` (N,) in 0..3 as in
-    ``units.THREAT_KINDS``) against U units, all pairs at once (see the module doc)."""
+    ``units.THREAT_KINDS``) against U units, all pairs at once (see the module doc).
+
+    ``earliest_s`` (scalar or (N,)): no launch before this, on the paths' time axis (a
+    path predicted from an older state starts in the past)."""
     d = np.linalg.norm(paths.pos[:, None, :, :] - units.site[None, :, None, :], axis=-1)
     ok = (
         paths.valid[:, None, :]
@@ -148,7 +156,8 @@ def engagement_windows(
     )
     fly_s = d / units.speed_mps[None, :, None] + units.reaction_s[None, :, None]
     L = paths.tau_s[:, None, :] - fly_s
-    ok &= L >= 0.0
+    first_s = np.where(ok, L, np.inf).min(axis=2)
+    ok &= L >= np.reshape(np.asarray(earliest_s, dtype=np.float64), (-1, 1, 1))
     Lok = np.where(ok, L, np.inf)
     k1 = Lok.argmin(axis=2)  # (N, U) sample of the earliest launch
     open_s = np.take_along_axis(Lok, k1[..., None], 2)[..., 0]
@@ -166,5 +175,5 @@ def engagement_windows(
     hit2 = np.where(sls, np.take_along_axis(tau, k2[..., None], 2)[..., 0], np.nan)
     return Windows(
         open_s, np.where(has, close_s, np.nan), hit_s, hit_pos, sls,
-        np.where(sls, launch2, np.nan), hit2,
+        np.where(sls, launch2, np.nan), hit2, first_s,
     )  # fmt: skip
