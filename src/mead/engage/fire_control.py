@@ -41,6 +41,11 @@ from mead.types import States
 SOLUTION_SAMPLES = 192
 """Samples per predicted path of a firing solution (a launch now meets the threat at the
 first sample it can reach, so the spacing is the most it waits)."""
+EARLY_S = 60.0
+"""A firing solution is tried this long before the advised window opens (the advice's
+window edges are as coarse as the coordinator's path samples), s."""
+RETRY_S = 2.0
+"""Period of the firing-solution tries of an engagement waiting for its window, s."""
 REPORT_S = 120.0
 """Statuses are repeated in every report for this long after their last change, s."""
 
@@ -144,6 +149,8 @@ class _Job:
     t_hit: float = 0.0
     t_state: float = 0.0  # time of validity of item.x
     listed: bool = True  # still in the coordinator's newest advice (own jobs: always)
+    guided: float = -1.0  # t_state of the last guidance update
+    next_try: float = -np.inf  # no firing solution before this, UTC s
 
 
 class FireControl:
@@ -266,7 +273,10 @@ class FireControl:
     def _guide(self) -> None:
         """Midcourse guidance: each round in flight aims where the newest estimate of its
         threat will be at the intercept time."""
-        fly = [j for j in self.jobs.values() if j.state == "engaging" and j.handle is not None]
+        fly = [
+            j for j in self.jobs.values()
+            if j.state == "engaging" and j.handle is not None and j.guided != j.t_state
+        ]  # fmt: skip
         if not fly:
             return
         it = [j.item for j in fly]
@@ -281,6 +291,7 @@ class FireControl:
             samples=16,
         )
         for n, j in enumerate(fly):
+            j.guided = j.t_state
             if paths.valid[n, -1] and j.handle is not None:
                 p = paths.pos[n, -1]
                 self.effector.update(j.handle, (float(p[0]), float(p[1]), float(p[2])))
@@ -306,14 +317,15 @@ class FireControl:
         """Launch every accepted engagement whose window is open and whose unit can fire."""
         due = [
             j for j in self.jobs.values()
-            if j.state == "assigned" and j.listed
-            and now >= (j.item.launch2 if j.fired else j.item.launch_open)
+            if j.state == "assigned" and j.listed and now >= j.next_try
+            and now >= (j.item.launch2 if j.fired else j.item.launch_open) - EARLY_S
         ]  # fmt: skip
         if not due:
             return
         sol = self._solutions(now, due)
         for j, (ok, t_hit, aim) in zip(due, sol, strict=True):
             st = self.state[j.unit]
+            j.next_try = now + RETRY_S
             if not ok:
                 if now > j.item.launch_close:
                     j.state, j.t, j.reason = (

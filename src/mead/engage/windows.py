@@ -25,8 +25,8 @@ import numpy as np
 
 from mead import geo
 from mead.engage.units import UnitTable
-from mead.flight import rk4_step
-from mead.threat.impact import DEFAULT_BETA_KG_M2
+from mead.flight import height_m, hermite, rk4_step
+from mead.threat.impact import DEFAULT_BETA_KG_M2, _step
 from mead.threat.local import local
 from mead.types import Array, Positions, States
 
@@ -84,20 +84,36 @@ def predict_paths(
     return Paths(tau, pos, alt, valid)
 
 
-def _free_flight(x: States, tau: Array, beta: Array, substeps: int = 2) -> Array:
-    """(M, K, 3) positions of M free-flying bodies at times ``tau`` (M, K), two RK4
-    sub-steps per sample (each body its own step)."""
+def _free_flight(x: States, tau: Array, beta: Array, max_steps: int = 200) -> Array:
+    """(M, K, 3) positions of M free-flying bodies at times ``tau`` (M, K), ascending.
+
+    RK4 with the impact predictor's step rule (a fraction of the time to the ground,
+    shorter where drag is stiff: ~15 steps from apogee), each body its own step; the
+    samples are cubic Hermite interpolations between the steps that bracket them.
+    """
     m, k = tau.shape
-    out = np.empty((m, k, 3))
+    out = np.full((m, k, 3), np.nan)
     p, v = x[:, :3].T.copy(), x[:, 3:].T.copy()
-    out[:, 0] = p.T
     inv_beta = 1.0 / beta
+    t = np.zeros(m)
+    end = tau[:, -1]
     with np.errstate(over="ignore", invalid="ignore"):
-        for j in range(1, k):
-            dt = (tau[:, j] - tau[:, j - 1]) / substeps
-            for _ in range(substeps):
-                p, v = rk4_step(p, v, dt, inv_beta)
-            out[:, j] = p.T
+        for _ in range(max_steps):
+            active = t < end
+            if not active.any():
+                break
+            h = height_m(p)
+            dt = np.where(active, _step(p, v, h, inv_beta, 0.4, 0.5, 20.0), 0.0)
+            p1, v1 = rk4_step(p, v, dt, inv_beta)
+            t1 = t + dt
+            inside = (tau >= t[:, None]) & (tau <= t1[:, None]) & active[:, None]
+            r, c = np.nonzero(inside)
+            if r.size:
+                y0 = np.concatenate([p[:, r], v[:, r]])
+                y1 = np.concatenate([p1[:, r], v1[:, r]])
+                f = (tau[r, c] - t[r]) / np.maximum(dt[r], 1e-9)
+                out[r, c] = hermite(y0, y1, np.maximum(dt[r], 1e-9), f)[:3].T
+            p, v, t = p1, v1, t1
     return out
 
 

@@ -23,6 +23,12 @@ Topology (verified layouts of ``docs/operations.md`` and the project's NATS note
   and a stream would only store and replay what is already superseded. A partner's
   accounts import no other partner's ``picture.*`` or ``alerts.*``, so no subscription of
   theirs can match one.
+* **Engagement advice** ``advice.P`` (the coordinator's current advice for P's own fire
+  units) follows the picture's binding exactly, as core NATS: it is latest-value data too.
+  P's **engagement statuses** ``engage.C`` go the other way, always exported (they are
+  P's answers to the coordinator, not tracks its release policy governs): ``LOCAL`` →
+  ``RELEASE`` → leaf → ``PARTNER_P``, which exports them to ``HUB``, imported there with
+  ``prefix: from.P`` like the tracks, so the origin is stamped by the hub.
 
 Passwords are derived from one deployment secret with :func:`secret`, so every site can
 render its own file; the hub learns only the leaf password of each partner.
@@ -115,9 +121,10 @@ def partner_conf(
     """
     check_pseudonym(partner)
     released = fed.released(partner)
-    exports = "\n".join(f'      {{ stream: "{s}" }}' for s in released) or "      # nothing"
+    outward = [*released, f"engage.{fed.coordinator}"]
+    exports = "\n".join(f'      {{ stream: "{s}" }}' for s in outward)
     imp_rel = "\n".join(
-        f'      {{ stream: {{ account: LOCAL, subject: "{s}" }} }}' for s in released
+        f'      {{ stream: {{ account: LOCAL, subject: "{s}" }} }}' for s in outward
     )
     deny = ", ".join(f'"$JS.{partner}.API.{d}"' for d in DENIED_JS_API)
     lines = _header(partner, listen, store_dir, ports_dir)
@@ -132,6 +139,7 @@ def partner_conf(
         "    imports [",
         f'      {{ stream: {{ account: RELEASE, subject: "alerts.{partner}" }} }}',
         f'      {{ stream: {{ account: RELEASE, subject: "picture.{partner}" }} }}',
+        f'      {{ stream: {{ account: RELEASE, subject: "advice.{partner}" }} }}',
         "    ]",
         "  }",
         "  RELEASE {   # only what LOCAL exports exists here; only this account is linked",
@@ -140,7 +148,8 @@ def partner_conf(
         "    imports [",
         imp_rel,
         "    ]",
-        f'    exports [ {{ stream: "alerts.{partner}" }}, {{ stream: "picture.{partner}" }} ]',
+        f'    exports [ {{ stream: "alerts.{partner}" }}, {{ stream: "picture.{partner}" }}, '
+        f'{{ stream: "advice.{partner}" }} ]',
         "  }",
         "}",
         "leafnodes {",
@@ -188,7 +197,8 @@ def hub_conf(
     lines += ["  ] }", "}", "accounts {"]
     for p in fed.partners:
         subject = f"tracks.{c}"
-        exp = f'{{ stream: "{subject}" }}' if subject in fed.released(p) else ""
+        exp = f'{{ stream: "{subject}" }}, ' if subject in fed.released(p) else ""
+        exp += f'{{ stream: "engage.{c}" }}'
         lines += [
             f"  PARTNER_{p} {{   # partner {p}'s embassy: only its leaf link lands here",
             "    jetstream: enabled",
@@ -197,6 +207,7 @@ def hub_conf(
             "    imports [",
             f'      {{ stream: {{ account: HUB, subject: "alerts.{p}" }} }}',
             f'      {{ stream: {{ account: HUB, subject: "picture.{p}" }} }}',
+            f'      {{ stream: {{ account: HUB, subject: "advice.{p}" }} }}',
             "    ]",
             "  }",
         ]
@@ -208,7 +219,7 @@ def hub_conf(
         *(
             f'      {{ stream: "{kind}.{p}", accounts: [PARTNER_{p}] }}'
             for p in fed.partners
-            for kind in ("alerts", "picture")
+            for kind in ("alerts", "picture", "advice")
         ),
         "    ]",
         "    imports [",
@@ -217,6 +228,11 @@ def hub_conf(
             f'prefix: "from.{p}" }}'
             for p in fed.partners
             if f"tracks.{c}" in fed.released(p)
+        ),
+        *(
+            f'      {{ stream: {{ account: PARTNER_{p}, subject: "engage.{c}" }}, '
+            f'prefix: "from.{p}" }}'
+            for p in fed.partners
         ),
         "    ]",
         "  }",
