@@ -32,7 +32,7 @@ import numpy as np
 from mead.engage.assign import assign
 from mead.engage.policy import EngagementPolicy
 from mead.engage.units import THREAT_KINDS, UnitClass, UnitTable
-from mead.engage.windows import LOOK_S, engagement_windows, predict_paths
+from mead.engage.windows import LOOK_S, engagement_windows, predict_paths, within_reach
 from mead.events import Decision, Emit
 from mead.messages import Advice, AdviceItem, Engagement, EngagementStatus, EngageState
 from mead.threat.base import Threat
@@ -396,6 +396,9 @@ class FireControl:
             if cur is None or b.value * b.p_area > cur.value * cur.p_area:
                 best[b.track_id] = b
         cand = list(best.values())
+        if cand:
+            near = within_reach(np.stack([x[rows[b.track_id]] for b in cand]), self.units)
+            cand = [b for b, k in zip(cand, near, strict=True) if k]
         if not cand:
             return
         kind = np.array([THREAT_KINDS.index(b.threat_class) for b in cand])

@@ -27,7 +27,13 @@ import numpy as np
 
 from mead.engage.assign import DEADLINE_S, assign
 from mead.engage.units import THREAT_KINDS, UnitTable
-from mead.engage.windows import LOOK_S, Windows, engagement_windows, predict_paths
+from mead.engage.windows import (
+    LOOK_S,
+    Windows,
+    engagement_windows,
+    predict_paths,
+    within_reach,
+)
 from mead.messages import Advice, AdviceItem, Engagement, TrackClass
 from mead.threat.base import Threat
 from mead.types import States
@@ -122,7 +128,13 @@ class Planner:
                 del self.advised[stn]
         items = {s: a.item for s, a in self.advised.items() if a.state == "engaging"}
         if best and len(self.units):
-            items |= self._plan(t, best, np.stack([x[rows[b.track_id]] for b in best]))
+            xs = np.stack([x[rows[b.track_id]] for b in best])
+            near = within_reach(xs, self.units) | np.array(
+                [b.system_track in self.advised for b in best]
+            )
+            if near.any():
+                best = [b for b, k in zip(best, near, strict=True) if k]
+                items |= self._plan(t, best, xs[near])
         out: dict[str, list[AdviceItem]] = {o: [] for o in self.owners}
         for stn in sorted(items):
             out[self.units.owners[self.advised[stn].unit]].append(items[stn])

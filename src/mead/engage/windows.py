@@ -130,6 +130,21 @@ def _route(x: States, tau: Array, aim_lat: Array, aim_lon: Array) -> Array:
     return geo.geodetic2ecef(lat.ravel(), lon.ravel(), alt.ravel()).reshape(*s.shape, 3)
 
 
+LEAD_S = 300.0
+"""Threats are planned against once some unit could reach them within this, s."""
+
+
+def within_reach(x: States, units: UnitTable, lead_s: float = LEAD_S) -> np.ndarray:
+    """(N,) threats that could enter some unit's envelope within ``lead_s``: straight-line
+    distance to a site at most the unit's range plus the threat's speed × ``lead_s``.
+
+    A cheap (N × U) filter before :func:`engagement_windows`: a drone hours away is planned
+    once it comes near, and re-planned every cycle from then on."""
+    d = np.linalg.norm(x[:, None, :3] - units.site[None, :, :], axis=-1)
+    v = np.linalg.norm(x[:, 3:], axis=1)
+    return np.asarray((d <= units.max_range_m[None, :] + v[:, None] * lead_s).any(axis=1))
+
+
 @dataclass(frozen=True)
 class Windows:
     """Launch windows of N threats × U units, times after now (s); inf/nan where none."""
