@@ -83,6 +83,7 @@ class Planner:
         self.declined: set[tuple[int, int]] = set()  # (STN, unit row) never offered again
         self.done: set[int] = set()  # STNs reported intercepted
         self.counters: Counter[str] = Counter()
+        self.offers: Counter[tuple[int, int]] = Counter()  # (STN, unit row) → offers made
 
     def take(self, sender: str, msg: Engagement) -> None:
         """Book a partner's statuses; statuses about another partner's unit are ignored
@@ -195,6 +196,7 @@ class Planner:
         self.counters[f"plan_{plan.method}"] += 1
         for n in np.flatnonzero(plan.unit >= 0).tolist():
             b, u, s = threats[n], int(plan.unit[n]), int(plan.shots[n])
+            self.offers[(b.system_track, u)] += 1  # a new offer gets a new advice id
             item = self._item(t, b, x[n], w, n, u, s, pk[n, u])
             out[b.system_track] = item
             self.advised[b.system_track] = _Advised(item, u)
@@ -207,7 +209,7 @@ class Planner:
         uid = self.units.ids[u]
         cls: TrackClass = b.threat_class
         return AdviceItem(
-            advice_id=f"{b.system_track}/{uid}",
+            advice_id=f"{b.system_track}/{uid}/{self.offers[(b.system_track, u)]}",
             system_track=b.system_track,
             unit=uid,
             shots=s,

@@ -146,7 +146,7 @@ def run_node(
     from mead.federation.envelope import Opener
     from mead.federation.identity import Identity, KeyRegistry
     from mead.runtime.simulation import prepare
-    from mead.runtime.wiring import build_coordinator, build_partner
+    from mead.runtime.wiring import build_coordinator, build_partner, engagement_policies
     from mead.scenario import load_scenario
 
     sc = load_scenario(base / cfg.scenario)
@@ -191,6 +191,9 @@ def run_node(
                 endpoint=endpoint,
                 opener=opener,
                 policy=partner_policy(sc, cfg.name, base / cfg.policy if cfg.policy else None),
+                # live, interceptors are not simulated: launches are decided and reported,
+                # their outcome is not known here
+                engagement=engagement_policies(sc, base / cfg.scenario)[cfg.name],
                 scans=(s for s in world.scans if s.partner == cfg.name),
                 epoch_s=epoch,
                 adsb=world.adsb,
