@@ -89,7 +89,8 @@ def _free_flight(x: States, tau: Array, beta: Array, max_steps: int = 200) -> Ar
 
     RK4 with the impact predictor's step rule (a fraction of the time to the ground,
     shorter where drag is stiff: ~15 steps from apogee), each body its own step; the
-    samples are cubic Hermite interpolations between the steps that bracket them.
+    samples are cubic Hermite interpolations between the steps that bracket them. A body
+    stops a kilometre below the ellipsoid; its later samples are nan (invalid).
     """
     m, k = tau.shape
     out = np.full((m, k, 3), np.nan)
@@ -99,10 +100,10 @@ def _free_flight(x: States, tau: Array, beta: Array, max_steps: int = 200) -> Ar
     end = tau[:, -1]
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(max_steps):
-            active = t < end
+            h = height_m(p)
+            active = (t < end) & (h > -1_000.0)  # landed: later samples stay invalid
             if not active.any():
                 break
-            h = height_m(p)
             dt = np.where(active, _step(p, v, h, inv_beta, 0.4, 0.5, 20.0), 0.0)
             p1, v1 = rk4_step(p, v, dt, inv_beta)
             t1 = t + dt
@@ -176,14 +177,19 @@ def engagement_windows(
 
     ``earliest_s`` (scalar or (N,)): no launch before this, on the paths' time axis (a
     path predicted from an older state starts in the past)."""
-    d = np.linalg.norm(paths.pos[:, None, :, :] - units.site[None, :, None, :], axis=-1)
+    # |p − s|² = |p|² + |s|² − 2 p·s: one matrix product instead of an (N, U, K, 3) array
+    pp = np.einsum("nkc,nkc->nk", paths.pos, paths.pos)
+    cross = (paths.pos @ units.site.T).transpose(0, 2, 1)  # (N, U, K)
+    d2 = pp[:, None, :] + np.einsum("uc,uc->u", units.site, units.site)[None, :, None]
+    d2 -= 2.0 * cross
+    d = np.sqrt(np.maximum(d2, 0.0))
+    alt = paths.alt_m[:, None, :]
     ok = (
-        paths.valid[:, None, :]
+        (paths.valid[:, None, :] & (units.pk.T[kind][:, :, None] > 0.0))
         & (d >= units.min_range_m[None, :, None])
         & (d <= units.max_range_m[None, :, None])
-        & (paths.alt_m[:, None, :] >= units.min_alt_m[None, :, None])
-        & (paths.alt_m[:, None, :] <= units.max_alt_m[None, :, None])
-        & (units.pk.T[kind][:, :, None] > 0.0)
+        & (alt >= units.min_alt_m[None, :, None])
+        & (alt <= units.max_alt_m[None, :, None])
     )
     fly_s = d / units.speed_mps[None, :, None] + units.reaction_s[None, :, None]
     L = paths.tau_s[:, None, :] - fly_s
