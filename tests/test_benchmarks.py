@@ -107,3 +107,14 @@ def test_bench_fuzz_tiny() -> None:
     assert len(got["decoders"]) == 9
     for name, r in got["decoders"].items():
         assert r["inputs"] == 30 and r["crashes"] == 0, name
+
+
+def test_bench_engage_tiny() -> None:
+    """Exact and greedy assignment on a few tiny instances, against enumeration."""
+    got = run_module("benchmarks.bench_engage", "--small", "4x3", "--sizes", "20x5",
+                     "--seeds", "3")  # fmt: skip
+    q = got["quality"]
+    assert q["instances"] >= 1 and q["milp_min_pct"] <= 100.0 + 1e-6
+    assert q["greedy_min_pct"] <= q["milp_mean_pct"] + 1e-6
+    (row,) = got["timing"]
+    assert row["N"] == 20 and row["U"] == 5 and row["milp_ms"] > 0

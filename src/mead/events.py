@@ -128,6 +128,51 @@ class Counters(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag=
     run: str = ""
 
 
+class Decision(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="decision"):
+    """A partner decided on one item of the coordinator's advice, by its engagement policy."""
+
+    node: str  # the partner
+    t: float  # UTC s
+    advice_id: str
+    unit: str  # the partner's own unit
+    system_track: int
+    area: str
+    own_area: bool
+    accepted: bool
+    reason: str = ""  # why declined
+    run: str = ""
+
+
+class Launch(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="launch"):
+    """An interceptor left a partner's unit (recorded by the simulation, which knows truth)."""
+
+    node: str  # the partner owning the unit
+    unit: str
+    t: float  # launch, UTC s
+    t_intercept: float  # planned intercept, UTC s
+    shot: int  # 1, or 2 for the second round of shoot-look-shoot
+    advice_id: str  # "" when the partner engaged on its own tracks
+    threat_class: str  # as the partner's fire control saw it
+    cost_usd: float
+    truth: str | None = None  # scoring: the object nearest the threat estimate at launch
+    run: str = ""
+
+
+class Intercept(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="intercept"):
+    """An interceptor reached its planned intercept point (simulation)."""
+
+    node: str
+    unit: str
+    t: float  # intercept, UTC s
+    t_launch: float  # UTC s
+    shot: int
+    advice_id: str
+    truth: str | None = None  # the object the seeker found in its basket (None: none)
+    killed: bool = False
+    miss_m: float = float("inf")  # from the aim point to the nearest threat object, m
+    run: str = ""
+
+
 Event = (
     AlertReceived
     | AlertSent
@@ -138,6 +183,9 @@ Event = (
     | Membership
     | Health
     | Trust
+    | Decision
+    | Launch
+    | Intercept
 )
 """Every event kind."""
 
@@ -188,6 +236,9 @@ __all__ = [
     "Health",
     "Membership",
     "DECODER",
+    "Decision",
+    "Intercept",
+    "Launch",
     "Emit",
     "Event",
     "PictureReceived",

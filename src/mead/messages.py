@@ -162,7 +162,79 @@ class Status(msgspec.Struct, frozen=True, kw_only=True, tag="status"):
     radars: tuple[RadarStatus, ...] = ()
 
 
-Message = TrackBatch | Alert | Status | Picture
+EngageState = Literal["assigned", "engaging", "intercepted", "missed", "declined", "out_of_rounds"]
+"""Where one engagement stands at the partner that owns the unit: ``assigned`` (advice
+accepted, waiting for its launch window), ``engaging`` (interceptor in flight),
+``intercepted``, ``missed`` (no round left in the plan), ``declined`` (by the partner's
+engagement policy, or its window closed) or ``out_of_rounds``."""
+
+
+class AdviceItem(msgspec.Struct, frozen=True, kw_only=True):
+    """One recommended engagement: a unit of the recipient's own against a system track.
+
+    Untagged: it only travels inside an :class:`Advice`. It names no other partner and
+    none of their units; the threat's state is the coordinator's fused estimate.
+    """
+
+    advice_id: str  # stable while the coordinator keeps this (track, unit) pairing
+    system_track: int  # STN at the coordinator
+    unit: str  # the recipient's own fire-unit id
+    shots: int = 1  # 1, or 2: shoot-look-shoot (the second only if the first missed)
+    launch_open: float  # earliest launch that meets the threat in the envelope, UTC s
+    launch_close: float  # latest such launch, UTC s
+    t_intercept: float  # intercept time of a launch at ``launch_open``, UTC s
+    intercept: tuple[float, float, float]  # ECEF intercept point of that launch, m
+    launch2: float = 0.0  # earliest launch of the second round, UTC s (0: one shot)
+    t_intercept2: float = 0.0  # its intercept time, UTC s
+    x: tuple[float, ...] = ()  # the threat's fused ECEF state at the advice's ``t``
+    t_arrival: float = 0.0  # predicted arrival at the area, UTC s (end of its path)
+    aim_lat_deg: float = 0.0  # predicted arrival point (route end, or impact)
+    aim_lon_deg: float = 0.0
+    threat_class: TrackClass = "unknown"
+    area: str = ""  # the defended area it threatens
+    own_area: bool = False  # the area is the recipient's own
+    p_kill: float = 0.0  # expected kill probability of the advised shots
+    value: float = 0.0  # the area's value × probability the threat reaches it
+
+
+class Advice(msgspec.Struct, frozen=True, kw_only=True, tag="advice"):
+    """Everything the coordinator currently advises one partner's units to engage.
+
+    Latest-value data, like the picture: each replaces the previous whole (an item no
+    longer listed is withdrawn). Sent every assessment cycle in which the coordinator
+    holds a picture, so an empty one still says the coordinator is planning.
+    """
+
+    recipient: str  # pseudonym of the partner owning every unit named
+    t: float  # time of the plan, UTC s
+    items: tuple[AdviceItem, ...] = ()
+
+
+class EngagementStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """Where one engagement of a partner's unit stands (untagged, inside ``Engagement``)."""
+
+    advice_id: str  # the advice it answers
+    system_track: int  # STN the advice named
+    unit: str  # the partner's unit
+    state: EngageState
+    t: float  # when it entered this state, UTC s
+    rounds_left: int = 0  # loaded and reserve rounds the unit has left
+    reason: str = ""  # why declined: "policy: hold class drone", "window closed", …
+
+
+class Engagement(msgspec.Struct, frozen=True, kw_only=True, tag="engagement"):
+    """A partner's decisions and engagement states for the coordinator's advice.
+
+    Latest-value: each lists every engagement of the last minutes, so a lost one is
+    repaired by the next.
+    """
+
+    source: str  # the partner's pseudonym
+    t: float  # UTC s
+    statuses: tuple[EngagementStatus, ...] = ()
+
+
+Message = TrackBatch | Alert | Status | Picture | Advice | Engagement
 """Every message kind. A new kind (tagged) does not change ``SCHEMA_VERSION``: a node that
 does not know it never subscribes to its subject, and one that meets it anyway rejects it
 as ``malformed``. The version changes when an existing struct changes incompatibly."""

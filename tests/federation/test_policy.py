@@ -68,8 +68,12 @@ def ids(batch: TrackBatch | None) -> list[str]:
 # ----------------------------------------------------------------------------- the doc
 
 
-def doc_blocks(lang: str) -> list[str]:
-    return re.findall(rf"```{lang}\n(.*?)```", DOC.read_text(), flags=re.S)
+def doc_blocks(lang: str, section: str = "release") -> list[str]:
+    """Fenced blocks of the release-policy part of the doc (``section="release"``) or of
+    its engagement-policy part (``"engagement"``)."""
+    release, _, engagement = DOC.read_text().partition("## Engagement policy")
+    text = release if section == "release" else engagement
+    return re.findall(rf"```{lang}\n(.*?)```", text, flags=re.S)
 
 
 def test_the_documented_example_policy_loads_and_behaves_as_described(tmp_path: Path) -> None:
@@ -425,3 +429,26 @@ def test_anonymise_strips_the_source_unless_allowed() -> None:
         anonymise(b, key=b"short")
     with pytest.raises(ValueError, match="give source="):
         anonymise(list(b.tracks), key=KEY)
+
+
+def test_the_documented_engagement_policy_and_its_errors(tmp_path: Path) -> None:
+    """The engagement-policy example loads; its error lines are produced verbatim."""
+    from mead.engage.policy import load_engagement_policy
+
+    example, *_ = doc_blocks("yaml", "engagement")
+    path = tmp_path / "P2-engage.yaml"
+    path.write_text(example)
+    pol = load_engagement_policy(path)
+    assert pol.partner == "P2" and pol.hold_classes == ["drone"] and len(pol.hold_regions) == 1
+    (block,) = doc_blocks("text", "engagement")
+    cases = [
+        "partner: P1\nhold_clases: [drone]\n",
+        "partner: P1\nhold_classes: [jet]\n",
+        "partner: P1\nautonomous_after_s: 0\n",
+    ]
+    for text, expected in zip(cases, block.strip().splitlines(), strict=True):
+        path = tmp_path / "engage.yaml"
+        path.write_text(text)
+        with pytest.raises(ConfigError) as e:
+            load_engagement_policy(path)
+        assert str(e.value).replace(str(tmp_path) + "/", "") == expected

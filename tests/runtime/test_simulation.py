@@ -8,7 +8,7 @@ import msgspec
 import numpy as np
 import pytest
 
-from mead.events import AlertReceived
+from mead.events import AlertReceived, Launch
 from mead.metrics.evaluation import attribute_alerts, run_scored, summarize
 from mead.runtime.simulation import World, prepare, run_mode
 from mead.scenario import load_scenario
@@ -82,3 +82,23 @@ def test_late_scans_are_replayed_and_the_alliance_still_warns() -> None:
     warned = {e.truth for e in events if isinstance(e, AlertReceived) and e.truth is not None}
     kind = dict(zip(world.truth.ids, world.truth.kind, strict=True))
     assert sum(kind[w] == "ballistic" for w in warned) == 6
+
+
+def test_alliance_leaks_no_more_than_national_and_never_double_engages(
+    small: tuple[World, dict, dict],
+) -> None:
+    world, results, s = small
+    a, n = s["engagement"]["alliance"], s["engagement"]["national"]
+    assert a["leakers"] <= n["leakers"]
+    assert a["double_engagements"] == 0
+    assert a["intercepted"] > 0 and a["interceptors_spent"] > 0
+    total = sum(r["threats"] for r in a["by_class"].values())
+    assert a["leakers"] + a["intercepted"] <= total
+    assert sum(v["leakers"] for v in a["by_area"].values()) == a["leakers"]
+    launches = [e for e in results["alliance"].events if isinstance(e, Launch)]
+    owner = {u.id: p.name for p in world.scenario.partners for u in p.fire_units}
+    assert all(owner[e.unit] == e.node for e in launches)  # only owners fire their units
+    assert all(e.advice_id for e in launches)  # the coordinator was heard throughout
+    national = [e for e in results["national"].events if isinstance(e, Launch)]
+    assert national and not any(e.advice_id for e in national)  # no coordinator advice
+    assert {e.node for e in national} == {"P2"}  # only the threatened owner defends

@@ -24,6 +24,12 @@ Topology (verified layouts of ``docs/operations.md`` and the project's NATS note
   and a stream would only store and replay what is already superseded. A partner's
   accounts import no other partner's ``picture.*`` or ``alerts.*``, so no subscription of
   theirs can match one.
+* **Engagement advice** ``advice.P`` (the coordinator's current advice for P's own fire
+  units) follows the picture's binding exactly, as core NATS: it is latest-value data too.
+  P's **engagement statuses** ``engage.C`` go the other way, always exported (they are
+  P's answers to the coordinator, not tracks its release policy governs): ``LOCAL`` →
+  ``RELEASE`` → leaf → ``PARTNER_P``, which exports them to ``HUB``, imported there with
+  ``prefix: from.P`` like the tracks, so the origin is stamped by the hub.
 
 **Authentication.** With ``tls`` (a site's :class:`~mead.federation.pki.TlsFiles`), every
 listener of the site — clients and the hub's leafnode port — speaks TLS only and requires
@@ -188,9 +194,10 @@ def partner_conf(
     """
     check_pseudonym(partner)
     released = fed.released(partner) + fed.status(partner)
-    exports = "\n".join(f'      {{ stream: "{s}" }}' for s in released) or "      # nothing"
+    outward = [*released, f"engage.{fed.coordinator}"]  # engagement statuses, to the coordinator
+    exports = "\n".join(f'      {{ stream: "{s}" }}' for s in outward)
     imp_rel = "\n".join(
-        f'      {{ stream: {{ account: LOCAL, subject: "{s}" }} }}' for s in released
+        f'      {{ stream: {{ account: LOCAL, subject: "{s}" }} }}' for s in outward
     )
     deny = ", ".join(f'"$JS.{partner}.API.{d}"' for d in DENIED_JS_API)
     lines = _header(partner, listen, store_dir, ports_dir, tls)
@@ -209,6 +216,7 @@ def partner_conf(
         "    imports [",
         f'      {{ stream: {{ account: RELEASE, subject: "alerts.{partner}" }} }}',
         f'      {{ stream: {{ account: RELEASE, subject: "picture.{partner}" }} }}',
+        f'      {{ stream: {{ account: RELEASE, subject: "advice.{partner}" }} }}',
         "    ]",
         "  }",
         "  RELEASE {   # only what LOCAL exports exists here; only this account is linked",
@@ -217,7 +225,8 @@ def partner_conf(
         "    imports [",
         imp_rel,
         "    ]",
-        f'    exports [ {{ stream: "alerts.{partner}" }}, {{ stream: "picture.{partner}" }} ]',
+        f'    exports [ {{ stream: "alerts.{partner}" }}, {{ stream: "picture.{partner}" }}, '
+        f'{{ stream: "advice.{partner}" }} ]',
         "  }",
         "}",
         "leafnodes {",
@@ -275,8 +284,8 @@ def hub_conf(
         f"  SYS {{ users [ {_user(fed, c, 'admin', c + '/admin', tls)} ] }}   # operator only",
     ]
     for p in fed.partners:
-        exp = ", ".join(f'{{ stream: "{s}" }}' for s in fed.released(p) + fed.status(p)
-                        if s.endswith(f".{c}"))  # fmt: skip
+        outward = [*fed.released(p), *fed.status(p), f"engage.{c}"]
+        exp = ", ".join(f'{{ stream: "{s}" }}' for s in outward if s.endswith(f".{c}"))
         lines += [
             f"  PARTNER_{p} {{   # partner {p}'s embassy: only its leaf link lands here",
             "    jetstream: enabled",
@@ -288,6 +297,7 @@ def hub_conf(
             "    imports [",
             f'      {{ stream: {{ account: HUB, subject: "alerts.{p}" }} }}',
             f'      {{ stream: {{ account: HUB, subject: "picture.{p}" }} }}',
+            f'      {{ stream: {{ account: HUB, subject: "advice.{p}" }} }}',
             "    ]",
             "  }",
         ]
@@ -299,7 +309,7 @@ def hub_conf(
         *(
             f'      {{ stream: "{kind}.{p}", accounts: [PARTNER_{p}] }}'
             for p in fed.partners
-            for kind in ("alerts", "picture")
+            for kind in ("alerts", "picture", "advice")
         ),
         "    ]",
         "    imports [",
@@ -313,6 +323,11 @@ def hub_conf(
             f'      {{ stream: {{ account: PARTNER_{p}, subject: "status.{c}" }} }}'
             for p in fed.partners
             if fed.status(p)
+        ),
+        *(  # engagement statuses, stamped with their origin like the tracks
+            f'      {{ stream: {{ account: PARTNER_{p}, subject: "engage.{c}" }}, '
+            f'prefix: "from.{p}" }}'
+            for p in fed.partners
         ),
         "    ]",
         "  }",

@@ -20,6 +20,7 @@ from scipy.spatial import cKDTree
 
 from mead import geo
 from mead.events import AlertEvent, AlertReceived, AlertSent, Event
+from mead.metrics.engagement import engagement_figures, format_engagement
 from mead.metrics.matching import TruthMatcher
 from mead.metrics.siap import SiapObserver
 from mead.metrics.warning import THREATS, AlertCounts, alert_counts, efficiency, first_plot_times
@@ -198,6 +199,10 @@ def summarize(world: World, results: Mapping[Mode, ModeResult], wall_s: float) -
         "alerts_about_nothing": {m: counts[m].get("nothing", AlertCounts()).issued for m in MODES},
         "salvos": {m: salvos(results[m].events) for m in MODES},
         "siap": (results["alliance"].observed or {}).get("siap"),
+        "engagement": {
+            m: engagement_figures(truth, results[m].events, sc.start_epoch_s(), sim_s)
+            for m in MODES
+        },
         "nodes": {m: results[m].counters for m in MODES},
         "timing": {
             "prepare_s": round(world.prepare_s, 2),
@@ -277,6 +282,10 @@ def format_summary(s: dict[str, Any]) -> str:
         out += ["", "the coordinator's picture (SIAP, alliance run):", _siap_header()]
         for name, f in [("all", s["siap"]["overall"]), *s["siap"]["by_class"].items()]:
             out.append(_siap_row(name, f))
+    if s.get("engagement") and any(
+        s["engagement"][m]["interceptors_spent"] for m in ("alliance", "national")
+    ):
+        out += ["", *format_engagement(s["engagement"])]
     c = s["civil"]
     roles = s.get("roles", {})
     out += [

@@ -256,7 +256,7 @@ def run_node(
     from mead.federation.envelope import Opener
     from mead.federation.identity import Identity, RegistryWatch
     from mead.runtime.simulation import prepare
-    from mead.runtime.wiring import build_coordinator, build_partner
+    from mead.runtime.wiring import build_coordinator, build_partner, engagement_policies
     from mead.scenario import load_scenario
     from mead.sensors.asterix_feed import udp_feeds
 
@@ -313,6 +313,9 @@ def run_node(
                 endpoint=endpoint,
                 opener=opener,
                 policy=partner_policy(sc, cfg.name, base / cfg.policy if cfg.policy else None),
+                # live, interceptors are not simulated: launches are decided and reported,
+                # their outcome is not known here
+                engagement=engagement_policies(sc, base / cfg.scenario)[cfg.name],
                 scans=(s for s in world.scans if s.partner == cfg.name),
                 epoch_s=epoch,
                 adsb=world.adsb,

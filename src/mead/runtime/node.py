@@ -25,6 +25,8 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from mead.engage.fire_control import FireControl
+from mead.engage.planner import Planner
 from mead.errors import RejectedMessage
 from mead.events import (
     AlertReceived,
@@ -42,7 +44,9 @@ from mead.federation.policy import Releaser, picture_rows
 from mead.fusion.base import SystemPicture
 from mead.fusion.siap import SystemTracker
 from mead.messages import (
+    Advice,
     Alert,
+    Engagement,
     Message,
     Picture,
     RadarStatus,
@@ -164,6 +168,8 @@ class PartnerNode:
         sensor_sites: dict[str, tuple[float, float, float]] | None = None,
         adsb: AdsbReports | None = None,
         feeds: Sequence[ScanFeed] = (),
+        fire: FireControl | None = None,
+        coordinator: str = "C0",
         emit: Emit = _ignore,
         observe: Observe = _ignore,
         show: Show = _ignore,
@@ -180,6 +186,8 @@ class PartnerNode:
         self.status_s = status_s  # Status at least this often, s (and on every change)
         self._radar_states: tuple[tuple[str, float], ...] | None = None
         self._next_status = 0.0
+        self.fire = fire  # the partner's own fire units and engagement policy (or None)
+        self.coordinator = coordinator  # where engagement statuses go
         self.adsb = adsb  # ADS-B reports the partner's receivers get, wire time
         self.sensor_sites = sensor_sites or {}  # id → (lat, lon, alt); policy strips
         self.assessor = assessor  # own areas only
@@ -188,8 +196,9 @@ class PartnerNode:
         self._scans = scans
         self._next_scan: Scan | None = next(scans, None)
         self._next_release = 0.0
+        subjects = ("alerts", "picture", *(("advice",) if fire is not None else ()))
         self.inbox = _Inbox(
-            endpoint, (f"alerts.{self.name}", f"picture.{self.name}"), opener, self.name, emit
+            endpoint, tuple(f"{s}.{self.name}" for s in subjects), opener, self.name, emit
         )
         self.picture: Picture | None = None  # the coordinator's newest picture
         self.counters: Counter[str] = Counter()
@@ -206,7 +215,8 @@ class PartnerNode:
             for scan in feed.ready(t_local):
                 self.tracker.step(scan)
                 self.counters["scans"] += 1
-        if now >= self._next_release:
+        released = now >= self._next_release
+        if released:
             self._next_release = now + self.release_s
             self._report_health(now, t_local)
             self._release(now, self.tracker.report(t_local))
@@ -216,8 +226,19 @@ class PartnerNode:
                     self._record_alert(now, msg, via=sender)
                 case Picture() if msg.recipient == self.name:
                     self._take_picture(now, msg, via=sender)
+                case Advice() if msg.recipient == self.name and self.fire is not None:
+                    self.fire.advise(now, msg)
+                    self.counters["advice"] += 1
                 case _:
                     self.inbox.reject("unexpected", sender)
+        if self.fire is not None and not released:
+            self._engage(now, self.fire.step(now))
+
+    def _engage(self, now: float, report: Engagement | None) -> None:
+        """Send the fire control's statuses to the coordinator."""
+        if report is not None:
+            self.endpoint.publish(f"engage.{self.coordinator}", seal(self.identity, report, now))
+            self.counters["engagement_reports"] += 1
 
     def _take_picture(self, now: float, pic: Picture, via: str) -> None:
         """Keep ``pic`` if it is well formed and newer than the one held; else count it."""
@@ -244,6 +265,8 @@ class PartnerNode:
         )
         for alert in a.alerts:
             self._record_alert(now, alert, via=self.name)
+        if self.fire is not None:
+            self._engage(now, self.fire.step(now, a.threats, rep.ids, rep.x, report=True))
         sites = [self._sites(s) for s in rep.sensors]
         tracks = arrays_to_tracks(
             rep.ids, now, rep.x, rep.P, a.classes, rep.quality, list(rep.sensors), sites
@@ -312,6 +335,7 @@ class CoordinatorNode:
         fuser: SystemTracker,
         partners: Iterable[str] | None = None,
         adsb: AdsbReports | None = None,
+        planner: Planner | None = None,
         emit: Emit = _ignore,
         observe: Observe = _ignore,
         show: Show = _ignore,
@@ -321,6 +345,7 @@ class CoordinatorNode:
         min_shared: int = 10,
     ) -> None:
         self.name = identity.name
+        self.planner = planner  # engagement advice to the owners of fire units (or None)
         self.identity, self.endpoint = identity, endpoint
         self._opener = opener
         self.silent_s = silent_s  # a partner without Status this long is "silent", s
@@ -339,9 +364,11 @@ class CoordinatorNode:
         self.adsb = adsb  # ADS-B reports forwarded by the partners, wire time
         self.assess_s = assess_s
         self.emit, self.observe, self.show = emit, observe, show
-        self.inbox = _Inbox(
-            endpoint, (f"tracks.{self.name}", f"status.{self.name}"), opener, self.name, emit
-        )
+        # over NATS a partner's statuses arrive stamped with its origin (``from.P.``)
+        subjects = [f"tracks.{self.name}", f"status.{self.name}"]
+        if planner is not None:
+            subjects += [f"engage.{self.name}", f"from.*.engage.{self.name}"]
+        self.inbox = _Inbox(endpoint, tuple(subjects), opener, self.name, emit)
         self._next_assess = 0.0
         self._live: set[str] = set()
         self._nameable: dict[str, bool] = {}  # source → its latest batch came named
@@ -366,6 +393,9 @@ class CoordinatorNode:
                 self.counters["batches"] += 1
             elif isinstance(msg, Status) and msg.node == sender:
                 self._take_status(now, sender, msg)
+            elif isinstance(msg, Engagement) and msg.source == sender and self.planner:
+                self.planner.take(sender, msg)
+                self.counters["engagement_reports"] += 1
             else:
                 self.inbox.reject("unexpected", sender)
         if now >= self._next_assess:
@@ -440,6 +470,10 @@ class CoordinatorNode:
             self.endpoint.publish(f"alerts.{alert.recipient}", self._seal(alert, now))
             self.counters[f"alerts_{alert.state}"] += 1
             self.emit(AlertSent(node=self.name, **_fields(alert)))
+        if self.planner is not None and ids:
+            for owner, advice in self.planner.plan(now, a.threats, ids, pic.x).items():
+                self.endpoint.publish(f"advice.{owner}", self._seal(advice, now))
+                self.counters["advice_items"] += len(advice.items)
         classes: list[str] = list(a.classes)
         self._send_picture(now, pic, classes)
         self._watch_silence(now)
@@ -464,7 +498,7 @@ class CoordinatorNode:
             )
         self.counters["pictures_sent"] += len(self.partners)
 
-    def _seal(self, msg: Alert | Picture, now: float) -> bytes:
+    def _seal(self, msg: Alert | Picture | Advice, now: float) -> bytes:
         """Seal ``msg`` with its recipient's own sequence counter (see the class docstring)."""
         sealer = self._sealers.get(msg.recipient)
         if sealer is None:

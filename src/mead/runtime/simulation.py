@@ -26,11 +26,13 @@ from mead.events import Event
 from mead.federation.envelope import Opener
 from mead.federation.identity import KeyRegistry
 from mead.federation.inprocess import InProcessBus
+from mead.runtime.intercepts import Intercepts
 from mead.runtime.node import CoordinatorNode, Observe, PartnerNode
 from mead.runtime.wiring import (
     MAX_MESSAGE_AGE_S,
     build_coordinator,
     build_partner,
+    engagement_policies,
     policies,
     sim_identities,
 )
@@ -146,6 +148,9 @@ def run_mode(
     observe: Observe = obs if obs is not None else _no_observer
     show = getattr(obs, "show", _no_observer)  # an observer may also take what nodes hold
     pols = policies(sc, world.scenario_path, national=mode == "national")
+    engage = engagement_policies(sc, world.scenario_path)
+    kill_ss = np.random.SeedSequence([world.seed, 10 + MODES.index(mode)])
+    intercepts = Intercepts(world.truth, epoch, np.random.default_rng(kill_ss), emit)
 
     def opener() -> Opener:
         return Opener(registry, max_age_s=MAX_MESSAGE_AGE_S, clock=clock)
@@ -158,9 +163,11 @@ def run_mode(
             endpoint=bus.connect(p.name),
             opener=opener(),
             policy=pols[p.name],
-            scans=_scans_of(world.scans, p.name),
+            scans=intercepts.visible(_scans_of(world.scans, p.name)),
             epoch_s=epoch,
             adsb=world.adsb,
+            engagement=engage[p.name],
+            effector=intercepts,
             emit=emit,
             observe=observe,
             show=show,
@@ -181,6 +188,7 @@ def run_mode(
     t0 = time.perf_counter()
     for t in _ticks(sc.duration_s, sc.tick_s, f"{mode:>8}", progress):
         clock.t = t
+        intercepts.settle(clock())
         for node in partners:
             node.step(clock())
         coord.step(clock())
@@ -190,6 +198,11 @@ def run_mode(
     result.counters = {
         n.name: dict(n.counters) | _prefixed(n.inbox.rejected, "rejected_") for n in nodes
     }
+    for node in partners:
+        if node.fire is not None:
+            result.counters[node.name] |= _prefixed(node.fire.counters, "fire_")
+    if coord.planner is not None:
+        result.counters[coord.name] |= _prefixed(dict(coord.planner.counters), "planner_")
     for node in partners:  # how the tracker dealt with scans that arrived out of order
         late = {k: v for k, v in node.tracker.counters.items() if k.startswith("scans_")}
         result.counters[node.name] |= _prefixed(late, "tracker_")

@@ -14,6 +14,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
+from mead.engage.fire_control import Effector, FireControl, NoEffector
+from mead.engage.planner import Planner
+from mead.engage.policy import EngagementPolicy, load_engagement_policy
+from mead.engage.units import UnitTable
+from mead.errors import ConfigError
 from mead.events import Emit
 from mead.federation.base import Endpoint
 from mead.federation.envelope import Opener
@@ -88,6 +93,25 @@ def partner_roles(sc: Scenario, scenario_path: Path | None) -> dict[str, Role]:
     return {p.name: role(p, pols[p.name]) for p in sc.partners}
 
 
+def engagement_policies(sc: Scenario, scenario_path: Path | None) -> dict[str, EngagementPolicy]:
+    """Every partner's engagement policy (the scenario's ``engagement_policy`` files,
+    relative to the scenario file; default :meth:`EngagementPolicy.default`)."""
+    base = scenario_path.parent if scenario_path else Path.cwd()
+    out = {}
+    for p in sc.partners:
+        if p.engagement_policy is None:
+            out[p.name] = EngagementPolicy.default(p.name)
+            continue
+        path = base / p.engagement_policy
+        pol = load_engagement_policy(path)
+        if pol.partner != p.name:
+            raise ConfigError(
+                str(path), f"policy of {pol.partner!r} attached to partner {p.name!r}", "$.partner"
+            )
+        out[p.name] = pol
+    return out
+
+
 def sim_identities(sc: Scenario, seed: int) -> dict[str, Identity]:
     """A deterministic Ed25519 identity per node (simulation only; live nodes load keys)."""
     return {
@@ -108,16 +132,30 @@ def build_partner(
     epoch_s: float,
     adsb: AdsbReports | None = None,
     feeds: Sequence[ScanFeed] = (),
+    engagement: EngagementPolicy | None = None,
+    effector: Effector | None = None,
     emit: Emit = _ignore,
     observe: Observe = _ignore,
     show: Show = _ignore,
 ) -> PartnerNode:
-    """Partner ``name`` of ``sc``: its tracker, its policy, and an assessor for its own areas.
+    """Partner ``name`` of ``sc``: its tracker, its policy, an assessor for its own areas,
+    and — if it has fire units — its fire control.
 
     ``adsb``: every ADS-B report of the run (scenario time); the partner keeps those its
-    own receivers got. ``feeds``: its live sensors (e.g. ASTERIX on UDP), polled each step."""
+    own receivers got. ``feeds``: its live sensors (e.g. ASTERIX on UDP), polled each step.
+    ``engagement``: its engagement policy (default: defend own areas, help others).
+    ``effector``: where its interceptors fly (simulation: against truth; default: nowhere)."""
     p = next(q for q in sc.partners if q.name == name)
     own = [a for a in sc.defended_areas if a.owner == name]
+    fire = None
+    if p.fire_units:
+        fire = FireControl(
+            name,
+            UnitTable.of_scenario(sc, name),
+            engagement or EngagementPolicy.default(name),
+            effector or NoEffector(),
+            emit,
+        )
     return PartnerNode(
         identity=identity,
         endpoint=endpoint,
@@ -131,6 +169,8 @@ def build_partner(
         sensor_sites=site_table(p.sensors),
         adsb=None if adsb is None else to_wire(adsb.for_partner(name), epoch_s),
         feeds=feeds,
+        fire=fire,
+        coordinator=sc.coordinator.name,
         emit=emit,
         observe=observe,
         show=show,
@@ -156,12 +196,14 @@ def build_coordinator(
     observe: Observe = _ignore,
     show: Show = _ignore,
 ) -> CoordinatorNode:
-    """The coordinator of ``sc``: a fuser, and an assessor for every defended area.
+    """The coordinator of ``sc``: a fuser, an assessor for every defended area and, if
+    partners declared fire units, the engagement planner.
 
     ``adsb``: the ADS-B reports the partners' receivers got (scenario time), which partners
     forward to the coordinator: broadcast by the aircraft themselves, they tell nothing of
     a partner's sensors but the receivers' reach."""
     areas = list(sc.defended_areas)
+    units = UnitTable.of_scenario(sc)
     return CoordinatorNode(
         identity=identity,
         endpoint=endpoint,
@@ -170,6 +212,7 @@ def build_coordinator(
         assess_s=sc.coordinator.assess_s,
         fuser=SystemTracker(),
         adsb=None if adsb is None else to_wire(adsb, sc.start_epoch_s()),
+        planner=Planner(units) if len(units) else None,
         emit=emit,
         observe=observe,
         show=show,

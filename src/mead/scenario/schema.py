@@ -23,6 +23,7 @@ Prob = Annotated[float, Meta(ge=0.0, le=1.0)]
 Name = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 """Names double as bus subject tokens, so no dots or spaces."""
 ThreatKind = Literal["ballistic", "rocket", "cruise", "drone"]
+UnitType = Literal["upper_tier", "lower_tier", "short_range", "air_patrol"]
 
 
 class Point(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -116,12 +117,44 @@ class Sensor(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
             )
 
 
+class FireUnitParams(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Overrides of a fire-unit type's public-figure defaults (see ``engage/units.py``)."""
+
+    min_range_km: NonNeg | None = None  # closest intercept, slant range from the site
+    max_range_km: Pos | None = None  # farthest intercept, slant range from the site
+    min_alt_km: NonNeg | None = None  # lowest intercept altitude
+    max_alt_km: Pos | None = None  # highest intercept altitude
+    speed_mps: Pos | None = None  # mean interceptor fly-out speed
+    launchers: Annotated[int, Meta(ge=1, le=100)] | None = None
+    rounds_per_launcher: Annotated[int, Meta(ge=1, le=100)] | None = None
+    reloads: Annotated[int, Meta(ge=0, le=100)] | None = None  # reloads per launcher held
+    reload_s: Pos | None = None  # time to reload an empty launcher
+    channels: Annotated[int, Meta(ge=1, le=100)] | None = None  # engagements at once
+    reaction_s: NonNeg | None = None  # decision to launch
+    basket_km: Pos | None = None  # the interceptor's seeker finds the threat within this
+    cost_usd: NonNeg | None = None  # per interceptor
+    pk: dict[ThreatKind, Prob] | None = None  # single-shot kill probability per class
+
+
+class FireUnit(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One fire unit (battery, or a combat air patrol's station) of a partner."""
+
+    id: Name  # unique across the scenario; never sent to another partner
+    type: UnitType
+    site: Point  # launcher site, or the patrol's station
+    params: FireUnitParams = FireUnitParams()
+
+
 class Partner(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A coalition partner, known only by its pseudonym, with its own sensors and policy."""
 
     name: Name  # pseudonym on the network
     sensors: list[Sensor] = []
     policy: str | None = None  # policy YAML path, relative to the scenario file
+    fire_units: list[FireUnit] = []
+    # engagement policy YAML path, relative to the scenario file; None: the default
+    # (defend own areas, accept advice for others' areas, hold fire on nothing)
+    engagement_policy: str | None = None
     release_s: Pos = 5.0  # period of track release and own assessment
     status_s: Pos = 30.0  # health Status to the coordinator at least this often (and on change)
     # ADS-B ground receivers at the partner's sensor sites hear aircraft within this, km
@@ -302,6 +335,7 @@ class Scenario(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
         if self.coordinator.name in names:
             raise ValueError(f"coordinator.name {self.coordinator.name!r} is also a partner name")
         _unique([s.id for p in self.partners for s in p.sensors], "sensors[].id")
+        _unique([u.id for p in self.partners for u in p.fire_units], "fire_units[].id")
         _unique([a.name for a in self.defended_areas], "defended_areas[].name")
         for a in self.defended_areas:
             if a.owner not in names:

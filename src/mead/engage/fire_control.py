@@ -1,0 +1,442 @@
+"""A partner's fire control: its own units, its own decisions, the interceptors it launches.
+
+The partner is sovereign: the coordinator's :class:`~mead.messages.Advice` is only
+advice. :meth:`FireControl.advise` decides each new item by the partner's
+:class:`~mead.engage.policy.EngagementPolicy` (accept → ``assigned``, or ``declined``
+with the reason); :meth:`FireControl.step` then, every cycle, launches the accepted
+engagements whose window is open, follows the interceptors in flight
+(``engaging`` → ``intercepted`` or ``missed``; a planned second round after a miss),
+reloads launchers and reports every status back (:class:`~mead.messages.Engagement`).
+
+Without advice for ``autonomous_after_s`` (no coordinator, as in the national-only run,
+or a silent one) a partner that defends its own areas plans on its own: the same windows
+and assignment over the threats its own assessment found against its own areas, with its
+own units.
+
+Firing solutions are the partner's own: at launch the window of the unit against the
+threat's predicted path (from the advice's fused state, or the partner's own track) is
+computed again from now, so a launch a cycle after the advice still aims right. Where the
+interceptor goes is the :class:`Effector`'s business: the simulation flies it against
+truth (:mod:`mead.runtime.intercepts`); live, nothing is simulated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import msgspec
+import numpy as np
+
+from mead.engage.assign import assign
+from mead.engage.policy import EngagementPolicy
+from mead.engage.units import THREAT_KINDS, UnitClass, UnitTable
+from mead.engage.windows import LOOK_S, engagement_windows, predict_paths, within_reach
+from mead.events import Decision, Emit
+from mead.messages import Advice, AdviceItem, Engagement, EngagementStatus, EngageState
+from mead.threat.base import Threat
+from mead.types import States
+
+SOLUTION_SAMPLES = 192
+"""Samples per predicted path of a firing solution (a launch now meets the threat at the
+first sample it can reach, so the spacing is the most it waits)."""
+EARLY_S = 60.0
+"""A firing solution is tried this long before the advised window opens (the advice's
+window edges are as coarse as the coordinator's path samples), s."""
+RETRY_S = 2.0
+"""Period of the firing-solution tries of an engagement waiting for its window, s."""
+REPORT_S = 120.0
+"""Statuses are repeated in every report for this long after their last change, s."""
+
+
+class Effector(Protocol):
+    """Where a launched interceptor goes: ``launch`` returns a handle, ``outcome`` says
+    whether it killed its target once the intercept time is past (None: not known)."""
+
+    def launch(self, shot: Shot) -> int: ...
+
+    def update(self, handle: int, aim: tuple[float, float, float]) -> None: ...
+
+    def outcome(self, handle: int, now: float) -> bool | None: ...
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One interceptor launch, as the fire control hands it to the effector."""
+
+    node: str  # the partner
+    unit: str
+    t: float  # launch, UTC s
+    t_intercept: float  # planned, UTC s
+    aim: tuple[float, float, float]  # ECEF intercept point, m
+    threat_pos: tuple[float, float, float]  # the threat's estimated ECEF position now, m
+    threat_class: str
+    basket_m: float  # the seeker finds a target within this of the aim point
+    pk: dict[str, float]  # single-shot kill probability per class
+    cost_usd: float
+    shot: int  # 1, or 2 (second round of shoot-look-shoot)
+    advice_id: str  # "" on the partner's own initiative
+
+
+class NoEffector:
+    """Live mode: launches are recorded, their outcome is never known here."""
+
+    def __init__(self) -> None:
+        self.shots: list[Shot] = []
+
+    def launch(self, shot: Shot) -> int:
+        self.shots.append(shot)
+        return len(self.shots) - 1
+
+    def update(self, handle: int, aim: tuple[float, float, float]) -> None:
+        return None
+
+    def outcome(self, handle: int, now: float) -> bool | None:
+        return None
+
+
+@dataclass
+class UnitState:
+    """Rounds, launchers and channels of one unit.
+
+    The loaded rounds sit on ``ceil(loaded / rounds_per_launcher)`` launchers; each
+    launcher left empty is reloaded from the reserve, which takes ``reload_s``.
+    """
+
+    cls: UnitClass
+    loaded: int  # rounds on the launchers
+    reserve: int  # rounds not yet loaded
+    reloading: list[tuple[float, int]] = field(default_factory=list)  # (done UTC s, rounds)
+    in_flight: int = 0  # interceptors being guided
+
+    @classmethod
+    def full(cls, c: UnitClass) -> UnitState:
+        per = c.launchers * c.rounds_per_launcher
+        return cls(c, per, per * c.reloads)
+
+    @property
+    def rounds_left(self) -> int:
+        return self.loaded + self.reserve + sum(n for _, n in self.reloading)
+
+    def tick(self, now: float) -> None:
+        """Finish due reloads; start one for each launcher that is empty."""
+        self.loaded += sum(n for t, n in self.reloading if t <= now)
+        self.reloading = [(t, n) for t, n in self.reloading if t > now]
+        rpl = self.cls.rounds_per_launcher
+        empty = self.cls.launchers - -(-self.loaded // rpl) - len(self.reloading)
+        while empty > 0 and self.reserve > 0:
+            n = min(rpl, self.reserve)
+            self.reserve -= n
+            self.reloading.append((now + self.cls.reload_s, n))
+            empty -= 1
+
+    def can_fire(self) -> bool:
+        return self.loaded > 0 and self.in_flight < self.cls.channels
+
+
+@dataclass
+class _Job:
+    """One engagement at this partner: from advice, or on its own tracks."""
+
+    item: AdviceItem
+    unit: int
+    state: EngageState
+    t: float  # of the last change, UTC s
+    reason: str = ""
+    fired: int = 0
+    handle: int | None = None
+    t_hit: float = 0.0
+    t_state: float = 0.0  # time of validity of item.x
+    listed: bool = True  # still in the coordinator's newest advice (own jobs: always)
+    guided: float = -1.0  # t_state of the last guidance update
+    next_try: float = -np.inf  # no firing solution before this, UTC s
+
+
+class FireControl:
+    """One partner's units and engagement decisions (see the module doc).
+
+    Parameters
+    ----------
+    name : the partner's pseudonym.
+    units : the partner's own fire units.
+    policy : its engagement policy.
+    effector : where interceptors go (simulation: against truth).
+    emit : sink for decision events.
+    own_areas : names of the partner's own defended areas.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        units: UnitTable,
+        policy: EngagementPolicy,
+        effector: Effector,
+        emit: Emit,
+        look_s: float = LOOK_S,
+    ) -> None:
+        self.name, self.units, self.policy = name, units, policy
+        self.effector, self.emit, self.look_s = effector, emit, look_s
+        self.state = [UnitState.full(c) for c in units.classes]
+        self.jobs: dict[str, _Job] = {}
+        self.decided: set[str] = set()  # advice ids decided once (a decision is not redone)
+        self.last_advice = -np.inf
+        self.counters: dict[str, int] = {}
+
+    def _count(self, key: str) -> None:
+        self.counters[key] = self.counters.get(key, 0) + 1
+
+    def advise(self, now: float, adv: Advice) -> None:
+        """Take the coordinator's current advice: decide each new item once, update the
+        threat data of the rest (guidance of rounds in flight too); items it no longer
+        lists are not launched."""
+        self.last_advice = now
+        listed = {it.advice_id for it in adv.items}
+        for j in self.jobs.values():
+            if not j.item.advice_id.startswith("own:"):
+                j.listed = j.item.advice_id in listed
+        for it in adv.items:
+            job = self.jobs.get(it.advice_id)
+            if job is not None:
+                if job.state in ("assigned", "engaging"):
+                    job.item, job.t_state = it, adv.t
+                continue
+            if it.advice_id in self.decided:
+                continue
+            try:
+                u = self.units.index(it.unit)
+            except ValueError:
+                self._count("advice_unknown_unit")
+                continue
+            reason = self.policy.decide(it.threat_class, it.area, it.own_area, it.intercept)
+            state: EngageState = "declined" if reason else "assigned"
+            self.jobs[it.advice_id] = _Job(it, u, state, now, reason, t_state=adv.t)
+            self.decided.add(it.advice_id)
+            self._count(f"advice_{'declined' if reason else 'accepted'}")
+            self.emit(
+                Decision(
+                    node=self.name, t=now, advice_id=it.advice_id, unit=it.unit,
+                    system_track=it.system_track, area=it.area, own_area=it.own_area,
+                    accepted=not reason, reason=reason,
+                )
+            )  # fmt: skip
+
+    def step(
+        self,
+        now: float,
+        threats: Sequence[Threat] = (),
+        ids: Sequence[str] = (),
+        x: States | None = None,
+        *,
+        report: bool = False,
+    ) -> Engagement | None:
+        """Advance to ``now`` (UTC s): reloads, outcomes, launches; on its own tracks too
+        when uncoordinated. Returns the statuses to report when ``report`` or when one
+        changed (None: nothing to report)."""
+        before = self._states()
+        for s in self.state:
+            s.tick(now)
+        if x is not None:
+            self._own_tracks(now, ids, x)
+        self._follow(now)
+        if now - self.last_advice > self.policy.autonomous_after_s and self.policy.defend_own:
+            if x is not None and len(threats) and len(self.units):
+                self._own(now, threats, ids, x)
+        self._launch_due(now)
+        self._guide()
+        if not report and self._states() == before:
+            return None
+        rows = [
+            EngagementStatus(
+                advice_id=a, system_track=j.item.system_track, unit=j.item.unit,
+                state=j.state, t=j.t, rounds_left=self.state[j.unit].rounds_left,
+                reason=j.reason,
+            )
+            for a, j in self.jobs.items()
+            if not a.startswith("own:") and now - j.t <= REPORT_S
+        ]  # fmt: skip
+        self.jobs = {a: j for a, j in self.jobs.items() if now - j.t <= 4 * REPORT_S}
+        return Engagement(source=self.name, t=now, statuses=tuple(rows)) if rows else None
+
+    def _states(self) -> list[tuple[str, str]]:
+        return [(a, j.state) for a, j in self.jobs.items()]
+
+    def _own_tracks(self, now: float, ids: Sequence[str], x: States) -> None:
+        """Refresh the threat state of engagements on the partner's own tracks."""
+        rows = {t: i for i, t in enumerate(ids)}
+        for a, j in self.jobs.items():
+            r = rows.get(a[4:]) if a.startswith("own:") else None
+            if r is not None and j.state in ("assigned", "engaging"):
+                j.item = msgspec.structs.replace(j.item, x=tuple(float(v) for v in x[r]))
+                j.t_state = now
+
+    def _guide(self) -> None:
+        """Midcourse guidance: each round in flight aims where the newest estimate of its
+        threat will be at the intercept time."""
+        fly = [
+            j for j in self.jobs.values()
+            if j.state == "engaging" and j.handle is not None and j.guided != j.t_state
+        ]  # fmt: skip
+        if not fly:
+            return
+        it = [j.item for j in fly]
+        t0 = np.array([j.t_state for j in fly])
+        kind = np.array([THREAT_KINDS.index(i.threat_class) for i in it])
+        paths = predict_paths(
+            np.array([i.x for i in it], dtype=np.float64).reshape(len(it), 6),
+            kind < 2,
+            np.maximum(np.array([j.t_hit for j in fly]) - t0, 0.0),
+            np.array([i.aim_lat_deg for i in it]),
+            np.array([i.aim_lon_deg for i in it]),
+            samples=16,
+        )
+        for n, j in enumerate(fly):
+            j.guided = j.t_state
+            if paths.valid[n, -1] and j.handle is not None:
+                p = paths.pos[n, -1]
+                self.effector.update(j.handle, (float(p[0]), float(p[1]), float(p[2])))
+
+    def _follow(self, now: float) -> None:
+        """Interceptors past their intercept time: hit, miss, or the planned second round."""
+        for j in self.jobs.values():
+            if j.state != "engaging" or j.handle is None or now < j.t_hit:
+                continue
+            hit = self.effector.outcome(j.handle, now)
+            if hit is None:
+                continue
+            self.state[j.unit].in_flight -= 1
+            if hit:
+                j.state, j.t = "intercepted", now
+            elif j.item.shots > j.fired:
+                j.state, j.t, j.handle = "assigned", now, None  # look, then shoot again
+                self._count("second_rounds")
+            else:
+                j.state, j.t = "missed", now
+
+    def _launch_due(self, now: float) -> None:
+        """Launch every accepted engagement whose window is open and whose unit can fire."""
+        due = [
+            j for j in self.jobs.values()
+            if j.state == "assigned" and j.listed and now >= j.next_try
+            and now >= (j.item.launch2 if j.fired else j.item.launch_open) - EARLY_S
+        ]  # fmt: skip
+        if not due:
+            return
+        sol = self._solutions(now, due)
+        for j, (ok, t_hit, aim) in zip(due, sol, strict=True):
+            st = self.state[j.unit]
+            j.next_try = now + RETRY_S
+            if not ok:
+                if now > j.item.launch_close:
+                    j.state, j.t, j.reason = (
+                        "missed" if j.fired else "declined",
+                        now,
+                        "window closed",
+                    )
+                continue
+            if st.rounds_left == 0:
+                j.state, j.t, j.reason = "out_of_rounds", now, "no rounds left"
+                continue
+            if not st.can_fire():
+                continue  # reloading or every channel busy: try next cycle
+            st.loaded -= 1
+            st.in_flight += 1
+            j.fired += 1
+            j.t_hit, j.state, j.t = t_hit, "engaging", now
+            c = st.cls
+            j.handle = self.effector.launch(
+                Shot(
+                    node=self.name, unit=j.item.unit, t=now, t_intercept=t_hit, aim=aim,
+                    threat_pos=_position_now(j, now), threat_class=j.item.threat_class,
+                    basket_m=c.basket_m, pk=dict(c.pk), cost_usd=c.cost_usd, shot=j.fired,
+                    advice_id="" if j.item.advice_id.startswith("own:") else j.item.advice_id,
+                )
+            )  # fmt: skip
+            self._count("launches")
+
+    def _solutions(
+        self, now: float, jobs: list[_Job]
+    ) -> list[tuple[bool, float, tuple[float, float, float]]]:
+        """The firing solution of each job's unit from now: (window open now, intercept
+        time UTC s, ECEF aim point), from the threat's path predicted from its state."""
+        it = [j.item for j in jobs]
+        t0 = np.array([j.t_state for j in jobs])
+        kind = np.array([THREAT_KINDS.index(i.threat_class) for i in it])
+        paths = predict_paths(
+            np.array([i.x for i in it], dtype=np.float64).reshape(len(it), 6),
+            kind < 2,
+            np.array([i.t_arrival for i in it]) - t0,
+            np.array([i.aim_lat_deg for i in it]),
+            np.array([i.aim_lon_deg for i in it]),
+            samples=SOLUTION_SAMPLES,
+        )
+        late = np.maximum(now - t0, 0.0)
+        w = engagement_windows(paths, kind, self.units, self.look_s, earliest_s=late)
+        out = []
+        for n, j in enumerate(jobs):
+            u = j.unit
+            ok = bool(np.isfinite(w.open_s[n, u]) and w.first_s[n, u] <= late[n] + 1.0)
+            aim = tuple(float(v) for v in w.hit_pos[n, u])
+            out.append((ok, float(t0[n] + np.nan_to_num(w.hit_s[n, u])), aim))
+        return out  # type: ignore[return-value]
+
+    def _own(self, now: float, threats: Sequence[Threat], ids: Sequence[str], x: States) -> None:
+        """Plan the partner's own units against threats to its own areas, on own tracks."""
+        rows = {t: i for i, t in enumerate(ids)}
+        busy = {
+            j.item.advice_id for j in self.jobs.values() if j.state in ("assigned", "engaging")
+        }
+        best: dict[str, Threat] = {}
+        for b in threats:
+            if b.threat_class not in THREAT_KINDS or b.track_id not in rows:
+                continue
+            if f"own:{b.track_id}" in busy or b.threat_class in self.policy.hold_classes:
+                continue
+            cur = best.get(b.track_id)
+            if cur is None or b.value * b.p_area > cur.value * cur.p_area:
+                best[b.track_id] = b
+        cand = list(best.values())
+        if cand:
+            near = within_reach(np.stack([x[rows[b.track_id]] for b in cand]), self.units)
+            cand = [b for b, k in zip(cand, near, strict=True) if k]
+        if not cand:
+            return
+        kind = np.array([THREAT_KINDS.index(b.threat_class) for b in cand])
+        xs = np.stack([x[rows[b.track_id]] for b in cand])
+        paths = predict_paths(
+            xs, kind < 2, np.array([b.tgo_s for b in cand]),
+            np.array([b.impact_lat_deg for b in cand]), np.array([b.impact_lon_deg for b in cand]),
+        )  # fmt: skip
+        w = engagement_windows(paths, kind, self.units, self.look_s)
+        pk = self.units.pk[:, kind].T
+        rounds = np.array([s.loaded for s in self.state])
+        free = np.array([s.cls.channels - s.in_flight for s in self.state])
+        now_open = w.feasible & (w.first_s <= 1.0)  # the window is open: launch now
+        plan = assign(
+            np.array([b.value * min(b.p_area, 1.0) for b in cand]), pk, now_open, w.sls,
+            rounds, np.maximum(free, 0), self.units.cost_usd, method="greedy",
+        )  # fmt: skip
+        for n in np.flatnonzero(plan.unit >= 0).tolist():
+            b, u = cand[n], int(plan.unit[n])
+            aid = f"own:{b.track_id}"
+            item = AdviceItem(
+                advice_id=aid, system_track=0, unit=self.units.ids[u], shots=int(plan.shots[n]),
+                launch_open=now + float(w.open_s[n, u]), launch_close=now + float(w.close_s[n, u]),
+                t_intercept=now + float(w.hit_s[n, u]),
+                intercept=tuple(float(v) for v in w.hit_pos[n, u]),  # type: ignore[arg-type]
+                launch2=now + float(np.nan_to_num(w.launch2_s[n, u])),
+                x=tuple(float(v) for v in xs[n]), threat_class=b.threat_class, area=b.area,
+                own_area=True, t_arrival=b.t_impact, aim_lat_deg=b.impact_lat_deg,
+                aim_lon_deg=b.impact_lon_deg,
+            )  # fmt: skip
+            reason = self.policy.decide(b.threat_class, b.area, True, item.intercept)
+            if reason:
+                continue
+            self.jobs[aid] = _Job(item, u, "assigned", now, t_state=now)
+
+
+def _position_now(j: _Job, now: float) -> tuple[float, float, float]:
+    """The threat's position extrapolated from its state to ``now`` (straight line)."""
+    x = np.asarray(j.item.x, dtype=np.float64)
+    p = x[:3] + x[3:] * (now - j.t_state)
+    return (float(p[0]), float(p[1]), float(p[2]))

@@ -1,0 +1,243 @@
+"""The coordinator's engagement advice: a weapon–target plan per cycle, deconflicted.
+
+Every assessment cycle :meth:`Planner.plan` takes the threats the coordinator assessed,
+predicts their paths, computes the launch windows of every (threat, unit) pair
+(:mod:`mead.engage.windows`) and assigns units (:func:`mead.engage.assign.assign`) to the
+threats nobody is advised on yet. The advice for each partner lists only that partner's
+own units (an :class:`~mead.messages.Advice` to its owner alone), so no partner learns
+another's units from it.
+
+Deconfliction lives in the planner's book, fed by the partners' statuses
+(:meth:`Planner.take`): a threat advised to a unit stays with it (its window and intercept
+re-planned as the track changes) until the partner declines, runs out of rounds, misses,
+or the pair's window is gone — then the threat is offered again, to another unit; a
+declined (threat, unit) pair is never offered again. A threat being engaged is not
+offered to anyone else, so two partners are never on one object unless the plan itself
+asked for a second round (shoot-look-shoot, by the same unit, after the first missed).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+
+from mead.engage.assign import DEADLINE_S, assign
+from mead.engage.units import THREAT_KINDS, UnitTable
+from mead.engage.windows import (
+    LOOK_S,
+    Windows,
+    engagement_windows,
+    predict_paths,
+    within_reach,
+)
+from mead.messages import Advice, AdviceItem, Engagement, TrackClass
+from mead.threat.base import Threat
+from mead.types import States
+
+
+@dataclass
+class _Advised:
+    """One (threat, unit) pairing the coordinator has advised and not given up."""
+
+    item: AdviceItem
+    unit: int  # row in the unit table
+    state: str = "advised"  # or a partner's EngageState
+
+
+class Planner:
+    """Plans and deconflicts engagement advice for all fire units of a coalition.
+
+    Parameters
+    ----------
+    units : every fire unit the partners declared to the coordinator.
+    look_s : kill assessment time before a second round, s.
+    deadline_s : time the exact assignment may take per cycle, s.
+    method : "milp" (greedy fallback at the deadline) or "greedy".
+    samples : samples per predicted path.
+    """
+
+    def __init__(
+        self,
+        units: UnitTable,
+        *,
+        look_s: float = LOOK_S,
+        deadline_s: float = DEADLINE_S,
+        method: str = "milp",
+        samples: int = 48,
+    ) -> None:
+        self.units = units
+        self.look_s, self.deadline_s, self.method, self.samples = (
+            look_s,
+            deadline_s,
+            method,
+            samples,
+        )
+        self.rounds_left = np.array([c.rounds for c in units.classes], dtype=np.int64)
+        self.channels = np.array([c.channels for c in units.classes], dtype=np.int64)
+        self.owners = sorted(set(units.owners))
+        self.advised: dict[int, _Advised] = {}  # STN → its pairing
+        self.declined: set[tuple[int, int]] = set()  # (STN, unit row) never offered again
+        self.done: set[int] = set()  # STNs reported intercepted
+        self.counters: Counter[str] = Counter()
+        self.offers: Counter[tuple[int, int]] = Counter()  # (STN, unit row) → offers made
+
+    def take(self, sender: str, msg: Engagement) -> None:
+        """Book a partner's statuses; statuses about another partner's unit are ignored
+        and counted (``foreign_unit``)."""
+        for s in msg.statuses:
+            try:
+                u = self.units.index(s.unit)
+            except ValueError:
+                u = -1
+            if u < 0 or self.units.owners[u] != sender:
+                self.counters["foreign_unit"] += 1
+                continue
+            self.rounds_left[u] = s.rounds_left
+            a = self.advised.get(s.system_track)
+            mine = a is not None and a.item.advice_id == s.advice_id
+            if s.state in ("declined", "out_of_rounds"):
+                if (s.system_track, u) not in self.declined:
+                    self.counters[s.state] += 1
+                self.declined.add((s.system_track, u))
+                if mine:
+                    del self.advised[s.system_track]
+            elif s.state == "intercepted":
+                self.done.add(s.system_track)
+                if mine:
+                    del self.advised[s.system_track]
+            elif s.state == "missed" and mine:
+                del self.advised[s.system_track]  # offered again next cycle
+            elif mine and a is not None:
+                a.state = s.state
+
+    def plan(
+        self, t: float, threats: Sequence[Threat], ids: Sequence[str], x: States
+    ) -> dict[str, Advice]:
+        """The advice of cycle ``t`` (UTC s) for each owner of units: re-plans what is
+        advised, offers the rest. ``threats`` as assessed; ``ids`` (N,) and ``x`` (N, 6)
+        the system tracks they refer to."""
+        best = _worst_first(threats)
+        rows = {tid: i for i, tid in enumerate(ids)}
+        best = [b for b in best if b.track_id in rows and b.system_track not in self.done]
+        gone = set(self.advised) - {b.system_track for b in best}
+        for stn in gone:  # track lost or no longer a threat: withdraw unless in flight
+            if self.advised[stn].state != "engaging":
+                del self.advised[stn]
+        items = {s: a.item for s, a in self.advised.items() if a.state == "engaging"}
+        if best and len(self.units):
+            xs = np.stack([x[rows[b.track_id]] for b in best])
+            near = within_reach(xs, self.units) | np.array(
+                [b.system_track in self.advised for b in best]
+            )
+            if near.any():
+                best = [b for b, k in zip(best, near, strict=True) if k]
+                items |= self._plan(t, best, xs[near])
+        out: dict[str, list[AdviceItem]] = {o: [] for o in self.owners}
+        for stn in sorted(items):
+            out[self.units.owners[self.advised[stn].unit]].append(items[stn])
+        self.counters["plans"] += 1
+        return {o: Advice(recipient=o, t=t, items=tuple(v)) for o, v in out.items()}
+
+    def _plan(self, t: float, threats: list[Threat], x: States) -> dict[int, AdviceItem]:
+        """Windows of every candidate against every unit; keep the advised pairs that still
+        have one, assign the rest."""
+        kind = np.array([THREAT_KINDS.index(b.threat_class) for b in threats])
+        fast = kind < 2
+        paths = predict_paths(
+            x,
+            fast,
+            np.array([b.tgo_s for b in threats]),
+            np.array([b.impact_lat_deg for b in threats]),
+            np.array([b.impact_lon_deg for b in threats]),
+            samples=self.samples,
+        )
+        w = engagement_windows(paths, kind, self.units, self.look_s)
+        pk = self.units.pk[:, kind].T
+        feasible = w.feasible.copy()
+        for n, b in enumerate(threats):
+            for u in range(len(self.units)):
+                if (b.system_track, u) in self.declined:
+                    feasible[n, u] = False
+        rounds, free = self.rounds_left.copy(), self.channels.copy()
+        busy = [a.unit for a in self.advised.values() if a.state == "engaging"]
+        np.subtract.at(free, busy, 1)
+        out: dict[int, AdviceItem] = {}
+        keep = np.zeros(len(threats), bool)
+        for n, b in enumerate(threats):  # advised pairs keep their unit while it can
+            a = self.advised.get(b.system_track)
+            if a is None:
+                continue
+            u, s = a.unit, a.item.shots
+            if a.state == "engaging":  # in flight: keep, with the newest threat data
+                keep[n] = True
+                a.item = msgspec.structs.replace(
+                    a.item, x=tuple(float(v) for v in x[n]), t_arrival=b.t_impact,
+                    aim_lat_deg=b.impact_lat_deg, aim_lon_deg=b.impact_lon_deg,
+                )  # fmt: skip
+                out[b.system_track] = a.item
+            elif feasible[n, u] and (s == 1 or w.sls[n, u]) and rounds[u] >= s and free[u] >= 1:
+                keep[n] = True
+                rounds[u] -= s
+                free[u] -= 1
+                out[b.system_track] = self._item(t, b, x[n], w, n, u, s, pk[n, u])
+                a.item = out[b.system_track]
+            else:
+                del self.advised[b.system_track]
+        value = np.array([b.value * min(b.p_area, 1.0) for b in threats])
+        value[keep] = 0.0  # already placed
+        plan = assign(
+            value, pk, feasible, w.sls, np.maximum(rounds, 0), np.maximum(free, 0),
+            self.units.cost_usd, deadline_s=self.deadline_s, method=self.method,
+        )  # fmt: skip
+        self.counters[f"plan_{plan.method}"] += 1
+        for n in np.flatnonzero(plan.unit >= 0).tolist():
+            b, u, s = threats[n], int(plan.unit[n]), int(plan.shots[n])
+            self.offers[(b.system_track, u)] += 1  # a new offer gets a new advice id
+            item = self._item(t, b, x[n], w, n, u, s, pk[n, u])
+            out[b.system_track] = item
+            self.advised[b.system_track] = _Advised(item, u)
+            self.counters["advised"] += 1
+        return out
+
+    def _item(
+        self, t: float, b: Threat, x: np.ndarray, w: Windows, n: int, u: int, s: int, p: float
+    ) -> AdviceItem:
+        uid = self.units.ids[u]
+        cls: TrackClass = b.threat_class
+        return AdviceItem(
+            advice_id=f"{b.system_track}/{uid}/{self.offers[(b.system_track, u)]}",
+            system_track=b.system_track,
+            unit=uid,
+            shots=s,
+            launch_open=t + float(w.open_s[n, u]),
+            launch_close=t + float(w.close_s[n, u]),
+            t_intercept=t + float(w.hit_s[n, u]),
+            intercept=tuple(float(v) for v in w.hit_pos[n, u]),  # type: ignore[arg-type]
+            launch2=t + float(w.launch2_s[n, u]) if s == 2 else 0.0,
+            t_intercept2=t + float(w.hit2_s[n, u]) if s == 2 else 0.0,
+            x=tuple(float(v) for v in x),
+            t_arrival=b.t_impact,
+            aim_lat_deg=b.impact_lat_deg,
+            aim_lon_deg=b.impact_lon_deg,
+            threat_class=cls,
+            area=b.area,
+            own_area=b.owner == self.units.owners[u],
+            p_kill=float(1.0 - (1.0 - p) ** s),
+            value=float(b.value * min(b.p_area, 1.0)),
+        )
+
+
+def _worst_first(threats: Sequence[Threat]) -> list[Threat]:
+    """One threat per track: the area it most endangers (value × probability)."""
+    best: dict[str, Threat] = {}
+    for b in threats:
+        if b.threat_class not in THREAT_KINDS:
+            continue
+        cur = best.get(b.track_id)
+        if cur is None or b.value * b.p_area > cur.value * cur.p_area:
+            best[b.track_id] = b
+    return list(best.values())

@@ -1,0 +1,138 @@
+"""Engagement figures of a run: what was engaged, intercepted and spent, and what leaked.
+
+From the ``launch`` and ``intercept`` events the simulated interceptors record and the
+truth table. Per threat class: objects engaged (at least one round fired at them),
+intercepted (killed), leakers (reached their target area: arrived within the run and
+not killed before), interceptors spent (rounds fired at objects of the class; rounds at
+no object count under ``none``), spent per kill and their cost; double engagements:
+objects with rounds from two different units in the air at once (a planned second round
+follows the first's miss, so it never counts). Per defended area: leakers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mead.events import Event, Intercept, Launch
+from mead.sim.base import TruthTable
+
+THREATS = ("ballistic", "rocket", "cruise", "drone")
+
+
+def engagement_figures(
+    truth: TruthTable, events: Sequence[Event], epoch_s: float, duration_s: float
+) -> dict[str, Any]:
+    """The engagement summary of one run (see the module doc)."""
+    index = {tid: i for i, tid in enumerate(truth.ids)}
+    kind = np.asarray(truth.kind)
+    launches = [e for e in events if isinstance(e, Launch)]
+    t_kill = np.full(len(truth), np.inf)
+    for e in events:
+        if isinstance(e, Intercept) and e.killed and e.truth is not None:
+            i = index[e.truth]
+            t_kill[i] = min(t_kill[i], e.t - epoch_s)
+    engaged = np.zeros(len(truth), bool)
+    spent: dict[str, int] = defaultdict(int)
+    cost: dict[str, float] = defaultdict(float)
+    rounds: dict[int, list[Launch]] = defaultdict(list)
+    for e in launches:
+        i = index.get(e.truth, -1) if e.truth is not None else -1
+        c = str(kind[i]) if i >= 0 else "none"
+        spent[c] += 1
+        cost[c] += e.cost_usd
+        if i >= 0:
+            engaged[i] = True
+            rounds[i].append(e)
+    double = np.zeros(len(truth), bool)
+    for i, rs in rounds.items():
+        double[i] = _overlapping(rs)
+    threat = np.isin(kind, THREATS)
+    killed = np.isfinite(t_kill)
+    arrived = threat & (truth.t_end <= duration_s) & ~(t_kill < truth.t_end)
+    by_class: dict[str, Any] = {}
+    for c in THREATS:
+        sel = kind == c
+        if not sel.any():
+            continue
+        k = int((sel & killed).sum())
+        by_class[c] = {
+            "threats": int(sel.sum()),
+            "engaged": int((sel & engaged).sum()),
+            "intercepted": k,
+            "leakers": int((sel & arrived).sum()),
+            "interceptors_spent": spent.get(c, 0),
+            "spent_per_kill": round(spent.get(c, 0) / k, 2) if k else None,
+            "cost_usd": cost.get(c, 0.0),
+            "double_engagements": int((sel & double).sum()),
+        }
+    target = np.asarray(truth.target_area)
+    by_area = {
+        str(a): {"threats": int((threat & (target == a)).sum()),
+                 "leakers": int((arrived & (target == a)).sum())}
+        for a in sorted(set(target[threat].tolist()))
+    }  # fmt: skip
+    total_spent = sum(spent.values())
+    return {
+        "engaged": int((threat & engaged).sum()),
+        "intercepted": int((threat & killed).sum()),
+        "leakers": int(arrived.sum()),
+        "interceptors_spent": total_spent,
+        "rounds_at_nothing": spent.get("none", 0),
+        "cost_usd": float(sum(cost.values())),
+        "double_engagements": int((threat & double).sum()),
+        "by_class": by_class,
+        "by_area": by_area,
+    }
+
+
+def _overlapping(rounds: list[Launch]) -> bool:
+    """Two rounds from different units in the air at once."""
+    rs = sorted(rounds, key=lambda e: e.t)
+    for a in range(len(rs)):
+        for b in range(a + 1, len(rs)):
+            if rs[b].t >= rs[a].t_intercept:
+                break
+            if rs[b].unit != rs[a].unit:
+                return True
+    return False
+
+
+def format_engagement(eng: dict[str, Any]) -> list[str]:
+    """The summary's engagement section as text lines (alliance vs national-only)."""
+    a, n = eng["alliance"], eng["national"]
+    out = [
+        "engagements, alliance vs national-only (A/N):",
+        f"{'class':<10}{'threats':>8}{'engaged':>10}{'killed':>10}{'leakers':>10}"
+        f"{'rounds':>10}{'per kill':>11}{'double':>8}",
+    ]
+    for c, r in a["by_class"].items():
+        q = n["by_class"][c]
+
+        def pk(v: float | None) -> str:
+            return "-" if v is None else f"{v:.1f}"
+
+        out.append(
+            f"{c:<10}{r['threats']:>8}{_ab(r, q, 'engaged'):>10}{_ab(r, q, 'intercepted'):>10}"
+            f"{_ab(r, q, 'leakers'):>10}{_ab(r, q, 'interceptors_spent'):>10}"
+            f"{pk(r['spent_per_kill']) + '/' + pk(q['spent_per_kill']):>11}"
+            f"{_ab(r, q, 'double_engagements'):>8}"
+        )
+    fewer = n["leakers"] - a["leakers"]
+    out.append(
+        f"leakers: alliance {a['leakers']}, national-only {n['leakers']} "
+        f"({f'{fewer} fewer' if fewer >= 0 else f'{-fewer} more'} with the alliance); "
+        f"interceptors {a['interceptors_spent']}/{n['interceptors_spent']} "
+        f"(${a['cost_usd'] / 1e6:.1f} M / ${n['cost_usd'] / 1e6:.1f} M), "
+        f"rounds that met nothing {a['rounds_at_nothing']}/{n['rounds_at_nothing']}"
+    )
+    leaky = [f"{k} {v['leakers']}/{n['by_area'][k]['leakers']}" for k, v in a["by_area"].items()]
+    out.append("leakers per defended area (A/N): " + ", ".join(leaky))
+    return out
+
+
+def _ab(a: dict[str, Any], n: dict[str, Any], key: str) -> str:
+    return f"{a[key]}/{n[key]}"

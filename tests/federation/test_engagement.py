@@ -1,0 +1,219 @@
+"""Engagement between real nodes: sovereign decisions, re-offers, what advice reveals.
+
+A drone flies at partner B's capital past A's short-range unit; the tracks reach the
+coordinator as A's releases. The coordinator advises A's unit first (a better kill
+probability), A's engagement policy helps no one else and declines, and the coordinator
+offers the drone again — to B's own unit, which engages it. Everything A and B receive is
+checked for the other's unit, on the in-process bus and over real nats-servers.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from mead import geo
+from mead.engage.fire_control import NoEffector
+from mead.engage.policy import decode_engagement_policy
+from mead.events import Decision
+from mead.federation.envelope import Opener, seal
+from mead.federation.identity import Identity, KeyRegistry
+from mead.federation.inprocess import InProcessBus
+from mead.federation.nats import NatsBus
+from mead.federation.natsserver import LocalFederation
+from mead.federation.policy import Policy
+from mead.messages import Advice, Envelope, Track, TrackBatch, decode
+from mead.runtime.node import CoordinatorNode, PartnerNode
+from mead.runtime.wiring import build_coordinator, build_partner
+from mead.scenario import Scenario, decode_yaml
+
+T0 = 1_713_038_400.0
+A_SITE = (31.84, 35.61)  # 4.4 km north of the drone's path
+SCENARIO = f"""
+name: engage
+partners:
+  - name: A
+    fire_units:
+      - {{id: A-SR, type: short_range, site: {{lat_deg: {A_SITE[0]}, lon_deg: {A_SITE[1]}}},
+         params: {{pk: {{drone: 0.95}}}}}}
+  - name: B
+    fire_units:
+      - {{id: B-SR, type: short_range, site: {{lat_deg: 31.75, lon_deg: 35.35}}}}
+defended_areas:
+  - {{name: Capital, owner: B, value: 10,
+     circle: {{lat_deg: 31.77, lon_deg: 35.21, radius_km: 15}}}}
+"""
+SC = decode_yaml(SCENARIO, Scenario)
+
+
+def drone_track(t: float) -> Track:
+    """A drone at 1,000 m flying due west at 51 m/s, 35 km east of A's unit at T0."""
+    lat, lon0 = 31.80, 35.97
+    lon = lon0 - np.degrees(51.0 * (t - T0) / (geo.R_MEAN_M * np.cos(np.radians(lat))))
+    p = geo.geodetic2ecef(np.array([lat]), np.array([lon]), np.array([1000.0]))[0]
+    v = geo.enu_rotation(lat, lon).T @ np.array([-51.0, 0.0, 0.0])
+    P = np.diag([100.0**2] * 3 + [3.0**2] * 3)
+    return Track(
+        track_id="A-T1",
+        t=t,
+        x=(*p.tolist(), *v.tolist()),
+        P=tuple(P.ravel().tolist()),
+        cls="drone",
+    )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = T0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def coalition(endpoint: Callable[[str], Any], clock: Callable[[], float]) -> tuple:
+    """C0, A (helps no one) and B (defaults), wired by the one wiring point."""
+    ids = {n: Identity.generate(n, seed=n.encode().ljust(32, b"#")) for n in ("A", "B", "C0")}
+    reg = KeyRegistry({n: i.verify_key for n, i in ids.items()})
+    events: list[Any] = []
+
+    def opener() -> Opener:
+        return Opener(reg, max_age_s=60.0, clock=clock)
+
+    coord = build_coordinator(SC, identity=ids["C0"], endpoint=endpoint("C0"), opener=opener())
+    coord.assess_s = 1.0
+    pol = {
+        "A": decode_engagement_policy("partner: A\nhelp_others: false\n"),
+        "B": decode_engagement_policy("partner: B\n"),
+    }
+    partners = {
+        n: build_partner(
+            SC, n, identity=ids[n], endpoint=endpoint(n), opener=opener(),
+            policy=Policy.nothing(n), scans=iter(()), epoch_s=0.0, engagement=pol[n],
+            effector=NoEffector(), emit=events.append,
+        )
+        for n in ("A", "B")
+    }  # fmt: skip
+    return coord, partners, ids, events
+
+
+def fly(
+    coord: CoordinatorNode,
+    partners: dict[str, PartnerNode],
+    ids: dict,
+    clock: Any,
+    a_endpoint: Any,
+    until_s: float,
+    tick: Callable[[], None] = lambda: None,
+) -> None:
+    """A releases the drone track every second; every node steps every 0.5 s."""
+    next_release = clock.t
+    while clock.t < T0 + until_s:
+        if clock.t >= next_release:
+            batch = TrackBatch(source="", t=clock.t, tracks=(drone_track(clock.t),))
+            a_endpoint.publish("tracks.C0", seal(ids["A"], batch, clock.t))
+            next_release += 1.0
+        coord.step(clock())
+        for p in partners.values():
+            p.step(clock())
+        tick()
+        clock.t += 0.5
+
+
+def test_declined_advice_is_honoured_and_the_threat_offered_again() -> None:
+    clock = Clock()
+    bus = InProcessBus(clock, [], np.random.default_rng(0))
+    coord, partners, ids, events = coalition(bus.connect, clock)
+    spies = {n: bus.connect("spy").subscribe(f"advice.{n}") for n in ("A", "B")}
+    fly(coord, partners, ids, clock, partners["A"].endpoint, 40.0)
+
+    decisions = [e for e in events if isinstance(e, Decision)]
+    a = [d for d in decisions if d.node == "A"]
+    b = [d for d in decisions if d.node == "B"]
+    assert a and not any(d.accepted for d in a), decisions
+    assert a[0].reason == "policy: no help for other partners" and a[0].unit == "A-SR"
+    assert b and b[0].accepted and b[0].unit == "B-SR" and b[0].own_area
+    assert b[0].system_track == a[0].system_track and b[0].t > a[0].t  # offered again
+    fa, fb = partners["A"].fire, partners["B"].fire
+    assert fa is not None and fb is not None
+    assert isinstance(fa.effector, NoEffector) and not fa.effector.shots  # A never fired
+    assert isinstance(fb.effector, NoEffector) and [s.unit for s in fb.effector.shots] == ["B-SR"]
+    assert coord.planner is not None and coord.planner.counters["declined"] == 1
+    # the coordinator never offers A's unit the drone again
+    items_a = [it for _, d in spies["A"].drain() for it in _advice(d).items]
+    assert items_a and {it.advice_id for it in items_a} == {a[0].advice_id}
+    for _, data in spies["B"].drain():
+        assert_nothing_of_a(data)
+
+
+def _advice(data: bytes) -> Advice:
+    msg = decode(msgspec.msgpack.decode(data, type=Envelope).payload)
+    assert isinstance(msg, Advice)
+    return msg
+
+
+def assert_nothing_of_a(data: bytes) -> None:
+    """Nothing of A's unit: not its id, not its site's coordinates, in the bytes or the
+    decoded advice."""
+    assert b"A-SR" not in data
+    for v in A_SITE:
+        assert struct.pack(">d", v) not in data
+    adv = _advice(data)
+    assert all(it.unit == "B-SR" for it in adv.items)
+    site = geo.geodetic2ecef(np.array([A_SITE[0]]), np.array([A_SITE[1]]), np.zeros(1))[0]
+    for it in adv.items:
+        assert np.linalg.norm(np.asarray(it.intercept) - site) > 1.0  # not A's site
+
+
+def test_over_nats_b_sees_no_advice_about_a_and_the_decline_still_reoffers(
+    federation_factory: Callable[..., LocalFederation],
+) -> None:
+    lf = federation_factory(partners=("A", "B"), coordinator="C0")
+    clock = Clock()
+    b_acc = lf.partner_accounts("B")
+    spies = [
+        NatsBus(b_acc["LOCAL"]),
+        NatsBus(b_acc["RELEASE"]),
+        NatsBus(lf.hub_accounts()["PARTNER_B"]),  # B's embassy on the hub
+    ]
+    try:
+        subs = [s.connect("spy").subscribe(">") for s in spies]
+        buses = {"C0": lf.coordinator_bus(), "A": lf.partner_bus("A"), "B": lf.partner_bus("B")}
+        coord, partners, ids, events = coalition(lambda n: buses[n].connect(n), clock)
+        seen: list[tuple[str, bytes]] = []
+        fb = partners["B"].fire
+        assert fb is not None and isinstance(fb.effector, NoEffector)
+        deadline = time.monotonic() + 60.0
+
+        def tick() -> None:  # the wire needs real time: 0.5 s of scenario per 40 ms
+            time.sleep(0.04)
+            for s in subs:
+                seen.extend(s.drain())
+            if fb.effector.shots or time.monotonic() > deadline:  # type: ignore[attr-defined]
+                clock.t = T0 + 1e9  # done
+
+        fly(coord, partners, ids, clock, partners["A"].endpoint, 120.0, tick)
+        time.sleep(0.3)
+        for s in subs:
+            seen.extend(s.drain())
+    finally:
+        for s in spies:
+            s.close()
+    decisions = [e for e in events if isinstance(e, Decision)]
+    assert [(d.node, d.accepted) for d in decisions][:2] == [("A", False), ("B", True)]
+    assert [s.unit for s in fb.effector.shots] == ["B-SR"]
+    assert coord.planner is not None and coord.planner.counters["declined"] == 1
+    assert not coord.inbox.rejected and coord.counters["engagement_reports"] > 0
+    advice = [d for subj, d in seen if subj == "advice.B"]
+    assert advice, {subj for subj, _ in seen}
+    assert not any(subj.endswith(".A") for subj, _ in seen)
+    for subj, data in seen:
+        assert b"A-SR" not in data, subj
+        for v in A_SITE:
+            assert struct.pack(">d", v) not in data
+    for data in advice:
+        assert_nothing_of_a(data)
