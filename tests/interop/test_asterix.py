@@ -111,3 +111,53 @@ def test_plots_sent_over_udp_become_a_confirmed_track() -> None:
     x = rep.x[0]
     want = geo.enu2ecef(enu[-1], *site)
     assert np.linalg.norm(x[:3] - want) < 500.0
+
+
+def test_a_node_sends_what_it_holds_as_cat062_over_udp() -> None:
+    """``Cat062Output`` (a live node's ``asterix_out``): each cycle's held tracks arrive on
+    a UDP socket as CAT062 with their numbers and positions; a track no longer held is not
+    sent again, an empty cycle sends nothing, and a bad state is counted, not raised."""
+    from mead.runtime.node import Held
+
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(5.0)
+    target = out.AsterixTarget(udp=f"127.0.0.1:{rx.getsockname()[1]}", sac=25, sic=7)
+    sink = out.Cat062Output([target])
+    lat, lon, alt = np.array([32.0, 31.5]), np.array([35.0, 34.8]), np.array([3000.0, 900.0])
+    x = np.hstack([geo.geodetic2ecef(lat, lon, alt), np.zeros((2, 3))])
+
+    def held(ids: list[str], xs: np.ndarray) -> Held:
+        n = len(ids)
+        return Held("P1", T0, ids, xs, ["drone"] * n, np.ones(n), np.full(n, ""))
+
+    def received() -> list[dict[str, object]]:
+        return _decode(rx.recvfrom(65536)[0], 62)
+
+    try:
+        sink.show(held(["P1-T000042", "P1-T004100"], x))
+        recs = received()
+        assert [(r["sac"], r["sic"], r["track"]) for r in recs] == [(25, 7, 42), (25, 7, 4)]
+        for r, la, lo in zip(recs, lat, lon, strict=True):
+            assert abs(r["lat_deg"] - la) < 1e-5 and abs(r["lon_deg"] - lo) < 1e-5
+        sink.show(held(["P1-T000042"], x[:1]))  # the other track is no longer held
+        assert [r["track"] for r in received()] == [42]
+        sink.show(held([], x[:0]))  # nothing held: nothing sent
+        sink.show(held(["P1-T000043"], np.full((1, 6), np.nan)))  # a bad state: counted
+        with pytest.raises(TimeoutError):
+            rx.settimeout(0.3)
+            rx.recvfrom(65536)
+    finally:
+        counters = sink.close()
+        rx.close()
+    assert counters["cat062_tracks"] == 3 and counters["cat062_datagrams"] == 2
+    assert counters["cat062_errors"] == 1 and counters["cat062_error_ParameterError"] == 1
+
+
+def test_asterix_target_names_a_bad_address() -> None:
+    import msgspec
+
+    with pytest.raises(msgspec.ValidationError, match="host:port"):
+        msgspec.convert({"udp": "239.1.2.3", "sac": 1, "sic": 2}, out.AsterixTarget)
+    with pytest.raises(msgspec.ValidationError, match="sac"):
+        msgspec.convert({"udp": "239.1.2.3:8600", "sac": 300, "sic": 2}, out.AsterixTarget)

@@ -9,13 +9,17 @@ I062/185 velocity 0.25 m/s, I048/040 range 1/256 NM and azimuth 360/2¹⁶ deg.
 from __future__ import annotations
 
 import socket
+from collections import Counter
 from collections.abc import Sequence
+from typing import Annotated, Any
 
 import numpy as np
+from msgspec import Meta, Struct
 
 from mead import geo
 from mead.errors import ParameterError
 from mead.sensors.asterix import EDITIONS, _generated
+from mead.threat.base import track_number
 from mead.types import Array
 
 MAX_BLOCK_BYTES = 1400
@@ -162,3 +166,62 @@ class UdpSender:
     def close(self) -> None:
         """Close the socket."""
         self._sock.close()
+
+
+class AsterixTarget(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where a live node sends what it holds as CAT062 system tracks (node config
+    ``asterix_out``), e.g. ``{udp: "239.1.2.3:8600", sac: 25, sic: 1}``."""
+
+    udp: str  # host:port of the receiver or multicast group
+    sac: Annotated[int, Meta(ge=0, le=255)]  # system area code of this node (I062/010)
+    sic: Annotated[int, Meta(ge=0, le=255)]  # system identification code
+    ttl: Annotated[int, Meta(ge=1, le=255)] = 1  # multicast hops
+
+    def __post_init__(self) -> None:
+        host, _, port = self.udp.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"udp must be host:port (got {self.udp!r})")
+
+    def address(self) -> tuple[str, int]:
+        """(host, port) to send to."""
+        host, _, port = self.udp.rpartition(":")
+        return host, int(port)
+
+
+class Cat062Output:
+    """Sends, every cycle, the tracks a node holds as CAT062 to each target.
+
+    It is given what the node's operator's map is given (:class:`mead.runtime.node.Held`:
+    a partner's own tracks, the coordinator's fused ones), so a node sends only what it
+    holds; a partner does not pass on the coordinator's picture. Track numbers are the
+    ids' numbers modulo 4096 (I062/040 holds 12 bits here); an empty cycle sends nothing.
+    """
+
+    def __init__(self, targets: Sequence[AsterixTarget]) -> None:
+        self.targets = list(targets)
+        self._senders = [UdpSender(t.address(), t.ttl) for t in self.targets]
+        self.counters: Counter[str] = Counter()
+
+    def show(self, held: Any) -> None:
+        """Send ``held`` (a ``Held``): one CAT062 record per track, to every target."""
+        n = len(held.ids)
+        if n == 0:
+            return
+        tn = np.array([track_number(i) % 4096 for i in held.ids])
+        t = np.full(n, held.t)
+        for target, sender in zip(self.targets, self._senders, strict=True):
+            try:
+                sender.send(encode062(tn, t, held.x, (target.sac, target.sic)))
+            except (OSError, ParameterError) as e:  # a bad state or a down route: counted
+                self.counters["cat062_errors"] += 1
+                self.counters[f"cat062_error_{type(e).__name__}"] += 1
+                continue
+            self.counters["cat062_tracks"] += n
+        self.counters["cat062_cycles"] += 1
+
+    def close(self) -> dict[str, int]:
+        """Close the sockets; the counters (tracks sent, datagrams, errors)."""
+        for s in self._senders:
+            self.counters["cat062_datagrams"] += s.sent
+            s.close()
+        return dict(self.counters)

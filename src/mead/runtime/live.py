@@ -28,6 +28,7 @@ from msgspec import Meta, Struct
 
 from mead.errors import ConfigError, FieldError, MeadError
 from mead.events import Counters, Emit
+from mead.interop.asterix import AsterixTarget
 from mead.interop.tak import CotTarget
 from mead.runtime.wiring import MAX_MESSAGE_AGE_S, known_nodes, partner_policy
 from mead.scenario.loader import load_yaml
@@ -75,6 +76,7 @@ class NodeConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     duration_s: Positive | None = None  # scenario seconds to run (None: the scenario's)
     max_age_s: Positive = MAX_MESSAGE_AGE_S  # reject envelopes older than this (wire s)
     cot: list[CotTarget] = []  # send what the node holds as Cursor-on-Target there
+    asterix_out: list[AsterixTarget] = []  # send what the node holds as CAT062 there (UDP)
 
 
 def load_node_config(path: str | Path) -> NodeConfig:
@@ -289,6 +291,12 @@ def run_node(
 
         cot = open_outputs(cfg.name, role == "coordinator", cfg.cot, str(base))
         emit, show = cot.tee(emit), _both(show, cot.show)
+    cat062 = None
+    if cfg.asterix_out:
+        from mead.interop.asterix import Cat062Output
+
+        cat062 = Cat062Output(cfg.asterix_out)
+        show = _both(show, cat062.show)
     bus = _bus(cfg, pattern, base)
     node: Any
     feeds: list[Any] = []
@@ -343,6 +351,7 @@ def run_node(
         endpoint.flush()
     finally:
         cot_counters = cot.close() if cot is not None else {}
+        cot_counters |= cat062.close() if cat062 is not None else {}
         for f in feeds:
             f.close()
         bus.close()
