@@ -154,6 +154,13 @@ def _parser() -> argparse.ArgumentParser:
             help="append JSON-line events here (default: stdout)",
         )
         n.set_defaults(role="coordinator" if role == "coordinator" else "partner")
+        if role == "coordinator":
+            n.add_argument(
+                "--standby",
+                action="store_true",
+                help="run as a standby: shadow the active coordinator, take over when its "
+                "lease lapses (docs/operations.md)",
+            )
         _web_args(n)
 
     u = command(
@@ -180,6 +187,19 @@ def _parser() -> argparse.ArgumentParser:
         "--web",
         action="store_true",
         help="every node serves its live map on a port of 127.0.0.1 (listed on start)",
+    )
+    u.add_argument(
+        "--standby",
+        action="store_true",
+        help="also run a standby coordinator that takes over when the active one stops",
+    )
+    u.add_argument(
+        "--kill-active-at",
+        type=float,
+        default=None,
+        metavar="S",
+        help="failover drill: SIGKILL the active coordinator S scenario seconds in "
+        "(needs --standby)",
     )
 
     k = command(
@@ -377,6 +397,12 @@ def _cmd_node(args: argparse.Namespace) -> int:
     from mead.runtime.live import load_node_config, run_node
 
     cfg = load_node_config(args.config)
+    if getattr(args, "standby", False):
+        import msgspec
+
+        cfg = msgspec.structs.replace(
+            cfg, failover=msgspec.structs.replace(cfg.failover, standby=True)
+        )
     web = None
     if args.web is not None:
         from mead.server.nodemap import WebOptions
@@ -453,7 +479,13 @@ def _cmd_up(args: argparse.Namespace) -> int:
     from mead.runtime.up import format_up, up
 
     summary = up(
-        args.scenario, args.workdir, duration_s=args.duration, speed=args.speed, web=args.web
+        args.scenario,
+        args.workdir,
+        duration_s=args.duration,
+        speed=args.speed,
+        web=args.web,
+        standby=args.standby,
+        kill_active_at_s=args.kill_active_at,
     )
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -84,7 +84,28 @@ class Counters(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag=
     run: str = ""
 
 
-Event = AlertReceived | AlertSent | Rejected | PictureReceived | Counters | AlertAcknowledged
+class Leadership(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="leadership"):
+    """A coordinator instance became the active coordinator or stood down (live failover)."""
+
+    node: str  # the coordinator's pseudonym (shared by its instances)
+    instance: str  # which instance, e.g. "C0" or "C0-standby"
+    role: str  # "active" or "standby"
+    t: float  # wire time of the step it changed at, UTC s
+    t_wall: float  # wall time of the change, UTC s
+    resent: int = 0  # alerts computed in standby that the previous active never sent
+    suppressed: int = 0  # alerts computed in standby that the previous active had sent
+    run: str = ""
+
+
+Event = (
+    AlertReceived
+    | AlertSent
+    | Rejected
+    | PictureReceived
+    | Counters
+    | AlertAcknowledged
+    | Leadership
+)
 """Every event kind."""
 
 AlertEvent = AlertReceived | AlertSent
@@ -134,6 +155,7 @@ __all__ = [
     "DECODER",
     "Emit",
     "Event",
+    "Leadership",
     "PictureReceived",
     "Rejected",
     "encode_line",

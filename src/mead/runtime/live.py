@@ -16,6 +16,7 @@ Events (``mead.events``: alerts received, rejections, final counters) go to ``em
 from __future__ import annotations
 
 import math
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from msgspec import Meta, Struct
+from msgspec import Meta, Struct, field
 
 from mead.errors import ConfigError, MeadError
 from mead.events import Counters, Emit
@@ -32,6 +33,7 @@ from mead.scenario.loader import load_yaml
 from mead.scenario.schema import Scenario
 
 Positive = Annotated[float, Meta(gt=0)]
+_INSTANCE = re.compile(r"[A-Za-z0-9_-]{0,32}")
 
 
 class NatsAccount(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -40,6 +42,34 @@ class NatsAccount(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     url: str  # e.g. nats://127.0.0.1:4222
     user: str
     password: str
+
+
+class CoordinatorFailover(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A coordinator instance's part in failover (:mod:`mead.runtime.failover`).
+
+    Every instance of one coordinator uses the same ``lease_ttl_s`` and ``renew_s``.
+    """
+
+    instance: str = ""  # lease holder and durable consumer name ("": name, or name-standby)
+    standby: bool = False  # start in shadow; take over only a lease gone stale
+    lease_ttl_s: Positive = 5.0  # wall s a lease stands unrenewed before a standby takes it
+    renew_s: Positive = 1.0  # wall s between renewals (and a standby's looks)
+
+    def __post_init__(self) -> None:
+        if 2 * self.renew_s > self.lease_ttl_s:
+            raise ValueError(
+                f"renew_s ({self.renew_s}) must be at most half of lease_ttl_s "
+                f"({self.lease_ttl_s}): a lease must survive one late renewal"
+            )
+        if not _INSTANCE.fullmatch(self.instance):
+            raise ValueError(
+                f"instance ({self.instance!r}) must be letters, digits, '-' or '_' "
+                "(at most 32): it names a durable consumer"
+            )
+
+    def name(self, node: str) -> str:
+        """The instance name: ``instance``, else the node's name (``-standby`` added)."""
+        return self.instance or (f"{node}-standby" if self.standby else node)
 
 
 class NodeConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -59,6 +89,7 @@ class NodeConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     start_wall: float | None = None  # wall time (UTC s) of scenario t=0; None: at start
     duration_s: Positive | None = None  # scenario seconds to run (None: the scenario's)
     max_age_s: Positive = MAX_MESSAGE_AGE_S  # reject envelopes older than this (wire s)
+    failover: CoordinatorFailover = field(default_factory=CoordinatorFailover)  # coordinator
 
 
 def load_node_config(path: str | Path) -> NodeConfig:
@@ -76,14 +107,14 @@ class WireClock:
         return self.epoch_s + (time.time() - self.start_wall) * self.speed
 
 
-def _bus(cfg: NodeConfig, pattern: str) -> Any:
+def _bus(cfg: NodeConfig, pattern: str, consumer: str) -> Any:
     _require_nats_py()
     from mead.federation.nats import ConnSpec, Durable, NatsBus
 
     def spec(a: NatsAccount) -> ConnSpec:
         return ConnSpec(a.url, a.user, a.password)
 
-    durables = [Durable(spec(a), s, cfg.name) for s, a in sorted(cfg.durable.items())]
+    durables = [Durable(spec(a), s, consumer) for s, a in sorted(cfg.durable.items())]
     return NatsBus(
         spec(cfg.nats),
         durable={pattern: durables} if durables else None,
@@ -171,16 +202,23 @@ def run_node(
         emit = nodemap.tee(emit)
         print(f"map of {cfg.name}: {nodemap.server.url}", file=sys.stderr, flush=True)
     show = nodemap.show if nodemap is not None else _no_show
-    bus = _bus(cfg, pattern)
-    node: Any
+    instance = cfg.failover.name(cfg.name) if role == "coordinator" else cfg.name
+    bus = _bus(cfg, pattern, instance)
+    node: Any = None
     try:
         endpoint = bus.connect(cfg.name)
         if role == "coordinator":
             # live partners do not forward ADS-B yet: the coordinator judges on kinematics
             # and on the classes partners release (a partner's ADS-B-identified civil track
             # is released as aircraft)
-            node = build_coordinator(
-                sc, identity=identity, endpoint=endpoint, opener=opener, emit=emit, show=show
+            node = _coordinator(
+                cfg,
+                bus,
+                endpoint,
+                emit,
+                lambda ep, em: build_coordinator(
+                    sc, identity=identity, endpoint=ep, opener=opener, emit=em, show=show
+                ),
             )
         else:
             world = prepare(sc, sc.seed)  # radars and ADS-B receivers, simulated in real time
@@ -202,6 +240,8 @@ def run_node(
         lag = _loop(node, endpoint, clock, run_s, sc.tick_s, stop, after)
         endpoint.flush()
     finally:
+        if hasattr(node, "close"):
+            node.close()
         bus.close()
         if nodemap is not None:
             nodemap.stop()
@@ -210,6 +250,25 @@ def run_node(
     counters |= {f"bus_{k}": v for k, v in endpoint.counters.items()}
     emit(Counters(node=cfg.name, counters=counters))
     return counters
+
+
+def _coordinator(cfg: NodeConfig, bus: Any, endpoint: Any, emit: Emit, build: Any) -> Any:
+    """The coordinator instance behind its lease (:mod:`mead.runtime.failover`)."""
+    from mead.federation.nats import ConnSpec
+    from mead.runtime.failover import failover_coordinator
+
+    fo, own = cfg.failover, cfg.nats
+    return failover_coordinator(
+        bus,
+        ConnSpec(own.url, own.user, own.password),
+        endpoint,
+        build,
+        emit,
+        instance=fo.name(cfg.name),
+        standby=fo.standby,
+        ttl_s=fo.lease_ttl_s,
+        renew_s=fo.renew_s,
+    )
 
 
 def _loop(
@@ -267,4 +326,11 @@ class _Lag:
     max_s: float = 0.0  # worst lateness, wall s
 
 
-__all__ = ["NatsAccount", "NodeConfig", "WireClock", "load_node_config", "run_node"]
+__all__ = [
+    "CoordinatorFailover",
+    "NatsAccount",
+    "NodeConfig",
+    "WireClock",
+    "load_node_config",
+    "run_node",
+]

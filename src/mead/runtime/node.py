@@ -326,6 +326,17 @@ class CoordinatorNode:
             self._sealers[msg.recipient] = sealer
         return seal(sealer, msg, now)
 
+    def resume_sequence(self, seq: int) -> None:
+        """Seal every later message above ``seq`` (a standby taking over: partners must not
+        take its messages for replays of what the previous active coordinator sent)."""
+        self.identity.seq = max(self.identity.seq, seq)
+        self._sealers.clear()
+
+    def resend(self, alert: Alert, now: float) -> None:
+        """Publish ``alert`` again, sealed at ``now`` (a standby sending what it computed
+        while the active coordinator had stopped)."""
+        self.endpoint.publish(f"alerts.{alert.recipient}", self._seal(alert, now))
+
     def _gone(self, ids: list[str]) -> list[str]:
         gone = self._live.difference(ids)
         self._live = set(ids)

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from mead.errors import MeadError
-from mead.events import AlertReceived, Counters, read_events
+from mead.events import AlertReceived, Counters, Leadership, read_events
 from mead.federation.natsconf import Federation
 from mead.federation.policy import Policy, Releaser
 from mead.runtime.wiring import known_nodes, policies
@@ -45,12 +45,17 @@ def up(
     speed: float = 1.0,
     startup_s: float = 4.0,
     web: bool = False,
+    standby: bool = False,
+    kill_active_at_s: float | None = None,
 ) -> dict[str, Any]:
     """Bring a federation up on loopback, run it for ``duration_s`` scenario s, stop it.
 
     Returns a summary: per node its exit code and counters, and the alerts each partner
     received through the coordinator. With ``web``, every node also serves its map on a
     port of 127.0.0.1 of its own, listed on stderr at start (and in the summary).
+    With ``standby``, a second coordinator instance (``<C>-standby``) shadows the first;
+    ``kill_active_at_s`` (scenario s) SIGKILLs the first coordinator's process then — a
+    failover drill (``docs/operations.md``); the summary then has ``killed``.
     """
     from mead.federation.identity import Identity
     from mead.federation.natsserver import LocalFederation
@@ -58,6 +63,8 @@ def up(
 
     if not speed > 0:
         raise MeadError(f"--speed must be > 0 (got {speed})")
+    if kill_active_at_s is not None and not standby:
+        raise MeadError("--kill-active-at needs --standby (nobody would take over)")
     sc = load_scenario(scenario)
     pols = policies(sc, scenario)
     c = sc.coordinator.name
@@ -85,21 +92,28 @@ def up(
             print(f"map of {n}: {url}", file=sys.stderr, flush=True)
         if maps:
             (workdir / "maps.json").write_text(json.dumps(maps, indent=1) + "\n")
-        for n in sorted(known):
+        instances = [(n, n) for n in sorted(known)]
+        instances += [(c, f"{c}-standby")] if standby else []
+        for n, inst in instances:
             cfg = _node_config(lf, n, scenario.resolve(), pols.get(n), start_wall, speed, run_s)
-            path = workdir / f"{n}.yaml"
+            path = workdir / f"{inst}.yaml"
             path.write_text(cfg)
             role = "coordinator" if n == c else "node"
-            ev = workdir / f"{n}.events.jsonl"
+            ev = workdir / f"{inst}.events.jsonl"
             ev.unlink(missing_ok=True)
-            with open(workdir / f"{n}.log", "wb") as log:
+            with open(workdir / f"{inst}.log", "wb") as log:
                 argv = [sys.executable, "-m", "mead.cli", role, str(path), "--events", str(ev)]
-                argv += ["--web", str(ports[n])] if n in ports else []
-                procs[n] = subprocess.Popen(
+                argv += ["--web", str(ports[n])] if n in ports and inst == n else []
+                argv += ["--standby"] if inst != n else []
+                procs[inst] = subprocess.Popen(
                     argv,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
+        killed = None
+        if kill_active_at_s is not None:
+            killed = _kill_at(procs[c], start_wall + kill_active_at_s / speed)
+            killed |= {"node": c, "t": kill_active_at_s}
         deadline = start_wall + run_s / speed + 15.0
         for p in procs.values():
             p.wait(max(1.0, deadline - time.time()))
@@ -113,10 +127,17 @@ def up(
                     p.kill()
                     p.wait()
         lf.stop()
-    summary = _summary(workdir, procs, c)
+    summary = _summary(workdir, procs, c, killed)
     if ports:
         summary["maps"] = {n: f"http://127.0.0.1:{p}/" for n, p in ports.items()}
     return summary
+
+
+def _kill_at(proc: subprocess.Popen[bytes], t_wall: float) -> dict[str, Any]:
+    """SIGKILL ``proc`` at wall time ``t_wall`` (UTC s); when it happened."""
+    time.sleep(max(0.0, t_wall - time.time()))
+    proc.kill()
+    return {"t_wall": time.time(), "pid": proc.pid}
 
 
 def _web_ports(nodes: list[str]) -> dict[str, int]:
@@ -166,7 +187,10 @@ def _node_config(
 
 
 def _summary(
-    workdir: Path, procs: dict[str, subprocess.Popen[bytes]], coordinator: str
+    workdir: Path,
+    procs: dict[str, subprocess.Popen[bytes]],
+    coordinator: str,
+    killed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     nodes: dict[str, Any] = {}
     for n, p in procs.items():
@@ -179,8 +203,15 @@ def _summary(
             "alerts_from_coordinator": len(received),
             "counters": counters,
         }
-    ok = bool(procs) and all(v["exit"] == 0 for v in nodes.values())
-    return {"ok": ok, "workdir": str(workdir), "nodes": nodes}
+        changes = [msgspec.to_builtins(e) for e in events if isinstance(e, Leadership)]
+        if changes:
+            nodes[n]["leadership"] = changes
+    victim = killed["node"] if killed else None
+    ok = bool(procs) and all(v["exit"] == 0 for n, v in nodes.items() if n != victim)
+    out = {"ok": ok, "workdir": str(workdir), "nodes": nodes}
+    if killed:
+        out["killed"] = killed
+    return out
 
 
 def format_up(summary: dict[str, Any]) -> str:
