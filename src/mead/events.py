@@ -97,6 +97,19 @@ class Leadership(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", ta
     run: str = ""
 
 
+class CoordinatorStatus(
+    msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="coordinator"
+):
+    """A partner found the coordinator silent (no picture for a while) or back (live)."""
+
+    node: str  # the partner
+    t: float  # wire time it noticed, UTC s
+    coordinator: str  # the coordinator's pseudonym
+    running: bool  # False: silent, the partner warns only from its own tracks
+    last_picture: float  # wire time of the newest picture it holds (start time if none)
+    run: str = ""
+
+
 Event = (
     AlertReceived
     | AlertSent
@@ -105,6 +118,7 @@ Event = (
     | Counters
     | AlertAcknowledged
     | Leadership
+    | CoordinatorStatus
 )
 """Every event kind."""
 
@@ -151,6 +165,7 @@ __all__ = [
     "AlertEvent",
     "AlertReceived",
     "AlertSent",
+    "CoordinatorStatus",
     "Counters",
     "DECODER",
     "Emit",

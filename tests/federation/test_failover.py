@@ -20,7 +20,13 @@ import pytest
 
 from mead.cli import main
 from mead.errors import ConfigError
-from mead.events import AlertReceived, AlertSent, Leadership, read_events
+from mead.events import (
+    AlertReceived,
+    AlertSent,
+    CoordinatorStatus,
+    Leadership,
+    read_events,
+)
 from mead.federation.envelope import seal
 from mead.federation.identity import Identity
 from mead.federation.inprocess import InProcessBus
@@ -236,6 +242,15 @@ def test_standby_takes_over_when_the_active_coordinator_is_killed(
     assert {e.alert_id for e in before} <= {e.alert_id for e in after} | {
         e.alert_id for e in before
     }
+    # the partners said the coordinator was silent after the kill, and back after takeover
+    epoch = sc.start_epoch_s()
+    for p in sc.partners:
+        states = [
+            (e.running, e.t - epoch) for e in events(p.name) if isinstance(e, CoordinatorStatus)
+        ]
+        # (a busy machine may also start the coordinator late: a silence at the start)
+        assert [r for r, _ in states[-2:]] == [False, True], (p.name, states)
+        assert KILL_AT_S < states[-2][1] < took[0].t - epoch < states[-1][1], (p.name, states)
     # and the same threats were alerted as in the simulation of the scenario
     world = prepare(sc, sc.seed, SCENARIO)
     sim = {

@@ -48,11 +48,12 @@ from nats.js.errors import (
 from nats.js.kv import KeyValue
 
 from mead.errors import NatsError
-from mead.events import AlertSent, Emit, Event, Leadership
+from mead.events import AlertSent, CoordinatorStatus, Emit, Event, Leadership
 from mead.federation.envelope import signed_bytes
 from mead.federation.nats import ConnSpec, NatsBus
 from mead.messages import Alert, Envelope, decode
-from mead.runtime.node import CoordinatorNode
+from mead.runtime.node import CoordinatorNode, PartnerNode
+from mead.scenario.schema import Scenario
 
 LEASE_BUCKET = "MEAD_LEASE"
 """The hub's KV bucket (``HUB`` account) holding one lease per coordinator pseudonym."""
@@ -409,6 +410,50 @@ class FailoverCoordinator:
         self.lease.stop()
 
 
+SILENT_CYCLES = 3
+"""A partner calls the coordinator silent after this many assessment cycles without a picture."""
+
+
+def silent_after_s(sc: Scenario) -> float:
+    """Wire s without a coordinator picture after which a partner of ``sc`` calls it silent."""
+    return SILENT_CYCLES * sc.coordinator.assess_s + sc.tick_s
+
+
+class CoordinatorWatch:
+    """A partner's view of the coordinator: *silent* once no picture has come for
+    ``grace_s`` wire s (the coordinator sends one every assessment cycle), *running*
+    again when a newer one comes. Each change is an event (``CoordinatorStatus``) and a
+    silence is counted in the partner's ``coordinator_silent``; the partner warns itself
+    from its own tracks all along. Call it after each step with the step's wire time.
+    """
+
+    def __init__(self, node: PartnerNode, coordinator: str, grace_s: float, emit: Emit) -> None:
+        self.node, self.coordinator = node, coordinator
+        self.grace_s, self.emit = grace_s, emit
+        self.running = True
+        self._start: float | None = None
+
+    def __call__(self, now: float) -> None:
+        """Check the newest picture at wire time ``now``; report a change."""
+        if self._start is None:
+            self._start = now
+        last = self.node.picture.t if self.node.picture is not None else self._start
+        running = now - last <= self.grace_s
+        if running == self.running:
+            return
+        self.running = running
+        self.node.counters["coordinator_silent"] += not running
+        self.emit(
+            CoordinatorStatus(
+                node=self.node.name,
+                t=now,
+                coordinator=self.coordinator,
+                running=running,
+                last_picture=last,
+            )
+        )
+
+
 def failover_coordinator(
     bus: NatsBus,
     conn: ConnSpec,
@@ -446,11 +491,13 @@ def failover_coordinator(
 __all__ = [
     "ALERTS_STREAM",
     "LEASE_BUCKET",
+    "CoordinatorWatch",
     "FailoverCoordinator",
     "Lease",
     "ShadowEndpoint",
     "failover_coordinator",
     "open_own",
     "reconcile",
+    "silent_after_s",
     "stored_alerts",
 ]

@@ -235,9 +235,14 @@ def run_node(
                 emit=emit,
                 show=show,
             )
-        after = nodemap.drain if nodemap is not None else None
+        hooks: list[Callable[[float], None]] = [nodemap.drain] if nodemap is not None else []
+        if role == "partner":
+            from mead.runtime.failover import CoordinatorWatch, silent_after_s
+
+            coord = sc.coordinator
+            hooks.append(CoordinatorWatch(node, coord.name, silent_after_s(sc), emit))
         run_s = cfg.duration_s or sc.duration_s
-        lag = _loop(node, endpoint, clock, run_s, sc.tick_s, stop, after)
+        lag = _loop(node, endpoint, clock, run_s, sc.tick_s, stop, _chain(hooks))
         endpoint.flush()
     finally:
         if hasattr(node, "close"):
@@ -311,6 +316,18 @@ def _loop(
         if after_step is not None:
             after_step(clock.epoch_s + k * tick_s)
     return lag
+
+
+def _chain(hooks: list[Callable[[float], None]]) -> Callable[[float], None] | None:
+    """One after-step hook calling ``hooks`` in turn (None: no hook)."""
+    if not hooks:
+        return None
+
+    def after(now: float) -> None:
+        for h in hooks:
+            h(now)
+
+    return after
 
 
 def _no_show(*_: Any) -> None:
