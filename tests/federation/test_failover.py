@@ -209,7 +209,8 @@ def test_standby_takes_over_when_the_active_coordinator_is_killed(
     sc = load_scenario(SCENARIO)
     summary = up(SCENARIO, tmp_path, speed=SPEED, standby=True, kill_active_at_s=KILL_AT_S)
     assert summary["ok"], summary
-    killed = summary["killed"]
+    killed, figures = summary["killed"], summary["failover"]
+    assert figures["lost"] == 0 and figures["duplicated"] == 0, figures
 
     def events(n: str) -> list[Any]:
         return read_events((tmp_path / f"{n}.events.jsonl").read_bytes())

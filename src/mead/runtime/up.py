@@ -14,13 +14,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from mead.errors import MeadError
-from mead.events import AlertReceived, Counters, Leadership, read_events
+from mead.events import AlertReceived, AlertSent, Counters, Leadership, read_events
 from mead.federation.natsconf import Federation
 from mead.federation.policy import Policy, Releaser
 from mead.runtime.wiring import known_nodes, policies
@@ -211,13 +212,53 @@ def _summary(
     out = {"ok": ok, "workdir": str(workdir), "nodes": nodes}
     if killed:
         out["killed"] = killed
+        out["failover"] = failover_figures(workdir, coordinator, killed["t_wall"])
     return out
+
+
+def failover_figures(workdir: Path, coordinator: str, kill_wall: float) -> dict[str, Any]:
+    """How a failover drill went, from the events files in ``workdir``.
+
+    ``takeover_s``: wall s from the kill until the standby was active (None: never);
+    ``sent``: alert states the killed active recorded as sent plus those the standby sent;
+    ``lost``: of those, how many no partner received; ``duplicated``: alert states
+    (id, state, time) a partner received more than once; ``resent``/``suppressed``: what
+    the standby's reconciliation sent and held back.
+    """
+    c = coordinator
+
+    def events(name: str) -> list[Any]:
+        ev = workdir / f"{name}.events.jsonl"
+        return read_events(ev.read_bytes()) if ev.exists() else []
+
+    def key(e: Any) -> tuple[str, str, float]:
+        return (e.alert_id, e.state, e.t)
+
+    standby = events(f"{c}-standby")
+    took = [e for e in standby if isinstance(e, Leadership) and e.role == "active"]
+    sent = {key(e) for e in [*events(c), *standby] if isinstance(e, AlertSent)}
+    received: list[tuple[str, str, float]] = []
+    for path in sorted(workdir.glob("*.events.jsonl")):
+        received += [
+            key(e)
+            for e in events(path.name.removesuffix(".events.jsonl"))
+            if isinstance(e, AlertReceived) and e.via == c
+        ]
+    counts = Counter(received)
+    return {
+        "takeover_s": round(took[0].t_wall - kill_wall, 2) if took else None,
+        "sent": len(sent),
+        "lost": len(sent - set(counts)),
+        "duplicated": sum(n - 1 for n in counts.values()),
+        "resent": sum(e.resent for e in took),
+        "suppressed": sum(e.suppressed for e in took),
+    }
 
 
 def format_up(summary: dict[str, Any]) -> str:
     """The ``mead up`` summary as a small table."""
     rows = [
-        f"{'node':<8} {'exit':>4} {'alerts via coord':>16} {'released':>9} "
+        f"{'node':<10} {'exit':>4} {'alerts via coord':>16} {'released':>9} "
         f"{'batches':>8} {'sent':>5} {'rejected':>8}"
     ]
     for n, v in summary["nodes"].items():
@@ -225,9 +266,16 @@ def format_up(summary: dict[str, Any]) -> str:
         rej = sum(x for k, x in ctr.items() if k.startswith("rejected_"))
         sent = sum(x for k, x in ctr.items() if k.startswith("alerts_")) if "batches" in ctr else 0
         rows.append(
-            f"{n:<8} {v['exit']!s:>4} {v['alerts_from_coordinator']:>16} "
+            f"{n:<10} {v['exit']!s:>4} {v['alerts_from_coordinator']:>16} "
             f"{ctr.get('released_tracks', 0):>9} {ctr.get('batches', 0):>8} "
             f"{sent:>5} {rej:>8}"
+        )
+    if "failover" in summary:
+        f = summary["failover"]
+        rows.append(
+            f"failover: standby active {f['takeover_s']} s after the kill; alert states "
+            f"sent {f['sent']}, lost {f['lost']}, duplicated {f['duplicated']} "
+            f"(resent {f['resent']}, suppressed {f['suppressed']})"
         )
     rows.append(f"logs, configs and stores: {summary['workdir']}")
     return "\n".join(rows)
