@@ -201,6 +201,15 @@ def _parser() -> argparse.ArgumentParser:
         help="failover drill: SIGKILL the active coordinator S scenario seconds in "
         "(needs --standby)",
     )
+    u.add_argument(
+        "--kill-hub-at",
+        type=float,
+        default=None,
+        metavar="S",
+        help="drill: SIGKILL the hub's nats-server S scenario seconds in, restart it "
+        "--hub-down wall seconds later",
+    )
+    u.add_argument("--hub-down", type=float, default=5.0, metavar="WALL_S")
 
     k = command(
         "keygen",
@@ -486,6 +495,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
         web=args.web,
         standby=args.standby,
         kill_active_at_s=args.kill_active_at,
+        kill_hub_at_s=args.kill_hub_at,
+        hub_down_s=args.hub_down,
     )
     if args.json:
         print(json.dumps(summary, indent=2))

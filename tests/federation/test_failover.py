@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from mead.cli import main
-from mead.errors import ConfigError
+from mead.errors import ConfigError, RejectedMessage
 from mead.events import (
     AlertReceived,
     AlertSent,
@@ -27,14 +27,21 @@ from mead.events import (
     Leadership,
     read_events,
 )
-from mead.federation.envelope import seal
-from mead.federation.identity import Identity
+from mead.federation.envelope import Opener, seal
+from mead.federation.identity import Identity, KeyRegistry
 from mead.federation.inprocess import InProcessBus
 from mead.federation.nats import ConnSpec, NatsBus
 from mead.federation.natsserver import NatsServer
 from mead.messages import Alert, Picture
 from mead.metrics.evaluation import attribute_alerts
-from mead.runtime.failover import Lease, ShadowEndpoint, open_own, reconcile
+from mead.runtime.failover import (
+    SEQ_MARGIN,
+    Lease,
+    ShadowEndpoint,
+    continued_sequences,
+    open_own,
+    reconcile,
+)
 from mead.runtime.live import load_node_config
 from mead.runtime.simulation import prepare, run_mode
 from mead.runtime.up import up
@@ -95,10 +102,50 @@ def test_reconcile_never_issues_or_cancels_twice_nor_sends_superseded_states() -
     assert reconcile(held, []) == (held, 0)  # nothing sent: everything held goes out
 
 
+def test_a_new_active_continues_the_sequence_so_late_messages_are_not_replays() -> None:
+    """The previous active's last alert reaches the partner only after the new active's
+    first message (it waited in a stream while the hub restarted): still accepted."""
+    key = Identity.generate("C0")
+    active = Identity(key.name, key.signing_key, seq=1_000_000)  # each counts from its start
+    shadow = Identity(key.name, key.signing_key, seq=7_000_000)
+    pic = Picture(recipient="P2", t=100.0, tracks=())
+    x, y = _alert("C0-1-A", "issued", 100), _alert("C0-1-A", "updated", 104)
+    sent, held = [], []
+    for m in (pic, x, pic, y):  # both seal the same messages, in the same order
+        data = seal(active, m, 100.0)
+        sdata = seal(shadow, m, 100.0)
+        if isinstance(m, Alert):
+            sent.append(open_own(data, key.verify_key, "C0"))
+            held.append(open_own(sdata, key.verify_key, "C0"))
+    late_y = data  # the active's last alert, still on its way when it died
+    for _ in range(3):  # the shadow goes on sealing pictures until it takes over
+        seal(shadow, pic, 108.0)
+    seqs = continued_sequences(sent, held, {"P2": shadow.seq})  # type: ignore[arg-type]
+    assert seqs == {"P2": active.seq + 3 + SEQ_MARGIN}
+    registry = KeyRegistry({"C0": key.verify_key})
+
+    def deliver(next_seq: int) -> list[str]:
+        opener = Opener(registry, max_age_s=300.0, clock=lambda: 110.0)
+        new = Identity(key.name, key.signing_key, seq=next_seq)
+        out = []
+        for data in (seal(new, pic, 110.0), late_y):
+            try:
+                opener.open(data)
+                out.append("accepted")
+            except RejectedMessage as e:
+                out.append(e.reason)
+        return out
+
+    assert deliver(seqs["P2"]) == ["accepted", "accepted"]
+    assert deliver(time.time_ns() // 1000) == ["accepted", "replayed"]  # a jump loses it
+    assert continued_sequences(sent[:1], held[1:], {"P2": shadow.seq}) == {}  # no anchor
+
+
 def test_own_alerts_are_opened_and_anything_else_is_not() -> None:
     c0, other = Identity.generate("C0"), Identity.generate("C0")
     a = _alert("C0-1-A", "issued", 100)
-    assert open_own(seal(c0, a, 100.0), c0.verify_key, "C0") == a
+    opened = open_own(seal(c0, a, 100.0), c0.verify_key, "C0")
+    assert opened is not None and opened[1] == a and opened[0].seq == c0.seq
     assert open_own(seal(other, a, 100.0), c0.verify_key, "C0") is None  # forged
     assert open_own(seal(c0, a, 100.0), c0.verify_key, "C9") is None
     pic = Picture(recipient="P1", t=100.0, tracks=())
@@ -267,3 +314,37 @@ def test_standby_takes_over_when_the_active_coordinator_is_killed(
     )
     assert live == sim, (live, sim)
     assert set(issued.values()) == {1}, issued  # one alert per threatened area and threat
+
+
+def test_no_alert_is_lost_or_duplicated_when_the_hub_server_is_killed(
+    nats_server_bin: str, tmp_path: Path
+) -> None:
+    """SIGKILL the hub's nats-server mid-raid, restart it 5 s later: alerts the active
+    coordinator published just before are still in the hub's file store and reach the
+    partner after the restart, whichever coordinator instance holds the lease by then."""
+    sc = load_scenario(SCENARIO)
+    summary = up(
+        SCENARIO, tmp_path, speed=SPEED, standby=True, kill_hub_at_s=KILL_AT_S, hub_down_s=5.0
+    )
+    assert summary["ok"], summary
+    assert summary["hub_killed"]["back_wall"] > summary["hub_killed"]["t_wall"]
+    f = summary["failover"]
+    assert f["sent"] > 0 and f["lost"] == 0 and f["duplicated"] == 0, f
+    active = [
+        (e.instance, e.role)
+        for n in ("C0", "C0-standby")
+        for e in read_events((tmp_path / f"{n}.events.jsonl").read_bytes())
+        if isinstance(e, Leadership)
+    ]
+    # exactly one instance ends up active: the active kept or regained the lease, or the
+    # standby took it (and the active stood down)
+    ends = Counter(inst for inst, role in active if role == "active")
+    downs = Counter(inst for inst, role in active if role == "standby")
+    assert sum(ends.values()) - sum(downs.values()) == 1, active
+    for p in sc.partners:  # the partners noticed the silence, and the coordinator's return
+        states = [
+            e.running
+            for e in read_events((tmp_path / f"{p.name}.events.jsonl").read_bytes())
+            if isinstance(e, CoordinatorStatus)
+        ]
+        assert states[-2:] == [False, True], (p.name, states)

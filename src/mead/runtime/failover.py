@@ -15,11 +15,12 @@ last renewal began, before any standby can have taken over.
 
 On taking over, :class:`FailoverCoordinator` reads what the previous active sent from the
 hub's ``ALERTS_OUT`` stream and :func:`reconcile` picks, among the alerts held in standby,
-those it never sent; they are resealed and sent at once, with sequence numbers above
-anything the previous active used. Alert ids, system track numbers and alert states
-continue, because the shadow node saw the same batches at the same ticks (verified by
-``tests/runtime/test_failover.py``). While no instance is active, partners keep warning
-themselves from their own tracks.
+those it never sent; they are resealed and sent at once. Each recipient's sequence numbers
+continue just above the previous active's (:func:`continued_sequences`), so the previous
+active's last messages, still in the streams, are not taken for replays. Alert ids, system
+track numbers and alert states continue, because the shadow node saw the same batches at
+the same ticks (verified by ``tests/federation/test_failover.py``). While no instance is
+active, partners keep warning themselves from their own tracks.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import datetime
 import json
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -254,8 +255,10 @@ class ShadowEndpoint:
         return out
 
 
-def open_own(data: bytes, key: nacl.signing.VerifyKey, sender: str) -> Alert | None:
-    """The alert in an envelope ``sender`` sealed with ``key``; None if it is anything else
+def open_own(
+    data: bytes, key: nacl.signing.VerifyKey, sender: str
+) -> tuple[Envelope, Alert] | None:
+    """The envelope and alert ``sender`` sealed with ``key``; None if it is anything else
     (another message kind, another sender, a bad signature or a malformed envelope)."""
     try:
         env = msgspec.msgpack.decode(data, type=Envelope)
@@ -265,7 +268,7 @@ def open_own(data: bytes, key: nacl.signing.VerifyKey, sender: str) -> Alert | N
         msg = decode(env.payload)
     except (msgspec.DecodeError, msgspec.ValidationError, nacl.exceptions.BadSignatureError):
         return None
-    return msg if isinstance(msg, Alert) else None
+    return (env, msg) if isinstance(msg, Alert) else None
 
 
 def reconcile(held: Sequence[Alert], sent: Iterable[Alert]) -> tuple[list[Alert], int]:
@@ -291,6 +294,38 @@ def reconcile(held: Sequence[Alert], sent: Iterable[Alert]) -> tuple[list[Alert]
         )
     ]
     return out, len(held) - len(out)
+
+
+SEQ_MARGIN = 64
+"""Sequence numbers a new active skips beyond the previous active's continued count, in case
+that one sealed a few messages more than the shadow did (the receivers' anti-replay window,
+1024, still accepts the previous active's last messages arriving after the new one's)."""
+
+
+def continued_sequences(
+    sent: Sequence[tuple[Envelope, Alert]],
+    held: Sequence[tuple[Envelope, Alert]],
+    shadow: Mapping[str, int],
+    margin: int = SEQ_MARGIN,
+) -> dict[str, int]:
+    """Per recipient, the sequence number a new active continues from.
+
+    The shadow sealed the same messages to each recipient as the previous active (one
+    picture per cycle, the same alerts), each instance counting from its own start; an
+    alert both sealed — the same (alert id, state, time) in ``sent`` and ``held`` — gives
+    the offset between the two counts. The result is the shadow's count (``shadow``) plus
+    that offset plus ``margin``: just above anything the previous active used, so its last
+    messages, still in the streams when the new active starts, are not taken for replays
+    (a jump to the wall clock would put them below the receivers' window). Recipients
+    without such an alert are left out (the caller continues above the wall clock).
+    """
+    held_seq = {(a.alert_id, a.state, a.t): env.seq for env, a in held}
+    out: dict[str, int] = {}
+    for env, a in sent:  # in stream order: the newest anchor per recipient wins
+        seq = held_seq.get((a.alert_id, a.state, a.t))
+        if seq is not None and a.recipient in shadow:
+            out[a.recipient] = shadow[a.recipient] + (env.seq - seq) + margin
+    return out
 
 
 async def stored_alerts(nc: Client, since_wall: float, stream: str = ALERTS_STREAM) -> list[bytes]:
@@ -378,11 +413,13 @@ class FailoverCoordinator:
         except Exception as e:  # the hub cannot be read now: try again next step
             self._counts[f"read_sent_{type(e).__name__}"] += 1
             return
-        sent = [a for d in sent_raw if (a := open_own(d, ident.verify_key, ident.name))]
-        held = [a for d in self.gate.held if (a := open_own(d, ident.verify_key, ident.name))]
-        todo, suppressed = reconcile(held, sent)
+        sent = [o for d in sent_raw if (o := open_own(d, ident.verify_key, ident.name))]
+        held = [o for d in self.gate.held if (o := open_own(d, ident.verify_key, ident.name))]
+        todo, suppressed = reconcile([a for _, a in held], [a for _, a in sent])
         self.gate.held.clear()
-        self.node.resume_sequence(time.time_ns() // 1000)
+        seqs = continued_sequences(sent, held, self.node.sequences())
+        self.node.resume_sequences(seqs, default=time.time_ns() // 1000)
+        self._counts["continued_sequences"] += len(seqs)
         self.gate.active = True
         for alert in todo:
             self.node.resend(alert, now)
@@ -494,7 +531,9 @@ __all__ = [
     "CoordinatorWatch",
     "FailoverCoordinator",
     "Lease",
+    "SEQ_MARGIN",
     "ShadowEndpoint",
+    "continued_sequences",
     "failover_coordinator",
     "open_own",
     "reconcile",

@@ -48,6 +48,8 @@ def up(
     web: bool = False,
     standby: bool = False,
     kill_active_at_s: float | None = None,
+    kill_hub_at_s: float | None = None,
+    hub_down_s: float = 5.0,
 ) -> dict[str, Any]:
     """Bring a federation up on loopback, run it for ``duration_s`` scenario s, stop it.
 
@@ -57,6 +59,9 @@ def up(
     With ``standby``, a second coordinator instance (``<C>-standby``) shadows the first;
     ``kill_active_at_s`` (scenario s) SIGKILLs the first coordinator's process then — a
     failover drill (``docs/operations.md``); the summary then has ``killed``.
+    ``kill_hub_at_s`` SIGKILLs the hub's nats-server then and restarts it ``hub_down_s``
+    wall s later (the summary has ``hub_killed``). Either drill adds ``failover``: what
+    was lost or duplicated (:func:`failover_figures`).
     """
     from mead.federation.identity import Identity
     from mead.federation.natsserver import LocalFederation
@@ -111,10 +116,16 @@ def up(
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
-        killed = None
-        if kill_active_at_s is not None:
-            killed = _kill_at(procs[c], start_wall + kill_active_at_s / speed)
-            killed |= {"node": c, "t": kill_active_at_s}
+        killed = hub_killed = None
+        drills = [(kill_active_at_s, "c"), (kill_hub_at_s, "hub")]
+        for t, what in sorted((t, w) for t, w in drills if t is not None):
+            time.sleep(max(0.0, start_wall + t / speed - time.time()))
+            if what == "c":
+                killed = _kill_at(procs[c], time.time()) | {"node": c, "t": t}
+            else:
+                hub_killed = {"t_wall": time.time(), "t": t, "down_s": hub_down_s}
+                lf.restart_hub(down_s=hub_down_s)
+                hub_killed["back_wall"] = time.time()
         deadline = start_wall + run_s / speed + 15.0
         for p in procs.values():
             p.wait(max(1.0, deadline - time.time()))
@@ -128,7 +139,7 @@ def up(
                     p.kill()
                     p.wait()
         lf.stop()
-    summary = _summary(workdir, procs, c, killed)
+    summary = _summary(workdir, procs, c, killed, hub_killed)
     if ports:
         summary["maps"] = {n: f"http://127.0.0.1:{p}/" for n, p in ports.items()}
     return summary
@@ -192,6 +203,7 @@ def _summary(
     procs: dict[str, subprocess.Popen[bytes]],
     coordinator: str,
     killed: dict[str, Any] | None = None,
+    hub_killed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     nodes: dict[str, Any] = {}
     for n, p in procs.items():
@@ -212,14 +224,19 @@ def _summary(
     out = {"ok": ok, "workdir": str(workdir), "nodes": nodes}
     if killed:
         out["killed"] = killed
-        out["failover"] = failover_figures(workdir, coordinator, killed["t_wall"])
+    if hub_killed:
+        out["hub_killed"] = hub_killed
+    first = min((d["t_wall"] for d in (killed, hub_killed) if d), default=None)
+    if first is not None:
+        out["failover"] = failover_figures(workdir, coordinator, first)
     return out
 
 
 def failover_figures(workdir: Path, coordinator: str, kill_wall: float) -> dict[str, Any]:
     """How a failover drill went, from the events files in ``workdir``.
 
-    ``takeover_s``: wall s from the kill until the standby was active (None: never);
+    ``takeover_s``: wall s from the kill (``kill_wall``) until the standby was active
+    (None: it never was);
     ``sent``: alert states the killed active recorded as sent plus those the standby sent;
     ``lost``: of those, how many no partner received; ``duplicated``: alert states
     (id, state, time) a partner received more than once; ``resent``/``suppressed``: what
@@ -272,8 +289,9 @@ def format_up(summary: dict[str, Any]) -> str:
         )
     if "failover" in summary:
         f = summary["failover"]
+        took = f"{f['takeover_s']} s after the kill" if f["takeover_s"] is not None else "never"
         rows.append(
-            f"failover: standby active {f['takeover_s']} s after the kill; alert states "
+            f"failover: standby active {took}; alert states "
             f"sent {f['sent']}, lost {f['lost']}, duplicated {f['duplicated']} "
             f"(resent {f['resent']}, suppressed {f['suppressed']})"
         )
