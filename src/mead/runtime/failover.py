@@ -215,10 +215,11 @@ def _holder(value: bytes | None) -> str:
 class ShadowEndpoint:
     """The coordinator's endpoint behind the lease.
 
-    While ``active`` it publishes; in standby it holds each sealed alert (with the wall
-    time, for :class:`FailoverCoordinator` to reconcile on taking over) and drops the
-    rest (pictures are replaced every cycle). At most ``limit`` alerts are held (the
-    oldest are dropped and counted).
+    While ``active`` it publishes, and keeps each sealed alert in ``sent`` (a publish may
+    be lost with the hub; :class:`FailoverCoordinator` checks them against the stream). In
+    standby it holds each sealed alert, for the takeover, and drops the rest (pictures are
+    replaced every cycle). Each list keeps at most ``limit`` alerts (the oldest are
+    dropped and counted).
     """
 
     def __init__(self, endpoint: Any, limit: int = 100_000) -> None:
@@ -226,20 +227,26 @@ class ShadowEndpoint:
         self.active = False
         self.limit = limit
         self.held: deque[bytes] = deque()  # sealed alerts computed in standby, in order
+        self.sent: deque[tuple[float, bytes]] = deque()  # (wall s, alert) published as active
         self.counters: Counter[str] = Counter()  # held, held_dropped, withheld
 
     def publish(self, subject: str, data: bytes) -> None:
         """Publish while active; hold alerts and drop everything else in standby."""
         if self.active:
             self.endpoint.publish(subject, data)
+            if subject.startswith("alerts."):
+                self._keep(self.sent, (time.time(), data), "sent_dropped")
         elif subject.startswith("alerts."):
-            if len(self.held) >= self.limit:
-                self.held.popleft()
-                self.counters["held_dropped"] += 1
-            self.held.append(data)
+            self._keep(self.held, data, "held_dropped")
             self.counters["held"] += 1
         else:
             self.counters["withheld"] += 1
+
+    def _keep(self, q: deque[Any], data: Any, overflow: str) -> None:
+        if len(q) >= self.limit:
+            q.popleft()
+            self.counters[overflow] += 1
+        q.append(data)
 
     def subscribe(self, pattern: str, limit: int = 100_000) -> Any:
         """Subscribe on the real endpoint (standbys consume as the active does)."""
@@ -274,27 +281,26 @@ def open_own(
 def reconcile(held: Sequence[Alert], sent: Iterable[Alert]) -> tuple[list[Alert], int]:
     """Which alerts computed in standby a new active sends: (to send, in order; suppressed).
 
-    ``sent`` are the alerts the previous active published. A held alert is suppressed
-    if the previous active already sent its ``issued`` or ``cancelled`` state, or any
-    state of the same ``alert_id`` at the same or a later assessment time (it is
-    superseded); everything else — the alerts computed after the previous active
-    stopped, and those it computed but never got out — is sent.
+    ``sent`` are the alerts stored as published (``ALERTS_OUT``). A held alert is
+    suppressed if the same state — alert id, state and time — was stored, or if the
+    alert's ``issued`` or ``cancelled`` state was (an alert is issued and cancelled once,
+    even if the shadow computed it a tick apart); everything else — the states computed
+    after the previous active stopped, and those it computed but never got stored — is
+    sent, also a state older than one stored for the same alert (late, but not lost).
     """
-    last: dict[str, float] = {}
-    states: dict[str, set[str]] = {}
-    for a in sent:
-        last[a.alert_id] = max(last.get(a.alert_id, a.t), a.t)
-        states.setdefault(a.alert_id, set()).add(a.state)
+    stored = {(a.alert_id, a.state, a.t) for a in sent}
+    once = {(a.alert_id, a.state) for a in sent if a.state != "updated"}
     out = [
         a
         for a in held
-        if not (
-            (a.alert_id in last and a.t <= last[a.alert_id])
-            or (a.state != "updated" and a.state in states.get(a.alert_id, ()))
-        )
+        if (a.alert_id, a.state, a.t) not in stored and (a.alert_id, a.state) not in once
     ]
     return out, len(held) - len(out)
 
+
+SETTLE_S = 2.0
+"""Wall s after which an alert published as active should be in ``ALERTS_OUT`` (its ack
+comes within milliseconds); younger ones are left for the next check."""
 
 SEQ_MARGIN = 64
 """Sequence numbers a new active skips beyond the previous active's continued count, in case
@@ -388,6 +394,8 @@ class FailoverCoordinator:
         self.read_sent, self.emit = read_sent, emit
         self.inbox = node.inbox
         self._counts: Counter[str] = Counter()  # takeovers, stand_downs, resent, suppressed
+        self._errors = 0  # publish errors of the endpoint seen so far
+        self._audit_due = False  # check the alerts published as active against the stream
 
     @property
     def counters(self) -> Counter[str]:
@@ -398,12 +406,17 @@ class FailoverCoordinator:
     def step(self, now: float) -> None:
         """Follow the lease (take over or stand down), then step the node."""
         leader = self.lease.leader
+        errors = getattr(self.gate.endpoint, "counters", {}).get("publish_errors", 0)
+        if errors > self._errors:  # a publish went unacked: the hub may have lost alerts
+            self._errors, self._audit_due = errors, True
         if leader and not self.gate.active:
             self._take_over(now)
         elif not leader and self.gate.active:
             self.gate.active = False
             self._counts["stand_downs"] += 1
             self._announce(now, "standby")
+        elif self.gate.active and self._audit_due:
+            self._audit(now)
         self.node.step(now)
 
     def _take_over(self, now: float) -> None:
@@ -428,6 +441,38 @@ class FailoverCoordinator:
         self._counts["resent"] += len(todo)
         self._counts["suppressed"] += suppressed
         self._announce(now, "active", len(todo), suppressed)
+        self._republish(now, [a for _, a in sent])  # this instance's own, when active before
+
+    def _audit(self, now: float) -> None:
+        """Check the alerts this instance published against the stream; resend the lost."""
+        ident = self.node.identity
+        try:
+            stored = [
+                o[1] for d in self.read_sent() if (o := open_own(d, ident.verify_key, ident.name))
+            ]
+        except Exception as e:  # the hub cannot be read yet: try again next step
+            self._counts[f"read_sent_{type(e).__name__}"] += 1
+            return
+        self._audit_due = False
+        self._republish(now, stored)
+
+    def _republish(self, now: float, stored: list[Alert]) -> None:
+        """Publish again the alerts of ``gate.sent`` that ``stored`` lacks (those published
+        more than ``SETTLE_S`` ago: younger ones may still be on their way)."""
+        ident, keep = self.node.identity, time.time() - SETTLE_S
+        have = {(a.alert_id, a.state, a.t) for a in stored}
+        old = [d for t, d in self.gate.sent if t < keep]
+        young = [(t, d) for t, d in self.gate.sent if t >= keep]
+        self.gate.sent = deque(young)
+        lost: dict[tuple[str, str, float], Alert] = {}
+        for d in old:
+            if (o := open_own(d, ident.verify_key, ident.name)) is not None:
+                k = (o[1].alert_id, o[1].state, o[1].t)
+                if k not in have:
+                    lost.setdefault(k, o[1])
+        for alert in lost.values():
+            self.node.resend(alert, now)  # kept in gate.sent again, until it is stored
+        self._counts["republished"] += len(lost)
 
     def _announce(self, now: float, role: str, resent: int = 0, suppressed: int = 0) -> None:
         self.emit(
