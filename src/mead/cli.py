@@ -264,6 +264,13 @@ def _parser() -> argparse.ArgumentParser:
             "udp://239.2.3.1:6969, udp://HOST:PORT or tcp://HOST:PORT; repeatable (TLS: "
             "the config's cot field)",
         )
+        if role == "coordinator":
+            n.add_argument(
+                "--standby",
+                action="store_true",
+                help="run as a standby: shadow the active coordinator, take over when its "
+                "lease lapses (docs/operations.md)",
+            )
         _web_args(n)
 
     u = command(
@@ -291,6 +298,28 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="every node serves its live map on a port of 127.0.0.1 (listed on start)",
     )
+    u.add_argument(
+        "--standby",
+        action="store_true",
+        help="also run a standby coordinator that takes over when the active one stops",
+    )
+    u.add_argument(
+        "--kill-active-at",
+        type=float,
+        default=None,
+        metavar="S",
+        help="failover drill: SIGKILL the active coordinator S scenario seconds in "
+        "(needs --standby)",
+    )
+    u.add_argument(
+        "--kill-hub-at",
+        type=float,
+        default=None,
+        metavar="S",
+        help="drill: SIGKILL the hub's nats-server S scenario seconds in, restart it "
+        "--hub-down wall seconds later",
+    )
+    u.add_argument("--hub-down", type=float, default=5.0, metavar="WALL_S")
 
     k = command(
         "keygen",
@@ -634,6 +663,12 @@ def _cmd_node(args: argparse.Namespace) -> int:
         except ValueError as e:
             raise ConfigError("--cot", str(e)) from None
         cfg = msgspec.structs.replace(cfg, cot=[*cfg.cot, *extra])
+    if getattr(args, "standby", False):
+        import msgspec
+
+        cfg = msgspec.structs.replace(
+            cfg, failover=msgspec.structs.replace(cfg.failover, standby=True)
+        )
     web = None
     if args.web is not None:
         from mead.server.nodemap import WebOptions
@@ -777,7 +812,15 @@ def _cmd_up(args: argparse.Namespace) -> int:
     from mead.runtime.up import format_up, up
 
     summary = up(
-        args.scenario, args.workdir, duration_s=args.duration, speed=args.speed, web=args.web
+        args.scenario,
+        args.workdir,
+        duration_s=args.duration,
+        speed=args.speed,
+        web=args.web,
+        standby=args.standby,
+        kill_active_at_s=args.kill_active_at,
+        kill_hub_at_s=args.kill_hub_at,
+        hub_down_s=args.hub_down,
     )
     if args.json:
         print(json.dumps(summary, indent=2))

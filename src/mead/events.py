@@ -173,6 +173,32 @@ class Intercept(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag
     run: str = ""
 
 
+class Leadership(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="leadership"):
+    """A coordinator instance became the active coordinator or stood down (live failover)."""
+
+    node: str  # the coordinator's pseudonym (shared by its instances)
+    instance: str  # which instance, e.g. "C0" or "C0-standby"
+    role: str  # "active" or "standby"
+    t: float  # wire time of the step it changed at, UTC s
+    t_wall: float  # wall time of the change, UTC s
+    resent: int = 0  # alerts computed in standby that the previous active never sent
+    suppressed: int = 0  # alerts computed in standby that the previous active had sent
+    run: str = ""
+
+
+class CoordinatorStatus(
+    msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="coordinator"
+):
+    """A partner found the coordinator silent (no picture for a while) or back (live)."""
+
+    node: str  # the partner
+    t: float  # wire time it noticed, UTC s
+    coordinator: str  # the coordinator's pseudonym
+    running: bool  # False: silent, the partner warns only from its own tracks
+    last_picture: float  # wire time of the newest picture it holds (start time if none)
+    run: str = ""
+
+
 Event = (
     AlertReceived
     | AlertSent
@@ -186,6 +212,8 @@ Event = (
     | Decision
     | Launch
     | Intercept
+    | Leadership
+    | CoordinatorStatus
 )
 """Every event kind."""
 
@@ -232,6 +260,7 @@ __all__ = [
     "AlertEvent",
     "AlertReceived",
     "AlertSent",
+    "CoordinatorStatus",
     "Counters",
     "Health",
     "Membership",
@@ -241,6 +270,7 @@ __all__ = [
     "Launch",
     "Emit",
     "Event",
+    "Leadership",
     "PictureReceived",
     "Rejected",
     "Trust",

@@ -17,6 +17,7 @@ Events (``mead.events``: alerts received, rejections, final counters) go to ``em
 from __future__ import annotations
 
 import math
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from msgspec import Meta, Struct
+from msgspec import Meta, Struct, field
 
 from mead.errors import ConfigError, FieldError, MeadError
 from mead.events import Counters, Emit
@@ -35,6 +36,7 @@ from mead.scenario.loader import load_yaml
 from mead.scenario.schema import Scenario
 
 Positive = Annotated[float, Meta(gt=0)]
+_INSTANCE = re.compile(r"[A-Za-z0-9_-]{0,32}")
 
 
 class NatsAccount(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -58,6 +60,34 @@ class NatsAccount(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
             )
 
 
+class CoordinatorFailover(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A coordinator instance's part in failover (:mod:`mead.runtime.failover`).
+
+    Every instance of one coordinator uses the same ``lease_ttl_s`` and ``renew_s``.
+    """
+
+    instance: str = ""  # lease holder and durable consumer name ("": name, or name-standby)
+    standby: bool = False  # start in shadow; take over only a lease gone stale
+    lease_ttl_s: Positive = 5.0  # wall s a lease stands unrenewed before a standby takes it
+    renew_s: Positive = 1.0  # wall s between renewals (and a standby's looks)
+
+    def __post_init__(self) -> None:
+        if 2 * self.renew_s > self.lease_ttl_s:
+            raise ValueError(
+                f"renew_s ({self.renew_s}) must be at most half of lease_ttl_s "
+                f"({self.lease_ttl_s}): a lease must survive one late renewal"
+            )
+        if not _INSTANCE.fullmatch(self.instance):
+            raise ValueError(
+                f"instance ({self.instance!r}) must be letters, digits, '-' or '_' "
+                "(at most 32): it names a durable consumer"
+            )
+
+    def name(self, node: str) -> str:
+        """The instance name: ``instance``, else the node's name (``-standby`` added)."""
+        return self.instance or (f"{node}-standby" if self.standby else node)
+
+
 class NodeConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A live node: its identity, its server, its scenario and its clock.
 
@@ -77,6 +107,7 @@ class NodeConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     max_age_s: Positive = MAX_MESSAGE_AGE_S  # reject envelopes older than this (wire s)
     cot: list[CotTarget] = []  # send what the node holds as Cursor-on-Target there
     asterix_out: list[AsterixTarget] = []  # send what the node holds as CAT062 there (UDP)
+    failover: CoordinatorFailover = field(default_factory=CoordinatorFailover)  # coordinator
 
 
 def load_node_config(path: str | Path) -> NodeConfig:
@@ -105,14 +136,14 @@ def _spec(a: NatsAccount, base: Path) -> Any:
     return ConnSpec(a.url, a.user, a.password)
 
 
-def _bus(cfg: NodeConfig, pattern: str, base: Path) -> Any:
+def _bus(cfg: NodeConfig, pattern: str, base: Path, consumer: str) -> Any:
     _require_nats_py()
     from mead.federation.nats import Durable, NatsBus
 
     def spec(a: NatsAccount) -> Any:
         return _spec(a, base)
 
-    durables = [Durable(spec(a), s, cfg.name) for s, a in sorted(cfg.durable.items())]
+    durables = [Durable(spec(a), s, consumer) for s, a in sorted(cfg.durable.items())]
     return NatsBus(
         spec(cfg.nats),
         durable={pattern: durables} if durables else None,
@@ -297,8 +328,9 @@ def run_node(
 
         cat062 = Cat062Output(cfg.asterix_out)
         show = _both(show, cat062.show)
-    bus = _bus(cfg, pattern, base)
-    node: Any
+    instance = cfg.failover.name(cfg.name) if role == "coordinator" else cfg.name
+    bus = _bus(cfg, pattern, base, instance)
+    node: Any = None
     feeds: list[Any] = []
     try:
         endpoint = bus.connect(cfg.name)
@@ -306,8 +338,15 @@ def run_node(
             # live partners do not forward ADS-B yet: the coordinator judges on kinematics
             # and on the classes partners release (a partner's ADS-B-identified civil track
             # is released as aircraft)
-            node = build_coordinator(
-                sc, identity=identity, endpoint=endpoint, opener=opener, emit=emit, show=show
+            node = _coordinator(
+                cfg,
+                base,
+                bus,
+                endpoint,
+                emit,
+                lambda ep, em: build_coordinator(
+                    sc, identity=identity, endpoint=ep, opener=opener, emit=em, show=show
+                ),
             )
         else:
             # simulated radars and ADS-B receivers in real time; recorded ASTERIX feeds on
@@ -340,20 +379,23 @@ def run_node(
             inbox,
             endpoint,
         )
+        hooks: list[Callable[[float], None]] = [nodemap.drain] if nodemap is not None else []
+        hooks.append(reload)
+        if role == "partner":
+            from mead.runtime.failover import CoordinatorWatch, silent_after_s
 
-        def after(now: float) -> None:
-            if nodemap is not None:
-                nodemap.drain(now)
-            reload(now)
-
+            coord = sc.coordinator
+            hooks.append(CoordinatorWatch(node, coord.name, silent_after_s(sc), emit))
         run_s = cfg.duration_s or sc.duration_s
-        lag = _loop(node, endpoint, clock, run_s, sc.tick_s, stop, after)
+        lag = _loop(node, endpoint, clock, run_s, sc.tick_s, stop, _chain(hooks))
         endpoint.flush()
     finally:
         cot_counters = cot.close() if cot is not None else {}
         cot_counters |= cat062.close() if cat062 is not None else {}
         for f in feeds:
             f.close()
+        if hasattr(node, "close"):
+            node.close()
         bus.close()
         if nodemap is not None:
             nodemap.stop()
@@ -366,6 +408,26 @@ def run_node(
         counters |= {f"asterix_{f.sensor.id}_{k}": v for k, v in f.status.messages.items()}
     emit(Counters(node=cfg.name, counters=counters))
     return counters
+
+
+def _coordinator(
+    cfg: NodeConfig, base: Path, bus: Any, endpoint: Any, emit: Emit, build: Any
+) -> Any:
+    """The coordinator instance behind its lease (:mod:`mead.runtime.failover`)."""
+    from mead.runtime.failover import failover_coordinator
+
+    fo = cfg.failover
+    return failover_coordinator(
+        bus,
+        _spec(cfg.nats, base),
+        endpoint,
+        build,
+        emit,
+        instance=fo.name(cfg.name),
+        standby=fo.standby,
+        ttl_s=fo.lease_ttl_s,
+        renew_s=fo.renew_s,
+    )
 
 
 def _loop(
@@ -410,6 +472,18 @@ def _loop(
     return lag
 
 
+def _chain(hooks: list[Callable[[float], None]]) -> Callable[[float], None] | None:
+    """One after-step hook calling ``hooks`` in turn (None: no hook)."""
+    if not hooks:
+        return None
+
+    def after(now: float) -> None:
+        for h in hooks:
+            h(now)
+
+    return after
+
+
 def _no_show(*_: Any) -> None:
     return None
 
@@ -433,4 +507,11 @@ class _Lag:
     max_s: float = 0.0  # worst lateness, wall s
 
 
-__all__ = ["NatsAccount", "NodeConfig", "WireClock", "load_node_config", "run_node"]
+__all__ = [
+    "CoordinatorFailover",
+    "NatsAccount",
+    "NodeConfig",
+    "WireClock",
+    "load_node_config",
+    "run_node",
+]

@@ -500,12 +500,35 @@ class CoordinatorNode:
 
     def _seal(self, msg: Alert | Picture | Advice, now: float) -> bytes:
         """Seal ``msg`` with its recipient's own sequence counter (see the class docstring)."""
-        sealer = self._sealers.get(msg.recipient)
+        return seal(self._sealer(msg.recipient), msg, now)
+
+    def _sealer(self, recipient: str) -> Identity:
+        sealer = self._sealers.get(recipient)
         if sealer is None:
             ident = self.identity
             sealer = Identity(ident.name, ident.signing_key, seq=ident.seq)
-            self._sealers[msg.recipient] = sealer
-        return seal(sealer, msg, now)
+            self._sealers[recipient] = sealer
+        return sealer
+
+    def sequences(self) -> dict[str, int]:
+        """The last sequence number sealed for each recipient so far."""
+        return {r: s.seq for r, s in self._sealers.items()}
+
+    def resume_sequences(self, seqs: dict[str, int], default: int) -> None:
+        """Seal each recipient's next message above ``seqs[recipient]``, or above
+        ``default`` for a recipient not in ``seqs`` (a standby taking over continues the
+        previous active's sequences, so partners take its messages for neither replays
+        nor duplicates)."""
+        self.identity.seq = max(self.identity.seq, default)
+        for r, sealer in self._sealers.items():
+            sealer.seq = seqs.get(r, default)
+        for r, seq in seqs.items():
+            self._sealer(r).seq = seq
+
+    def resend(self, alert: Alert, now: float) -> None:
+        """Publish ``alert`` again, sealed at ``now`` (a standby sending what it computed
+        while the active coordinator had stopped)."""
+        self.endpoint.publish(f"alerts.{alert.recipient}", self._seal(alert, now))
 
     def _gone(self, ids: list[str]) -> list[str]:
         gone = self._live.difference(ids)

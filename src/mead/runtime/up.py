@@ -15,13 +15,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from mead.errors import MeadError
-from mead.events import AlertReceived, Counters, read_events
+from mead.events import AlertReceived, AlertSent, Counters, Leadership, read_events
 from mead.federation.natsconf import Federation
 from mead.federation.policy import Policy, Releaser
 from mead.federation.private import private_dir, write_private
@@ -47,12 +48,22 @@ def up(
     speed: float = 1.0,
     startup_s: float = 4.0,
     web: bool = False,
+    standby: bool = False,
+    kill_active_at_s: float | None = None,
+    kill_hub_at_s: float | None = None,
+    hub_down_s: float = 5.0,
 ) -> dict[str, Any]:
     """Bring a federation up on loopback, run it for ``duration_s`` scenario s, stop it.
 
     Returns a summary: per node its exit code and counters, and the alerts each partner
     received through the coordinator. With ``web``, every node also serves its map on a
     port of 127.0.0.1 of its own, listed on stderr at start (and in the summary).
+    With ``standby``, a second coordinator instance (``<C>-standby``) shadows the first;
+    ``kill_active_at_s`` (scenario s) SIGKILLs the first coordinator's process then — a
+    failover drill (``docs/operations.md``); the summary then has ``killed``.
+    ``kill_hub_at_s`` SIGKILLs the hub's nats-server then and restarts it ``hub_down_s``
+    wall s later (the summary has ``hub_killed``). Either drill adds ``failover``: what
+    was lost or duplicated (:func:`failover_figures`).
     """
     from mead.federation.identity import Identity
     from mead.federation.natsserver import LocalFederation
@@ -60,6 +71,8 @@ def up(
 
     if not speed > 0:
         raise MeadError(f"--speed must be > 0 (got {speed})")
+    if kill_active_at_s is not None and not standby:
+        raise MeadError("--kill-active-at needs --standby (nobody would take over)")
     sc = load_scenario(scenario)
     pols = policies(sc, scenario)
     c = sc.coordinator.name
@@ -86,21 +99,34 @@ def up(
             print(f"map of {n}: {url}", file=sys.stderr, flush=True)
         if maps:
             (workdir / "maps.json").write_text(json.dumps(maps, indent=1) + "\n")
-        for n in sorted(known):
+        instances = [(n, n) for n in sorted(known)]
+        instances += [(c, f"{c}-standby")] if standby else []
+        for n, inst in instances:
             cfg = _node_config(lf, n, scenario.resolve(), pols.get(n), start_wall, speed, run_s)
-            path = workdir / f"{n}.yaml"
+            path = workdir / f"{inst}.yaml"
             write_private(path, cfg)
             role = "coordinator" if n == c else "node"
-            ev = workdir / f"{n}.events.jsonl"
+            ev = workdir / f"{inst}.events.jsonl"
             ev.unlink(missing_ok=True)
-            with open(workdir / f"{n}.log", "wb") as log:
+            with open(workdir / f"{inst}.log", "wb") as log:
                 argv = [sys.executable, "-m", "mead.cli", role, str(path), "--events", str(ev)]
-                argv += ["--web", str(ports[n])] if n in ports else []
-                procs[n] = subprocess.Popen(
+                argv += ["--web", str(ports[n])] if n in ports and inst == n else []
+                argv += ["--standby"] if inst != n else []
+                procs[inst] = subprocess.Popen(
                     argv,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
+        killed = hub_killed = None
+        drills = [(kill_active_at_s, "c"), (kill_hub_at_s, "hub")]
+        for t, what in sorted((t, w) for t, w in drills if t is not None):
+            time.sleep(max(0.0, start_wall + t / speed - time.time()))
+            if what == "c":
+                killed = _kill_at(procs[c], time.time()) | {"node": c, "t": t}
+            else:
+                hub_killed = {"t_wall": time.time(), "t": t, "down_s": hub_down_s}
+                lf.restart_hub(down_s=hub_down_s)
+                hub_killed["back_wall"] = time.time()
         deadline = start_wall + run_s / speed + 15.0
         for p in procs.values():
             p.wait(max(1.0, deadline - time.time()))
@@ -114,10 +140,17 @@ def up(
                     p.kill()
                     p.wait()
         lf.stop()
-    summary = _summary(workdir, procs, c)
+    summary = _summary(workdir, procs, c, killed, hub_killed)
     if ports:
         summary["maps"] = {n: f"http://127.0.0.1:{p}/" for n, p in ports.items()}
     return summary
+
+
+def _kill_at(proc: subprocess.Popen[bytes], t_wall: float) -> dict[str, Any]:
+    """SIGKILL ``proc`` at wall time ``t_wall`` (UTC s); when it happened."""
+    time.sleep(max(0.0, t_wall - time.time()))
+    proc.kill()
+    return {"t_wall": time.time(), "pid": proc.pid}
 
 
 def _web_ports(nodes: list[str]) -> dict[str, int]:
@@ -171,7 +204,11 @@ def _node_config(
 
 
 def _summary(
-    workdir: Path, procs: dict[str, subprocess.Popen[bytes]], coordinator: str
+    workdir: Path,
+    procs: dict[str, subprocess.Popen[bytes]],
+    coordinator: str,
+    killed: dict[str, Any] | None = None,
+    hub_killed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     nodes: dict[str, Any] = {}
     for n, p in procs.items():
@@ -184,14 +221,66 @@ def _summary(
             "alerts_from_coordinator": len(received),
             "counters": counters,
         }
-    ok = bool(procs) and all(v["exit"] == 0 for v in nodes.values())
-    return {"ok": ok, "workdir": str(workdir), "nodes": nodes}
+        changes = [msgspec.to_builtins(e) for e in events if isinstance(e, Leadership)]
+        if changes:
+            nodes[n]["leadership"] = changes
+    victim = killed["node"] if killed else None
+    ok = bool(procs) and all(v["exit"] == 0 for n, v in nodes.items() if n != victim)
+    out = {"ok": ok, "workdir": str(workdir), "nodes": nodes}
+    if killed:
+        out["killed"] = killed
+    if hub_killed:
+        out["hub_killed"] = hub_killed
+    first = min((d["t_wall"] for d in (killed, hub_killed) if d), default=None)
+    if first is not None:
+        out["failover"] = failover_figures(workdir, coordinator, first)
+    return out
+
+
+def failover_figures(workdir: Path, coordinator: str, kill_wall: float) -> dict[str, Any]:
+    """How a failover drill went, from the events files in ``workdir``.
+
+    ``takeover_s``: wall s from the kill (``kill_wall``) until the standby was active
+    (None: it never was);
+    ``sent``: alert states the killed active recorded as sent plus those the standby sent;
+    ``lost``: of those, how many no partner received; ``duplicated``: alert states
+    (id, state, time) a partner received more than once; ``resent``/``suppressed``: what
+    the standby's reconciliation sent and held back.
+    """
+    c = coordinator
+
+    def events(name: str) -> list[Any]:
+        ev = workdir / f"{name}.events.jsonl"
+        return read_events(ev.read_bytes()) if ev.exists() else []
+
+    def key(e: Any) -> tuple[str, str, float]:
+        return (e.alert_id, e.state, e.t)
+
+    standby = events(f"{c}-standby")
+    took = [e for e in standby if isinstance(e, Leadership) and e.role == "active"]
+    sent = {key(e) for e in [*events(c), *standby] if isinstance(e, AlertSent)}
+    received: list[tuple[str, str, float]] = []
+    for path in sorted(workdir.glob("*.events.jsonl")):
+        received += [
+            key(e)
+            for e in events(path.name.removesuffix(".events.jsonl"))
+            if isinstance(e, AlertReceived) and e.via == c
+        ]
+    counts = Counter(received)
+    return {
+        "takeover_s": round(took[0].t_wall - kill_wall, 2) if took else None,
+        "sent": len(sent),
+        "lost": len(sent - set(counts)),
+        "duplicated": sum(n - 1 for n in counts.values()),
+        "resent": sum(e.resent for e in took),
+        "suppressed": sum(e.suppressed for e in took),
+    }
 
 
 def format_up(summary: dict[str, Any]) -> str:
     """The ``mead up`` summary as a small table."""
     rows = [
-        f"{'node':<8} {'exit':>4} {'alerts via coord':>16} {'released':>9} "
+        f"{'node':<10} {'exit':>4} {'alerts via coord':>16} {'released':>9} "
         f"{'batches':>8} {'sent':>5} {'rejected':>8}"
     ]
     for n, v in summary["nodes"].items():
@@ -199,9 +288,17 @@ def format_up(summary: dict[str, Any]) -> str:
         rej = sum(x for k, x in ctr.items() if k.startswith("rejected_"))
         sent = sum(x for k, x in ctr.items() if k.startswith("alerts_")) if "batches" in ctr else 0
         rows.append(
-            f"{n:<8} {v['exit']!s:>4} {v['alerts_from_coordinator']:>16} "
+            f"{n:<10} {v['exit']!s:>4} {v['alerts_from_coordinator']:>16} "
             f"{ctr.get('released_tracks', 0):>9} {ctr.get('batches', 0):>8} "
             f"{sent:>5} {rej:>8}"
+        )
+    if "failover" in summary:
+        f = summary["failover"]
+        took = f"{f['takeover_s']} s after the kill" if f["takeover_s"] is not None else "never"
+        rows.append(
+            f"failover: standby active {took}; alert states "
+            f"sent {f['sent']}, lost {f['lost']}, duplicated {f['duplicated']} "
+            f"(resent {f['resent']}, suppressed {f['suppressed']})"
         )
     rows.append(f"logs, configs and stores: {summary['workdir']}")
     return "\n".join(rows)

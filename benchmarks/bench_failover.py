@@ -1,0 +1,109 @@
+"""Coordinator failover drills over real nats-servers: how soon a standby takes over, and
+whether any alert is lost or duplicated on the way.
+
+Run as ``python -m benchmarks.bench_failover [--json] [--speed 8] [--kill-at 110 130 150]
+[--hub-down 5] [--no-hub] [--scenario tests/federation/data/equivalence.yaml] [--duration S]``.
+
+Each drill is ``mead up SCENARIO --standby --kill-active-at S``: the hub and one
+nats-server per partner on 127.0.0.1, one process per node, and a second coordinator
+instance in standby; the active coordinator's process is SIGKILLed ``S`` scenario seconds
+in. Figures per drill (:func:`mead.runtime.up.failover_figures`): wall seconds from the kill
+until the standby is active, the alert states sent in all (by the killed active before it
+died and by the standby), how many of them no partner received (lost) or a partner
+received twice (duplicated), and what the standby's reconciliation resent and suppressed.
+Then the same drills kill the hub's nats-server instead (SIGKILL, restarted ``--hub-down``
+wall s later): the figures then say whether alerts stored around the outage still
+arrive once. The takeover time is bounded by the lease: ``lease_ttl_s`` (5 s) after the
+last renewal, plus up to one ``renew_s`` (1 s) look, minus the time since that renewal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks._machine import machine
+from mead.federation.natsserver import require_nats_server, server_version
+from mead.runtime.up import up
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = ROOT / "tests" / "federation" / "data" / "equivalence.yaml"
+
+
+def drill(
+    scenario: Path,
+    kill_at_s: float,
+    speed: float,
+    duration_s: float | None,
+    hub_down_s: float | None = None,
+) -> dict[str, Any]:
+    """One drill in a throw-away work directory: kill the active coordinator (or, with
+    ``hub_down_s``, the hub's server for that long); its failover figures and lags."""
+    what = "coordinator" if hub_down_s is None else "hub"
+    with tempfile.TemporaryDirectory(prefix="mead-failover-") as d:
+        s = up(
+            scenario,
+            Path(d),
+            duration_s=duration_s,
+            speed=speed,
+            standby=True,
+            kill_active_at_s=kill_at_s if hub_down_s is None else None,
+            kill_hub_at_s=kill_at_s if hub_down_s is not None else None,
+            hub_down_s=hub_down_s or 0.0,
+        )
+    lag = max(v["counters"].get("max_lag_ms", 0) for v in s["nodes"].values())
+    row = {"killed": what, "kill_at_s": kill_at_s, "ok": s["ok"], **s["failover"]}
+    return row | {"max_lag_ms": lag}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", type=Path, default=SCENARIO)
+    ap.add_argument("--speed", type=float, default=8.0, help="scenario s per wall s")
+    ap.add_argument("--kill-at", type=float, nargs="+", default=[110.0, 130.0, 150.0])
+    ap.add_argument("--duration", type=float, default=None, help="scenario s per drill")
+    ap.add_argument("--hub-down", type=float, default=5.0, help="wall s the hub stays down")
+    ap.add_argument("--no-hub", action="store_true", help="skip the hub drills")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    binary = require_nats_server()
+    rows = [drill(args.scenario, k, args.speed, args.duration) for k in args.kill_at]
+    if not args.no_hub:
+        rows += [
+            drill(args.scenario, k, args.speed, args.duration, args.hub_down) for k in args.kill_at
+        ]
+    out = {
+        "scenario": str(args.scenario),
+        "speed": args.speed,
+        "results": rows,
+        "machine": machine("nats-py", "msgspec")
+        | {"nats_server": ".".join(map(str, server_version(binary)))},
+    }
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    m = out["machine"]
+    print(
+        f"failover drills: {args.scenario.name} at speed {args.speed}; {m['cpu']}, "
+        f"{m['cpus_available']} cpus, nats-server {m['nats_server']}, "
+        f"nats-py {m['versions']['nats-py']}"
+    )
+    print(
+        f"{'killed':<11} {'kill at s':>9} {'takeover s':>10} {'sent':>5} {'lost':>5} {'dup':>4} "
+        f"{'resent':>6} {'suppr':>6} {'max lag ms':>10}"
+    )
+    for r in rows:
+        print(
+            f"{r['killed']:<11} {r['kill_at_s']:>9.0f} {r['takeover_s']!s:>10} "
+            f"{r['sent']:>5} {r['lost']:>5} "
+            f"{r['duplicated']:>4} {r['resent']:>6} {r['suppressed']:>6} {r['max_lag_ms']:>10}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,350 @@
+"""Coordinator failover (:mod:`mead.runtime.failover`): the KV lease over a real nats-server,
+the reconciliation of held alerts, and a failover drill with real servers and processes.
+
+The drill runs ``mead up --standby --kill-active-at`` on the equivalence scenario: the
+active coordinator's process is SIGKILLed mid-raid. The independent references are the
+alerts the killed coordinator itself recorded as sent before it died, and the simulation
+of the same scenario and seed (which threats are alerted, as ``test_live_equivalence``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import pytest
+
+from mead.cli import main
+from mead.errors import ConfigError, RejectedMessage
+from mead.events import (
+    AlertReceived,
+    AlertSent,
+    CoordinatorStatus,
+    Leadership,
+    read_events,
+)
+from mead.federation.envelope import Opener, seal
+from mead.federation.identity import Identity, KeyRegistry
+from mead.federation.inprocess import InProcessBus
+from mead.federation.nats import ConnSpec, NatsBus
+from mead.federation.natsserver import NatsServer
+from mead.messages import Alert, Picture
+from mead.metrics.evaluation import attribute_alerts
+from mead.runtime.failover import (
+    SEQ_MARGIN,
+    Lease,
+    ShadowEndpoint,
+    continued_sequences,
+    open_own,
+    reconcile,
+)
+from mead.runtime.live import load_node_config
+from mead.runtime.simulation import prepare, run_mode
+from mead.runtime.up import up
+from mead.scenario import load_scenario
+
+SCENARIO = Path(__file__).resolve().parent / "data" / "equivalence.yaml"
+
+
+def _alert(alert_id: str, state: str, t: float) -> Alert:
+    return Alert(
+        alert_id=alert_id,
+        state=state,  # type: ignore[arg-type]
+        t=t,
+        recipient="P2",
+        area="Capital",
+        system_track=int(alert_id.split("-")[1]),
+        threat_class="ballistic",
+        impact_lat_deg=31.7,
+        impact_lon_deg=35.2,
+        impact_radius_m=5000.0,
+        t_impact=t + 300.0,
+        tgo_s=300.0,
+        issuer="C0",
+    )
+
+
+# ----------------------------------------------------------------------------- reconcile
+
+
+def test_reconcile_sends_only_what_the_previous_active_never_sent() -> None:
+    sent = [_alert("C0-1-A", "issued", 100), _alert("C0-1-A", "updated", 108)]
+    held = [
+        _alert("C0-1-A", "issued", 100),  # sent: suppressed
+        _alert("C0-1-A", "updated", 108),  # sent: suppressed
+        _alert("C0-1-A", "updated", 116),  # after the active stopped: sent
+        _alert("C0-2-A", "issued", 112),  # never sent by the active: sent
+        _alert("C0-1-A", "cancelled", 124),
+    ]
+    todo, suppressed = reconcile(held, sent)
+    assert [(a.alert_id, a.state, a.t) for a in todo] == [
+        ("C0-1-A", "updated", 116),
+        ("C0-2-A", "issued", 112),
+        ("C0-1-A", "cancelled", 124),
+    ]
+    assert suppressed == 2
+
+
+def test_reconcile_never_issues_or_cancels_twice_but_sends_every_unstored_update() -> None:
+    # the shadow saw a batch one tick later: its issue comes 4 s after the active's
+    sent = [_alert("C0-1-A", "issued", 100), _alert("C0-1-A", "cancelled", 140)]
+    held = [
+        _alert("C0-1-A", "issued", 104),
+        _alert("C0-1-A", "updated", 120),  # never stored (lost with the hub): late, not lost
+        _alert("C0-1-A", "cancelled", 144),
+    ]
+    todo, suppressed = reconcile(held, sent)
+    assert todo == [held[1]] and suppressed == 2
+    assert reconcile(held, []) == (held, 0)  # nothing sent: everything held goes out
+
+
+def test_a_new_active_continues_the_sequence_so_late_messages_are_not_replays() -> None:
+    """The previous active's last alert reaches the partner only after the new active's
+    first message (it waited in a stream while the hub restarted): still accepted."""
+    key = Identity.generate("C0")
+    active = Identity(key.name, key.signing_key, seq=1_000_000)  # each counts from its start
+    shadow = Identity(key.name, key.signing_key, seq=7_000_000)
+    pic = Picture(recipient="P2", t=100.0, tracks=())
+    x, y = _alert("C0-1-A", "issued", 100), _alert("C0-1-A", "updated", 104)
+    sent, held = [], []
+    for m in (pic, x, pic, y):  # both seal the same messages, in the same order
+        data = seal(active, m, 100.0)
+        sdata = seal(shadow, m, 100.0)
+        if isinstance(m, Alert):
+            sent.append(open_own(data, key.verify_key, "C0"))
+            held.append(open_own(sdata, key.verify_key, "C0"))
+    late_y = data  # the active's last alert, still on its way when it died
+    for _ in range(3):  # the shadow goes on sealing pictures until it takes over
+        seal(shadow, pic, 108.0)
+    seqs = continued_sequences(sent, held, {"P2": shadow.seq})  # type: ignore[arg-type]
+    assert seqs == {"P2": active.seq + 3 + SEQ_MARGIN}
+    registry = KeyRegistry({"C0": key.verify_key})
+
+    def deliver(next_seq: int) -> list[str]:
+        opener = Opener(registry, max_age_s=300.0, clock=lambda: 110.0)
+        new = Identity(key.name, key.signing_key, seq=next_seq)
+        out = []
+        for data in (seal(new, pic, 110.0), late_y):
+            try:
+                opener.open(data)
+                out.append("accepted")
+            except RejectedMessage as e:
+                out.append(e.reason)
+        return out
+
+    assert deliver(seqs["P2"]) == ["accepted", "accepted"]
+    assert deliver(time.time_ns() // 1000) == ["accepted", "replayed"]  # a jump loses it
+    assert continued_sequences(sent[:1], held[1:], {"P2": shadow.seq}) == {}  # no anchor
+
+
+def test_own_alerts_are_opened_and_anything_else_is_not() -> None:
+    c0, other = Identity.generate("C0"), Identity.generate("C0")
+    a = _alert("C0-1-A", "issued", 100)
+    opened = open_own(seal(c0, a, 100.0), c0.verify_key, "C0")
+    assert opened is not None and opened[1] == a and opened[0].seq == c0.seq
+    assert open_own(seal(other, a, 100.0), c0.verify_key, "C0") is None  # forged
+    assert open_own(seal(c0, a, 100.0), c0.verify_key, "C9") is None
+    pic = Picture(recipient="P1", t=100.0, tracks=())
+    assert open_own(seal(c0, pic, 100.0), c0.verify_key, "C0") is None
+    assert open_own(b"\x00garbage", c0.verify_key, "C0") is None
+
+
+def test_shadow_endpoint_holds_alerts_and_drops_pictures_until_active() -> None:
+    now = [0.0]
+    bus = InProcessBus(lambda: now[0], [], np.random.default_rng(1))
+    coord, partner = bus.connect("C0"), bus.connect("P2")
+    sub = partner.subscribe("alerts.P2")
+    gate = ShadowEndpoint(coord, limit=2)
+    gate.publish("alerts.P2", b"a1")
+    gate.publish("picture.P2", b"pic")
+    gate.publish("alerts.P2", b"a2")
+    gate.publish("alerts.P2", b"a3")  # over the limit: the oldest goes
+    assert list(gate.held) == [b"a2", b"a3"]
+    assert gate.counters == Counter(held=3, held_dropped=1, withheld=1)
+    gate.active = True
+    gate.publish("alerts.P2", b"a4")
+    now[0] = 1.0  # past the default link latency
+    assert sub.drain() == [("alerts.P2", b"a4")]
+    seen: list[Any] = []
+    quiet = ShadowEndpoint(coord).quiet(seen.append)
+    quiet(AlertSent(node="C0", **msgspec.structs.asdict(_alert("C0-1-A", "issued", 1))))
+    assert seen == []  # a standby records no alert as sent
+
+
+# ----------------------------------------------------------------------------- the lease
+
+
+def _wait(pred: Any, timeout_s: float) -> float:
+    t0 = time.monotonic()
+    while not pred():
+        if time.monotonic() - t0 > timeout_s:
+            raise AssertionError(f"not within {timeout_s} s")
+        time.sleep(0.02)
+    return time.monotonic() - t0
+
+
+def test_lease_is_held_by_one_instance_and_taken_over_when_it_lapses(
+    nats_server: NatsServer,
+) -> None:
+    conn = ConnSpec(nats_server.url)
+    ttl, renew = 1.0, 0.25
+    with NatsBus(conn) as bus_a, NatsBus(conn) as bus_b, NatsBus(conn) as bus_c:
+        kw: dict[str, Any] = {"key": "C0", "ttl_s": ttl, "renew_s": renew}
+        a = Lease(bus_a, conn, instance="C0", standby=False, **kw).start()
+        assert a.leader  # a vacant lease is taken at once by a primary
+        b = Lease(bus_b, conn, instance="C0-b", standby=True, **kw).start()
+        c = Lease(bus_c, conn, instance="C0-c", standby=True, **kw).start()
+        time.sleep(3 * ttl)  # renewed all along: nobody else takes it
+        assert a.leader and not b.leader and not c.leader
+        assert b.holder == c.holder == "C0"
+        # the active stops renewing without releasing (as a killed process would)
+        assert a._task is not None
+        a._task.cancel()
+        stopped = time.monotonic()
+        _wait(lambda: b.leader or c.leader, 4 * ttl)
+        taken = time.monotonic() - stopped
+        _wait(lambda: not a.leader, ttl)  # it stopped acting before anybody took over
+        time.sleep(2 * renew)
+        assert b.leader != c.leader  # exactly one standby won the compare-and-set
+        assert ttl - renew <= taken <= ttl + 4 * renew
+        new, other = (b, c) if b.leader else (c, b)
+        # a clean stop releases the lease: the other standby takes it within a look or two
+        new.stop()
+        assert not new.leader
+        _wait(lambda: other.leader, 4 * renew)
+        other.stop()
+        c.stop() if other is b else b.stop()
+
+
+def test_lease_settings_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = (
+        "name: C0\nscenario: s.yaml\nkey: k\nregistry: r\n"
+        "nats: {url: 'nats://x', user: u, password: p}\n"
+    )
+    bad = tmp_path / "c.yaml"
+    bad.write_text(base + "failover: {lease_ttl_s: 2, renew_s: 1.5}\n")
+    with pytest.raises(ConfigError, match=r"renew_s \(1.5\).*lease_ttl_s \(2.0\)"):
+        load_node_config(bad)
+    bad.write_text(base + "failover: {instance: 'C0.b'}\n")
+    with pytest.raises(ConfigError, match="instance"):
+        load_node_config(bad)
+    bad.write_text(base + "failover: {lease_ttl_s: 0}\n")
+    with pytest.raises(ConfigError, match="lease_ttl_s"):
+        load_node_config(bad)
+    assert main(["up", str(SCENARIO), "--kill-active-at", "10", "--workdir", str(tmp_path)]) == 2
+    assert "--kill-active-at needs --standby" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- the drill
+
+SPEED = 8.0  # scenario s per wall s: 240 s of raid in 30 s
+KILL_AT_S = 130.0  # scenario s: after the first alerts, before the raid's last ones
+RESUME_WALL_S = 10.0  # the standby must be active within this long after the kill
+
+
+def _key(a: Any) -> tuple[str, str, float]:
+    return (a.alert_id, a.state, a.t)
+
+
+def test_standby_takes_over_when_the_active_coordinator_is_killed(
+    nats_server_bin: str, tmp_path: Path
+) -> None:
+    sc = load_scenario(SCENARIO)
+    summary = up(SCENARIO, tmp_path, speed=SPEED, standby=True, kill_active_at_s=KILL_AT_S)
+    assert summary["ok"], summary
+    killed, figures = summary["killed"], summary["failover"]
+    assert figures["lost"] == 0 and figures["duplicated"] == 0, figures
+
+    def events(n: str) -> list[Any]:
+        return read_events((tmp_path / f"{n}.events.jsonl").read_bytes())
+
+    before = [e for e in events("C0") if isinstance(e, AlertSent)]  # by the killed one
+    standby = events("C0-standby")
+    took = [e for e in standby if isinstance(e, Leadership)]
+    after = [e for e in standby if isinstance(e, AlertSent)]
+    received = [
+        e
+        for p in sc.partners
+        for e in events(p.name)
+        if isinstance(e, AlertReceived) and e.via == sc.coordinator.name
+    ]
+    # the kill came mid-raid: alerts before it, and alerts computed in the gap
+    assert before and took and took[0].role == "active" and took[0].resent > 0
+    assert len(took) == 1  # it took over once and never stood down
+    resume_s = took[0].t_wall - killed["t_wall"]
+    assert 0 < resume_s <= RESUME_WALL_S, resume_s
+    # none duplicated: every alert state reached its partner once
+    dup = [k for k, n in Counter(_key(e) for e in received).items() if n > 1]
+    assert not dup, dup
+    # none lost: what the killed active sent and what the standby sent (resent + its own)
+    sent = {_key(e) for e in before} | {_key(e) for e in after}
+    got = {_key(e) for e in received}
+    assert got == sent, (sorted(sent - got), sorted(got - sent))
+    # the standby computed what the active did: every state the active sent was among the
+    # standby's, which suppressed them (no new alert id for a threat already alerted)
+    assert took[0].suppressed == len({_key(e) for e in before})
+    assert {e.alert_id for e in before} <= {e.alert_id for e in after} | {
+        e.alert_id for e in before
+    }
+    # the partners said the coordinator was silent after the kill, and back after takeover
+    epoch = sc.start_epoch_s()
+    for p in sc.partners:
+        states = [
+            (e.running, e.t - epoch) for e in events(p.name) if isinstance(e, CoordinatorStatus)
+        ]
+        # (a busy machine may also start the coordinator late: a silence at the start)
+        assert [r for r, _ in states[-2:]] == [False, True], (p.name, states)
+        assert KILL_AT_S < states[-2][1] < took[0].t - epoch < states[-1][1], (p.name, states)
+    # and the same threats were alerted as in the simulation of the scenario
+    world = prepare(sc, sc.seed, SCENARIO)
+    sim = {
+        (e.recipient, e.area, e.truth)
+        for e in attribute_alerts(world, run_mode(world, "alliance").events)
+        if isinstance(e, AlertReceived) and e.via == sc.coordinator.name
+    }
+    live = {(e.node, e.area, e.truth) for e in attribute_alerts(world, received)}
+    issued = Counter(
+        (e.node, e.area, e.truth)
+        for e in attribute_alerts(world, received)
+        if e.state == "issued" and isinstance(e, AlertReceived)
+    )
+    assert live == sim, (live, sim)
+    assert set(issued.values()) == {1}, issued  # one alert per threatened area and threat
+
+
+def test_no_alert_is_lost_or_duplicated_when_the_hub_server_is_killed(
+    nats_server_bin: str, tmp_path: Path
+) -> None:
+    """SIGKILL the hub's nats-server mid-raid, restart it 5 s later: alerts the active
+    coordinator published just before are still in the hub's file store and reach the
+    partner after the restart, whichever coordinator instance holds the lease by then."""
+    sc = load_scenario(SCENARIO)
+    summary = up(
+        SCENARIO, tmp_path, speed=SPEED, standby=True, kill_hub_at_s=KILL_AT_S, hub_down_s=5.0
+    )
+    assert summary["ok"], summary
+    assert summary["hub_killed"]["back_wall"] > summary["hub_killed"]["t_wall"]
+    f = summary["failover"]
+    assert f["sent"] > 0 and f["lost"] == 0 and f["duplicated"] == 0, f
+    active = [
+        (e.instance, e.role)
+        for n in ("C0", "C0-standby")
+        for e in read_events((tmp_path / f"{n}.events.jsonl").read_bytes())
+        if isinstance(e, Leadership)
+    ]
+    # exactly one instance ends up active: the active kept or regained the lease, or the
+    # standby took it (and the active stood down)
+    ends = Counter(inst for inst, role in active if role == "active")
+    downs = Counter(inst for inst, role in active if role == "standby")
+    assert sum(ends.values()) - sum(downs.values()) == 1, active
+    for p in sc.partners:  # the partners noticed the silence, and the coordinator's return
+        states = [
+            e.running
+            for e in read_events((tmp_path / f"{p.name}.events.jsonl").read_bytes())
+            if isinstance(e, CoordinatorStatus)
+        ]
+        assert states[-2:] == [False, True], (p.name, states)
