@@ -43,7 +43,7 @@ def cot_type(track_class: TrackClass, affiliation: str) -> str:
     return f"a-{AFFILIATIONS[affiliation]}-{COT_TYPES[track_class]}"
 
 
-def _iso(t_utc_s: float) -> str:
+def cot_time(t_utc_s: float) -> str:
     """CoT time: ISO 8601 UTC with milliseconds and a Z."""
     return datetime.fromtimestamp(t_utc_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -77,8 +77,8 @@ def track2cot(
     if not (-90 <= lat_deg <= 90 and -180 <= lon_deg <= 180):
         raise ParameterError("lat_deg/lon_deg", "on the globe", (lat_deg, lon_deg))
     ev = ET.Element("event", {
-        "version": "2.0", "uid": uid, "type": cot, "how": "m-f", "time": _iso(t_utc_s),
-        "start": _iso(t_utc_s), "stale": _iso(t_utc_s + stale_s),
+        "version": "2.0", "uid": uid, "type": cot, "how": "m-f", "time": cot_time(t_utc_s),
+        "start": cot_time(t_utc_s), "stale": cot_time(t_utc_s + stale_s),
     })  # fmt: skip
     point = {"lat": lat_deg, "lon": lon_deg, "hae": hae_m, "ce": ce_m, "le": le_m}
     ET.SubElement(ev, "point", {k: repr(float(v)) for k, v in point.items()})
@@ -88,10 +88,11 @@ def track2cot(
     ET.SubElement(detail, "track", track)
     if remarks:
         ET.SubElement(detail, "remarks").text = remarks
-    return _xml(ev)
+    return cot_bytes(ev)
 
 
-def _xml(ev: ET.Element) -> bytes:
+def cot_bytes(ev: ET.Element) -> bytes:
+    """A CoT event element as the bytes TAK clients take: XML declaration and the event."""
     head = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     return head + ET.tostring(ev, encoding="unicode").encode()
 
@@ -120,7 +121,7 @@ def alert2cot(
     stale = t_utc_s + 1.0 if state == "cancelled" else max(t_impact_utc_s, t_utc_s) + 60.0
     ev = ET.Element("event", {
         "version": "2.0", "uid": uid, "type": ALERT_TYPES[state], "how": "m-f",
-        "time": _iso(t_utc_s), "start": _iso(t_utc_s), "stale": _iso(stale),
+        "time": cot_time(t_utc_s), "start": cot_time(t_utc_s), "stale": cot_time(stale),
     })  # fmt: skip
     point = {"lat": lat_deg, "lon": lon_deg, "hae": 0.0, "ce": radius95_m * SIGMA_PER_R95,
              "le": 9999999.0}  # fmt: skip
@@ -129,4 +130,4 @@ def alert2cot(
     ET.SubElement(detail, "contact", {"callsign": uid})
     ET.SubElement(detail, "link", {"uid": track_uid, "relation": "p-p", "type": "a-h-A"})
     ET.SubElement(detail, "remarks").text = remarks
-    return _xml(ev)
+    return cot_bytes(ev)

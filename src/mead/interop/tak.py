@@ -30,7 +30,7 @@ from msgspec import Meta, Struct
 from mead import geo
 from mead.errors import ConfigError
 from mead.events import AlertReceived, AlertSent, Emit, Event
-from mead.interop.cot import AFFILIATIONS, _iso, _xml, alert2cot, cot_type, track2cot
+from mead.interop.cot import AFFILIATIONS, alert2cot, cot_bytes, cot_time, cot_type, track2cot
 from mead.runtime.node import Held
 from mead.server.rows import Rows
 from mead.server.view import picture_rows
@@ -285,11 +285,11 @@ class CotOutput:
 def _stale_now(event: bytes, t_utc_s: float) -> bytes:
     """``event`` re-stamped so that it is stale at ``t_utc_s`` (clients drop it)."""
     ev = ET.fromstring(event)
-    now = _iso(t_utc_s)
+    now = cot_time(t_utc_s)
     ev.set("time", now)
     ev.set("start", now)
     ev.set("stale", now)
-    return _xml(ev)
+    return cot_bytes(ev)
 
 
 def open_outputs(
