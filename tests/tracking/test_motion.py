@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mead.tracking.motion import ConstantVelocity, cv_predict, cv_process_noise, cv_transition
+from mead import geo
+from mead.flight import rk4_step
+from mead.tracking.motion import (
+    ConstantVelocity,
+    cv_predict,
+    cv_process_noise,
+    cv_transition,
+    predict,
+)
 
 
 def random_covs(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -87,3 +95,29 @@ def test_adapt_boosts_on_large_nis_and_decays_to_one() -> None:
 def test_bad_parameters_name_the_field(kwargs: dict[str, float], name: str) -> None:
     with pytest.raises(ValueError, match=name):
         ConstantVelocity(**kwargs)
+
+
+def test_rows_above_40_km_are_predicted_in_free_flight_and_the_rest_in_a_line() -> None:
+    """A missile at 120 km falls along the free-flight law (RK4, no drag), forwards and back;
+    an aircraft at 10 km keeps the straight line; covariances are CV's for both; the
+    free-flight rows get q_free, the others the speed-based density."""
+    p = geo.geodetic2ecef(np.array([32.0, 32.0]), np.array([40.0, 40.0]), np.array([120e3, 10e3]))
+    v = np.array([[-2000.0, 500.0, 800.0], [200.0, 0.0, 0.0]])
+    x, P = np.hstack([p, v]), np.broadcast_to(np.eye(6) * 100.0, (2, 6, 6)).copy()
+    for dt in (5.0, -5.0, 25.0):
+        xn, Pn = predict(x, P, np.full(2, dt), 50.0)
+        xc, Pc = cv_predict(x, P, np.full(2, dt), 50.0)
+        np.testing.assert_allclose(Pn, Pc)
+        np.testing.assert_allclose(xn[1], xc[1])  # the aircraft: a straight line
+        pr, vr = x[:1, :3].T, x[:1, 3:].T
+        n = int(np.ceil(abs(dt) / 10.0))
+        for _ in range(n):
+            pr, vr = rk4_step(pr, vr, dt / n)
+        np.testing.assert_allclose(xn[0, :3], pr[:, 0], atol=1e-6)
+        np.testing.assert_allclose(xn[0, 3:], vr[:, 0], atol=1e-9)
+        drop = np.linalg.norm(xn[0, :3] - xc[0, :3])  # ≈ g dt²/2 off the straight line
+        assert 0.3 * 9.5 * dt**2 / 2 < drop < 1.5 * 9.5 * dt**2 / 2
+    m = ConstantVelocity()
+    fast = np.vstack([x[0], x[0]])
+    fast[1, :3] = p[1]  # the same 2.2 km/s at 10 km: not free flight
+    np.testing.assert_allclose(m.q(fast, np.ones(2)), [m.q_free, m.q_fast])
