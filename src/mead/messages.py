@@ -220,6 +220,10 @@ class EngagementStatus(msgspec.Struct, frozen=True, kw_only=True):
     t: float  # when it entered this state, UTC s
     rounds_left: int = 0  # loaded and reserve rounds the unit has left
     reason: str = ""  # why declined: "policy: hold class drone", "window closed", …
+    # an engagement on the partner's own initiative (advice_id "own:…", system_track 0):
+    # the threat's ECEF state [m, m/s] at ``t_x``, so the coordinator offers it to nobody else
+    x: tuple[float, ...] = ()
+    t_x: float = 0.0
 
 
 class Engagement(msgspec.Struct, frozen=True, kw_only=True, tag="engagement"):

@@ -78,5 +78,5 @@ def test_engagement_policy_decisions() -> None:
     assert pol.decide("drone", "Haifa", False, far) == "policy: area Haifa not helped"
     assert pol.decide("rocket", "Own", True, far) == "policy: hold fire on rocket"
     assert pol.decide("drone", "Own", True, near) == "policy: hold region 0"
-    with pytest.raises(ConfigError, match="autonomous_after_s"):
-        decode_engagement_policy("partner: P1\nautonomous_after_s: 0\n", "e.yaml")
+    with pytest.raises(ConfigError, match="defend_own"):
+        decode_engagement_policy("partner: P1\ndefend_own: maybe\n", "e.yaml")

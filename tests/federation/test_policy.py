@@ -444,7 +444,7 @@ def test_the_documented_engagement_policy_and_its_errors(tmp_path: Path) -> None
     cases = [
         "partner: P1\nhold_clases: [drone]\n",
         "partner: P1\nhold_classes: [jet]\n",
-        "partner: P1\nautonomous_after_s: 0\n",
+        "partner: P1\nhelp_areas: 3\n",
     ]
     for text, expected in zip(cases, block.strip().splitlines(), strict=True):
         path = tmp_path / "engage.yaml"

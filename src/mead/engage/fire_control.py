@@ -8,10 +8,11 @@ engagements whose window is open, follows the interceptors in flight
 (``engaging`` → ``intercepted`` or ``missed``; a planned second round after a miss),
 reloads launchers and reports every status back (:class:`~mead.messages.Engagement`).
 
-Without advice for ``autonomous_after_s`` (no coordinator, as in the national-only run,
-or a silent one) a partner that defends its own areas plans on its own: the same windows
-and assignment over the threats its own assessment found against its own areas, with its
-own units.
+A partner that defends its own areas also plans on its own every cycle, advice or not: the
+same windows and assignment over the threats its own assessment found against its own
+areas, with its own units — except against an object an accepted advice already covers
+(within :func:`~mead.engage.windows.same_object_m`). It reports these engagements too,
+with the threat's state, so the coordinator offers that object to nobody else.
 
 Firing solutions are the partner's own: at launch the window of the unit against the
 threat's predicted path (from the advice's fused state, or the partner's own track) is
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 import numpy as np
@@ -32,11 +33,17 @@ import numpy as np
 from mead.engage.assign import assign
 from mead.engage.policy import EngagementPolicy
 from mead.engage.units import THREAT_KINDS, UnitClass, UnitTable
-from mead.engage.windows import LOOK_S, engagement_windows, predict_paths, within_reach
+from mead.engage.windows import (
+    LOOK_S,
+    engagement_windows,
+    predict_paths,
+    same_object_m,
+    within_reach,
+)
 from mead.events import Decision, Emit
 from mead.messages import Advice, AdviceItem, Engagement, EngagementStatus, EngageState
 from mead.threat.base import Threat
-from mead.types import States
+from mead.types import Array, States
 
 SOLUTION_SAMPLES = 192
 """Samples per predicted path of a firing solution (a launch now meets the threat at the
@@ -239,9 +246,8 @@ class FireControl:
         if x is not None:
             self._own_tracks(now, ids, x)
         self._follow(now)
-        if now - self.last_advice > self.policy.autonomous_after_s and self.policy.defend_own:
-            if x is not None and len(threats) and len(self.units):
-                self._own(now, threats, ids, x)
+        if self.policy.defend_own and x is not None and len(threats) and len(self.units):
+            self._own(now, threats, ids, x)
         self._launch_due(now)
         self._guide()
         if not report and self._states() == before:
@@ -250,10 +256,10 @@ class FireControl:
             EngagementStatus(
                 advice_id=a, system_track=j.item.system_track, unit=j.item.unit,
                 state=j.state, t=j.t, rounds_left=self.state[j.unit].rounds_left,
-                reason=j.reason,
+                reason=j.reason, **_own_state(a, j),
             )
             for a, j in self.jobs.items()
-            if not a.startswith("own:") and now - j.t <= REPORT_S
+            if now - j.t <= REPORT_S
         ]  # fmt: skip
         self.jobs = {a: j for a, j in self.jobs.items() if now - j.t <= 4 * REPORT_S}
         return Engagement(source=self.name, t=now, statuses=tuple(rows)) if rows else None
@@ -381,16 +387,23 @@ class FireControl:
         return out  # type: ignore[return-value]
 
     def _own(self, now: float, threats: Sequence[Threat], ids: Sequence[str], x: States) -> None:
-        """Plan the partner's own units against threats to its own areas, on own tracks."""
+        """Plan the partner's own units against threats to its own areas, on own tracks —
+        always, advice or not (its own areas are its own to defend), but never against an
+        object an accepted advice of the coordinator already covers: a threat within
+        ``SAME_OBJECT_M`` of such an engagement's threat is left to it."""
         rows = {t: i for i, t in enumerate(ids)}
-        busy = {
-            j.item.advice_id for j in self.jobs.values() if j.state in ("assigned", "engaging")
-        }
+        active = [j for j in self.jobs.values() if j.state in ("assigned", "engaging")]
+        busy = {j.item.advice_id for j in active}
+        advised = [
+            _position_now(j, now) for j in active if not j.item.advice_id.startswith("own:")
+        ]
         best: dict[str, Threat] = {}
         for b in threats:
             if b.threat_class not in THREAT_KINDS or b.track_id not in rows:
                 continue
             if f"own:{b.track_id}" in busy or b.threat_class in self.policy.hold_classes:
+                continue
+            if advised and _near(x[rows[b.track_id]], advised):
                 continue
             cur = best.get(b.track_id)
             if cur is None or b.value * b.p_area > cur.value * cur.p_area:
@@ -433,6 +446,20 @@ class FireControl:
             if reason:
                 continue
             self.jobs[aid] = _Job(item, u, "assigned", now, t_state=now)
+
+
+def _near(x: Array, others: Sequence[tuple[float, float, float]]) -> bool:
+    """Whether threat state ``x`` (6,) is the same object as one of the positions ``others``
+    (:func:`~mead.engage.windows.same_object_m`)."""
+    d = np.linalg.norm(np.asarray(others, dtype=np.float64) - x[:3], axis=1)
+    return bool(np.min(d) < same_object_m(x[None])[0])
+
+
+def _own_state(advice_id: str, j: _Job) -> dict[str, Any]:
+    """The threat state an own-initiative engagement reports to the coordinator."""
+    if not advice_id.startswith("own:"):
+        return {}
+    return {"x": tuple(float(v) for v in j.item.x), "t_x": j.t_state}
 
 
 def _position_now(j: _Job, now: float) -> tuple[float, float, float]:

@@ -32,6 +32,7 @@ from mead.engage.windows import (
     Windows,
     engagement_windows,
     predict_paths,
+    same_object_m,
     within_reach,
 )
 from mead.messages import Advice, AdviceItem, Engagement, TrackClass
@@ -46,6 +47,7 @@ class _Advised:
     item: AdviceItem
     unit: int  # row in the unit table
     state: str = "advised"  # or a partner's EngageState
+    t_x: float = 0.0  # time of validity of item.x, UTC s
 
 
 class Planner:
@@ -84,6 +86,8 @@ class Planner:
         self.done: set[int] = set()  # STNs reported intercepted
         self.counters: Counter[str] = Counter()
         self.offers: Counter[tuple[int, int]] = Counter()  # (STN, unit row) → offers made
+        # engagements partners started on their own tracks: (partner, id) → (state, its time)
+        self.own: dict[tuple[str, str], tuple[np.ndarray, float]] = {}
 
     def take(self, sender: str, msg: Engagement) -> None:
         """Book a partner's statuses; statuses about another partner's unit are ignored
@@ -97,6 +101,13 @@ class Planner:
                 self.counters["foreign_unit"] += 1
                 continue
             self.rounds_left[u] = s.rounds_left
+            if s.advice_id.startswith("own:"):
+                key = (sender, s.advice_id)
+                if s.state in ("assigned", "engaging") and len(s.x) == 6:
+                    self.own[key] = (np.asarray(s.x, dtype=np.float64), s.t_x)
+                else:
+                    self.own.pop(key, None)
+                continue
             a = self.advised.get(s.system_track)
             mine = a is not None and a.item.advice_id == s.advice_id
             if s.state in ("declined", "out_of_rounds"):
@@ -123,6 +134,19 @@ class Planner:
         best = _worst_first(threats)
         rows = {tid: i for i, tid in enumerate(ids)}
         best = [b for b in best if b.track_id in rows and b.system_track not in self.done]
+        taken = self._engaged_elsewhere(t)
+        if len(taken) and best:  # engaged already: by a partner on its own, or in flight
+            xb = np.stack([x[rows[b.track_id]] for b in best])
+            d = np.linalg.norm(xb[:, None, :3] - taken[None], axis=2)  # (B, K)
+            mine = np.array([self._in_flight(b.system_track) for b in best])
+            d[mine] = np.inf  # a system track's own round in flight is not another's
+            hit = d.min(axis=1) < same_object_m(xb)
+            for b in np.asarray(best, dtype=object)[hit]:
+                if b.system_track in self.advised:  # advised, nothing launched: withdrawn
+                    del self.advised[b.system_track]
+                    self.counters["withdrawn_engaged_elsewhere"] += 1
+            self.counters["left_to_others"] += int(np.count_nonzero(hit))
+            best = [b for b, h in zip(best, hit, strict=True) if not h]
         gone = set(self.advised) - {b.system_track for b in best}
         for stn in gone:  # track lost or no longer a threat: withdraw unless in flight
             if self.advised[stn].state != "engaging":
@@ -141,6 +165,22 @@ class Planner:
             out[self.units.owners[self.advised[stn].unit]].append(items[stn])
         self.counters["plans"] += 1
         return {o: Advice(recipient=o, t=t, items=tuple(v)) for o, v in out.items()}
+
+    def _in_flight(self, stn: int) -> bool:
+        """Whether a round advised against system track ``stn`` is in flight."""
+        a = self.advised.get(stn)
+        return a is not None and a.state == "engaging"
+
+    def _engaged_elsewhere(self, t: float) -> np.ndarray:
+        """(K, 3) ECEF positions now of the objects already engaged that this cycle's STNs
+        may not show as such: partners' own engagements, and rounds in flight (a fused
+        track can change number under an engagement), each flown on in a straight line."""
+        pts = [xs[:3] + xs[3:] * (t - tx) for xs, tx in self.own.values()]
+        for a in self.advised.values():
+            if a.state == "engaging":
+                xs = np.asarray(a.item.x, dtype=np.float64)
+                pts.append(xs[:3] + xs[3:] * (t - a.t_x))
+        return np.array(pts).reshape(-1, 3)
 
     def _plan(self, t: float, threats: list[Threat], x: States) -> dict[int, AdviceItem]:
         """Windows of every candidate against every unit; keep the advised pairs that still
@@ -178,13 +218,13 @@ class Planner:
                     a.item, x=tuple(float(v) for v in x[n]), t_arrival=b.t_impact,
                     aim_lat_deg=b.impact_lat_deg, aim_lon_deg=b.impact_lon_deg,
                 )  # fmt: skip
-                out[b.system_track] = a.item
+                out[b.system_track], a.t_x = a.item, t
             elif feasible[n, u] and (s == 1 or w.sls[n, u]) and rounds[u] >= s and free[u] >= 1:
                 keep[n] = True
                 rounds[u] -= s
                 free[u] -= 1
                 out[b.system_track] = self._item(t, b, x[n], w, n, u, s, pk[n, u])
-                a.item = out[b.system_track]
+                a.item, a.t_x = out[b.system_track], t
             else:
                 del self.advised[b.system_track]
         value = np.array([b.value * min(b.p_area, 1.0) for b in threats])
@@ -199,7 +239,7 @@ class Planner:
             self.offers[(b.system_track, u)] += 1  # a new offer gets a new advice id
             item = self._item(t, b, x[n], w, n, u, s, pk[n, u])
             out[b.system_track] = item
-            self.advised[b.system_track] = _Advised(item, u)
+            self.advised[b.system_track] = _Advised(item, u, t_x=t)
             self.counters["advised"] += 1
         return out
 

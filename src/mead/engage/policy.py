@@ -16,10 +16,9 @@ decline travels back to the coordinator.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
 import numpy as np
-from msgspec import Meta, Struct
+from msgspec import Struct
 
 from mead import geo
 from mead.federation.policy import Region, in_region
@@ -31,13 +30,11 @@ class EngagementPolicy(Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """What a partner's fire units may engage (see the module doc)."""
 
     partner: Name  # the partner the policy belongs to
-    defend_own: bool = True  # engage threats to own areas (advised, or on own tracks)
+    defend_own: bool = True  # engage threats to own areas (advised, and on own tracks)
     help_others: bool = True  # accept advice against threats to others' areas
     help_areas: list[Name] | None = None  # only these areas of others (None: any)
     hold_classes: list[ThreatKind] = []  # never engage these classes
     hold_regions: list[Region] = []  # never intercept inside these
-    # without advice for this long, the partner engages own-area threats on its own tracks
-    autonomous_after_s: Annotated[float, Meta(gt=0.0)] = 20.0
 
     @staticmethod
     def default(partner: str) -> EngagementPolicy:

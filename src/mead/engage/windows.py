@@ -43,6 +43,20 @@ class Paths:
     alt_m: Array  # (N, K) height above the ellipsoid, m
     valid: np.ndarray  # (N, K) bool: sample is before arrival and finite
 
+SAME_OBJECT_M = 2_000.0
+SAME_OBJECT_S = 2.0
+"""Two threat estimates closer than ``SAME_OBJECT_M`` + ``SAME_OBJECT_S`` × the threat's
+speed (2.1 km for a drone, 7 km for a missile at 2.5 km/s: tracks of one missile by two
+partners differ by kilometres) are taken for one object when engagements are deconflicted:
+a partner's own engagement against the coordinator's advice, and at the coordinator a
+partner's own engagement or a round in flight against a system track."""
+
+
+def same_object_m(x: States) -> Array:
+    """(N,) the distance within which another estimate is the same object as each of N
+    threat states (N, 6)."""
+    return SAME_OBJECT_M + SAME_OBJECT_S * np.linalg.norm(x[:, 3:], axis=1)
+
 
 def predict_paths(
     x: States,
