@@ -217,3 +217,47 @@ def test_over_nats_b_sees_no_advice_about_a_and_the_decline_still_reoffers(
             assert struct.pack(">d", v) not in data
     for data in advice:
         assert_nothing_of_a(data)
+
+
+def test_an_object_a_partner_engages_on_its_own_is_offered_to_nobody_else() -> None:
+    """B reports an engagement of its own (on its own track, for its own capital) against
+    the drone: the coordinator offers the drone to no unit, A's included; once B's report
+    is stale (``OWN_STALE_S``) the drone is offered again."""
+    from mead.engage.planner import OWN_STALE_S
+    from mead.messages import Engagement, EngagementStatus
+
+    clock = Clock()
+    bus = InProcessBus(clock, [], np.random.default_rng(0))
+    coord, partners, ids, events = coalition(bus.connect, clock)
+    spy = bus.connect("spy").subscribe("advice.A")
+    planner = coord.planner
+    assert planner is not None
+    x = drone_track(T0).x
+    own = EngagementStatus(
+        advice_id="own:B-T000007", system_track=0, unit="B-SR", state="engaging", t=T0,
+        rounds_left=50, x=x, t_x=T0,
+    )  # fmt: skip
+    planner.take("B", Engagement(source="B", t=T0, statuses=(own,)))
+    fly(coord, partners, ids, clock, partners["A"].endpoint, 20.0)
+    assert not [d for d in events if isinstance(d, Decision)]  # nothing offered to anyone
+    assert planner.counters["left_to_others"] > 0 and not planner.advised
+    assert not [it for _, d in spy.drain() for it in _advice(d).items]
+    clock.t = T0 + OWN_STALE_S + 1.0  # B says no more: its engagement is forgotten
+    fly(coord, partners, ids, clock, partners["A"].endpoint, OWN_STALE_S + 15.0)
+    assert [d for d in events if isinstance(d, Decision)]  # offered again
+
+
+def test_a_partner_reports_its_own_engagements_with_the_threat_state() -> None:
+    """The status of an own-initiative engagement carries the threat's ECEF state."""
+    from mead.engage.fire_control import _Job, _own_state
+    from mead.messages import AdviceItem
+
+    item = AdviceItem(
+        advice_id="own:B-T1", system_track=0, unit="B-SR", shots=1, launch_open=T0,
+        launch_close=T0 + 10, t_intercept=T0 + 30, intercept=(0.0, 0.0, 0.0),
+        launch2=T0, x=drone_track(T0).x, threat_class="drone", area="Capital",
+        own_area=True, t_arrival=T0 + 600, aim_lat_deg=31.77, aim_lon_deg=35.21,
+    )  # fmt: skip
+    job = _Job(item, 0, "engaging", T0, t_state=T0 + 2.0)
+    assert _own_state("own:B-T1", job) == {"x": drone_track(T0).x, "t_x": T0 + 2.0}
+    assert _own_state("12/B-SR", job) == {}

@@ -39,6 +39,10 @@ from mead.messages import Advice, AdviceItem, Engagement, TrackClass
 from mead.threat.base import Threat
 from mead.types import States
 
+OWN_STALE_S = 30.0
+"""A partner's own engagement not reported again for this long is forgotten, s (partners
+report theirs at every release while they last)."""
+
 
 @dataclass
 class _Advised:
@@ -175,6 +179,7 @@ class Planner:
         """(K, 3) ECEF positions now of the objects already engaged that this cycle's STNs
         may not show as such: partners' own engagements, and rounds in flight (a fused
         track can change number under an engagement), each flown on in a straight line."""
+        self.own = {k: v for k, v in self.own.items() if t - v[1] <= OWN_STALE_S}
         pts = [xs[:3] + xs[3:] * (t - tx) for xs, tx in self.own.values()]
         for a in self.advised.values():
             if a.state == "engaging":
