@@ -35,6 +35,7 @@ from mead.engage.policy import EngagementPolicy
 from mead.engage.units import THREAT_KINDS, UnitClass, UnitTable
 from mead.engage.windows import (
     LOOK_S,
+    Paths,
     engagement_windows,
     predict_paths,
     same_object_m,
@@ -285,17 +286,8 @@ class FireControl:
         ]  # fmt: skip
         if not fly:
             return
-        it = [j.item for j in fly]
         t0 = np.array([j.t_state for j in fly])
-        kind = np.array([THREAT_KINDS.index(i.threat_class) for i in it])
-        paths = predict_paths(
-            np.array([i.x for i in it], dtype=np.float64).reshape(len(it), 6),
-            kind < 2,
-            np.maximum(np.array([j.t_hit for j in fly]) - t0, 0.0),
-            np.array([i.aim_lat_deg for i in it]),
-            np.array([i.aim_lon_deg for i in it]),
-            samples=16,
-        )
+        paths, _ = _job_paths(fly, np.maximum(np.array([j.t_hit for j in fly]) - t0, 0.0), 16)
         for n, j in enumerate(fly):
             j.guided = j.t_state
             if paths.valid[n, -1] and j.handle is not None:
@@ -365,17 +357,9 @@ class FireControl:
     ) -> list[tuple[bool, float, tuple[float, float, float]]]:
         """The firing solution of each job's unit from now: (window open now, intercept
         time UTC s, ECEF aim point), from the threat's path predicted from its state."""
-        it = [j.item for j in jobs]
         t0 = np.array([j.t_state for j in jobs])
-        kind = np.array([THREAT_KINDS.index(i.threat_class) for i in it])
-        paths = predict_paths(
-            np.array([i.x for i in it], dtype=np.float64).reshape(len(it), 6),
-            kind < 2,
-            np.array([i.t_arrival for i in it]) - t0,
-            np.array([i.aim_lat_deg for i in it]),
-            np.array([i.aim_lon_deg for i in it]),
-            samples=SOLUTION_SAMPLES,
-        )
+        horizon = np.array([j.item.t_arrival for j in jobs]) - t0
+        paths, kind = _job_paths(jobs, horizon, SOLUTION_SAMPLES)
         late = np.maximum(now - t0, 0.0)
         w = engagement_windows(paths, kind, self.units, self.look_s, earliest_s=late)
         out = []
@@ -460,6 +444,22 @@ def _own_state(advice_id: str, j: _Job) -> dict[str, Any]:
     if not advice_id.startswith("own:"):
         return {}
     return {"x": tuple(float(v) for v in j.item.x), "t_x": j.t_state}
+
+
+def _job_paths(jobs: Sequence[_Job], horizon_s: Array, samples: int) -> tuple[Paths, np.ndarray]:
+    """The predicted paths of the jobs' threats from each job's threat state, ``horizon_s``
+    (J,) s ahead, and their class indices (J,) in ``THREAT_KINDS``."""
+    it = [j.item for j in jobs]
+    kind = np.array([THREAT_KINDS.index(i.threat_class) for i in it])
+    paths = predict_paths(
+        np.array([i.x for i in it], dtype=np.float64).reshape(len(it), 6),
+        kind < 2,
+        horizon_s,
+        np.array([i.aim_lat_deg for i in it]),
+        np.array([i.aim_lon_deg for i in it]),
+        samples=samples,
+    )
+    return paths, kind
 
 
 def _position_now(j: _Job, now: float) -> tuple[float, float, float]:
