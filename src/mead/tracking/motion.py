@@ -126,16 +126,23 @@ def free_flight(x: States, free_flight_m: float = FREE_FLIGHT_M) -> Array:
 
 
 def predict(
-    x: States, P: Covs, dt: Array, q: Array | float, free_flight_m: float = FREE_FLIGHT_M
+    x: States,
+    P: Covs,
+    dt: Array,
+    q: Array | float,
+    free_flight_m: float = FREE_FLIGHT_M,
+    ff: Array | None = None,
 ) -> tuple[States, Covs]:
     """:func:`cv_predict`, with the rows above ``free_flight_m`` flown in free flight.
 
     Their mean follows :func:`mead.flight.rk4_step` (no drag) in steps of at most
     ``FREE_FLIGHT_STEP_S``; their covariance is the CV one (the gravity gradient, μ/r³ ≈
     1.5·10⁻⁶ s⁻², changes it by less than 10⁻⁴ over a scan). ``dt`` may be negative.
+    ``ff``: :func:`free_flight` of ``x`` if the caller has it already.
     """
     x_new, P_new = cv_predict(x, P, dt, q)
-    ff = free_flight(x, free_flight_m)
+    if ff is None:
+        ff = free_flight(x, free_flight_m)
     if ff.any():
         d = np.broadcast_to(np.asarray(dt, dtype=np.float64), (x.shape[0],))[ff]
         n = max(1, int(np.ceil(np.max(np.abs(d)) / FREE_FLIGHT_STEP_S)))
@@ -187,20 +194,20 @@ class ConstantVelocity:
         check(self.boost > 1.0, "ConstantVelocity.boost", "> 1", self.boost)
         check(self.scale_max >= 1.0, "ConstantVelocity.scale_max", ">= 1", self.scale_max)
 
-    def q(self, x: States, q_scale: Array) -> Array:
-        """Process noise density (N,) m²/s³ of N tracks from their speed, height and scale."""
+    def q(self, x: States, q_scale: Array, ff: Array | None = None) -> Array:
+        """Process noise density (N,) m²/s³ of N tracks from their speed, height and scale
+        (``ff``: :func:`free_flight` of ``x`` if the caller has it already)."""
+        if ff is None:
+            ff = free_flight(x, self.free_flight_m)
         speed = np.linalg.norm(x[:, 3:], axis=1)
         u = np.clip((speed - self.v_slow_mps) / (self.v_fast_mps - self.v_slow_mps), 0.0, 1.0)
-        base = np.where(
-            free_flight(x, self.free_flight_m),
-            self.q_free,
-            self.q_slow * (self.q_fast / self.q_slow) ** u,
-        )
+        base = np.where(ff, self.q_free, self.q_slow * (self.q_fast / self.q_slow) ** u)
         return base * q_scale
 
     def predict(self, x: States, P: Covs, dt: Array, q_scale: Array) -> tuple[States, Covs]:
         """Predict N tracks over ``dt`` (N,) s; ``q_scale`` (N,) are their manoeuvre scales."""
-        return predict(x, P, dt, self.q(x, q_scale), self.free_flight_m)
+        ff = free_flight(x, self.free_flight_m)
+        return predict(x, P, dt, self.q(x, q_scale, ff), self.free_flight_m, ff)
 
     def adapt(self, q_scale: Array, nis: Array) -> Array:
         """New manoeuvre scales (K,) of K tracks from their NIS (K,) (∞ for a miss in coverage)."""
