@@ -30,9 +30,15 @@ PCAP = Path("/work/shared/data/asterix/cat_034_048.pcap")
 T0 = 1_700_000_000.0  # UTC s
 
 
-def test_a_node_fed_from_a_pcap_tracks_its_plots() -> None:
-    sc = load_scenario(SCENARIO)
-    world = prepare(sc, sc.seed, SCENARIO)
+def test_a_node_fed_from_a_pcap_tracks_its_plots(tmp_path: Path) -> None:
+    # the example scenario names the recording relative to a checkout beside shared/;
+    # the test reads it where the shared data is, wherever the checkout is
+    text = SCENARIO.read_text()
+    assert "file: ../../shared/data/asterix/cat_034_048.pcap" in text
+    scenario = tmp_path / "asterix_pcap.yaml"
+    scenario.write_text(text.replace("../../shared/data/asterix/cat_034_048.pcap", str(PCAP)))
+    sc = load_scenario(scenario)
+    world = prepare(sc, sc.seed, scenario)
     # every scan is the recording's radar 25/12, none simulated; the first at start_s
     plots = ax.decode048_blocks(ax.read_blocks(PCAP))
     own = sum(1 for a, b in zip(plots.sac, plots.sic, strict=True) if (a, b) == (25, 12))
@@ -52,7 +58,7 @@ def test_a_node_fed_from_a_pcap_tracks_its_plots() -> None:
     node = build_partner(
         sc, "P1", identity=ids["P1"], endpoint=bus.connect("P1"),
         opener=Opener(KeyRegistry({n: i.verify_key for n, i in ids.items()}), 300.0, clock),
-        policy=policies(sc, SCENARIO)["P1"], scans=iter(world.scans), epoch_s=clock.epoch_s,
+        policy=policies(sc, scenario)["P1"], scans=iter(world.scans), epoch_s=clock.epoch_s,
     )  # fmt: skip
     for t in np.arange(0.0, 10.0, sc.tick_s):
         clock.t = float(t)
