@@ -261,3 +261,46 @@ def test_a_partner_reports_its_own_engagements_with_the_threat_state() -> None:
     job = _Job(item, 0, "engaging", T0, t_state=T0 + 2.0)
     assert _own_state("own:B-T1", job) == {"x": drone_track(T0).x, "t_x": T0 + 2.0}
     assert _own_state("12/B-SR", job) == {}
+
+
+def _threat(t: float, stn: int) -> tuple:
+    """The drone at time ``t`` as the coordinator's threat against B's capital, under
+    system track ``stn``: (threat, ids, states)."""
+    from mead.threat.base import Threat
+
+    x = np.asarray(drone_track(t).x)[None]
+    b = Threat(
+        t=t, track_id=str(stn), system_track=stn, area="Capital", owner="B",
+        threat_class="drone", impact_lat_deg=31.77, impact_lon_deg=35.21, impact_radius_m=1e3,
+        t_impact=t + 1200.0, tgo_s=1200.0, miss_m=0.0, track_lat_deg=31.8,
+        track_lon_deg=35.9, track_alt_m=1000.0, value=10.0,
+    )  # fmt: skip
+    return [b], [str(stn)], x
+
+
+def test_advice_follows_its_object_when_the_system_track_changes_number() -> None:
+    """The drone's fused track ends and the same object comes back as another number: the
+    pairing keeps its unit and advice id, and a unit that declined is not asked again; a
+    threat missing from one cycle keeps its advice for a moment, then it is withdrawn."""
+    from mead.engage.planner import HOLD_S, Planner
+    from mead.engage.units import UnitTable
+
+    planner = Planner(UnitTable.of_scenario(SC))
+    first = planner.plan(T0, *_threat(T0, 7))
+    (item,) = [it for adv in first.values() for it in adv.items]
+    planner.declined.add((7, 1 - planner.units.index(item.unit)))  # the other unit said no
+    again = planner.plan(T0 + 5.0, *_threat(T0 + 5.0, 12))
+    (moved,) = [it for adv in again.values() for it in adv.items]
+    assert (moved.advice_id, moved.unit, moved.system_track) == (item.advice_id, item.unit, 12)
+    assert planner.counters["renumbered"] == 1 and set(planner.advised) == {12}
+    assert (12, 1 - planner.units.index(item.unit)) in planner.declined
+    far = drone_track(T0 + 5.0).x  # a drone 50 km off is another object: a new offer
+    _, _, x = _threat(T0 + 10.0, 13)
+    x[0, :3] += 50e3 * np.asarray(far[3:]) / np.linalg.norm(far[3:])
+    (b,) = _threat(T0 + 10.0, 13)[0]
+    other = planner.plan(T0 + 10.0, [b], ["13"], x)
+    items = {it.system_track: it for adv in other.values() for it in adv.items}
+    assert items[12].advice_id == item.advice_id  # 12 missing a moment: still advised
+    assert 13 in items and items[13].advice_id != item.advice_id
+    later = planner.plan(T0 + 11.0 + HOLD_S, [b], ["13"], x)
+    assert 12 not in {it.system_track for adv in later.values() for it in adv.items}

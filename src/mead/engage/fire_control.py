@@ -10,8 +10,9 @@ reloads launchers and reports every status back (:class:`~mead.messages.Engageme
 
 A partner that defends its own areas also plans on its own every cycle, advice or not: the
 same windows and assignment over the threats its own assessment found against its own
-areas, with its own units — except against an object an accepted advice already covers
-(within :func:`~mead.engage.windows.same_object_m`). It reports these engagements too,
+areas, with its own units — except against an object that an accepted advice the
+coordinator still lists, or a round of one in flight, already covers (within
+:func:`~mead.engage.windows.same_object_m`). It reports these engagements too,
 with the threat's state, so the coordinator offers that object to nobody else.
 
 Firing solutions are the partner's own: at launch the window of the unit against the
@@ -378,8 +379,10 @@ class FireControl:
         rows = {t: i for i, t in enumerate(ids)}
         active = [j for j in self.jobs.values() if j.state in ("assigned", "engaging")]
         busy = {j.item.advice_id for j in active}
-        advised = [
-            _position_now(j, now) for j in active if not j.item.advice_id.startswith("own:")
+        advised = [  # advice the coordinator withdrew covers nothing: it will not launch
+            _position_now(j, now)
+            for j in active
+            if not j.item.advice_id.startswith("own:") and (j.listed or j.state == "engaging")
         ]
         best: dict[str, Threat] = {}
         for b in threats:
@@ -388,6 +391,7 @@ class FireControl:
             if f"own:{b.track_id}" in busy or b.threat_class in self.policy.hold_classes:
                 continue
             if advised and _near(x[rows[b.track_id]], advised):
+                self._count("own_left_to_advice")
                 continue
             cur = best.get(b.track_id)
             if cur is None or b.value * b.p_area > cur.value * cur.p_area:

@@ -11,7 +11,11 @@ Deconfliction lives in the planner's book, fed by the partners' statuses
 (:meth:`Planner.take`): a threat advised to a unit stays with it (its window and intercept
 re-planned as the track changes) until the partner declines, runs out of rounds, misses,
 or the pair's window is gone — then the threat is offered again, to another unit; a
-declined (threat, unit) pair is never offered again. A threat being engaged is not
+declined (threat, unit) pair is never offered again. The book is about objects, not
+track numbers: when an advised system track ends and another of the same class appears
+where its object now is (within :func:`~mead.engage.windows.same_object_m`), the pairing,
+its advice id and the units that declined move to the new number; an advised threat the
+assessment misses for a moment keeps its pairing for ``HOLD_S``. A threat being engaged is not
 offered to anyone else, so two partners are never on one object unless the plan itself
 asked for a second round (shoot-look-shoot, by the same unit, after the first missed).
 """
@@ -42,6 +46,9 @@ from mead.types import States
 OWN_STALE_S = 30.0
 """A partner's own engagement not reported again for this long is forgotten, s (partners
 report theirs at every release while they last)."""
+HOLD_S = 15.0
+"""An advised threat missing from the assessment (its track lost a moment, or judged no
+threat for a cycle) keeps its pairing, and its advice, this long, s."""
 
 
 @dataclass
@@ -112,22 +119,30 @@ class Planner:
                 else:
                     self.own.pop(key, None)
                 continue
-            a = self.advised.get(s.system_track)
+            stn = self._stn_of(s.advice_id, s.system_track)  # it may have been renumbered
+            a = self.advised.get(stn)
             mine = a is not None and a.item.advice_id == s.advice_id
             if s.state in ("declined", "out_of_rounds"):
-                if (s.system_track, u) not in self.declined:
+                if (stn, u) not in self.declined:
                     self.counters[s.state] += 1
-                self.declined.add((s.system_track, u))
+                self.declined.add((stn, u))
                 if mine:
-                    del self.advised[s.system_track]
+                    del self.advised[stn]
             elif s.state == "intercepted":
-                self.done.add(s.system_track)
+                self.done.add(stn)
                 if mine:
-                    del self.advised[s.system_track]
+                    del self.advised[stn]
             elif s.state == "missed" and mine:
-                del self.advised[s.system_track]  # offered again next cycle
+                del self.advised[stn]  # offered again next cycle
             elif mine and a is not None:
                 a.state = s.state
+
+    def _stn_of(self, advice_id: str, stn: int) -> int:
+        """The system track an advice id is booked under now (``stn`` if none)."""
+        for k, a in self.advised.items():
+            if a.item.advice_id == advice_id:
+                return k
+        return stn
 
     def plan(
         self, t: float, threats: Sequence[Threat], ids: Sequence[str], x: States
@@ -138,6 +153,7 @@ class Planner:
         best = _worst_first(threats)
         rows = {tid: i for i, tid in enumerate(ids)}
         best = [b for b in best if b.track_id in rows and b.system_track not in self.done]
+        self._renumber(t, best, rows, x)
         taken = self._engaged_elsewhere(t)
         if len(taken) and best:  # engaged already: by a partner on its own, or in flight
             xb = np.stack([x[rows[b.track_id]] for b in best])
@@ -153,9 +169,10 @@ class Planner:
             best = [b for b, h in zip(best, hit, strict=True) if not h]
         gone = set(self.advised) - {b.system_track for b in best}
         for stn in gone:  # track lost or no longer a threat: withdraw unless in flight
-            if self.advised[stn].state != "engaging":
+            a = self.advised[stn]
+            if a.state != "engaging" and t - a.t_x > HOLD_S:
                 del self.advised[stn]
-        items = {s: a.item for s, a in self.advised.items() if a.state == "engaging"}
+        items = {s: self.advised[s].item for s in gone if s in self.advised}
         if best and len(self.units):
             xs = np.stack([x[rows[b.track_id]] for b in best])
             near = within_reach(xs, self.units) | np.array(
@@ -169,6 +186,33 @@ class Planner:
             out[self.units.owners[self.advised[stn].unit]].append(items[stn])
         self.counters["plans"] += 1
         return {o: Advice(recipient=o, t=t, items=tuple(v)) for o, v in out.items()}
+
+    def _renumber(
+        self, t: float, best: list[Threat], rows: dict[str, int], x: States
+    ) -> None:
+        """Move each pairing whose system track is not assessed this cycle to the unadvised
+        threat of the same class nearest where its object is now (straight line from the
+        pairing's state), within :func:`~mead.engage.windows.same_object_m`."""
+        now_stns = {b.system_track for b in best}
+        lost = [k for k in self.advised if k not in now_stns]
+        free = [b for b in best if b.system_track not in self.advised]
+        if not lost or not free:
+            return
+        xf = np.stack([x[rows[b.track_id]] for b in free])
+        cls = np.array([b.threat_class for b in free])
+        for k in lost:
+            a = self.advised[k]
+            xa = np.asarray(a.item.x, dtype=np.float64)
+            d = np.linalg.norm(xf[:, :3] - (xa[:3] + xa[3:] * (t - a.t_x)), axis=1)
+            d[cls != a.item.threat_class] = np.inf
+            n = int(np.argmin(d))
+            if d[n] >= same_object_m(xa[None])[0]:
+                continue
+            new = free[n].system_track
+            self.advised[new] = self.advised.pop(k)
+            self.declined |= {(new, u) for (s, u) in self.declined if s == k}
+            cls[n] = ""  # taken: one object, one pairing
+            self.counters["renumbered"] += 1
 
     def _in_flight(self, stn: int) -> bool:
         """Whether a round advised against system track ``stn`` is in flight."""
@@ -228,7 +272,9 @@ class Planner:
                 keep[n] = True
                 rounds[u] -= s
                 free[u] -= 1
-                out[b.system_track] = self._item(t, b, x[n], w, n, u, s, pk[n, u])
+                out[b.system_track] = self._item(
+                    t, b, x[n], w, n, u, s, pk[n, u], a.item.advice_id
+                )
                 a.item, a.t_x = out[b.system_track], t
             else:
                 del self.advised[b.system_track]
@@ -249,12 +295,23 @@ class Planner:
         return out
 
     def _item(
-        self, t: float, b: Threat, x: np.ndarray, w: Windows, n: int, u: int, s: int, p: float
+        self,
+        t: float,
+        b: Threat,
+        x: np.ndarray,
+        w: Windows,
+        n: int,
+        u: int,
+        s: int,
+        p: float,
+        advice_id: str = "",
     ) -> AdviceItem:
+        """The advice item of threat ``b`` (row ``n``) for unit ``u``, ``s`` rounds; a new
+        offer's id unless the pairing's ``advice_id`` is given."""
         uid = self.units.ids[u]
         cls: TrackClass = b.threat_class
         return AdviceItem(
-            advice_id=f"{b.system_track}/{uid}/{self.offers[(b.system_track, u)]}",
+            advice_id=advice_id or f"{b.system_track}/{uid}/{self.offers[(b.system_track, u)]}",
             system_track=b.system_track,
             unit=uid,
             shots=s,
