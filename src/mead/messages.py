@@ -208,6 +208,10 @@ class Advice(msgspec.Struct, frozen=True, kw_only=True, tag="advice"):
     recipient: str  # pseudonym of the partner owning every unit named
     t: float  # time of the plan, UTC s
     items: tuple[AdviceItem, ...] = ()
+    # objects some partner's round is already flying at (by whom is not said): the fused
+    # ECEF state [m, m/s] of each, at ``t``, so a partner defending its own areas on its
+    # own tracks leaves them alone
+    engaged: tuple[tuple[float, ...], ...] = ()
 
 
 class EngagementStatus(msgspec.Struct, frozen=True, kw_only=True):

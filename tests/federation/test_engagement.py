@@ -9,6 +9,7 @@ checked for the other's unit, on the in-process bus and over real nats-servers.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import time
 from collections.abc import Callable
@@ -304,3 +305,53 @@ def test_advice_follows_its_object_when_the_system_track_changes_number() -> Non
     assert 13 in items and items[13].advice_id != item.advice_id
     later = planner.plan(T0 + 11.0 + HOLD_S, [b], ["13"], x)
     assert 12 not in {it.system_track for adv in later.values() for it in adv.items}
+
+
+def _b_fire_control(events: list) -> Any:
+    from mead.engage.fire_control import FireControl
+    from mead.engage.units import UnitTable
+
+    return FireControl(
+        "B", UnitTable.of_scenario(SC, "B"), decode_engagement_policy("partner: B\n"),
+        NoEffector(), events.append,
+    )  # fmt: skip
+
+
+def _advice_for_b(t: float, launch_in_s: float, engaged: tuple = ()) -> Advice:
+    from mead.messages import AdviceItem
+
+    item = AdviceItem(
+        advice_id="7/B-SR/1", system_track=7, unit="B-SR", shots=1,
+        launch_open=t + launch_in_s, launch_close=t + launch_in_s + 60.0,
+        t_intercept=t + launch_in_s + 60.0, intercept=(0.0, 0.0, 0.0), launch2=0.0,
+        x=drone_track(t).x, threat_class="drone", area="Capital", own_area=True,
+        t_arrival=t + 1200.0, aim_lat_deg=31.77, aim_lon_deg=35.21,
+    )  # fmt: skip
+    return Advice(recipient="B", t=t, items=(item,), engaged=engaged)
+
+
+def test_own_defence_now_beats_advice_for_later_and_leaves_objects_others_engage() -> None:
+    """B's own track shows the drone at its capital inside its unit's reach now. Advice to
+    engage it only later yields: B fires now on its own and declines the advice ("engaged
+    on own tracks"). Advice about to launch, or another partner's round already flying at
+    the drone (the advice's ``engaged``), keeps B's own plan off it."""
+    threats, _, x = _threat(T0, 7)
+    ids = ["B-T1"]
+    threats = [dataclasses.replace(threats[0], track_id="B-T1")]
+    for launch_in_s, engaged, own in (
+        (600.0, (), True),  # a plan for ten minutes on: B defends itself now
+        (30.0, (), False),  # advice about to launch keeps the object
+        (600.0, (tuple(x[0]),), False),  # a round already flies at it
+    ):
+        events: list[Any] = []
+        fc = _b_fire_control(events)
+        fc.advise(T0, _advice_for_b(T0, launch_in_s, engaged))
+        rep = fc.step(T0 + 1.0, threats, ids, x, report=True)
+        assert rep is not None
+        states = {s.advice_id: (s.state, s.reason) for s in rep.statuses}
+        assert ("own:B-T1" in states) is own, states
+        if own:
+            assert states["7/B-SR/1"] == ("declined", "engaged on own tracks")
+            assert isinstance(fc.effector, NoEffector) and len(fc.effector.shots) == 1
+        else:  # the advice stands (launched already, when its window opens within EARLY_S)
+            assert states["7/B-SR/1"][0] in ("assigned", "engaging")

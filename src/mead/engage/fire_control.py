@@ -10,9 +10,11 @@ reloads launchers and reports every status back (:class:`~mead.messages.Engageme
 
 A partner that defends its own areas also plans on its own every cycle, advice or not: the
 same windows and assignment over the threats its own assessment found against its own
-areas, with its own units — except against an object that an accepted advice the
-coordinator still lists, or a round of one in flight, already covers (within
-:func:`~mead.engage.windows.same_object_m`). It reports these engagements too,
+areas, with its own units — except against an object a round is already flying at (its
+own, or one the coordinator's advice says is in flight) or an accepted advice about to
+launch (within :func:`~mead.engage.windows.same_object_m`). Advice about an object it
+engages that way, on which nothing was launched yet, it declines ("engaged on own
+tracks"): a round now beats a plan for later. It reports these engagements too,
 with the threat's state, so the coordinator offers that object to nobody else.
 
 Firing solutions are the partner's own: at launch the window of the unit against the
@@ -190,6 +192,8 @@ class FireControl:
         self.jobs: dict[str, _Job] = {}
         self.decided: set[str] = set()  # advice ids decided once (a decision is not redone)
         self.last_advice = -np.inf
+        self.engaged = np.empty((0, 6))  # objects the newest advice says rounds fly at
+        self.t_engaged = 0.0  # the time of validity of ``engaged``, UTC s
         self.counters: dict[str, int] = {}
 
     def _count(self, key: str) -> None:
@@ -200,6 +204,8 @@ class FireControl:
         threat data of the rest (guidance of rounds in flight too); items it no longer
         lists are not launched."""
         self.last_advice = now
+        self.engaged = np.array(adv.engaged, dtype=np.float64).reshape(-1, 6)
+        self.t_engaged = adv.t
         listed = {it.advice_id for it in adv.items}
         for j in self.jobs.values():
             if not j.item.advice_id.startswith("own:"):
@@ -326,17 +332,20 @@ class FireControl:
             st = self.state[j.unit]
             j.next_try = now + RETRY_S
             if not ok:
+                self._count("no_solution_yet")
                 if now > j.item.launch_close:
                     j.state, j.t, j.reason = (
                         "missed" if j.fired else "declined",
                         now,
                         "window closed",
                     )
+                    self._count("window_closed")
                 continue
             if st.rounds_left == 0:
                 j.state, j.t, j.reason = "out_of_rounds", now, "no rounds left"
                 continue
             if not st.can_fire():
+                self._count("unit_busy")
                 continue  # reloading or every channel busy: try next cycle
             st.loaded -= 1
             st.in_flight += 1
@@ -379,11 +388,9 @@ class FireControl:
         rows = {t: i for i, t in enumerate(ids)}
         active = [j for j in self.jobs.values() if j.state in ("assigned", "engaging")]
         busy = {j.item.advice_id for j in active}
-        advised = [  # advice the coordinator withdrew covers nothing: it will not launch
-            _position_now(j, now)
-            for j in active
-            if not j.item.advice_id.startswith("own:") and (j.listed or j.state == "engaging")
-        ]
+        advised = [_position_now(j, now) for j in active if _covers(j, now)]
+        e = self.engaged  # rounds of others (or the coalition's plan) already flying
+        advised += [tuple(p) for p in (e[:, :3] + e[:, 3:] * (now - self.t_engaged)).tolist()]
         best: dict[str, Threat] = {}
         for b in threats:
             if b.threat_class not in THREAT_KINDS or b.track_id not in rows:
@@ -434,6 +441,30 @@ class FireControl:
             if reason:
                 continue
             self.jobs[aid] = _Job(item, u, "assigned", now, t_state=now)
+            self._yield_advice(now, xs[n])
+
+    def _yield_advice(self, now: float, x: Array) -> None:
+        """Advice on the object at ``x`` (6,) that nothing was launched on yet is declined:
+        the partner engages that object now, on its own tracks."""
+        for j in self.jobs.values():
+            if (
+                j.state == "assigned" and not j.fired
+                and not j.item.advice_id.startswith("own:")
+                and _near(x, [_position_now(j, now)])
+            ):  # fmt: skip
+                j.state, j.t, j.reason = "declined", now, "engaged on own tracks"
+                self._count("advice_yielded_to_own")
+
+
+def _covers(j: _Job, now: float) -> bool:
+    """Whether accepted advice ``j`` leaves its object to itself: a round of it is in
+    flight, or the coordinator still lists it and its window opens within ``EARLY_S``. An
+    engagement planned for later yields to a partner able to defend its area now."""
+    if j.item.advice_id.startswith("own:"):
+        return False
+    if j.state == "engaging":
+        return True
+    return j.listed and now >= (j.item.launch2 if j.fired else j.item.launch_open) - EARLY_S
 
 
 def _near(x: Array, others: Sequence[tuple[float, float, float]]) -> bool:

@@ -154,10 +154,10 @@ class Planner:
         rows = {tid: i for i, tid in enumerate(ids)}
         best = [b for b in best if b.track_id in rows and b.system_track not in self.done]
         self._renumber(t, best, rows, x)
-        taken = self._engaged_elsewhere(t)
+        taken = self._engaged(t)
         if len(taken) and best:  # engaged already: by a partner on its own, or in flight
             xb = np.stack([x[rows[b.track_id]] for b in best])
-            d = np.linalg.norm(xb[:, None, :3] - taken[None], axis=2)  # (B, K)
+            d = np.linalg.norm(xb[:, None, :3] - taken[None, :, :3], axis=2)  # (B, K)
             mine = np.array([self._in_flight(b.system_track) for b in best])
             d[mine] = np.inf  # a system track's own round in flight is not another's
             hit = d.min(axis=1) < same_object_m(xb)
@@ -185,7 +185,10 @@ class Planner:
         for stn in sorted(items):
             out[self.units.owners[self.advised[stn].unit]].append(items[stn])
         self.counters["plans"] += 1
-        return {o: Advice(recipient=o, t=t, items=tuple(v)) for o, v in out.items()}
+        flying = tuple(tuple(r) for r in self._engaged(t).tolist())
+        return {
+            o: Advice(recipient=o, t=t, items=tuple(v), engaged=flying) for o, v in out.items()
+        }
 
     def _renumber(
         self, t: float, best: list[Threat], rows: dict[str, int], x: States
@@ -219,17 +222,18 @@ class Planner:
         a = self.advised.get(stn)
         return a is not None and a.state == "engaging"
 
-    def _engaged_elsewhere(self, t: float) -> np.ndarray:
-        """(K, 3) ECEF positions now of the objects already engaged that this cycle's STNs
-        may not show as such: partners' own engagements, and rounds in flight (a fused
+    def _engaged(self, t: float) -> np.ndarray:
+        """(K, 6) ECEF states at ``t`` of the objects already engaged, which this cycle's
+        STNs may not show as such: partners' own engagements, and rounds in flight (a fused
         track can change number under an engagement), each flown on in a straight line."""
         self.own = {k: v for k, v in self.own.items() if t - v[1] <= OWN_STALE_S}
-        pts = [xs[:3] + xs[3:] * (t - tx) for xs, tx in self.own.values()]
-        for a in self.advised.values():
-            if a.state == "engaging":
-                xs = np.asarray(a.item.x, dtype=np.float64)
-                pts.append(xs[:3] + xs[3:] * (t - a.t_x))
-        return np.array(pts).reshape(-1, 3)
+        states = list(self.own.values()) + [
+            (np.asarray(a.item.x, dtype=np.float64), a.t_x)
+            for a in self.advised.values()
+            if a.state == "engaging"
+        ]
+        out = np.array([np.r_[x[:3] + x[3:] * (t - tx), x[3:]] for x, tx in states])
+        return out.reshape(-1, 6)
 
     def _plan(self, t: float, threats: list[Threat], x: States) -> dict[int, AdviceItem]:
         """Windows of every candidate against every unit; keep the advised pairs that still
