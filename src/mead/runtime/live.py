@@ -292,6 +292,7 @@ def run_node(
     from mead.runtime.wiring import build_coordinator, build_partner, engagement_policies
     from mead.scenario import load_scenario
     from mead.sensors.asterix_feed import udp_feeds
+    from mead.tracking.external import track_replays, udp_track_feeds
 
     sc = load_scenario(base / cfg.scenario)
     partners = {p.name: p for p in sc.partners}
@@ -332,6 +333,7 @@ def run_node(
     bus = _bus(cfg, pattern, base, instance)
     node: Any = None
     feeds: list[Any] = []
+    track_udp: list[Any] = []
     try:
         endpoint = bus.connect(cfg.name)
         if role == "coordinator":
@@ -353,6 +355,8 @@ def run_node(
             # the same clock; live ASTERIX feeds (UDP) read as they come
             world = prepare(sc, sc.seed, base / cfg.scenario, live=True)
             feeds = udp_feeds(sc, cfg.name, lambda: clock() - epoch)
+            track_udp = udp_track_feeds(sc, cfg.name, lambda: clock() - epoch)
+            sources = [*track_replays(sc, (base / cfg.scenario).parent, cfg.name), *track_udp]
             node = build_partner(
                 sc,
                 cfg.name,
@@ -367,6 +371,7 @@ def run_node(
                 epoch_s=epoch,
                 adsb=world.adsb,
                 feeds=feeds,
+                track_sources=sources,
                 emit=emit,
                 show=show,
             )
@@ -392,7 +397,7 @@ def run_node(
     finally:
         cot_counters = cot.close() if cot is not None else {}
         cot_counters |= cat062.close() if cat062 is not None else {}
-        for f in feeds:
+        for f in [*feeds, *track_udp]:
             f.close()
         if hasattr(node, "close"):
             node.close()
@@ -406,6 +411,8 @@ def run_node(
     for f in feeds:
         counters |= {f"asterix_{f.sensor.id}_{k}": v for k, v in f.counters.items()}
         counters |= {f"asterix_{f.sensor.id}_{k}": v for k, v in f.status.messages.items()}
+    for src in getattr(node, "track_sources", ()):
+        counters |= {f"cat062_{src.feed.id}_{k}": v for k, v in src.counters.items()}
     emit(Counters(node=cfg.name, counters=counters))
     return counters
 
