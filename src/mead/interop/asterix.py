@@ -3,7 +3,8 @@
 Encoding is libasterix's (editions of :data:`mead.sensors.asterix.EDITIONS`); the
 functions here are pure (arrays in, bytes out) and :class:`UdpSender` only moves bytes.
 Resolutions of the format: I062/105 position 180/2²⁵ deg (≈ 0.6 m), I062/070 time 1/128 s,
-I062/185 velocity 0.25 m/s, I048/040 range 1/256 NM and azimuth 360/2¹⁶ deg.
+I062/185 velocity 0.25 m/s, I062/220 rate of climb 6.25 ft/min, I048/040 range 1/256 NM
+and azimuth 360/2¹⁶ deg.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def encode062(
     track_number : (N,) int, 0..4095 (I062/040).
     t_utc_s : (N,) time of each state, UTC s since the epoch (I062/070 time of day).
     states : (N, 6) ECEF [m m m m/s m/s m/s]; position goes to I062/105 (WGS84 lat/lon),
-        the east/north velocity at the track to I062/185, the altitude to I062/130.
+        the east/north velocity at the track to I062/185, the altitude to I062/130, the
+        vertical velocity to I062/220 (rate of climb).
     sac_sic : the sending node's system area and identification codes (I062/010).
     callsign : (N,) optional target identification (I062/380 ID), up to 8 characters.
     """
@@ -88,6 +90,7 @@ def encode062(
             "105": (("LAT", (float(lat[i]), "°")), ("LON", (float(lon[i]), "°"))),
             "185": (("VX", (float(enu_v[0]), "m/s")), ("VY", (float(enu_v[1]), "m/s"))),
             "130": (float(alt[i]) / 0.3048, "ft"),
+            "220": (float(enu_v[2]) / 0.3048 * 60.0, "ft/min"),
             "040": int(tn[i]),
         }
         if callsign is not None and callsign[i]:

@@ -352,7 +352,8 @@ FIELDS: dict[int, dict[str, tuple[str, tuple[str, ...], str]]] = {
         "mode3a": ("060", ("MODE3A",), "o"), "fl": ("136", (), "q"),
         "address": ("380", ("ADR",), "u"), "callsign": ("380", ("ID",), "s"),
         "vx_mps": ("185", ("VX",), "q"), "vy_mps": ("185", ("VY",), "q"),
-        "alt_ft": ("130", (), "q"),
+        "alt_ft": ("130", (), "q"), "roc_fpm": ("220", (), "q"),
+        "csn": ("390", ("CSN",), "s"),
     },
     21: {
         "sac": ("010", ("SAC",), "u"), "sic": ("010", ("SIC",), "u"),

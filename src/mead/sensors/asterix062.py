@@ -2,8 +2,9 @@
 
 An FSPEC-driven walker (:func:`walk`) finds where each item of a record starts, given the
 edition's UAP as a table of item sizes; :func:`decode062` then reads the items MEAD uses
-(I010, I040, I060, I070, I080 TSE, I105, I130, I136, I180/I185, I380 address and
-identification, I390 callsign) and skips the rest by size. Two editions are tabled:
+(I010, I040, I060, I070, I080 TSE, I105, I130, I136, I180/I185, I220 rate of climb,
+I380 address and identification, I390 callsign) and skips the rest by size. Two editions
+are tabled:
 
 - ``"1.18"`` (1.x: what current trackers send) — checked record by record against
   ``libasterix``'s ``Cat_062_1_18`` on the shared recordings, on MEAD's own CAT062 output
@@ -31,6 +32,8 @@ Edition = Literal["1.18", "0.17"]
 
 KT_MPS = 1852.0 / 3600.0
 """One knot, m/s."""
+FPM_MPS = 0.3048 / 60.0
+"""One foot per minute, m/s."""
 
 # Item size kinds: an int is a fixed length; "x" a variable item of 1-byte extents, "x3" of
 # 3-byte extents; ("r", n) repetitive of n-byte elements; "e" explicit length; a tuple of
@@ -64,9 +67,9 @@ UAPS: dict[str, tuple[Kind, ...]] = {"1.18": UAP_118, "0.17": UAP_017}
 # FRN of each item MEAD reads, per edition
 _FRN = {
     "1.18": {"010": 1, "070": 4, "105": 5, "185": 7, "060": 9, "380": 11, "040": 12,
-             "080": 13, "136": 17, "130": 18, "390": 21},
+             "080": 13, "136": 17, "130": 18, "220": 20, "390": 21},
     "0.17": {"010": 1, "070": 3, "040": 4, "105": 5, "060": 7, "130": 8, "136": 10,
-             "180": 11, "080": 16, "380": 19, "390": 21},
+             "180": 11, "220": 13, "080": 16, "380": 19, "390": 21},
 }  # fmt: skip
 # where the address and identification sit among I380's subfields (0-based)
 _I380_ADR_ID = {"1.18": (0, 1), "0.17": (1, 2)}
@@ -89,6 +92,7 @@ class Tracks062:
     fl: list[float] = field(default_factory=list)  # I136 measured flight level (100 ft)
     vx_mps: list[float] = field(default_factory=list)  # east velocity, m/s (I185 or I180)
     vy_mps: list[float] = field(default_factory=list)  # north velocity, m/s
+    vz_mps: list[float] = field(default_factory=list)  # I220 rate of climb, m/s
     mode3a: list[int] = field(default_factory=list)  # int of its octal digits
     address: list[int] = field(default_factory=list)  # 24-bit Mode S address (I380 ADR)
     callsign: list[str] = field(default_factory=list)  # I380 ID, else I390 CSN
@@ -178,7 +182,7 @@ def _record(d: bytes, p: int, edition: str, out: Tracks062) -> int:
     frn = _FRN[edition]
     got = {k: at[f] for k, f in frn.items() if f in at}
     sac = sic = track = mode3a = address = -1
-    tod = lat = lon = alt = fl = vx = vy = math.nan
+    tod = lat = lon = alt = fl = vx = vy = vz = math.nan
     callsign, ended = "", False
     if (q := got.get("010")) is not None:
         sac, sic = d[q], d[q + 1]
@@ -200,6 +204,8 @@ def _record(d: bytes, p: int, edition: str, out: Tracks062) -> int:
     if (q := got.get("180")) is not None:
         speed, hdg = _int(d, q, 2) * 0.22 * KT_MPS, math.radians(_int(d, q + 2, 2) * 0.0055)
         vx, vy = speed * math.sin(hdg), speed * math.cos(hdg)
+    if (q := got.get("220")) is not None:
+        vz = _int(d, q, 2, True) * 6.25 * FPM_MPS
     if (q := got.get("080")) is not None and d[q] & 1:
         ended = bool(d[q + 1] & 0x40)
     if (q := got.get("380")) is not None:
@@ -215,8 +221,8 @@ def _record(d: bytes, p: int, edition: str, out: Tracks062) -> int:
             callsign = d[sub[1] : sub[1] + 7].decode("ascii", "replace").rstrip()
     for col, v in zip(
         (out.sac, out.sic, out.tod_s, out.track, out.lat_deg, out.lon_deg, out.alt_ft, out.fl,
-         out.vx_mps, out.vy_mps, out.mode3a, out.address, out.callsign, out.ended),
-        (sac, sic, tod, track, lat, lon, alt, fl, vx, vy, mode3a, address, callsign, ended),
+         out.vx_mps, out.vy_mps, out.vz_mps, out.mode3a, out.address, out.callsign, out.ended),
+        (sac, sic, tod, track, lat, lon, alt, fl, vx, vy, vz, mode3a, address, callsign, ended),
         strict=True,
     ):  # fmt: skip
         col.append(v)  # type: ignore[attr-defined]

@@ -36,19 +36,19 @@ NO_ALT_SIGMA_M = 5000.0
 NO_VEL_SIGMA_MPS = 250.0
 """1-σ velocity error per axis of a track whose records carry no velocity (set to 0), m/s."""
 
-# columns of a stored record: t, lat, lon, alt m, v east, v north (NaN where absent), ended
-_T, _LAT, _LON, _ALT, _VE, _VN, _END = range(7)
+# columns of a stored record: t, lat, lon, alt m, v east, north, up (NaN where absent), ended
+_T, _LAT, _LON, _ALT, _VE, _VN, _VU, _END = range(8)
 
 
 def records2rows(tracks: Tracks062, t_s: np.ndarray) -> np.ndarray:
-    """(R, 7) [t s, lat deg, lon deg, alt m, v east, v north m/s, ended] of decoded records
+    """(R, 8) [t s, lat deg, lon deg, alt m, v east, north, up m/s, ended] of decoded records
     at scenario times ``t_s`` (R,): altitude from I130, else the flight level (pressure
     altitude taken as geometric), else NaN."""
     alt = np.asarray(tracks.alt_ft, dtype=np.float64) * ax.FT_M
     fl_m = np.asarray(tracks.fl, dtype=np.float64) * 100.0 * ax.FT_M
     alt = np.where(np.isfinite(alt), alt, fl_m)
     return np.column_stack([
-        t_s, tracks.lat_deg, tracks.lon_deg, alt, tracks.vx_mps, tracks.vy_mps,
+        t_s, tracks.lat_deg, tracks.lon_deg, alt, tracks.vx_mps, tracks.vy_mps, tracks.vz_mps,
         np.asarray(tracks.ended, dtype=np.float64),
     ])  # fmt: skip
 
@@ -109,32 +109,29 @@ class SystemTracks:
         return f"{self.partner}-{self.feed.id}-{sac}.{sic}-{tn:05d}"
 
     def _states(self, rows: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 6) ECEF states and (N, 6, 6) covariances of records (N, 7) predicted to ``t``
+        """(N, 6) ECEF states and (N, 6, 6) covariances of records (N, 8) predicted to ``t``
         at constant velocity."""
         f = self.feed
-        has_alt, has_vel = np.isfinite(rows[:, _ALT]), np.isfinite(rows[:, _VE : _VN + 1]).all(1)
+        has_alt = np.isfinite(rows[:, _ALT])
+        has_vel = np.isfinite(rows[:, _VE : _VN + 1]).all(axis=1)
+        has_vu = np.isfinite(rows[:, _VU])
         alt = np.where(has_alt, rows[:, _ALT], 0.0)
-        v_enu = np.column_stack(
-            [
-                np.where(has_vel, rows[:, _VE], 0.0),
-                np.where(has_vel, rows[:, _VN], 0.0),
-                np.zeros(len(rows)),
-            ]
-        )
+        v_enu = np.where(np.column_stack([has_vel, has_vel, has_vu]), rows[:, _VE : _VU + 1], 0.0)
         R = geo.enu_rotations(rows[:, _LAT], rows[:, _LON])  # (N, 3, 3) ECEF → ENU
         vel = np.einsum("nji,nj->ni", R, v_enu)
         dt = np.maximum(t - rows[:, _T], 0.0)
         pos = geo.geodetic2ecef(rows[:, _LAT], rows[:, _LON], alt).reshape(-1, 3)
         pos = pos + vel * dt[:, None]
-        sv = np.where(has_vel, f.sigma_vel_mps, NO_VEL_SIGMA_MPS)
+        sv = np.where(has_vel, f.sigma_vel_mps, NO_VEL_SIGMA_MPS)  # (N,) horizontal
+        su = np.where(has_vu, f.sigma_vel_mps, NO_VEL_SIGMA_MPS)  # (N,) vertical
         sh = np.hypot(f.sigma_m, sv * dt)
-        sa = np.hypot(np.where(has_alt, f.sigma_alt_m, NO_ALT_SIGMA_M), f.sigma_vel_mps * dt)
+        sa = np.hypot(np.where(has_alt, f.sigma_alt_m, NO_ALT_SIGMA_M), su * dt)
         Dp = np.zeros((len(rows), 3, 3))
         Dp[:, 0, 0] = Dp[:, 1, 1] = sh**2
         Dp[:, 2, 2] = sa**2
         Dv = np.zeros((len(rows), 3, 3))
         Dv[:, 0, 0] = Dv[:, 1, 1] = sv**2
-        Dv[:, 2, 2] = f.sigma_vel_mps**2
+        Dv[:, 2, 2] = su**2
         Rt = R.swapaxes(-1, -2)
         P = np.zeros((len(rows), 6, 6))
         P[:, :3, :3] = Rt @ Dp @ R
