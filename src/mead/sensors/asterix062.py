@@ -74,8 +74,9 @@ _FRN = {
 # where the address and identification sit among I380's subfields (0-based)
 _I380_ADR_ID = {"1.18": (0, 1), "0.17": (1, 2)}
 
-_ICAO6 = " ABCDEFGHIJKLMNOPQRSTUVWXYZ                     0123456789      "
-"""The 6-bit ICAO character set of aircraft identification (I062/380 ID)."""
+_ICAO6 = {k: chr(64 + k) for k in range(1, 27)} | {32: " "} | {48 + k: str(k) for k in range(10)}
+"""The 6-bit ICAO character set of aircraft identification (I062/380 ID): A–Z at 1–26,
+space at 32, digits at 48–57; unassigned codes give no character (as libasterix reads)."""
 
 
 @dataclass
@@ -173,7 +174,7 @@ def _int(d: bytes, p: int, n: int, signed: bool = False) -> int:
 def _icao6(raw: bytes) -> str:
     """Eight 6-bit ICAO characters from 6 bytes."""
     v = int.from_bytes(raw, "big")
-    return "".join(_ICAO6[(v >> (42 - 6 * k)) & 0x3F] for k in range(8)).rstrip()
+    return "".join(_ICAO6.get((v >> (42 - 6 * k)) & 0x3F, "") for k in range(8)).rstrip()
 
 
 def _record(d: bytes, p: int, edition: str, out: Tracks062) -> int:
