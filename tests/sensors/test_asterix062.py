@@ -18,7 +18,8 @@ from mead.errors import AsterixError
 from mead.interop import asterix as out
 from mead.sensors import asterix as ax
 from mead.sensors import asterix062 as a62
-from tests.sensors.test_fuzz import _clear, mutants
+
+from .test_fuzz import _clear, mutants
 
 SHARED = Path("/work/shared/data/asterix")  # GPL recordings: read in place, not copied
 pytestmark = pytest.mark.skipif(not SHARED.exists(), reason="shared recordings not present")
