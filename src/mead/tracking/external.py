@@ -17,6 +17,7 @@ times anchored on the first record's arrival as a UDP radar's are.
 from __future__ import annotations
 
 import math
+import socket
 from collections import Counter, deque
 from collections.abc import Callable
 from pathlib import Path
@@ -178,12 +179,16 @@ class UdpTrackFeed(SystemTracks):
     arrived first. Record times are the feed's times of day anchored on the first record's
     arrival time on ``clock`` (scenario s) and unwrapped across midnight."""
 
-    def __init__(self, feed: TrackFeed, partner: str, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, feed: TrackFeed, partner: str, clock: Callable[[], float],
+        sock: socket.socket | None = None,
+    ) -> None:  # fmt: skip
         if feed.udp is None:
             raise ConfigError(feed.id, "not a UDP system-track feed", "udp")
         super().__init__(feed, partner)
         self.errors: deque[AsterixError] = deque(maxlen=20)  # the newest, for a log
-        self._rx = DatagramReceiver(open_udp(feed.udp), clock, f"cat062-{feed.id}",
+        sock = sock if sock is not None else open_udp(feed.udp)
+        self._rx = DatagramReceiver(sock, clock, f"cat062-{feed.id}",
                                     self.counters)  # fmt: skip
         self._anchor: float | None = None  # scenario s − feed time of day
         self._last_tod = -math.inf
@@ -193,6 +198,11 @@ class UdpTrackFeed(SystemTracks):
     def address(self) -> tuple[str, int]:
         """Where the socket listens (host, port)."""
         return self._rx.address
+
+    @property
+    def queued(self) -> int:
+        """Datagrams received and not yet decoded."""
+        return len(self._rx)
 
     def start(self) -> UdpTrackFeed:
         self._rx.start()
