@@ -19,7 +19,8 @@ from msgspec import Meta, Struct
 
 from mead import geo
 from mead.errors import ParameterError
-from mead.sensors.asterix import EDITIONS, _generated
+from mead.sensors.asterix import EDITIONS, _generated, el2alt_m
+from mead.sensors.base import Scan
 from mead.threat.base import track_number
 from mead.types import Array
 
@@ -172,11 +173,13 @@ class UdpSender:
 
 
 class AsterixTarget(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Where a live node sends what it holds as CAT062 system tracks (node config
-    ``asterix_out``), e.g. ``{udp: "239.1.2.3:8600", sac: 25, sic: 1}``."""
+    """Where a live node sends ASTERIX on UDP, e.g. ``{udp: "239.1.2.3:8600", sac: 25,
+    sic: 1}``: what it holds as CAT062 system tracks (node config ``asterix_out``), or its
+    radars' plots as CAT048 (``asterix_plots_out``: the partner's k-th radar, in scenario
+    order, is SIC ``sic`` + k)."""
 
     udp: str  # host:port of the receiver or multicast group
-    sac: Annotated[int, Meta(ge=0, le=255)]  # system area code of this node (I062/010)
+    sac: Annotated[int, Meta(ge=0, le=255)]  # system area code of this node (I010)
     sic: Annotated[int, Meta(ge=0, le=255)]  # system identification code
     ttl: Annotated[int, Meta(ge=1, le=255)] = 1  # multicast hops
 
@@ -189,6 +192,57 @@ class AsterixTarget(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
         """(host, port) to send to."""
         host, _, port = self.udp.rpartition(":")
         return host, int(port)
+
+
+def scan2cat048(scan: Scan, epoch_s: float, sac_sic: tuple[int, int]) -> bytes:
+    """One radar scan's plots as CAT048 data blocks: time ``epoch_s`` + ``scan.t`` (UTC s),
+    ρ/θ from ``z``, and the flight level of the altitude the elevation gives (geometric
+    altitude stands for the pressure altitude a Mode C reply would give; a reader inverts
+    it with :func:`mead.sensors.asterix.fl2el_rad`). Plots beyond 256 NM are left out."""
+    z = np.asarray(scan.z, dtype=np.float64)
+    z = z[np.isfinite(z[:, :3]).all(axis=1) & (z[:, 0] < 256.0 * 1852.0)]
+    alt_m = el2alt_m(z[:, 0], z[:, 2], scan.site_alt_m)
+    fl = np.clip(alt_m / 0.3048 / 100.0, -12.0, 1270.0)
+    t = np.full(len(z), epoch_s + scan.t)
+    return encode048(t, z, sac_sic, fl) if len(z) else b""
+
+
+class Cat048Output:
+    """Sends the plots of every scan a partner's tracker takes as CAT048, to each target:
+    its k-th radar (``radars``, in scenario order) as SAC ``sac``, SIC ``sic`` + k. It is
+    the node's ``on_scan`` hook, so it sends what the partner's radars (simulated, recorded
+    or live) gave its tracker; a send error is counted, never raised."""
+
+    def __init__(
+        self, targets: Sequence[AsterixTarget], radars: Sequence[str], epoch_s: float
+    ) -> None:
+        self.targets = list(targets)
+        self.radars = {r: k for k, r in enumerate(radars)}  # sensor id → index
+        self.epoch_s = epoch_s  # wire time of scenario t = 0, UTC s
+        self._senders = [UdpSender(t.address(), t.ttl) for t in self.targets]
+        self.counters: Counter[str] = Counter()
+
+    def send(self, scan: Scan) -> None:
+        """Send ``scan``'s plots to every target."""
+        k = self.radars.get(scan.sensor_id, 0)
+        for target, sender in zip(self.targets, self._senders, strict=True):
+            try:
+                data = scan2cat048(scan, self.epoch_s, (target.sac, min(target.sic + k, 255)))
+                if data:
+                    sender.send(data)
+            except (OSError, ParameterError) as e:
+                self.counters["cat048_errors"] += 1
+                self.counters[f"cat048_error_{type(e).__name__}"] += 1
+                continue
+            self.counters["cat048_plots"] += len(scan.z)
+        self.counters["cat048_scans"] += 1
+
+    def close(self) -> dict[str, int]:
+        """Close the sockets; the counters (plots sent, datagrams, errors)."""
+        for s in self._senders:
+            self.counters["cat048_datagrams"] += s.sent
+            s.close()
+        return dict(self.counters)
 
 
 class Cat062Output:

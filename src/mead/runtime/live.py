@@ -107,6 +107,7 @@ class NodeConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     max_age_s: Positive = MAX_MESSAGE_AGE_S  # reject envelopes older than this (wire s)
     cot: list[CotTarget] = []  # send what the node holds as Cursor-on-Target there
     asterix_out: list[AsterixTarget] = []  # send what the node holds as CAT062 there (UDP)
+    asterix_plots_out: list[AsterixTarget] = []  # partner: send its radars' plots as CAT048
     failover: CoordinatorFailover = field(default_factory=CoordinatorFailover)  # coordinator
 
 
@@ -300,6 +301,9 @@ def run_node(
         raise ConfigError(str(base), f"{cfg.name!r} is not the scenario's coordinator", "$.name")
     if role == "partner" and cfg.name not in partners:
         raise ConfigError(str(base), f"{cfg.name!r} is not a partner of the scenario", "$.name")
+    if role == "coordinator" and cfg.asterix_plots_out:
+        raise ConfigError(str(base), "a coordinator has no radars to send as CAT048 "
+                          "(asterix_plots_out is for partners)", "$.asterix_plots_out")  # fmt: skip
     identity = Identity.from_hex(cfg.name, (base / cfg.key).read_text().strip())
     identity.seq = time.time_ns() // 1000  # resume above anything sent before a restart
     watch = RegistryWatch.load(base / cfg.registry)
@@ -329,6 +333,12 @@ def run_node(
 
         cat062 = Cat062Output(cfg.asterix_out)
         show = _both(show, cat062.show)
+    cat048 = None
+    if cfg.asterix_plots_out and role == "partner":
+        from mead.interop.asterix import Cat048Output
+
+        radars = [s.id for s in partners[cfg.name].sensors]
+        cat048 = Cat048Output(cfg.asterix_plots_out, radars, epoch)
     instance = cfg.failover.name(cfg.name) if role == "coordinator" else cfg.name
     bus = _bus(cfg, pattern, base, instance)
     node: Any = None
@@ -374,6 +384,7 @@ def run_node(
                 track_sources=sources,
                 emit=emit,
                 show=show,
+                on_scan=cat048.send if cat048 is not None else None,
             )
         inbox = node.inbox.subs[0] if role == "coordinator" else None
         reload = _Reloader(
@@ -397,6 +408,7 @@ def run_node(
     finally:
         cot_counters = cot.close() if cot is not None else {}
         cot_counters |= cat062.close() if cat062 is not None else {}
+        cot_counters |= cat048.close() if cat048 is not None else {}
         for f in [*feeds, *track_udp]:
             f.close()
         if hasattr(node, "close"):

@@ -176,6 +176,7 @@ class PartnerNode:
         emit: Emit = _ignore,
         observe: Observe = _ignore,
         show: Show = _ignore,
+        on_scan: Callable[[Scan], None] = _ignore,
         health: RadarHealth | None = None,
         status_to: str | None = None,
         status_s: float = 30.0,
@@ -198,6 +199,7 @@ class PartnerNode:
         self.assessor = assessor  # own areas only
         self.release_s, self.epoch_s = release_s, epoch_s
         self.emit, self.observe, self.show = emit, observe, show
+        self.on_scan = on_scan  # sees every scan the tracker takes (its radars' plots)
         self._scans = scans
         self._next_scan: Scan | None = next(scans, None)
         self._next_release = 0.0
@@ -213,13 +215,11 @@ class PartnerNode:
         the coordinator's picture."""
         t_local = now - self.epoch_s
         while self._next_scan is not None and self._next_scan.t_arrival <= t_local:
-            self.tracker.step(self._next_scan)
-            self.counters["scans"] += 1
+            self._track(self._next_scan)
             self._next_scan = next(self._scans, None)
         for feed in self.feeds:
             for scan in feed.ready(t_local):
-                self.tracker.step(scan)
-                self.counters["scans"] += 1
+                self._track(scan)
         released = now >= self._next_release
         if released:
             self._next_release = now + self.release_s
@@ -238,6 +238,12 @@ class PartnerNode:
                     self.inbox.reject("unexpected", sender)
         if self.fire is not None and not released:
             self._engage(now, self.fire.step(now))
+
+    def _track(self, scan: Scan) -> None:
+        """One scan to the tracker, and to the plot hook (e.g. CAT048 out)."""
+        self.tracker.step(scan)
+        self.counters["scans"] += 1
+        self.on_scan(scan)
 
     def _report(self, t_local: float) -> TrackReport:
         """Its tracker's tracks and its track sources' (national system tracks), as one."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -140,6 +140,7 @@ def build_partner(
     emit: Emit = _ignore,
     observe: Observe = _ignore,
     show: Show = _ignore,
+    on_scan: Callable[[Scan], None] | None = None,
 ) -> PartnerNode:
     """Partner ``name`` of ``sc``: its tracker, its policy, an assessor for its own areas,
     and — if it has fire units — its fire control.
@@ -148,7 +149,8 @@ def build_partner(
     own receivers got. ``feeds``: its live sensors (e.g. ASTERIX on UDP), polled each step.
     ``track_sources``: its national tracker's system tracks (CAT062), released as its own.
     ``engagement``: its engagement policy (default: defend own areas, help others).
-    ``effector``: where its interceptors fly (simulation: against truth; default: nowhere)."""
+    ``effector``: where its interceptors fly (simulation: against truth; default: nowhere).
+    ``on_scan``: sees every scan its tracker takes (e.g. its plots sent as CAT048)."""
     p = next(q for q in sc.partners if q.name == name)
     own = [a for a in sc.defended_areas if a.owner == name]
     fire = None
@@ -179,6 +181,7 @@ def build_partner(
         emit=emit,
         observe=observe,
         show=show,
+        on_scan=on_scan or _ignore,
         health=RadarHealth(p.sensors, sc.radar_state),
         status_to=sc.coordinator.name,
         status_s=p.status_s,

@@ -432,6 +432,15 @@ def fl2el_rad(range_m: Array, alt_m: Array, site_alt_m: float) -> Array:
     return np.where(np.isnan(alt_m), 0.0, np.arcsin(np.clip(s, -1.0, 1.0)))
 
 
+def el2alt_m(range_m: Array, el_rad: Array, site_alt_m: float) -> Array:
+    """Altitude (m) of plots at slant ``range_m`` and elevation ``el_rad`` (both (M,)) seen
+    from a site at ``site_alt_m``: the inverse of :func:`fl2el_rad`,
+    R + h = √(r² + (R+h₀)² + 2 r (R+h₀) sin el) on the same spherical earth."""
+    r0 = EARTH_MEAN_R_M + site_alt_m
+    r = np.asarray(range_m, dtype=np.float64)
+    return np.sqrt(r * r + r0 * r0 + 2.0 * r * r0 * np.sin(el_rad)) - EARTH_MEAN_R_M
+
+
 def unwrap_tod(tod_s: Array) -> Array:
     """Times of day (M,) made monotone across midnight: a drop of more than 12 h is taken
     as the next day (+86,400 s)."""
