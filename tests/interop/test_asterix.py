@@ -167,9 +167,10 @@ def test_asterix_target_names_a_bad_address() -> None:
 def _scan(sensor_id: str, t: float, rae: np.ndarray, site: tuple[float, float, float]) -> Any:
     from mead.sensors.base import Scan
 
+    sigma = np.array([75.0, 0.002, 0.005])
     return Scan(sensor_id=sensor_id, partner="P1", t=t, site_lat_deg=site[0],
-                site_lon_deg=site[1], site_alt_m=site[2], z=rae,
-                sigma=np.array([75.0, 0.002, 0.005]), truth=np.zeros(len(rae), np.int64))  # fmt: skip
+                site_lon_deg=site[1], site_alt_m=site[2], z=rae, sigma=sigma,
+                truth=np.zeros(len(rae), np.int64))  # fmt: skip
 
 
 def test_a_node_sends_its_plots_as_cat048_over_udp_readable_by_both_readers() -> None:
@@ -268,7 +269,7 @@ def test_a_partner_node_republishes_its_recorded_radar_as_cat048(tmp_path: Any) 
         rx.close()
     mine = ax.decode048_blocks(ax.read_blocks(pcap))
     own = [i for i, p in enumerate(zip(mine.sac, mine.sic, strict=True)) if p == (25, 12)]
-    assert len(plots) == len(own) == 38 and set(zip(plots.sac, plots.sic)) == {(7, 1)}
+    assert len(plots) == len(own) == 38 and set(zip(plots.sac, plots.sic, strict=True)) == {(7, 1)}
     got = sorted(zip(plots.rho_nm, plots.theta_deg, strict=True))
     want = sorted((mine.rho_nm[i], mine.theta_deg[i]) for i in own)
     np.testing.assert_allclose(got, want, atol=1e-9)  # ρ/θ re-encoded at the same LSBs

@@ -302,8 +302,8 @@ def run_node(
     if role == "partner" and cfg.name not in partners:
         raise ConfigError(str(base), f"{cfg.name!r} is not a partner of the scenario", "$.name")
     if role == "coordinator" and cfg.asterix_plots_out:
-        raise ConfigError(str(base), "a coordinator has no radars to send as CAT048 "
-                          "(asterix_plots_out is for partners)", "$.asterix_plots_out")  # fmt: skip
+        why = "a coordinator has no radars to send as CAT048 (asterix_plots_out is for partners)"
+        raise ConfigError(str(base), why, "$.asterix_plots_out")
     identity = Identity.from_hex(cfg.name, (base / cfg.key).read_text().strip())
     identity.seq = time.time_ns() // 1000  # resume above anything sent before a restart
     watch = RegistryWatch.load(base / cfg.registry)
