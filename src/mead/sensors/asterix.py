@@ -361,6 +361,9 @@ FIELDS: dict[int, dict[str, tuple[str, tuple[str, ...], str]]] = {
         "lon_deg": ("130", ("LON",), "q"), "lat_hr_deg": ("131", ("LAT",), "q"),
         "lon_hr_deg": ("131", ("LON",), "q"), "callsign": ("170", (), "s"),
         "fl": ("145", (), "q"), "track": ("161", ("TRNUM",), "u"),
+        "tod_pos_s": ("071", (), "q"), "tod_rx_s": ("073", (), "q"),
+        "gs_nmps": ("160", ("GS",), "q"), "ta_deg": ("160", ("TA",), "q"),
+        "bvr_fpm": ("155", ("BVR",), "q"), "gvr_fpm": ("157", ("GVR",), "q"),
     },
 }  # fmt: skip
 
