@@ -228,7 +228,8 @@ def _parser() -> argparse.ArgumentParser:
     ad = command(
         "adsb",
         _cmd_adsb,
-        "ADS-B recordings: 'mead adsb screen FILE' (.csv, or ASTERIX CAT021) flags implausible reports",
+        "ADS-B recordings: 'mead adsb screen FILE' (.csv or ASTERIX CAT021) flags "
+        "implausible reports",
         "screen: print, per aircraft, the intervals whose positions no aircraft can fly "
         "(jumps, positions moving much faster than the reported ground speed), with the "
         "reason (docs/interop.md).",

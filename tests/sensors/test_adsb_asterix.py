@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from mead.errors import AsterixError, ConfigError
+from mead.interop.asterix import encode021
 from mead.sensors import asterix as ax
 from mead.sensors.adsb_asterix import cat021_recording, read_cat021
 from mead.sensors.adsb_replay import AdsbRecording, csv2reports, read_adsb_csv, screen
@@ -54,27 +55,7 @@ def test_cat021_files_read_as_the_reference_decodes(name: str) -> None:
 
 
 def _encode021(rec: AdsbRecording) -> bytes:
-    """A recording as CAT021 ed 2.6 (libasterix's encoder), one block per 20 reports."""
-    spec = getattr(ax._generated(), "Cat_021_2_6")
-    records = []
-    for k in range(len(rec)):
-        items: dict[str, object] = {
-            "010": (("SAC", 25), ("SIC", 100)), "071": (float(rec.t[k] % 86400), "s"),
-            "080": int(rec.icao[k]),
-            "131": (("LAT", (float(rec.lat_deg[k]), "°")), ("LON", (float(rec.lon_deg[k]), "°"))),
-        }  # fmt: skip
-        if np.isfinite(rec.alt_m[k]):
-            items["145"] = (float(rec.alt_m[k] / 30.48), "FL")
-        if np.isfinite(rec.gs_mps[k]) and np.isfinite(rec.track_deg[k]):
-            items["160"] = (("RE", 0), ("GS", (float(rec.gs_mps[k] / 1852), "NM/s")),
-                            ("TA", (float(rec.track_deg[k] % 360), "°")))  # fmt: skip
-        if np.isfinite(rec.vrate_mps[k]):
-            items["155"] = (("RE", 0), ("BVR", (float(rec.vrate_mps[k] * 196.85), "ft/min")))
-        if rec.callsign[k]:
-            items["170"] = str(rec.callsign[k]).ljust(8)
-        records.append(spec.cv_record.create(items))
-    return b"".join(spec.create(records[i : i + 20]).unparse().to_bytes()
-                    for i in range(0, len(records), 20))  # fmt: skip
+    return encode021(rec, (25, 100))
 
 
 def test_a_real_flight_as_cat021_reads_back_as_its_csv(tmp_path: Path) -> None:

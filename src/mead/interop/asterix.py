@@ -19,6 +19,7 @@ from msgspec import Meta, Struct
 
 from mead import geo
 from mead.errors import ParameterError
+from mead.sensors.adsb_replay import AdsbRecording
 from mead.sensors.asterix import EDITIONS, _generated, el2alt_m
 from mead.sensors.base import Scan
 from mead.threat.base import track_number
@@ -139,6 +140,35 @@ def encode048(
             items["220"] = int(address[i])
         records.append(spec.cv_record.create(items))
     return _blocks(48, records)
+
+
+def encode021(rec: AdsbRecording, sac_sic: tuple[int, int]) -> bytes:
+    """K ADS-B reports (a recording's rows) as CAT021 ed 2.6 data blocks: I010, I071 time
+    of applicability (time of day of ``rec.t``), I080 address, I131 high-resolution
+    position, and where known I145 flight level (the altitude), I160 ground vector, I155
+    barometric vertical rate and I170 callsign. Used to relay a recorded picture to an
+    ASTERIX consumer, and by the tests of the CAT021 reader."""
+    spec = getattr(_generated(), EDITIONS[21])
+    records = []
+    for k in range(len(rec)):
+        items: dict[str, object] = {
+            "010": (("SAC", sac_sic[0]), ("SIC", sac_sic[1])),
+            "071": (_tod(float(rec.t[k])), "s"),
+            "080": int(rec.icao[k]),
+            "131": (("LAT", (float(rec.lat_deg[k]), "°")), ("LON", (float(rec.lon_deg[k]), "°"))),
+        }
+        if np.isfinite(rec.alt_m[k]):
+            items["145"] = (float(rec.alt_m[k]) / 30.48, "FL")
+        if np.isfinite(rec.gs_mps[k]) and np.isfinite(rec.track_deg[k]):
+            gs = ("GS", (float(rec.gs_mps[k]) / 1852.0, "NM/s"))
+            items["160"] = (("RE", 0), gs, ("TA", (float(rec.track_deg[k]) % 360.0, "°")))
+        if np.isfinite(rec.vrate_mps[k]):
+            fpm = float(rec.vrate_mps[k]) * 60.0 / 0.3048
+            items["155"] = (("RE", 0), ("BVR", (fpm, "ft/min")))
+        if rec.callsign[k]:
+            items["170"] = str(rec.callsign[k])[:8].ljust(8)
+        records.append(spec.cv_record.create(items))
+    return _blocks(21, records)
 
 
 class UdpSender:
