@@ -102,3 +102,31 @@ def test_corrupt_cat021_block_is_reported_and_skipped() -> None:
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such ASTERIX recording"):
         read_cat021(tmp_path / "none.ast")
+
+
+def test_a_scenario_takes_recorded_adsb_as_csv_or_cat021(tmp_path: Path) -> None:
+    """``partners[].adsb_files``: P1 receives the El Al flight as CAT021, P2 as its CSV;
+    both get the same reports on the scenario's clock, beside the simulated traffic's."""
+    from mead.runtime.simulation import prepare
+    from mead.scenario import load_scenario
+
+    (tmp_path / "elal.ast").write_bytes(_encode021(read_adsb_csv(ELAL)))
+    (tmp_path / "s.yaml").write_text(f"""
+name: recorded_adsb
+start_utc: "2019-11-03T12:00:00Z"
+duration_s: 600
+coordinator: {{name: C0}}
+partners:
+  - {{name: P1, adsb_files: [elal.ast]}}
+  - {{name: P2, adsb_files: ["{ELAL}"]}}
+""")
+    sc = load_scenario(tmp_path / "s.yaml")
+    world = prepare(sc, 1, tmp_path / "s.yaml")
+    a, b = world.adsb.for_partner("P1"), world.adsb.for_partner("P2")
+    csv = read_adsb_csv(ELAL)
+    assert len(a) == len(b) == int(np.isfinite(csv.alt_m).sum()) > 2000
+    np.testing.assert_allclose(a.t, b.t, atol=1 / 128)
+    assert a.t[0] == pytest.approx(csv.t[0] - sc.start_epoch_s(), abs=1 / 128)
+    assert np.linalg.norm(a.ecef - b.ecef, axis=1).max() < 3.9
+    assert set(a.callsign.tolist()) == {"ELY1747"}
+    assert np.all(np.diff(world.adsb.t) >= 0)  # still time-ordered for the windows

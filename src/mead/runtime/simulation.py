@@ -37,7 +37,8 @@ from mead.runtime.wiring import (
     sim_identities,
 )
 from mead.scenario.schema import Scenario
-from mead.sensors.adsb import AdsbReports, adsb_rng, simulate_adsb
+from mead.sensors.adsb import AdsbReports, adsb_rng, merge_reports, simulate_adsb
+from mead.sensors.adsb_asterix import scenario_adsb
 from mead.sensors.asterix_feed import FileReplay, feed_sensors, replay_files
 from mead.sensors.base import Scan
 from mead.sensors.simulate import simulate_scans
@@ -125,6 +126,8 @@ def prepare(
         scans += [s for r in recorded for s in r.scans]
         scans.sort(key=lambda s: (s.t_arrival, s.sensor_id))
     adsb = simulate_adsb(scenario, truth, adsb_rng(seed))
+    if any(p.adsb_files for p in scenario.partners):  # recorded ADS-B (CSV or CAT021)
+        adsb = merge_reports(adsb, scenario_adsb(scenario, base))
     return World(
         scenario, scenario_path, seed, truth, scans, time.perf_counter() - t0, adsb, recorded
     )

@@ -195,6 +195,10 @@ class Partner(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # ADS-B ground receivers at the partner's sensor sites hear aircraft within this, km
     # (and above the receiver's horizon); 0: the partner receives no ADS-B
     adsb_range_km: NonNeg = 250.0
+    # recorded ADS-B its receivers got: OpenSky CSV (.csv) or ASTERIX CAT021 (.ast, .pcap),
+    # relative to the scenario file, on the scenario's UTC clock (CAT021 times of day fall
+    # on the UTC day of start_utc); beside the simulated civil traffic's reports
+    adsb_files: list[str] = []
     # membership: "contributing" releases tracks under its policy, "receive_only" releases
     # nothing but gets the picture and warnings; None: derived (see runtime.wiring.role)
     role: Literal["contributing", "receive_only"] | None = None

@@ -22,8 +22,10 @@ from typing import Any
 import numpy as np
 
 from mead.errors import AsterixError, ConfigError
+from mead.scenario.schema import Scenario
 from mead.sensors import asterix as ax
-from mead.sensors.adsb_replay import FT_M, AdsbRecording
+from mead.sensors.adsb import AdsbReports, empty_reports, merge_reports
+from mead.sensors.adsb_replay import FT_M, AdsbRecording, csv2reports, read_adsb_csv
 
 NM_M = 1852.0
 """One nautical mile, m."""
@@ -91,3 +93,23 @@ def read_cat021(
     if not Path(path).is_file():
         raise ConfigError(str(path), "no such ASTERIX recording")
     return cat021_recording(ax.read_blocks(path), day_utc_s)
+
+
+def scenario_adsb(sc: Scenario, base: Path) -> AdsbReports:
+    """The recorded ADS-B of every partner (``partners[].adsb_files``, relative to
+    ``base``) as reports at scenario time (UTC − scenario start), with the civil block's
+    ADS-B errors; a corrupt CAT021 block is skipped, a bad file is a ConfigError."""
+    out = empty_reports(tuple(p.name for p in sc.partners))
+    epoch = sc.start_epoch_s()
+    for p in sc.partners:
+        for name in p.adsb_files:
+            path = base / name
+            if name.lower().endswith(".csv"):
+                rec = read_adsb_csv(path)
+            else:
+                rec, _ = read_cat021(path, epoch // 86400.0 * 86400.0)
+            civ = sc.civil
+            reports = csv2reports(rec, p.name, epoch, civ.adsb_sigma_m, civ.adsb_alt_sigma_m,
+                                  civ.adsb_vel_sigma_mps)  # fmt: skip
+            out = merge_reports(out, reports)
+    return out
