@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from mead import geo
-from mead.errors import ConfigError
+from mead.errors import AsterixError, ConfigError
 from mead.interop import asterix as out
 from mead.runtime.simulation import prepare, run_mode
 from mead.scenario import load_scenario
@@ -195,3 +195,37 @@ def test_a_missing_recording_is_named(tmp_path: Path) -> None:
     sc = load_scenario(SCENARIO)
     with pytest.raises(ConfigError, match="system tracks 'P1-SDPS': no such ASTERIX recording"):
         track_replays(sc, tmp_path, "P1")
+
+
+def test_udp_track_feed_datagrams_fuzzed() -> None:
+    """Mutated CAT062 datagrams of the shared recording: nothing raises; bad blocks are
+    counted with their offsets; every report has its shapes and finite states."""
+    from hypothesis import HealthCheck, given, settings
+    from tests.sensors.test_fuzz import _clear, mutants
+
+    buf = PCAP.read_bytes()
+    seeds = [p[2] for p in ax.pcap_payloads(buf) if not isinstance(p, AsterixError)]
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    feed = UdpTrackFeed(_feed(file=None, udp="127.0.0.1:1", edition="0.17"), "P1",
+                        lambda: 0.0, sock=rx)  # fmt: skip
+    clock = {"t": 0.0}
+
+    slow = [HealthCheck.too_slow, HealthCheck.data_too_large]
+
+    @settings(max_examples=2000, deadline=None, derandomize=True, suppress_health_check=slow)
+    @given(mutants(seeds))
+    def run(data: bytes) -> None:
+        clock["t"] += 1.0
+        errors = feed.counters["errors"]
+        feed.take_datagram(data, clock["t"])
+        rep = feed.report(clock["t"])
+        assert rep.x.shape == (len(rep.ids), 6) and rep.P.shape == (len(rep.ids), 6, 6)
+        assert np.isfinite(rep.x).all()
+        if feed.counters["errors"] > errors:
+            _clear(feed.errors[-1], len(data))
+
+    try:
+        run()
+    finally:
+        feed.close()
+    assert feed.counters["datagrams"] >= 2000
