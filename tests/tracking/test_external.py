@@ -229,3 +229,28 @@ def test_udp_track_feed_datagrams_fuzzed() -> None:
     finally:
         feed.close()
     assert feed.counters["datagrams"] >= 2000
+
+
+@pytest.mark.parametrize(
+    ("given", "names"),
+    [
+        ({"file": "a.ast", "udp": "1.2.3.4:5"}, "give exactly one of file or udp"),
+        ({}, "give exactly one of file or udp"),
+        ({"file": "a.ast", "source": "25/300"}, "source"),
+        ({"file": "a.ast", "edition": "2.0"}, "edition"),
+        ({"udp": "1.2.3.4:70000"}, "udp"),
+        ({"file": "a.ast", "max_age_s": 0}, "max_age_s"),
+    ],
+)
+def test_bad_feed_configuration_names_the_field(given: dict[str, Any], names: str) -> None:
+    with pytest.raises(msgspec.ValidationError, match=names):
+        msgspec.convert({"id": "S"} | given, TrackFeed)
+
+
+def test_a_simulation_refuses_udp_system_tracks(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\ncoordinator: {name: C0}\npartners:\n  - name: P1\n"
+                    "    system_tracks: [{id: S, udp: '127.0.0.1:8600'}]\n")  # fmt: skip
+    sc = load_scenario(path)
+    with pytest.raises(ConfigError, match=r"only a live node.*system_tracks\[0\]\.udp"):
+        prepare(sc, 1, path)
