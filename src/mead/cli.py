@@ -223,6 +223,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("file", type=Path, help="recording, e.g. cat_034_048.pcap")
     a.add_argument("--site", help="radar site 'lat_deg,lon_deg,alt_m' (ASTERIX does not carry it)")
     a.add_argument("--radar", help="'SAC/SIC' of the radar to track (default: most plots)")
+    a.add_argument("--cat062-edition", choices=["1.18", "0.17"], default="1.18",
+                   help="CAT062 edition of the recording (default 1.18)")  # fmt: skip
     a.add_argument("--json", action="store_true", help="print JSON")
 
     ad = command(
@@ -235,7 +237,7 @@ def _parser() -> argparse.ArgumentParser:
         "reason (docs/interop.md).",
     )
     ad.add_argument("action", choices=["screen"])
-    ad.add_argument("file", type=Path, help="OpenSky state-vector CSV")
+    ad.add_argument("file", type=Path, help="OpenSky state-vector CSV, or ASTERIX CAT021")
     ad.add_argument("--max-speed-mps", type=float, default=400.0)
     ad.add_argument("--json", action="store_true", help="print JSON")
 
@@ -593,7 +595,7 @@ def _cmd_asterix(args: argparse.Namespace) -> int:
 
     if not args.file.is_file():
         raise ConfigError(str(args.file), "no such file (expected a .pcap or raw ASTERIX file)")
-    out, plots = asterix.summarise(args.file)
+    out, plots = asterix.summarise(args.file, args.cat062_edition)
     if args.site:
         import numpy as np
 

@@ -514,9 +514,12 @@ def plots2scans(
     return scans
 
 
-def summarise(path: str | Path) -> tuple[dict[str, Any], Plots048]:
+def summarise(path: str | Path, edition062: str = "1.18") -> tuple[dict[str, Any], Plots048]:
     """Blocks and records per category of a recording, its errors (with offsets), and its
-    CAT048 plots; categories MEAD does not read are counted as blocks only."""
+    CAT048 plots; CAT062 is read by its fast path in ``edition062``; categories MEAD does
+    not read are counted as blocks only."""
+    from mead.sensors.asterix062 import Tracks062, decode062
+
     blocks: dict[str, int] = {}
     records: dict[str, int] = {}
     errors: list[str] = []
@@ -531,6 +534,10 @@ def summarise(path: str | Path) -> tuple[dict[str, Any], Plots048]:
             n0 = len(plots)
             decode048(b.data, b.offset, plots)
             got = len(plots) - n0
+        elif b.category == 62:
+            tracks = decode062(b.data, b.offset, Tracks062(), edition062)  # type: ignore[arg-type]
+            errors += [str(e) for e in tracks.errors]
+            got = len(tracks)
         elif b.category in EDITIONS:
             recs = decode_library(b)
             if isinstance(recs, AsterixError):
