@@ -87,13 +87,15 @@ class SystemTracks:
         """Tracks at scenario time ``t``: records up to ``t`` applied, live tracks predicted
         to ``t``; tracks reported before and gone now are ``deleted``."""
         n = next((k for k, r in enumerate(self._pending) if r[0] > t), len(self._pending))
-        for _, key, row in self._pending[:n]:
-            self._newest[key] = row
+        for t_rec, key, row in self._pending[:n]:
+            held = self._newest.get(key)
+            if held is None or t_rec >= held[_T]:  # a late, older record changes nothing
+                self._newest[key] = row
         del self._pending[:n]
-        keys = [k for k, r in self._newest.items()
-                if t - r[_T] <= self.feed.max_age_s and not r[_END]]  # fmt: skip
-        for k in [k for k in self._newest if k not in set(keys)]:
-            del self._newest[k]
+        live = {k: r for k, r in self._newest.items()
+                if t - r[_T] <= self.feed.max_age_s and not r[_END]}  # fmt: skip
+        self._newest = live
+        keys = list(live)
         ids = [self._id(k) for k in keys]
         deleted = sorted(self._reported - set(ids))
         self._reported = set(ids)
