@@ -224,13 +224,18 @@ class AsterixTarget(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
         return host, int(port)
 
 
+def _sendable(z: Array) -> np.ndarray:
+    """(M,) plots CAT048 can carry: finite, and within I048/040's 256 NM."""
+    return np.isfinite(z[:, :3]).all(axis=1) & (z[:, 0] < 256.0 * 1852.0)
+
+
 def scan2cat048(scan: Scan, epoch_s: float, sac_sic: tuple[int, int]) -> bytes:
     """One radar scan's plots as CAT048 data blocks: time ``epoch_s`` + ``scan.t`` (UTC s),
     ρ/θ from ``z``, and the flight level of the altitude the elevation gives (geometric
     altitude stands for the pressure altitude a Mode C reply would give; a reader inverts
     it with :func:`mead.sensors.asterix.fl2el_rad`). Plots beyond 256 NM are left out."""
     z = np.asarray(scan.z, dtype=np.float64)
-    z = z[np.isfinite(z[:, :3]).all(axis=1) & (z[:, 0] < 256.0 * 1852.0)]
+    z = z[_sendable(z)]
     alt_m = el2alt_m(z[:, 0], z[:, 2], scan.site_alt_m)
     fl = np.clip(alt_m / 0.3048 / 100.0, -12.0, 1270.0)
     t = np.full(len(z), epoch_s + scan.t)
@@ -264,7 +269,7 @@ class Cat048Output:
                 self.counters["cat048_errors"] += 1
                 self.counters[f"cat048_error_{type(e).__name__}"] += 1
                 continue
-            self.counters["cat048_plots"] += len(scan.z)
+            self.counters["cat048_plots"] += int(_sendable(np.asarray(scan.z)).sum())
         self.counters["cat048_scans"] += 1
 
     def close(self) -> dict[str, int]:
