@@ -26,10 +26,12 @@ import msgspec
 import numpy as np
 
 from mead.errors import AsterixError, ConfigError
-from mead.scenario.schema import Sensor
+from mead.scenario.schema import Sensor, TrackFeed
 from mead.sensors import asterix as ax
 from mead.sensors.adsb_replay import read_adsb_csv
+from mead.sensors.asterix062 import decode062
 from mead.sensors.asterix_feed import UdpFeed
+from mead.tracking.external import UdpTrackFeed
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not DATA.exists():
@@ -87,6 +89,38 @@ def _fast048(buf: bytes) -> Outcome:
     out = ax.decode048(buf, 0)
     assert all(isinstance(e, AsterixError) for e in out.errors)
     return "rejected" if out.errors else "read"
+
+
+def _fast062(edition: str) -> Callable[[bytes], Outcome]:
+    def run(buf: bytes) -> Outcome:
+        out = decode062(buf, 0, edition=edition)  # type: ignore[arg-type]
+        assert all(isinstance(e, AsterixError) for e in out.errors)
+        assert len(out.lat_deg) == len(out.callsign) == len(out)
+        return "rejected" if out.errors else "read"
+
+    return run
+
+
+def _blocks062_017() -> list[bytes]:
+    path = DATA / "asterix" / "cat062_ed0.17_100pkts.pcap"
+    return [b.data for b in ax.read_blocks(path) if isinstance(b, ax.Block)]
+
+
+def _track_feed() -> Callable[[bytes], Outcome]:
+    cfg = msgspec.convert({"id": "S", "udp": "127.0.0.1:1", "edition": "0.17"}, TrackFeed)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    feed = UdpTrackFeed(cfg, "P1", lambda: 0.0, sock=sock)
+    clock = {"t": 0.0}
+
+    def run(buf: bytes) -> Outcome:
+        before = feed.counters["errors"]
+        clock["t"] += 1.0
+        feed.take_datagram(buf, clock["t"])
+        rep = feed.report(clock["t"])
+        assert np.isfinite(rep.x).all()
+        return "rejected" if feed.counters["errors"] > before else "read"
+
+    return run
 
 
 def _library(cat: int) -> Callable[[bytes], Outcome]:
@@ -156,10 +190,15 @@ def decoders(tmp: Path) -> dict[str, tuple[Callable[[bytes], Outcome], list[byte
         "CAT048 fast path": (_fast048, _blocks(48)),
         "CAT048 libasterix": (_library(48), _blocks(48)),
         "CAT034 libasterix": (_library(34), _blocks(34)),
+        "CAT062 fast path 1.18": (_fast062("1.18"), _blocks(62)),
+        "CAT062 fast path 0.17": (_fast062("0.17"), _blocks062_017()),
         "CAT062 libasterix": (_library(62), _blocks(62)),
         "CAT021 libasterix": (_library(21), _blocks(21)),
         "pcap reader": (_pcap, [_whole_packets(pcap, k) for k in (1, 3, 8)]),
         "UDP feed (datagrams)": (_udp_feed(), datagrams),
+        "CAT062 UDP track feed": (_track_feed(), [p[2] for p in ax.pcap_payloads(
+            (DATA / "asterix" / "cat062_ed0.17_100pkts.pcap").read_bytes())
+            if not isinstance(p, AsterixError)]),  # fmt: skip
         "ADS-B CSV": (_csv(tmp), _csv_seeds()),
     }
 

@@ -92,10 +92,12 @@ def test_bench_asterix_tiny() -> None:
 
         pytest.skip("shared recording not present")
     got = run_module(
-        "benchmarks.bench_asterix", "--records", "500", "--lib-records", "50", "--fuzz", "20"
+        "benchmarks.bench_asterix", "--records", "500", "--lib-records", "50", "--fuzz", "20",
+        "--cat062-records", "200",
     )
     assert got["fast"]["records"] >= 500 and got["libasterix"]["records"] >= 50
     assert got["fuzz"]["inputs"] == 20 and got["fuzz"]["fast_rejects_only"] == 0
+    assert got["cat062_fast"]["records"] >= 200 and got["cat062_libasterix"]["records"] >= 20
 
 
 def test_bench_fuzz_tiny() -> None:
@@ -104,7 +106,7 @@ def test_bench_fuzz_tiny() -> None:
 
         pytest.skip("shared recordings not present")
     got = run_module("benchmarks.bench_fuzz", "--n", "30")
-    assert len(got["decoders"]) == 9
+    assert len(got["decoders"]) == 12
     for name, r in got["decoders"].items():
         assert r["inputs"] == 30 and r["crashes"] == 0, name
 

@@ -31,7 +31,7 @@ Simulation (no server needed):
                layer: PNG, GeoJSON, km² per layer
   track        score the local tracker on a recorded multi-target scenario (.npz)
   asterix      decode an ASTERIX recording (.pcap or raw); with --site, track its plots
-  adsb screen  flag implausible reports (jumps, spoofing) in an ADS-B recording (.csv)
+  adsb screen  flag implausible reports (jumps, spoofing) in an ADS-B recording (.csv or CAT021)
 
 Live federation over NATS (see docs/operations.md):
   up           start a whole coalition on this machine: one nats-server per site, one
@@ -223,18 +223,21 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("file", type=Path, help="recording, e.g. cat_034_048.pcap")
     a.add_argument("--site", help="radar site 'lat_deg,lon_deg,alt_m' (ASTERIX does not carry it)")
     a.add_argument("--radar", help="'SAC/SIC' of the radar to track (default: most plots)")
+    a.add_argument("--cat062-edition", choices=["1.18", "0.17"], default="1.18",
+                   help="CAT062 edition of the recording (default 1.18)")  # fmt: skip
     a.add_argument("--json", action="store_true", help="print JSON")
 
     ad = command(
         "adsb",
         _cmd_adsb,
-        "ADS-B recordings: 'mead adsb screen FILE.csv' flags implausible reports",
+        "ADS-B recordings: 'mead adsb screen FILE' (.csv or ASTERIX CAT021) flags "
+        "implausible reports",
         "screen: print, per aircraft, the intervals whose positions no aircraft can fly "
         "(jumps, positions moving much faster than the reported ground speed), with the "
         "reason (docs/interop.md).",
     )
     ad.add_argument("action", choices=["screen"])
-    ad.add_argument("file", type=Path, help="OpenSky state-vector CSV")
+    ad.add_argument("file", type=Path, help="OpenSky state-vector CSV, or ASTERIX CAT021")
     ad.add_argument("--max-speed-mps", type=float, default=400.0)
     ad.add_argument("--json", action="store_true", help="print JSON")
 
@@ -592,7 +595,7 @@ def _cmd_asterix(args: argparse.Namespace) -> int:
 
     if not args.file.is_file():
         raise ConfigError(str(args.file), "no such file (expected a .pcap or raw ASTERIX file)")
-    out, plots = asterix.summarise(args.file)
+    out, plots = asterix.summarise(args.file, args.cat062_edition)
     if args.site:
         import numpy as np
 
@@ -631,17 +634,28 @@ def _cmd_adsb(args: argparse.Namespace) -> int:
 
     from mead.sensors.adsb_replay import read_adsb_csv, screen
 
-    rec = read_adsb_csv(args.file)
+    if str(args.file).lower().endswith(".csv"):
+        rec = read_adsb_csv(args.file)
+        errors: list[str] = []
+    else:  # ASTERIX CAT021 (.ast, .pcap, ...)
+        from mead.sensors.adsb_asterix import read_cat021
+
+        rec, errs = read_cat021(args.file)
+        errors = [str(e) for e in errs]
     flags = screen(rec, max_speed_mps=args.max_speed_mps)
     per: dict[str, list[dict[str, Any]]] = {}
     for f in flags:
         per.setdefault(f.icao, []).append(dataclasses.asdict(f))
     out = {"file": str(args.file), "reports": len(rec),
            "aircraft": len(set(rec.icao.tolist())), "flagged": per}  # fmt: skip
+    if errors:
+        out["errors"] = errors
     if args.json:
         print(json.dumps(out, indent=2))
     else:
         print(f"{out['reports']} reports of {out['aircraft']} aircraft; {len(flags)} flagged")
+        for e in errors:
+            print(f"  skipped: {e}")
         for f in flags:
             print(f"  {f.icao} {f.callsign:8} {f.t0:.0f}-{f.t1:.0f}  {f.reason}")
     return 0

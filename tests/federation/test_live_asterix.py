@@ -123,3 +123,84 @@ def test_coordinator_shows_a_track_from_a_partners_asterix_udp_feed(
         enu = geo.ecef2enu(geo.geodetic2ecef(tr["lat"], tr["lon"], tr["alt"]), *SITE)
         assert np.min(np.linalg.norm(line[:, :2] - np.asarray(enu)[:2], axis=1)) < 1000.0
         assert abs(tr["spd"] - 250.0) < 25.0 and abs(tr["crs"] - 90.0) < 5.0
+
+
+def _send_tracks(port: int, stop: threading.Event) -> int:
+    """The same aircraft as a national tracker's CAT062 system track 77, one record per
+    2 s of feed time, sent every 2 / SPEED wall s, until ``stop``."""
+    from mead.interop.asterix import encode062
+
+    sender = UdpSender(("127.0.0.1", port))
+    day0 = 1_713_000_000.0 // 86400 * 86400 + 7 * 3600.0  # UTC s, 07:00 of some day
+    vel = geo.enu_rotation(*SITE[:2]).T @ np.array([250.0, 0.0, 0.0])
+    k = 0
+    try:
+        while not stop.is_set() and k < 200:
+            t = k * SCAN_S
+            pos = geo.enu2ecef(_flight_enu(np.array([t])), *SITE)
+            state = np.hstack([pos.reshape(1, 3), vel[None]])
+            sender.send(encode062(np.array([77]), np.array([day0 + t]), state, (25, 100)))
+            k += 1
+            stop.wait(SCAN_S / SPEED)
+    finally:
+        sender.close()
+    return k
+
+
+def test_coordinator_shows_a_partners_national_system_track_from_cat062_on_udp(
+    nats_server_bin: str, tmp_path: Path
+) -> None:
+    """P1 has no radar: its national tracker feeds a system track as CAT062 on loopback UDP;
+    P1 releases it as its own and the coordinator's map shows the aircraft."""
+    port = _free_udp_port()
+    scenario = tmp_path / "cat062_live.yaml"
+    scenario.write_text(f"""
+name: cat062_live
+start_utc: "2024-04-13T07:35:00Z"
+duration_s: 60
+coordinator: {{name: C0, assess_s: 2}}
+partners:
+  - name: P1
+    release_s: 2
+    system_tracks:
+      - {{id: P1-SDPS, udp: "127.0.0.1:{port}", source: "25/100"}}
+  - name: P2
+""")
+    result: dict[str, Any] = {}
+    runner = threading.Thread(
+        target=lambda: result.update(
+            up(scenario, tmp_path / "live", duration_s=60, speed=SPEED, web=True)
+        )
+    )
+    runner.start()
+    stop = threading.Event()
+    sender = threading.Thread(target=_send_tracks, args=(port, stop))
+    sender.start()
+    seen: list[dict[str, Any]] = []
+    maps = tmp_path / "live" / "maps.json"
+    try:
+        while runner.is_alive():
+            time.sleep(0.5)
+            if not maps.exists():
+                continue
+            try:
+                snap = _snapshot(json.loads(maps.read_text())["C0"])
+            except OSError:
+                continue
+            cols = snap["tracks"]
+            seen += [{c: cols[c][i] for c in cols} for i in range(len(cols["key"]))]
+    finally:
+        stop.set()
+        sender.join()
+        runner.join()
+    assert result["ok"], result
+    p1 = result["nodes"]["P1"]["counters"]
+    assert p1["cat062_P1-SDPS_records"] >= 5  # those sent before the node listened are lost
+    assert p1.get("cat062_P1-SDPS_errors", 0) == 0
+    assert p1["system_tracks"] > 0 and p1["released_tracks"] > 0
+    assert seen, "the coordinator's map never showed a track"
+    line = _flight_enu(np.linspace(0.0, 200.0, 2001))
+    for tr in seen:
+        enu = geo.ecef2enu(geo.geodetic2ecef(tr["lat"], tr["lon"], tr["alt"]), *SITE)
+        assert np.min(np.linalg.norm(line[:, :2] - np.asarray(enu)[:2], axis=1)) < 1000.0
+        assert abs(tr["spd"] - 250.0) < 25.0 and abs(tr["crs"] - 90.0) < 5.0

@@ -4,6 +4,7 @@ a node's plots sent over UDP come back as the tracker's scans and make a track."
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import numpy as np
 import pytest
@@ -161,3 +162,114 @@ def test_asterix_target_names_a_bad_address() -> None:
         msgspec.convert({"udp": "239.1.2.3", "sac": 1, "sic": 2}, out.AsterixTarget)
     with pytest.raises(msgspec.ValidationError, match="sac"):
         msgspec.convert({"udp": "239.1.2.3:8600", "sac": 300, "sic": 2}, out.AsterixTarget)
+
+
+def _scan(sensor_id: str, t: float, rae: np.ndarray, site: tuple[float, float, float]) -> Any:
+    from mead.sensors.base import Scan
+
+    sigma = np.array([75.0, 0.002, 0.005])
+    return Scan(sensor_id=sensor_id, partner="P1", t=t, site_lat_deg=site[0],
+                site_lon_deg=site[1], site_alt_m=site[2], z=rae, sigma=sigma,
+                truth=np.zeros(len(rae), np.int64))  # fmt: skip
+
+
+def test_a_node_sends_its_plots_as_cat048_over_udp_readable_by_both_readers() -> None:
+    """``Cat048Output`` (a live partner's ``asterix_plots_out``, its ``on_scan`` hook):
+    every scan's plots arrive on a UDP socket on 127.0.0.1 as CAT048 that MEAD's fast path
+    and libasterix read alike, within the format's resolution; the second radar is SIC + 1;
+    elevation comes back from the flight level through the reader's own geometry."""
+    rng = np.random.default_rng(48)
+    site = (45.8, 16.0, 300.0)
+    m = 40
+    enu = np.column_stack([rng.uniform(-300e3, 300e3, (m, 2)), rng.uniform(500, 14000, m)])
+    rae = geo.enu2rae(enu)
+    rae = rae[rae[:, 0] < 250 * 1852]
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(5.0)
+    target = out.AsterixTarget(udp=f"127.0.0.1:{rx.getsockname()[1]}", sac=25, sic=10)
+    sink = out.Cat048Output([target], ["R0", "R1"], epoch_s=T0)
+    try:
+        sink.send(_scan("R1", 12.5, rae, site))
+        data = rx.recvfrom(65536)[0]
+    finally:
+        counters = sink.close()
+        rx.close()
+    assert counters["cat048_plots"] == len(rae) and counters["cat048_datagrams"] == 1
+    fast = ax.decode048_blocks(ax.iter_blocks(data))
+    lib = _decode(data, 48)
+    assert len(fast) == len(lib) == len(rae) and not fast.errors
+    for i, r in enumerate(lib):
+        for key in ("sac", "sic", "tod_s", "rho_nm", "theta_deg", "fl"):
+            assert getattr(fast, key)[i] == pytest.approx(r[key], abs=1e-9), key
+    assert set(fast.sac) == {25} and set(fast.sic) == {11}
+    assert np.allclose(fast.tod_s, (T0 + 12.5) % 86400, atol=1 / 128)
+    np.testing.assert_allclose(np.asarray(fast.rho_nm) * 1852, rae[:, 0], atol=1852 / 512)
+    dth = (np.asarray(fast.theta_deg) - np.degrees(rae[:, 1]) + 180) % 360 - 180
+    assert np.all(np.abs(dth) <= 360 / 2**17 + 1e-9)
+    (scan,) = ax.plots2scans(fast, "R1", "P1", site, np.array([75.0, 0.002, 0.005]))
+    # the flight level holds the altitude to 25 ft / 2 (3.8 m): elevation within 4 m/range
+    assert np.all(np.abs(scan.z[:, 2] - rae[:, 2]) <= 4.0 / rae[:, 0] + 1e-9)
+
+
+def test_node_config_takes_plot_targets() -> None:
+    import msgspec
+
+    from mead.runtime.live import NodeConfig
+
+    cfg = msgspec.convert({"name": "P1", "scenario": "s.yaml", "key": "k", "registry": "r",
+                           "nats": {"url": "nats://x:1", "user": "u", "password": "p"},
+                           "asterix_plots_out": [{"udp": "239.1.2.3:8601", "sac": 25,
+                                                  "sic": 20}]}, NodeConfig)  # fmt: skip
+    assert cfg.asterix_plots_out[0].address() == ("239.1.2.3", 8601)
+
+
+def test_a_partner_node_republishes_its_recorded_radar_as_cat048(tmp_path: Any) -> None:
+    """A partner whose radar is the recorded feed of radar 25/12 passes its plots on, as
+    they reach its tracker, through its ``on_scan`` hook: the same 38 plots come back."""
+    from pathlib import Path
+
+    from mead.federation.envelope import Opener
+    from mead.federation.identity import KeyRegistry
+    from mead.federation.inprocess import InProcessBus
+    from mead.runtime.simulation import SimClock, prepare
+    from mead.runtime.wiring import build_partner, policies, sim_identities
+    from mead.scenario import load_scenario
+
+    pcap = Path("/work/shared/data/asterix/cat_034_048.pcap")
+    if not pcap.exists():
+        pytest.skip("shared recording not present")
+    src = Path(__file__).resolve().parents[2] / "scenarios" / "asterix_pcap.yaml"
+    scenario = tmp_path / "asterix_pcap.yaml"
+    scenario.write_text(src.read_text().replace("../../shared/data/asterix/cat_034_048.pcap",
+                                                str(pcap)))  # fmt: skip
+    sc = load_scenario(scenario)
+    world = prepare(sc, sc.seed, scenario)
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(5.0)
+    sink = out.Cat048Output([out.AsterixTarget(udp=f"127.0.0.1:{rx.getsockname()[1]}",
+                                               sac=7, sic=1)], ["P1-ASX"], sc.start_epoch_s())
+    clock = SimClock(sc.start_epoch_s())
+    bus = InProcessBus(clock, [], np.random.default_rng(0))
+    ids = sim_identities(sc, 1)
+    node = build_partner(
+        sc, "P1", identity=ids["P1"], endpoint=bus.connect("P1"),
+        opener=Opener(KeyRegistry({n: i.verify_key for n, i in ids.items()}), 300.0, clock),
+        policy=policies(sc, scenario)["P1"], scans=iter(world.scans),
+        epoch_s=clock.epoch_s, on_scan=sink.send,
+    )  # fmt: skip
+    try:
+        for t in np.arange(0.0, 10.0, sc.tick_s):
+            clock.t = float(t)
+            node.step(clock())
+        plots = ax.decode048_blocks(ax.udp_blocks(rx, max_datagrams=sink.counters["cat048_scans"]))
+    finally:
+        sink.close()
+        rx.close()
+    mine = ax.decode048_blocks(ax.read_blocks(pcap))
+    own = [i for i, p in enumerate(zip(mine.sac, mine.sic, strict=True)) if p == (25, 12)]
+    assert len(plots) == len(own) == 38 and set(zip(plots.sac, plots.sic, strict=True)) == {(7, 1)}
+    got = sorted(zip(plots.rho_nm, plots.theta_deg, strict=True))
+    want = sorted((mine.rho_nm[i], mine.theta_deg[i]) for i in own)
+    np.testing.assert_allclose(got, want, atol=1e-9)  # ρ/θ re-encoded at the same LSBs

@@ -137,7 +137,7 @@ def test_udp_feed_receives_on_its_socket() -> None:
     try:
         sender.send(out.encode048(t, rae, (1, 2)))
         for _ in range(100):
-            if feed.counters["plots"] or feed._queue:
+            if feed.counters["plots"] or feed.queued:
                 break
             import time
 

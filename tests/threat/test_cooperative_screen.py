@@ -82,3 +82,27 @@ def test_a_drifting_spoofed_copy_disagrees_with_the_radar(cruise: AdsbRecording)
     assert start - t0 < dis.t0 < start - t0 + 0.5 * ramp
     assert start - t0 + 1.5 * ramp < dis.t1 < start - t0 + 2 * ramp
     assert dis.max_sigma > 6.0
+
+
+def test_the_flight_received_as_cat021_identifies_the_radar_track(
+    cruise: AdsbRecording, tmp_path: Path
+) -> None:
+    """The same cruise received as ASTERIX CAT021 instead of CSV: the cooperative
+    identification binds the radar track to ELY1747 (civil), and nothing disagrees."""
+    from mead.interop.asterix import encode021
+    from mead.sensors.adsb_asterix import read_cat021
+    from mead.threat.cooperative import CIVIL, CooperativeId
+
+    path = tmp_path / "cruise.ast"
+    path.write_bytes(encode021(cruise, (25, 100)))
+    day = float(cruise.t[0] // 86400 * 86400)
+    rec, errors = read_cat021(path, day)
+    assert not errors and len(rec) == len(cruise)
+    t0 = float(cruise.t[0])
+    reports = csv2reports(rec, "P1", t0)
+    pictures = _radar_pictures(cruise, t0, seed=3)
+    coop = CooperativeId()
+    idents = [coop.step(t, ids, x, P, reports) for t, ids, x, P in pictures if ids]
+    last = idents[-1]
+    assert list(last.ident) == [CIVIL] and last.callsign[0] == "ELY1747"
+    assert radar_disagreements(reports, pictures) == []

@@ -3,7 +3,8 @@
 Encoding is libasterix's (editions of :data:`mead.sensors.asterix.EDITIONS`); the
 functions here are pure (arrays in, bytes out) and :class:`UdpSender` only moves bytes.
 Resolutions of the format: I062/105 position 180/2²⁵ deg (≈ 0.6 m), I062/070 time 1/128 s,
-I062/185 velocity 0.25 m/s, I048/040 range 1/256 NM and azimuth 360/2¹⁶ deg.
+I062/185 velocity 0.25 m/s, I062/220 rate of climb 6.25 ft/min, I048/040 range 1/256 NM
+and azimuth 360/2¹⁶ deg.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from msgspec import Meta, Struct
 
 from mead import geo
 from mead.errors import ParameterError
-from mead.sensors.asterix import EDITIONS, _generated
+from mead.sensors.adsb_replay import AdsbRecording
+from mead.sensors.asterix import EDITIONS, _generated, el2alt_m
+from mead.sensors.base import Scan
 from mead.threat.base import track_number
 from mead.types import Array
 
@@ -64,7 +67,8 @@ def encode062(
     track_number : (N,) int, 0..4095 (I062/040).
     t_utc_s : (N,) time of each state, UTC s since the epoch (I062/070 time of day).
     states : (N, 6) ECEF [m m m m/s m/s m/s]; position goes to I062/105 (WGS84 lat/lon),
-        the east/north velocity at the track to I062/185, the altitude to I062/130.
+        the east/north velocity at the track to I062/185, the altitude to I062/130, the
+        vertical velocity to I062/220 (rate of climb).
     sac_sic : the sending node's system area and identification codes (I062/010).
     callsign : (N,) optional target identification (I062/380 ID), up to 8 characters.
     """
@@ -88,6 +92,7 @@ def encode062(
             "105": (("LAT", (float(lat[i]), "°")), ("LON", (float(lon[i]), "°"))),
             "185": (("VX", (float(enu_v[0]), "m/s")), ("VY", (float(enu_v[1]), "m/s"))),
             "130": (float(alt[i]) / 0.3048, "ft"),
+            "220": (float(enu_v[2]) / 0.3048 * 60.0, "ft/min"),
             "040": int(tn[i]),
         }
         if callsign is not None and callsign[i]:
@@ -137,6 +142,35 @@ def encode048(
     return _blocks(48, records)
 
 
+def encode021(rec: AdsbRecording, sac_sic: tuple[int, int]) -> bytes:
+    """K ADS-B reports (a recording's rows) as CAT021 ed 2.6 data blocks: I010, I071 time
+    of applicability (time of day of ``rec.t``), I080 address, I131 high-resolution
+    position, and where known I145 flight level (the altitude), I160 ground vector, I155
+    barometric vertical rate and I170 callsign. Used to relay a recorded picture to an
+    ASTERIX consumer, and by the tests of the CAT021 reader."""
+    spec = getattr(_generated(), EDITIONS[21])
+    records = []
+    for k in range(len(rec)):
+        items: dict[str, object] = {
+            "010": (("SAC", sac_sic[0]), ("SIC", sac_sic[1])),
+            "071": (_tod(float(rec.t[k])), "s"),
+            "080": int(rec.icao[k]),
+            "131": (("LAT", (float(rec.lat_deg[k]), "°")), ("LON", (float(rec.lon_deg[k]), "°"))),
+        }
+        if np.isfinite(rec.alt_m[k]):
+            items["145"] = (float(rec.alt_m[k]) / 30.48, "FL")
+        if np.isfinite(rec.gs_mps[k]) and np.isfinite(rec.track_deg[k]):
+            gs = ("GS", (float(rec.gs_mps[k]) / 1852.0, "NM/s"))
+            items["160"] = (("RE", 0), gs, ("TA", (float(rec.track_deg[k]) % 360.0, "°")))
+        if np.isfinite(rec.vrate_mps[k]):
+            fpm = float(rec.vrate_mps[k]) * 60.0 / 0.3048
+            items["155"] = (("RE", 0), ("BVR", (fpm, "ft/min")))
+        if rec.callsign[k]:
+            items["170"] = str(rec.callsign[k])[:8].ljust(8)
+        records.append(spec.cv_record.create(items))
+    return _blocks(21, records)
+
+
 class UdpSender:
     """Sends ASTERIX bytes (whole data blocks, one or more per datagram) to ``address``
     (host, port), unicast or multicast; it knows nothing of the format."""
@@ -169,11 +203,13 @@ class UdpSender:
 
 
 class AsterixTarget(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Where a live node sends what it holds as CAT062 system tracks (node config
-    ``asterix_out``), e.g. ``{udp: "239.1.2.3:8600", sac: 25, sic: 1}``."""
+    """Where a live node sends ASTERIX on UDP, e.g. ``{udp: "239.1.2.3:8600", sac: 25,
+    sic: 1}``: what it holds as CAT062 system tracks (node config ``asterix_out``), or its
+    radars' plots as CAT048 (``asterix_plots_out``: the partner's k-th radar, in scenario
+    order, is SIC ``sic`` + k)."""
 
     udp: str  # host:port of the receiver or multicast group
-    sac: Annotated[int, Meta(ge=0, le=255)]  # system area code of this node (I062/010)
+    sac: Annotated[int, Meta(ge=0, le=255)]  # system area code of this node (I010)
     sic: Annotated[int, Meta(ge=0, le=255)]  # system identification code
     ttl: Annotated[int, Meta(ge=1, le=255)] = 1  # multicast hops
 
@@ -186,6 +222,62 @@ class AsterixTarget(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
         """(host, port) to send to."""
         host, _, port = self.udp.rpartition(":")
         return host, int(port)
+
+
+def _sendable(z: Array) -> np.ndarray:
+    """(M,) plots CAT048 can carry: finite, and within I048/040's 256 NM."""
+    return np.isfinite(z[:, :3]).all(axis=1) & (z[:, 0] < 256.0 * 1852.0)
+
+
+def scan2cat048(scan: Scan, epoch_s: float, sac_sic: tuple[int, int]) -> bytes:
+    """One radar scan's plots as CAT048 data blocks: time ``epoch_s`` + ``scan.t`` (UTC s),
+    ρ/θ from ``z``, and the flight level of the altitude the elevation gives (geometric
+    altitude stands for the pressure altitude a Mode C reply would give; a reader inverts
+    it with :func:`mead.sensors.asterix.fl2el_rad`). Plots beyond 256 NM are left out."""
+    z = np.asarray(scan.z, dtype=np.float64)
+    z = z[_sendable(z)]
+    alt_m = el2alt_m(z[:, 0], z[:, 2], scan.site_alt_m)
+    fl = np.clip(alt_m / 0.3048 / 100.0, -12.0, 1270.0)
+    t = np.full(len(z), epoch_s + scan.t)
+    return encode048(t, z, sac_sic, fl) if len(z) else b""
+
+
+class Cat048Output:
+    """Sends the plots of every scan a partner's tracker takes as CAT048, to each target:
+    its k-th radar (``radars``, in scenario order) as SAC ``sac``, SIC ``sic`` + k. It is
+    the node's ``on_scan`` hook, so it sends what the partner's radars (simulated, recorded
+    or live) gave its tracker; a send error is counted, never raised."""
+
+    def __init__(
+        self, targets: Sequence[AsterixTarget], radars: Sequence[str], epoch_s: float
+    ) -> None:
+        self.targets = list(targets)
+        self.radars = {r: k for k, r in enumerate(radars)}  # sensor id → index
+        self.epoch_s = epoch_s  # wire time of scenario t = 0, UTC s
+        self._senders = [UdpSender(t.address(), t.ttl) for t in self.targets]
+        self.counters: Counter[str] = Counter()
+
+    def send(self, scan: Scan) -> None:
+        """Send ``scan``'s plots to every target."""
+        k = self.radars.get(scan.sensor_id, 0)
+        for target, sender in zip(self.targets, self._senders, strict=True):
+            try:
+                data = scan2cat048(scan, self.epoch_s, (target.sac, min(target.sic + k, 255)))
+                if data:
+                    sender.send(data)
+            except (OSError, ParameterError) as e:
+                self.counters["cat048_errors"] += 1
+                self.counters[f"cat048_error_{type(e).__name__}"] += 1
+                continue
+            self.counters["cat048_plots"] += int(_sendable(np.asarray(scan.z)).sum())
+        self.counters["cat048_scans"] += 1
+
+    def close(self) -> dict[str, int]:
+        """Close the sockets; the counters (plots sent, datagrams, errors)."""
+        for s in self._senders:
+            self.counters["cat048_datagrams"] += s.sent
+            s.close()
+        return dict(self.counters)
 
 
 class Cat062Output:

@@ -145,4 +145,6 @@ def _extent(world: World) -> tuple[tuple[float, float], tuple[float, float]]:
     sites = [(s.site.lat_deg, s.site.lon_deg) for p in world.scenario.partners for s in p.sensors]
     la = np.concatenate([lat, [s[0] for s in sites]])
     lo = np.concatenate([lon, [s[1] for s in sites]])
+    if lo.size == 0:  # nothing placed (e.g. a partner fed only recorded system tracks)
+        return (-180.0, 180.0), (-80.0, 80.0)
     return (lo.min() - 2, lo.max() + 2), (la.min() - 2, la.max() + 2)

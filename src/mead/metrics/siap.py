@@ -201,7 +201,8 @@ class SiapAccumulator:
         new[truth_of[a]] = True
         new &= kept == 0
         self.nu += new
-        cover[rows[a & new[np.maximum(truth_of, 0)]]] = True
+        if a.any():  # (a run without truth objects has no cover to mark)
+            cover[rows[a & new[np.maximum(truth_of, 0)]]] = True
         self.in_cover = cover
         self.held = np.full_like(self.held, -1)
         self.held[rows] = truth_of

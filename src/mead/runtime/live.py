@@ -107,6 +107,7 @@ class NodeConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     max_age_s: Positive = MAX_MESSAGE_AGE_S  # reject envelopes older than this (wire s)
     cot: list[CotTarget] = []  # send what the node holds as Cursor-on-Target there
     asterix_out: list[AsterixTarget] = []  # send what the node holds as CAT062 there (UDP)
+    asterix_plots_out: list[AsterixTarget] = []  # partner: send its radars' plots as CAT048
     failover: CoordinatorFailover = field(default_factory=CoordinatorFailover)  # coordinator
 
 
@@ -292,6 +293,7 @@ def run_node(
     from mead.runtime.wiring import build_coordinator, build_partner, engagement_policies
     from mead.scenario import load_scenario
     from mead.sensors.asterix_feed import udp_feeds
+    from mead.tracking.external import track_replays, udp_track_feeds
 
     sc = load_scenario(base / cfg.scenario)
     partners = {p.name: p for p in sc.partners}
@@ -299,6 +301,9 @@ def run_node(
         raise ConfigError(str(base), f"{cfg.name!r} is not the scenario's coordinator", "$.name")
     if role == "partner" and cfg.name not in partners:
         raise ConfigError(str(base), f"{cfg.name!r} is not a partner of the scenario", "$.name")
+    if role == "coordinator" and cfg.asterix_plots_out:
+        why = "a coordinator has no radars to send as CAT048 (asterix_plots_out is for partners)"
+        raise ConfigError(str(base), why, "$.asterix_plots_out")
     identity = Identity.from_hex(cfg.name, (base / cfg.key).read_text().strip())
     identity.seq = time.time_ns() // 1000  # resume above anything sent before a restart
     watch = RegistryWatch.load(base / cfg.registry)
@@ -328,10 +333,17 @@ def run_node(
 
         cat062 = Cat062Output(cfg.asterix_out)
         show = _both(show, cat062.show)
+    cat048 = None
+    if cfg.asterix_plots_out and role == "partner":
+        from mead.interop.asterix import Cat048Output
+
+        radars = [s.id for s in partners[cfg.name].sensors]
+        cat048 = Cat048Output(cfg.asterix_plots_out, radars, epoch)
     instance = cfg.failover.name(cfg.name) if role == "coordinator" else cfg.name
     bus = _bus(cfg, pattern, base, instance)
     node: Any = None
     feeds: list[Any] = []
+    track_udp: list[Any] = []
     try:
         endpoint = bus.connect(cfg.name)
         if role == "coordinator":
@@ -353,6 +365,8 @@ def run_node(
             # the same clock; live ASTERIX feeds (UDP) read as they come
             world = prepare(sc, sc.seed, base / cfg.scenario, live=True)
             feeds = udp_feeds(sc, cfg.name, lambda: clock() - epoch)
+            track_udp = udp_track_feeds(sc, cfg.name, lambda: clock() - epoch)
+            sources = [*track_replays(sc, (base / cfg.scenario).parent, cfg.name), *track_udp]
             node = build_partner(
                 sc,
                 cfg.name,
@@ -367,8 +381,10 @@ def run_node(
                 epoch_s=epoch,
                 adsb=world.adsb,
                 feeds=feeds,
+                track_sources=sources,
                 emit=emit,
                 show=show,
+                on_scan=cat048.send if cat048 is not None else None,
             )
         inbox = node.inbox.subs[0] if role == "coordinator" else None
         reload = _Reloader(
@@ -392,7 +408,8 @@ def run_node(
     finally:
         cot_counters = cot.close() if cot is not None else {}
         cot_counters |= cat062.close() if cat062 is not None else {}
-        for f in feeds:
+        cot_counters |= cat048.close() if cat048 is not None else {}
+        for f in [*feeds, *track_udp]:
             f.close()
         if hasattr(node, "close"):
             node.close()
@@ -406,6 +423,8 @@ def run_node(
     for f in feeds:
         counters |= {f"asterix_{f.sensor.id}_{k}": v for k, v in f.counters.items()}
         counters |= {f"asterix_{f.sensor.id}_{k}": v for k, v in f.status.messages.items()}
+    for src in getattr(node, "track_sources", ()):
+        counters |= {f"cat062_{src.feed.id}_{k}": v for k, v in src.counters.items()}
     emit(Counters(node=cfg.name, counters=counters))
     return counters
 

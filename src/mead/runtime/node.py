@@ -59,7 +59,7 @@ from mead.sensors.adsb import AdsbReports
 from mead.sensors.base import Scan, ScanFeed
 from mead.sensors.health import RadarHealth, node_state
 from mead.threat.assessor import Assessor
-from mead.tracking.base import TrackReport
+from mead.tracking.base import TrackReport, TrackSource, merge_reports
 from mead.tracking.tracker import Tracker
 
 Observe = Callable[[str, float, list[str], np.ndarray], None]
@@ -145,7 +145,9 @@ class PartnerNode:
     """A sovereign partner: its sensors' scans → its tracker → its policy → the network.
 
     Scans come from ``scans`` (known in advance, in arrival order: simulated radars and
-    recorded feeds) and from ``feeds`` (live sensors, polled each step).
+    recorded feeds) and from ``feeds`` (live sensors, polled each step). Its national
+    tracker's system tracks (``track_sources``, e.g. ASTERIX CAT062) are its tracks too:
+    each release reports them beside its tracker's, under the same policy.
 
     It also assesses its own tracks against its own defended areas and warns itself, so a
     partner is never worse off for being in the coalition; warnings from the coordinator
@@ -168,17 +170,21 @@ class PartnerNode:
         sensor_sites: dict[str, tuple[float, float, float]] | None = None,
         adsb: AdsbReports | None = None,
         feeds: Sequence[ScanFeed] = (),
+        track_sources: Sequence[TrackSource] = (),
         fire: FireControl | None = None,
         coordinator: str = "C0",
         emit: Emit = _ignore,
         observe: Observe = _ignore,
         show: Show = _ignore,
+        on_scan: Callable[[Scan], None] = _ignore,
         health: RadarHealth | None = None,
         status_to: str | None = None,
         status_s: float = 30.0,
     ) -> None:
         self.name = identity.name
         self.feeds = tuple(feeds)  # live sensors: their scans arrive while the node runs
+        # its national tracker's system tracks (ASTERIX CAT062), released beside its own
+        self.track_sources = tuple(track_sources)
         self.identity, self.endpoint = identity, endpoint
         self.tracker, self.releaser = tracker, releaser
         self.health = health  # its radars' states (None: not reported)
@@ -193,6 +199,7 @@ class PartnerNode:
         self.assessor = assessor  # own areas only
         self.release_s, self.epoch_s = release_s, epoch_s
         self.emit, self.observe, self.show = emit, observe, show
+        self.on_scan = on_scan  # sees every scan the tracker takes (its radars' plots)
         self._scans = scans
         self._next_scan: Scan | None = next(scans, None)
         self._next_release = 0.0
@@ -208,18 +215,16 @@ class PartnerNode:
         the coordinator's picture."""
         t_local = now - self.epoch_s
         while self._next_scan is not None and self._next_scan.t_arrival <= t_local:
-            self.tracker.step(self._next_scan)
-            self.counters["scans"] += 1
+            self._track(self._next_scan)
             self._next_scan = next(self._scans, None)
         for feed in self.feeds:
             for scan in feed.ready(t_local):
-                self.tracker.step(scan)
-                self.counters["scans"] += 1
+                self._track(scan)
         released = now >= self._next_release
         if released:
             self._next_release = now + self.release_s
             self._report_health(now, t_local)
-            self._release(now, self.tracker.report(t_local))
+            self._release(now, self._report(t_local))
         for sender, msg in self.inbox.messages():
             match msg:
                 case Alert() if msg.recipient == self.name:
@@ -233,6 +238,21 @@ class PartnerNode:
                     self.inbox.reject("unexpected", sender)
         if self.fire is not None and not released:
             self._engage(now, self.fire.step(now))
+
+    def _track(self, scan: Scan) -> None:
+        """One scan to the tracker, and to the plot hook (e.g. CAT048 out)."""
+        self.tracker.step(scan)
+        self.counters["scans"] += 1
+        self.on_scan(scan)
+
+    def _report(self, t_local: float) -> TrackReport:
+        """Its tracker's tracks and its track sources' (national system tracks), as one."""
+        rep = self.tracker.report(t_local)
+        if not self.track_sources:
+            return rep
+        others = [src.report(t_local) for src in self.track_sources]
+        self.counters["system_tracks"] += sum(len(r.ids) for r in others)
+        return merge_reports([rep, *others])
 
     def _engage(self, now: float, report: Engagement | None) -> None:
         """Send the fire control's statuses to the coordinator."""

@@ -37,12 +37,14 @@ from mead.runtime.wiring import (
     sim_identities,
 )
 from mead.scenario.schema import Scenario
-from mead.sensors.adsb import AdsbReports, adsb_rng, simulate_adsb
+from mead.sensors.adsb import AdsbReports, adsb_rng, merge_reports, simulate_adsb
+from mead.sensors.adsb_asterix import scenario_adsb
 from mead.sensors.asterix_feed import FileReplay, feed_sensors, replay_files
 from mead.sensors.base import Scan
 from mead.sensors.simulate import simulate_scans
 from mead.sim.base import TruthTable
 from mead.sim.truth import simulate_truth
+from mead.tracking.external import track_feeds, track_replays
 
 Mode = Literal["alliance", "national"]
 MODES: tuple[Mode, ...] = ("alliance", "national")
@@ -96,6 +98,17 @@ def prepare(
     live node (``live``), and a simulation cannot have one (``ConfigError``)."""
     t0 = time.perf_counter()
     udp = feed_sensors(scenario, "udp")
+    tracks_udp = track_feeds(scenario, "udp")
+    if tracks_udp and not live:
+        p, f = tracks_udp[0]
+        i = next(k for k, q in enumerate(scenario.partners) if q.name == p)
+        j = next(k for k, g in enumerate(scenario.partners[i].system_tracks) if g is f)
+        raise ConfigError(
+            str(scenario_path or scenario.name),
+            f"system tracks {f.id!r} come by UDP: only a live node (mead node, mead up) "
+            "reads them; a simulation replays CAT062 recordings (file)",
+            f"$.partners[{i}].system_tracks[{j}].udp",
+        )
     if udp and not live:
         i, j, _, s = udp[0]
         raise ConfigError(
@@ -113,9 +126,16 @@ def prepare(
         scans += [s for r in recorded for s in r.scans]
         scans.sort(key=lambda s: (s.t_arrival, s.sensor_id))
     adsb = simulate_adsb(scenario, truth, adsb_rng(seed))
+    if any(p.adsb_files for p in scenario.partners):  # recorded ADS-B (CSV or CAT021)
+        adsb = merge_reports(adsb, scenario_adsb(scenario, base))
     return World(
         scenario, scenario_path, seed, truth, scans, time.perf_counter() - t0, adsb, recorded
     )
+
+
+def _base(world: World) -> Path:
+    """The folder the scenario's files are relative to."""
+    return world.scenario_path.parent if world.scenario_path is not None else Path.cwd()
 
 
 class SimClock:
@@ -164,6 +184,7 @@ def run_mode(
             opener=opener(),
             policy=pols[p.name],
             scans=intercepts.visible(_scans_of(world.scans, p.name)),
+            track_sources=track_replays(sc, _base(world), p.name),
             epoch_s=epoch,
             adsb=world.adsb,
             engagement=engage[p.name],

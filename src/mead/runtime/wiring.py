@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +31,7 @@ from mead.sensors.adsb import AdsbReports
 from mead.sensors.base import Scan, ScanFeed
 from mead.sensors.health import RadarHealth
 from mead.threat.assessor import Assessor
+from mead.tracking.base import TrackSource
 from mead.tracking.tracker import Tracker
 
 MAX_MESSAGE_AGE_S = 300.0
@@ -79,12 +80,13 @@ Role = Literal["contributing", "receive_only"]
 
 def role(partner: Partner, policy: Policy) -> Role:
     """A partner's membership: its declared ``role``, else ``receive_only`` when it has no
-    sensors or its policy releases nothing (no rule), else ``contributing``.
+    sensors (nor system tracks) or its policy releases nothing (no rule), else ``contributing``.
 
     Either way it receives the coordinator's picture and the warnings for its areas."""
     if partner.role is not None:
         return partner.role
-    return "contributing" if partner.sensors and policy.rules else "receive_only"
+    has = partner.sensors or partner.system_tracks
+    return "contributing" if has and policy.rules else "receive_only"
 
 
 def partner_roles(sc: Scenario, scenario_path: Path | None) -> dict[str, Role]:
@@ -132,19 +134,23 @@ def build_partner(
     epoch_s: float,
     adsb: AdsbReports | None = None,
     feeds: Sequence[ScanFeed] = (),
+    track_sources: Sequence[TrackSource] = (),
     engagement: EngagementPolicy | None = None,
     effector: Effector | None = None,
     emit: Emit = _ignore,
     observe: Observe = _ignore,
     show: Show = _ignore,
+    on_scan: Callable[[Scan], None] | None = None,
 ) -> PartnerNode:
     """Partner ``name`` of ``sc``: its tracker, its policy, an assessor for its own areas,
     and — if it has fire units — its fire control.
 
     ``adsb``: every ADS-B report of the run (scenario time); the partner keeps those its
     own receivers got. ``feeds``: its live sensors (e.g. ASTERIX on UDP), polled each step.
+    ``track_sources``: its national tracker's system tracks (CAT062), released as its own.
     ``engagement``: its engagement policy (default: defend own areas, help others).
-    ``effector``: where its interceptors fly (simulation: against truth; default: nowhere)."""
+    ``effector``: where its interceptors fly (simulation: against truth; default: nowhere).
+    ``on_scan``: sees every scan its tracker takes (e.g. its plots sent as CAT048)."""
     p = next(q for q in sc.partners if q.name == name)
     own = [a for a in sc.defended_areas if a.owner == name]
     fire = None
@@ -169,11 +175,13 @@ def build_partner(
         sensor_sites=site_table(p.sensors),
         adsb=None if adsb is None else to_wire(adsb.for_partner(name), epoch_s),
         feeds=feeds,
+        track_sources=track_sources,
         fire=fire,
         coordinator=sc.coordinator.name,
         emit=emit,
         observe=observe,
         show=show,
+        on_scan=on_scan or _ignore,
         health=RadarHealth(p.sensors, sc.radar_state),
         status_to=sc.coordinator.name,
         status_s=p.status_s,

@@ -83,6 +83,39 @@ class AsterixFeed(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
         return int(sac), int(sic)
 
 
+class TrackFeed(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A partner's own national tracker, feeding its system tracks as ASTERIX CAT062: a
+    recording (``file``, replayed on the scenario clock) or a UDP socket (``udp``, live
+    nodes only). Its tracks are the partner's tracks, released under its policy like its
+    own tracker's; CAT062 gives no covariance, so the 1-σ errors below stand in for it."""
+
+    id: Name  # names the feed (the tracks' sensor, for the policy); never released
+    file: str | None = None  # .ast or .pcap recording, relative to the scenario file
+    udp: HostPort | None = None  # 'host:port' to listen on; a multicast group is joined
+    source: SacSic | None = None  # read only this tracker's (SAC/SIC) tracks (default: all)
+    edition: Literal["1.18", "0.17"] = "1.18"  # CAT062 edition the tracker sends
+    start_s: Annotated[float, Meta(ge=0.0)] = 0.0  # file: scenario time of its first record
+    max_age_s: Pos = 12.0  # a track not updated for this long is dropped
+    sigma_m: Pos = 150.0  # 1-σ horizontal position error
+    sigma_alt_m: Pos = 300.0  # 1-σ altitude error (5 km where a record has no altitude)
+    sigma_vel_mps: Pos = 10.0  # 1-σ velocity error per axis (250 m/s where none is sent)
+
+    def __post_init__(self) -> None:
+        if (self.file is None) == (self.udp is None):
+            raise FieldError("", "give exactly one of file or udp")
+        if self.source is not None and max(int(v) for v in self.source.split("/")) > 255:
+            raise FieldError("source", f"SAC and SIC must be 0..255 (got {self.source!r})")
+        if self.udp is not None and not 0 < int(self.udp.rsplit(":", 1)[1]) < 65536:
+            raise FieldError("udp", f"port must be 1..65535 (got {self.udp!r})")
+
+    def sac_sic(self) -> tuple[int, int] | None:
+        """``source`` as (SAC, SIC), or None."""
+        if self.source is None:
+            return None
+        sac, sic = self.source.split("/")
+        return int(sac), int(sic)
+
+
 class Sensor(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One radar: site, coverage, detection model and measurement noise.
 
@@ -151,6 +184,8 @@ class Partner(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: Name  # pseudonym on the network
     sensors: list[Sensor] = []
     policy: str | None = None  # policy YAML path, relative to the scenario file
+    # its own tracker's system tracks as ASTERIX CAT062, released as its tracks
+    system_tracks: list[TrackFeed] = []
     fire_units: list[FireUnit] = []
     # engagement policy YAML path, relative to the scenario file; None: the default
     # (defend own areas, accept advice for others' areas, hold fire on nothing)
@@ -160,15 +195,19 @@ class Partner(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # ADS-B ground receivers at the partner's sensor sites hear aircraft within this, km
     # (and above the receiver's horizon); 0: the partner receives no ADS-B
     adsb_range_km: NonNeg = 250.0
+    # recorded ADS-B its receivers got: OpenSky CSV (.csv) or ASTERIX CAT021 (.ast, .pcap),
+    # relative to the scenario file, on the scenario's UTC clock (CAT021 times of day fall
+    # on the UTC day of start_utc); beside the simulated civil traffic's reports
+    adsb_files: list[str] = []
     # membership: "contributing" releases tracks under its policy, "receive_only" releases
     # nothing but gets the picture and warnings; None: derived (see runtime.wiring.role)
     role: Literal["contributing", "receive_only"] | None = None
 
     def __post_init__(self) -> None:
-        if self.role == "contributing" and not self.sensors:
+        if self.role == "contributing" and not self.sensors and not self.system_tracks:
             raise ValueError(
                 f"partner {self.name!r} has role contributing but no sensors to contribute "
-                "(give it sensors, or role receive_only)"
+                "(give it sensors or system_tracks, or role receive_only)"
             )
 
 

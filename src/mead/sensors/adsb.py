@@ -137,6 +137,22 @@ def empty_reports(partners: tuple[str, ...] = ()) -> AdsbReports:
     )
 
 
+def merge_reports(a: AdsbReports, b: AdsbReports) -> AdsbReports:
+    """The reports of both, sorted by (time, partner), on ``a``'s partner table (``b``'s
+    partners must be in it: a ValueError names the one that is not)."""
+    missing = [p for p in b.partners if p not in a.partners]
+    if missing:
+        raise ValueError(f"ADS-B reports of {missing[0]!r}, not a partner of {a.partners}")
+    remap = np.array([a.partners.index(p) for p in b.partners], dtype=np.int16)
+    part = np.concatenate([a.partner, remap[b.partner] if len(b) else b.partner])
+    t = np.concatenate([a.t, b.t])
+    order = np.lexsort((part, t))
+    cols = [np.concatenate([getattr(a, f), getattr(b, f)])[order]
+            for f in ("icao", "callsign", "ecef", "vel", "sigma_m", "sigma_alt_m",
+                      "sigma_vel_mps", "truth")]  # fmt: skip
+    return AdsbReports(a.partners, t[order], part[order].astype(np.int16), *cols)
+
+
 def adsb_position_cov(ecef: Positions, sigma_m: Array, sigma_alt_m: Array) -> Covs:
     """ECEF covariances (K, 3, 3) of positions (K, 3) with σ east = north, σ up (K,) m.
 

@@ -352,7 +352,8 @@ FIELDS: dict[int, dict[str, tuple[str, tuple[str, ...], str]]] = {
         "mode3a": ("060", ("MODE3A",), "o"), "fl": ("136", (), "q"),
         "address": ("380", ("ADR",), "u"), "callsign": ("380", ("ID",), "s"),
         "vx_mps": ("185", ("VX",), "q"), "vy_mps": ("185", ("VY",), "q"),
-        "alt_ft": ("130", (), "q"),
+        "alt_ft": ("130", (), "q"), "roc_fpm": ("220", (), "q"),
+        "csn": ("390", ("CSN",), "s"),
     },
     21: {
         "sac": ("010", ("SAC",), "u"), "sic": ("010", ("SIC",), "u"),
@@ -360,6 +361,9 @@ FIELDS: dict[int, dict[str, tuple[str, tuple[str, ...], str]]] = {
         "lon_deg": ("130", ("LON",), "q"), "lat_hr_deg": ("131", ("LAT",), "q"),
         "lon_hr_deg": ("131", ("LON",), "q"), "callsign": ("170", (), "s"),
         "fl": ("145", (), "q"), "track": ("161", ("TRNUM",), "u"),
+        "tod_pos_s": ("071", (), "q"), "tod_rx_s": ("073", (), "q"),
+        "gs_nmps": ("160", ("GS",), "q"), "ta_deg": ("160", ("TA",), "q"),
+        "bvr_fpm": ("155", ("BVR",), "q"), "gvr_fpm": ("157", ("GVR",), "q"),
     },
 }  # fmt: skip
 
@@ -429,6 +433,15 @@ def fl2el_rad(range_m: Array, alt_m: Array, site_alt_m: float) -> Array:
     r = np.maximum(range_m, 1.0)
     s = (rh * rh - r0 * r0 - r * r) / (2.0 * r * r0)
     return np.where(np.isnan(alt_m), 0.0, np.arcsin(np.clip(s, -1.0, 1.0)))
+
+
+def el2alt_m(range_m: Array, el_rad: Array, site_alt_m: float) -> Array:
+    """Altitude (m) of plots at slant ``range_m`` and elevation ``el_rad`` (both (M,)) seen
+    from a site at ``site_alt_m``: the inverse of :func:`fl2el_rad`,
+    R + h = √(r² + (R+h₀)² + 2 r (R+h₀) sin el) on the same spherical earth."""
+    r0 = EARTH_MEAN_R_M + site_alt_m
+    r = np.asarray(range_m, dtype=np.float64)
+    return np.sqrt(r * r + r0 * r0 + 2.0 * r * r0 * np.sin(el_rad)) - EARTH_MEAN_R_M
 
 
 def unwrap_tod(tod_s: Array) -> Array:
@@ -501,9 +514,12 @@ def plots2scans(
     return scans
 
 
-def summarise(path: str | Path) -> tuple[dict[str, Any], Plots048]:
+def summarise(path: str | Path, edition062: str = "1.18") -> tuple[dict[str, Any], Plots048]:
     """Blocks and records per category of a recording, its errors (with offsets), and its
-    CAT048 plots; categories MEAD does not read are counted as blocks only."""
+    CAT048 plots; CAT062 is read by its fast path in ``edition062``; categories MEAD does
+    not read are counted as blocks only."""
+    from mead.sensors.asterix062 import Tracks062, decode062
+
     blocks: dict[str, int] = {}
     records: dict[str, int] = {}
     errors: list[str] = []
@@ -518,6 +534,10 @@ def summarise(path: str | Path) -> tuple[dict[str, Any], Plots048]:
             n0 = len(plots)
             decode048(b.data, b.offset, plots)
             got = len(plots) - n0
+        elif b.category == 62:
+            tracks = decode062(b.data, b.offset, Tracks062(), edition062)  # type: ignore[arg-type]
+            errors += [str(e) for e in tracks.errors]
+            got = len(tracks)
         elif b.category in EDITIONS:
             recs = decode_library(b)
             if isinstance(recs, AsterixError):

@@ -195,15 +195,71 @@ def open_udp(host_port: str) -> socket.socket:
     return sock
 
 
+class DatagramReceiver:
+    """A thread that only receives: each datagram on ``sock`` is queued with its arrival
+    time on ``clock``, up to :data:`MAX_QUEUED_DATAGRAMS` (more are counted in
+    ``counters['dropped_datagrams']`` and dropped); the node's step takes them (:meth:`drain`)."""
+
+    def __init__(
+        self, sock: socket.socket, clock: Callable[[], float], name: str,
+        counters: Counter[str],
+    ) -> None:  # fmt: skip
+        self.clock, self.counters = clock, counters
+        self._sock = sock
+        self._queue: deque[tuple[float, bytes]] = deque()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._receive, name=name, daemon=True)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where the socket listens (host, port)."""
+        host, port = self._sock.getsockname()[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop receiving and close the socket."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(2.0)
+        self._sock.close()
+
+    def __len__(self) -> int:
+        """Datagrams queued and not yet drained."""
+        return len(self._queue)
+
+    def drain(self) -> list[tuple[float, bytes]]:
+        """Every (arrival time, datagram) queued since the last call, in arrival order."""
+        out = []
+        while self._queue:
+            out.append(self._queue.popleft())
+        return out
+
+    def _receive(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self._sock.recv(65535)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if len(self._queue) >= MAX_QUEUED_DATAGRAMS:
+                self.counters["dropped_datagrams"] += 1
+                continue
+            self._queue.append((self.clock(), data))
+
+
 class UdpFeed:
     """A live radar on a UDP socket: datagrams in, the tracker's scans out.
 
-    A thread only receives: each datagram is queued with its arrival time on ``clock``
-    (the partner's scenario seconds). :meth:`ready`, called from the node's step, decodes
-    what arrived, groups the radar's plots into scans of ``max_spread_s`` and returns the
-    scans that are complete. Plot times are the feed's own times of day, anchored on the
-    first plot's arrival (the feed's clock need not match the scenario's date) and
-    unwrapped across midnight.
+    A thread only receives (:class:`DatagramReceiver`): each datagram is queued with its
+    arrival time on ``clock`` (the partner's scenario seconds). :meth:`ready`, called from
+    the node's step, decodes what arrived, groups the radar's plots into scans of
+    ``max_spread_s`` and returns the scans that are complete. Plot times are the feed's own
+    times of day, anchored on the first plot's arrival (the feed's clock need not match the
+    scenario's date) and unwrapped across midnight.
     """
 
     def __init__(
@@ -219,50 +275,34 @@ class UdpFeed:
         self.status = RadarStatus(self.sac_sic)
         self.counters: Counter[str] = Counter()
         self.errors: deque[AsterixError] = deque(maxlen=20)  # the newest, for a log
-        self._sock = sock if sock is not None else open_udp(feed.udp)
-        self._queue: deque[tuple[float, bytes]] = deque()
+        sock = sock if sock is not None else open_udp(feed.udp)
+        self._rx = DatagramReceiver(sock, clock, f"asterix-{sensor.id}", self.counters)
         self._pending: list[tuple[float, float, float, float]] = []  # t, range m, az, alt m
         self._anchor: float | None = None  # scenario s − feed time of day
         self._last_tod = -math.inf
         self._day = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._receive, name=f"asterix-{sensor.id}",
-                                        daemon=True)  # fmt: skip
 
     @property
     def address(self) -> tuple[str, int]:
         """Where the socket listens (host, port)."""
-        host, port = self._sock.getsockname()[:2]
-        return str(host), int(port)
+        return self._rx.address
+
+    @property
+    def queued(self) -> int:
+        """Datagrams received and not yet decoded."""
+        return len(self._rx)
 
     def start(self) -> UdpFeed:
-        self._thread.start()
+        self._rx.start()
         return self
 
     def close(self) -> None:
         """Stop receiving and close the socket."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(2.0)
-        self._sock.close()
-
-    def _receive(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self._sock.recv(65535)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if len(self._queue) >= MAX_QUEUED_DATAGRAMS:
-                self.counters["dropped_datagrams"] += 1
-                continue
-            self._queue.append((self.clock(), data))
+        self._rx.close()
 
     def ready(self, t: float) -> list[Scan]:
         """Scans complete by scenario time ``t``, in time order (delivered at ``t``)."""
-        while self._queue:
-            t_arrival, data = self._queue.popleft()
+        for t_arrival, data in self._rx.drain():
             self.take(data, t_arrival)
         return self._complete(t)
 
@@ -344,4 +384,4 @@ def udp_feeds(sc: Scenario, partner: str, clock: Callable[[], float]) -> list[Ud
     return feeds
 
 
-__all__ = ["FileReplay", "RadarStatus", "UdpFeed", "replay_files", "udp_feeds"]
+__all__ = ["DatagramReceiver", "FileReplay", "RadarStatus", "UdpFeed", "replay_files", "udp_feeds"]

@@ -9,6 +9,7 @@ radar scan's model is its ``Site``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -53,3 +54,28 @@ class TrackReport:
     @staticmethod
     def empty(t: float) -> TrackReport:
         return TrackReport(t, [], np.empty((0, 6)), np.empty((0, 6, 6)), np.empty(0), [], [])
+
+
+class TrackSource(Protocol):
+    """Tracks a partner holds besides its own tracker's: e.g. its national tracker's system
+    tracks received as ASTERIX CAT062 (:mod:`mead.tracking.external`)."""
+
+    def report(self, t: float) -> TrackReport:
+        """Its tracks predicted to scenario time ``t`` (s), and those dropped since the
+        previous report."""
+        ...
+
+
+def merge_reports(reports: list[TrackReport]) -> TrackReport:
+    """One report of the tracks of several (same time ``t``: the first's)."""
+    if len(reports) == 1:
+        return reports[0]
+    return TrackReport(
+        reports[0].t,
+        [i for r in reports for i in r.ids],
+        np.concatenate([r.x for r in reports]),
+        np.concatenate([r.P for r in reports]),
+        np.concatenate([r.quality for r in reports]),
+        [s for r in reports for s in r.sensors],
+        [d for r in reports for d in r.deleted],
+    )
