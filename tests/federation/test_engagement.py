@@ -355,3 +355,22 @@ def test_own_defence_now_beats_advice_for_later_and_leaves_objects_others_engage
             assert isinstance(fc.effector, NoEffector) and len(fc.effector.shots) == 1
         else:  # the advice stands (launched already, when its window opens within EARLY_S)
             assert states["7/B-SR/1"][0] in ("assigned", "engaging")
+
+
+def test_a_round_in_a_long_fly_out_stays_reported_and_holds_its_channel() -> None:
+    """An air patrol's round may fly for many minutes: its engagement is reported as
+    engaging, and holds its fire channel, until its outcome is known — not forgotten after
+    the reporting period of finished engagements."""
+    from mead.engage.fire_control import REPORT_S
+
+    events: list[Any] = []
+    fc = _b_fire_control(events)
+    fc.advise(T0, _advice_for_b(T0, 30.0))
+    rep = fc.step(T0 + 1.0, report=True)
+    assert rep is not None and [s.state for s in rep.statuses] == ["engaging"]
+    late = T0 + 1.0 + 5 * REPORT_S  # the outcome is not known yet (no effector here)
+    rep = fc.step(late, report=True)
+    assert rep is not None and [(s.advice_id, s.state) for s in rep.statuses] == [
+        ("7/B-SR/1", "engaging")
+    ]
+    assert fc.state[0].in_flight == 1

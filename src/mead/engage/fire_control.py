@@ -58,7 +58,8 @@ window edges are as coarse as the coordinator's path samples), s."""
 RETRY_S = 2.0
 """Period of the firing-solution tries of an engagement waiting for its window, s."""
 REPORT_S = 120.0
-"""Statuses are repeated in every report for this long after their last change, s."""
+"""Statuses of finished engagements are repeated in every report for this long after their
+last change, s (those still going, in every report while they last)."""
 
 
 class Effector(Protocol):
@@ -267,9 +268,9 @@ class FireControl:
                 reason=j.reason, **_own_state(a, j),
             )
             for a, j in self.jobs.items()
-            if now - j.t <= REPORT_S
+            if _active(j) or now - j.t <= REPORT_S
         ]  # fmt: skip
-        self.jobs = {a: j for a, j in self.jobs.items() if now - j.t <= 4 * REPORT_S}
+        self.jobs = {a: j for a, j in self.jobs.items() if _active(j) or now - j.t <= 4 * REPORT_S}
         return Engagement(source=self.name, t=now, statuses=tuple(rows)) if rows else None
 
     def _states(self) -> list[tuple[str, str]]:
@@ -454,6 +455,13 @@ class FireControl:
             ):  # fmt: skip
                 j.state, j.t, j.reason = "declined", now, "engaged on own tracks"
                 self._count("advice_yielded_to_own")
+
+
+def _active(j: _Job) -> bool:
+    """Whether engagement ``j`` is still going: a round in flight (which may fly for many
+    minutes), or accepted and still wanted. Its status is reported, and it is kept, for as
+    long as it is; a finished one for ``REPORT_S`` (kept four times that)."""
+    return j.state == "engaging" or (j.state == "assigned" and j.listed)
 
 
 def _covers(j: _Job, now: float) -> bool:

@@ -190,9 +190,7 @@ class Planner:
             o: Advice(recipient=o, t=t, items=tuple(v), engaged=flying) for o, v in out.items()
         }
 
-    def _renumber(
-        self, t: float, best: list[Threat], rows: dict[str, int], x: States
-    ) -> None:
+    def _renumber(self, t: float, best: list[Threat], rows: dict[str, int], x: States) -> None:
         """Move each pairing whose system track is not assessed this cycle to the unadvised
         threat of the same class nearest where its object is now (straight line from the
         pairing's state), within :func:`~mead.engage.windows.same_object_m`."""
