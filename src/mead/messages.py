@@ -208,9 +208,9 @@ class Advice(msgspec.Struct, frozen=True, kw_only=True, tag="advice"):
     recipient: str  # pseudonym of the partner owning every unit named
     t: float  # time of the plan, UTC s
     items: tuple[AdviceItem, ...] = ()
-    # objects some partner's round is already flying at (by whom is not said): the fused
-    # ECEF state [m, m/s] of each, at ``t``, so a partner defending its own areas on its
-    # own tracks leaves them alone
+    # objects some partner's round is already flying at, or advice is about to launch on
+    # (by whom is not said): the fused ECEF state [m, m/s] of each, at ``t``, so a partner
+    # defending its own areas on its own tracks leaves them alone
     engaged: tuple[tuple[float, ...], ...] = ()
 
 

@@ -10,12 +10,12 @@ reloads launchers and reports every status back (:class:`~mead.messages.Engageme
 
 A partner that defends its own areas also plans on its own every cycle, advice or not: the
 same windows and assignment over the threats its own assessment found against its own
-areas, with its own units — except against an object a round is already flying at (its
-own, or one the coordinator's advice says is in flight) or an accepted advice about to
-launch (within :func:`~mead.engage.windows.same_object_m`). Advice about an object it
-engages that way, on which nothing was launched yet, it declines ("engaged on own
-tracks"): a round now beats a plan for later. It reports these engagements too,
-with the threat's state, so the coordinator offers that object to nobody else.
+areas, with its own units — except against an object a round already flies at or advice is
+about to launch on (its own advice, or what the coordinator's advice lists as ``engaged``;
+within :func:`~mead.engage.windows.same_object_m`). Advice about an object it engages that
+way, on which nothing was launched yet, it declines ("engaged on own tracks"): a round now
+beats a plan for later. It reports these engagements too, with the threat's state, so the
+coordinator offers that object to nobody else.
 
 Firing solutions are the partner's own: at launch the window of the unit against the
 threat's predicted path (from the advice's fused state, or the partner's own track) is

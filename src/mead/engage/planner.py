@@ -30,6 +30,7 @@ import msgspec
 import numpy as np
 
 from mead.engage.assign import DEADLINE_S, assign
+from mead.engage.fire_control import EARLY_S
 from mead.engage.units import THREAT_KINDS, UnitTable
 from mead.engage.windows import (
     LOOK_S,
@@ -185,7 +186,7 @@ class Planner:
         for stn in sorted(items):
             out[self.units.owners[self.advised[stn].unit]].append(items[stn])
         self.counters["plans"] += 1
-        flying = tuple(tuple(r) for r in self._engaged(t).tolist())
+        flying = tuple(tuple(r) for r in self._engaged(t, soon=True).tolist())
         return {
             o: Advice(recipient=o, t=t, items=tuple(v), engaged=flying) for o, v in out.items()
         }
@@ -220,15 +221,17 @@ class Planner:
         a = self.advised.get(stn)
         return a is not None and a.state == "engaging"
 
-    def _engaged(self, t: float) -> np.ndarray:
+    def _engaged(self, t: float, soon: bool = False) -> np.ndarray:
         """(K, 6) ECEF states at ``t`` of the objects already engaged, which this cycle's
         STNs may not show as such: partners' own engagements, and rounds in flight (a fused
-        track can change number under an engagement), each flown on in a straight line."""
+        track can change number under an engagement), each flown on in a straight line.
+        With ``soon``, also the objects advice is about to launch on (window opening within
+        ``EARLY_S``): what a partner's own defence should leave to the coalition's plan."""
         self.own = {k: v for k, v in self.own.items() if t - v[1] <= OWN_STALE_S}
         states = list(self.own.values()) + [
             (np.asarray(a.item.x, dtype=np.float64), a.t_x)
             for a in self.advised.values()
-            if a.state == "engaging"
+            if a.state == "engaging" or (soon and a.item.launch_open - EARLY_S <= t)
         ]
         out = np.array([np.r_[x[:3] + x[3:] * (t - tx), x[3:]] for x, tx in states])
         return out.reshape(-1, 6)
