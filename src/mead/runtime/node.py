@@ -38,6 +38,7 @@ from mead.events import (
     Trust,
 )
 from mead.federation.base import Endpoint
+from mead.federation.deception import Falsifier
 from mead.federation.envelope import Opener, seal
 from mead.federation.identity import Identity
 from mead.federation.policy import Releaser, picture_rows
@@ -176,8 +177,10 @@ class PartnerNode:
         health: RadarHealth | None = None,
         status_to: str | None = None,
         status_s: float = 30.0,
+        falsifier: Falsifier | None = None,
     ) -> None:
         self.name = identity.name
+        self.falsifier = falsifier  # a lying partner's changes to what it releases (or None)
         self.feeds = tuple(feeds)  # live sensors: their scans arrive while the node runs
         self.identity, self.endpoint = identity, endpoint
         self.tracker, self.releaser = tracker, releaser
@@ -267,9 +270,11 @@ class PartnerNode:
             self._record_alert(now, alert, via=self.name)
         if self.fire is not None:
             self._engage(now, self.fire.step(now, a.threats, rep.ids, rep.x, report=True))
+        if self.falsifier is not None:
+            rep, cls = self.falsifier.falsify(now, rep, cls)
         sites = [self._sites(s) for s in rep.sensors]
         tracks = arrays_to_tracks(
-            rep.ids, now, rep.x, rep.P, a.classes, rep.quality, list(rep.sensors), sites
+            rep.ids, now, rep.x, rep.P, cls, rep.quality, list(rep.sensors), sites
         )
         for recipient, batch in self.releaser.release(tracks, now, dropped=rep.deleted).items():
             for part in chunks(batch, MAX_BATCH_TRACKS):

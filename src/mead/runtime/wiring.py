@@ -21,6 +21,7 @@ from mead.engage.units import UnitTable
 from mead.errors import ConfigError
 from mead.events import Emit
 from mead.federation.base import Endpoint
+from mead.federation.deception import Falsifier
 from mead.federation.envelope import Opener
 from mead.federation.identity import Identity
 from mead.federation.policy import Policy, Releaser, load_policy, validate_recipients
@@ -137,6 +138,7 @@ def build_partner(
     emit: Emit = _ignore,
     observe: Observe = _ignore,
     show: Show = _ignore,
+    seed: int | None = None,
 ) -> PartnerNode:
     """Partner ``name`` of ``sc``: its tracker, its policy, an assessor for its own areas,
     and — if it has fire units — its fire control.
@@ -144,7 +146,8 @@ def build_partner(
     ``adsb``: every ADS-B report of the run (scenario time); the partner keeps those its
     own receivers got. ``feeds``: its live sensors (e.g. ASTERIX on UDP), polled each step.
     ``engagement``: its engagement policy (default: defend own areas, help others).
-    ``effector``: where its interceptors fly (simulation: against truth; default: nowhere)."""
+    ``effector``: where its interceptors fly (simulation: against truth; default: nowhere).
+    ``seed``: draws of a lying partner's ghosts (default: the scenario's seed)."""
     p = next(q for q in sc.partners if q.name == name)
     own = [a for a in sc.defended_areas if a.owner == name]
     fire = None
@@ -177,6 +180,7 @@ def build_partner(
         health=RadarHealth(p.sensors, sc.radar_state),
         status_to=sc.coordinator.name,
         status_s=p.status_s,
+        falsifier=Falsifier.of_partner(sc, name, sc.seed if seed is None else seed),
     )
 
 
