@@ -19,6 +19,11 @@ every live source track (source pseudonym, track id) and the STN it maps to:
   ``max_age_s`` (against the coordinator's clock, the latest ``picture`` time) expires.
   A system track lives exactly as long as it has a contributor.
 
+**Registration.** ``registration(t)`` estimates every source's registration bias from
+the objects several sources hold (``bias``); ``correct(source, offset)`` then shifts that
+source's positions by −offset wherever tracks are compared or fused (its stored tracks stay
+as reported, so the next estimate is again of the whole offset).
+
 ``picture(t)`` predicts every contributor to ``t`` (constant velocity; free flight above
 ``mead.tracking.motion.FREE_FLIGHT_M``) and fuses each STN's
 contributors by fast covariance intersection (``ci``); single-contributor system tracks
@@ -39,9 +44,10 @@ from mead.fusion.association import pair_distance2 as _d2
 from mead.fusion.base import RANK_CLASS, THREAT_RANK, SystemPicture
 from mead.fusion.bias import registration_biases
 from mead.fusion.ci import ci_fuse, ci_leave_one_out, group_starts, symmetrize
+from mead.fusion.trust import held_by
 from mead.messages import TrackBatch, tracks_to_arrays
 from mead.tracking.motion import predict
-from mead.types import Array, Covs, Index, States
+from mead.types import Array, Covs, Index, Mask, States
 
 _Fused = tuple[Index, Index, Index, States, Covs]
 """(order (C,) contributor rows sorted by STN, starts (G,), counts (G,), x (G, 6), P (G, 6, 6))."""
@@ -88,6 +94,7 @@ class SystemTracker:
         self._tab = Contributors()
         self._codes: dict[str, int] = {}  # pseudonym → source code
         self._names: list[str] = []  # source code → pseudonym
+        self._offset = np.zeros((0, 3))  # (S, 3) ECEF registration correction per source, m
         self._next_stn = 1
         self._seq = 0  # join sequence
         self._now = -np.inf  # coordinator clock: latest picture t
@@ -119,6 +126,7 @@ class SystemTracker:
         if code is None:
             code = self._codes[name] = len(self._names)
             self._names.append(name)
+            self._offset = np.vstack([self._offset, np.zeros(3)])
         return code
 
     def _upsert(self, code: int, batch: TrackBatch) -> Index:
@@ -245,9 +253,15 @@ class SystemTracker:
         self._seq += rows.size
 
     # ------------------------------------------------------------ fusion
-    def _predict(self, rows: Index, t: float) -> tuple[States, Covs]:
+    def _predict(self, rows: Index, t: float, raw: bool = False) -> tuple[States, Covs]:
+        """Rows predicted to ``t``; their positions corrected by their source's registration
+        offset unless ``raw``."""
         tab = self._tab
-        return predict(tab.x[rows], tab.P[rows], t - tab.t[rows], self.q)
+        x = tab.x[rows]
+        if not raw:
+            x = x.copy()
+            x[:, :3] -= self._offset[tab.src[rows]]
+        return predict(x, tab.P[rows], t - tab.t[rows], self.q)
 
     def _fuse(self, rows: Index, t: float) -> _Fused:
         """CI of the given mapped rows per STN at time ``t``; singletons pass through."""
@@ -344,9 +358,26 @@ class SystemTracker:
         if not len(tab):
             return {}
         rows = np.arange(len(tab))
-        x, _ = self._predict(rows, t)
+        x, _ = self._predict(rows, t, raw=True)
         bias, shared = registration_biases(x, tab.src, len(self._names))
         return {n: (bias[k], int(shared[k])) for k, n in enumerate(self._names)}
+
+    def correct(self, source: str, offset: Array | None) -> None:
+        """From now on shift ``source``'s positions by −``offset`` (3,) ECEF m before they
+        are compared or fused (None: no correction); see :meth:`registration`."""
+        self._offset[self._source(source)] = 0.0 if offset is None else offset
+
+    def holders(self, t: float, x: States, gate_m: float, vel_gate_mps: float) -> Mask:
+        """(G, S) bool: which sources (``sources``) hold a track near each state of ``x``
+        (G, 6) at ``t``, their positions corrected (``trust.held_by``)."""
+        tab = self._tab
+        xs, _ = self._predict(np.arange(len(tab)), t)
+        return held_by(x, xs, tab.src, len(self._names), gate_m, vel_gate_mps)
+
+    @property
+    def sources(self) -> list[str]:
+        """Every source's pseudonym, by source code (the columns of :meth:`holders`)."""
+        return list(self._names)
 
     # ------------------------------------------------------------- figures
     def _book(self) -> None:

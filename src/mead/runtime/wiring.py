@@ -26,6 +26,7 @@ from mead.federation.envelope import Opener
 from mead.federation.identity import Identity
 from mead.federation.policy import Policy, Releaser, load_policy, validate_recipients
 from mead.fusion.siap import SystemTracker
+from mead.fusion.trust import DeclaredCoverage
 from mead.runtime.node import CoordinatorNode, Observe, PartnerNode, Show, site_table
 from mead.scenario.schema import Partner, Scenario
 from mead.sensors.adsb import AdsbReports
@@ -217,6 +218,9 @@ def build_coordinator(
         fuser=SystemTracker(),
         adsb=None if adsb is None else to_wire(adsb, sc.start_epoch_s()),
         planner=Planner(units) if len(units) else None,
+        coverage=DeclaredCoverage.of_scenario(sc),
+        check_partners=sc.coordinator.check_partners,
+        corroborate_s=sc.coordinator.corroborate_s,
         emit=emit,
         observe=observe,
         show=show,
