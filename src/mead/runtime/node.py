@@ -56,6 +56,7 @@ from mead.messages import (
     RadarStatus,
     Status,
     TrackBatch,
+    TrackClass,
     arrays_to_tracks,
     picture_to_arrays,
 )
@@ -273,11 +274,12 @@ class PartnerNode:
             self._record_alert(now, alert, via=self.name)
         if self.fire is not None:
             self._engage(now, self.fire.step(now, a.threats, rep.ids, rep.x, report=True))
-        if self.falsifier is not None:
-            rep, cls = self.falsifier.falsify(now, rep, cls)
+        out: list[TrackClass] = list(a.classes)
+        if self.falsifier is not None:  # a lying partner lies here, after its own warnings
+            rep, out = self.falsifier.falsify(now, rep, out)
         sites = [self._sites(s) for s in rep.sensors]
         tracks = arrays_to_tracks(
-            rep.ids, now, rep.x, rep.P, cls, rep.quality, list(rep.sensors), sites
+            rep.ids, now, rep.x, rep.P, out, rep.quality, list(rep.sensors), sites
         )
         for recipient, batch in self.releaser.release(tracks, now, dropped=rep.deleted).items():
             for part in chunks(batch, MAX_BATCH_TRACKS):
@@ -459,8 +461,9 @@ class CoordinatorNode:
     def _check_registration(self, now: float) -> None:
         """Estimate partners' registration biases. A partner offset more than ``correct_m``
         is corrected before fusion (when ``check_partners``; until its offset falls below
-        half that); one beyond ``suspect_m`` is marked suspect. A change of either is a ``trust`` event. A partner whose offset
-        can no longer be estimated keeps its last correction."""
+        half that); one beyond ``suspect_m`` is marked suspect. A change of either is a
+        ``trust`` event. A partner whose offset can no longer be estimated keeps its last
+        correction."""
         self.biases = {
             p: (b, n)
             for p, (b, n) in self.fuser.registration(now).items()
@@ -499,8 +502,9 @@ class CoordinatorNode:
         lat, lon, alt = (a.tolist() for a in geo.ecef2geodetic(pic.x[:, :3]))
         for stn, wit, since in v.suspect:
             i = row[stn]
-            why = (f"held only by {', '.join(pic.sources[i])} for {now - since:.0f} s inside "
-                   f"the radar coverage of {', '.join(wit)}, which hold nothing there")  # fmt: skip
+            why = (f"held only by {', '.join(pic.sources[i])} for {now - since:.0f} s "
+                   f"inside the radar coverage of {', '.join(wit)}, "
+                   "which hold nothing there")  # fmt: skip
             self.emit(SuspectTrack(
                 node=self.name, t=now, system_track=stn, suspect=True, lat_deg=lat[i],
                 lon_deg=lon[i], alt_m=alt[i], sources=pic.sources[i], witnesses=wit,
