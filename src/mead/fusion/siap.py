@@ -365,7 +365,8 @@ class SystemTracker:
     def correct(self, source: str, offset: Array | None) -> None:
         """From now on shift ``source``'s positions by −``offset`` (3,) ECEF m before they
         are compared or fused (None: no correction); see :meth:`registration`."""
-        self._offset[self._source(source)] = 0.0 if offset is None else offset
+        code = self._source(source)
+        self._offset[code] = 0.0 if offset is None else offset
 
     def holders(self, t: float, x: States, gate_m: float, vel_gate_mps: float) -> Mask:
         """(G, S) bool: which sources (``sources``) hold a track near each state of ``x``
