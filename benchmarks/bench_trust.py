@@ -4,12 +4,11 @@ Run as::
 
     python -m benchmarks.bench_trust --seeds 7,3,11 [--scenario scenarios/lying.yaml] [--json]
 
-For each seed the same world (truth and plots) is run three times, alliance mode only:
-
-* ``honest`` — nobody lies and the coordinator believes everyone (the coalition as it was);
-* ``believed`` — the scenario's liars lie and the coordinator believes everyone
-  (``coordinator.check_partners: false``);
-* ``checked`` — the liars lie and the coordinator checks (the default).
+For each seed the same world (truth and plots) is run three times, alliance mode only
+(``mead.metrics.trust.VARIANTS``): ``honest`` — nobody lies and the coordinator believes
+everyone (the coalition as it was); ``believed`` — the scenario's liars lie and the
+coordinator believes everyone (``coordinator.check_partners: false``); ``checked`` — the
+liars lie and the coordinator checks (the default).
 
 Printed per run (``mead.metrics.trust``): alerts the coordinator issued, those about no
 object and those caused by ghosts; each lying partner's estimated offset beside the true
@@ -21,46 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from benchmarks._machine import machine
 from mead.metrics.campaign import parse_seeds
-from mead.metrics.evaluation import Scorer, attribute_alerts
-from mead.metrics.trust import trust_figures
-from mead.runtime.simulation import prepare, run_mode
-from mead.scenario import load_scenario
-from mead.scenario.schema import Scenario
-
-VARIANTS = ("honest", "believed", "checked")
-
-
-def variant(sc: Scenario, name: str) -> Scenario:
-    """``sc`` as run by variant ``name`` (see the module docstring)."""
-    if name == "honest":
-        sc = msgspec.structs.replace(
-            sc, partners=[msgspec.structs.replace(p, deception=None) for p in sc.partners]
-        )
-    check = name == "checked"
-    return msgspec.structs.replace(
-        sc, coordinator=msgspec.structs.replace(sc.coordinator, check_partners=check)
-    )
-
-
-def run_variant(path: Path, seed: int, name: str, duration_s: float | None) -> dict[str, Any]:
-    """The trust figures of one alliance run of variant ``name``."""
-    sc = variant(load_scenario(path), name)
-    if duration_s is not None:
-        sc = msgspec.structs.replace(sc, duration_s=duration_s)
-    t0 = time.perf_counter()
-    world = prepare(sc, seed, path)
-    res = run_mode(world, "alliance", observer=Scorer)
-    res.events = attribute_alerts(world, res.events)
-    fig = trust_figures(world, res)
-    return {"seed": seed, "variant": name, "wall_s": round(time.perf_counter() - t0, 1)} | fig
+from mead.metrics.trust import VARIANTS, run_variant
 
 
 def format_row(r: dict[str, Any]) -> str:
@@ -96,10 +61,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--duration-s", type=float, default=None, help="override the duration")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    names = [v for v in args.variants.split(",") if v]
-    bad = [v for v in names if v not in VARIANTS]
+    names = [v for v in VARIANTS if v in args.variants.split(",")]
+    bad = set(args.variants.split(",")) - set(VARIANTS)
     if bad:
-        ap.error(f"--variants: unknown {bad[0]!r} (known: {', '.join(VARIANTS)})")
+        ap.error(f"--variants: unknown {sorted(bad)[0]!r} (known: {', '.join(VARIANTS)})")
     rows = []
     if not args.json:
         print(HEADER)

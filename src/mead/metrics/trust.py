@@ -17,20 +17,42 @@ Everything here reads the world and the events; nothing runs a node.
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from pathlib import Path
+from typing import Any, Literal
 
+import msgspec
 import numpy as np
 
 from mead import geo
 from mead.events import AlertSent, SuspectTrack, Trust
 from mead.federation.deception import ghost_truth
-from mead.metrics.evaluation import first_warning
+from mead.metrics.evaluation import Scorer, attribute_alerts, first_warning
 from mead.metrics.warning import THREATS
-from mead.runtime.simulation import ModeResult, World
+from mead.runtime.simulation import ModeResult, World, prepare, run_mode
+from mead.scenario import load_scenario
+from mead.scenario.schema import Scenario
 from mead.sim.base import TruthTable
 
 GHOST_GATE_M = 30_000.0
 """An alert or a suspect track is about a ghost when its track lies this close to one."""
+
+Variant = Literal["honest", "believed", "checked"]
+VARIANTS: tuple[Variant, ...] = ("honest", "believed", "checked")
+"""How a scenario with liars is run for comparison: ``honest`` — nobody lies and the
+coordinator believes everyone (the coalition as it was); ``believed`` — the liars lie and
+the coordinator believes everyone; ``checked`` — the liars lie and the coordinator checks
+partners' data (the default)."""
+
+
+def variant(sc: Scenario, name: Variant) -> Scenario:
+    """``sc`` as run by variant ``name`` (see :data:`VARIANTS`)."""
+    if name == "honest":
+        sc = msgspec.structs.replace(
+            sc, partners=[msgspec.structs.replace(p, deception=None) for p in sc.partners]
+        )
+    coord = msgspec.structs.replace(sc.coordinator, check_partners=name == "checked")
+    return msgspec.structs.replace(sc, coordinator=coord)
 
 
 def _near(table: TruthTable, t: float, lat: float, lon: float, alt: float) -> bool:
@@ -98,4 +120,29 @@ def trust_figures(world: World, res: ModeResult) -> dict[str, Any]:
     }
 
 
-__all__ = ["GHOST_GATE_M", "true_offsets_m", "trust_figures"]
+def run_variant(
+    path: Path, seed: int, name: Variant, duration_s: float | None = None
+) -> dict[str, Any]:
+    """The seed's world for the scenario file ``path`` run by variant ``name`` (alliance
+    mode; optionally for ``duration_s`` only): its :func:`trust_figures`, with the seed,
+    the variant and the wall time."""
+    sc = variant(load_scenario(path), name)
+    if duration_s is not None:
+        sc = msgspec.structs.replace(sc, duration_s=duration_s)
+    t0 = time.perf_counter()
+    world = prepare(sc, seed, path)
+    res = run_mode(world, "alliance", observer=Scorer)
+    res.events = attribute_alerts(world, res.events)
+    fig = trust_figures(world, res)
+    return {"seed": seed, "variant": name, "wall_s": round(time.perf_counter() - t0, 1)} | fig
+
+
+__all__ = [
+    "GHOST_GATE_M",
+    "VARIANTS",
+    "Variant",
+    "run_variant",
+    "true_offsets_m",
+    "trust_figures",
+    "variant",
+]
