@@ -33,7 +33,7 @@ are the predicted source track itself. The class is the most threatening reporte
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 
 import numpy as np
 
@@ -42,7 +42,7 @@ from mead.fusion._table import Contributors
 from mead.fusion.association import associate, candidate_pairs, chi2_gate, gate_radius_m
 from mead.fusion.association import pair_distance2 as _d2
 from mead.fusion.base import RANK_CLASS, THREAT_RANK, SystemPicture
-from mead.fusion.bias import registration_biases
+from mead.fusion.bias import PairOffsets, pair_offsets, solve_biases
 from mead.fusion.ci import ci_fuse, ci_leave_one_out, group_starts, symmetrize
 from mead.fusion.trust import held_by
 from mead.messages import TrackBatch, tracks_to_arrays
@@ -66,6 +66,8 @@ class SystemTracker:
     merge_after : consecutive pictures within the merge gate before merging (0: never).
     max_gate_m : tracks farther apart than this are never associated or merged, m.
     max_age_s : a source track not updated for this long expires, s.
+    bias_window : registration estimates pool the pairings of this many calls of
+        :meth:`registration` (the latest included).
     """
 
     def __init__(
@@ -79,12 +81,14 @@ class SystemTracker:
         merge_after: int = 3,
         max_gate_m: float = 30_000.0,
         max_age_s: float = 30.0,
+        bias_window: int = 1,
     ) -> None:
         for name, v in (("q", q), ("max_gate_m", max_gate_m), ("max_age_s", max_age_s)):
             if not (np.isfinite(v) and v > 0):
                 raise ValueError(f"SystemTracker: '{name}' must be a finite number > 0 (got {v})")
         check(split_after >= 1, "split_after", ">= 1", split_after)
         check(merge_after >= 0, "merge_after", ">= 0", merge_after)
+        check(bias_window >= 1, "bias_window", ">= 1", bias_window)
         self.q, self.max_gate_m, self.max_age_s = q, max_gate_m, max_age_s
         self.gate = chi2_gate(gate_p, 6)  # γ for association
         self.split_gate = chi2_gate(split_gate_p, 6)  # γ for re-checking a mapping
@@ -95,6 +99,7 @@ class SystemTracker:
         self._codes: dict[str, int] = {}  # pseudonym → source code
         self._names: list[str] = []  # source code → pseudonym
         self._offset = np.zeros((0, 3))  # (S, 3) ECEF registration correction per source, m
+        self._pairings: deque[PairOffsets] = deque(maxlen=bias_window)  # latest last
         self._next_stn = 1
         self._seq = 0  # join sequence
         self._now = -np.inf  # coordinator clock: latest picture t
@@ -350,16 +355,16 @@ class SystemTracker:
 
     # ------------------------------------------------------- registration
     def registration(self, t: float) -> dict[str, tuple[Array, int]]:
-        """Source → (ECEF registration bias (3,) m, objects shared with other sources),
-        from every live source track predicted to ``t`` (``bias.registration_biases``;
-        mapped or not, since a biased source's tracks may be too far off to be fused).
-        NaN bias: not enough sources share objects to say."""
+        """Source → (ECEF registration bias (3,) m, pairings with other sources it entered),
+        from every live source track predicted to ``t`` as reported (mapped or not, since a
+        biased source's tracks may be too far off to be fused), pooled with the pairings of
+        the previous ``bias_window`` − 1 calls (``bias.solve_biases``). NaN bias: not
+        enough sources share objects to say."""
         tab = self._tab
-        if not len(tab):
-            return {}
-        rows = np.arange(len(tab))
-        x, _ = self._predict(rows, t, raw=True)
-        bias, shared = registration_biases(x, tab.src, len(self._names))
+        x, _ = self._predict(np.arange(len(tab)), t, raw=True)
+        self._pairings.append(pair_offsets(x, tab.src, len(self._names)))
+        pooled = [p for snapshot in self._pairings for p in snapshot]
+        bias, shared = solve_biases(pooled, len(self._names))
         return {n: (bias[k], int(shared[k])) for k, n in enumerate(self._names)}
 
     def correct(self, source: str, offset: Array | None) -> None:

@@ -375,7 +375,8 @@ class CoordinatorNode:
         self.silent_s = silent_s  # a partner without Status this long is "silent", s
         self.bias_s = bias_s  # registration biases estimated this often, s
         self.suspect_m = suspect_m  # a partner offset more than this is suspect, m
-        self.min_shared = min_shared  # objects shared with others before judging a partner
+        self.min_shared = min_shared  # pairings with others (objects, pooled over the
+        # fuser's ``bias_window``) before judging a partner
         self.biases: dict[str, tuple[np.ndarray, int]] = {}  # partner → (ECEF m, shared)
         self.suspect: set[str] = set()  # partners whose tracks are consistently offset
         self._next_bias = 0.0
