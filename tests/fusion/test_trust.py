@@ -118,3 +118,14 @@ def test_a_corrected_source_is_fused_and_its_registration_still_seen_whole() -> 
     bias, shared = f.registration(0.0)["P3"]  # from the positions as reported
     np.testing.assert_allclose(bias, OFFSET, atol=1.0)
     assert shared == 24
+
+
+def test_a_believed_track_flying_into_a_witness_coverage_is_not_held_back_meanwhile() -> None:
+    c = Corroboration(wait_s=30.0)
+    held = [[True, False, False]] * 3
+    outside, inside = [[True, False, False]] * 3, [[True, True, False]] * 3
+    assert not _step(c, 0.0, held, outside).withheld.any()  # nobody else could see them
+    v = _step(c, 4.0, held, inside)  # P2 could now: it has 30 s to acquire them
+    assert not v.withheld.any() and v.suspect == []
+    v = _step(c, 34.0, held, inside)
+    assert v.withheld.all() and [s for s, _, _ in v.suspect] == [7, 8, 9]

@@ -6,9 +6,12 @@ it as easily as a real one. What gives it away is the coverage of the others: a 
 inside the declared coverage of another contributing partner's radars that this partner
 does not hold is uncorroborated. The coordinator holds such a track back from warnings
 for up to ``wait_s`` while the witness may still be confirming its own track, then judges
-it *suspect*; it stays suspect until another partner holds it. A track nobody else could
-have seen is believed as before, and so is a track two partners have held once (for as
-long as its system track lives: a witness losing it for a while does not make it a ghost).
+it *suspect*; it stays suspect until another partner holds it. A track that was believed
+before it came into a witness's coverage (a missile flying in from where only one partner
+looks) is not held back while the witness acquires it, only judged after ``wait_s``. A
+track nobody else could have seen is believed as before, and so is a track two partners
+have held once (for as long as its system track lives: a witness losing it for a while
+does not make it a ghost).
 
 "Holding" is judged apart from the fuser's association: partner ``s`` holds a system track
 when one of its (bias-corrected) tracks lies within ``gate_m`` and ``vel_gate_mps`` of it,
@@ -104,7 +107,7 @@ class DeclaredCoverage:
 class Verdict:
     """One cycle's judgement of G system tracks."""
 
-    withheld: Mask  # (G,) held back from warnings: waiting for a witness, or suspect
+    withheld: Mask  # (G,) held back from warnings: new and waiting for a witness, or suspect
     suspect: list[tuple[int, tuple[str, ...], float]]  # newly suspect: (STN, witnesses, since)
     cleared: list[tuple[int, tuple[str, ...]]]  # suspect before, now held by: (STN, holders)
 
@@ -117,10 +120,11 @@ class Corroboration:
     uncorroborated before it is judged suspect, s.
     """
 
-    wait_s: float = 30.0
+    wait_s: float = 90.0
     _since: dict[int, float] = field(default_factory=dict)  # STN → first uncorroborated
     _suspect: set[int] = field(default_factory=set)  # STNs judged suspect
     _believed: set[int] = field(default_factory=set)  # STNs two sources have held
+    _free: set[int] = field(default_factory=set)  # STNs once believed (not alone)
 
     def __post_init__(self) -> None:
         check(self.wait_s > 0, "wait_s", "> 0 s", self.wait_s)
@@ -142,11 +146,13 @@ class Corroboration:
         corroborated |= np.isin(stn, list(self._believed))
         witnessed = (covers & ~held).any(axis=1)
         alone = witnessed & ~corroborated
+        self._free.update(stn[~alone].tolist())
         stns = stn.tolist()
         since = {s: self._since.get(s, t) for s in np.asarray(stns)[alone].tolist()}
         self._since = since
         t0 = np.array([since.get(s, t) for s in stns], dtype=np.float64)
         late = alone & (t - t0 >= self.wait_s)
+        waiting = alone & ~late & ~np.isin(stn, list(self._free))
         new, cleared = [], []
         for i in np.flatnonzero(late & ~np.isin(stn, list(self._suspect))).tolist():
             wit = tuple(n for n, w in zip(names, covers[i] & ~held[i], strict=True) if w)
@@ -157,8 +163,9 @@ class Corroboration:
         self._suspect = ({s for s, _, _ in new} | self._suspect) & live
         self._suspect -= {s for s, _ in cleared}
         self._believed &= live
-        return Verdict(withheld=alone | np.isin(stn, list(self._suspect)), suspect=new,
-                       cleared=cleared)  # fmt: skip
+        self._free &= live
+        withheld = waiting | np.isin(stn, list(self._suspect))
+        return Verdict(withheld=withheld, suspect=new, cleared=cleared)
 
 
 __all__ = ["Corroboration", "DeclaredCoverage", "Verdict", "held_by"]

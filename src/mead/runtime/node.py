@@ -363,7 +363,7 @@ class CoordinatorNode:
         min_shared: int = 10,
         coverage: DeclaredCoverage | None = None,
         check_partners: bool = True,
-        corroborate_s: float = 30.0,
+        corroborate_s: float = 90.0,
         correct_m: float = 1_000.0,
         hold_gate_m: float = 20_000.0,
         hold_vel_gate_mps: float = 500.0,

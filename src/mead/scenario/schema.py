@@ -302,9 +302,11 @@ class Coordinator(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     # partner's declared radar coverage that no other partner holds; false: believe every
     # partner as it reports (for comparison)
     check_partners: bool = True
-    # such a track is held back this long waiting for another partner to hold it, then
-    # judged suspect (a ghost), s
-    corroborate_s: Annotated[float, Meta(gt=0.0, le=600.0)] = 30.0
+    # such a track waits this long for another partner to hold it, then is judged suspect
+    # (a ghost), s; one that was believed before it came into the other's coverage (a
+    # missile flying in) is warned on meanwhile: a radar takes 40-50 s to acquire a
+    # missile entering its range (small.yaml)
+    corroborate_s: Annotated[float, Meta(gt=0.0, le=600.0)] = 90.0
 
 
 RadarState = Literal["operational", "degraded", "down"]
