@@ -125,7 +125,16 @@ def test_a_believed_track_flying_into_a_witness_coverage_is_not_held_back_meanwh
     held = [[True, False, False]] * 3
     outside, inside = [[True, False, False]] * 3, [[True, True, False]] * 3
     assert not _step(c, 0.0, held, outside).withheld.any()  # nobody else could see them
-    v = _step(c, 4.0, held, inside)  # P2 could now: it has 30 s to acquire them
+    assert not _step(c, 30.0, held, outside).withheld.any()  # believed for 30 s
+    v = _step(c, 34.0, held, inside)  # P2 could now: it has 30 s to acquire them
     assert not v.withheld.any() and v.suspect == []
-    v = _step(c, 34.0, held, inside)
+    v = _step(c, 64.0, held, inside)
     assert v.withheld.all() and [s for s, _, _ in v.suspect] == [7, 8, 9]
+
+
+def test_a_track_coming_into_coverage_soon_after_it_appeared_is_held_back() -> None:
+    c = Corroboration(wait_s=30.0)
+    held = [[True, False, False]] * 3
+    outside, inside = [[True, False, False]] * 3, [[True, True, False]] * 3
+    _step(c, 0.0, held, outside)  # a ghost launched below the others' horizon …
+    assert _step(c, 20.0, held, inside).withheld.all()  # … rising into view

@@ -14,9 +14,10 @@ import pytest
 from mead.metrics.trust import VARIANTS, run_variant
 
 LYING = Path(__file__).resolve().parents[2] / "scenarios" / "lying.yaml"
-QUICK_S = 600.0
-"""The ghosts fly from 420 s and are alerted on within a minute when believed; the
-missiles' warnings all come before 300 s (arrivals are judged from the truth)."""
+QUICK_S = 660.0
+"""The ghosts fly from 420 s (the last from 500 s: judged suspect 90 s after it appears)
+and are alerted on within a minute when believed; the missiles' warnings all come before
+300 s (arrivals are judged from the truth)."""
 
 
 def _check(run: dict[str, dict[str, Any]]) -> None:

@@ -6,9 +6,11 @@ it as easily as a real one. What gives it away is the coverage of the others: a 
 inside the declared coverage of another contributing partner's radars that this partner
 does not hold is uncorroborated. The coordinator holds such a track back from warnings
 for up to ``wait_s`` while the witness may still be confirming its own track, then judges
-it *suspect*; it stays suspect until another partner holds it. A track that was believed
-before it came into a witness's coverage (a missile flying in from where only one partner
-looks) is not held back while the witness acquires it, only judged after ``wait_s``. A
+it *suspect*; it stays suspect until another partner holds it. A track believed for
+``wait_s`` before it came into a witness's coverage (a missile flying in from where only
+one partner looks) is not held back while the witness acquires it, only judged after
+``wait_s``; one that comes into coverage sooner (a ghost launched below the others'
+horizon, rising into view) is held back as if it had appeared there. A
 track nobody else could have seen is believed as before, and so is a track two partners
 have held once (for as long as its system track lives: a witness losing it for a while
 does not make it a ghost).
@@ -124,7 +126,8 @@ class Corroboration:
     _since: dict[int, float] = field(default_factory=dict)  # STN → first uncorroborated
     _suspect: set[int] = field(default_factory=set)  # STNs judged suspect
     _believed: set[int] = field(default_factory=set)  # STNs two sources have held
-    _free: set[int] = field(default_factory=set)  # STNs once believed (not alone)
+    _free: set[int] = field(default_factory=set)  # STNs believed for wait_s before
+    _seen: dict[int, float] = field(default_factory=dict)  # STN → first judged
 
     def __post_init__(self) -> None:
         check(self.wait_s > 0, "wait_s", "> 0 s", self.wait_s)
@@ -146,8 +149,9 @@ class Corroboration:
         corroborated |= np.isin(stn, list(self._believed))
         witnessed = (covers & ~held).any(axis=1)
         alone = witnessed & ~corroborated
-        self._free.update(stn[~alone].tolist())
         stns = stn.tolist()
+        seen = np.array([self._seen.setdefault(s, t) for s in stns], dtype=np.float64)
+        self._free.update(stn[~alone & (t - seen >= self.wait_s)].tolist())
         since = {s: self._since.get(s, t) for s in np.asarray(stns)[alone].tolist()}
         self._since = since
         t0 = np.array([since.get(s, t) for s in stns], dtype=np.float64)
@@ -164,6 +168,7 @@ class Corroboration:
         self._suspect -= {s for s, _ in cleared}
         self._believed &= live
         self._free &= live
+        self._seen = {s: v for s, v in self._seen.items() if s in live}
         withheld = waiting | np.isin(stn, list(self._suspect))
         return Verdict(withheld=withheld, suspect=new, cleared=cleared)
 
