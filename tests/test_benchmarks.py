@@ -120,3 +120,13 @@ def test_bench_engage_tiny() -> None:
     assert q["greedy_min_pct"] <= q["milp_mean_pct"] + 1e-6
     (row,) = got["timing"]
     assert row["N"] == 20 and row["U"] == 5 and row["milp_ms"] > 0
+
+
+def test_bench_trust_tiny() -> None:
+    """One short checked run of the lying-partner scenario: every figure is there."""
+    got = run_module(
+        "benchmarks.bench_trust", "--seeds", "7", "--variants", "checked", "--duration-s", "60"
+    )
+    (row,) = got["results"]
+    assert row["variant"] == "checked" and row["true_offset_m"]["P3"] > 1_900
+    assert {"ghost_alerts", "alerts_about_nothing", "estimated_offset_m", "classes"} <= set(row)

@@ -95,7 +95,8 @@ class Health(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="h
 
 class Trust(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="trust"):
     """The coordinator's view of a partner's registration changed: its tracks are
-    consistently offset from the others' by more (suspect) or again less than the limit."""
+    consistently offset from the others' by more (suspect) or again less than the limit,
+    or the coordinator started or stopped correcting them by the offset before fusion."""
 
     node: str  # the coordinator
     t: float  # wire time, UTC s
@@ -104,6 +105,27 @@ class Trust(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="tr
     offset_m: float  # size of the estimated offset
     offset_ecef: tuple[float, float, float]  # the estimated offset, ECEF m
     shared: int  # objects it shared with other partners in the estimate
+    corrected: bool = False  # its positions are shifted by −offset_ecef before fusion
+    run: str = ""
+
+
+class SuspectTrack(
+    msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="suspect_track"
+):
+    """The coordinator judged a system track suspect (a likely ghost) and withholds it from
+    warnings, or cleared it once another partner held it."""
+
+    node: str  # the coordinator
+    t: float  # wire time, UTC s
+    system_track: int
+    suspect: bool  # True: judged suspect; False: cleared
+    lat_deg: float  # where the track is, deg
+    lon_deg: float
+    alt_m: float  # height above the WGS84 ellipsoid, m
+    sources: tuple[str, ...]  # suspect: the partners reporting it; cleared: those holding it
+    witnesses: tuple[str, ...] = ()  # partners whose declared coverage holds it, not holding it
+    since: float = 0.0  # suspect: when it was first uncorroborated in their coverage, UTC s
+    reason: str = ""  # in words
     run: str = ""
 
 
@@ -209,6 +231,7 @@ Event = (
     | Membership
     | Health
     | Trust
+    | SuspectTrack
     | Decision
     | Launch
     | Intercept

@@ -1,18 +1,22 @@
-"""The coordinator marks a partner whose tracks are consistently offset from the others'."""
+"""The coordinator marks a partner whose tracks are consistently offset from the others',
+and a track only one partner holds inside the others' declared coverage."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from fusion._fakes import at, batch, noisy, random_cov, truth
+from fusion._fakes import LAT0, LON0, at, batch, noisy, place, random_cov, truth
 from fusion.test_bias import OFFSET
-from mead.events import Trust
+from mead.events import SuspectTrack, Trust
 from mead.federation.envelope import Opener, seal
 from mead.federation.identity import Identity, KeyRegistry
 from mead.federation.inprocess import InProcessBus
 from mead.fusion.siap import SystemTracker
+from mead.fusion.trust import DeclaredCoverage
 from mead.runtime.node import CoordinatorNode
 from mead.runtime.simulation import SimClock
+from mead.scenario.schema import Point, Sensor
+from mead.sensors.radar import Radar
 from mead.threat.assessor import Assessor
 
 T0 = 1_700_000_000.0
@@ -52,3 +56,38 @@ def test_offset_partner_is_marked_suspect_and_cleared_when_it_is_fixed() -> None
     # after P3's corrected tracks replaced its offset ones
     assert first.t - T0 == 10.0 and 30.0 <= trust[1].t - T0 <= 40.0
     assert coord.suspect == set()
+
+
+def test_a_ghost_inside_the_others_coverage_is_judged_suspect_and_named() -> None:
+    rng = np.random.default_rng(4)
+    clock = SimClock(T0)
+    bus = InProcessBus(clock, [], np.random.default_rng(0))
+    names = ("P1", "P2", "P3", "C0")
+    ids = {n: Identity.generate(n, seed=n.encode().ljust(32, b"-")) for n in names}
+    reg = KeyRegistry({n: i.verify_key for n, i in ids.items()})
+    site = Point(lat_deg=LAT0, lon_deg=LON0, alt_m=500.0)
+    radars = {n: [Radar(Sensor(id=f"{n}-R", site=site, range_km=400.0), n)] for n in names[:3]}
+    events: list[object] = []
+    coord = CoordinatorNode(
+        identity=ids["C0"], endpoint=bus.connect("C0"),
+        opener=Opener(reg, max_age_s=300, clock=clock), assessor=Assessor.for_areas("C0", []),
+        assess_s=2.0, fuser=SystemTracker(), emit=events.append,
+        coverage=DeclaredCoverage(radars), corroborate_s=20.0,
+    )  # fmt: skip
+    ends = {n: bus.connect(n) for n in names[:3]}
+    x0 = truth(10, rng, spread_m=50_000.0)
+    ghost = place(np.array([LAT0 + 1.5]), np.array([LON0]), np.array([9_000.0]),
+                  np.array([3.0]), np.array([250.0]))  # fmt: skip
+    P = random_cov(11, rng, 100.0, 5.0)
+    for k in range(40):
+        clock.t = float(k)
+        for n, ep in ends.items():
+            x = at(np.vstack([x0, ghost]) if n == "P3" else x0, clock.t)
+            m = len(x)
+            b = batch("", [f"T{i}" for i in range(m)], noisy(x, P[:m], rng), P[:m], clock())
+            ep.publish("tracks.C0", seal(ids[n], b, clock()))
+        coord.step(clock())
+    (ev,) = [e for e in events if isinstance(e, SuspectTrack)]
+    assert ev.suspect and ev.sources == ("P3",) and ev.witnesses == ("P1", "P2")
+    assert 20.0 <= ev.t - ev.since <= 24.0 and "P1, P2" in ev.reason
+    assert abs(ev.lat_deg - LAT0 - 1.5) < 0.05 and coord.corroboration.suspect == {ev.system_track}

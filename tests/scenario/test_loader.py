@@ -93,6 +93,45 @@ BAD = [
         "$.partners[0]",
     ),
     ("partners: [1, 2", "not valid YAML", ""),
+    (
+        MINIMAL.replace("P1, sensors", "P1, deception: {offset_east_m: 200000}, sensors"),
+        "<= 100000.0",
+        "$.partners[0].deception.offset_east_m",
+    ),
+    (
+        MINIMAL.replace("name: P1, sensors", "name: P1, deception: {offset_up_m: x}, sensors"),
+        "Expected `float`",
+        "$.partners[0].deception.offset_up_m",
+    ),
+    (
+        MINIMAL.replace("name: P1, sensors", "name: P1, deception: {lie: 1}, sensors"),
+        "unknown field `lie`",
+        "$.partners[0].deception",
+    ),
+    (
+        MINIMAL.replace("name: P1, sensors", "name: P1, deception: {ghost_sigma_m: 0}, sensors"),
+        "> 0.0",
+        "$.partners[0].deception.ghost_sigma_m",
+    ),
+    (
+        MINIMAL.replace(
+            "name: P1, sensors",
+            "name: P1, deception: {ghosts: [{name: g, threat: ballistic, count: 1, "
+            "launch: {lat_deg: 1, lon_deg: 1, radius_km: 1}, targets: [Nowhere]}]}, sensors",
+        ),
+        "unknown defended area 'Nowhere'",
+        "$.partners[0].deception.ghosts[0].targets",
+    ),
+    (
+        MINIMAL.replace("}]}]", "}]}, {name: P2, deception: {offset_east_m: 5}}]"),
+        "partner 'P2' has no sensors",
+        "$.partners[1].deception",
+    ),
+    (
+        MINIMAL + "coordinator: {corroborate_s: 0}\n",
+        "> 0.0",
+        "$.coordinator.corroborate_s",
+    ),
 ]
 
 

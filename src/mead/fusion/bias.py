@@ -14,6 +14,11 @@ source has no bias: the majority of partners is taken to be right, and one partn
 off (or lying) is not averaged into the others. With fewer than three sources linked by
 common objects the majority is undefined and no bias is estimated (NaN).
 
+Offsets gathered at several times can be pooled (:func:`solve_biases`): each pair's
+median is then taken over every pairing of the window, which quiets the estimate when few
+objects are shared at any one time (tracks hundreds of kilometres from a radar are off
+by hundreds of metres across the beam).
+
 Tracks of one object are paired by mutual nearest neighbours within ``gate_m`` whose
 velocities differ by less than ``vel_gate_mps`` — wider than the fuser's association gate,
 since a biased partner's tracks may be too far off to be fused at all. Offsets are in
@@ -47,6 +52,60 @@ def pair_objects(
     return ia[close], ib[close]
 
 
+PairOffsets = list[tuple[int, int, Array]]
+"""(a, b, (k, 3) ECEF offsets x_a − x_b [m] of the k objects sources a < b both hold)."""
+
+
+def pair_offsets(
+    x: States, src: Index, n_src: int, *, gate_m: float = 10_000.0, vel_gate_mps: float = 100.0
+) -> PairOffsets:
+    """The offsets between every two sources' tracks of the objects both hold, from source
+    tracks ``x`` (C, 6) at one common time with source indices ``src`` (C,)."""
+    check(gate_m > 0, "gate_m", "> 0 m", gate_m)
+    rows = [np.flatnonzero(src == k) for k in range(n_src)]
+    out: PairOffsets = []
+    for a in range(n_src):
+        for b in range(a + 1, n_src):
+            ia, ib = pair_objects(x[rows[a]], x[rows[b]], gate_m, vel_gate_mps)
+            if ia.size:
+                out.append((a, b, x[rows[a][ia], :3] - x[rows[b][ib], :3]))
+    return out
+
+
+def solve_biases(pairs: PairOffsets, n_src: int, min_pairs: int = 5) -> tuple[Array, Index]:
+    """Per-source biases from pairwise offsets (see the module docstring).
+
+    ``pairs`` may hold one pair of sources several times (offsets gathered at several
+    times): each pair's offsets are pooled before its median is taken. Returns ``bias``
+    (n_src, 3) ECEF m (NaN: not estimated) and ``shared`` (n_src,) pooled pairings that
+    entered the estimate, as :func:`registration_biases` does.
+    """
+    check(min_pairs >= 1, "min_pairs", ">= 1", min_pairs)
+    pooled: dict[tuple[int, int], list[Array]] = {}
+    for a, b, d in pairs:
+        pooled.setdefault((a, b), []).append(d)
+    eqs: list[tuple[int, int, Array, int]] = []
+    shared = np.zeros(n_src, np.int64)
+    for (a, b), ds in sorted(pooled.items()):
+        d = np.concatenate(ds)
+        if len(d) < min_pairs:
+            continue
+        eqs.append((a, b, np.median(d, axis=0), len(d)))
+        shared[[a, b]] += len(d)
+    bias = np.full((n_src, 3), np.nan)
+    linked = np.flatnonzero(shared > 0)
+    if linked.size < 3:
+        return bias, shared
+    A = np.zeros((len(eqs), n_src))
+    D = np.empty((len(eqs), 3))
+    for k, (a, b, d, n) in enumerate(eqs):
+        w = np.sqrt(n)
+        A[k, a], A[k, b], D[k] = w, -w, w * d
+    sol = np.linalg.lstsq(A[:, linked], D, rcond=None)[0]  # minimum norm: mean shift 0
+    bias[linked] = sol - np.median(sol, axis=0)
+    return bias, shared
+
+
 def registration_biases(
     x: States,
     src: Index,
@@ -73,31 +132,8 @@ def registration_biases(
         fewer than three sources are linked.
     shared : (n_src,) objects each source shares with the others (over all pairs).
     """
-    check(gate_m > 0, "gate_m", "> 0 m", gate_m)
-    check(min_pairs >= 1, "min_pairs", ">= 1", min_pairs)
-    rows = [np.flatnonzero(src == k) for k in range(n_src)]
-    eqs: list[tuple[int, int, Array, int]] = []
-    shared = np.zeros(n_src, np.int64)
-    for a in range(n_src):
-        for b in range(a + 1, n_src):
-            ia, ib = pair_objects(x[rows[a]], x[rows[b]], gate_m, vel_gate_mps)
-            if ia.size < min_pairs:
-                continue
-            d = x[rows[a][ia], :3] - x[rows[b][ib], :3]
-            eqs.append((a, b, np.median(d, axis=0), int(ia.size)))
-            shared[[a, b]] += ia.size
-    bias = np.full((n_src, 3), np.nan)
-    linked = np.flatnonzero(shared > 0)
-    if linked.size < 3:
-        return bias, shared
-    A = np.zeros((len(eqs), n_src))
-    D = np.empty((len(eqs), 3))
-    for k, (a, b, d, n) in enumerate(eqs):
-        w = np.sqrt(n)
-        A[k, a], A[k, b], D[k] = w, -w, w * d
-    sol = np.linalg.lstsq(A[:, linked], D, rcond=None)[0]  # minimum norm: mean shift 0
-    bias[linked] = sol - np.median(sol, axis=0)
-    return bias, shared
+    pairs = pair_offsets(x, src, n_src, gate_m=gate_m, vel_gate_mps=vel_gate_mps)
+    return solve_biases(pairs, n_src, min_pairs)
 
 
-__all__ = ["pair_objects", "registration_biases"]
+__all__ = ["PairOffsets", "pair_objects", "pair_offsets", "registration_biases", "solve_biases"]

@@ -19,6 +19,11 @@ every live source track (source pseudonym, track id) and the STN it maps to:
   ``max_age_s`` (against the coordinator's clock, the latest ``picture`` time) expires.
   A system track lives exactly as long as it has a contributor.
 
+**Registration.** ``registration(t)`` estimates every source's registration bias from
+the objects several sources hold (``bias``); ``correct(source, offset)`` then shifts that
+source's positions by −offset wherever tracks are compared or fused (its stored tracks stay
+as reported, so the next estimate is again of the whole offset).
+
 ``picture(t)`` predicts every contributor to ``t`` (constant velocity; free flight above
 ``mead.tracking.motion.FREE_FLIGHT_M``) and fuses each STN's
 contributors by fast covariance intersection (``ci``); single-contributor system tracks
@@ -28,7 +33,7 @@ are the predicted source track itself. The class is the most threatening reporte
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 
 import numpy as np
 
@@ -37,11 +42,12 @@ from mead.fusion._table import Contributors
 from mead.fusion.association import associate, candidate_pairs, chi2_gate, gate_radius_m
 from mead.fusion.association import pair_distance2 as _d2
 from mead.fusion.base import RANK_CLASS, THREAT_RANK, SystemPicture
-from mead.fusion.bias import registration_biases
+from mead.fusion.bias import PairOffsets, pair_offsets, solve_biases
 from mead.fusion.ci import ci_fuse, ci_leave_one_out, group_starts, symmetrize
+from mead.fusion.trust import held_by
 from mead.messages import TrackBatch, tracks_to_arrays
 from mead.tracking.motion import predict
-from mead.types import Array, Covs, Index, States
+from mead.types import Array, Covs, Index, Mask, States
 
 _Fused = tuple[Index, Index, Index, States, Covs]
 """(order (C,) contributor rows sorted by STN, starts (G,), counts (G,), x (G, 6), P (G, 6, 6))."""
@@ -60,6 +66,8 @@ class SystemTracker:
     merge_after : consecutive pictures within the merge gate before merging (0: never).
     max_gate_m : tracks farther apart than this are never associated or merged, m.
     max_age_s : a source track not updated for this long expires, s.
+    bias_window : registration estimates pool the pairings of this many calls of
+        :meth:`registration` (the latest included).
     """
 
     def __init__(
@@ -73,12 +81,14 @@ class SystemTracker:
         merge_after: int = 3,
         max_gate_m: float = 30_000.0,
         max_age_s: float = 30.0,
+        bias_window: int = 1,
     ) -> None:
         for name, v in (("q", q), ("max_gate_m", max_gate_m), ("max_age_s", max_age_s)):
             if not (np.isfinite(v) and v > 0):
                 raise ValueError(f"SystemTracker: '{name}' must be a finite number > 0 (got {v})")
         check(split_after >= 1, "split_after", ">= 1", split_after)
         check(merge_after >= 0, "merge_after", ">= 0", merge_after)
+        check(bias_window >= 1, "bias_window", ">= 1", bias_window)
         self.q, self.max_gate_m, self.max_age_s = q, max_gate_m, max_age_s
         self.gate = chi2_gate(gate_p, 6)  # γ for association
         self.split_gate = chi2_gate(split_gate_p, 6)  # γ for re-checking a mapping
@@ -88,6 +98,8 @@ class SystemTracker:
         self._tab = Contributors()
         self._codes: dict[str, int] = {}  # pseudonym → source code
         self._names: list[str] = []  # source code → pseudonym
+        self._offset = np.zeros((0, 3))  # (S, 3) ECEF registration correction per source, m
+        self._pairings: deque[PairOffsets] = deque(maxlen=bias_window)  # latest last
         self._next_stn = 1
         self._seq = 0  # join sequence
         self._now = -np.inf  # coordinator clock: latest picture t
@@ -119,6 +131,7 @@ class SystemTracker:
         if code is None:
             code = self._codes[name] = len(self._names)
             self._names.append(name)
+            self._offset = np.vstack([self._offset, np.zeros(3)])
         return code
 
     def _upsert(self, code: int, batch: TrackBatch) -> Index:
@@ -245,9 +258,15 @@ class SystemTracker:
         self._seq += rows.size
 
     # ------------------------------------------------------------ fusion
-    def _predict(self, rows: Index, t: float) -> tuple[States, Covs]:
+    def _predict(self, rows: Index, t: float, raw: bool = False) -> tuple[States, Covs]:
+        """Rows predicted to ``t``; their positions corrected by their source's registration
+        offset unless ``raw``."""
         tab = self._tab
-        return predict(tab.x[rows], tab.P[rows], t - tab.t[rows], self.q)
+        x = tab.x[rows]
+        if not raw:
+            x = x.copy()
+            x[:, :3] -= self._offset[tab.src[rows]]
+        return predict(x, tab.P[rows], t - tab.t[rows], self.q)
 
     def _fuse(self, rows: Index, t: float) -> _Fused:
         """CI of the given mapped rows per STN at time ``t``; singletons pass through."""
@@ -336,17 +355,35 @@ class SystemTracker:
 
     # ------------------------------------------------------- registration
     def registration(self, t: float) -> dict[str, tuple[Array, int]]:
-        """Source → (ECEF registration bias (3,) m, objects shared with other sources),
-        from every live source track predicted to ``t`` (``bias.registration_biases``;
-        mapped or not, since a biased source's tracks may be too far off to be fused).
-        NaN bias: not enough sources share objects to say."""
+        """Source → (ECEF registration bias (3,) m, pairings with other sources it entered),
+        from every live source track predicted to ``t`` as reported (mapped or not, since a
+        biased source's tracks may be too far off to be fused), pooled with the pairings of
+        the previous ``bias_window`` − 1 calls (``bias.solve_biases``). NaN bias: not
+        enough sources share objects to say."""
         tab = self._tab
-        if not len(tab):
-            return {}
-        rows = np.arange(len(tab))
-        x, _ = self._predict(rows, t)
-        bias, shared = registration_biases(x, tab.src, len(self._names))
+        x, _ = self._predict(np.arange(len(tab)), t, raw=True)
+        self._pairings.append(pair_offsets(x, tab.src, len(self._names)))
+        pooled = [p for snapshot in self._pairings for p in snapshot]
+        bias, shared = solve_biases(pooled, len(self._names))
         return {n: (bias[k], int(shared[k])) for k, n in enumerate(self._names)}
+
+    def correct(self, source: str, offset: Array | None) -> None:
+        """From now on shift ``source``'s positions by −``offset`` (3,) ECEF m before they
+        are compared or fused (None: no correction); see :meth:`registration`."""
+        code = self._source(source)
+        self._offset[code] = 0.0 if offset is None else offset
+
+    def holders(self, t: float, x: States, gate_m: float, vel_gate_mps: float) -> Mask:
+        """(G, S) bool: which sources (``sources``) hold a track near each state of ``x``
+        (G, 6) at ``t``, their positions corrected (``trust.held_by``)."""
+        tab = self._tab
+        xs, _ = self._predict(np.arange(len(tab)), t)
+        return held_by(x, xs, tab.src, len(self._names), gate_m, vel_gate_mps)
+
+    @property
+    def sources(self) -> list[str]:
+        """Every source's pseudonym, by source code (the columns of :meth:`holders`)."""
+        return list(self._names)
 
     # ------------------------------------------------------------- figures
     def _book(self) -> None:

@@ -17,14 +17,15 @@ the scenario start, live it is 0).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 import numpy as np
 
+from mead import geo
 from mead.engage.fire_control import FireControl
 from mead.engage.planner import Planner
 from mead.errors import RejectedMessage
@@ -35,14 +36,17 @@ from mead.events import (
     Health,
     PictureReceived,
     Rejected,
+    SuspectTrack,
     Trust,
 )
 from mead.federation.base import Endpoint
+from mead.federation.deception import Falsifier
 from mead.federation.envelope import Opener, seal
 from mead.federation.identity import Identity
 from mead.federation.policy import Releaser, picture_rows
 from mead.fusion.base import SystemPicture
 from mead.fusion.siap import SystemTracker
+from mead.fusion.trust import Corroboration, DeclaredCoverage
 from mead.messages import (
     Advice,
     Alert,
@@ -52,6 +56,7 @@ from mead.messages import (
     RadarStatus,
     Status,
     TrackBatch,
+    TrackClass,
     arrays_to_tracks,
     picture_to_arrays,
 )
@@ -66,7 +71,7 @@ Observe = Callable[[str, float, list[str], np.ndarray], None]
 """Hook that sees every track picture a node forms: (node, t_wire, ids, x (N, 6))."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Held:
     """What a node holds after one cycle, as its operator's map shows it (``mead.server``)."""
 
@@ -180,8 +185,10 @@ class PartnerNode:
         health: RadarHealth | None = None,
         status_to: str | None = None,
         status_s: float = 30.0,
+        falsifier: Falsifier | None = None,
     ) -> None:
         self.name = identity.name
+        self.falsifier = falsifier  # a lying partner's changes to what it releases (or None)
         self.feeds = tuple(feeds)  # live sensors: their scans arrive while the node runs
         # its national tracker's system tracks (ASTERIX CAT062), released beside its own
         self.track_sources = tuple(track_sources)
@@ -287,9 +294,12 @@ class PartnerNode:
             self._record_alert(now, alert, via=self.name)
         if self.fire is not None:
             self._engage(now, self.fire.step(now, a.threats, rep.ids, rep.x, report=True))
+        out: list[TrackClass] = list(a.classes)
+        if self.falsifier is not None:  # a lying partner lies here, after its own warnings
+            rep, out = self.falsifier.falsify(now, rep, out)
         sites = [self._sites(s) for s in rep.sensors]
         tracks = arrays_to_tracks(
-            rep.ids, now, rep.x, rep.P, a.classes, rep.quality, list(rep.sensors), sites
+            rep.ids, now, rep.x, rep.P, out, rep.quality, list(rep.sensors), sites
         )
         for recipient, batch in self.releaser.release(tracks, now, dropped=rep.deleted).items():
             for part in chunks(batch, MAX_BATCH_TRACKS):
@@ -339,6 +349,14 @@ class CoordinatorNode:
     are the picture's recipients (default: every pseudonym of the opener's key registry
     but the coordinator's own).
 
+    Partners' data is checked before it is believed (unless ``check_partners`` is off):
+    every ``bias_s`` each partner's registration bias is estimated from the objects several
+    partners hold, and a partner offset more than ``correct_m`` has its positions shifted
+    back before fusion (``trust`` events); every cycle a system track inside the declared
+    radar ``coverage`` of another contributing partner that no other partner holds is held
+    back from warnings, and after ``corroborate_s`` judged suspect (``suspect_track``
+    events, :mod:`mead.fusion.trust`).
+
     Messages to each partner are sealed with a sequence counter of that partner's own, so
     the sequence numbers a partner sees do not count the alerts and pictures sent to others
     (which would tell it how many partners there are and when the others are warned).
@@ -363,6 +381,12 @@ class CoordinatorNode:
         bias_s: float = 30.0,
         suspect_m: float = 1_000.0,
         min_shared: int = 10,
+        coverage: DeclaredCoverage | None = None,
+        check_partners: bool = True,
+        corroborate_s: float = 90.0,
+        correct_m: float = 1_000.0,
+        hold_gate_m: float = 20_000.0,
+        hold_vel_gate_mps: float = 500.0,
     ) -> None:
         self.name = identity.name
         self.planner = planner  # engagement advice to the owners of fire units (or None)
@@ -371,10 +395,20 @@ class CoordinatorNode:
         self.silent_s = silent_s  # a partner without Status this long is "silent", s
         self.bias_s = bias_s  # registration biases estimated this often, s
         self.suspect_m = suspect_m  # a partner offset more than this is suspect, m
-        self.min_shared = min_shared  # objects shared with others before judging a partner
+        self.min_shared = min_shared  # pairings with others (objects, pooled over the
+        # fuser's ``bias_window``) before judging a partner
         self.biases: dict[str, tuple[np.ndarray, int]] = {}  # partner → (ECEF m, shared)
         self.suspect: set[str] = set()  # partners whose tracks are consistently offset
         self._next_bias = 0.0
+        self.check_partners = check_partners  # correct biases, hold back uncorroborated tracks
+        self.correct_m = correct_m  # a partner offset more than this is corrected (until
+        # its offset falls below half this), m
+        self.corrected: set[str] = set()  # partners whose positions are corrected
+        self.coverage = coverage  # partners' declared radar coverage (None: no ghost check)
+        self.corroboration = Corroboration(corroborate_s)
+        self.hold_gate_m = hold_gate_m  # a partner's track this close holds a system track, m
+        self.hold_vel_gate_mps = hold_vel_gate_mps  # … with a velocity this close, m/s
+        self._batch_t: dict[str, float] = {}  # partner → when its last batch arrived
         self.status: dict[str, Status] = {}  # partner → its newest Status
         self._status_t: dict[str, float] = {}  # partner → when it arrived (wire s)
         self._silent: set[str] = set()
@@ -409,6 +443,7 @@ class CoordinatorNode:
         for sender, msg in self.inbox.messages():
             if isinstance(msg, TrackBatch) and msg.source in ("", sender):
                 self._nameable[sender] = bool(msg.source)
+                self._batch_t[sender] = now
                 self.fuser.ingest(msg if msg.source else _named(msg, sender))
                 self.counters["batches"] += 1
             elif isinstance(msg, Status) and msg.node == sender:
@@ -445,8 +480,11 @@ class CoordinatorNode:
                 self.emit(Health(node=self.name, t=now, partner=p, radar="", state="silent"))
 
     def _check_registration(self, now: float) -> None:
-        """Estimate partners' registration biases; a partner crossing ``suspect_m`` (either
-        way) is a ``trust`` event. Partners are only marked, not yet corrected or excluded."""
+        """Estimate partners' registration biases. A partner offset more than ``correct_m``
+        is corrected before fusion (when ``check_partners``; until its offset falls below
+        half that); one beyond ``suspect_m`` is marked suspect. A change of either is a
+        ``trust`` event. A partner whose offset can no longer be estimated keeps its last
+        correction."""
         self.biases = {
             p: (b, n)
             for p, (b, n) in self.fuser.registration(now).items()
@@ -455,11 +493,60 @@ class CoordinatorNode:
         for p, (b, n) in sorted(self.biases.items()):
             size = float(np.linalg.norm(b))
             bad = size > self.suspect_m
-            if bad != (p in self.suspect):
-                self.suspect.symmetric_difference_update({p})
+            # hysteresis: corrected above correct_m, until the estimate falls below half
+            limit = self.correct_m / 2 if p in self.corrected else self.correct_m
+            fix = self.check_partners and size > limit
+            self.fuser.correct(p, b if fix else None)
+            was = (p in self.suspect, p in self.corrected)
+            _mark(self.suspect, p, bad)
+            _mark(self.corrected, p, fix)
+            if (bad, fix) != was:
                 ecef = (float(b[0]), float(b[1]), float(b[2]))
-                self.emit(Trust(node=self.name, t=now, partner=p, suspect=bad,
-                                offset_m=size, offset_ecef=ecef, shared=n))  # fmt: skip
+                self.emit(Trust(node=self.name, t=now, partner=p, suspect=bad, offset_m=size,
+                                offset_ecef=ecef, shared=n, corrected=fix))  # fmt: skip
+
+    def _corroborate(self, now: float, pic: SystemPicture) -> np.ndarray:
+        """(G,) bool: system tracks held back from warnings — inside the declared coverage
+        of another contributing partner (releasing, not silent, its radars serving) that
+        does not hold them (``fusion.trust``); newly suspect and cleared ones are events."""
+        if not self.check_partners or self.coverage is None or not len(pic):
+            return np.zeros(len(pic), bool)
+        names = self.fuser.sources
+        held = self.fuser.holders(now, pic.x, self.hold_gate_m, self.hold_vel_gate_mps)
+        live = [
+            now - self._batch_t.get(n, -np.inf) <= self.fuser.max_age_s and n not in self._silent
+            for n in names
+        ]
+        covers = self.coverage.covers(pic.x, names, self._reach()) & np.array(live, bool)
+        v = self.corroboration.step(now, pic.stn, held, covers, names)
+        row = {s: i for i, s in enumerate(pic.stn.tolist())}
+        lat, lon, alt = (a.tolist() for a in geo.ecef2geodetic(pic.x[:, :3]))
+        for stn, wit, since in v.suspect:
+            i = row[stn]
+            why = (f"held only by {', '.join(pic.sources[i])} for {now - since:.0f} s "
+                   f"inside the radar coverage of {', '.join(wit)}, "
+                   "which hold nothing there")  # fmt: skip
+            self.emit(SuspectTrack(
+                node=self.name, t=now, system_track=stn, suspect=True, lat_deg=lat[i],
+                lon_deg=lon[i], alt_m=alt[i], sources=pic.sources[i], witnesses=wit,
+                since=since, reason=why,
+            ))  # fmt: skip
+        for stn, holders in v.cleared:
+            i = row[stn]
+            self.emit(SuspectTrack(
+                node=self.name, t=now, system_track=stn, suspect=False, lat_deg=lat[i],
+                lon_deg=lon[i], alt_m=alt[i], sources=holders,
+                reason=f"now held by {', '.join(holders)}",
+            ))  # fmt: skip
+        self.counters["withheld_track_cycles"] += int(np.count_nonzero(v.withheld))
+        return v.withheld
+
+    def _reach(self) -> dict[str, np.ndarray]:
+        """Partner → (R,) fraction of each radar's range it keeps, by its newest Status."""
+        return {
+            p: np.array([0.0 if r.state == "down" else r.reach for r in st.radars])
+            for p, st in self.status.items()
+        }
 
     def coverage_lost(self) -> tuple[tuple[str, RadarStatus], ...]:
         """(partner, radar) of every radar last reported degraded or down; a partner gone
@@ -477,6 +564,9 @@ class CoordinatorNode:
         pic = self.fuser.picture(now)
         ids = [str(s) for s in pic.stn.tolist()]
         self.observe(self.name, now, ids, pic.x)
+        withheld = self._corroborate(now, pic)
+        if withheld.any():  # the picture shows them with quality 0
+            pic = dataclasses.replace(pic, quality=np.where(withheld, 0.0, pic.quality))
         a = self.assessor.step(
             now,
             ids,
@@ -485,6 +575,7 @@ class CoordinatorNode:
             deleted=self._gone(ids),
             prior=pic.cls,  # type: ignore[arg-type]  # fused classes are TrackClass names
             adsb=self.adsb,
+            withheld=[i for i, w in zip(ids, withheld.tolist(), strict=True) if w],
         )
         for alert in a.alerts:
             self.endpoint.publish(f"alerts.{alert.recipient}", self._seal(alert, now))
@@ -561,6 +652,14 @@ def _health(node: str, t: float, partner: str, r: RadarStatus) -> Health:
         node=node, t=t, partner=partner, radar=r.radar, state=r.state, reach=r.reach,
         lat_deg=r.lat_deg, lon_deg=r.lon_deg, range_km=r.range_km,
     )  # fmt: skip
+
+
+def _mark(members: set[str], name: str, on: bool) -> None:
+    """Add ``name`` to ``members`` if ``on``, else remove it."""
+    if on:
+        members.add(name)
+    else:
+        members.discard(name)
 
 
 def _named(batch: TrackBatch, sender: str) -> TrackBatch:

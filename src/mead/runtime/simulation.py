@@ -192,6 +192,7 @@ def run_mode(
             emit=emit,
             observe=observe,
             show=show,
+            seed=world.seed,
         )
         for p in sc.partners
     ]

@@ -202,6 +202,7 @@ class Partner(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # membership: "contributing" releases tracks under its policy, "receive_only" releases
     # nothing but gets the picture and warnings; None: derived (see runtime.wiring.role)
     role: Literal["contributing", "receive_only"] | None = None
+    deception: Deception | None = None  # a lying or miscalibrated partner (simulation)
 
     def __post_init__(self) -> None:
         if self.role == "contributing" and not self.sensors and not self.system_tracks:
@@ -272,6 +273,24 @@ class Raid(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
             raise ValueError("targets must name at least one defended area")
 
 
+Offset = Annotated[float, Meta(ge=-100_000.0, le=100_000.0)]
+"""A position offset along one local axis, m (at most 100 km)."""
+
+
+class Deception(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What a compromised or miscalibrated partner does to every track it releases
+    (simulation): it shifts them by a constant offset and adds ghosts — fake threats it
+    releases as if its radars held them. Its own warnings still use its true tracks."""
+
+    # offset of every released position (ghosts included), m, in the local east / north /
+    # up frame at its first sensor's site
+    offset_east_m: Offset = 0.0
+    offset_north_m: Offset = 0.0
+    offset_up_m: Offset = 0.0
+    ghosts: list[Raid] = []  # fake raids released as tracks (flown like real ones, unseen)
+    ghost_sigma_m: Pos = 200.0  # 1-σ position error claimed for ghost tracks, m
+
+
 class Airport(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A civil airport (ICAO code for readability only)."""
 
@@ -317,6 +336,16 @@ class Coordinator(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
 
     name: Name = "C0"
     assess_s: Pos = 2.0  # assessment period
+    # check partners' data: shift a partner's tracks by its estimated registration bias
+    # before fusion, and hold back from warnings a track inside another contributing
+    # partner's declared radar coverage that no other partner holds; false: believe every
+    # partner as it reports (for comparison)
+    check_partners: bool = True
+    # such a track waits this long for another partner to hold it, then is judged suspect
+    # (a ghost), s; one that was believed before it came into the other's coverage (a
+    # missile flying in) is warned on meanwhile: a radar takes 40-50 s to acquire a
+    # missile entering its range (small.yaml)
+    corroborate_s: Annotated[float, Meta(gt=0.0, le=600.0)] = 90.0
 
 
 RadarState = Literal["operational", "degraded", "down"]
@@ -391,6 +420,7 @@ class Scenario(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
                     f"(known: {', '.join(sorted(areas))})"
                 )
         self._check_outages()
+        self._check_deceptions(areas)
         self.start_epoch_s()
 
     def _check_outages(self) -> None:
@@ -409,6 +439,21 @@ class Scenario(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
                         f"overlaps another outage of {o.sensor!r} ({a:g}-{b:g} s)",
                     )
             windows.setdefault(o.sensor, []).append((o.start_s, o.end_s))
+
+    def _check_deceptions(self, areas: set[str]) -> None:
+        for i, p in enumerate(self.partners):
+            for j, g in enumerate(p.deception.ghosts if p.deception else ()):
+                bad = [t for t in g.targets if t not in areas]
+                if bad:
+                    raise FieldError(
+                        f"partners[{i}].deception.ghosts[{j}].targets",
+                        f"unknown defended area {bad[0]!r} (known: {', '.join(sorted(areas))})",
+                    )
+            if p.deception is not None and not p.sensors:
+                raise FieldError(
+                    f"partners[{i}].deception",
+                    f"partner {p.name!r} has no sensors: it releases nothing to lie about",
+                )
 
     def radar_state(self, sensor: str, t: float) -> tuple[RadarState, float]:
         """State of radar ``sensor`` at scenario time ``t`` and the fraction of its range

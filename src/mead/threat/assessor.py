@@ -78,6 +78,7 @@ class Assessor:
         deleted: Iterable[str] = (),
         prior: Sequence[TrackClass] | None = None,
         adsb: AdsbReports | None = None,
+        withheld: Sequence[str] = (),
     ) -> Assessment:
         """Assess N tracks at wire time ``t``.
 
@@ -86,6 +87,9 @@ class Assessor:
         (the fused class at the coordinator); the more threatening of it and the node's own
         is used (``mead.messages.THREAT_ORDER``). ``adsb``: the ADS-B reports the node
         has received (times in the same base as ``t``); without, nothing is identified.
+        ``withheld``: ids whose threats are not warned this cycle (tracks the coordinator
+        does not believe yet): they are classified and fitted as usual, but raise no alert
+        and keep none open, and are left out of ``threats``.
         """
         deleted = list(deleted)
         self.classifier.forget(deleted)
@@ -118,6 +122,9 @@ class Assessor:
             powered=c.powered & ~flight.ok,
             flight=flight,
         )
+        if withheld:
+            out = set(withheld)
+            threats = [th for th in threats if th.track_id not in out]
         return Assessment(classes, threats, self.alerts.step(t, threats, ids), ident)
 
     def _towards(self, x: States, P: Covs, rows: np.ndarray) -> np.ndarray:
