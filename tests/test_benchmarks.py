@@ -118,3 +118,12 @@ def test_bench_engage_tiny() -> None:
     assert q["greedy_min_pct"] <= q["milp_mean_pct"] + 1e-6
     (row,) = got["timing"]
     assert row["N"] == 20 and row["U"] == 5 and row["milp_ms"] > 0
+
+
+def test_bench_sim_stages_tiny() -> None:
+    """One mode of a 30 s shortened reference under the stage timers."""
+    got = run_module("benchmarks.bench_sim_stages", "--duration", "30", "--shift", "0")
+    (run,) = got["runs"]
+    assert run["mode"] == "alliance" and run["run_s"] > 0
+    assert {"partners", "coordinator", "tracker"} <= set(run["stages_s"])
+    assert got["events_check"] is None
