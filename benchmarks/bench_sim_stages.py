@@ -7,7 +7,9 @@ The shortened run is the busy end of ``scenarios/reference.yaml``: every raid la
 ``--shift`` s earlier (clamped at 0; by default 30,500 s, so the cruise missiles, ballistic
 missiles and rockets of the raid's last hour all fly, among the drones and civil traffic)
 and ``--duration`` s long (default 4,000 s), same seed. One mode (default ``alliance``,
-the critical path of ``mead run``) runs on one core with a timer around each stage:
+the critical path of ``mead run``) runs on one core with a timer around each stage. Times
+are CPU seconds of the process (``time.process_time``), so that other work on a shared
+machine inflates them less than wall time:
 
 - ``partners`` / ``coordinator``: the nodes' whole ``step`` (everything below is inside);
 - ``tracker``: the partners' trackers (``Tracker.step`` and ``report``);
@@ -88,11 +90,11 @@ def stage_timers() -> Iterator[dict[str, float]]:
 def _timed(f: Callable[..., Any], label: str, spent: dict[str, float]) -> Callable[..., Any]:
     @wraps(f)
     def timed(*args: Any, **kwargs: Any) -> Any:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         try:
             return f(*args, **kwargs)
         finally:
-            spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
+            spent[label] = spent.get(label, 0.0) + time.process_time() - t0
 
     return timed
 
@@ -114,13 +116,13 @@ def measure(path: Path, shift_s: float, duration_s: float, mode: str, events: Pa
     from mead.runtime.simulation import prepare, run_mode
 
     sc = shortened(path, shift_s, duration_s)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     world = prepare(sc, sc.seed, path)
-    prepare_s = time.perf_counter() - t0
+    prepare_s = time.process_time() - t0
     with stage_timers() as spent:
-        t0 = time.perf_counter()
+        t0, w0 = time.process_time(), time.perf_counter()
         res = run_mode(world, mode)  # type: ignore[arg-type]
-        run_s = time.perf_counter() - t0
+        run_s, wall_s = time.process_time() - t0, time.perf_counter() - w0
     lines = [msgspec.json.encode(e) for e in res.events]
     lines.append(msgspec.json.encode(res.counters))
     events.write_bytes(b"\n".join(lines))
@@ -128,6 +130,7 @@ def measure(path: Path, shift_s: float, duration_s: float, mode: str, events: Pa
         "mode": mode,
         "prepare_s": prepare_s,
         "run_s": run_s,
+        "wall_s": wall_s,
         "stages_s": spent,
         "events": len(res.events),
         "digest": hashlib.sha256(events.read_bytes()).hexdigest()[:16],
@@ -175,9 +178,9 @@ def report(runs: list[dict], check: str | None, info: dict[str, Any], args: Any)
         f"run: {args.scenario.name}, launches {args.shift:g} s earlier, {args.duration:g} s, "
         f"mode {args.mode}",
         "",
-        f"{'stage (s)':<18}" + "".join(f"{r.get('ref', 'this checkout'):>16}" for r in runs),
+        f"{'stage (CPU s)':<18}" + "".join(f"{r.get('ref', 'this checkout'):>16}" for r in runs),
     ]
-    labels = dict.fromkeys(["prepare", "run", *dict.fromkeys(s[0] for s in STAGES)])
+    labels = dict.fromkeys(["prepare", "run", *dict.fromkeys(s[0] for s in STAGES), "wall"])
     for label in labels:
         key = label + "_s"
         vals = [r.get(key, r["stages_s"].get(label)) for r in runs]
@@ -210,12 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     info, runs, check = machine("numpy", "scipy", "msgspec"), [], None
     with tempfile.TemporaryDirectory(prefix="bench-stages-") as tmp:
         mine, theirs = Path(tmp) / "this.jsonl", Path(tmp) / "baseline.jsonl"
-        if args.baseline:
-            print(f"baseline {args.baseline} …", file=sys.stderr)
-            runs.append(baseline(args.baseline, args, theirs))
         print("this checkout …", file=sys.stderr)
         runs.append(measure(args.scenario, args.shift, args.duration, args.mode, mine))
         if args.baseline:
+            print(f"baseline {args.baseline} …", file=sys.stderr)
+            runs.insert(0, baseline(args.baseline, args, theirs))
             check = first_difference(theirs, mine)
     if args.json:
         print(json.dumps({"machine": info, "runs": runs, "events_check": check}, indent=2))
