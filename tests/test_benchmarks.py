@@ -130,3 +130,12 @@ def test_bench_trust_tiny() -> None:
     (row,) = got["results"]
     assert row["variant"] == "checked" and row["true_offset_m"]["P3"] > 1_900
     assert {"ghost_alerts", "alerts_about_nothing", "estimated_offset_m", "classes"} <= set(row)
+
+
+def test_bench_sim_stages_tiny() -> None:
+    """One mode of a 30 s shortened reference under the stage timers."""
+    got = run_module("benchmarks.bench_sim_stages", "--duration", "30", "--shift", "0")
+    (run,) = got["runs"]
+    assert run["mode"] == "alliance" and run["run_s"] > 0
+    assert {"partners", "coordinator", "tracker"} <= set(run["stages_s"])
+    assert got["events_check"] is None

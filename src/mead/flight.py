@@ -28,6 +28,9 @@ SCALE_HEIGHT_M = 7_200.0
 """Density scale height of the exponential atmosphere, m."""
 G0 = 9.806_65
 """Standard gravity, m/s² (for choosing step sizes only)."""
+_J2_Q = 1.5 * J2 * A_M * A_M  # q r² of the J2 term
+_J2_C = np.array([[1.0], [1.0], [3.0]])  # (3, 1): 1 − s on x and y, 3 − s on z
+_CORIOLIS = np.array([[2.0], [-2.0]])  # (2, 1): +2vy on x, −2vx on y
 
 
 def height_m(p: Array) -> Array:
@@ -61,29 +64,29 @@ def acceleration(
     ``inv_beta`` (M,) is κ = 1/β in m²/kg (``None``: no drag); ``thrust`` (3, M) m/s² is
     added as is; ``j2`` False and ``omega`` 0 switch off J2 and Earth rotation for checks.
     """
+    # Whole (3, M) rows where the three components share an operation: the same IEEE
+    # operations on each element as component by component, in a third of the numpy calls
+    # (the fits and impact predictions call this on a few hundred members at a time).
     x, y, z = p[0], p[1], p[2]
-    vx, vy, vz = v[0], v[1], v[2]
     rho2 = x * x + y * y
     r2 = rho2 + z * z
     r = np.sqrt(r2)
     k = -GM / (r2 * r)
     if j2:
-        q = (1.5 * J2 * A_M * A_M) / r2
         s = 5.0 * z * z / r2
-        kxy, kz = k * (1.0 + q * (1.0 - s)), k * (1.0 + q * (3.0 - s))
+        a = k * (1.0 + (_J2_Q / r2) * (_J2_C - s)) * p  # (1 + q(1 − s), ·, 1 + q(3 − s))
     else:
-        kxy = kz = k
-    ax, ay, az = kxy * x, kxy * y, kz * z
+        a = k * p
     if omega:
-        ax = ax + omega * (omega * x + 2.0 * vy)
-        ay = ay + omega * (omega * y - 2.0 * vx)
+        a[:2] += omega * (omega * p[:2] + _CORIOLIS * v[1::-1])  # (ω x + 2vy, ω y − 2vx)
     if inv_beta is not None:
         h = r - A_M * np.sqrt((1.0 - E2) / (1.0 - E2 * rho2 / r2))
-        kd = (-0.5 * density_kg_m3(h) * inv_beta) * np.sqrt(vx * vx + vy * vy + vz * vz)
-        ax, ay, az = ax + kd * vx, ay + kd * vy, az + kd * vz
+        vv = v * v
+        kd = (-0.5 * density_kg_m3(h) * inv_beta) * np.sqrt(vv[0] + vv[1] + vv[2])
+        a += kd * v
     if thrust is not None:
-        ax, ay, az = ax + thrust[0], ay + thrust[1], az + thrust[2]
-    return np.stack([ax, ay, az])
+        a += thrust
+    return a
 
 
 def rk4_step(

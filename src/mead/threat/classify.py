@@ -87,6 +87,16 @@ BALLISTIC, ROCKET, CRUISE, DRONE, AIRCRAFT, UNKNOWN = range(6)
 """Integer codes: indices into :data:`mead.messages.TRACK_CLASSES`."""
 assert TRACK_CLASSES == ("ballistic", "rocket", "cruise", "drone", "aircraft", "unknown")
 
+
+def among(codes: np.ndarray, values: tuple[int, ...]) -> np.ndarray:
+    """(N,) bool: which ``codes`` equal one of ``values`` — ``np.isin`` for a few class
+    codes, without its set machinery (a sizeable share of an assessment cycle's overhead)."""
+    out = np.asarray(codes == values[0])
+    for v in values[1:]:
+        out |= codes == v
+    return out
+
+
 RANK = np.array([THREAT_ORDER.index(c) for c in TRACK_CLASSES], dtype=np.int8)
 """Rank per code in :data:`mead.messages.THREAT_ORDER`; a declared class only moves up it
 (``unknown`` is *not yet declared* here: any declaration replaces it, none returns to it)."""
@@ -308,7 +318,7 @@ class Classifier:
             ev = evidence(loc, self.rules, loc.with_velocity(ch.plain, ch.Pv, ok_plain & tighter))
             # positions do not lie: a track whose chord is clearly subsonic is not fast
             slow_chord = ch.valid & (_speed_hi(ch.plain, ch.Pv, self.rules.k_sigma) < 300.0)
-            ev = np.where(slow_chord & np.isin(ev, (BALLISTIC, ROCKET)), UNKNOWN, ev)
+            ev = np.where(slow_chord & among(ev, (BALLISTIC, ROCKET)), UNKNOWN, ev)
         self._counts[rows, ev] += 1
         self._cls[rows] = self._declare(rows, t)
         if t is not None:
@@ -350,7 +360,7 @@ class Classifier:
         Ps[use, 3:, 3:] = self._Pv[rows[use]]
         Ps[use, :3, 3:] = 0.0
         Ps[use, 3:, :3] = 0.0
-        powered = self._powered[rows] & np.isin(self._cls[rows], (BALLISTIC, ROCKET))
+        powered = self._powered[rows] & among(self._cls[rows], (BALLISTIC, ROCKET))
         return xs, Ps, powered
 
     def forget(self, ids: Iterable[str]) -> None:
@@ -378,7 +388,7 @@ class Classifier:
         chord exceeds that over the long one by more than ``k_thrust`` σ (unpowered
         climbing flight only slows down).
         """
-        free = np.isin(self._cls[rows], (BALLISTIC, ROCKET))
+        free = among(self._cls[rows], (BALLISTIC, ROCKET))
         max_age = np.where(free, self.free_chord_s, np.inf)
         long, short, i, j = self._hist.chords(rows, t, x, P, self.inv_beta, max_age, free)
         vl = np.where(free[:, None], long.free, long.plain)
@@ -416,7 +426,7 @@ class Classifier:
         until first judged (about 2 × ``spacing_s`` after its history started), since the
         boost is when such tracks are first seen.
         """
-        free = np.isin(self._cls[rows], (BALLISTIC, ROCKET))
+        free = among(self._cls[rows], (BALLISTIC, ROCKET))
         v = np.where(free[:, None], ch.free, ch.plain)
         # a free-flight chord is 0 where not computed (low down, or a row new to B/R)
         has = np.where(free, ch.valid & np.any(ch.free != 0.0, axis=1), ch.valid)
@@ -488,9 +498,9 @@ class Classifier:
         old = self._cls[rows]
         # a track already held as aircraft, drone or cruise needs lasting fast evidence to
         # become a rocket/ballistic (a diverging filter or a track swap, not a missile)
-        settled = np.isin(old, (AIRCRAFT, DRONE, CRUISE))
+        settled = among(old, (AIRCRAFT, DRONE, CRUISE))
         lasting = c[:, BALLISTIC] + c[:, ROCKET] >= self.slow_updates
-        cand = np.where(settled & ~lasting & np.isin(cand, (BALLISTIC, ROCKET)), old, cand)
+        cand = np.where(settled & ~lasting & among(cand, (BALLISTIC, ROCKET)), old, cand)
         up = (cand != UNKNOWN) & ((old == UNKNOWN) | (RANK[cand] > RANK[old]))
         return np.where(up, cand, old)
 

@@ -28,7 +28,7 @@ from mead.errors import ThreatInputError
 from mead.messages import TRACK_CLASSES, TrackClass
 from mead.scenario.schema import DefendedArea
 from mead.threat.base import Threat, track_number
-from mead.threat.classify import BALLISTIC, CRUISE, DRONE, ROCKET
+from mead.threat.classify import BALLISTIC, CRUISE, DRONE, ROCKET, among
 from mead.threat.impact import (
     DEFAULT_BETA_KG_M2,
     K95_2D,
@@ -148,7 +148,7 @@ def plausible(codes: np.ndarray, loc: Local, limits: Limits = Limits()) -> np.nd
         & (g - k * sg < lim.cruise_speed_mps[1])
     )
     return np.select(
-        [np.isin(codes, (BALLISTIC, ROCKET)), codes == DRONE, codes == CRUISE],
+        [among(codes, (BALLISTIC, ROCKET)), codes == DRONE, codes == CRUISE],
         [above & fast, drone, cruise],
         default=True,
     )
@@ -477,14 +477,14 @@ def assess(
     check_tracks(x, P, len(ids))
     codes = class_codes(classes, x.shape[0])
     aset = areas if isinstance(areas, AreaSet) else AreaSet.from_areas(areas)
-    cand = np.flatnonzero(np.isin(codes, (BALLISTIC, ROCKET, CRUISE, DRONE)))
+    cand = np.flatnonzero(among(codes, (BALLISTIC, ROCKET, CRUISE, DRONE)))
     if powered is not None:
         cand = cand[~np.asarray(powered, dtype=bool)[cand]]
     if len(aset) == 0 or cand.size == 0:
         return []
     loc = local(x[cand], P[cand])
     ok = plausible(codes[cand], loc, rules.limits)
-    is_fast = np.isin(codes[cand], (BALLISTIC, ROCKET))
+    is_fast = among(codes[cand], (BALLISTIC, ROCKET))
     order = np.concatenate([np.flatnonzero(ok & is_fast), np.flatnonzero(ok & ~is_fast)])
     sel, loc = cand[order], loc.take(order)  # ballistic/rocket rows first, then the others
     fast, slow = sel[is_fast[order]], sel[~is_fast[order]]
@@ -511,6 +511,10 @@ def assess(
         pairs.append(_approach_pairs(slow_loc, slow, horizon, aset, rules))
     li = np.empty(x.shape[0], dtype=np.intp)
     li[sel] = np.arange(sel.size)  # track row → row of ``loc``
+    pairs = [  # once per batch, not once per threat
+        p if p.sigma_tgo is None else replace(p, sigma_tgo=np.nan_to_num(p.sigma_tgo))
+        for p in pairs
+    ]
     found = [
         (int(r), int(p.cols[k]), _threat(t, ids, codes, aset, loc, int(li[r]), p, k))
         for p in pairs
@@ -553,6 +557,6 @@ def _threat(
         marginal=bool(p.marginal[k]),
         level="pre" if p.pre is not None and p.pre[k] else "alert",
         hold=p.hold is not None and bool(p.hold[k]),
-        sigma_tgo_s=0.0 if p.sigma_tgo is None else float(np.nan_to_num(p.sigma_tgo[k])),
+        sigma_tgo_s=0.0 if p.sigma_tgo is None else float(p.sigma_tgo[k]),  # finite (assess)
         p_area=1.0 if p.p_area is None else float(p.p_area[k]),
     )

@@ -54,13 +54,19 @@ class FlightFit:
 def propagate(theta: Array, h: Array, max_step_s: float = 10.0) -> Array:
     """States (S + 1, M, 6) after each of S steps h (S, M) s from θ (M, 7) at step 0.
 
-    A step of 0 leaves a member where it is (padding); κ = max(θ₆, 0) is the drag.
+    A step of 0 leaves a member where it is (padding); κ = max(θ₆, 0) is the drag. A step
+    of 0 for every member (the padding after the longest history, or all steps but the
+    first few when a history is shifted) is not flown at all: RK4 by 0 s is the identity.
     """
     p, v = theta[:, :3].T.copy(), theta[:, 3:6].T.copy()
     ib = np.maximum(theta[:, 6], 0.0)
     out = np.empty((h.shape[0] + 1, theta.shape[0], 6))
     out[0] = theta[:, :6]
+    flown = np.any(h != 0.0, axis=1).tolist() if h.size else [False] * h.shape[0]
     for k in range(h.shape[0]):
+        if not flown[k]:
+            out[k + 1] = out[k]
+            continue
         n_sub = max(1, int(np.ceil(np.max(h[k], initial=0.0) / max_step_s)))
         dt = h[k] / n_sub
         for _ in range(n_sub):
