@@ -374,3 +374,21 @@ def test_a_round_in_a_long_fly_out_stays_reported_and_holds_its_channel() -> Non
         ("7/B-SR/1", "engaging")
     ]
     assert fc.state[0].in_flight == 1
+
+
+def test_two_system_tracks_of_one_object_get_one_advice() -> None:
+    """The fused picture holds the drone twice (two numbers 300 m apart): one unit is
+    advised, not one per track; a drone 5 km away is another object and gets its own."""
+    from mead.engage.planner import Planner
+    from mead.engage.units import UnitTable
+
+    planner = Planner(UnitTable.of_scenario(SC))
+    (b1,), _, x1 = _threat(T0, 7)
+    (b2,), _, x2 = _threat(T0, 8)
+    x2[0, :3] += 300.0 * np.asarray(x2[0, 3:]) / np.linalg.norm(x2[0, 3:])
+    adv = planner.plan(T0, [b1, b2], ["7", "8"], np.vstack([x1, x2]))
+    items = [it for a in adv.values() for it in a.items]
+    assert len(items) == 1 and planner.counters["duplicate_tracks"] == 1
+    x2[0, :3] += 4_700.0 * np.asarray(x2[0, 3:]) / np.linalg.norm(x2[0, 3:])
+    adv = planner.plan(T0 + 1.0, [b1, b2], ["7", "8"], np.vstack([x1, x2]))
+    assert sorted(it.system_track for a in adv.values() for it in a.items) == [7, 8]

@@ -168,6 +168,7 @@ class Planner:
                     self.counters["withdrawn_engaged_elsewhere"] += 1
             self.counters["left_to_others"] += int(np.count_nonzero(hit))
             best = [b for b, h in zip(best, hit, strict=True) if not h]
+        best = self._one_per_object(best, rows, x)
         gone = set(self.advised) - {b.system_track for b in best}
         for stn in gone:  # track lost or no longer a threat: withdraw unless in flight
             a = self.advised[stn]
@@ -215,6 +216,30 @@ class Planner:
             self.declined |= {(new, u) for (s, u) in self.declined if s == k}
             cls[n] = ""  # taken: one object, one pairing
             self.counters["renumbered"] += 1
+
+    def _one_per_object(self, best: list[Threat], rows: dict[str, int], x: States) -> list[Threat]:
+        """One system track per object: a track within
+        :func:`~mead.engage.windows.same_object_m` of one kept before it (advised first,
+        then by value) is a duplicate of that object in the fused picture, never advised
+        on its own — two units would fire at one object."""
+        if len(best) < 2:
+            return best
+        order = sorted(
+            range(len(best)),
+            key=lambda n: (
+                best[n].system_track not in self.advised,
+                -best[n].value * best[n].p_area,
+            ),
+        )
+        xs = np.stack([x[rows[b.track_id]] for b in best])
+        gate = same_object_m(xs)
+        kept: list[int] = []
+        for n in order:
+            if kept and np.linalg.norm(xs[kept, :3] - xs[n, :3], axis=1).min() < gate[n]:
+                self.counters["duplicate_tracks"] += 1
+                continue
+            kept.append(n)
+        return [best[n] for n in sorted(kept)]
 
     def _in_flight(self, stn: int) -> bool:
         """Whether a round advised against system track ``stn`` is in flight."""
