@@ -149,3 +149,19 @@ def test_bad_scenarios_name_file_field_and_expectation(text: str, detail: str, p
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="nope.yaml: cannot read file"):
         load_scenario(tmp_path / "nope.yaml")
+
+
+def test_the_engagement_reference_is_the_reference_with_fire_units() -> None:
+    """scenarios/reference_engage.yaml differs from reference.yaml only by its name and the
+    partners' fire units, so its engagement figures are about the reference raid."""
+    import msgspec
+
+    scen = ROOT / "scenarios"
+    ref = msgspec.to_builtins(load_scenario(scen / "reference.yaml"))
+    eng = msgspec.to_builtins(load_scenario(scen / "reference_engage.yaml"))
+    units = [p.pop("fire_units", []) for p in eng["partners"]]
+    assert all(not p.get("fire_units") for p in ref["partners"]) and sum(map(len, units)) >= 10
+    for p in ref["partners"]:
+        p.pop("fire_units", None)
+    assert eng.pop("name") == "reference_engage" and ref.pop("name") == "reference"
+    assert eng == ref
