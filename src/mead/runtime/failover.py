@@ -108,17 +108,20 @@ class Lease:
         self._seen: tuple[int, float] | None = None  # (revision, monotonic s first seen)
         self._patient_until = time.monotonic() + (ttl_s if standby else 0.0)
         self._task: concurrent.futures.Future[None] | None = None
+        self._stopped = False  # stop() was called: never act again
 
     @property
     def leader(self) -> bool:
-        """True while this instance holds a lease it renewed recently enough to act on."""
-        return time.monotonic() < self._valid_until
+        """True while this instance holds a lease it renewed recently enough to act on (and
+        has not been stopped: a renewal in flight on the bus's loop may still land after)."""
+        return not self._stopped and time.monotonic() < self._valid_until
 
     def start(self) -> Lease:
         """Open (or create) the bucket, try once now, then keep renewing or watching.
 
         Raises ``NatsError`` naming the server and account if the bucket cannot be opened.
         """
+        self._stopped = False
         try:
             self.bus.loop.run(self._open())
         except Exception as e:
@@ -131,9 +134,11 @@ class Lease:
 
     def stop(self) -> None:
         """Stop renewing; a lease still held is released so a standby takes over at once."""
+        held = self.leader
+        self._stopped = True
         if self._task is not None:
             self._task.cancel()
-        if self._rev is not None and self.leader and self._kv is not None:
+        if self._rev is not None and held and self._kv is not None:
             kv, rev = self._kv, self._rev
             self._rev, self._valid_until = None, 0.0
             with contextlib.suppress(Exception):
