@@ -23,7 +23,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -251,7 +251,32 @@ class DatagramReceiver:
             self._queue.append((self.clock(), data))
 
 
-class UdpFeed:
+class Listening:
+    """A feed that receives datagrams on a socket through its :class:`DatagramReceiver`
+    (``_rx``): where it listens, what waits, start and close."""
+
+    _rx: DatagramReceiver
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where the socket listens (host, port)."""
+        return self._rx.address
+
+    @property
+    def queued(self) -> int:
+        """Datagrams received and not yet decoded."""
+        return len(self._rx)
+
+    def start(self) -> Self:
+        self._rx.start()
+        return self
+
+    def close(self) -> None:
+        """Stop receiving and close the socket."""
+        self._rx.close()
+
+
+class UdpFeed(Listening):
     """A live radar on a UDP socket: datagrams in, the tracker's scans out.
 
     A thread only receives (:class:`DatagramReceiver`): each datagram is queued with its
@@ -281,24 +306,6 @@ class UdpFeed:
         self._anchor: float | None = None  # scenario s − feed time of day
         self._last_tod = -math.inf
         self._day = 0.0
-
-    @property
-    def address(self) -> tuple[str, int]:
-        """Where the socket listens (host, port)."""
-        return self._rx.address
-
-    @property
-    def queued(self) -> int:
-        """Datagrams received and not yet decoded."""
-        return len(self._rx)
-
-    def start(self) -> UdpFeed:
-        self._rx.start()
-        return self
-
-    def close(self) -> None:
-        """Stop receiving and close the socket."""
-        self._rx.close()
 
     def ready(self, t: float) -> list[Scan]:
         """Scans complete by scenario time ``t``, in time order (delivered at ``t``)."""
@@ -384,4 +391,12 @@ def udp_feeds(sc: Scenario, partner: str, clock: Callable[[], float]) -> list[Ud
     return feeds
 
 
-__all__ = ["DatagramReceiver", "FileReplay", "RadarStatus", "UdpFeed", "replay_files", "udp_feeds"]
+__all__ = [
+    "DatagramReceiver",
+    "FileReplay",
+    "Listening",
+    "RadarStatus",
+    "UdpFeed",
+    "replay_files",
+    "udp_feeds",
+]

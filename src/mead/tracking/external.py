@@ -29,7 +29,7 @@ from mead.errors import AsterixError, ConfigError
 from mead.scenario.schema import Scenario, TrackFeed
 from mead.sensors import asterix as ax
 from mead.sensors.asterix062 import Tracks062, decode062_blocks
-from mead.sensors.asterix_feed import DatagramReceiver, open_udp
+from mead.sensors.asterix_feed import DatagramReceiver, Listening, open_udp
 from mead.tracking.base import TrackReport
 
 NO_ALT_SIGMA_M = 5000.0
@@ -175,7 +175,7 @@ def track_replays(sc: Scenario, base: Path, partner: str) -> list[SystemTracks]:
     return [replay_tracks(f, p, base / f.file) for p, f in track_feeds(sc, "file", partner)]  # type: ignore[operator]
 
 
-class UdpTrackFeed(SystemTracks):
+class UdpTrackFeed(SystemTracks, Listening):
     """System tracks received live on a UDP socket: a thread only receives
     (:class:`~mead.sensors.asterix_feed.DatagramReceiver`); :meth:`report` decodes what
     arrived first. Record times are the feed's times of day anchored on the first record's
@@ -195,24 +195,6 @@ class UdpTrackFeed(SystemTracks):
         self._anchor: float | None = None  # scenario s − feed time of day
         self._last_tod = -math.inf
         self._day = 0.0
-
-    @property
-    def address(self) -> tuple[str, int]:
-        """Where the socket listens (host, port)."""
-        return self._rx.address
-
-    @property
-    def queued(self) -> int:
-        """Datagrams received and not yet decoded."""
-        return len(self._rx)
-
-    def start(self) -> UdpTrackFeed:
-        self._rx.start()
-        return self
-
-    def close(self) -> None:
-        """Stop receiving and close the socket."""
-        self._rx.close()
 
     def report(self, t: float) -> TrackReport:
         for t_arrival, data in self._rx.drain():
