@@ -392,3 +392,14 @@ def test_two_system_tracks_of_one_object_get_one_advice() -> None:
     x2[0, :3] += 4_700.0 * np.asarray(x2[0, 3:]) / np.linalg.norm(x2[0, 3:])
     adv = planner.plan(T0 + 1.0, [b1, b2], ["7", "8"], np.vstack([x1, x2]))
     assert sorted(it.system_track for a in adv.values() for it in a.items) == [7, 8]
+
+
+def test_malformed_engaged_rows_in_advice_are_dropped_not_fatal() -> None:
+    """Advice whose ``engaged`` rows are short or not finite: those rows are dropped and
+    counted, the items are still decided, the node goes on."""
+    events: list[Any] = []
+    fc = _b_fire_control(events)
+    good = tuple(float(v) for v in drone_track(T0).x)
+    fc.advise(T0, _advice_for_b(T0, 600.0, ((1.0, 2.0), (np.nan,) * 6, good)))
+    assert fc.engaged.shape == (1, 6) and fc.counters["advice_bad_engaged"] == 1
+    assert [e.accepted for e in events if isinstance(e, Decision)] == [True]

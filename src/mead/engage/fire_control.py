@@ -205,8 +205,9 @@ class FireControl:
         threat data of the rest (guidance of rounds in flight too); items it no longer
         lists are not launched."""
         self.last_advice = now
-        self.engaged = np.array(adv.engaged, dtype=np.float64).reshape(-1, 6)
-        self.t_engaged = adv.t
+        self.engaged, self.t_engaged = _states(adv.engaged), adv.t
+        if len(self.engaged) < len(adv.engaged):
+            self._count("advice_bad_engaged")  # rows not a finite 6-vector are dropped
         listed = {it.advice_id for it in adv.items}
         for j in self.jobs.values():
             if not j.item.advice_id.startswith("own:"):
@@ -455,6 +456,13 @@ class FireControl:
             ):  # fmt: skip
                 j.state, j.t, j.reason = "declined", now, "engaged on own tracks"
                 self._count("advice_yielded_to_own")
+
+
+def _states(rows: Sequence[Sequence[float]]) -> States:
+    """(K, 6) of the rows that are finite ECEF states (6 numbers); the others dropped."""
+    ok = [r for r in rows if len(r) == 6]
+    x = np.array(ok, dtype=np.float64).reshape(-1, 6)
+    return x[np.isfinite(x).all(axis=1)]
 
 
 def _active(j: _Job) -> bool:
