@@ -251,6 +251,26 @@ class DatagramReceiver:
             self._queue.append((self.clock(), data))
 
 
+class FeedClock:
+    """A live feed's ASTERIX time of day (s after UTC midnight) on the scenario clock: the
+    first record is anchored at its datagram's arrival, later ones keep the feed's own
+    spacing, and a time of day more than 12 h below the last one has passed midnight."""
+
+    def __init__(self) -> None:
+        self._anchor: float | None = None  # scenario s − feed time
+        self._last_tod = -math.inf
+        self._day = 0.0
+
+    def __call__(self, tod: float, t_arrival: float) -> float:
+        """Scenario time of time of day ``tod`` in a datagram that arrived at ``t_arrival``."""
+        if tod < self._last_tod - 43200.0:
+            self._day += 86400.0
+        self._last_tod = tod
+        if self._anchor is None:
+            self._anchor = t_arrival - (tod + self._day)
+        return tod + self._day + self._anchor
+
+
 class Listening:
     """A feed that receives datagrams on a socket through its :class:`DatagramReceiver`
     (``_rx``): where it listens, what waits, start and close."""
@@ -303,9 +323,7 @@ class UdpFeed(Listening):
         sock = sock if sock is not None else open_udp(feed.udp)
         self._rx = DatagramReceiver(sock, clock, f"asterix-{sensor.id}", self.counters)
         self._pending: list[tuple[float, float, float, float]] = []  # t, range m, az, alt m
-        self._anchor: float | None = None  # scenario s − feed time of day
-        self._last_tod = -math.inf
-        self._day = 0.0
+        self._time = FeedClock()
 
     def ready(self, t: float) -> list[Scan]:
         """Scans complete by scenario time ``t``, in time order (delivered at ``t``)."""
@@ -330,14 +348,8 @@ class UdpFeed(Listening):
             tod, rho, theta = plots.tod_s[i], plots.rho_nm[i], plots.theta_deg[i]
             if not (math.isfinite(tod) and math.isfinite(rho) and math.isfinite(theta)):
                 continue
-            if tod < self._last_tod - 43200.0:
-                self._day += 86400.0
-            self._last_tod = tod
-            tod += self._day
-            if self._anchor is None:
-                self._anchor = t_arrival - tod
             alt = plots.fl[i] * 100.0 * ax.FT_M
-            self._pending.append((tod + self._anchor, rho * ax.NM_M, math.radians(theta),
+            self._pending.append((self._time(tod, t_arrival), rho * ax.NM_M, math.radians(theta),
                                   alt if math.isfinite(alt) else math.nan))  # fmt: skip
             self.counters["plots"] += 1
 
@@ -393,6 +405,7 @@ def udp_feeds(sc: Scenario, partner: str, clock: Callable[[], float]) -> list[Ud
 
 __all__ = [
     "DatagramReceiver",
+    "FeedClock",
     "FileReplay",
     "Listening",
     "RadarStatus",

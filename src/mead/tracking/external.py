@@ -29,7 +29,7 @@ from mead.errors import AsterixError, ConfigError
 from mead.scenario.schema import Scenario, TrackFeed
 from mead.sensors import asterix as ax
 from mead.sensors.asterix062 import Tracks062, decode062_blocks
-from mead.sensors.asterix_feed import DatagramReceiver, Listening, open_udp
+from mead.sensors.asterix_feed import DatagramReceiver, FeedClock, Listening, open_udp
 from mead.tracking.base import TrackReport
 
 NO_ALT_SIGMA_M = 5000.0
@@ -192,9 +192,7 @@ class UdpTrackFeed(SystemTracks, Listening):
         sock = sock if sock is not None else open_udp(feed.udp)
         self._rx = DatagramReceiver(sock, clock, f"cat062-{feed.id}",
                                     self.counters)  # fmt: skip
-        self._anchor: float | None = None  # scenario s − feed time of day
-        self._last_tod = -math.inf
-        self._day = 0.0
+        self._time = FeedClock()
 
     def report(self, t: float) -> TrackReport:
         for t_arrival, data in self._rx.drain():
@@ -212,12 +210,7 @@ class UdpTrackFeed(SystemTracks, Listening):
         for i, tod in enumerate(tracks.tod_s):
             if not math.isfinite(tod):
                 continue
-            if tod < self._last_tod - 43200.0:
-                self._day += 86400.0
-            self._last_tod = tod
-            if self._anchor is None:
-                self._anchor = t_arrival - (tod + self._day)
-            t[i] = tod + self._day + self._anchor
+            t[i] = self._time(tod, t_arrival)
         self.take(tracks, t)
 
 
