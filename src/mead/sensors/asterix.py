@@ -199,15 +199,21 @@ def _skip_x(data: bytes, p: int) -> int:
     return p + 1
 
 
-def _skip_compound(data: bytes, p: int, sizes: tuple[int, ...]) -> int:
-    """Past a compound item whose subfields have the given sizes (0: repetitive of 6)."""
+def compound_bits(data: bytes, p: int) -> tuple[list[int], int]:
+    """The presence bits of a compound item's subfields (its primary subfield at ``p``,
+    extended while the FX bit is set), and the byte after them."""
     bits: list[int] = []
     while True:
         b = data[p]
         p += 1
         bits.extend((b >> s) & 1 for s in range(7, 0, -1))
         if not b & 1:
-            break
+            return bits, p
+
+
+def _skip_compound(data: bytes, p: int, sizes: tuple[int, ...]) -> int:
+    """Past a compound item whose subfields have the given sizes (0: repetitive of 6)."""
+    bits, p = compound_bits(data, p)
     for i, on in enumerate(bits):
         if on:
             if i >= len(sizes):

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from mead.errors import AsterixError
-from mead.sensors.asterix import Block
+from mead.sensors.asterix import Block, compound_bits
 
 Edition = Literal["1.18", "0.17"]
 """The CAT062 editions MEAD reads."""
@@ -126,13 +126,7 @@ def _skip(d: bytes, p: int, kind: Kind) -> int:
 
 def _subfields(d: bytes, p: int, kinds: tuple[object, ...]) -> list[int]:
     """Start of each subfield of a compound item at ``p`` (−1: absent), then its end."""
-    present: list[int] = []
-    while True:
-        b = d[p]
-        p += 1
-        present.extend((b >> s) & 1 for s in range(7, 0, -1))
-        if not b & 1:
-            break
+    present, p = compound_bits(d, p)
     starts = [-1] * len(kinds)
     for i, on in enumerate(present):
         if on:
