@@ -76,8 +76,11 @@ class Clock:
         return self.t
 
 
-def coalition(endpoint: Callable[[str], Any], clock: Callable[[], float]) -> tuple:
-    """C0, A (helps no one) and B (defaults), wired by the one wiring point."""
+def coalition(
+    endpoint: Callable[[str], Any], clock: Callable[[], float], a_helps: bool = False
+) -> tuple:
+    """C0, A (helps no one, unless ``a_helps``) and B (defaults), wired by the one wiring
+    point."""
     ids = {n: Identity.generate(n, seed=n.encode().ljust(32, b"#")) for n in ("A", "B", "C0")}
     reg = KeyRegistry({n: i.verify_key for n, i in ids.items()})
     events: list[Any] = []
@@ -88,7 +91,7 @@ def coalition(endpoint: Callable[[str], Any], clock: Callable[[], float]) -> tup
     coord = build_coordinator(SC, identity=ids["C0"], endpoint=endpoint("C0"), opener=opener())
     coord.assess_s = 1.0
     pol = {
-        "A": decode_engagement_policy("partner: A\nhelp_others: false\n"),
+        "A": decode_engagement_policy(f"partner: A\nhelp_others: {str(a_helps).lower()}\n"),
         "B": decode_engagement_policy("partner: B\n"),
     }
     partners = {
@@ -361,12 +364,13 @@ def test_a_round_in_a_long_fly_out_stays_reported_and_holds_its_channel() -> Non
     """An air patrol's round may fly for many minutes: its engagement is reported as
     engaging, and holds its fire channel, until its outcome is known — not forgotten after
     the reporting period of finished engagements."""
-    from mead.engage.fire_control import REPORT_S
+    from mead.engage.fire_control import CONFIRM_S, REPORT_S
 
     events: list[Any] = []
     fc = _b_fire_control(events)
     fc.advise(T0, _advice_for_b(T0, 30.0))
-    rep = fc.step(T0 + 1.0, report=True)
+    fc.advise(T0 + CONFIRM_S, _advice_for_b(T0 + CONFIRM_S, 30.0 - CONFIRM_S))  # confirmed
+    rep = fc.step(T0 + CONFIRM_S + 1.0, report=True)
     assert rep is not None and [s.state for s in rep.statuses] == ["engaging"]
     late = T0 + 1.0 + 5 * REPORT_S  # the outcome is not known yet (no effector here)
     rep = fc.step(late, report=True)
@@ -374,6 +378,115 @@ def test_a_round_in_a_long_fly_out_stays_reported_and_holds_its_channel() -> Non
         ("7/B-SR/1", "engaging")
     ]
     assert fc.state[0].in_flight == 1
+
+
+def test_advice_is_launched_on_only_once_a_later_plan_confirms_it() -> None:
+    """New advice waits for a plan ``CONFIRM_S`` newer than its offer that still lists it:
+    the coordinator has heard partners' own engagements by then. Withdrawn before that, it
+    is never launched; confirmed, it is."""
+    from mead.engage.fire_control import CONFIRM_S
+
+    def advice(t: float, items: bool = True) -> Advice:
+        a = _advice_for_b(T0, 0.0)
+        return msgspec.structs.replace(a, t=t, items=a.items if items else ())
+
+    for confirmed in (False, True):
+        fc = _b_fire_control([])
+        fc.advise(T0, advice(T0))
+        for k in range(1, int(CONFIRM_S)):  # plans each second, none far enough on yet
+            fc.advise(T0 + k, advice(T0 + k))
+            fc.step(T0 + k + 0.5)
+        assert isinstance(fc.effector, NoEffector) and not fc.effector.shots
+        fc.advise(T0 + CONFIRM_S, advice(T0 + CONFIRM_S, items=confirmed))
+        rep = fc.step(T0 + CONFIRM_S + 0.5, report=True)
+        assert len(fc.effector.shots) == int(confirmed)
+        assert rep is not None
+        assert rep.statuses[0].state == ("engaging" if confirmed else "assigned")
+
+
+def test_an_own_engagement_reported_before_confirmation_withdraws_the_advice() -> None:
+    """The race of two deciders: the coordinator offers the drone to A's unit; at that
+    moment B, whose own defence had not yet heard of the offer, engages it on its own track
+    and reports it. The coordinator withdraws the offer at its next plan, before A may
+    launch: one unit fires at the drone, B's."""
+    from mead.engage.fire_control import CONFIRM_S
+    from mead.messages import Engagement, EngagementStatus
+
+    clock = Clock()
+    bus = InProcessBus(clock, [], np.random.default_rng(0))
+    coord, partners, ids, events = coalition(bus.connect, clock, a_helps=True)
+    fa = partners["A"].fire
+    assert fa is not None and coord.planner is not None
+    fly(coord, partners, ids, clock, partners["A"].endpoint, 2.0)  # the offer goes out
+    offered = [d for d in events if isinstance(d, Decision) and d.node == "A"]
+    assert offered and offered[0].accepted, offered
+    x = drone_track(clock.t).x
+    own = EngagementStatus(
+        advice_id="own:B-T000007", system_track=0, unit="B-SR", state="engaging",
+        t=clock.t, rounds_left=50, x=x, t_x=clock.t,
+    )  # fmt: skip
+    partners["B"].endpoint.publish(
+        f"engage.{coord.name}",
+        seal(partners["B"].identity, Engagement(source="B", t=clock.t, statuses=(own,)), clock.t),
+    )
+    fly(coord, partners, ids, clock, partners["A"].endpoint, 3 * CONFIRM_S)
+    assert isinstance(fa.effector, NoEffector) and not fa.effector.shots
+    assert coord.planner.counters["withdrawn_engaged_elsewhere"] >= 1
+
+
+def test_a_killed_object_s_coasting_tracks_are_engaged_by_no_one() -> None:
+    """B's own round kills the drone; its track coasts on and a second track of it appears:
+    B fires at neither, and the coordinator, told of the kill, advises no one on the
+    coasting system track — for ``KILLED_S``; a drone there after that is engaged again."""
+    from mead.engage.fire_control import KILLED_S, FireControl
+    from mead.engage.planner import Planner
+    from mead.engage.units import UnitTable
+    from mead.messages import Engagement, EngagementStatus, EngageState
+
+    class Kills(NoEffector):  # every round kills (the simulation draws this against truth)
+        def outcome(self, handle: int, now: float) -> bool | None:
+            return True
+
+    def own_tracks(t: float, names: list[str]) -> tuple:
+        (b,), _, x = _threat(t, 7)
+        bs = [dataclasses.replace(b, track_id=n) for n in names]
+        return bs, names, np.repeat(x, len(names), 0)
+
+    kills, events = Kills(), list[Any]()
+    fc = FireControl(
+        "B", UnitTable.of_scenario(SC, "B"), decode_engagement_policy("partner: B\n"), kills,
+        events.append,
+    )  # fmt: skip
+    fc.step(T0, *own_tracks(T0, ["B-T1"]), report=True)
+    assert len(kills.shots) == 1
+    t_hit = kills.shots[0].t_intercept
+    rep = fc.step(t_hit + 0.5, report=True)
+    assert rep is not None and rep.statuses[0].state == "intercepted"
+    for dt in (5.0, 30.0, KILLED_S - 5.0):  # the track coasts on; a second one appears
+        fc.step(t_hit + dt, *own_tracks(t_hit + dt, ["B-T1", "B-T2"]), report=True)
+    assert len(kills.shots) == 1
+    fc.step(t_hit + KILLED_S + 5.0, *own_tracks(t_hit + KILLED_S + 5.0, ["B-T3"]))
+    assert len(kills.shots) == 2  # another object on that path, later: engaged
+
+    planner = Planner(UnitTable.of_scenario(SC))
+    x = drone_track(T0).x
+
+    def status(state: EngageState, t: float) -> Engagement:
+        st = EngagementStatus(
+            advice_id="own:B-T1", system_track=0, unit="B-SR", state=state, t=t,
+            rounds_left=50, x=x, t_x=T0,
+        )  # fmt: skip
+        return Engagement(source="B", t=t, statuses=(st,))
+
+    planner.take("B", status("engaging", T0))
+    planner.take("B", status("intercepted", T0 + 1.0))
+    planner.take("B", status("intercepted", T0 + 6.0))  # repeated in later reports
+    assert len(planner.killed) == 1
+    for dt in (10.0, KILLED_S - 5.0):
+        adv = planner.plan(T0 + dt, *_threat(T0 + dt, 7))
+        assert not [it for a in adv.values() for it in a.items]
+    adv = planner.plan(T0 + KILLED_S + 5.0, *_threat(T0 + KILLED_S + 5.0, 7))
+    assert [it for a in adv.values() for it in a.items]
 
 
 def test_two_system_tracks_of_one_object_get_one_advice() -> None:

@@ -17,6 +17,13 @@ way, on which nothing was launched yet, it declines ("engaged on own tracks"): a
 beats a plan for later. It reports these engagements too, with the threat's state, so the
 coordinator offers that object to nobody else.
 
+Two deciders, the coordinator's plan and a partner's own defence, can pick one object
+within a message's latency of each other. So a first round on advice waits for the
+advice to be *confirmed*: listed again in a plan made at least ``CONFIRM_S`` after the
+plan that first offered it. By then the coordinator has heard any partner's own
+engagement of that object (reported at once) and withdrawn the advice; a partner's own
+defence fires at once, its own area being its own to defend.
+
 Firing solutions are the partner's own: at launch the window of the unit against the
 threat's predicted path (from the advice's fused state, or the partner's own track) is
 computed again from now, so a launch a cycle after the advice still aims right. Where the
@@ -55,6 +62,13 @@ first sample it can reach, so the spacing is the most it waits)."""
 EARLY_S = 60.0
 """A firing solution is tried this long before the advised window opens (the advice's
 window edges are as coarse as the coordinator's path samples), s."""
+CONFIRM_S = 10.0
+"""Advice is launched on only once a plan this much newer than its first offer still lists
+it (the coordinator heard every partner's own engagements in between), s."""
+KILLED_S = 90.0
+"""A killed object's tracks coast on until their trackers drop them (60 s without a plot,
+then the fused track's age limit): for this long after the kill no round goes at a track
+where the object would be now, s."""
 RETRY_S = 2.0
 """Period of the firing-solution tries of an engagement waiting for its window, s."""
 REPORT_S = 120.0
@@ -163,6 +177,8 @@ class _Job:
     listed: bool = True  # still in the coordinator's newest advice (own jobs: always)
     guided: float = -1.0  # t_state of the last guidance update
     next_try: float = -np.inf  # no firing solution before this, UTC s
+    t_offer: float = 0.0  # time of the plan that first offered it, UTC s
+    t_listed: float = 0.0  # time of the newest plan that lists it, UTC s
 
 
 class FireControl:
@@ -195,6 +211,8 @@ class FireControl:
         self.last_advice = -np.inf
         self.engaged = np.empty((0, 6))  # objects the newest advice says rounds fly at
         self.t_engaged = 0.0  # the time of validity of ``engaged``, UTC s
+        self.killed: list[tuple[np.ndarray, float, float]] = []  # (state, its time, kill time)
+        self.killed_tracks: set[str] = set()  # own tracks of objects own rounds killed
         self.counters: dict[str, int] = {}
 
     def _count(self, key: str) -> None:
@@ -215,6 +233,7 @@ class FireControl:
         for it in adv.items:
             job = self.jobs.get(it.advice_id)
             if job is not None:
+                job.t_listed = max(job.t_listed, adv.t)
                 if job.state in ("assigned", "engaging"):
                     job.item, job.t_state = it, adv.t
                 continue
@@ -227,7 +246,9 @@ class FireControl:
                 continue
             reason = self.policy.decide(it.threat_class, it.area, it.own_area, it.intercept)
             state: EngageState = "declined" if reason else "assigned"
-            self.jobs[it.advice_id] = _Job(it, u, state, now, reason, t_state=adv.t)
+            self.jobs[it.advice_id] = _Job(
+                it, u, state, now, reason, t_state=adv.t, t_offer=adv.t, t_listed=adv.t
+            )
             self.decided.add(it.advice_id)
             self._count(f"advice_{'declined' if reason else 'accepted'}")
             self.emit(
@@ -314,6 +335,9 @@ class FireControl:
             self.state[j.unit].in_flight -= 1
             if hit:
                 j.state, j.t = "intercepted", now
+                self.killed.append((np.asarray(j.item.x, dtype=np.float64), j.t_state, now))
+                if j.item.advice_id.startswith("own:"):
+                    self.killed_tracks.add(j.item.advice_id[4:])
             elif j.item.shots > j.fired:
                 j.state, j.t, j.handle = "assigned", now, None  # look, then shoot again
                 self._count("second_rounds")
@@ -326,6 +350,7 @@ class FireControl:
             j for j in self.jobs.values()
             if j.state == "assigned" and j.listed and now >= j.next_try
             and now >= (j.item.launch2 if j.fired else j.item.launch_open) - EARLY_S
+            and _confirmed(j)
         ]  # fmt: skip
         if not due:
             return
@@ -385,17 +410,29 @@ class FireControl:
     def _own(self, now: float, threats: Sequence[Threat], ids: Sequence[str], x: States) -> None:
         """Plan the partner's own units against threats to its own areas, on own tracks —
         always, advice or not (its own areas are its own to defend), but never against an
-        object an accepted advice of the coordinator already covers: a threat within
-        ``SAME_OBJECT_M`` of such an engagement's threat is left to it."""
+        object an accepted advice of the coordinator already covers, nor one its own
+        engagement of another track holds (two own tracks of one object): a threat within
+        :func:`~mead.engage.windows.same_object_m` of such an engagement's threat is left
+        to it. Nor at a track of an object its rounds killed (the track coasts on for a
+        while): not that track again, nor any where the object would be, for ``KILLED_S``."""
         rows = {t: i for i, t in enumerate(ids)}
         active = [j for j in self.jobs.values() if j.state in ("assigned", "engaging")]
         busy = {j.item.advice_id for j in active}
-        advised = [_position_now(j, now) for j in active if _covers(j, now)]
+        advised = [
+            _position_now(j, now)
+            for j in active
+            if _covers(j, now) or j.item.advice_id.startswith("own:")
+        ]
         e = self.engaged  # rounds of others (or the coalition's plan) already flying
         advised += [tuple(p) for p in (e[:, :3] + e[:, 3:] * (now - self.t_engaged)).tolist()]
+        self.killed = [k for k in self.killed if now - k[2] <= KILLED_S]
+        advised += [tuple((xk[:3] + xk[3:] * (now - tk)).tolist()) for xk, tk, _ in self.killed]
+        self.killed_tracks &= set(ids)
         best: dict[str, Threat] = {}
         for b in threats:
             if b.threat_class not in THREAT_KINDS or b.track_id not in rows:
+                continue
+            if b.track_id in self.killed_tracks:
                 continue
             if f"own:{b.track_id}" in busy or b.threat_class in self.policy.hold_classes:
                 continue
@@ -470,6 +507,15 @@ def _active(j: _Job) -> bool:
     minutes), or accepted and still wanted. Its status is reported, and it is kept, for as
     long as it is; a finished one for ``REPORT_S`` (kept four times that)."""
     return j.state == "engaging" or (j.state == "assigned" and j.listed)
+
+
+def _confirmed(j: _Job) -> bool:
+    """Whether engagement ``j`` may launch as far as deconfliction goes: its own (the
+    partner's own defence), a round of it fired already, or advice a plan ``CONFIRM_S``
+    newer than its first offer still lists."""
+    return (
+        j.item.advice_id.startswith("own:") or j.fired > 0 or (j.t_listed - j.t_offer >= CONFIRM_S)
+    )
 
 
 def _covers(j: _Job, now: float) -> bool:

@@ -18,6 +18,11 @@ its advice id and the units that declined move to the new number; an advised thr
 assessment misses for a moment keeps its pairing for ``HOLD_S``. A threat being engaged is not
 offered to anyone else, so two partners are never on one object unless the plan itself
 asked for a second round (shoot-look-shoot, by the same unit, after the first missed).
+The race between this plan and a partner's own defence, which decide apart, is closed on
+both sides: a partner launches on new advice only once a plan ``CONFIRM_S`` later still
+lists it (the partner's own engagement, reported at once, withdraws it first), and each
+advice lists the objects others' advice may launch on ``CONFIRM_S`` before it may, so a
+partner's own defence leaves them alone (:mod:`mead.engage.fire_control`).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import msgspec
 import numpy as np
 
 from mead.engage.assign import DEADLINE_S, assign
-from mead.engage.fire_control import EARLY_S
+from mead.engage.fire_control import CONFIRM_S, EARLY_S, KILLED_S
 from mead.engage.units import THREAT_KINDS, UnitTable
 from mead.engage.windows import (
     LOOK_S,
@@ -46,7 +51,8 @@ from mead.types import States
 
 OWN_STALE_S = 30.0
 """A partner's own engagement not reported again for this long is forgotten, s (partners
-report theirs at every release while they last)."""
+report theirs at every release while they last; a round in flight may outlast its track,
+so it is the report's age that counts, not its threat state's)."""
 HOLD_S = 15.0
 """An advised threat missing from the assessment (its track lost a moment, or judged no
 threat for a cycle) keeps its pairing, and its advice, this long, s."""
@@ -98,8 +104,11 @@ class Planner:
         self.done: set[int] = set()  # STNs reported intercepted
         self.counters: Counter[str] = Counter()
         self.offers: Counter[tuple[int, int]] = Counter()  # (STN, unit row) → offers made
-        # engagements partners started on their own tracks: (partner, id) → (state, its time)
-        self.own: dict[tuple[str, str], tuple[np.ndarray, float]] = {}
+        # engagements partners started on their own tracks:
+        # (partner, id) → (threat state, its time, time of the report)
+        self.own: dict[tuple[str, str], tuple[np.ndarray, float, float]] = {}
+        # objects partners' rounds killed, whose tracks may coast on: (state, its time, kill)
+        self.killed: list[tuple[np.ndarray, float, float]] = []
 
     def take(self, sender: str, msg: Engagement) -> None:
         """Book a partner's statuses; statuses about another partner's unit are ignored
@@ -116,9 +125,11 @@ class Planner:
             if s.advice_id.startswith("own:"):
                 key = (sender, s.advice_id)
                 if s.state in ("assigned", "engaging") and len(s.x) == 6:
-                    self.own[key] = (np.asarray(s.x, dtype=np.float64), s.t_x)
+                    self.own[key] = (np.asarray(s.x, dtype=np.float64), s.t_x, msg.t)
                 else:
-                    self.own.pop(key, None)
+                    was = self.own.pop(key, None)
+                    if s.state == "intercepted" and was is not None:
+                        self.killed.append((*was[:2], s.t))
                 continue
             stn = self._stn_of(s.advice_id, s.system_track)  # it may have been renumbered
             a = self.advised.get(stn)
@@ -131,7 +142,8 @@ class Planner:
                     del self.advised[stn]
             elif s.state == "intercepted":
                 self.done.add(stn)
-                if mine:
+                if mine and a is not None:
+                    self.killed.append((np.asarray(a.item.x, dtype=np.float64), a.t_x, s.t))
                     del self.advised[stn]
             elif s.state == "missed" and mine:
                 del self.advised[stn]  # offered again next cycle
@@ -248,15 +260,19 @@ class Planner:
 
     def _engaged(self, t: float, soon: bool = False) -> np.ndarray:
         """(K, 6) ECEF states at ``t`` of the objects already engaged, which this cycle's
-        STNs may not show as such: partners' own engagements, and rounds in flight (a fused
-        track can change number under an engagement), each flown on in a straight line.
-        With ``soon``, also the objects advice is about to launch on (window opening within
-        ``EARLY_S``): what a partner's own defence should leave to the coalition's plan."""
-        self.own = {k: v for k, v in self.own.items() if t - v[1] <= OWN_STALE_S}
-        states = list(self.own.values()) + [
+        STNs may not show as such: partners' own engagements, rounds in flight (a fused
+        track can change number under an engagement) and objects killed in the last
+        ``KILLED_S`` (their tracks coast on), each flown on in a straight line.
+        With ``soon``, also the objects advice is about to launch on: its window opens
+        within ``EARLY_S`` (when the partner may launch) and ``CONFIRM_S`` more, so a
+        partner's own defence hears of it a plan before and leaves it to the coalition's
+        plan."""
+        self.own = {k: v for k, v in self.own.items() if t - v[2] <= OWN_STALE_S}
+        self.killed = [k for k in self.killed if t - k[2] <= KILLED_S]
+        states = [(x, tx) for x, tx, _ in [*self.own.values(), *self.killed]] + [
             (np.asarray(a.item.x, dtype=np.float64), a.t_x)
             for a in self.advised.values()
-            if a.state == "engaging" or (soon and a.item.launch_open - EARLY_S <= t)
+            if a.state == "engaging" or (soon and a.item.launch_open - EARLY_S - CONFIRM_S <= t)
         ]
         out = np.array([np.r_[x[:3] + x[3:] * (t - tx), x[3:]] for x, tx in states])
         return out.reshape(-1, 6)
