@@ -212,6 +212,10 @@ class Advice(msgspec.Struct, frozen=True, kw_only=True, tag="advice"):
     # (by whom is not said): the fused ECEF state [m, m/s] of each, at ``t``, so a partner
     # defending its own areas on its own tracks leaves them alone
     engaged: tuple[tuple[float, ...], ...] = ()
+    # the recipient's own released tracks that the coordinator fused into those objects
+    # (its own ids back, nothing of anyone else's): left alone by its own defence exactly,
+    # however far its estimate lies from the fused one
+    engaged_tracks: tuple[str, ...] = ()
 
 
 class EngagementStatus(msgspec.Struct, frozen=True, kw_only=True):

@@ -434,6 +434,63 @@ def test_an_own_engagement_reported_before_confirmation_withdraws_the_advice() -
     assert coord.planner.counters["withdrawn_engaged_elsewhere"] >= 1
 
 
+def test_who_engages_what_is_known_by_track_not_only_by_position() -> None:
+    """B releases its own track of the drone (B-T7), which the coordinator fuses with A's,
+    and engages it on its own with an estimate 5 km off (beyond the same-object distance):
+    the coordinator still knows the object is taken — B-T7 is in that system track — and
+    advises no one on it. Once A's round flies at the drone instead, the advice to B names
+    B's own track B-T7 as engaged, so B's own defence leaves exactly that track alone."""
+    from mead.messages import Engagement, EngagementStatus
+
+    clock = Clock()
+    bus = InProcessBus(clock, [], np.random.default_rng(0))
+    coord, partners, ids, events = coalition(bus.connect, clock, a_helps=True)
+    planner = coord.planner
+    assert planner is not None and planner.tracks is coord.fuser
+    b_ep = partners["B"].endpoint
+
+    def b_releases() -> None:
+        if clock.t % 1.0 == 0.0:
+            tr = msgspec.structs.replace(drone_track(clock.t), track_id="B-T7")
+            batch = TrackBatch(source="", t=clock.t, tracks=(tr,))
+            b_ep.publish("tracks.C0", seal(ids["B"], batch, clock.t))
+
+    x = np.asarray(drone_track(T0).x)
+    x[:3] += 5_000.0 * x[3:] / np.linalg.norm(x[3:])  # 5 km ahead of where it is
+    own = EngagementStatus(
+        advice_id="own:B-T7", system_track=0, unit="B-SR", state="engaging", t=T0,
+        rounds_left=50, x=tuple(x.tolist()), t_x=T0,
+    )  # fmt: skip
+    b_ep.publish(
+        f"engage.{coord.name}",
+        seal(ids["B"], Engagement(source="B", t=T0, statuses=(own,)), T0),
+    )
+    fly(coord, partners, ids, clock, partners["A"].endpoint, 10.0, b_releases)
+    assert (
+        coord.fuser.stns_of("B", ["B-T7"]).tolist() == coord.fuser.stns_of("A", ["A-T1"]).tolist()
+    )
+    assert not [d for d in events if isinstance(d, Decision)]  # offered to no one
+    assert planner.counters["left_to_others"] > 0
+
+    planner.own.clear()  # B's engagement is over; A is advised and its round flies
+    adv = planner.plan(clock.t, *_threat_of(coord, clock.t))
+    (item,) = [it for a in adv.values() for it in a.items]
+    assert item.unit == "A-SR"
+    st = EngagementStatus(
+        advice_id=item.advice_id, system_track=item.system_track, unit="A-SR",
+        state="engaging", t=clock.t, rounds_left=50,
+    )  # fmt: skip
+    planner.take("A", Engagement(source="A", t=clock.t, statuses=(st,)))
+    adv = planner.plan(clock.t + 1.0, *_threat_of(coord, clock.t + 1.0))
+    assert adv["B"].engaged_tracks == ("B-T7",) and adv["A"].engaged_tracks == ("A-T1",)
+
+
+def _threat_of(coord: CoordinatorNode, t: float) -> tuple:
+    """The drone as ``_threat`` puts it, under the system track the coordinator holds."""
+    (stn,) = coord.fuser.picture(t).stn.tolist()
+    return _threat(t, int(stn))
+
+
 def test_a_killed_object_s_coasting_tracks_are_engaged_by_no_one() -> None:
     """B's own round kills the drone; its track coasts on and a second track of it appears:
     B fires at neither, and the coordinator, told of the kill, advises no one on the

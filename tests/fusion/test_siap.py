@@ -54,6 +54,23 @@ def test_two_partners_one_object_fuse_into_one_stable_stn() -> None:
     assert fig.get("stn_changes", 0) == 0 and fig["stn_created"] == 1
 
 
+def test_the_fuser_says_which_system_track_a_partner_s_track_is_in_and_back() -> None:
+    """What the engagement planner asks: the STN each of a source's tracks is fused into
+    (0: unknown), and a source's own track ids fused into given STNs."""
+    rng = np.random.default_rng(1)
+    x0 = _one_object()
+    P = random_cov(1, rng, 150.0, 8.0)
+    st = SystemTracker()
+    for k in range(5):
+        st.ingest(report("A", x0, P, 2.0 * k, rng))
+        st.ingest(report("B", x0, P, 2.0 * k + 0.5, rng, prefix="U"))
+        pic = st.picture(2.0 * k + 1.0)
+    (stn,) = pic.stn.tolist()
+    assert st.stns_of("A", ["T0", "T9"]).tolist() == [stn, 0]
+    assert st.stns_of("C", ["T0"]).tolist() == [0]  # no such source
+    assert st.source_tracks("B", {stn}) == ["U0"] and st.source_tracks("A", {stn + 1}) == []
+
+
 def test_two_objects_50_km_apart_stay_two_system_tracks() -> None:
     rng = np.random.default_rng(1)
     lat = np.array([LAT0, LAT0 + 50_000 / 111_000])

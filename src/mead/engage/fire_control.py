@@ -11,8 +11,10 @@ reloads launchers and reports every status back (:class:`~mead.messages.Engageme
 A partner that defends its own areas also plans on its own every cycle, advice or not: the
 same windows and assignment over the threats its own assessment found against its own
 areas, with its own units — except against an object a round already flies at or advice is
-about to launch on (its own advice, or what the coordinator's advice lists as ``engaged``;
-within :func:`~mead.engage.windows.same_object_m`). Advice about an object it engages that
+about to launch on (its own advice, or what the coordinator's advice lists as ``engaged``,
+within :func:`~mead.engage.windows.same_object_m`; and, exactly, its own tracks the advice
+lists as ``engaged_tracks``, those the coordinator fused into such objects), or that its
+rounds killed (its tracks coast on for a while). Advice about an object it engages that
 way, on which nothing was launched yet, it declines ("engaged on own tracks"): a round now
 beats a plan for later. It reports these engagements too, with the threat's state, so the
 coordinator offers that object to nobody else.
@@ -69,6 +71,9 @@ KILLED_S = 90.0
 """A killed object's tracks coast on until their trackers drop them (60 s without a plot,
 then the fused track's age limit): for this long after the kill no round goes at a track
 where the object would be now, s."""
+ENGAGED_S = 30.0
+"""What the newest advice lists as engaged is left alone for at most this long after it (a
+coordinator gone silent no longer holds anything off), s."""
 RETRY_S = 2.0
 """Period of the firing-solution tries of an engagement waiting for its window, s."""
 REPORT_S = 120.0
@@ -210,6 +215,7 @@ class FireControl:
         self.decided: set[str] = set()  # advice ids decided once (a decision is not redone)
         self.last_advice = -np.inf
         self.engaged = np.empty((0, 6))  # objects the newest advice says rounds fly at
+        self.engaged_tracks: set[str] = set()  # own tracks the advice says are of those
         self.t_engaged = 0.0  # the time of validity of ``engaged``, UTC s
         self.killed: list[tuple[np.ndarray, float, float]] = []  # (state, its time, kill time)
         self.killed_tracks: set[str] = set()  # own tracks of objects own rounds killed
@@ -224,6 +230,7 @@ class FireControl:
         lists are not launched."""
         self.last_advice = now
         self.engaged, self.t_engaged = _states(adv.engaged), adv.t
+        self.engaged_tracks = {str(t) for t in adv.engaged_tracks}
         if len(self.engaged) < len(adv.engaged):
             self._count("advice_bad_engaged")  # rows not a finite 6-vector are dropped
         listed = {it.advice_id for it in adv.items}
@@ -423,7 +430,9 @@ class FireControl:
             for j in active
             if _covers(j, now) or j.item.advice_id.startswith("own:")
         ]
-        e = self.engaged  # rounds of others (or the coalition's plan) already flying
+        e, taken = self.engaged, self.engaged_tracks  # others' rounds (or advice) at them
+        if now - self.last_advice > ENGAGED_S:
+            e, taken = e[:0], set()
         advised += [tuple(p) for p in (e[:, :3] + e[:, 3:] * (now - self.t_engaged)).tolist()]
         self.killed = [k for k in self.killed if now - k[2] <= KILLED_S]
         advised += [tuple((xk[:3] + xk[3:] * (now - tk)).tolist()) for xk, tk, _ in self.killed]
@@ -433,6 +442,9 @@ class FireControl:
             if b.threat_class not in THREAT_KINDS or b.track_id not in rows:
                 continue
             if b.track_id in self.killed_tracks:
+                continue
+            if b.track_id in taken:
+                self._count("own_left_to_advice")
                 continue
             if f"own:{b.track_id}" in busy or b.threat_class in self.policy.hold_classes:
                 continue

@@ -28,8 +28,9 @@ partner's own defence leaves them alone (:mod:`mead.engage.fire_control`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import msgspec
 import numpy as np
@@ -47,7 +48,7 @@ from mead.engage.windows import (
 )
 from mead.messages import Advice, AdviceItem, Engagement, TrackClass
 from mead.threat.base import Threat
-from mead.types import States
+from mead.types import Index, States
 
 OWN_STALE_S = 30.0
 """A partner's own engagement not reported again for this long is forgotten, s (partners
@@ -56,6 +57,16 @@ so it is the report's age that counts, not its threat state's)."""
 HOLD_S = 15.0
 """An advised threat missing from the assessment (its track lost a moment, or judged no
 threat for a cycle) keeps its pairing, and its advice, this long, s."""
+
+
+class FusedTracks(Protocol):
+    """Which partner tracks the coordinator fused into which system track (its fuser,
+    :class:`~mead.fusion.siap.SystemTracker`): who engages what is then known exactly,
+    not only by where two estimates of it lie."""
+
+    def stns_of(self, source: str, track_ids: Sequence[str]) -> Index: ...
+
+    def source_tracks(self, source: str, stns: Collection[int]) -> list[str]: ...
 
 
 @dataclass
@@ -78,6 +89,9 @@ class Planner:
     deadline_s : time the exact assignment may take per cycle, s.
     method : "milp" (greedy fallback at the deadline) or "greedy".
     samples : samples per predicted path.
+    tracks : the coordinator's fuser, to know which system track a partner's own
+        engagement is on (its track as released) and to name back to each partner its own
+        tracks of objects engaged (None: by position alone).
     """
 
     def __init__(
@@ -88,8 +102,9 @@ class Planner:
         deadline_s: float = DEADLINE_S,
         method: str = "milp",
         samples: int = 48,
+        tracks: FusedTracks | None = None,
     ) -> None:
-        self.units = units
+        self.units, self.tracks = units, tracks
         self.look_s, self.deadline_s, self.method, self.samples = (
             look_s,
             deadline_s,
@@ -107,8 +122,9 @@ class Planner:
         # engagements partners started on their own tracks:
         # (partner, id) → (threat state, its time, time of the report)
         self.own: dict[tuple[str, str], tuple[np.ndarray, float, float]] = {}
-        # objects partners' rounds killed, whose tracks may coast on: (state, its time, kill)
-        self.killed: list[tuple[np.ndarray, float, float]] = []
+        # objects partners' rounds killed, whose tracks may coast on:
+        # (state, its time, kill time, its system track or 0)
+        self.killed: list[tuple[np.ndarray, float, float, int]] = []
 
     def take(self, sender: str, msg: Engagement) -> None:
         """Book a partner's statuses; statuses about another partner's unit are ignored
@@ -129,7 +145,9 @@ class Planner:
                 else:
                     was = self.own.pop(key, None)
                     if s.state == "intercepted" and was is not None:
-                        self.killed.append((*was[:2], s.t))
+                        stn = min(self._own_stns([key]), default=0)
+                        self.killed.append((*was[:2], s.t, stn))
+                        self.done |= {stn} - {0}
                 continue
             stn = self._stn_of(s.advice_id, s.system_track)  # it may have been renumbered
             a = self.advised.get(stn)
@@ -143,7 +161,7 @@ class Planner:
             elif s.state == "intercepted":
                 self.done.add(stn)
                 if mine and a is not None:
-                    self.killed.append((np.asarray(a.item.x, dtype=np.float64), a.t_x, s.t))
+                    self.killed.append((np.asarray(a.item.x, dtype=np.float64), a.t_x, s.t, stn))
                     del self.advised[stn]
             elif s.state == "missed" and mine:
                 del self.advised[stn]  # offered again next cycle
@@ -168,12 +186,15 @@ class Planner:
         best = [b for b in best if b.track_id in rows and b.system_track not in self.done]
         self._renumber(t, best, rows, x)
         taken = self._engaged(t)
-        if len(taken) and best:  # engaged already: by a partner on its own, or in flight
-            xb = np.stack([x[rows[b.track_id]] for b in best])
-            d = np.linalg.norm(xb[:, None, :3] - taken[None, :, :3], axis=2)  # (B, K)
-            mine = np.array([self._in_flight(b.system_track) for b in best])
-            d[mine] = np.inf  # a system track's own round in flight is not another's
-            hit = d.min(axis=1) < same_object_m(xb)
+        own = self._own_stns(self.own)  # system tracks partners engage on their own tracks
+        if (len(taken) or own) and best:  # engaged already: by a partner, or in flight
+            hit = np.isin([b.system_track for b in best], list(own))
+            if len(taken):
+                xb = np.stack([x[rows[b.track_id]] for b in best])
+                d = np.linalg.norm(xb[:, None, :3] - taken[None, :, :3], axis=2)  # (B, K)
+                mine = np.array([self._in_flight(b.system_track) for b in best])
+                d[mine] = np.inf  # a system track's own round in flight is not another's
+                hit |= d.min(axis=1) < same_object_m(xb)
             for b in np.asarray(best, dtype=object)[hit]:
                 if b.system_track in self.advised:  # advised, nothing launched: withdrawn
                     del self.advised[b.system_track]
@@ -200,9 +221,32 @@ class Planner:
             out[self.units.owners[self.advised[stn].unit]].append(items[stn])
         self.counters["plans"] += 1
         flying = tuple(tuple(r) for r in self._engaged(t, soon=True).tolist())
+        stns = self._engaged_stns(t) | own
         return {
-            o: Advice(recipient=o, t=t, items=tuple(v), engaged=flying) for o, v in out.items()
-        }
+            o: Advice(
+                recipient=o, t=t, items=tuple(v), engaged=flying,
+                engaged_tracks=tuple(self.tracks.source_tracks(o, stns)) if self.tracks else (),
+            )
+            for o, v in out.items()
+        }  # fmt: skip
+
+    def _own_stns(self, keys: Collection[tuple[str, str]]) -> set[int]:
+        """The system tracks the partners' own engagements ``keys`` ((partner, "own:<its
+        track>")) are on: where the fuser put those tracks (none without one)."""
+        if self.tracks is None:
+            return set()
+        by: dict[str, list[str]] = {}
+        for p, aid in keys:
+            by.setdefault(p, []).append(aid.removeprefix("own:"))
+        return {int(s) for p, tids in by.items() for s in self.tracks.stns_of(p, tids) if s}
+
+    def _engaged_stns(self, t: float) -> set[int]:
+        """System tracks a round flies at or advice is about to launch on (as ``_engaged``
+        with ``soon``), and those of objects killed in the last ``KILLED_S``."""
+        return {
+            k for k, a in self.advised.items()
+            if a.state == "engaging" or a.item.launch_open - EARLY_S - CONFIRM_S <= t
+        } | {k[3] for k in self.killed if k[3]}  # fmt: skip
 
     def _renumber(self, t: float, best: list[Threat], rows: dict[str, int], x: States) -> None:
         """Move each pairing whose system track is not assessed this cycle to the unadvised
@@ -269,7 +313,9 @@ class Planner:
         plan."""
         self.own = {k: v for k, v in self.own.items() if t - v[2] <= OWN_STALE_S}
         self.killed = [k for k in self.killed if t - k[2] <= KILLED_S]
-        states = [(x, tx) for x, tx, _ in [*self.own.values(), *self.killed]] + [
+        states: list[tuple[np.ndarray, float]] = [(x, tx) for x, tx, _ in self.own.values()]
+        states += [(x, tx) for x, tx, _, _ in self.killed]
+        states += [
             (np.asarray(a.item.x, dtype=np.float64), a.t_x)
             for a in self.advised.values()
             if a.state == "engaging" or (soon and a.item.launch_open - EARLY_S - CONFIRM_S <= t)

@@ -34,6 +34,7 @@ are the predicted source track itself. The class is the most threatening reporte
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
@@ -379,6 +380,24 @@ class SystemTracker:
         tab = self._tab
         xs, _ = self._predict(np.arange(len(tab)), t)
         return held_by(x, xs, tab.src, len(self._names), gate_m, vel_gate_mps)
+
+    def stns_of(self, source: str, track_ids: Sequence[str]) -> Index:
+        """(M,) the system track each of ``source``'s tracks ``track_ids`` is fused into
+        now (0: not released to the coordinator, or not fused)."""
+        code = self._codes.get(source)
+        if code is None or not len(track_ids):
+            return np.zeros(len(track_ids), np.int64)
+        rows = self._tab.lookup(code, list(track_ids))
+        return np.where(rows >= 0, self._tab.stn[np.maximum(rows, 0)], 0)
+
+    def source_tracks(self, source: str, stns: Collection[int]) -> list[str]:
+        """``source``'s own track ids fused now into any of the system tracks ``stns``."""
+        code = self._codes.get(source)
+        if code is None or not stns:
+            return []
+        tab = self._tab
+        rows = np.flatnonzero((tab.src == code) & np.isin(tab.stn, list(stns)))
+        return [str(tab.keys[r][1]) for r in rows.tolist()]
 
     @property
     def sources(self) -> list[str]:

@@ -224,15 +224,16 @@ def build_coordinator(
     a partner's sensors but the receivers' reach."""
     areas = list(sc.defended_areas)
     units = UnitTable.of_scenario(sc)
+    fuser = SystemTracker(bias_window=BIAS_WINDOW)
     return CoordinatorNode(
         identity=identity,
         endpoint=endpoint,
         opener=opener,
         assessor=Assessor.for_areas(sc.coordinator.name, areas),
         assess_s=sc.coordinator.assess_s,
-        fuser=SystemTracker(bias_window=BIAS_WINDOW),
+        fuser=fuser,
         adsb=None if adsb is None else to_wire(adsb, sc.start_epoch_s()),
-        planner=Planner(units) if len(units) else None,
+        planner=Planner(units, tracks=fuser) if len(units) else None,
         coverage=DeclaredCoverage.of_scenario(sc),
         bias_s=BIAS_S,
         min_shared=BIAS_MIN_PAIRINGS,
