@@ -403,6 +403,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from mead.runtime.simulation import MODES, prepare
     from mead.runtime.wiring import policies
     from mead.scenario import load_scenario
+    from mead.server.overlays import coverage_layers
     from mead.server.replay import recording, write_replay
 
     t0 = time.perf_counter()
@@ -421,7 +422,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             results[m].observed, recorded[m] = results[m].observed
     summary = summarize(world, results, time.perf_counter() - t0)
     files = write_report(args.out, world, results, summary)
-    files += [write_replay(args.out, sc, m, recorded[m], results[m].events) for m in recorded]
+    layers = coverage_layers(sc, args.scenario) if recorded else {}
+    files += [
+        write_replay(args.out, sc, m, recorded[m], results[m].events, layers) for m in recorded
+    ]
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

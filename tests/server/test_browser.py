@@ -202,6 +202,54 @@ def test_replay_slider_moves_the_picture(recorded: Path, page: Any) -> None:
         server.stop()
 
 
+def test_coverage_layers_show_what_is_seen_and_the_gaps(recorded: Path, page: Any) -> None:
+    """The coordinator's map, at 50 m above ground, shows the alliance's coverage and the
+    gaps nobody sees (drawn red); a partner's map shows its own radars' coverage and no
+    gaps and nothing of the others'. The range rings come back with "radar range rings"."""
+    replay = Replay(recorded)
+    server = WebServer(replay_app(replay)).start()
+    try:
+        page.goto(server.url)
+        page.wait_for_function(
+            "() => window.__mead && window.__mead.ready", timeout=30_000, polling=200
+        )
+        page.select_option("#which", "alliance/C0")
+        page.wait_for_function("() => window.__mead.node === 'C0'", timeout=10_000, polling=200)
+        options = page.eval_on_selector_all("#covlayer option", "os => os.map(o => o.value)")
+        assert options[0] == "" and "50m" in options and "10km" in options, options
+
+        def drawn(layer: str) -> dict[str, int]:
+            page.select_option("#covlayer", layer)
+            page.wait_for_function(
+                "l => window.__mead.coverageLayer === l", arg=layer, timeout=10_000
+            )
+            time.sleep(0.5)  # a frame or two to draw
+            got: dict[str, int] = page.evaluate(
+                "() => Object.fromEntries(['cov-seen', 'cov-gaps', 'coverage'].map(id => "
+                "[id, window.__mead.map.queryRenderedFeatures({layers: [id]}).length]))"
+            )
+            return got
+
+        c0 = drawn("50m")
+        assert c0["cov-seen"] > 0 and c0["cov-gaps"] > 0 and c0["coverage"] == 0, c0
+        assert "gaps" in page.inner_text("#covarea")
+        screenshot(page, "coverage-C0-50m")
+        page.select_option("#which", "alliance/P2")
+        page.wait_for_function("() => window.__mead.node === 'P2'", timeout=10_000, polling=200)
+        kinds = page.evaluate(
+            "() => [...new Set(window.__mead.info.coverage_layers.features"
+            ".map(f => f.properties.kind))]"
+        )
+        assert kinds == ["partner"], kinds
+        p2 = drawn("1km")
+        assert p2["cov-seen"] > 0 and p2["cov-gaps"] == 0, p2
+        screenshot(page, "coverage-P2-1km")
+        assert drawn("")["coverage"] > 0  # back to the rings
+        assert not page.mead_errors
+    finally:
+        server.stop()
+
+
 def test_replay_rejects_bad_commands_and_keeps_serving(recorded: Path, page: Any) -> None:
     server = WebServer(replay_app(Replay(recorded))).start()
     try:

@@ -48,7 +48,7 @@ from mead.engage.windows import (
 )
 from mead.messages import Advice, AdviceItem, Engagement, TrackClass
 from mead.threat.base import Threat
-from mead.types import Index, States
+from mead.types import Covs, Index, States
 
 OWN_STALE_S = 30.0
 """A partner's own engagement not reported again for this long is forgotten, s (partners
@@ -176,11 +176,17 @@ class Planner:
         return stn
 
     def plan(
-        self, t: float, threats: Sequence[Threat], ids: Sequence[str], x: States
+        self,
+        t: float,
+        threats: Sequence[Threat],
+        ids: Sequence[str],
+        x: States,
+        P: Covs | None = None,
     ) -> dict[str, Advice]:
         """The advice of cycle ``t`` (UTC s) for each owner of units: re-plans what is
-        advised, offers the rest. ``threats`` as assessed; ``ids`` (N,) and ``x`` (N, 6)
-        the system tracks they refer to."""
+        advised, offers the rest. ``threats`` as assessed; ``ids`` (N,), ``x`` (N, 6) and
+        their covariances ``P`` (N, 6, 6; None: not known) the system tracks they refer to
+        (the covariance widens the same-object distance of poorly held tracks)."""
         best = _worst_first(threats)
         rows = {tid: i for i, tid in enumerate(ids)}
         best = [b for b in best if b.track_id in rows and b.system_track not in self.done]
@@ -190,18 +196,17 @@ class Planner:
         if (len(taken) or own) and best:  # engaged already: by a partner, or in flight
             hit = np.isin([b.system_track for b in best], list(own))
             if len(taken):
-                xb = np.stack([x[rows[b.track_id]] for b in best])
-                d = np.linalg.norm(xb[:, None, :3] - taken[None, :, :3], axis=2)  # (B, K)
-                mine = np.array([self._in_flight(b.system_track) for b in best])
-                d[mine] = np.inf  # a system track's own round in flight is not another's
-                hit |= d.min(axis=1) < same_object_m(xb)
+                r = [rows[b.track_id] for b in best]
+                d = np.linalg.norm(x[r, None, :3] - taken[None, :, :3], axis=2)  # (B, K)
+                hit |= d.min(axis=1) < same_object_m(x[r], None if P is None else P[r])
+            hit &= ~np.array([self._in_flight(b.system_track) for b in best])  # its own round
             for b in np.asarray(best, dtype=object)[hit]:
                 if b.system_track in self.advised:  # advised, nothing launched: withdrawn
                     del self.advised[b.system_track]
                     self.counters["withdrawn_engaged_elsewhere"] += 1
             self.counters["left_to_others"] += int(np.count_nonzero(hit))
             best = [b for b, h in zip(best, hit, strict=True) if not h]
-        best = self._one_per_object(best, rows, x)
+        best = self._one_per_object(best, rows, x, P)
         gone = set(self.advised) - {b.system_track for b in best}
         for stn in gone:  # track lost or no longer a threat: withdraw unless in flight
             a = self.advised[stn]
@@ -273,7 +278,9 @@ class Planner:
             cls[n] = ""  # taken: one object, one pairing
             self.counters["renumbered"] += 1
 
-    def _one_per_object(self, best: list[Threat], rows: dict[str, int], x: States) -> list[Threat]:
+    def _one_per_object(
+        self, best: list[Threat], rows: dict[str, int], x: States, P: Covs | None
+    ) -> list[Threat]:
         """One system track per object: a track within
         :func:`~mead.engage.windows.same_object_m` of one kept before it (advised first,
         then by value) is a duplicate of that object in the fused picture, never advised
@@ -287,8 +294,9 @@ class Planner:
                 -best[n].value * best[n].p_area,
             ),
         )
-        xs = np.stack([x[rows[b.track_id]] for b in best])
-        gate = same_object_m(xs)
+        r = [rows[b.track_id] for b in best]
+        xs = x[r]
+        gate = same_object_m(xs, None if P is None else P[r])
         kept: list[int] = []
         for n in order:
             if kept and np.linalg.norm(xs[kept, :3] - xs[n, :3], axis=1).min() < gate[n]:

@@ -28,7 +28,7 @@ from mead.engage.units import UnitTable
 from mead.flight import height_m, hermite, rk4_step
 from mead.threat.impact import DEFAULT_BETA_KG_M2, _step
 from mead.threat.local import local
-from mead.types import Array, Positions, States
+from mead.types import Array, Covs, Positions, States
 
 LOOK_S = 5.0
 """Kill assessment after an intercept before a second round may be launched, s."""
@@ -50,12 +50,21 @@ speed (2.1 km for a drone, 7 km for a missile at 2.5 km/s: tracks of one missile
 partners differ by kilometres) are taken for one object when engagements are deconflicted:
 a partner's own engagement against the coordinator's advice, and at the coordinator a
 partner's own engagement or a round in flight against a system track."""
+SAME_OBJECT_SIGMA = 2.0
+SAME_OBJECT_SIGMA_MAX_M = 5_000.0
+"""Where the estimate's covariance is known (the coordinator's system tracks), the distance
+grows by ``SAME_OBJECT_SIGMA`` × √(trace of its position covariance), at most
+``SAME_OBJECT_SIGMA_MAX_M``: two system tracks of one poorly held drone lie kilometres apart."""
 
 
-def same_object_m(x: States) -> Array:
+def same_object_m(x: States, P: Covs | None = None) -> Array:
     """(N,) the distance within which another estimate is the same object as each of N
-    threat states (N, 6)."""
-    return SAME_OBJECT_M + SAME_OBJECT_S * np.linalg.norm(x[:, 3:], axis=1)
+    threat states (N, 6), with covariances ``P`` (N, 6, 6) if known."""
+    d = SAME_OBJECT_M + SAME_OBJECT_S * np.linalg.norm(x[:, 3:], axis=1)
+    if P is None:
+        return d
+    spread = np.sqrt(np.maximum(np.trace(P[:, :3, :3], axis1=1, axis2=2), 0.0))
+    return d + np.minimum(SAME_OBJECT_SIGMA * np.nan_to_num(spread), SAME_OBJECT_SIGMA_MAX_M)
 
 
 def predict_paths(

@@ -317,7 +317,7 @@ def run_node(
     if web is not None:
         from mead.server.nodemap import NodeMap
 
-        nodemap = NodeMap(sc, cfg.name, emit, cfg.speed, web).start()
+        nodemap = NodeMap(sc, cfg.name, emit, cfg.speed, web, base / cfg.scenario).start()
         emit = nodemap.tee(emit)
         print(f"map of {cfg.name}: {nodemap.server.url}", file=sys.stderr, flush=True)
     show = nodemap.show if nodemap is not None else _no_show

@@ -582,7 +582,7 @@ class CoordinatorNode:
             self.counters[f"alerts_{alert.state}"] += 1
             self.emit(AlertSent(node=self.name, **_fields(alert)))
         if self.planner is not None and ids:
-            for owner, advice in self.planner.plan(now, a.threats, ids, pic.x).items():
+            for owner, advice in self.planner.plan(now, a.threats, ids, pic.x, pic.P).items():
                 self.endpoint.publish(f"advice.{owner}", self._seal(advice, now))
                 self.counters["advice_items"] += len(advice.items)
         classes: list[str] = list(a.classes)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from mead.events import Emit
 from mead.runtime.node import Held
 from mead.scenario.schema import Scenario
 from mead.server.app import TOKEN_ENV, live_app
-from mead.server.overlays import map_info
+from mead.server.overlays import coverage_layers, map_info
 from mead.server.serve import WebServer
 from mead.server.view import NodeView
 
@@ -36,8 +37,17 @@ class WebOptions:
 class NodeMap:
     """The map of node ``node`` of ``sc``: a :class:`NodeView` and its :class:`WebServer`."""
 
-    def __init__(self, sc: Scenario, node: str, emit: Emit, rate: float, web: WebOptions):
-        self.view = NodeView(map_info(sc, node), emit=emit, rate=rate)
+    def __init__(
+        self,
+        sc: Scenario,
+        node: str,
+        emit: Emit,
+        rate: float,
+        web: WebOptions,
+        scenario_path: Path | None = None,
+    ):
+        info = map_info(sc, node, coverage_layers(sc, scenario_path))
+        self.view = NodeView(info, emit=emit, rate=rate)
         self.server = WebServer(live_app(self.view, web.token), web.host, web.port, web.token)
 
     def start(self) -> NodeMap:

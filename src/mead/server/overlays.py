@@ -4,18 +4,30 @@ as GeoJSON, from the node's own part of the scenario.
 Sovereignty starts here: a partner's map gets only the areas it owns and only its own radars
 (a partner does not know the others'); the coordinator's map gets every defended area and no
 radar (sensor sites are never released to it by default).
+
+Besides the range rings, each map can show real coverage per altitude layer
+(:func:`coverage_layers`, the computation of ``mead coverage`` on a coarser grid): a partner
+its own radars' coverage, the coordinator the alliance's (the union of what partners
+declare, no radar named) and its gaps inside the watched region.
 """
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mead.errors import MeadError
 from mead.geo import destination
 from mead.scenario.schema import DefendedArea, Scenario, Sensor
 
 CIRCLE_VERTICES = 96
+MAP_CELL_KM = 10.0
+"""Grid cell of the coverage layers on the map, km (``mead coverage`` defaults to 5 km)."""
+
+log = logging.getLogger(__name__)
 
 
 def circle_ring(lat_deg: float, lon_deg: float, radius_m: float) -> list[list[float]]:
@@ -54,8 +66,37 @@ def _area_feature(a: DefendedArea) -> dict[str, Any]:
     }
 
 
-def map_info(sc: Scenario, node: str) -> dict[str, Any]:
-    """The static part of ``node``'s map: its role, areas, own radar coverage and a view."""
+def coverage_layers(sc: Scenario, scenario_path: Path | None = None) -> dict[str, list[Any]]:
+    """Node → the GeoJSON features of its coverage layers, for a drone's RCS on the
+    scenario's terrain (smooth earth without a DEM): each partner's own radars' coverage,
+    and for the coordinator the alliance's coverage and its gaps; ``layer``, ``agl_m``,
+    ``kind`` and ``area_km2`` in each feature's properties. Empty when it cannot be
+    computed (the reason is logged): the map then shows range rings only."""
+    from mead.coverage import compute
+    from mead.coverage.maps import features
+
+    try:
+        feats = features(compute(sc, scenario_path=scenario_path, cell_km=MAP_CELL_KM))
+    except (MeadError, OSError, ValueError) as e:
+        log.warning("coverage layers of %s not computed: %s", sc.name, e)
+        return {}
+    out: dict[str, list[Any]] = {
+        sc.coordinator.name: [f for f in feats if f["properties"]["kind"] != "partner"]
+    }
+    for p in sc.partners:
+        out[p.name] = [f for f in feats if f["properties"]["partner"] == p.name]
+    keep = ("layer", "agl_m", "kind", "area_km2")
+    for fs in out.values():
+        for f in fs:
+            f["properties"] = {k: f["properties"][k] for k in keep}
+    return out
+
+
+def map_info(
+    sc: Scenario, node: str, layers: dict[str, list[Any]] | None = None
+) -> dict[str, Any]:
+    """The static part of ``node``'s map: its role, areas, own radar coverage and a view;
+    with ``layers`` (:func:`coverage_layers`) its coverage per altitude layer too."""
     coordinator = node == sc.coordinator.name
     if not coordinator and node not in {p.name for p in sc.partners}:
         raise KeyError(f"{node!r} is not a node of scenario {sc.name!r}")
@@ -84,6 +125,7 @@ def map_info(sc: Scenario, node: str) -> dict[str, Any]:
         "duration_s": sc.duration_s,
         "areas": {"type": "FeatureCollection", "features": [_area_feature(a) for a in areas]},
         "coverage": {"type": "FeatureCollection", "features": coverage},
+        "coverage_layers": {"type": "FeatureCollection", "features": (layers or {}).get(node, [])},
         "bounds": [  # what the node defends and sees, and a margin for what comes at it
             float(lon.min()) - 1.5,
             float(lat.min()) - 1.0,
@@ -93,4 +135,4 @@ def map_info(sc: Scenario, node: str) -> dict[str, Any]:
     }
 
 
-__all__ = ["circle_ring", "coverage_ring", "map_info"]
+__all__ = ["MAP_CELL_KM", "circle_ring", "coverage_layers", "coverage_ring", "map_info"]

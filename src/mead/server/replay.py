@@ -197,9 +197,15 @@ def _alert_records(events: list[Event], node: str) -> list[dict[str, Any]]:
 
 
 def write_replay(
-    out_dir: Path, sc: Scenario, run: str, recorded: dict[str, np.ndarray], events: list[Event]
+    out_dir: Path,
+    sc: Scenario,
+    run: str,
+    recorded: dict[str, np.ndarray],
+    events: list[Event],
+    layers: dict[str, list[Any]] | None = None,
 ) -> Path:
-    """Save one run's recording with its alerts and maps as ``out_dir/replay/<run>.npz``."""
+    """Save one run's recording with its alerts and maps as ``out_dir/replay/<run>.npz``
+    (``layers``: each node's coverage layers, :func:`~mead.server.overlays.coverage_layers`)."""
     nodes = [sc.coordinator.name, *(p.name for p in sc.partners)]
     ts = [v for k, v in recorded.items() if k.endswith(".t") and len(v)]
     t0 = float(min(v[0] for v in ts)) if ts else sc.start_epoch_s()
@@ -211,7 +217,7 @@ def write_replay(
         "nodes": nodes,
         "t0": t0,
         "t1": t1,
-        "info": {n: map_info(sc, n) for n in nodes},
+        "info": {n: map_info(sc, n, layers) for n in nodes},
         "alerts": {n: _alert_records(events, n) for n in nodes},
     }
     path = out_dir / "replay" / f"{run}.npz"

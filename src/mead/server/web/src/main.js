@@ -54,6 +54,7 @@ function style(info) {
     sources: {
       basemap: { type: "geojson", data: `/api/basemap${tq}` },
       coverage: { type: "geojson", data: info.coverage },
+      covlayers: { type: "geojson", data: info.coverage_layers || EMPTY },
       areas: { type: "geojson", data: info.areas },
       impacts: { type: "geojson", data: EMPTY },
       routes: { type: "geojson", data: EMPTY },
@@ -64,6 +65,9 @@ function style(info) {
       { id: "bg", type: "background", paint: { "background-color": "#0c1824" } },
       { id: "land", type: "fill", source: "basemap", filter: ["==", ["get", "kind"], "land"], paint: { "fill-color": "#1c2833" } },
       { id: "borders", type: "line", source: "basemap", filter: ["==", ["get", "kind"], "borders"], paint: { "line-color": "#3d5063", "line-width": 0.8 } },
+      { id: "cov-seen", type: "fill", source: "covlayers", filter: covFilter("", false), paint: { "fill-color": "#4aa0d8", "fill-opacity": 0.16 } },
+      { id: "cov-gaps", type: "fill", source: "covlayers", filter: covFilter("", true), paint: { "fill-color": "#e04848", "fill-opacity": 0.13 } },
+      { id: "cov-line", type: "line", source: "covlayers", filter: ["==", ["get", "layer"], ""], paint: { "line-color": ["case", ["==", ["get", "kind"], "gaps"], "#e04848", "#4aa0d8"], "line-width": 0.8 } },
       { id: "coverage-fill", type: "fill", source: "coverage", paint: { "fill-color": "#4aa0d8", "fill-opacity": 0.05 } },
       { id: "coverage", type: "line", source: "coverage", paint: { "line-color": "#4aa0d8", "line-width": 1.2, "line-dasharray": [4, 3] } },
       { id: "areas-fill", type: "fill", source: "areas", paint: { "fill-color": "#60c8ff", "fill-opacity": 0.22 } },
@@ -77,9 +81,46 @@ function style(info) {
   };
 }
 
+// Coverage per altitude layer: what the node's own radars (a partner) or the alliance (the
+// coordinator) see of a drone there, and — at the coordinator — the gaps nobody sees.
+function covFilter(layer, gaps) {
+  return ["all", ["==", ["get", "layer"], layer], [gaps ? "==" : "!=", ["get", "kind"], "gaps"]];
+}
+
+function showCoverage(layer) {
+  state.coverageLayer = layer;
+  map.setFilter("cov-seen", covFilter(layer, false));
+  map.setFilter("cov-gaps", covFilter(layer, true));
+  map.setFilter("cov-line", ["==", ["get", "layer"], layer]);
+  const rings = layer === "" ? "visible" : "none";
+  map.setLayoutProperty("coverage", "visibility", rings);
+  map.setLayoutProperty("coverage-fill", "visibility", rings);
+  const km2 = (kind) => (state.info.coverage_layers?.features || [])
+    .filter((f) => f.properties.layer === layer && (f.properties.kind === "gaps") === (kind === "gaps"))
+    .reduce((a, f) => a + f.properties.area_km2, 0);
+  $("covarea").textContent = layer === "" ? "" :
+    `seen ${Math.round(km2("seen")).toLocaleString("en")} km²` +
+    (state.role === "coordinator" ? ` · gaps ${Math.round(km2("gaps")).toLocaleString("en")} km²` : "");
+}
+
+function coverageChoices(info) {
+  const feats = info.coverage_layers?.features || [];
+  const layers = [...new Map(feats.map((f) => [f.properties.layer, f.properties.agl_m])).entries()]
+    .sort((a, b) => a[1] - b[1]).map((e) => e[0]);
+  const sel = $("covlayer");
+  const keep = layers.includes(sel.value) ? sel.value : "";
+  sel.innerHTML = '<option value="">radar range rings</option>' +
+    layers.map((l) => `<option value="${l}">${l} above ground</option>`).join("");
+  sel.value = keep;
+  sel.disabled = !layers.length;
+  return keep;
+}
+
 let areaLabels = [];
 function setOverlays(info) {
   map.getSource("coverage").setData(info.coverage);
+  map.getSource("covlayers").setData(info.coverage_layers || EMPTY);
+  showCoverage(coverageChoices(info));
   map.getSource("areas").setData(info.areas);
   for (const m of areaLabels) m.remove();
   areaLabels = info.areas.features.map((f) => {
@@ -107,6 +148,7 @@ function initMap(info) {
     connect();
   });
   map.on("click", (e) => select(tracks.pick(e.point)?.key ?? null));
+  $("covlayer").addEventListener("change", (e) => showCoverage(e.target.value));
 }
 
 // ---------------------------------------------------------------- messages
