@@ -68,6 +68,8 @@ class FusedTracks(Protocol):
 
     def source_tracks(self, source: str, stns: Collection[int]) -> list[str]: ...
 
+    def source_states(self, source: str, t: float) -> tuple[list[str], States, Covs]: ...
+
 
 @dataclass
 class _Advised:
@@ -225,15 +227,32 @@ class Planner:
         for stn in sorted(items):
             out[self.units.owners[self.advised[stn].unit]].append(items[stn])
         self.counters["plans"] += 1
-        flying = tuple(tuple(r) for r in self._engaged(t, soon=True).tolist())
+        soon = self._engaged(t, soon=True)
+        flying = tuple(tuple(r) for r in soon.tolist())
         stns = self._engaged_stns(t) | own
         return {
             o: Advice(
                 recipient=o, t=t, items=tuple(v), engaged=flying,
-                engaged_tracks=tuple(self.tracks.source_tracks(o, stns)) if self.tracks else (),
+                engaged_tracks=self._tracks_of(o, t, stns, soon),
             )
             for o, v in out.items()
         }  # fmt: skip
+
+    def _tracks_of(self, owner: str, t: float, stns: set[int], x: States) -> tuple[str, ...]:
+        """``owner``'s own tracks of engaged objects: those the fuser put in system tracks
+        ``stns``, and those within the same-object distance of an engaged state ``x``
+        (K, 6) — widened by the track's own uncertainty, which the coordinator knows
+        from its release — which catches a second system track of one object."""
+        if self.tracks is None:
+            return ()
+        out = set(self.tracks.source_tracks(owner, stns))
+        if len(x):
+            ids, xs, Ps = self.tracks.source_states(owner, t)
+            if ids:
+                d = np.linalg.norm(xs[:, None, :3] - x[None, :, :3], axis=2).min(axis=1)
+                near = d < same_object_m(xs, Ps)
+                out |= {i for i, k in zip(ids, near.tolist(), strict=True) if k}
+        return tuple(sorted(out))
 
     def _own_stns(self, keys: Collection[tuple[str, str]]) -> set[int]:
         """The system tracks the partners' own engagements ``keys`` ((partner, "own:<its

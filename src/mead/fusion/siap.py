@@ -399,6 +399,14 @@ class SystemTracker:
         rows = np.flatnonzero((tab.src == code) & np.isin(tab.stn, list(stns)))
         return [str(tab.keys[r][1]) for r in rows.tolist()]
 
+    def source_states(self, source: str, t: float) -> tuple[list[str], States, Covs]:
+        """``source``'s live tracks as released, predicted to ``t`` (positions corrected
+        for its registration offset): ids, states (M, 6) and covariances (M, 6, 6)."""
+        code = self._codes.get(source)
+        rows = np.flatnonzero(self._tab.src == code) if code is not None else np.zeros(0, int)
+        x, P = self._predict(rows, t)
+        return [str(self._tab.keys[r][1]) for r in rows.tolist()], x, P
+
     @property
     def sources(self) -> list[str]:
         """Every source's pseudonym, by source code (the columns of :meth:`holders`)."""
