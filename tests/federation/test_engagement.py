@@ -485,6 +485,30 @@ def test_who_engages_what_is_known_by_track_not_only_by_position() -> None:
     assert adv["B"].engaged_tracks == ("B-T7",) and adv["A"].engaged_tracks == ("A-T1",)
 
 
+def test_a_partner_s_track_near_an_engaged_object_is_named_by_its_uncertainty() -> None:
+    """B's track lies 3 km from an object a round flies at, in no system track with it:
+    held to 100 m it is another object (not named back to B); held to ~1 km, it may well be
+    the same one (named), since the same-object distance grows with the track's spread."""
+    from mead.engage.planner import Planner
+    from mead.engage.units import UnitTable
+    from mead.fusion.siap import SystemTracker
+
+    engaged = np.asarray(drone_track(T0).x)[None]
+    for sigma_m, named in ((100.0, False), (1_000.0, True)):
+        fuser = SystemTracker()
+        tr = drone_track(T0)
+        x = np.asarray(tr.x)
+        x[:3] += 3_000.0 * x[3:] / np.linalg.norm(x[3:])
+        P = np.diag([sigma_m**2] * 3 + [3.0**2] * 3)
+        tr = msgspec.structs.replace(
+            tr, track_id="B-T7", x=tuple(x.tolist()), P=tuple(P.ravel().tolist())
+        )
+        fuser.ingest(TrackBatch(source="B", t=T0, tracks=(tr,)))
+        planner = Planner(UnitTable.of_scenario(SC), tracks=fuser)
+        got = planner._tracks_of("B", T0, set(), engaged)
+        assert got == (("B-T7",) if named else ()), (sigma_m, got)
+
+
 def _threat_of(coord: CoordinatorNode, t: float) -> tuple:
     """The drone as ``_threat`` puts it, under the system track the coordinator holds."""
     (stn,) = coord.fuser.picture(t).stn.tolist()
