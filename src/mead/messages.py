@@ -160,6 +160,9 @@ class Status(msgspec.Struct, frozen=True, kw_only=True, tag="status"):
     counters: dict[str, int] = {}
     state: str = "operational"  # "operational", or "degraded" when a radar is not
     radars: tuple[RadarStatus, ...] = ()
+    # track classes its policy may release to the recipient (empty: not said): silence
+    # about an object of another class is no evidence against whoever reports it
+    releases: tuple[str, ...] = ()
 
 
 EngageState = Literal["assigned", "engaging", "intercepted", "missed", "declined", "out_of_rounds"]

@@ -56,6 +56,31 @@ def test_declared_coverage_is_range_horizon_and_reach() -> None:
     assert not cov.covers(x, ["P1"], {"P1": np.array([0.0])}).any()  # down
 
 
+def test_a_radar_witnesses_only_what_it_could_detect_there() -> None:
+    """With the objects' RCS, a point inside the instrumented range counts as covered only
+    where the radar equation gives a single-look Pd of at least ``WITNESS_PD``: a small
+    rocket far out is no one's to have seen; an airliner there is; the geometry is the
+    same."""
+    from mead.coverage.kernels import radar_pd
+    from mead.fusion.trust import WITNESS_PD, class_rcs
+    from mead.geo import ecef2geodetic
+
+    r = _radar(range_km=400.0)
+    cov = DeclaredCoverage({"P1": [r]})
+    lat = LAT0 + np.array([0.3, 1.5, 3.0])  # 33, 165 and 330 km north, 8 km up
+    x = geodetic2ecef(lat, np.full(3, LON0), np.full(3, 8_000.0))
+    assert cov.covers(x, ["P1"])[:, 0].all()  # all inside range and above the horizon
+    for cls in ("rocket", "aircraft", "unknown"):
+        rcs = class_rcs([cls] * 3)
+        got = cov.covers(x, ["P1"], None, rcs)[:, 0]
+        la, lo, h = ecef2geodetic(x)
+        np.testing.assert_array_equal(got, radar_pd(r, la, lo, h, rcs[0]) >= WITNESS_PD)
+    small = cov.covers(x, ["P1"], None, class_rcs(["rocket"] * 3))[:, 0]
+    big = cov.covers(x, ["P1"], None, class_rcs(["aircraft"] * 3))[:, 0]
+    assert small[0] and not small[-1] and big.all()
+    assert class_rcs(["unknown"])[0] == min(class_rcs(["drone", "rocket", "cruise"]))
+
+
 NAMES = ["P1", "P2", "P3"]
 
 

@@ -4,6 +4,7 @@ and a track only one partner holds inside the others' declared coverage."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from fusion._fakes import LAT0, LON0, at, batch, noisy, place, random_cov, truth
 from fusion.test_bias import OFFSET
@@ -13,6 +14,7 @@ from mead.federation.identity import Identity, KeyRegistry
 from mead.federation.inprocess import InProcessBus
 from mead.fusion.siap import SystemTracker
 from mead.fusion.trust import DeclaredCoverage
+from mead.messages import Status
 from mead.runtime.node import CoordinatorNode
 from mead.runtime.simulation import SimClock
 from mead.scenario.schema import Point, Sensor
@@ -58,7 +60,13 @@ def test_offset_partner_is_marked_suspect_and_cleared_when_it_is_fixed() -> None
     assert coord.suspect == set()
 
 
-def test_a_ghost_inside_the_others_coverage_is_judged_suspect_and_named() -> None:
+@pytest.mark.parametrize("witness_releases", [(), ("drone",)])
+def test_a_ghost_inside_the_others_coverage_is_judged_suspect_and_named(
+    witness_releases: tuple[str, ...],
+) -> None:
+    """P3 alone releases a missile 165 km out where P1's and P2's radars would see it: held
+    back, then suspect, the witnesses named. Witnesses whose Status says they release only
+    drones say nothing by their silence about a missile: then it is not judged."""
     rng = np.random.default_rng(4)
     clock = SimClock(T0)
     bus = InProcessBus(clock, [], np.random.default_rng(0))
@@ -79,14 +87,22 @@ def test_a_ghost_inside_the_others_coverage_is_judged_suspect_and_named() -> Non
     ghost = place(np.array([LAT0 + 1.5]), np.array([LON0]), np.array([9_000.0]),
                   np.array([3.0]), np.array([250.0]))  # fmt: skip
     P = random_cov(11, rng, 100.0, 5.0)
+    for n in ("P1", "P2"):
+        st = Status(node=n, t=clock(), releases=witness_releases)
+        ends[n].publish("status.C0", seal(ids[n], st, clock()))
     for k in range(40):
         clock.t = float(k)
         for n, ep in ends.items():
             x = at(np.vstack([x0, ghost]) if n == "P3" else x0, clock.t)
             m = len(x)
-            b = batch("", [f"T{i}" for i in range(m)], noisy(x, P[:m], rng), P[:m], clock())
+            cls = ["unknown"] * 10 + ["ballistic"] * (m - 10)  # the ghost: a missile
+            xn = noisy(x, P[:m], rng)
+            b = batch("", [f"T{i}" for i in range(m)], xn, P[:m], clock(), cls=cls)
             ep.publish("tracks.C0", seal(ids[n], b, clock()))
         coord.step(clock())
+    if witness_releases:
+        assert not [e for e in events if isinstance(e, SuspectTrack)]
+        return
     (ev,) = [e for e in events if isinstance(e, SuspectTrack)]
     assert ev.suspect and ev.sources == ("P3",) and ev.witnesses == ("P1", "P2")
     assert 20.0 <= ev.t - ev.since <= 24.0 and "P1, P2" in ev.reason

@@ -286,6 +286,13 @@ class Releaser:
         """Queued (delayed) track versions and drop notices across recipients."""
         return sum(len(q) for q in self._queue.values())
 
+    def classes(self, recipient: str) -> tuple[str, ...]:
+        """The track classes some rule may release to ``recipient`` (sorted)."""
+        return tuple(sorted({
+            c for rule, to in zip(self.policy.rules, self._to, strict=True) if recipient in to
+            for c in rule.classes
+        }))  # fmt: skip
+
     def keeps(self, recipient: str, field: str) -> bool:
         """Whether every rule addressing ``recipient`` keeps ``field`` (``"sensor_ids"``,
         ``"sensor_sites"``): what may be said of the partner's sensors to it."""

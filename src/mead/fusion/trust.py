@@ -20,10 +20,13 @@ when one of its (bias-corrected) tracks lies within ``gate_m`` and ``vel_gate_mp
 so two reports of one object that the fuser kept apart still corroborate each other.
 
 Coverage is what partners declare (:class:`DeclaredCoverage`): their radars' sites,
-instrumented ranges and sectors, each judged by the simulator's own radar model
+instrumented ranges, sectors and power, each judged by the simulator's own radar model
 (:class:`mead.sensors.radar.Radar`) — within range, above the 4/3-earth horizon, within the
 elevation limits and the sector: the geometry of the coverage maps (``mead.coverage``)
-without terrain, so a point the terrain hides counts as covered.
+without terrain, so a point the terrain hides counts as covered. Given the object's radar
+cross-section (that of its fused class), a radar covers a point only where it would detect
+such an object with single-look probability ≥ ``WITNESS_PD``: a radar whose instrumented
+range reaches a small rocket it cannot detect there is no witness against it.
 """
 
 from __future__ import annotations
@@ -34,10 +37,27 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial import cKDTree
 
+from mead import geo
 from mead.errors import check
 from mead.scenario.schema import Scenario
 from mead.sensors.radar import Radar
+from mead.sim.threats import AIRLINER, BALLISTIC, CRUISE, DRONE, ROCKET
 from mead.types import Array, Index, Mask, States
+
+WITNESS_PD = 0.5
+"""A radar is a witness of a point for an object of a given RCS from this single-look
+detection probability on (the coverage maps' threshold)."""
+
+
+CLASS_RCS_M2 = {c.kind: c.rcs_m2 for c in (BALLISTIC, ROCKET, CRUISE, DRONE, AIRLINER)}
+"""Mean RCS by track class (the simulator's class defaults), m²; a class not listed
+(unknown) is taken as small as the smallest, so no radar is a witness it might not be."""
+
+
+def class_rcs(classes: Sequence[str]) -> Array:
+    """(N,) the mean RCS of each track class name, m² (``CLASS_RCS_M2``)."""
+    small = min(CLASS_RCS_M2.values())
+    return np.array([CLASS_RCS_M2.get(c, small) for c in classes], dtype=np.float64)
 
 
 def held_by(
@@ -84,15 +104,25 @@ class DeclaredCoverage:
         return cls({p.name: [Radar(s, p.name) for s in p.sensors] for p in sc.partners})
 
     def covers(
-        self, x: States, partners: Sequence[str], reach: Mapping[str, Array] | None = None
+        self,
+        x: States,
+        partners: Sequence[str],
+        reach: Mapping[str, Array] | None = None,
+        rcs_m2: Array | None = None,
     ) -> Mask:
         """(N, P) bool: point ``n`` of ``x`` (N, ≥ 3) ECEF m lies in the coverage of a
         radar of ``partners[p]`` (a partner not declared covers nothing).
 
         ``reach``: partner → (R,) fraction of each radar's range it keeps now (1:
-        operational, 0: down), as its ``Status`` says; default all 1.
+        operational, 0: down), as its ``Status`` says; default all 1. ``rcs_m2`` (N,): the
+        objects' mean RCS, m²; given, a radar covers a point only where it detects such an
+        object with single-look probability ≥ ``WITNESS_PD`` (radar equation, Swerling 1).
         """
+        from mead.coverage.kernels import radar_pd  # the coverage maps' own model
+
         out = np.zeros((len(x), len(partners)), bool)
+        if rcs_m2 is not None and len(x):
+            lat, lon, h = geo.ecef2geodetic(x[:, :3])
         for k, p in enumerate(partners):
             radars = self.radars.get(p, ())
             keep = reach.get(p) if reach is not None else None
@@ -101,7 +131,15 @@ class DeclaredCoverage:
                 if frac <= 0.0:
                     continue
                 rows, rae = r.visible(x)
-                out[rows[rae[:, 0] <= frac * r.range_m], k] = True
+                rows = rows[rae[:, 0] <= frac * r.range_m]
+                if rcs_m2 is not None and rows.size:
+                    seen = np.zeros(rows.size, bool)
+                    for s in np.unique(rcs_m2[rows]).tolist():
+                        m = rcs_m2[rows] == s
+                        i = rows[m]
+                        seen[m] = radar_pd(r, lat[i], lon[i], h[i], s) >= WITNESS_PD
+                    rows = rows[seen]
+                out[rows, k] = True
         return out
 
 
@@ -173,4 +211,4 @@ class Corroboration:
         return Verdict(withheld=withheld, suspect=new, cleared=cleared)
 
 
-__all__ = ["Corroboration", "DeclaredCoverage", "Verdict", "held_by"]
+__all__ = ["Corroboration", "DeclaredCoverage", "Verdict", "class_rcs", "held_by"]

@@ -46,7 +46,7 @@ from mead.federation.identity import Identity
 from mead.federation.policy import Releaser, picture_rows
 from mead.fusion.base import SystemPicture
 from mead.fusion.siap import SystemTracker
-from mead.fusion.trust import Corroboration, DeclaredCoverage
+from mead.fusion.trust import Corroboration, DeclaredCoverage, class_rcs
 from mead.messages import (
     Advice,
     Alert,
@@ -327,7 +327,10 @@ class PartnerNode:
             self._next_status = now + self.status_s
             keeps = self.releaser.keeps
             radars = self.health.told(states, keeps(to, "sensor_ids"), keeps(to, "sensor_sites"))
-            status = Status(node=self.name, t=now, state=node_state(radars), radars=radars)
+            status = Status(
+                node=self.name, t=now, state=node_state(radars), radars=radars,
+                releases=self.releaser.classes(to),
+            )  # fmt: skip
             self.endpoint.publish(f"status.{to}", seal(self.identity, status, now))
             self.counters["status_sent"] += 1
 
@@ -517,7 +520,12 @@ class CoordinatorNode:
             now - self._batch_t.get(n, -np.inf) <= self.fuser.max_age_s and n not in self._silent
             for n in names
         ]
-        covers = self.coverage.covers(pic.x, names, self._reach()) & np.array(live, bool)
+        rcs = class_rcs(pic.cls)  # a radar witnesses only what it could detect there
+        covers = self.coverage.covers(pic.x, names, self._reach(), rcs) & np.array(live, bool)
+        for s, n in enumerate(names):  # … and a partner only for classes it releases
+            said = self.status.get(n)
+            if said is not None and said.releases:
+                covers[:, s] &= np.isin(pic.cls, said.releases)
         v = self.corroboration.step(now, pic.stn, held, covers, names)
         row = {s: i for i, s in enumerate(pic.stn.tolist())}
         lat, lon, alt = (a.tolist() for a in geo.ecef2geodetic(pic.x[:, :3]))
