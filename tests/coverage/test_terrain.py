@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -111,6 +112,59 @@ def test_terrain_masking_agrees_with_a_walk_along_each_ray(agl_m: float) -> None
     assert 0.05 < walk.mean() < 0.95  # the terrain matters here: neither all nor nothing
     assert agree >= 0.97
     assert np.sum(ours != walk) <= 0.1 * min(walk.sum(), (~walk).sum())  # few, near grazing
+
+
+@pytest.mark.parametrize("agl_m", [50.0, 300.0])
+def test_a_simulated_radar_sees_what_the_walk_along_each_ray_sees(agl_m: float) -> None:
+    """The simulator's radar, masked by the scenario's terrain, against the same independent
+    walk: targets the ridges hide give no plots."""
+    from mead.geo import geodetic2ecef
+    from mead.sensors.simulate import build_radars
+
+    dem = Dem(DEM_DIR)
+    ground = float(dem.height_m(np.array([SITE[0]]), np.array([SITE[1]]))[0])
+    site = (SITE[0], SITE[1], ground + 15.0)
+    sc = _scenario(site[2])
+    (masked,) = build_radars(sc, dem)
+    (smooth,) = build_radars(sc)
+    rng = np.random.default_rng(2)
+    rho, az = rng.uniform(1_000.0, 38_000.0, 400), rng.uniform(0.0, 2 * np.pi, 400)
+    lat = SITE[0] + np.degrees(rho * np.cos(az) / R_MEAN_M)
+    lon = SITE[1] + np.degrees(rho * np.sin(az) / (R_MEAN_M * math.cos(math.radians(SITE[0]))))
+    alt = dem.height_m(lat, lon) + agl_m
+    X = np.zeros((400, 6))
+    X[:, :3] = geodetic2ecef(lat, lon, alt)
+    ours = np.zeros(400, bool)
+    ours[masked.visible(X)[0]] = True
+    flat = np.zeros(400, bool)
+    flat[smooth.visible(X)[0]] = True
+    h = _tile()
+    walk = np.array([_seen(h, site, la, lo, _terrain(h, la, lo) + agl_m)
+                     for la, lo in zip(lat.tolist(), lon.tolist(), strict=True)])  # fmt: skip
+    agree = np.mean(ours == walk)
+    print(f"{agl_m:g} m: agree {agree:.3f}, seen {walk.mean():.2f} (walk) {ours.mean():.2f}")
+    assert 0.05 < walk.mean() < 0.95 and flat.mean() > ours.mean()
+    assert not (ours & ~flat).any()  # terrain only ever hides
+    assert agree >= 0.97
+    scan = masked.scan(0.0, np.arange(400), X, np.full(400, 10.0), rng)
+    assert set(scan.truth[scan.truth >= 0].tolist()) <= set(np.flatnonzero(ours).tolist())
+
+
+def test_a_scenario_naming_a_dem_is_simulated_with_its_terrain() -> None:
+    """`prepare` masks the radars of a scenario that names a DEM: the mountains scenario's
+    drones give fewer plots than on a smooth earth."""
+    from mead.runtime.simulation import prepare
+    from mead.scenario.loader import load_scenario
+
+    path = Path(__file__).parents[2] / "scenarios" / "mountains.yaml"
+    sc = load_scenario(path)
+    if not (path.parent / str(sc.dem_dir) / TILE.name).exists():
+        sc = msgspec.structs.replace(sc, dem_dir=str(DEM_DIR))
+    n = {}
+    for name, s in (("terrain", sc), ("smooth", msgspec.structs.replace(sc, dem_dir=None))):
+        w = prepare(s, sc.seed, path)
+        n[name] = sum(int((scan.truth >= 0).sum()) for scan in w.scans)
+    assert 0 < n["terrain"] < n["smooth"], n
 
 
 def test_smooth_earth_without_dem_sees_more_low_targets() -> None:

@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from mead.coverage.dem import Dem
 from mead.errors import ConfigError
 from mead.events import Event
 from mead.federation.envelope import Opener
@@ -119,8 +120,9 @@ def prepare(
         )
     truth_ss, sensor_ss = np.random.SeedSequence(seed).spawn(2)
     truth = simulate_truth(scenario, np.random.default_rng(truth_ss))
-    scans = simulate_scans(scenario, truth, np.random.default_rng(sensor_ss))
     base = scenario_path.parent if scenario_path is not None else Path.cwd()
+    dem = Dem(base / scenario.dem_dir) if scenario.dem_dir is not None else None
+    scans = simulate_scans(scenario, truth, np.random.default_rng(sensor_ss), dem)
     recorded = replay_files(scenario, base)
     if recorded:
         scans += [s for r in recorded for s in r.scans]

@@ -29,7 +29,9 @@ class Radar:
 
     Each scan culls targets by a cheap ECEF distance test, then applies k-earth line of
     sight, elevation limits and the azimuth sector (``detection.line_of_sight``,
-    ``detection.in_sector``), draws Swerling-1 detections from the radar-equation SNR,
+    ``detection.in_sector``) and, when the radar has ``terrain`` (a scenario that names a
+    DEM: :func:`mead.coverage.kernels.terrain_horizon`), the terrain's masking angle
+    along the target's radial, draws Swerling-1 detections from the radar-equation SNR,
     adds Gaussian measurement noise and Poisson clutter, and shuffles the plots so their
     order says nothing about which are clutter.
 
@@ -78,6 +80,8 @@ class Radar:
         )
         el_hi = min(sensor.max_el_deg, sensor.min_el_deg + CLUTTER_EL_SPAN_DEG)
         self.clutter_el_rad = (self.min_el_rad, float(np.radians(el_hi)))  # (lo, hi), rad
+        # (masking angle (n_az, n_d + 1) rad, sample step m) of the terrain; None: smooth
+        self.terrain: tuple[Array, float] | None = None
 
     @property
     def sensor_id(self) -> str:
@@ -108,7 +112,22 @@ class Radar:
             self.max_el_rad,
         )
         ok &= detection.in_sector(rae[:, 1], *self.sector_deg)
+        if self.terrain is not None and ok.any():
+            ok[ok] = self._over_terrain(p[ok])
         return near[ok], rae[ok]
+
+    def _over_terrain(self, p: Array) -> np.ndarray:
+        """(K,) bool: ECEF points ``p`` (K, 3) whose 4/3-earth elevation angle from the site
+        clears the terrain's masking angle on their radial."""
+        from mead.coverage.kernels import k_elevation_rad, over_terrain
+
+        assert self.terrain is not None
+        site = self.sensor.site
+        lat, lon, h = geo.ecef2geodetic(p)
+        ground = geo.great_circle_distance_m(site.lat_deg, site.lon_deg, lat, lon)
+        az = geo.initial_bearing_deg(site.lat_deg, site.lon_deg, lat, lon)
+        el = k_elevation_rad(ground, site.alt_m, h)
+        return over_terrain(self.terrain[0], az, ground, el, self.terrain[1])
 
     def scan(
         self, t: float, truth_idx: Index, X: States, rcs_m2: Array, rng: np.random.Generator

@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 
+from mead.coverage.dem import Dem
+from mead.coverage.kernels import terrain_horizon
 from mead.scenario.schema import Scenario
 from mead.sensors.base import Scan
 from mead.sensors.radar import Radar
@@ -25,10 +27,29 @@ def scan_times(duration_s: float, scan_s: float, phase_s: float) -> Array:
     return t[t < duration_s]
 
 
-def build_radars(scenario: Scenario) -> list[Radar]:
+TERRAIN_RADIAL_M = 150.0
+"""Spacing of the terrain radials at a simulated radar's full range, m (its masking angle
+is looked up on the nearest radial)."""
+
+
+def build_radars(scenario: Scenario, dem: Dem | None = None) -> list[Radar]:
     """One ``Radar`` per simulated scenario sensor, in scenario order (partners, then their
-    sensors); a sensor with an ASTERIX feed is a real radar and is not simulated."""
-    return [Radar(s, p.name) for p in scenario.partners for s in p.sensors if s.asterix is None]
+    sensors); a sensor with an ASTERIX feed is a real radar and is not simulated. With a
+    ``dem``, each radar is masked by the terrain (radials ``TERRAIN_RADIAL_M`` apart at
+    full range, samples at the DEM's post spacing)."""
+    radars = [
+        Radar(s, p.name) for p in scenario.partners for s in p.sensors if s.asterix is None
+    ]
+    if dem is not None:
+        step = dem.post_spacing_m()
+        for r in radars:
+            site = r.sensor.site
+            n_az = int(np.clip(np.ceil(2 * np.pi * r.range_m / TERRAIN_RADIAL_M), 360, 7200))
+            horizon = terrain_horizon(
+                dem.height_m, site.lat_deg, site.lon_deg, site.alt_m, r.range_m, n_az, step
+            )
+            r.terrain = (horizon, step)
+    return radars
 
 
 def _within(scan: Scan, range_m: float) -> Scan:
@@ -37,7 +58,9 @@ def _within(scan: Scan, range_m: float) -> Scan:
     return dataclasses.replace(scan, z=scan.z[keep], truth=scan.truth[keep])
 
 
-def simulate_scans(scenario: Scenario, truth: TruthTable, rng: np.random.Generator) -> list[Scan]:
+def simulate_scans(
+    scenario: Scenario, truth: TruthTable, rng: np.random.Generator, dem: Dem | None = None
+) -> list[Scan]:
     """Every scan of every radar over [0, ``scenario.duration_s``), sorted by arrival.
 
     A radar with a ``latency_s`` or ``latency_jitter_s`` delivers each scan
@@ -59,8 +82,10 @@ def simulate_scans(scenario: Scenario, truth: TruthTable, rng: np.random.Generat
     scenario : the scenario; its partners' sensors are the radars.
     truth : truth trajectories; ``states_at(t)`` gives the live objects at each scan.
     rng : source of all randomness.
+    dem : terrain that hides targets from the radars (the scenario's ``dem_dir``); None:
+        a smooth earth.
     """
-    radars = build_radars(scenario)
+    radars = build_radars(scenario, dem)
     if not radars:
         return []
     rcs = np.asarray(truth.rcs_m2, dtype=np.float64)
