@@ -381,15 +381,21 @@ def test_a_round_in_a_long_fly_out_stays_reported_and_holds_its_channel() -> Non
 
 
 def test_advice_is_launched_on_only_once_a_later_plan_confirms_it() -> None:
-    """New advice waits for a plan ``CONFIRM_S`` newer than its offer that still lists it:
-    the coordinator has heard partners' own engagements by then. Withdrawn before that, it
-    is never launched; confirmed, it is."""
+    """New advice to defend another partner's area waits for a plan ``CONFIRM_S`` newer
+    than its offer that still lists it: the coordinator has heard partners' own engagements
+    by then. Withdrawn before that, it is never launched; confirmed, it is. Advice for the
+    partner's own area is launched at once."""
     from mead.engage.fire_control import CONFIRM_S
 
-    def advice(t: float, items: bool = True) -> Advice:
+    def advice(t: float, items: bool = True, own_area: bool = False) -> Advice:
         a = _advice_for_b(T0, 0.0)
-        return msgspec.structs.replace(a, t=t, items=a.items if items else ())
+        it = tuple(msgspec.structs.replace(i, own_area=own_area) for i in a.items)
+        return msgspec.structs.replace(a, t=t, items=it if items else ())
 
+    fc = _b_fire_control([])
+    fc.advise(T0, advice(T0, own_area=True))
+    fc.step(T0 + 0.5)
+    assert isinstance(fc.effector, NoEffector) and len(fc.effector.shots) == 1
     for confirmed in (False, True):
         fc = _b_fire_control([])
         fc.advise(T0, advice(T0))

@@ -20,11 +20,13 @@ beats a plan for later. It reports these engagements too, with the threat's stat
 coordinator offers that object to nobody else.
 
 Two deciders, the coordinator's plan and a partner's own defence, can pick one object
-within a message's latency of each other. So a first round on advice waits for the
-advice to be *confirmed*: listed again in a plan made at least ``CONFIRM_S`` after the
-plan that first offered it. By then the coordinator has heard any partner's own
-engagement of that object (reported at once) and withdrawn the advice; a partner's own
-defence fires at once, its own area being its own to defend.
+within a message's latency of each other. So a first round on advice to defend another
+partner's area — whose owner may be defending it on its own — waits for the advice to be
+*confirmed*: listed again in a plan made at least ``CONFIRM_S`` after the plan that first
+offered it. By then the coordinator has heard any partner's own engagement of that object
+(reported at once) and withdrawn the advice. Advice for the partner's own area, and its
+own defence, fire at once: its own area is its own to defend, and a conflict with its own
+plan is settled here.
 
 Firing solutions are the partner's own: at launch the window of the unit against the
 threat's predicted path (from the advice's fused state, or the partner's own track) is
@@ -523,11 +525,9 @@ def _active(j: _Job) -> bool:
 
 def _confirmed(j: _Job) -> bool:
     """Whether engagement ``j`` may launch as far as deconfliction goes: its own (the
-    partner's own defence), a round of it fired already, or advice a plan ``CONFIRM_S``
-    newer than its first offer still lists."""
-    return (
-        j.item.advice_id.startswith("own:") or j.fired > 0 or (j.t_listed - j.t_offer >= CONFIRM_S)
-    )
+    partner's own defence), advice for its own area, a round of it fired already, or
+    advice a plan ``CONFIRM_S`` newer than its first offer still lists."""
+    return j.item.own_area or j.fired > 0 or j.t_listed - j.t_offer >= CONFIRM_S
 
 
 def _covers(j: _Job, now: float) -> bool:
