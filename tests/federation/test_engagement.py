@@ -515,6 +515,25 @@ def test_a_partner_s_track_near_an_engaged_object_is_named_by_its_uncertainty() 
         assert got == (("B-T7",) if named else ()), (sigma_m, got)
 
 
+def test_what_advice_lists_as_engaged_holds_own_fire_only_while_advice_comes() -> None:
+    """B's own track named in the advice's ``engaged_tracks`` is left alone; once no advice
+    came for ``ENGAGED_S`` (the coordinator gone), B defends its area on that track."""
+    from mead.engage.fire_control import ENGAGED_S
+
+    (b,), _, x = _threat(T0, 7)
+    threats, ids = [dataclasses.replace(b, track_id="B-T1")], ["B-T1"]
+    fc = _b_fire_control([])
+    adv = msgspec.structs.replace(_advice_for_b(T0, 600.0), items=(), engaged_tracks=("B-T1",))
+    fc.advise(T0, adv)
+    fc.step(T0 + 1.0, threats, ids, x)
+    assert isinstance(fc.effector, NoEffector) and not fc.effector.shots
+    assert fc.counters["own_left_to_advice"] == 1
+    later = T0 + ENGAGED_S + 1.0
+    (b,), _, x = _threat(later, 7)
+    fc.step(later, [dataclasses.replace(b, track_id="B-T1")], ids, x)
+    assert len(fc.effector.shots) == 1
+
+
 def _threat_of(coord: CoordinatorNode, t: float) -> tuple:
     """The drone as ``_threat`` puts it, under the system track the coordinator holds."""
     (stn,) = coord.fuser.picture(t).stn.tolist()
