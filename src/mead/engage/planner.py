@@ -19,8 +19,9 @@ assessment misses for a moment keeps its pairing for ``HOLD_S``. A threat being 
 offered to anyone else, so two partners are never on one object unless the plan itself
 asked for a second round (shoot-look-shoot, by the same unit, after the first missed).
 The race between this plan and a partner's own defence, which decide apart, is closed on
-both sides: a partner launches on new advice only once a plan ``CONFIRM_S`` later still
-lists it (the partner's own engagement, reported at once, withdraws it first), and each
+both sides: a partner launches on new advice to defend another's area only once a plan
+``CONFIRM_S`` later still lists it (the owner's own engagement, reported at once,
+withdraws it first), and each
 advice lists the objects others' advice may launch on ``CONFIRM_S`` before it may, so a
 partner's own defence leaves them alone (:mod:`mead.engage.fire_control`).
 """
