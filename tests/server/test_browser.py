@@ -133,6 +133,14 @@ def test_live_maps_of_a_federation(
             "k => window.__mead.selected === k", arg=key, timeout=10_000, polling=200
         )
         assert "Time to go" in page.locator("#details").inner_text()
+        # the coverage layers, computed beside the running node, reach the open page
+        page.wait_for_function(
+            "() => !window.__mead.info.coverage_pending"
+            " && window.__mead.info.coverage_layers.features.length > 0",
+            timeout=30_000,
+            polling=200,
+        )
+        assert page.eval_on_selector_all("#covlayer option", "os => os.length") > 1
         screenshot(page, "live-P2")
         run.join(60)
         assert not run.is_alive() and result["ok"]

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,12 +47,23 @@ class NodeMap:
         web: WebOptions,
         scenario_path: Path | None = None,
     ):
-        info = map_info(sc, node, coverage_layers(sc, scenario_path))
-        self.view = NodeView(info, emit=emit, rate=rate)
+        self.view = NodeView({**map_info(sc, node), "coverage_pending": True}, emit, rate=rate)
         self.server = WebServer(live_app(self.view, web.token), web.host, web.port, web.token)
+        self._coverage = threading.Thread(
+            target=self._layers, args=(sc, node, scenario_path), name=f"coverage-{node}",
+            daemon=True,
+        )  # fmt: skip
+
+    def _layers(self, sc: Scenario, node: str, scenario_path: Path | None) -> None:
+        """Compute the coverage layers beside the running node (a second or more: the node
+        does not wait for them); the page asks again while ``coverage_pending``."""
+        layers = coverage_layers(sc, scenario_path).get(node, [])
+        self.view.info["coverage_layers"] = {"type": "FeatureCollection", "features": layers}
+        self.view.info["coverage_pending"] = False
 
     def start(self) -> NodeMap:
         self.server.start()
+        self._coverage.start()
         return self
 
     def show(self, held: Held) -> None:

@@ -111,9 +111,25 @@ function coverageChoices(info) {
   const keep = layers.includes(sel.value) ? sel.value : "";
   sel.innerHTML = '<option value="">radar range rings</option>' +
     layers.map((l) => `<option value="${l}">${l} above ground</option>`).join("");
+  if (info.coverage_pending) sel.innerHTML += '<option value="" disabled>layers: computing…</option>';
   sel.value = keep;
   sel.disabled = !layers.length;
   return keep;
+}
+
+// A live node computes its coverage layers beside its first seconds of work: ask again.
+async function awaitCoverage() {
+  while (state.info?.coverage_pending) {
+    await new Promise((r) => setTimeout(r, 2000));
+    try {
+      const info = await api("/api/info");
+      if (!info.coverage_pending) {
+        state.info.coverage_layers = info.coverage_layers;
+        state.info.coverage_pending = false;
+        if (state.ready) setOverlays(state.info);
+      }
+    } catch (err) { /* the node may be stopping: keep the rings */ return; }
+  }
 }
 
 let areaLabels = [];
@@ -428,6 +444,7 @@ async function main() {
   if (info.mode === "replay") initReplay(info);
   initMap(info);
   setInterval(tick, 250);
+  awaitCoverage();
 }
 
 main();
