@@ -198,9 +198,6 @@ class AdviceItem(msgspec.Struct, frozen=True, kw_only=True):
     own_area: bool = False  # the area is the recipient's own
     p_kill: float = 0.0  # expected kill probability of the advised shots
     value: float = 0.0  # the area's value × probability the threat reaches it
-    # the recipient's own tracks the coordinator fused into this system track (its own ids
-    # back): where it holds the threat itself, it aims with its own, nearer data
-    tracks: tuple[str, ...] = ()
 
 
 class Advice(msgspec.Struct, frozen=True, kw_only=True, tag="advice"):

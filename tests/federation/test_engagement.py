@@ -534,26 +534,6 @@ def test_what_advice_lists_as_engaged_holds_own_fire_only_while_advice_comes() -
     assert len(fc.effector.shots) == 1
 
 
-def test_advice_about_an_object_the_partner_holds_is_aimed_with_its_own_track() -> None:
-    """The advice names B's own track of the drone (``tracks``): B aims with its own state
-    of it, which newer advice (the fused state, 800 m off here) does not replace while B's
-    track keeps coming; without it, the advice's state is used."""
-    (b,), _, x = _threat(T0, 7)
-    own = x.copy()
-    own[0, :3] += 800.0 * own[0, 3:] / np.linalg.norm(own[0, 3:])
-    for named in (True, False):
-        fc = _b_fire_control([])
-        adv = _advice_for_b(T0, 600.0)
-        item = msgspec.structs.replace(adv.items[0], tracks=("B-T1",) if named else ())
-        adv = msgspec.structs.replace(adv, items=(item,))
-        fc.advise(T0, adv)
-        fc.step(T0 + 1.0, [], ["B-T1"], own)
-        fc.advise(T0 + 2.0, msgspec.structs.replace(adv, t=T0 + 2.0))
-        (job,) = fc.jobs.values()
-        want = own[0] if named else np.asarray(item.x)
-        np.testing.assert_allclose(job.item.x, want)
-
-
 def _threat_of(coord: CoordinatorNode, t: float) -> tuple:
     """The drone as ``_threat`` puts it, under the system track the coordinator holds."""
     (stn,) = coord.fuser.picture(t).stn.tolist()

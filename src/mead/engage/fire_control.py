@@ -76,9 +76,6 @@ where the object would be now, s."""
 ENGAGED_S = 30.0
 """What the newest advice lists as engaged is left alone for at most this long after it (a
 coordinator gone silent no longer holds anything off), s."""
-OWN_AIM_S = 10.0
-"""Advice about an object the partner holds itself is aimed with its own track while that
-gave the threat state within this long (newer advice does not replace it), s."""
 RETRY_S = 2.0
 """Period of the firing-solution tries of an engagement waiting for its window, s."""
 REPORT_S = 120.0
@@ -188,7 +185,6 @@ class _Job:
     guided: float = -1.0  # t_state of the last guidance update
     next_try: float = -np.inf  # no firing solution before this, UTC s
     t_offer: float = 0.0  # time of the plan that first offered it, UTC s
-    t_own: float = -np.inf  # advice: when the partner's own track last gave ``item.x``, UTC s
     t_listed: float = 0.0  # time of the newest plan that lists it, UTC s
 
 
@@ -248,10 +244,7 @@ class FireControl:
             if job is not None:
                 job.t_listed = max(job.t_listed, adv.t)
                 if job.state in ("assigned", "engaging"):
-                    if now - job.t_own <= OWN_AIM_S:  # its own track aims better: kept
-                        job.item = msgspec.structs.replace(it, x=job.item.x)
-                    else:
-                        job.item, job.t_state = it, adv.t
+                    job.item, job.t_state = it, adv.t
                 continue
             if it.advice_id in self.decided:
                 continue
@@ -315,22 +308,13 @@ class FireControl:
         return [(a, j.state) for a, j in self.jobs.items()]
 
     def _own_tracks(self, now: float, ids: Sequence[str], x: States) -> None:
-        """Refresh the threat state of engagements from the partner's own tracks: those on
-        its own tracks, and advice about an object it holds itself (the advice names its
-        tracks in that system track), which it then aims with its own data."""
+        """Refresh the threat state of engagements on the partner's own tracks."""
         rows = {t: i for i, t in enumerate(ids)}
         for a, j in self.jobs.items():
-            if j.state not in ("assigned", "engaging"):
-                continue
-            own = a.startswith("own:")
-            r = rows.get(a[4:]) if own else next(
-                (rows[t] for t in j.item.tracks if t in rows), None
-            )
-            if r is not None:
+            r = rows.get(a[4:]) if a.startswith("own:") else None
+            if r is not None and j.state in ("assigned", "engaging"):
                 j.item = msgspec.structs.replace(j.item, x=tuple(float(v) for v in x[r]))
                 j.t_state = now
-                if not own:
-                    j.t_own = now
 
     def _guide(self) -> None:
         """Midcourse guidance: each round in flight aims where the newest estimate of its

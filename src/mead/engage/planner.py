@@ -450,10 +450,6 @@ class Planner:
             own_area=b.owner == self.units.owners[u],
             p_kill=float(1.0 - (1.0 - p) ** s),
             value=float(b.value * min(b.p_area, 1.0)),
-            tracks=tuple(
-                self.tracks.source_tracks(self.units.owners[u], {b.system_track})
-                if self.tracks else ()
-            ),
         )
 
 
