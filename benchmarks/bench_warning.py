@@ -20,6 +20,8 @@ Figures (alliance ``A`` and national-only ``N``):
   1-minute bin of true time to go: median error, median stated 95 % radius, and the share
   of true impacts inside the stated region (calibrated: 0.90–0.98);
 - per class: alert precision (issued alerts for the object's target area / issued alerts),
+  on-path precision for cruise missiles and drones (the target or an area the object then
+  flew over),
   updates per alert, warning efficiency (Σ warning time / Σ (arrival − first plot)).
 """
 
@@ -41,8 +43,10 @@ from mead import __version__ as mead_version
 from mead.events import read_events_file
 from mead.metrics.evaluation import first_warning
 from mead.metrics.warning import (
+    OVERFLIGHT,
     THREATS,
     AlertCounts,
+    Overflights,
     alert_counts,
     efficiency,
     first_plot_times,
@@ -50,6 +54,7 @@ from mead.metrics.warning import (
 )
 from mead.runtime.simulation import MODES, ModeResult, World, prepare
 from mead.scenario import load_scenario
+from mead.threat.evaluate import AreaSet
 
 
 def figures(world: World, folder: Path) -> dict[str, Any]:
@@ -59,11 +64,12 @@ def figures(world: World, folder: Path) -> dict[str, Any]:
     truth, epoch = world.truth, world.scenario.start_epoch_s()
     t_plot = first_plot_times(truth, world.scans)
     kind = np.asarray(truth.kind)
+    over = Overflights.of(truth, AreaSet.from_areas(world.scenario.defended_areas))
     out: dict[str, Any] = {}
     for m in MODES:
         evs = [e for e in events if e.run == m]
         issuer = world.scenario.coordinator.name if m == "alliance" else None
-        counts = alert_counts(truth, evs)
+        counts = alert_counts(truth, evs, over, epoch)
         warn = first_warning(world, ModeResult(m, events=evs))
         per_class = {}
         for c in THREATS:
@@ -74,6 +80,7 @@ def figures(world: World, folder: Path) -> dict[str, Any]:
             per_class[c] = {
                 "alerts": n.issued,
                 "precision": n.precision,
+                "on_path": n.path_precision if c in OVERFLIGHT else None,
                 "updates_per_alert": n.updates_per_alert,
                 "efficiency": efficiency(truth, t_plot, warn, sel)[1],
             }
@@ -119,18 +126,21 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         lines.append(f"\n== {m}: per class")
         lines.append(
             f"{'class':<10}"
-            + "".join(f"{lab + ' alerts':>14}{'prec':>7}{'upd/al':>8}{'eff':>7}" for lab in labels)
+            + "".join(
+                f"{lab + ' alerts':>14}{'prec':>7}{'path':>7}{'upd/al':>8}{'eff':>7}"
+                for lab in labels
+            )
         )
         for c in THREATS:
             row, seen = f"{c:<10}", False
             for lab in labels:
                 r = results[lab][m]["classes"].get(c)
                 if r is None:
-                    row += f"{'-':>14}{'-':>7}{'-':>8}{'-':>7}"
+                    row += f"{'-':>14}{'-':>7}{'-':>7}{'-':>8}{'-':>7}"
                     continue
                 seen = True
                 row += (
-                    f"{r['alerts']:>14}{_f(r['precision']):>7}"
+                    f"{r['alerts']:>14}{_f(r['precision']):>7}{_f(r.get('on_path')):>7}"
                     f"{_f(r['updates_per_alert'], 1):>8}{_f(r['efficiency']):>7}"
                 )
             if seen:

@@ -23,9 +23,18 @@ from mead.events import AlertEvent, AlertReceived, AlertSent, Event
 from mead.metrics.engagement import engagement_figures, format_engagement
 from mead.metrics.matching import TruthMatcher
 from mead.metrics.siap import SiapObserver
-from mead.metrics.warning import THREATS, AlertCounts, alert_counts, efficiency, first_plot_times
+from mead.metrics.warning import (
+    OVERFLIGHT,
+    THREATS,
+    AlertCounts,
+    Overflights,
+    alert_counts,
+    efficiency,
+    first_plot_times,
+)
 from mead.runtime.simulation import MODES, Mode, ModeResult, ObserverFactory, World, run_both
 from mead.runtime.wiring import partner_roles
+from mead.threat.evaluate import AreaSet
 
 ALERT_GATE_M = 30_000.0
 """An alert is about the truth object nearest its track position, if within this distance."""
@@ -136,7 +145,9 @@ def summarize(world: World, results: Mapping[Mode, ModeResult], wall_s: float) -
     t_plot = first_plot_times(truth, world.scans)
     detected = np.isfinite(t_plot)
     warn = {m: first_warning(world, results[m]) for m in MODES}
-    counts = {m: alert_counts(truth, results[m].events) for m in MODES}
+    over = Overflights.of(truth, AreaSet.from_areas(sc.defended_areas))
+    epoch = sc.start_epoch_s()
+    counts = {m: alert_counts(truth, results[m].events, over, epoch) for m in MODES}
     held = {m: tracked(world, results[m]) for m in MODES}
     warned = {m: np.isfinite(warn[m]) & (warn[m] < truth.t_end) for m in MODES}
 
@@ -169,6 +180,8 @@ def summarize(world: World, results: Mapping[Mode, ModeResult], wall_s: float) -
                 "alerts_issued": n.issued,
                 "pre_alerts": n.pre,
                 "alert_precision": _r(n.precision, 3),
+                "alerts_overflown": n.overflown if c in OVERFLIGHT else None,
+                "alert_precision_on_path": _r(n.path_precision, 3) if c in OVERFLIGHT else None,
                 "updates_per_alert": _r(n.updates_per_alert, 2),
             }
     areas = {}
@@ -254,7 +267,7 @@ def format_summary(s: dict[str, Any]) -> str:
         "",
         "warnings against the physical limit (arrival − first plot by any radar), A/N:",
         f"{'class':<10}{'limit s':>9}{'efficiency':>13}{'alerts':>13}{'precision':>13}"
-        f"{'upd/alert':>13}",
+        f"{'on path':>13}{'upd/alert':>13}",
     ]
     for c, r in s["classes"].items():
         a, n = r["alliance"], r["national"]
@@ -262,6 +275,7 @@ def format_summary(s: dict[str, Any]) -> str:
         out.append(
             f"{c:<10}{_n(a['limit_s']):>9}{_pair2(a, n, 'warning_efficiency', 2):>13}"
             f"{issued:>13}{_pair2(a, n, 'alert_precision', 2):>13}"
+            f"{_pair2(a, n, 'alert_precision_on_path', 2):>13}"
             f"{_pair2(a, n, 'updates_per_alert', 1):>13}"
         )
     out += [
@@ -344,7 +358,7 @@ def _pair2(a: dict[str, Any], n: dict[str, Any], key: str, nd: int) -> str:
     def f(v: float | None) -> str:
         return "-" if v is None else f"{v:.{nd}f}"
 
-    return f"{f(a[key])}/{f(n[key])}"
+    return f"{f(a.get(key))}/{f(n.get(key))}"
 
 
 def _pair(d: dict[str, int]) -> str:

@@ -11,6 +11,13 @@ The figures a warning officer asks of a run, per threat class (and per defended 
   objects of the class (every alert a partner received, from the coordinator or its own;
   pre-alerts, sent minutes ahead to the areas of a wide predicted region, are counted
   apart). A siren sounded for the wrong town counts against it.
+* **on-path precision** (cruise missiles and drones) — area alerts whose area is the
+  object's target *or an area its true path crossed after the alert* / area alerts. A
+  drone or cruise missile that flies over a defended area on its way to another threatens
+  the one it overflies, and no prediction can tell a waypoint from a target; where areas
+  lie on the routes (or overlap) strict precision cannot reach 1, and this figure says how
+  many of the "wrong" alerts were such overflights and how many warned an area the object
+  never reached.
 * **updates per alert** — ``updated`` events / ``issued`` events.
 * **alerts about nothing** — issued alerts whose track no object was near (``truth``
   None).
@@ -34,6 +41,7 @@ from mead import geo
 from mead.events import AlertReceived, AlertSent, Event
 from mead.sensors.base import Scan
 from mead.sim.base import TruthTable
+from mead.threat.evaluate import AreaSet, polygon_distance_m
 
 THREATS = ("ballistic", "rocket", "cruise", "drone")
 
@@ -76,6 +84,7 @@ class AlertCounts:
 
     issued: int = 0  # area alerts
     on_target: int = 0  # area alerts for the object's target area
+    overflown: int = 0  # other area alerts whose area the object's path crossed afterwards
     updated: int = 0  # ``updated`` events
     lifecycles: int = 0  # issued events, either level
     pre: int = 0  # lifecycles issued as pre-alerts
@@ -85,31 +94,87 @@ class AlertCounts:
         return self.on_target / self.issued if self.issued else None
 
     @property
+    def path_precision(self) -> float | None:
+        """Area alerts for the target or an area the object then flew over / area alerts."""
+        return (self.on_target + self.overflown) / self.issued if self.issued else None
+
+    @property
     def updates_per_alert(self) -> float | None:
         return self.updated / self.lifecycles if self.lifecycles else None
 
 
-def alert_counts(truth: TruthTable, events: Sequence[Event]) -> dict[str, AlertCounts]:
-    """Per truth kind (and ``"nothing"``): alert lifecycles partners received, by level."""
-    kind = dict(zip(truth.ids, truth.kind.tolist(), strict=True))
-    target = dict(zip(truth.ids, truth.target_area, strict=True))
+OVERFLIGHT = ("cruise", "drone")
+"""Classes that threaten the areas they fly over (a ballistic missile threatens only where
+it lands: its path is in space)."""
+
+
+@dataclass(frozen=True)
+class Overflights:
+    """When each cruise missile and drone was last over each defended area (its true path)."""
+
+    areas: dict[str, int]  # area name → column
+    last_inside_s: np.ndarray  # (N, A) last scenario time inside the area (NaN: never)
+
+    @staticmethod
+    def of(truth: TruthTable, areas: AreaSet) -> Overflights:
+        """From every truth sample of the ``OVERFLIGHT`` classes (circles by their radius,
+        polygons by their outline)."""
+        last = np.full((len(truth), len(areas)), np.nan)
+        for i in np.flatnonzero(np.isin(truth.kind, OVERFLIGHT)).tolist():
+            o, n = int(truth.offset[i]), int(truth.count[i])
+            lat, lon, _ = geo.ecef2geodetic(truth.samples[o : o + n, :3])
+            t = truth.t_start[i] + truth.dt[i] * np.arange(n)
+            d = geo.great_circle_distance_m(
+                lat[:, None], lon[:, None], areas.lat_deg[None], areas.lon_deg[None]
+            )
+            inside = d <= areas.radius_m[None]
+            for j, poly in areas.polygons.items():
+                inside[:, j] = polygon_distance_m(lat, lon, poly) <= 0.0
+            for j in np.flatnonzero(inside.any(axis=0)).tolist():
+                last[i, j] = t[inside[:, j]].max()
+        return Overflights({n: j for j, n in enumerate(areas.names)}, last)
+
+    def crossed(self, obj: int, area: str, t: float) -> bool:
+        """The object's path was over ``area`` at scenario time ``t`` or later."""
+        j = self.areas.get(area)
+        return j is not None and bool(self.last_inside_s[obj, j] >= t)
+
+
+def alert_counts(
+    truth: TruthTable,
+    events: Sequence[Event],
+    overflights: Overflights | None = None,
+    epoch_s: float = 0.0,
+) -> dict[str, AlertCounts]:
+    """Per truth kind (and ``"nothing"``): alert lifecycles partners received, by level.
+
+    With ``overflights`` (and the scenario's ``epoch_s``), an area alert that is not for the
+    object's target counts as ``overflown`` when the object's path crossed that area at or
+    after the alert's time."""
+    index = {tid: i for i, tid in enumerate(truth.ids)}
+    kind = truth.kind.tolist()
     acc: dict[str, list[int]] = {}
     alerted: set[tuple[str, str]] = set()
     for ev in events:
         if not isinstance(ev, AlertReceived) or ev.state == "cancelled":
             continue
-        k = "nothing" if ev.truth is None else kind[ev.truth]
-        row = acc.setdefault(k, [0, 0, 0, 0, 0])
+        i = None if ev.truth is None else index[ev.truth]
+        k = "nothing" if i is None else kind[i]
+        row = acc.setdefault(k, [0, 0, 0, 0, 0, 0])
         if ev.state == "issued":
-            row[3] += 1
-            row[4] += ev.level == "pre"
+            row[4] += 1
+            row[5] += ev.level == "pre"
         else:
-            row[2] += 1
+            row[3] += 1
         key = (ev.node, ev.alert_id)
-        if ev.level == "alert" and key not in alerted:
-            alerted.add(key)
-            row[0] += 1
-            row[1] += ev.truth is not None and ev.area == target[ev.truth]
+        if ev.level != "alert" or key in alerted:
+            continue
+        alerted.add(key)
+        row[0] += 1
+        if i is not None and ev.area == truth.target_area[i]:
+            row[1] += 1
+        elif i is not None and overflights and overflights.crossed(i, ev.area, ev.t - epoch_s):
+            row[2] += 1
     return {k: AlertCounts(*v) for k, v in acc.items()}
 
 
