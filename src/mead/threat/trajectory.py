@@ -10,14 +10,20 @@ declared ballistic or rocket, :class:`FreeFlightFit` keeps the track's positions
 the 7 parameters θ = [p, v, κ] at its oldest kept position (κ = 1/β, m²/kg, with a
 Gaussian prior):
 
-    min_θ Σ_k r_kᵀ W_k r_k + (κ − κ₀)² / σ_κ²,   r_k = p(t_k; θ) − z_k,   W_k = (s·P_k)⁻¹
+    min_θ Σ_k r_kᵀ W_k r_k + r_vᵀ W_v r_v + (κ − κ₀)² / σ_κ²,
+    r_k = p(t_k; θ) − z_k,   W_k = (s·P_k)⁻¹,   r_v = v(t_n; θ) − v_n,   W_v = (s_v·P_v,n)⁻¹
 
 p(t; θ) by RK4 forward from the oldest position through every later one to now; the
 Jacobian by finite differences of the same propagation (all tracks and all 8 perturbed
 states in one batch). ``s`` (``noise_scale``) inflates each position's covariance because
 consecutive filtered positions are correlated, not independent plots; it is what makes
 the fitted covariance honest, and is calibrated against the simulator
-(``tests/threat/test_trajectory.py``, ``benchmarks/bench_warning.py``).
+(``tests/threat/test_trajectory.py``, ``benchmarks/bench_warning.py``). The newest
+position's track velocity ``v_n`` enters once (``velocity_scale`` s_v): a pulse-Doppler
+radar's range rate makes its radial part good to a few m/s, which positions 1–2 km apart
+across the beam give only after minutes; a fit of the first 30 s is then several times
+tighter along the line of sight (on the reference raid's missiles, ballistic warning
+efficiency 0.80 → 0.82 with the same calibration).
 
 The output is the state now with κ, (N, 7), and its covariance (N, 7, 7), for
 :func:`mead.threat.impact.predict_impact`: the impact region then carries the uncertainty
@@ -91,6 +97,9 @@ class FreeFlightFit:
         dense air makes the drag stiff; it has seconds to go); its last fit is carried.
     kappa0, kappa_std : prior of κ = 1/β, m²/kg (default β ≈ 5,000 kg/m², from 2,000 to
         vacuum within 2σ).
+    velocity_scale : factor on the newest track velocity's covariance, whose velocity is
+        weighed in the fit (``None``: positions only). 1 trusts the tracker's velocity
+        covariance; the velocity is counted once, at the newest position only.
     noise_scale : factor on each position covariance (correlated filtered positions). 2 makes
         the stated 95 % impact region hold 95–97 % of true impacts from 4 to 8 minutes to go
         on the reference raid's missiles (the tracker flying them in free flight, see
@@ -114,6 +123,7 @@ class FreeFlightFit:
         kappa0: float = 2.0e-4,
         kappa_std: float = 1.5e-4,
         noise_scale: float = 2.0,
+        velocity_scale: float | None = 1.0,
         max_chi2: float = 4.0,
         iterations: int = 3,
     ) -> None:
@@ -126,6 +136,7 @@ class FreeFlightFit:
         self.min_span_s, self.min_points, self.min_alt_m = min_span_s, min_points, min_alt_m
         self.kappa0, self.kappa_std = kappa0, kappa_std
         self.noise_scale, self.iterations = noise_scale, iterations
+        self.velocity_scale = velocity_scale
         self.max_chi2 = max_chi2
         self._row: dict[str, int] = {}
         self._free: list[int] = []
@@ -133,6 +144,7 @@ class FreeFlightFit:
         self._t = np.zeros((0, slots))  # (cap, S) times, s, oldest first
         self._z = np.zeros((0, slots, 3))  # (cap, S, 3) ECEF positions
         self._W = np.zeros((0, slots, 3, 3))  # (cap, S, 3, 3) weights (s·P)⁻¹
+        self._Wv = np.zeros((0, slots, 3, 3))  # (cap, S, 3, 3) velocity weights (s_v·P_v)⁻¹
         self._x0 = np.zeros((0, slots, 6))  # (cap, S, 6) track states (first guesses)
         self._theta = np.full((0, N_PARAM), np.nan)  # (cap, 7) last fit at position 0
         self._last = np.zeros((0, N_PARAM))  # (cap, 7) last fitted state now
@@ -214,6 +226,7 @@ class FreeFlightFit:
         self._t = np.concatenate([self._t, np.zeros((k, s))])
         self._z = np.concatenate([self._z, np.zeros((k, s, 3))])
         self._W = np.concatenate([self._W, np.zeros((k, s, 3, 3))])
+        self._Wv = np.concatenate([self._Wv, np.zeros((k, s, 3, 3))])
         self._x0 = np.concatenate([self._x0, np.zeros((k, s, 6))])
         self._theta = np.concatenate([self._theta, np.full((k, N_PARAM), np.nan)])
         self._last = np.concatenate([self._last, np.zeros((k, N_PARAM))])
@@ -231,6 +244,9 @@ class FreeFlightFit:
         S = self.noise_scale * 0.5 * (P[:, :3, :3] + P[:, :3, :3].swapaxes(1, 2))
         self._t[rows, k], self._z[rows, k], self._x0[rows, k] = t, x[:, :3], x
         self._W[rows, k] = np.linalg.inv(S + 1e-6 * np.eye(3))
+        if self.velocity_scale is not None:
+            Sv = self.velocity_scale * 0.5 * (P[:, 3:, 3:] + P[:, 3:, 3:].swapaxes(1, 2))
+            self._Wv[rows, k] = np.linalg.inv(Sv + 1e-6 * np.eye(3))
         self._n[rows] = k + 1
 
     def _shift(self, rows: np.ndarray, drop: np.ndarray) -> None:
@@ -253,6 +269,7 @@ class FreeFlightFit:
         rr = r[:, None]
         self._t[r], self._z[r] = self._t[rr, idx], self._z[rr, idx]
         self._W[r], self._x0[r] = self._W[rr, idx], self._x0[rr, idx]
+        self._Wv[r] = self._Wv[rr, idx]
         theta[self._n[r] <= d] = np.nan  # nothing left to carry it
         self._n[r] = np.maximum(self._n[r] - d, 0)
         self._theta[r] = theta
@@ -284,6 +301,10 @@ class FreeFlightFit:
         step = FD_STEP
         z, W = self._z[rows], self._W[rows] * valid[..., None, None]
         prior = 1.0 / self.kappa_std**2
+        vel = self.velocity_scale is not None
+        last = n - 1
+        vz = self._x0[rows, last, 3:]
+        Wv = self._Wv[rows, last]
         for it in range(iterations + 1):
             pts = np.concatenate([theta[:, None], theta[:, None] + np.diag(step)[None]], axis=1)
             hh = np.repeat(np.concatenate([h, h_now[:, None]], axis=1).T, N_PARAM + 1, axis=1)
@@ -294,9 +315,16 @@ class FreeFlightFit:
             A = np.einsum("mska,mskl,mslb->mab", J, W, J)
             A[:, 6, 6] += prior
             r = np.where(valid[..., None], z - pos, 0.0)
+            if vel:  # the newest track velocity (its radial part from range rate)
+                end = traj[last, np.arange(m)]  # (M, 8, 6) at the newest position
+                Jv = ((end[:, 1:, 3:] - end[:, :1, 3:]) / step[None, :, None]).swapaxes(1, 2)
+                rv = vz - end[:, 0, 3:]
+                A += np.einsum("mka,mkl,mlb->mab", Jv, Wv, Jv)
             if it == iterations:
                 break
             b = np.einsum("mska,mskl,msl->ma", J, W, r)
+            if vel:
+                b += np.einsum("mka,mkl,ml->ma", Jv, Wv, rv)
             b[:, 6] += prior * (self.kappa0 - theta[:, 6])
             Ainv, _ = _inverse(A)
             theta = theta + np.einsum("mab,mb->ma", Ainv, b)
