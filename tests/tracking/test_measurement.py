@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from mead import geo
+from mead.tracking.gating import ChiSquareGate
+from mead.tracking.management import OnePointInitiator
 from mead.tracking.measurement import (
     CartesianFrame,
     Site,
@@ -19,8 +21,10 @@ from mead.tracking.measurement import (
     polar_jacobian,
     polar_predict,
     range_rate_h,
+    range_rate_spread,
     wrap_angle,
 )
+from mead.tracking.motion import ConstantVelocity
 
 SITE = Site.from_geodetic(50.0, 10.0, 120.0)
 
@@ -220,6 +224,7 @@ def test_range_rate_prediction_uses_the_whole_state_covariance() -> None:
     pred = SITE.predict(x, P, idx, R)
     zhat, H = polar_h(x[idx], SITE, range_rate=True)
     S = H @ P[idx] @ H.swapaxes(-1, -2) + R
+    S[:, 3, 3] += range_rate_spread(x[idx], P[idx], SITE)
     assert pred.dim == 4 and pred.H.shape == (3, 4, 6)
     np.testing.assert_allclose(pred.zhat, zhat)
     np.testing.assert_allclose(pred.S, S, rtol=1e-10)
@@ -286,3 +291,31 @@ def test_site_is_the_polar_model() -> None:
     np.testing.assert_allclose(SITE.to_ecef(z), x[:, :3], atol=1e-6)
     assert SITE.check(z) is None
     assert "ranges" in str(SITE.check(-z))
+
+
+def test_a_fast_target_crossing_the_beam_is_caught_on_its_second_plot() -> None:
+    """A one-plot track of a 3.4 km/s missile crossing the beam 840 km out (its range rate
+    gave only the radial velocity): 5 s later the line of sight has turned and ṙ grown by
+    ~70 m/s. The range rate's nonlinearity bound keeps that plot inside the gate (the
+    Jacobian at zero cross velocity alone puts it outside), and a settled track of
+    the same target gets well under 1 m/s of it."""
+    site = Site.from_geodetic(25.0, 51.0, 50.0)
+    sigma = np.array([60.0, np.radians(0.12), np.radians(0.12), 3.0])
+    p0 = geo.geodetic2ecef(np.array([32.5]), np.array([51.5]), np.array([60e3]))[0]
+    east = geo.enu_rotation(32.5, 51.5)[0]  # east at the target, in ECEF
+    v = -3400.0 * east  # flying west, across the beam
+    truth0, truth1 = np.concatenate([p0, v]), np.concatenate([p0 + 5.0 * v, v])
+    z0 = polar_h(truth0[None], site, range_rate=True)[0]
+    z1 = polar_h(truth1[None], site, range_rate=True)[0]
+    assert z1[0, 3] - z0[0, 3] > 50.0  # the line of sight turned
+    x, P = OnePointInitiator().initiate(z0, sigma, site)
+    x, P = ConstantVelocity().predict(x, P, np.array([5.0]), np.ones(1))
+    pred = site.predict(x, P, np.array([0]), np.diag(sigma**2))
+    d2 = ChiSquareGate().gate(x, P, z1, sigma, site).d2
+    assert d2.size == 1 and d2[0] <= ChiSquareGate().gamma4
+    y = site.innovation(z1, pred.zhat)
+    S_lin = pred.S[0].copy()
+    S_lin[3, 3] -= pred.extra[0]
+    assert y[0] @ np.linalg.solve(S_lin, y[0]) > ChiSquareGate().gamma4  # linear: rejected
+    settled = np.diag([800.0**2] * 3 + [30.0**2] * 3)
+    assert np.sqrt(range_rate_spread(truth1[None], settled[None], site))[0] < 1.0

@@ -302,7 +302,7 @@ class IMM:
         """Update K tracks' modes with one plot each; returns μ, x_j, P_j, x, P.
 
         ``y`` (K, m) is the innovation of the combined estimate ``x`` (K, 6), ``H``
-        (K, m, 6) its Jacobian and ``R`` (m, m) the plot noise; m = 3, or 4 with range
+        (K, m, 6) its Jacobian and ``R`` (m, m) or (K, m, m) the plot noise; m = 3, or 4 with range
         rate (which sees the velocity, never κ).
         """
         k, r = mu.shape
@@ -311,6 +311,7 @@ class IMM:
         dx = xm[..., :6] - x[:, None, :]  # (K, r, 6)
         yj = y[:, None, :] - np.einsum("kmd,krd->krm", H[..., :6], dx)  # (K, r, m)
         Hr = np.repeat(H, r, axis=0)  # (K·r, m, n)
+        R = np.repeat(R, r, axis=0) if R.ndim == 3 else R  # per track → per mode
         S = Hr @ Pm.reshape(k * r, n, n) @ Hr.swapaxes(-1, -2) + R
         d2 = np.einsum(
             "ki,ki->k", yj.reshape(k * r, m), np.linalg.solve(S, yj.reshape(-1, m, 1))[..., 0]

@@ -261,7 +261,7 @@ def pda_update(
 
     ``row`` (K,) gives each innovation's track (0..C−1), ``beta`` (K,) its weight, ``y``
     (K, m) the innovation (m = 3; 4 with range rate); ``beta0`` (C,) = 1 − Σ β of each
-    track. ``H`` is (C, m, n), ``R`` (m, m).
+    track. ``H`` is (C, m, n), ``R`` (m, m) or per track (C, m, m).
     """
     c, m = len(x), y.shape[1]
     Ht = H.swapaxes(-1, -2)
@@ -298,7 +298,7 @@ def imm_pda_update(
     Modes may carry more states than the combined 6 (e.g. κ, unseen by the plots).
     ``x`` (C, 6) is the combined estimate the innovations ``y`` (K, m) were formed from
     (m = 3; 4 with range rate); ``row``, ``beta``, ``beta0``, ``H`` (C, m, 6) and ``R``
-    (m, m) as in ``pda_update``. Returns μ, x_m, P_m and the combined x (C, 6),
+    (m, m) or (C, m, m) as in ``pda_update``. Returns μ, x_m, P_m and the combined x (C, 6),
     P (C, 6, 6) (module doc).
     """
     c, r = mu.shape
@@ -307,6 +307,7 @@ def imm_pda_update(
     ym = y[:, None, :] - Hdx[row]  # (K, r, m) mode-conditioned innovations
     Hn = np.concatenate([H, np.zeros((c, m, n - 6))], axis=2)  # plots do not see extra states
     Hr = np.repeat(Hn, r, axis=0)  # (C·r, m, n)
+    R = np.repeat(R, r, axis=0) if R.ndim == 3 else R  # per track → per mode
     S = (Hr @ Pm.reshape(c * r, n, n) @ Hr.swapaxes(-1, -2) + R).reshape(c, r, m, m)
     _, logdet = np.linalg.slogdet(S)
     Sy = np.linalg.solve(S[row], ym[..., None])[..., 0]

@@ -340,7 +340,8 @@ class Tracker:
         hard = cast(Associator, self.associator)  # _soft_check said so, cheaply
         chosen = hard.associate(gated, self.table.confirmed[gated.pred.idx])
         tab, rows = self.table, gated.track[chosen]
-        y, H, R = gated.y[chosen], gated.pred.H[gated.row[chosen]], np.diag(np.square(sigma))
+        y, H = gated.y[chosen], gated.pred.H[gated.row[chosen]]
+        R = gated.pred.noise(sigma, gated.row[chosen])
         if self._mm is not None:
             tab.mu[rows], tab.xm[rows], tab.Pm[rows], tab.x[rows], tab.P[rows] = (
                 self._mm.update_modes(
@@ -359,9 +360,10 @@ class Tracker:
         """PDA (or IMM-PDA) update of every gated track with the associator's marginals;
         a hit's ln g takes the probability-weighted d² of its plots."""
         assert isinstance(self.associator, SoftAssociator)
-        tab, R = self.table, np.diag(np.square(sigma))
+        tab = self.table
         soft = self.associator.marginals(gated, tab.confirmed[gated.pred.idx])
         has = np.bincount(gated.row, minlength=len(gated.pred.idx)) > 0
+        R = gated.pred.noise(sigma, np.flatnonzero(has))
         sub = np.cumsum(has) - 1  # pred row → row among the gated tracks
         idx, row, b0, H = gated.pred.idx[has], sub[gated.row], soft.beta0[has], gated.pred.H[has]
         args = (b0, row, soft.beta, gated.y, H, R)
