@@ -165,3 +165,21 @@ def test_the_engagement_reference_is_the_reference_with_fire_units() -> None:
         p.pop("fire_units", None)
     assert eng.pop("name") == "reference_engage" and ref.pop("name") == "reference"
     assert eng == ref
+
+
+def test_the_ballistic_reference_is_the_reference_raids_ballistic_phase() -> None:
+    """scenarios/reference_ballistic.yaml is reference.yaml's ballistic and rocket raids,
+    each launched the same 32,300 s earlier, with fewer civil flights in a shorter run."""
+    import msgspec
+
+    scen = ROOT / "scenarios"
+    ref = msgspec.to_builtins(load_scenario(scen / "reference.yaml"))
+    bal = msgspec.to_builtins(load_scenario(scen / "reference_ballistic.yaml"))
+    fast = [r for r in ref.pop("raids") if r["threat"] in ("ballistic", "rocket")]
+    for r in fast:
+        r["first_launch_s"] -= 32_300.0
+    assert bal.pop("raids") == fast and len(fast) == 4
+    assert bal.pop("name") == "reference_ballistic" and ref.pop("name") == "reference"
+    assert bal.pop("duration_s") < ref.pop("duration_s")
+    assert bal["civil"].pop("flights") < ref["civil"].pop("flights")
+    assert bal == ref
