@@ -47,7 +47,7 @@ RHO_MIN_M = 1.0
 """Floor on the horizontal distance ρ in the azimuth/elevation Jacobian (target overhead), m."""
 
 RANGE_RATE_K = 3.0
-"""σ-reach of the range rate's nonlinearity bound (``range_rate_spread``): that of the gate."""
+"""σ-reach of each factor (cross velocity, cross offset) in ``range_rate_spread``'s bound."""
 
 
 @dataclass(frozen=True)
