@@ -282,7 +282,9 @@ def test_an_area_alert_is_held_while_its_probability_hovers_at_the_threshold():
         ("alert", False, 0.6, ["issued"]),
         ("pre", True, 0.4, []),  # below the threshold, above half of it: held
         ("alert", False, 0.7, []),
-        ("pre", False, 0.1, ["updated"]),  # well below: a pre-alert again
+        ("pre", False, 0.1, []),  # well below …
+        ("pre", False, 0.1, []),
+        ("pre", False, 0.1, ["updated"]),  # … for 3 steps (slow_persist): a pre-alert again
     ]
     for i, (level, hold, p, expect) in enumerate(seq):
         t = 10.0 * i
@@ -290,3 +292,36 @@ def test_an_area_alert_is_held_while_its_probability_hovers_at_the_threshold():
         out = am.step(t, [th], ["12"])
         assert [a.state for a in out] == expect, i
     assert am.open_alerts[0].level == "pre"
+
+
+def test_a_drone_alert_sends_a_change_only_once_it_has_held():
+    """A drone's arrival time that jumps back and forth with its speed estimate, or a level
+    that flips for one step, is not sent; a change that holds for ``slow_persist`` steps
+    is, and an upgrade to an area alert goes at once. A ballistic change goes at once."""
+    am = AlertManager("C0", AREAS, confirm=1)
+    kw = dict(threat_class="drone", p_area=0.7)
+    steps = [
+        (3000.0, "alert", ["issued"]),
+        (3600.0, "alert", []),  # +600 s: beyond 10 % and 2σ, for one step
+        (3000.0, "alert", []),  # back: noise
+        (3000.0, "pre", []),  # one step down …
+        (3000.0, "alert", []),  # … and up again: nothing sent
+        (2000.0, "alert", []),  # −1,000 s that holds …
+        (2000.0, "alert", []),
+        (2000.0, "alert", ["updated"]),  # … is sent on its third step
+    ]
+    for i, (tgo, level, expect) in enumerate(steps):
+        t = 5.0 * i
+        th = _threat(t, tgo=tgo - t, level=level, hold=level == "alert", **kw)
+        assert [a.state for a in am.step(t, [th], ["12"])] == expect, i
+    assert am.open_alerts[0].t_impact == pytest.approx(2000.0)
+    pre = AlertManager("C0", AREAS, confirm=1)
+    pre.step(0.0, [_threat(0.0, tgo=3000.0, level="pre", **kw)], ["12"])
+    up = pre.step(5.0, [_threat(5.0, tgo=2995.0, level="alert", **kw)], ["12"])
+    assert [(a.state, a.level) for a in up] == [("updated", "alert")]
+    fast = AlertManager("C0", AREAS, confirm=1)
+    fast.step(0.0, [_threat(0.0, tgo=300.0, threat_class="ballistic")], ["12"])
+    moved = fast.step(5.0, [_threat(5.0, tgo=200.0, threat_class="ballistic")], ["12"])
+    assert [a.state for a in moved] == ["updated"]
+    with pytest.raises(ValueError, match="slow_persist"):
+        AlertManager("C0", AREAS, slow_persist=0)

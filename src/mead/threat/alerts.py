@@ -20,6 +20,11 @@ One alert lifecycle per (track, area) pair, addressed to the area's owner:
   - the class or the level changes (a pre-alert becomes an area alert, or back — but an
     area alert is held while its threat says ``hold``: hysteresis on the probability);
   - and, if ``update_s`` is set, that long has passed since the last alert.
+  For cruise missiles and drones such a change is sent only once it has held for
+  ``slow_persist`` consecutive steps (an upgrade to an area alert or a new class at
+  once): their estimates wander around a threshold from step to step (a drone's chord
+  heading by ±10°, its speed by ±10 %), and an alert that flips between pre-alert and
+  alert, or moves its arrival back and forth, every few seconds is noise to an operator.
   A receiver counts down from ``t_impact`` itself, so no periodic refresh is needed;
 * **cancelled** when the pair has not been threatened for ``cancel_after`` consecutive
   steps (and, for cruise missiles and drones, for ``slow_cancel_s``), at once when the
@@ -64,6 +69,7 @@ class _Open:
     last: Alert
     misses: int = 0
     seen_t: float = 0.0  # last time the pair was threatened (or marginal), s
+    news: int = 0  # consecutive steps a cruise/drone change has held (``slow_persist``)
 
 
 class AlertManager:
@@ -88,6 +94,9 @@ class AlertManager:
     min_issue_tgo_s : never issue an alert with less time to go than this, s: nobody can act
         on it, and such late threats are mostly tracks coasting past their object's end.
     salvo_s : alerts to one area whose predicted arrivals lie this close form a salvo, s.
+    slow_persist : consecutive steps a cruise missile's or drone's change must hold before
+        it is sent (1: at once); an upgrade to an area alert or a class change is sent at
+        once.
     """
 
     def __init__(
@@ -106,9 +115,11 @@ class AlertManager:
         grace_s: float = 30.0,
         min_issue_tgo_s: float = 15.0,
         salvo_s: float = 60.0,
+        slow_persist: int = 3,
     ) -> None:
         check(cancel_after >= 1, "cancel_after", ">= 1", cancel_after)
         check(confirm >= 1, "confirm", ">= 1", confirm)
+        check(slow_persist >= 1, "slow_persist", ">= 1", slow_persist)
         check(update_s is None or update_s > 0, "update_s", "> 0 s or None", update_s)
         check(0.0 < shrink_frac < 1.0, "shrink_frac", "in (0, 1)", shrink_frac)
         self.issuer = issuer  # pseudonym written into every alert
@@ -126,6 +137,7 @@ class AlertManager:
         self.grace_s = grace_s  # s
         self.min_issue_tgo_s = min_issue_tgo_s  # s
         self.salvo_s = salvo_s  # s
+        self.slow_persist = slow_persist  # steps
         self._salvo_t: dict[str, float] = {}  # salvo (first alert id) → its arrival time
         self._open: dict[tuple[str, str], _Open] = {}
         self._pending: dict[tuple[str, str], tuple[Threat, int]] = {}  # not yet issued
@@ -202,7 +214,15 @@ class AlertManager:
         if th.level == "pre" and th.hold and op.last.level == "alert":
             th = replace(th, level="alert")  # held: hysteresis on the level
         if not self._changed(t, op.last, th):
+            op.news = 0
             return None
+        slow = th.threat_class in ("cruise", "drone")
+        upgrade = th.level == "alert" != op.last.level or th.threat_class != op.last.threat_class
+        if slow and not upgrade:
+            op.news += 1
+            if op.news < self.slow_persist:
+                return None
+        op.news = 0
         op.last = self._alert(t, th, op.last.alert_id, "updated", op.last.salvo)
         return op.last
 
