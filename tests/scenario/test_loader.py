@@ -167,19 +167,34 @@ def test_the_engagement_reference_is_the_reference_with_fire_units() -> None:
     assert eng == ref
 
 
-def test_the_ballistic_reference_is_the_reference_raids_ballistic_phase() -> None:
-    """scenarios/reference_ballistic.yaml is reference.yaml's ballistic and rocket raids,
-    each launched the same 32,300 s earlier, with fewer civil flights in a shorter run."""
+@pytest.mark.parametrize(
+    ("name", "raids", "shift_s"),
+    [
+        (
+            "reference_ballistic",
+            {"ballistic-k", "ballistic-i", "ballistic-t", "rockets-north"},
+            32_300.0,
+        ),
+        ("reference_drones", {"drones-east"}, 9_500.0),
+    ],
+)
+def test_the_reference_slices_are_the_reference_raids_alone(name, raids, shift_s) -> None:  # type: ignore[no-untyped-def]
+    """scenarios/reference_ballistic.yaml and reference_drones.yaml are reference.yaml's
+    raids named here (the drones fewer of them), each launched ``shift_s`` earlier, with
+    fewer civil flights in a shorter run: everything else is the reference."""
     import msgspec
 
     scen = ROOT / "scenarios"
     ref = msgspec.to_builtins(load_scenario(scen / "reference.yaml"))
-    bal = msgspec.to_builtins(load_scenario(scen / "reference_ballistic.yaml"))
-    fast = [r for r in ref.pop("raids") if r["threat"] in ("ballistic", "rocket")]
-    for r in fast:
-        r["first_launch_s"] -= 32_300.0
-    assert bal.pop("raids") == fast and len(fast) == 4
-    assert bal.pop("name") == "reference_ballistic" and ref.pop("name") == "reference"
-    assert bal.pop("duration_s") < ref.pop("duration_s")
-    assert bal["civil"].pop("flights") < ref["civil"].pop("flights")
-    assert bal == ref
+    part = msgspec.to_builtins(load_scenario(scen / f"{name}.yaml"))
+    kept = [r for r in ref.pop("raids") if r["name"] in raids]
+    got = part.pop("raids")
+    assert [r["name"] for r in got] == [r["name"] for r in kept] and len(kept) == len(raids)
+    for a, b in zip(got, kept, strict=True):
+        assert a.pop("count") <= b.pop("count")
+        assert a.pop("first_launch_s") == b.pop("first_launch_s") - shift_s
+        assert a == b
+    assert part.pop("name") == name and ref.pop("name") == "reference"
+    assert part.pop("duration_s") < ref.pop("duration_s")
+    assert part["civil"].pop("flights") < ref["civil"].pop("flights")
+    assert part == ref
