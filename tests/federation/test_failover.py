@@ -239,6 +239,39 @@ def test_lease_settings_are_checked(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "--kill-active-at needs --standby" in capsys.readouterr().err
 
 
+def test_an_alert_sent_after_its_recipient_stopped_at_the_end_is_not_lost(
+    tmp_path: Path,
+) -> None:
+    """The drill's figures: an alert state published after its recipient ran to the end
+    of the drill and stopped counts as ``after_end``, not lost; one to a recipient that
+    stopped early (a crash) is lost."""
+    from mead.events import AlertReceived, AlertSent, write_events_file
+    from mead.runtime.up import failover_figures
+
+    def alert(cls: type, aid: str, t: float, to: str, **kw: Any) -> Any:
+        return cls(alert_id=aid, state="issued", t=t, recipient=to, area="A",
+                   system_track=1, threat_class="drone", impact_lat_deg=0.0,
+                   impact_lon_deg=0.0, impact_radius_m=1.0, t_impact=t + 60.0,
+                   tgo_s=60.0, **kw)  # fmt: skip
+
+    def received(aid: str, t: float, node: str) -> Any:
+        return alert(AlertReceived, aid, t, node, node=node, t_recv=t + 1.0, via="C0")
+
+    write_events_file(tmp_path / "C0.events.jsonl", [
+        alert(AlertSent, "C0-1-A", 100.0, "P1", node="C0"),
+        alert(AlertSent, "C0-2-A", 200.0, "P1", node="C0"),  # P1 stopped at 199
+        alert(AlertSent, "C0-3-A", 150.0, "P2", node="C0"),  # P2 died at 51
+    ])  # fmt: skip
+    write_events_file(tmp_path / "P1.events.jsonl", [received("C0-1-A", 198.0, "P1")])
+    write_events_file(tmp_path / "P2.events.jsonl", [received("C0-9-A", 50.0, "P2")])
+    f = failover_figures(tmp_path, "C0", kill_wall=0.0)
+    assert (f["sent"], f["lost"], f["after_end"]) == (3, 2, 1)  # C0-1 at 100 never arrived
+    write_events_file(tmp_path / "P1.events.jsonl", [received("C0-1-A", 100.0, "P1"),
+                                                     received("C0-8-A", 198.0, "P1")])  # fmt: skip
+    f = failover_figures(tmp_path, "C0", kill_wall=0.0)
+    assert (f["sent"], f["lost"], f["after_end"]) == (3, 1, 1)  # C0-3: P2 died early
+
+
 # ----------------------------------------------------------------------------- the drill
 
 SPEED = 8.0  # scenario s per wall s: 240 s of raid in 30 s

@@ -237,6 +237,11 @@ def _summary(
     return out
 
 
+END_SLACK_S = 10.0
+"""A recipient whose last event lies this close to the coordinator's last send ran to the
+end of the drill (:func:`failover_figures`), scenario s."""
+
+
 def failover_figures(workdir: Path, coordinator: str, kill_wall: float) -> dict[str, Any]:
     """How a failover drill went, from the events files in ``workdir``.
 
@@ -245,7 +250,10 @@ def failover_figures(workdir: Path, coordinator: str, kill_wall: float) -> dict[
     ``sent``: alert states the killed active recorded as sent plus those the standby sent;
     ``lost``: of those, how many no partner received; ``duplicated``: alert states
     (id, state, time) a partner received more than once; ``resent``/``suppressed``: what
-    the standby's reconciliation sent and held back.
+    the standby's reconciliation sent and held back; ``after_end``: states sent after
+    their recipient had stopped at the end of the run (its last event, within
+    ``END_SLACK_S`` of the coordinator's last send), which no failover could deliver and
+    ``lost`` does not count (a recipient that stopped earlier is not excused).
     """
     c = coordinator
 
@@ -258,19 +266,28 @@ def failover_figures(workdir: Path, coordinator: str, kill_wall: float) -> dict[
 
     standby = events(f"{c}-standby")
     took = [e for e in standby if isinstance(e, Leadership) and e.role == "active"]
-    sent = {key(e) for e in [*events(c), *standby] if isinstance(e, AlertSent)}
+    to = {key(e): e.recipient for e in [*events(c), *standby] if isinstance(e, AlertSent)}
+    sent = set(to)
     received: list[tuple[str, str, float]] = []
+    last: dict[str, float] = {}  # each node's last event, scenario (wire) s
     for path in sorted(workdir.glob("*.events.jsonl")):
-        received += [
-            key(e)
-            for e in events(path.name.removesuffix(".events.jsonl"))
-            if isinstance(e, AlertReceived) and e.via == c
-        ]
+        name = path.name.removesuffix(".events.jsonl")
+        evs = events(name)
+        received += [key(e) for e in evs if isinstance(e, AlertReceived) and e.via == c]
+        times = [float(getattr(e, "t_recv", getattr(e, "t", 0.0))) for e in evs]
+        last[name] = max(times, default=float("-inf"))
     counts = Counter(received)
+    t_end = max((k[2] for k in sent), default=0.0)
+    after_end = {
+        k
+        for k in sent - set(counts)
+        if k[2] > last.get(to[k], float("inf")) >= t_end - END_SLACK_S
+    }
     return {
         "takeover_s": round(took[0].t_wall - kill_wall, 2) if took else None,
         "sent": len(sent),
-        "lost": len(sent - set(counts)),
+        "lost": len(sent - set(counts) - after_end),
+        "after_end": len(after_end),
         "duplicated": sum(n - 1 for n in counts.values()),
         "resent": sum(e.resent for e in took),
         "suppressed": sum(e.suppressed for e in took),
@@ -298,7 +315,8 @@ def format_up(summary: dict[str, Any]) -> str:
         rows.append(
             f"failover: standby active {took}; alert states "
             f"sent {f['sent']}, lost {f['lost']}, duplicated {f['duplicated']} "
-            f"(resent {f['resent']}, suppressed {f['suppressed']})"
+            f"(resent {f['resent']}, suppressed {f['suppressed']}; "
+            f"sent after their recipient stopped at the end: {f['after_end']})"
         )
     rows.append(f"logs, configs and stores: {summary['workdir']}")
     return "\n".join(rows)
