@@ -41,7 +41,7 @@ from mead import geo
 from mead.events import AlertReceived, AlertSent, Event
 from mead.sensors.base import Scan
 from mead.sim.base import TruthTable
-from mead.threat.evaluate import AreaSet, polygon_distance_m
+from mead.threat.evaluate import AreaSet
 
 THREATS = ("ballistic", "rocket", "cruise", "drone")
 
@@ -124,12 +124,7 @@ class Overflights:
             o, n = int(truth.offset[i]), int(truth.count[i])
             lat, lon, _ = geo.ecef2geodetic(truth.samples[o : o + n, :3])
             t = truth.t_start[i] + truth.dt[i] * np.arange(n)
-            d = geo.great_circle_distance_m(
-                lat[:, None], lon[:, None], areas.lat_deg[None], areas.lon_deg[None]
-            )
-            inside = d <= areas.radius_m[None]
-            for j, poly in areas.polygons.items():
-                inside[:, j] = polygon_distance_m(lat, lon, poly) <= 0.0
+            inside = areas.distance_m(lat, lon) <= 0.0
             for j in np.flatnonzero(inside.any(axis=0)).tolist():
                 last[i, j] = t[inside[:, j]].max()
         return Overflights({n: j for j, n in enumerate(areas.names)}, last)

@@ -57,6 +57,18 @@ class AreaSet:
     def __len__(self) -> int:
         return len(self.names)
 
+    def distance_m(self, lat_deg: Array, lon_deg: Array) -> Array:
+        """(N, A) m from N points to each area: 0 inside, else to the circle's edge or the
+        polygon's nearest edge."""
+        lat, lon = np.asarray(lat_deg, np.float64), np.asarray(lon_deg, np.float64)
+        d = geo.great_circle_distance_m(
+            lat[:, None], lon[:, None], self.lat_deg[None], self.lon_deg[None]
+        )
+        out = np.maximum(d - self.radius_m[None], 0.0)
+        for j, poly in self.polygons.items():
+            out[:, j] = polygon_distance_m(lat, lon, poly)
+        return out
+
     @staticmethod
     def from_areas(areas: Sequence[DefendedArea]) -> AreaSet:
         """Convert ``DefendedArea`` structs (circle or polygon) to arrays."""
@@ -211,12 +223,7 @@ def _ballistic_pairs(
         x7[use], P7[use] = flight.x[rows[use]], flight.P[rows[use]]
     imp = predict_impact(x7, P7)
     ilat, ilon = np.nan_to_num(imp.lat_deg), np.nan_to_num(imp.lon_deg)
-    d = geo.great_circle_distance_m(
-        ilat[:, None], ilon[:, None], areas.lat_deg[None], areas.lon_deg[None]
-    )
-    miss = np.maximum(d - areas.radius_m[None], 0.0)
-    for j, poly in areas.polygons.items():
-        miss[:, j] = polygon_distance_m(ilat, ilon, poly)
+    miss = areas.distance_m(ilat, ilon)
     thr = np.where(imp.ok, np.minimum(np.nan_to_num(imp.radius_m), max_radius_m), -1.0)
     sure = (imp.radius_m <= max_radius_m)[:, None]  # nan (not landed) compares False
     pairs = _pairs(
