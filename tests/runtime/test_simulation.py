@@ -104,3 +104,32 @@ def test_alliance_leaks_no_more_than_national_and_never_double_engages(
     national = [e for e in results["national"].events if isinstance(e, Launch)]
     assert national and not any(e.advice_id for e in national)  # no coordinator advice
     assert {e.node for e in national} == {"P2"}  # only the threatened owner defends
+
+
+def test_an_alert_on_a_track_coasting_after_its_object_ended_is_about_that_object(
+    small: tuple[World, dict, dict],
+) -> None:
+    """Seed 6 of the reference raid: a drone's track outlived the drone by a few seconds and
+    an alert raised on it was counted as about no object. Within ``ENDED_GRACE_S`` after its
+    end an object still counts at its last position; long after, it does not."""
+    from mead import geo
+    from mead.metrics.evaluation import ENDED_GRACE_S
+
+    world, results, _ = small
+    tr, epoch = world.truth, world.scenario.start_epoch_s()
+    i = int(np.flatnonzero(tr.kind == "drone")[0])
+    last = tr.samples[tr.offset[i] + tr.count[i] - 1, :3]
+    lat, lon, alt = [
+        float(np.ravel(v)[0]) for v in geo.ecef2geodetic(last[None])
+    ]
+    alert = next(e for e in results["alliance"].events if isinstance(e, AlertReceived))
+
+    def about(after_end_s: float) -> str | None:
+        ev = msgspec.structs.replace(
+            alert, alert_id="coasting", state="issued", t=epoch + tr.t_end[i] + after_end_s,
+            track_lat_deg=lat, track_lon_deg=lon, track_alt_m=alt, truth=None,
+        )  # fmt: skip
+        return attribute_alerts(world, [ev])[0].truth
+
+    assert about(5.0) == tr.ids[i]
+    assert about(ENDED_GRACE_S + 5.0) != tr.ids[i]

@@ -38,6 +38,10 @@ from mead.threat.evaluate import AreaSet
 
 ALERT_GATE_M = 30_000.0
 """An alert is about the truth object nearest its track position, if within this distance."""
+ENDED_GRACE_S = 30.0
+"""An object whose flight ended (arrival, impact, intercept) this recently still counts, at
+its last position: a tracker coasts a track for a few scans after its plots stop, and an
+alert raised on that track is about the object (a late alert), not about nothing."""
 
 
 class Scorer:
@@ -62,8 +66,9 @@ class Scorer:
 def attribute_alerts(world: World, events: list[Event]) -> list[Event]:
     """The events with ``truth`` (object id or None) set on every alert event.
 
-    An alert is about the object nearest its track position when it was issued; its
-    updates and cancel are about the same object (a track that later drifts past an
+    An alert is about the object nearest its track position when it was issued (within
+    ``ALERT_GATE_M``; an object that ended less than ``ENDED_GRACE_S`` before counts at its
+    last position); its updates and cancel are about the same object (a track that later drifts past an
     airliner does not make the alert about the airliner).
     """
     epoch = world.scenario.start_epoch_s()
@@ -92,7 +97,13 @@ def _about(world: World, epoch: float, ev: AlertEvent, about: dict[str, str | No
     """The object an alert event is about (see :func:`attribute_alerts`)."""
     if ev.state != "issued" and ev.alert_id in about:
         return about[ev.alert_id]
-    alive, states = world.truth.states_at(ev.t - epoch)
+    t = ev.t - epoch
+    alive, states = world.truth.states_at(t)
+    tr = world.truth
+    ended = np.flatnonzero((tr.t_end <= t) & (t < tr.t_end + ENDED_GRACE_S))
+    if ended.size:
+        alive = np.concatenate([alive, ended])
+        states = np.concatenate([states, tr.samples[tr.offset[ended] + tr.count[ended] - 1]])
     if alive.size == 0:
         return None  # nothing flying: a later state of the alert is judged afresh
     found = None
