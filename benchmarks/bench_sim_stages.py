@@ -18,6 +18,10 @@ machine inflates them less than wall time:
   prediction against the areas);
 - ``fusion``: the coordinator's ``SystemTracker.ingest`` and ``picture``.
 
+Each stage is also shown as its share of the run's CPU time, and the run as simulated
+seconds per CPU second (``× real time``). ``--scenario scenarios/saturation.yaml --shift 0
+--duration 6000`` times the first 100 minutes of the 5,000-drone saturation raid.
+
 With ``--baseline``, the revision's ``src`` is exported (``git archive``) to a temporary
 folder and the same run is timed on it in a child process, then on this checkout; the
 table shows both and whether the two runs' events and counters are identical (the check
@@ -183,9 +187,17 @@ def report(runs: list[dict], check: str | None, info: dict[str, Any], args: Any)
     labels = dict.fromkeys(["prepare", "run", *dict.fromkeys(s[0] for s in STAGES), "wall"])
     for label in labels:
         key = label + "_s"
-        vals = [r.get(key, r["stages_s"].get(label)) for r in runs]
-        cells = (f"{v:>16.1f}" if v is not None else f"{'–':>16}" for v in vals)
+        cells = []
+        for r in runs:
+            v = r.get(key, r["stages_s"].get(label))
+            share = f" {100 * v / r['run_s']:3.0f} %" if v is not None and label in r[
+                "stages_s"] and r["run_s"] > 0 else "      "  # fmt: skip
+            cells.append(f"{'–':>16}" if v is None else f"{f'{v:.1f}{share}':>16}")
         out.append(f"{label:<18}" + "".join(cells))
+    out.append(
+        f"{'× real time':<18}"
+        + "".join(f"{args.duration / r['run_s'] if r['run_s'] > 0 else 0:>15.1f}×" for r in runs)
+    )
     if len(runs) == 2 and runs[1]["run_s"] > 0:
         out.append(f"{'speed-up':<18}{'':>16}{runs[0]['run_s'] / runs[1]['run_s']:>15.2f}×")
     out.append(f"{'events':<18}" + "".join(f"{r['events']:>16}" for r in runs))

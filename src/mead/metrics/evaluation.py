@@ -68,8 +68,8 @@ def attribute_alerts(world: World, events: list[Event]) -> list[Event]:
 
     An alert is about the object nearest its track position when it was issued (within
     ``ALERT_GATE_M``; an object that ended less than ``ENDED_GRACE_S`` before counts at its
-    last position); its updates and cancel are about the same object (a track that later drifts past an
-    airliner does not make the alert about the airliner).
+    last position); its updates and cancel are about the same object (a track that later
+    drifts past an airliner does not make the alert about the airliner).
     """
     epoch = world.scenario.start_epoch_s()
     about: dict[str, str | None] = {}  # alert_id → object at issue; updates keep it

@@ -155,8 +155,12 @@ def run_mode(
     mode: Mode,
     progress: bool = False,
     observer: ObserverFactory | None = None,
+    sink: Callable[[Event], None] | None = None,
 ) -> ModeResult:
-    """Run the coalition once on the world's plots, in ``mode``."""
+    """Run the coalition once on the world's plots, in ``mode``.
+
+    Events are kept in the result's ``events``, or handed to ``sink`` and not kept (a long
+    run that writes or counts them as they come, e.g. the soak benchmark)."""
     sc = world.scenario
     epoch = sc.start_epoch_s()
     clock = SimClock(epoch)
@@ -166,7 +170,7 @@ def run_mode(
     registry = KeyRegistry({n: i.verify_key for n, i in ids.items()})
     result = ModeResult(mode)
     obs = observer(world) if observer is not None else None
-    emit = result.events.append
+    emit = sink if sink is not None else result.events.append
     observe: Observe = obs if obs is not None else _no_observer
     show = getattr(obs, "show", _no_observer)  # an observer may also take what nodes hold
     pols = policies(sc, world.scenario_path, national=mode == "national")
