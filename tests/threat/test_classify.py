@@ -51,6 +51,13 @@ def _state(alt, speed, gamma_deg=0.0):
         (500.0, 70.0, 8.0, AIRCRAFT),  # slow climb-out, clearly climbing
         (2000.0, 250.0, 0.0, UNKNOWN),  # fast and low but not cruise-missile low
         (100.0, 5.0, 0.0, UNKNOWN),  # too slow for anything
+        # fast and low: a missile or rocket there climbs out or dives in; level at a
+        # drone's height it is a false track hopping along a dense drone stream
+        (1000.0, 5000.0, 0.0, UNKNOWN),
+        (3000.0, 2000.0, 5.0, UNKNOWN),
+        (1000.0, 3000.0, -40.0, BALLISTIC),  # re-entry dive
+        (2000.0, 600.0, 45.0, ROCKET),  # climbing out
+        (12_000.0, 500.0, 0.0, ROCKET),  # at the apogee of a 50 km rocket
     ],
 )
 def test_kernel_reference_cases(alt, speed, gamma, code):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,14 @@ from mead import geo
 from mead.errors import ThreatInputError
 from mead.scenario.schema import Circle, DefendedArea
 from mead.threat.base import track_number
-from mead.threat.evaluate import AreaSet, ThreatRules, assess, polygon_distance_m
+from mead.threat.evaluate import (
+    DEFAULT_RULES,
+    AreaSet,
+    Limits,
+    ThreatRules,
+    assess,
+    polygon_distance_m,
+)
 
 
 def _circle(name, owner, lat, lon, r_km=10.0):
@@ -273,6 +281,13 @@ def test_implausible_class_kinematics_threaten_nothing(arc):
     assert {th.track_id for th in out} == {"d"}
     xb, Pb, _, (lat, lon) = _ballistic(arc, t_mid=560.0)  # low and fast: plausible
     assert assess(0.0, ["b"], xb, Pb, ["ballistic"], [_circle("I", "P1", lat, lon)])
+    # 'ballistic' at 5 km/s flying level 1 km up (a false track along a drone stream) 30 km
+    # short of the area it heads for: impossible, warns nobody (it would, were it diving)
+    near = [_circle("Near", "P1", 31.4, 35.0, r_km=30.0)]
+    hop_x, hop_P = _flyer(31.0, 35.0, 1_000.0, 5_000.0, 0.0)
+    assert not assess(0.0, ["h"], hop_x, hop_P, ["ballistic"], near)
+    lax = replace(DEFAULT_RULES, limits=Limits(fast_level_max_alt_m=0.0))
+    assert assess(0.0, ["h"], hop_x, hop_P, ["ballistic"], near, rules=lax)
 
 
 def test_area_probability_matches_the_rayleigh_law() -> None:

@@ -28,7 +28,8 @@ evidence      rule (defaults of :class:`Rules`)
 ============  ===================================================================
 ballistic     v⁻ > 1,200 m/s, or h > 25 km and v⁻ > 800 m/s
 rocket        v⁻ > 450 m/s (supersonic), or h > 20 km (above any civil aircraft) and
-              v⁻ > 300 m/s (faster than any airliner)
+              v⁻ > 300 m/s (faster than any airliner); either only above 8 km or
+              climbing or diving at ≥ 10° (no level flight that fast in dense air)
 cruise        170 ≤ g⁻, g⁺ ≤ 330 m/s, h < 1.5 km, not clearly climbing (w⁻ < 15 m/s)
 drone         25 ≤ g⁻, g⁺ ≤ 75 m/s, h < 4 km, and, if g⁺ > 60 m/s, not clearly
               climbing or descending (w⁻ ≤ 3 m/s)
@@ -117,6 +118,8 @@ class Rules:
     rocket_speed_mps: float = 450.0  # supersonic: at least a rocket
     rocket_alt_m: float = 20_000.0  # above any civil aircraft …
     rocket_high_speed_mps: float = 300.0  # … and faster than any: at least a rocket
+    fast_level_max_alt_m: float = 8_000.0  # below this, ballistic or rocket only when …
+    fast_min_path_angle_deg: float = 10.0  # … climbing or diving at least this steeply
     cruise_speed_mps: tuple[float, float] = (170.0, 330.0)  # cruise missile speed band
     cruise_max_alt_m: float = 1_500.0  # cruise missiles fly low
     cruise_max_climb_mps: float = 15.0  # w⁻ above this: not a cruise missile
@@ -154,6 +157,8 @@ def evidence(loc: Local, rules: Rules = Rules(), slow: Local | None = None) -> n
     rocket = (fast > r.rocket_speed_mps) | (
         (h > r.rocket_alt_m) & (fast > r.rocket_high_speed_mps)
     )
+    flies = loc.steep_or_above(r.fast_level_max_alt_m, r.fast_min_path_angle_deg)
+    ballistic, rocket = ballistic & flies, rocket & flies
     cruise = (
         _band(vlo, vhi, r.cruise_speed_mps)
         & (h < r.cruise_max_alt_m)

@@ -126,7 +126,9 @@ class Limits:
     cruise_max_alt_m: float = 5_000.0
     cruise_speed_mps: tuple[float, float] = (80.0, 450.0)  # ground speed
     fast_min_speed_mps: float = 400.0  # ballistic/rocket: faster than this,
-    fast_min_climb_mps: float = 100.0  # or climbing/diving faster than this
+    fast_min_climb_mps: float = 100.0  # or climbing/diving faster than this;
+    fast_level_max_alt_m: float = 8_000.0  # and below this altitude climbing or diving …
+    fast_min_path_angle_deg: float = 10.0  # … at least this steeply (no level flight)
     k_sigma: float = 2.0  # speeds count as beyond a limit only by this many σ
 
 
@@ -142,8 +144,9 @@ def plausible(codes: np.ndarray, loc: Local, limits: Limits = Limits()) -> np.nd
     ==============  ==========================================================
     drone           −300 m to 4 km, ground speed < 120 m/s
     cruise          −300 m to 5 km, ground speed 80–450 m/s
-    ballistic,      above −300 m, and 3-D speed > 400 m/s or |vertical speed| > 100 m/s
-    rocket          (point estimates: a track too uncertain to tell is not plausible)
+    ballistic,      above −300 m, and 3-D speed > 400 m/s or |vertical speed| > 100 m/s,
+    rocket          and below 8 km climbing or diving at ≥ 10° (``Local.steep_or_above``)
+                    (point estimates: a track too uncertain to tell is not plausible)
     ==============  ==========================================================
     """
     lim, h, k = limits, loc.alt_m, limits.k_sigma
@@ -152,6 +155,7 @@ def plausible(codes: np.ndarray, loc: Local, limits: Limits = Limits()) -> np.nd
     w = np.abs(loc.v_enu[:, 2])
     fast = (v > lim.fast_min_speed_mps) | (w > lim.fast_min_climb_mps)
     above = h > lim.min_alt_m
+    flies = loc.steep_or_above(lim.fast_level_max_alt_m, lim.fast_min_path_angle_deg)
     drone = above & (h < lim.drone_max_alt_m) & (g - k * sg < lim.drone_max_speed_mps)
     cruise = (
         above
@@ -161,7 +165,7 @@ def plausible(codes: np.ndarray, loc: Local, limits: Limits = Limits()) -> np.nd
     )
     return np.select(
         [among(codes, (BALLISTIC, ROCKET)), codes == DRONE, codes == CRUISE],
-        [above & fast, drone, cruise],
+        [above & fast & flies, drone, cruise],
         default=True,
     )
 

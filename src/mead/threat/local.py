@@ -71,6 +71,18 @@ class Local:
         """(N,) horizontal speed, m/s."""
         return np.hypot(self.v_enu[:, 0], self.v_enu[:, 1])
 
+    def steep_or_above(self, alt_m: float, angle_deg: float) -> Array:
+        """(N,) above ``alt_m``, or climbing or diving at ``angle_deg`` or more below the
+        horizontal (point estimates).
+
+        How anything fast must fly low in the atmosphere: a missile or rocket there is
+        climbing out or diving in (drag of hundreds of g forbids level flight at ballistic
+        speed near the ground). A "fast" track flying level at a drone's height is a false
+        track, e.g. one that hops from drone to drone along a dense stream.
+        """
+        w = np.abs(self.v_enu[:, 2])
+        return (self.alt_m >= alt_m) | (w >= np.sin(np.radians(angle_deg)) * self.speed_mps)
+
     def speed_sigma_mps(self) -> Array:
         """(N,) 1-σ of the 3-D speed (variance along the velocity direction), m/s."""
         v = self.speed_mps
