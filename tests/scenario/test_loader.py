@@ -198,3 +198,24 @@ def test_the_reference_slices_are_the_reference_raids_alone(name, raids, shift_s
     assert part.pop("duration_s") < ref.pop("duration_s")
     assert part["civil"].pop("flights") < ref["civil"].pop("flights")
     assert part == ref
+
+
+def test_the_saturation_raid_is_the_reference_coalition_against_5000_drones() -> None:
+    """scenarios/saturation.yaml: reference.yaml's partners, radars, policies and areas (and
+    civil traffic, fewer flights in a shorter run) against 5,000 drones launched within an
+    hour, and nothing else."""
+    import msgspec
+
+    scen = ROOT / "scenarios"
+    ref = msgspec.to_builtins(load_scenario(scen / "reference.yaml"))
+    sat = msgspec.to_builtins(load_scenario(scen / "saturation.yaml"))
+    raids = sat.pop("raids")
+    assert {r["threat"] for r in raids} == {"drone"} and sum(r["count"] for r in raids) == 5000
+    assert max(r["first_launch_s"] + r["count"] * r["spacing_s"] for r in raids) <= 3600
+    targets = {a["name"] for a in ref["defended_areas"]}
+    assert all(set(r["targets"]) <= targets for r in raids)
+    ref.pop("raids")
+    assert sat.pop("name") == "saturation" and ref.pop("name") == "reference"
+    assert sat.pop("duration_s") < ref.pop("duration_s")
+    assert sat["civil"].pop("flights") < ref["civil"].pop("flights")
+    assert sat == ref
