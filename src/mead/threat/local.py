@@ -8,7 +8,7 @@ import numpy as np
 
 from mead import geo
 from mead.errors import ThreatInputError
-from mead.types import Array, Covs, States
+from mead.types import Array, Covs, Mask, States
 
 
 def check_tracks(x: States, P: Covs | None = None, n_ids: int | None = None) -> None:
@@ -71,7 +71,7 @@ class Local:
         """(N,) horizontal speed, m/s."""
         return np.hypot(self.v_enu[:, 0], self.v_enu[:, 1])
 
-    def steep_or_above(self, alt_m: float, angle_deg: float) -> Array:
+    def steep_or_above(self, alt_m: float, angle_deg: float) -> Mask:
         """(N,) above ``alt_m``, or climbing or diving at ``angle_deg`` or more below the
         horizontal (point estimates).
 
