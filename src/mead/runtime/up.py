@@ -298,7 +298,7 @@ def format_up(summary: dict[str, Any]) -> str:
     """The ``mead up`` summary as a small table."""
     rows = [
         f"{'node':<10} {'exit':>4} {'alerts via coord':>16} {'released':>9} "
-        f"{'batches':>8} {'sent':>5} {'rejected':>8}"
+        f"{'batches':>8} {'sent':>5} {'rejected':>8} {'late ticks':>10} {'max lag ms':>10}"
     ]
     for n, v in summary["nodes"].items():
         ctr = v["counters"]
@@ -307,7 +307,7 @@ def format_up(summary: dict[str, Any]) -> str:
         rows.append(
             f"{n:<10} {v['exit']!s:>4} {v['alerts_from_coordinator']:>16} "
             f"{ctr.get('released_tracks', 0):>9} {ctr.get('batches', 0):>8} "
-            f"{sent:>5} {rej:>8}"
+            f"{sent:>5} {rej:>8} {ctr.get('late_ticks', 0):>10} {ctr.get('max_lag_ms', 0):>10}"
         )
     if "failover" in summary:
         f = summary["failover"]
@@ -318,5 +318,9 @@ def format_up(summary: dict[str, Any]) -> str:
             f"(resent {f['resent']}, suppressed {f['suppressed']}; "
             f"sent after their recipient stopped at the end: {f['after_end']})"
         )
+    rows.append(
+        "late ticks: steps a node began more than one tick (wall) after their time; max lag: "
+        "the latest one (a node keeping up has none)"
+    )
     rows.append(f"logs, configs and stores: {summary['workdir']}")
     return "\n".join(rows)
