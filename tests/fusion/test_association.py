@@ -16,7 +16,6 @@ from mead.fusion.association import (
     gnn,
     mahalanobis2,
     pair_distance2,
-    reach_pairs,
 )
 
 from ._fakes import noisy, random_cov, truth
@@ -56,21 +55,6 @@ def test_candidate_pairs_equal_brute_force() -> None:
     expect = set(zip(*np.nonzero(dist <= r[:, None]), strict=True))
     assert set(zip(ia.tolist(), ib.tolist(), strict=True)) == expect
     assert candidate_pairs(pa[:0], pb, 1.0)[0].size == 0
-
-
-def test_reach_pairs_equal_brute_force_in_order() -> None:
-    """Radii from 100 m to 20 km (one wide track among narrow ones, as in a dense drone
-    stream) and a cap: the pairs within min(r_a + r_b, cap), sorted by a then b."""
-    rng = np.random.default_rng(3)
-    pa, pb = rng.uniform(0, 5e4, (70, 3)), rng.uniform(0, 5e4, (90, 3))
-    ra, rb = rng.uniform(100, 3000, 70), rng.uniform(100, 3000, 90)
-    rb[7] = 20_000.0
-    for cap in (np.inf, 8_000.0):
-        ia, ib = reach_pairs(pa, ra, pb, rb, cap)
-        dist = np.linalg.norm(pa[:, None] - pb[None], axis=2)
-        ea, eb = np.nonzero(dist <= np.minimum(ra[:, None] + rb[None], cap))  # row-major
-        assert ia.tolist() == ea.tolist() and ib.tolist() == eb.tolist()
-    assert reach_pairs(pa[:0], ra[:0], pb, rb, 1.0)[0].size == 0
 
 
 def _brute_gnn(cost: np.ndarray, miss: float) -> float:

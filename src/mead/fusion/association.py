@@ -9,10 +9,9 @@ velocity). Summing the covariances treats the two errors as independent; when pa
 errors are positively correlated (the usual case) the true covariance of the difference is
 smaller, so this gate is conservative.
 
-Scaling: since d² ≤ γ implies |Δp| ≤ √γ (√tr P_a,pos + √tr P_b,pos), KD-trees over
-positions find the few candidates per track first (``reach_pairs``: radius capped at
-``max_gate_m``, the b tracks searched by classes of their own radius); only those pairs
-get the Mahalanobis test. The assignment is global nearest neighbour
+Scaling: since d² ≤ γ implies |Δp| ≤ √γ (√tr P_a,pos + √tr P_b,pos), a KD-tree over
+positions finds the few candidates per track first (radius capped at ``max_gate_m``);
+only those pairs get the Mahalanobis test. The assignment is global nearest neighbour
 (GNN): minimise Σ d² over assigned pairs plus ``miss_cost`` for each track left
 unassigned, solved by ``scipy.optimize.linear_sum_assignment`` on each connected component
 of the gated pair graph (most components are a single pair, resolved without a solver).
@@ -96,36 +95,6 @@ def candidate_pairs(pa: Positions, pb: Positions, radius_m: Array | float) -> tu
     return np.repeat(np.arange(pa.shape[0]), lens), ib
 
 
-def reach_pairs(
-    pa: Positions, ra: Array, pb: Positions, rb: Array, cap_m: float
-) -> tuple[Index, Index]:
-    """All (ia, ib) with |pa[ia] − pb[ib]| ≤ min(ra[ia] + rb[ib], ``cap_m``), in (ia, ib)
-    order: every pair two gate radii (``gate_radius_m``) could join.
-
-    Searching each a with ``ra + max(rb)`` finds the same pairs, but one uncertain b track
-    then widens every search: in a dense drone stream a 30 km search returns hundreds of
-    neighbours per track. Here the b points are split by radius into doubling classes
-    (≤ 1 km, ≤ 2 km, …) and each class is searched with its own largest radius.
-    """
-    empty = np.empty(0, np.intp)
-    if pa.shape[0] == 0 or pb.shape[0] == 0:
-        return empty, empty
-    ra, rb = np.broadcast_to(ra, (pa.shape[0],)), np.broadcast_to(rb, (pb.shape[0],))
-    level = np.ceil(np.log2(np.maximum(rb, 1_000.0) / 1_000.0)).astype(np.intp)
-    out_a, out_b = [], []
-    for lv in np.unique(level).tolist():
-        sel = np.flatnonzero(level == lv)
-        ia, k = candidate_pairs(pa, pb[sel], np.minimum(ra + rb[sel].max(), cap_m))
-        ib = sel[k]
-        d = np.linalg.norm(pa[ia] - pb[ib], axis=1)
-        ok = d <= np.minimum(ra[ia] + rb[ib], cap_m)
-        out_a.append(ia[ok])
-        out_b.append(ib[ok])
-    ia, ib = np.concatenate(out_a), np.concatenate(out_b)
-    order = np.lexsort((ib, ia))
-    return ia[order], ib[order]
-
-
 def gnn(ia: Index, ib: Index, cost: Array, n_a: int, n_b: int, miss_cost: float) -> Index:
     """Global nearest neighbour over sparse candidate pairs.
 
@@ -195,9 +164,13 @@ def associate(
     """
     if xa.shape[0] == 0 or xb.shape[0] == 0:
         return np.full(xa.shape[0], -1, dtype=np.intp)
-    use = np.arange(xb.shape[0]) if allowed is None else np.flatnonzero(allowed)
-    ra, rb = gate_radius_m(Pa, gate), gate_radius_m(Pb[use], gate)
-    ia, k = reach_pairs(xa[:, :3], ra, xb[use, :3], rb, max_gate_m)
-    ib = use[k]
+    rb = gate_radius_m(Pb, gate)
+    if allowed is not None:
+        rb = np.where(allowed, rb, 0.0)
+    radius = np.minimum(gate_radius_m(Pa, gate) + rb.max(), max_gate_m)
+    ia, ib = candidate_pairs(xa[:, :3], xb[:, :3], radius)
+    if allowed is not None:
+        ok = allowed[ib]
+        ia, ib = ia[ok], ib[ok]
     d2 = pair_distance2(xa, Pa, xb, Pb, ia, ib, dof)
     return gnn(ia, ib, d2, xa.shape[0], xb.shape[0], gate)
