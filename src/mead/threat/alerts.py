@@ -248,15 +248,18 @@ class AlertManager:
 
     def _changed(self, t: float, last: Alert, th: Threat) -> bool:
         """The threat differs from the last alert sent in a way an operator acts on."""
-        moved = geo.great_circle_distance_m(
-            last.impact_lat_deg, last.impact_lon_deg, th.impact_lat_deg, th.impact_lon_deg
-        )
         fast = last.threat_class in ("ballistic", "rocket")
         ahead = th.t_impact > t or last.t_impact > t  # not yet at the area: ETA is news
         tgo_news = max(self.dt_impact_s, self.tgo_frac * (last.t_impact - t), 2 * th.sigma_tgo_s)
         return bool(
             (self.update_s is not None and t - last.t >= self.update_s)
-            or (fast and moved > max(self.move_m, last.impact_radius_m))
+            or (
+                fast  # (the distance only when it counts: thousands of drones per cycle)
+                and geo.great_circle_distance_m(
+                    last.impact_lat_deg, last.impact_lon_deg, th.impact_lat_deg,
+                    th.impact_lon_deg,
+                ) > max(self.move_m, last.impact_radius_m)
+            )  # fmt: skip
             or (
                 fast
                 and th.impact_radius_m < (1.0 - self.shrink_frac) * last.impact_radius_m

@@ -526,48 +526,61 @@ def assess(
         p if p.sigma_tgo is None else replace(p, sigma_tgo=np.nan_to_num(p.sigma_tgo))
         for p in pairs
     ]
-    found = [
-        (int(r), int(p.cols[k]), _threat(t, ids, codes, aset, loc, int(li[r]), p, k))
-        for p in pairs
-        for k, r in enumerate(p.rows.tolist())
-    ]
+    found = [f for p in pairs for f in _threats(t, ids, codes, aset, loc, li, p)]
     found.sort(key=lambda f: (f[0], f[1]))
     return [f[2] for f in found]
 
 
-def _threat(
+def _threats(
     t: float,
     ids: Sequence[str],
     codes: np.ndarray,
     aset: AreaSet,
     loc: Local,
-    li: int,
+    li: np.ndarray,
     p: _Pairs,
-    k: int,
-) -> Threat:
-    row, col = int(p.rows[k]), int(p.cols[k])
-    tgo = float(p.tgo[k])
-    cls: TrackClass = TRACK_CLASSES[int(codes[row])]
-    return Threat(
-        t=t,
-        track_id=ids[row],
-        system_track=track_number(ids[row]),
-        area=aset.names[col],
-        owner=aset.owners[col],
-        threat_class=cls,
-        impact_lat_deg=float(p.lat[k]),
-        impact_lon_deg=float(p.lon[k]),
-        impact_radius_m=float(p.radius[k]),
-        t_impact=t + tgo,
-        tgo_s=tgo,
-        miss_m=float(p.miss[k]),
-        track_lat_deg=float(loc.lat_deg[li]),
-        track_lon_deg=float(loc.lon_deg[li]),
-        track_alt_m=float(loc.alt_m[li]),
-        value=float(aset.values[col]),
-        marginal=bool(p.marginal[k]),
-        level="pre" if p.pre is not None and p.pre[k] else "alert",
-        hold=p.hold is not None and bool(p.hold[k]),
-        sigma_tgo_s=0.0 if p.sigma_tgo is None else float(p.sigma_tgo[k]),  # finite (assess)
-        p_area=1.0 if p.p_area is None else float(p.p_area[k]),
-    )
+) -> list[tuple[int, int, Threat]]:
+    """(track row, area column, Threat) of every pair of ``p``; the columns go to Python
+    lists once per batch (a swarm gives thousands of pairs per cycle)."""
+    n = len(p.rows)
+    rows, cols = p.rows.tolist(), p.cols.tolist()
+    at = li[p.rows]  # pair → row of ``loc``
+    tlat, tlon, talt = (a[at].tolist() for a in (loc.lat_deg, loc.lon_deg, loc.alt_m))
+    lat, lon, radius = p.lat.tolist(), p.lon.tolist(), p.radius.tolist()
+    tgo, miss, marginal = p.tgo.tolist(), p.miss.tolist(), p.marginal.tolist()
+    pre = p.pre.tolist() if p.pre is not None else [False] * n
+    hold = p.hold.tolist() if p.hold is not None else [False] * n
+    sig = p.sigma_tgo.tolist() if p.sigma_tgo is not None else [0.0] * n  # finite (assess)
+    prob = p.p_area.tolist() if p.p_area is not None else [1.0] * n
+    cls: list[TrackClass] = [TRACK_CLASSES[c] for c in codes[p.rows].tolist()]
+    values = aset.values.tolist()
+    return [
+        (
+            r,
+            c,
+            Threat(
+                t=t,
+                track_id=ids[r],
+                system_track=track_number(ids[r]),
+                area=aset.names[c],
+                owner=aset.owners[c],
+                threat_class=cls[k],
+                impact_lat_deg=lat[k],
+                impact_lon_deg=lon[k],
+                impact_radius_m=radius[k],
+                t_impact=t + tgo[k],
+                tgo_s=tgo[k],
+                miss_m=miss[k],
+                track_lat_deg=tlat[k],
+                track_lon_deg=tlon[k],
+                track_alt_m=talt[k],
+                value=values[c],
+                marginal=bool(marginal[k]),
+                level="pre" if pre[k] else "alert",
+                hold=bool(hold[k]),
+                sigma_tgo_s=sig[k],
+                p_area=prob[k],
+            ),
+        )
+        for k, (r, c) in enumerate(zip(rows, cols, strict=True))
+    ]
