@@ -28,7 +28,7 @@ evidence      rule (defaults of :class:`Rules`)
 ============  ===================================================================
 ballistic     v⁻ > 1,200 m/s, or h > 25 km and v⁻ > 800 m/s
 rocket        v⁻ > 450 m/s (supersonic), or h > 20 km (above any civil aircraft) and
-              v⁻ > 300 m/s (faster than any airliner); either only above 8 km or
+              v⁻ > 300 m/s (faster than any airliner); either, below 8 km, only when
               climbing or diving at ≥ 10° (no level flight that fast in dense air)
 cruise        170 ≤ g⁻, g⁺ ≤ 330 m/s, h < 1.5 km, not clearly climbing (w⁻ < 15 m/s)
 drone         25 ≤ g⁻, g⁺ ≤ 75 m/s, h < 4 km, and, if g⁺ > 60 m/s, not clearly

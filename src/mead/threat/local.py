@@ -72,7 +72,7 @@ class Local:
         return np.hypot(self.v_enu[:, 0], self.v_enu[:, 1])
 
     def steep_or_above(self, alt_m: float, angle_deg: float) -> Mask:
-        """(N,) above ``alt_m``, or climbing or diving at ``angle_deg`` or more below the
+        """(N,) above ``alt_m``, or climbing or diving at ``angle_deg`` or more from the
         horizontal (point estimates).
 
         How anything fast must fly low in the atmosphere: a missile or rocket there is
