@@ -28,7 +28,7 @@ from mead.errors import ThreatInputError
 from mead.messages import TRACK_CLASSES, TrackClass
 from mead.scenario.schema import DefendedArea
 from mead.threat.base import Threat, track_number
-from mead.threat.classify import BALLISTIC, CRUISE, DRONE, ROCKET, among
+from mead.threat.classify import BALLISTIC, CRUISE, DRONE, ROCKET, Rules, among
 from mead.threat.impact import (
     DEFAULT_BETA_KG_M2,
     K95_2D,
@@ -127,8 +127,10 @@ class Limits:
     cruise_speed_mps: tuple[float, float] = (80.0, 450.0)  # ground speed
     fast_min_speed_mps: float = 400.0  # ballistic/rocket: faster than this,
     fast_min_climb_mps: float = 100.0  # or climbing/diving faster than this;
-    fast_level_max_alt_m: float = 8_000.0  # and below this altitude climbing or diving …
-    fast_min_path_angle_deg: float = 10.0  # … at least this steeply (no level flight)
+    # and below this altitude climbing or diving at least this steeply: the classifier's
+    # own physical rule (no level flight at ballistic speed in dense air)
+    fast_level_max_alt_m: float = Rules.fast_level_max_alt_m
+    fast_min_path_angle_deg: float = Rules.fast_min_path_angle_deg
     k_sigma: float = 2.0  # speeds count as beyond a limit only by this many σ
 
 
