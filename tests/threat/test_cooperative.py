@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from mead import geo
+from mead.scenario.schema import Circle, DefendedArea
 from mead.sensors.adsb import AdsbReports, empty_reports
+from mead.threat.assessor import Assessor
 from mead.threat.cooperative import (
     CIVIL,
     NONE,
@@ -173,3 +175,38 @@ def test_bad_input_names_the_argument(ids, x, P, name) -> None:  # type: ignore[
 def test_reports_of_the_wrong_type_are_refused() -> None:
     with pytest.raises(TypeError, match="reports must be AdsbReports"):
         CooperativeId().step(0.0, ["a"], A[None], _cov(1), [])  # type: ignore[arg-type]
+
+
+def test_identified_airliner_keeps_its_class_when_adsb_stops() -> None:
+    """A track born on a drone that swaps onto a departing airliner (seed 9 of the reference
+    raid): once ADS-B identifies it, the drone evidence is void, so when the aircraft later
+    flies out of ADS-B reception the track stays aircraft and its area is not alerted."""
+    area = DefendedArea(
+        name="North", owner="P1", circle=Circle(lat_deg=33.0, lon_deg=35.0, radius_km=10)
+    )
+    assessor = Assessor.for_areas("P1", [area])
+    origin = (32.6, 35.0, 0.0)  # 44 km south of the area
+
+    def state(t: float) -> np.ndarray:
+        if t < 300.0:  # a drone crossing east, 10 km south of the origin
+            e = np.array([-20_000.0 + 50.0 * t, -10_000.0, 1_000.0, 50.0, 0.0, 0.0])
+        else:  # the airliner heading north for the area, descending to land
+            dt = t - 300.0
+            e = np.array([0.0, -5_000.0 + 130.0 * dt, 3_000.0 - 5.0 * dt, 0.0, 130.0, -5.0])
+        rot = geo.enu_rotation(origin[0], origin[1])
+        return np.concatenate([geo.enu2ecef(e[None, :3], *origin)[0], rot.T @ e[3:]])
+
+    P = _cov(1, sp=150.0, sv=5.0)
+    seen: dict[str, list[str]] = {"drone": [], "adsb": [], "silent": []}
+    alerts = []
+    for t in np.arange(0.0, 600.0, 5.0):
+        x = state(t)[None]
+        phase = "drone" if t < 300.0 else "adsb" if t < 400.0 else "silent"
+        adsb = _reports(t, x, [0x4CA2B1]) if phase == "adsb" else empty_reports()
+        a = assessor.step(t, ["T1"], x, P, adsb=adsb)
+        seen[phase].append(a.classes[0])
+        alerts += [al for al in a.alerts if t >= 400.0]
+    assert seen["drone"][-1] == "drone"  # the drone was declared
+    assert set(seen["adsb"][2:]) == {"aircraft"}
+    assert set(seen["silent"]) == {"aircraft"}
+    assert alerts == []

@@ -48,8 +48,9 @@ class Assessor:
     fit : free-flight fits of ballistic and rocket tracks after their boost (impact
         prediction from the whole unpowered arc, drag estimated).
     cooperative : identification of tracks by the ADS-B reports the node receives: a track
-        identified civil is classed aircraft and never threatens (a suspect one, whose
-        ADS-B claim the radar contradicts, is judged on its kinematics alone).
+        identified civil is classed aircraft and never threatens, and the threat evidence
+        its classifier gathered before is void (``Classifier.identified``); a suspect one,
+        whose ADS-B claim the radar contradicts, is judged on its kinematics alone.
     """
 
     def __init__(
@@ -102,6 +103,7 @@ class Assessor:
         ident = np.full(len(ids), NONE)
         if adsb is not None and len(ids):
             ident = self.cooperative.step(t, ids, x, P, adsb).ident
+            self.classifier.identified([i for i, k in zip(ids, ident, strict=True) if k == CIVIL])
             classes = [
                 "aircraft" if i == CIVIL else cl for i, cl in zip(ident, classes, strict=True)
             ]

@@ -368,6 +368,20 @@ class Classifier:
         powered = self._powered[rows] & among(self._cls[rows], (BALLISTIC, ROCKET))
         return xs, Ps, powered
 
+    def identified(self, ids: Iterable[str]) -> None:
+        """Tracks positively identified as aircraft (an ADS-B identity the radar confirms,
+        ``mead.threat.cooperative``): declared aircraft, and the threat evidence gathered so
+        far is wiped. Positive identification outranks kinematic inference, and evidence
+        from before it may belong to another object (a track that swapped from a drone onto
+        a departing airliner) or to the airliner's own slow, noisy first minutes. Should the
+        identity later lapse (the aircraft flies out of ADS-B reception), the track starts
+        from aircraft with the aircraft evidence it kept gathering: it must then out-vote
+        that to be declared a threat again. Ids never classified are ignored."""
+        rows = [r for r in (self._row.get(i) for i in ids) if r is not None]
+        self._counts[rows, :AIRCRAFT] = 0
+        self._cls[rows] = AIRCRAFT
+        self._powered[rows] = False
+
     def forget(self, ids: Iterable[str]) -> None:
         """Drop the history of deleted tracks (unknown ids are ignored)."""
         for i in ids:
