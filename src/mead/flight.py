@@ -9,12 +9,17 @@ the co-rotating atmosphere,
 
 with g the point-mass + J2 gravity, ω = (0, 0, Ω_E), ρ(h) = ρ₀ exp(−max(h, 0)/H) an
 exponential atmosphere (no denser below the ellipsoid), κ = 1/β = C_d A / m the inverse
-ballistic coefficient (m²/kg) and a_T an optional thrust acceleration (the boost). Rows are
-component-major, (3, M): the hot loops then work on contiguous rows.
+ballistic coefficient (m²/kg) and a_T an optional thrust acceleration (the boost). Arrays
+are component-major, (3, M). The law is written once, for one member, and compiled (Numba):
+``acceleration`` and ``rk4_step`` loop over the members in compiled code, because their
+callers step a few hundred members at a time, thousands of times per run, where whole-array
+numpy spends most of its time in per-call overhead (``tests/test_flight.py`` checks the
+compiled law against a numpy transcription of the formula above).
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from mead.geo import A_M, E2, GM, OMEGA_E
@@ -29,8 +34,6 @@ SCALE_HEIGHT_M = 7_200.0
 G0 = 9.806_65
 """Standard gravity, m/s² (for choosing step sizes only)."""
 _J2_Q = 1.5 * J2 * A_M * A_M  # q r² of the J2 term
-_J2_C = np.array([[1.0], [1.0], [3.0]])  # (3, 1): 1 − s on x and y, 3 − s on z
-_CORIOLIS = np.array([[2.0], [-2.0]])  # (2, 1): +2vy on x, −2vx on y
 
 
 def height_m(p: Array) -> Array:
@@ -64,29 +67,11 @@ def acceleration(
     ``inv_beta`` (M,) is κ = 1/β in m²/kg (``None``: no drag); ``thrust`` (3, M) m/s² is
     added as is; ``j2`` False and ``omega`` 0 switch off J2 and Earth rotation for checks.
     """
-    # Whole (3, M) rows where the three components share an operation: the same IEEE
-    # operations on each element as component by component, in a third of the numpy calls
-    # (the fits and impact predictions call this on a few hundred members at a time).
-    x, y, z = p[0], p[1], p[2]
-    rho2 = x * x + y * y
-    r2 = rho2 + z * z
-    r = np.sqrt(r2)
-    k = -GM / (r2 * r)
-    if j2:
-        s = 5.0 * z * z / r2
-        a = k * (1.0 + (_J2_Q / r2) * (_J2_C - s)) * p  # (1 + q(1 − s), ·, 1 + q(3 − s))
-    else:
-        a = k * p
-    if omega:
-        a[:2] += omega * (omega * p[:2] + _CORIOLIS * v[1::-1])  # (ω x + 2vy, ω y − 2vx)
-    if inv_beta is not None:
-        h = r - A_M * np.sqrt((1.0 - E2) / (1.0 - E2 * rho2 / r2))
-        vv = v * v
-        kd = (-0.5 * density_kg_m3(h) * inv_beta) * np.sqrt(vv[0] + vv[1] + vv[2])
-        a += kd * v
-    if thrust is not None:
-        a += thrust
-    return a
+    p, v = _rows(p), _rows(v)
+    m = p.shape[1]
+    out = np.empty((3, m))
+    _accelerations(p, v, *_drag_thrust(inv_beta, thrust, m), bool(j2), float(omega), out)
+    return out
 
 
 def rk4_step(
@@ -99,22 +84,116 @@ def rk4_step(
     j2: bool = True,
     omega: float = OMEGA_E,
 ) -> tuple[Array, Array]:
-    """One classical RK4 step of rows (3, M) by ``dt`` (scalar or (M,)) s; → (p, v)."""
+    """One classical RK4 step of rows (3, M) by ``dt`` (scalar or (M,)) s; → (p, v).
 
-    def a(pp: Array, vv: Array) -> Array:
-        return acceleration(pp, vv, inv_beta, thrust, j2=j2, omega=omega)
-
-    h = 0.5 * dt
-    a1 = a(p, v)
-    v2 = v + h * a1
-    a2 = a(p + h * v, v2)
-    v3 = v + h * a2
-    a3 = a(p + h * v2, v3)
-    v4 = v + dt * a3
-    a4 = a(p + dt * v3, v4)
-    p_new = p + (dt / 6.0) * (v + 2.0 * v2 + 2.0 * v3 + v4)
-    v_new = v + (dt / 6.0) * (a1 + 2.0 * a2 + 2.0 * a3 + a4)
+    The thrust, where given, is held constant over the step. Members are stepped one by
+    one in compiled code: the fits and impact predictions step a few hundred members
+    thousands of times per run, where whole-array numpy would spend its time in call
+    overhead. A member whose state overflows comes out non-finite, as in numpy.
+    """
+    p, v = _rows(p), _rows(v)
+    m = p.shape[1]
+    h = _members(dt, m)
+    p_new, v_new = np.empty((3, m)), np.empty((3, m))
+    ib, tr, drag, push = _drag_thrust(inv_beta, thrust, m)
+    _rk4(p, v, h, ib, tr, drag, push, bool(j2), float(omega), p_new, v_new)
     return p_new, v_new
+
+
+def _rows(a: Array) -> Array:
+    """(3, M) contiguous float64 rows (one array type, so each kernel compiles once)."""
+    return np.ascontiguousarray(a, dtype=np.float64).reshape(3, -1)
+
+
+def _members(a: Array | float, m: int) -> Array:
+    """(M,) contiguous, writable float64 of a scalar or (M,) (one type for the kernels)."""
+    out = np.empty(m)
+    out[:] = a
+    return out
+
+
+_NONE = np.zeros((3, 0))
+
+
+def _drag_thrust(
+    inv_beta: Array | None, thrust: Array | None, m: int
+) -> tuple[Array, Array, bool, bool]:
+    """The kernels' drag and thrust arguments: arrays (empty when absent) and flags."""
+    ib = _NONE[0] if inv_beta is None else _members(inv_beta, m)
+    tr = _NONE if thrust is None else _rows(thrust)
+    return ib, tr, inv_beta is not None, thrust is not None
+
+
+@numba.njit(cache=True, inline="always")
+def _acc(
+    x: float, y: float, z: float, vx: float, vy: float, vz: float,
+    ib: float, j2: bool, omega: float, drag: bool,
+) -> tuple[float, float, float]:  # fmt: skip
+    """The module law for one member (thrust is added by the callers)."""
+    rho2 = x * x + y * y
+    r2 = rho2 + z * z
+    r = np.sqrt(r2)
+    k = -GM / (r2 * r)
+    if j2:
+        s = 5.0 * z * z / r2
+        q = _J2_Q / r2
+        kxy, kz = k * (1.0 + q * (1.0 - s)), k * (1.0 + q * (3.0 - s))
+    else:
+        kxy = kz = k
+    ax, ay, az = kxy * x, kxy * y, kz * z
+    if omega != 0.0:
+        ax += omega * (omega * x + 2.0 * vy)
+        ay += omega * (omega * y - 2.0 * vx)
+    if drag:
+        h = r - A_M * np.sqrt((1.0 - E2) / (1.0 - E2 * rho2 / r2))
+        rho = RHO0_KG_M3 * np.exp(max(h, 0.0) * (-1.0 / SCALE_HEIGHT_M))
+        kd = (-0.5 * rho * ib) * np.sqrt(vx * vx + vy * vy + vz * vz)
+        ax += kd * vx
+        ay += kd * vy
+        az += kd * vz
+    return ax, ay, az
+
+
+@numba.njit(cache=True)
+def _accelerations(
+    p: Array, v: Array, ib: Array, tr: Array, drag: bool, push: bool,
+    j2: bool, omega: float, out: Array,
+) -> None:  # fmt: skip
+    for i in range(p.shape[1]):
+        a = _acc(p[0, i], p[1, i], p[2, i], v[0, i], v[1, i], v[2, i],
+                 ib[i] if drag else 0.0, j2, omega, drag)  # fmt: skip
+        for c in range(3):
+            out[c, i] = a[c] + (tr[c, i] if push else 0.0)
+
+
+@numba.njit(cache=True)
+def _rk4(
+    p: Array, v: Array, dt: Array, ib: Array, tr: Array, drag: bool, push: bool,
+    j2: bool, omega: float, p_out: Array, v_out: Array,
+) -> None:  # fmt: skip
+    for i in range(p.shape[1]):
+        b = ib[i] if drag else 0.0
+        tx, ty, tz = (tr[0, i], tr[1, i], tr[2, i]) if push else (0.0, 0.0, 0.0)
+        d, h = dt[i], 0.5 * dt[i]
+        x, y, z, u, w, s = p[0, i], p[1, i], p[2, i], v[0, i], v[1, i], v[2, i]
+        a1 = _acc(x, y, z, u, w, s, b, j2, omega, drag)
+        a1 = (a1[0] + tx, a1[1] + ty, a1[2] + tz)
+        u2, w2, s2 = u + h * a1[0], w + h * a1[1], s + h * a1[2]
+        a2 = _acc(x + h * u, y + h * w, z + h * s, u2, w2, s2, b, j2, omega, drag)
+        a2 = (a2[0] + tx, a2[1] + ty, a2[2] + tz)
+        u3, w3, s3 = u + h * a2[0], w + h * a2[1], s + h * a2[2]
+        a3 = _acc(x + h * u2, y + h * w2, z + h * s2, u3, w3, s3, b, j2, omega, drag)
+        a3 = (a3[0] + tx, a3[1] + ty, a3[2] + tz)
+        u4, w4, s4 = u + d * a3[0], w + d * a3[1], s + d * a3[2]
+        a4 = _acc(x + d * u3, y + d * w3, z + d * s3, u4, w4, s4, b, j2, omega, drag)
+        a4 = (a4[0] + tx, a4[1] + ty, a4[2] + tz)
+        k = d / 6.0
+        p_out[0, i] = x + k * (u + 2.0 * u2 + 2.0 * u3 + u4)
+        p_out[1, i] = y + k * (w + 2.0 * w2 + 2.0 * w3 + w4)
+        p_out[2, i] = z + k * (s + 2.0 * s2 + 2.0 * s3 + s4)
+        v_out[0, i] = u + k * (a1[0] + 2.0 * a2[0] + 2.0 * a3[0] + a4[0])
+        v_out[1, i] = w + k * (a1[1] + 2.0 * a2[1] + 2.0 * a3[1] + a4[1])
+        v_out[2, i] = s + k * (a1[2] + 2.0 * a2[2] + 2.0 * a3[2] + a4[2])
 
 
 def hermite(y0: Array, y1: Array, h: Array, tau: Array) -> Array:
