@@ -125,6 +125,14 @@ def _drag_thrust(
 
 
 @numba.njit(cache=True, inline="always")
+def height_member(x: float, y: float, z: float) -> float:
+    """``height_m`` of one position, for compiled callers."""
+    rho2 = x * x + y * y
+    r2 = rho2 + z * z
+    return np.sqrt(r2) - A_M * np.sqrt((1.0 - E2) / (1.0 - E2 * rho2 / r2))
+
+
+@numba.njit(cache=True, inline="always")
 def _acc(
     x: float, y: float, z: float, vx: float, vy: float, vz: float,
     ib: float, j2: bool, omega: float, drag: bool,
@@ -166,6 +174,37 @@ def _accelerations(
             out[c, i] = a[c] + (tr[c, i] if push else 0.0)
 
 
+@numba.njit(cache=True, inline="always")
+def rk4_member(
+    x: float, y: float, z: float, u: float, w: float, s: float, d: float,
+    b: float, tx: float, ty: float, tz: float, j2: bool, omega: float, drag: bool,
+) -> tuple[float, float, float, float, float, float]:  # fmt: skip
+    """One RK4 step by ``d`` s of one member at (x, y, z), velocity (u, w, s), κ ``b`` and
+    thrust (tx, ty, tz) (drag only where ``drag``): the new position and velocity. For
+    compiled callers (``rk4_step``, ``mead.threat.impact``)."""
+    h = 0.5 * d
+    a1 = _acc(x, y, z, u, w, s, b, j2, omega, drag)
+    a1 = (a1[0] + tx, a1[1] + ty, a1[2] + tz)
+    u2, w2, s2 = u + h * a1[0], w + h * a1[1], s + h * a1[2]
+    a2 = _acc(x + h * u, y + h * w, z + h * s, u2, w2, s2, b, j2, omega, drag)
+    a2 = (a2[0] + tx, a2[1] + ty, a2[2] + tz)
+    u3, w3, s3 = u + h * a2[0], w + h * a2[1], s + h * a2[2]
+    a3 = _acc(x + h * u2, y + h * w2, z + h * s2, u3, w3, s3, b, j2, omega, drag)
+    a3 = (a3[0] + tx, a3[1] + ty, a3[2] + tz)
+    u4, w4, s4 = u + d * a3[0], w + d * a3[1], s + d * a3[2]
+    a4 = _acc(x + d * u3, y + d * w3, z + d * s3, u4, w4, s4, b, j2, omega, drag)
+    a4 = (a4[0] + tx, a4[1] + ty, a4[2] + tz)
+    k = d / 6.0
+    return (
+        x + k * (u + 2.0 * u2 + 2.0 * u3 + u4),
+        y + k * (w + 2.0 * w2 + 2.0 * w3 + w4),
+        z + k * (s + 2.0 * s2 + 2.0 * s3 + s4),
+        u + k * (a1[0] + 2.0 * a2[0] + 2.0 * a3[0] + a4[0]),
+        w + k * (a1[1] + 2.0 * a2[1] + 2.0 * a3[1] + a4[1]),
+        s + k * (a1[2] + 2.0 * a2[2] + 2.0 * a3[2] + a4[2]),
+    )
+
+
 @numba.njit(cache=True)
 def _rk4(
     p: Array, v: Array, dt: Array, ib: Array, tr: Array, drag: bool, push: bool,
@@ -174,26 +213,10 @@ def _rk4(
     for i in range(p.shape[1]):
         b = ib[i] if drag else 0.0
         tx, ty, tz = (tr[0, i], tr[1, i], tr[2, i]) if push else (0.0, 0.0, 0.0)
-        d, h = dt[i], 0.5 * dt[i]
-        x, y, z, u, w, s = p[0, i], p[1, i], p[2, i], v[0, i], v[1, i], v[2, i]
-        a1 = _acc(x, y, z, u, w, s, b, j2, omega, drag)
-        a1 = (a1[0] + tx, a1[1] + ty, a1[2] + tz)
-        u2, w2, s2 = u + h * a1[0], w + h * a1[1], s + h * a1[2]
-        a2 = _acc(x + h * u, y + h * w, z + h * s, u2, w2, s2, b, j2, omega, drag)
-        a2 = (a2[0] + tx, a2[1] + ty, a2[2] + tz)
-        u3, w3, s3 = u + h * a2[0], w + h * a2[1], s + h * a2[2]
-        a3 = _acc(x + h * u2, y + h * w2, z + h * s2, u3, w3, s3, b, j2, omega, drag)
-        a3 = (a3[0] + tx, a3[1] + ty, a3[2] + tz)
-        u4, w4, s4 = u + d * a3[0], w + d * a3[1], s + d * a3[2]
-        a4 = _acc(x + d * u3, y + d * w3, z + d * s3, u4, w4, s4, b, j2, omega, drag)
-        a4 = (a4[0] + tx, a4[1] + ty, a4[2] + tz)
-        k = d / 6.0
-        p_out[0, i] = x + k * (u + 2.0 * u2 + 2.0 * u3 + u4)
-        p_out[1, i] = y + k * (w + 2.0 * w2 + 2.0 * w3 + w4)
-        p_out[2, i] = z + k * (s + 2.0 * s2 + 2.0 * s3 + s4)
-        v_out[0, i] = u + k * (a1[0] + 2.0 * a2[0] + 2.0 * a3[0] + a4[0])
-        v_out[1, i] = w + k * (a1[1] + 2.0 * a2[1] + 2.0 * a3[1] + a4[1])
-        v_out[2, i] = s + k * (a1[2] + 2.0 * a2[2] + 2.0 * a3[2] + a4[2])
+        y = rk4_member(p[0, i], p[1, i], p[2, i], v[0, i], v[1, i], v[2, i], dt[i],
+                       b, tx, ty, tz, j2, omega, drag)  # fmt: skip
+        for c in range(3):
+            p_out[c, i], v_out[c, i] = y[c], y[3 + c]
 
 
 def hermite(y0: Array, y1: Array, h: Array, tau: Array) -> Array:

@@ -26,7 +26,7 @@ import numpy as np
 from mead import geo
 from mead.engage.units import UnitTable
 from mead.flight import height_m, hermite, rk4_step
-from mead.threat.impact import DEFAULT_BETA_KG_M2, _step
+from mead.threat.impact import DEFAULT_BETA_KG_M2, step_sizes
 from mead.threat.local import local
 from mead.types import Array, Covs, Positions, States
 
@@ -127,7 +127,7 @@ def _free_flight(x: States, tau: Array, beta: Array, max_steps: int = 200) -> Ar
             active = (t < end) & (h > -1_000.0)  # landed: later samples stay invalid
             if not active.any():
                 break
-            dt = np.where(active, _step(p, v, h, inv_beta, 0.4, 0.5, 20.0), 0.0)
+            dt = np.where(active, step_sizes(p, v, h, inv_beta, 0.4, 0.5, 20.0), 0.0)
             p1, v1 = rk4_step(p, v, dt, inv_beta)
             t1 = t + dt
             inside = (tau >= t[:, None]) & (tau <= t1[:, None]) & active[:, None]

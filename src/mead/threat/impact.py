@@ -2,9 +2,10 @@
 
 Ballistic and rocket tracks are propagated in ECEF under gravity (point mass + J2), the
 Coriolis and centrifugal terms of the rotating frame and, optionally, drag in an
-exponential atmosphere, by a vectorised fixed-step-per-member RK4, until the height above
-the ellipsoid reaches 0. All tracks and all 2n + 1 = 13 sigma points of each track's 6-D
-state are propagated in one batch; the ground scatter of the sigma points gives the
+exponential atmosphere, by RK4 with a step per member, until the height above the
+ellipsoid reaches 0. All tracks and all 2n + 1 = 13 sigma points of each track's 6-D state
+are propagated in one call, member by member in compiled code (each member takes only the
+steps it needs); the ground scatter of the sigma points gives the
 impact area. Cruise missiles and drones are extrapolated along their current great circle
 at constant ground speed, and the closest approach to each defended area is found in
 closed form on the sphere.
@@ -18,10 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from mead import geo
-from mead.flight import G0, density_kg_m3, height_m, hermite, rk4_step
+from mead.flight import G0, RHO0_KG_M3, SCALE_HEIGHT_M, height_member, rk4_member
+from mead.geo import OMEGA_E
 from mead.threat.local import Local
 from mead.types import Array, Covs, States
 
@@ -62,54 +65,94 @@ def propagate_to_ground(
     tgo_s : (M,) time to impact, s (nan where not landed).
     landed : (M,) bool, False if still airborne after ``t_max_s``.
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1, 6)
     m = x.shape[0]
-    p, v = x[:, :3].T.copy(), x[:, 3:].T.copy()
-    inv_beta = None if beta_kg_m2 is None else np.broadcast_to(1.0 / np.asarray(beta_kg_m2), m)
-    t = np.zeros(m)
-    h = height_m(p) if m else np.empty(0)
-    landed = h <= 0.0
-    dead = np.zeros(m, dtype=bool)  # diverged (non-finite): given up, state frozen
-    p_imp = np.where(landed, p, np.nan)
-    t_imp = np.where(landed, 0.0, np.nan)
-    for _ in range(max_steps):
-        active = ~landed & ~dead & (t < t_max_s)
-        if not active.any():
-            break
-        dt = np.where(active, _step(p, v, h, inv_beta, step_fraction, dt_min_s, dt_max_s), 0.0)
-        with np.errstate(over="ignore", invalid="ignore"):
-            p1, v1 = rk4_step(p, v, dt, inv_beta)
-        bad = active & ~(np.isfinite(p1).all(axis=0) & np.isfinite(v1).all(axis=0))
-        if bad.any():
-            dead |= bad
-            p1[:, bad], v1[:, bad] = p[:, bad], v[:, bad]
-        h1 = height_m(p1)
-        hit = active & ~bad & (h1 <= 0.0)
-        if hit.any():
-            s = h[hit] / (h[hit] - h1[hit])  # fraction of the step where h crosses 0
-            y0 = np.concatenate([p[:, hit], v[:, hit]])
-            y1 = np.concatenate([p1[:, hit], v1[:, hit]])
-            p_imp[:, hit] = hermite(y0, y1, dt[hit], s)[:3]
-            t_imp[hit] = t[hit] + s * dt[hit]
-            landed |= hit
-        p, v, h, t = p1, v1, h1, t + dt
-    return p_imp.T, t_imp, landed
+    drag = beta_kg_m2 is not None
+    inv_beta = np.zeros(m)
+    if drag:
+        inv_beta[:] = 1.0 / np.asarray(beta_kg_m2, dtype=np.float64)
+    p_imp, t_imp = np.full((m, 3), np.nan), np.full(m, np.nan)
+    landed = np.zeros(m, dtype=bool)
+    _fall(x, inv_beta, drag, float(t_max_s), float(dt_min_s), float(dt_max_s),
+          float(step_fraction), int(max_steps), p_imp, t_imp, landed)  # fmt: skip
+    return p_imp, t_imp, landed
 
 
-def _step(
-    p: Array, v: Array, h: Array, inv_beta: Array | None, frac: float, lo: float, hi: float
+@numba.njit(cache=True)
+def _fall(
+    x: Array, inv_beta: Array, drag: bool, t_max: float, lo: float, hi: float,
+    frac: float, max_steps: int, p_imp: Array, t_imp: Array, landed: Array,
+) -> None:  # fmt: skip
+    """``propagate_to_ground``'s integration, member by member, in compiled code."""
+    for i in range(x.shape[0]):
+        px, py, pz, vx, vy, vz = x[i, 0], x[i, 1], x[i, 2], x[i, 3], x[i, 4], x[i, 5]
+        b = inv_beta[i]
+        h = height_member(px, py, pz)
+        if h <= 0.0:
+            p_imp[i, 0], p_imp[i, 1], p_imp[i, 2], t_imp[i], landed[i] = px, py, pz, 0.0, True
+            continue
+        t = 0.0
+        for _ in range(max_steps):
+            if not t < t_max:
+                break
+            dt = _step(px, py, pz, vx, vy, vz, h, b, drag, frac, lo, hi)
+            qx, qy, qz, ux, uy, uz = rk4_member(
+                px, py, pz, vx, vy, vz, dt, b, 0.0, 0.0, 0.0, True, OMEGA_E, drag
+            )
+            if not np.isfinite(qx + qy + qz + ux + uy + uz):
+                break  # diverged: given up, not landed
+            h1 = height_member(qx, qy, qz)
+            if h1 <= 0.0:  # crossed height 0 inside the step: cubic Hermite there
+                s = h / (h - h1)
+                s2, s3 = s * s, s * s * s
+                c0, c1 = 2 * s3 - 3 * s2 + 1, (s3 - 2 * s2 + s) * dt
+                c2, c3 = 3 * s2 - 2 * s3, (s3 - s2) * dt
+                p_imp[i, 0] = c0 * px + c1 * vx + c2 * qx + c3 * ux
+                p_imp[i, 1] = c0 * py + c1 * vy + c2 * qy + c3 * uy
+                p_imp[i, 2] = c0 * pz + c1 * vz + c2 * qz + c3 * uz
+                t_imp[i], landed[i] = t + s * dt, True
+                break
+            px, py, pz, vx, vy, vz, h, t = qx, qy, qz, ux, uy, uz, h1, t + dt
+
+
+def step_sizes(
+    p: Array, v: Array, h: Array, inv_beta: Array, frac: float, lo: float, hi: float
 ) -> Array:
-    """Per-member step (M,): ``frac`` of the time to the ground under constant gravity in
+    """(M,) :func:`propagate_to_ground`'s step rule for rows p, v (3, M) at heights h (M,)
+    with drag κ (M,) (for callers that step whole arrays, ``mead.engage.windows``)."""
+    m = h.shape[0]
+    out = np.empty(m)
+    p, v = np.ascontiguousarray(p, np.float64), np.ascontiguousarray(v, np.float64)
+    ib = np.broadcast_to(np.asarray(inv_beta, np.float64), (m,)).copy()
+    _steps(p, v, np.ascontiguousarray(h, np.float64), ib, frac, lo, hi, out)
+    return out
+
+
+@numba.njit(cache=True)
+def _steps(
+    p: Array, v: Array, h: Array, ib: Array, frac: float, lo: float, hi: float, out: Array
+) -> None:
+    for i in range(h.shape[0]):
+        out[i] = _step(p[0, i], p[1, i], p[2, i], v[0, i], v[1, i], v[2, i], h[i], ib[i],
+                       True, frac, lo, hi)  # fmt: skip
+
+
+@numba.njit(cache=True, inline="always")
+def _step(
+    px: float, py: float, pz: float, vx: float, vy: float, vz: float, h: float,
+    b: float, drag: bool, frac: float, lo: float, hi: float,
+) -> float:  # fmt: skip
+    """A member's step: ``frac`` of its time to the ground under constant gravity in
     [lo, hi], and at most β/(ρ|v|) (twice the drag e-folding rate) where drag is stiff."""
-    r = np.sqrt(p[0] ** 2 + p[1] ** 2 + p[2] ** 2)
-    vr = (p[0] * v[0] + p[1] * v[1] + p[2] * v[2]) / r
-    tau = (vr + np.sqrt(vr * vr + 2.0 * G0 * np.maximum(h, 0.0))) / G0
-    dt = np.clip(frac * tau, lo, hi)
-    if inv_beta is not None:
-        rho = density_kg_m3(h)
-        rate = rho * np.sqrt(v[0] ** 2 + v[1] ** 2 + v[2] ** 2) * inv_beta
-        dt = np.minimum(dt, 1.0 / np.maximum(rate, 1.0 / hi))
-    return np.maximum(dt, 1e-3)
+    r = np.sqrt(px * px + py * py + pz * pz)
+    vr = (px * vx + py * vy + pz * vz) / r
+    tau = (vr + np.sqrt(vr * vr + 2.0 * G0 * max(h, 0.0))) / G0
+    dt = min(max(frac * tau, lo), hi)
+    if drag:
+        rho = RHO0_KG_M3 * np.exp(max(h, 0.0) * (-1.0 / SCALE_HEIGHT_M))
+        rate = rho * np.sqrt(vx * vx + vy * vy + vz * vz) * b
+        dt = min(dt, 1.0 / max(rate, 1.0 / hi))
+    return max(dt, 1e-3)
 
 
 def sigma_points(x: States, P: Covs, kappa: float = 0.0) -> tuple[Array, Array]:
