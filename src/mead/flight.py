@@ -10,7 +10,9 @@ the co-rotating atmosphere,
 with g the point-mass + J2 gravity, ω = (0, 0, Ω_E), ρ(h) = ρ₀ exp(−max(h, 0)/H) an
 exponential atmosphere (no denser below the ellipsoid), κ = 1/β = C_d A / m the inverse
 ballistic coefficient (m²/kg) and a_T an optional thrust acceleration (the boost). Arrays
-are component-major, (3, M). The law is written once, for one member, and compiled (Numba):
+are component-major, (3, M). The law is written once, for one member, and compiled (Numba,
+eagerly with one signature per kernel, cached beside the source: a fresh install compiles
+once, on first import, never in the middle of a raid):
 ``acceleration`` and ``rk4_step`` loop over the members in compiled code, because their
 callers step a few hundred members at a time, thousands of times per run, where whole-array
 numpy spends most of its time in per-call overhead (``tests/test_flight.py`` checks the
@@ -162,7 +164,8 @@ def _acc(
     return ax, ay, az
 
 
-@numba.njit(cache=True)
+@numba.njit("void(f8[:, ::1], f8[:, ::1], f8[::1], f8[:, ::1], b1, b1, b1, f8, f8[:, ::1])",
+            cache=True)  # fmt: skip
 def _accelerations(
     p: Array, v: Array, ib: Array, tr: Array, drag: bool, push: bool,
     j2: bool, omega: float, out: Array,
@@ -205,7 +208,8 @@ def rk4_member(
     )
 
 
-@numba.njit(cache=True)
+@numba.njit("void(f8[:, ::1], f8[:, ::1], f8[::1], f8[::1], f8[:, ::1], b1, b1, b1, f8, "
+            "f8[:, ::1], f8[:, ::1])", cache=True)  # fmt: skip
 def _rk4(
     p: Array, v: Array, dt: Array, ib: Array, tr: Array, drag: bool, push: bool,
     j2: bool, omega: float, p_out: Array, v_out: Array,

@@ -78,7 +78,26 @@ def propagate_to_ground(
     return p_imp, t_imp, landed
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
+def _step(
+    px: float, py: float, pz: float, vx: float, vy: float, vz: float, h: float,
+    b: float, drag: bool, frac: float, lo: float, hi: float,
+) -> float:  # fmt: skip
+    """A member's step: ``frac`` of its time to the ground under constant gravity in
+    [lo, hi], and at most β/(ρ|v|) (twice the drag e-folding rate) where drag is stiff."""
+    r = np.sqrt(px * px + py * py + pz * pz)
+    vr = (px * vx + py * vy + pz * vz) / r
+    tau = (vr + np.sqrt(vr * vr + 2.0 * G0 * max(h, 0.0))) / G0
+    dt = min(max(frac * tau, lo), hi)
+    if drag:
+        rho = RHO0_KG_M3 * np.exp(max(h, 0.0) * (-1.0 / SCALE_HEIGHT_M))
+        rate = rho * np.sqrt(vx * vx + vy * vy + vz * vz) * b
+        dt = min(dt, 1.0 / max(rate, 1.0 / hi))
+    return max(dt, 1e-3)
+
+
+@numba.njit("void(f8[:, ::1], f8[::1], b1, f8, f8, f8, f8, i8, f8[:, ::1], f8[::1], b1[::1])",
+            cache=True)  # fmt: skip
 def _fall(
     x: Array, inv_beta: Array, drag: bool, t_max: float, lo: float, hi: float,
     frac: float, max_steps: int, p_imp: Array, t_imp: Array, landed: Array,
@@ -128,31 +147,13 @@ def step_sizes(
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit("void(f8[:, ::1], f8[:, ::1], f8[::1], f8[::1], f8, f8, f8, f8[::1])", cache=True)
 def _steps(
     p: Array, v: Array, h: Array, ib: Array, frac: float, lo: float, hi: float, out: Array
 ) -> None:
     for i in range(h.shape[0]):
         out[i] = _step(p[0, i], p[1, i], p[2, i], v[0, i], v[1, i], v[2, i], h[i], ib[i],
                        True, frac, lo, hi)  # fmt: skip
-
-
-@numba.njit(cache=True, inline="always")
-def _step(
-    px: float, py: float, pz: float, vx: float, vy: float, vz: float, h: float,
-    b: float, drag: bool, frac: float, lo: float, hi: float,
-) -> float:  # fmt: skip
-    """A member's step: ``frac`` of its time to the ground under constant gravity in
-    [lo, hi], and at most β/(ρ|v|) (twice the drag e-folding rate) where drag is stiff."""
-    r = np.sqrt(px * px + py * py + pz * pz)
-    vr = (px * vx + py * vy + pz * vz) / r
-    tau = (vr + np.sqrt(vr * vr + 2.0 * G0 * max(h, 0.0))) / G0
-    dt = min(max(frac * tau, lo), hi)
-    if drag:
-        rho = RHO0_KG_M3 * np.exp(max(h, 0.0) * (-1.0 / SCALE_HEIGHT_M))
-        rate = rho * np.sqrt(vx * vx + vy * vy + vz * vz) * b
-        dt = min(dt, 1.0 / max(rate, 1.0 / hi))
-    return max(dt, 1e-3)
 
 
 def sigma_points(x: States, P: Covs, kappa: float = 0.0) -> tuple[Array, Array]:
