@@ -292,6 +292,7 @@ def run_node(
     from mead.runtime.simulation import prepare
     from mead.runtime.wiring import build_coordinator, build_partner, engagement_policies
     from mead.scenario import load_scenario
+    from mead.sensors.adsb_asterix import adsb_udp_feeds
     from mead.sensors.asterix_feed import udp_feeds
     from mead.tracking.external import track_replays, udp_track_feeds
 
@@ -344,6 +345,7 @@ def run_node(
     node: Any = None
     feeds: list[Any] = []
     track_udp: list[Any] = []
+    adsb_udp: list[Any] = []
     try:
         endpoint = bus.connect(cfg.name)
         if role == "coordinator":
@@ -362,10 +364,11 @@ def run_node(
             )
         else:
             # simulated radars and ADS-B receivers in real time; recorded ASTERIX feeds on
-            # the same clock; live ASTERIX feeds (UDP) read as they come
+            # the same clock; live ASTERIX feeds (UDP: CAT048, CAT062, CAT021) read as they come
             world = prepare(sc, sc.seed, base / cfg.scenario, live=True)
             feeds = udp_feeds(sc, cfg.name, lambda: clock() - epoch)
             track_udp = udp_track_feeds(sc, cfg.name, lambda: clock() - epoch)
+            adsb_udp = adsb_udp_feeds(sc, cfg.name, lambda: clock() - epoch)
             sources = [*track_replays(sc, (base / cfg.scenario).parent, cfg.name), *track_udp]
             node = build_partner(
                 sc,
@@ -381,6 +384,7 @@ def run_node(
                 epoch_s=epoch,
                 adsb=world.adsb,
                 feeds=feeds,
+                adsb_feeds=adsb_udp,
                 track_sources=sources,
                 emit=emit,
                 show=show,
@@ -409,7 +413,7 @@ def run_node(
         cot_counters = cot.close() if cot is not None else {}
         cot_counters |= cat062.close() if cat062 is not None else {}
         cot_counters |= cat048.close() if cat048 is not None else {}
-        for f in [*feeds, *track_udp]:
+        for f in [*feeds, *track_udp, *adsb_udp]:
             f.close()
         if hasattr(node, "close"):
             node.close()
@@ -425,6 +429,10 @@ def run_node(
         counters |= {f"asterix_{f.sensor.id}_{k}": v for k, v in f.status.messages.items()}
     for src in getattr(node, "track_sources", ()):
         counters |= {f"cat062_{src.feed.id}_{k}": v for k, v in src.counters.items()}
+    for af in adsb_udp:
+        counters |= {f"cat021_{af.host_port}_{k}": v for k, v in af.counters.items()}
+        for err in af.errors:  # the newest corrupt blocks, skipped
+            print(f"{cfg.name}: CAT021 on {af.host_port}: {err}", file=sys.stderr, flush=True)
     emit(Counters(node=cfg.name, counters=counters))
     return counters
 

@@ -60,7 +60,8 @@ from mead.messages import (
     arrays_to_tracks,
     picture_to_arrays,
 )
-from mead.sensors.adsb import AdsbReports
+from mead.sensors.adsb import AdsbFeed, AdsbReports, empty_reports
+from mead.sensors.adsb import merge_reports as merge_adsb
 from mead.sensors.base import Scan, ScanFeed
 from mead.sensors.health import RadarHealth, node_state
 from mead.threat.assessor import Assessor
@@ -152,7 +153,10 @@ class PartnerNode:
     Scans come from ``scans`` (known in advance, in arrival order: simulated radars and
     recorded feeds) and from ``feeds`` (live sensors, polled each step). Its national
     tracker's system tracks (``track_sources``, e.g. ASTERIX CAT062) are its tracks too:
-    each release reports them beside its tracker's, under the same policy.
+    each release reports them beside its tracker's, under the same policy. ADS-B reports
+    (its cooperative identification's civil picture) come from ``adsb`` (known in advance)
+    and from ``adsb_feeds`` (live, e.g. CAT021 on UDP: polled each step, added to ``adsb``
+    before each release and assessment).
 
     It also assesses its own tracks against its own defended areas and warns itself, so a
     partner is never worse off for being in the coalition; warnings from the coordinator
@@ -175,6 +179,7 @@ class PartnerNode:
         sensor_sites: dict[str, tuple[float, float, float]] | None = None,
         adsb: AdsbReports | None = None,
         feeds: Sequence[ScanFeed] = (),
+        adsb_feeds: Sequence[AdsbFeed] = (),
         track_sources: Sequence[TrackSource] = (),
         fire: FireControl | None = None,
         coordinator: str = "C0",
@@ -202,6 +207,8 @@ class PartnerNode:
         self.fire = fire  # the partner's own fire units and engagement policy (or None)
         self.coordinator = coordinator  # where engagement statuses go
         self.adsb = adsb  # ADS-B reports the partner's receivers get, wire time
+        self.adsb_feeds = tuple(adsb_feeds)  # live ADS-B: reports added to adsb as they come
+        self._adsb_new: list[AdsbReports] = []  # live reports not yet in adsb (scenario s)
         self.sensor_sites = sensor_sites or {}  # id → (lat, lon, alt); policy strips
         self.assessor = assessor  # own areas only
         self.release_s, self.epoch_s = release_s, epoch_s
@@ -227,9 +234,13 @@ class PartnerNode:
         for feed in self.feeds:
             for scan in feed.ready(t_local):
                 self._track(scan)
+        for af in self.adsb_feeds:
+            if len(new := af.ready()):
+                self._adsb_new.append(new)
         released = now >= self._next_release
         if released:
             self._next_release = now + self.release_s
+            self._take_adsb()
             self._report_health(now, t_local)
             self._release(now, self._report(t_local))
         for sender, msg in self.inbox.messages():
@@ -245,6 +256,19 @@ class PartnerNode:
                     self.inbox.reject("unexpected", sender)
         if self.fire is not None and not released:
             self._engage(now, self.fire.step(now))
+
+    def _take_adsb(self) -> None:
+        """Add the live ADS-B reports received since the last release to ``adsb`` (wire
+        time), where the cooperative identification reads them."""
+        if not self._adsb_new:
+            return
+        new = self._adsb_new[0]
+        for r in self._adsb_new[1:]:
+            new = merge_adsb(new, r)
+        self._adsb_new.clear()
+        held = self.adsb if self.adsb is not None else empty_reports((self.name,))
+        self.adsb = merge_adsb(held, dataclasses.replace(new, t=new.t + self.epoch_s))
+        self.counters["adsb_live_reports"] += len(new)
 
     def _track(self, scan: Scan) -> None:
         """One scan to the tracker, and to the plot hook (e.g. CAT048 out)."""

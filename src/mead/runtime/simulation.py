@@ -96,7 +96,8 @@ def prepare(
 
     A radar fed by an ASTERIX recording gets the recording's scans instead (read here, on
     the scenario clock: ``mead.sensors.asterix_feed``); one fed over UDP is read by its
-    live node (``live``), and a simulation cannot have one (``ConfigError``)."""
+    live node (``live``), and a simulation cannot have one (``ConfigError``); so too ADS-B
+    received by UDP (``partners[].adsb_udp``)."""
     t0 = time.perf_counter()
     udp = feed_sensors(scenario, "udp")
     tracks_udp = track_feeds(scenario, "udp")
@@ -109,6 +110,16 @@ def prepare(
             f"system tracks {f.id!r} come by UDP: only a live node (mead node, mead up) "
             "reads them; a simulation replays CAT062 recordings (file)",
             f"$.partners[{i}].system_tracks[{j}].udp",
+        )
+    adsb_udp = [i for i, p in enumerate(scenario.partners) if p.adsb_udp]
+    if adsb_udp and not live:
+        i = adsb_udp[0]
+        raise ConfigError(
+            str(scenario_path or scenario.name),
+            f"partner {scenario.partners[i].name!r} receives ADS-B (CAT021) by UDP: only a "
+            "live node (mead node, mead up) reads it; a simulation replays recordings "
+            "(adsb_files)",
+            f"$.partners[{i}].adsb_udp",
         )
     if udp and not live:
         i, j, _, s = udp[0]

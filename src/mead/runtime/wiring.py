@@ -29,7 +29,7 @@ from mead.fusion.siap import SystemTracker
 from mead.fusion.trust import DeclaredCoverage
 from mead.runtime.node import CoordinatorNode, Observe, PartnerNode, Show, site_table
 from mead.scenario.schema import Partner, Scenario
-from mead.sensors.adsb import AdsbReports
+from mead.sensors.adsb import AdsbFeed, AdsbReports
 from mead.sensors.base import Scan, ScanFeed
 from mead.sensors.health import RadarHealth
 from mead.threat.assessor import Assessor
@@ -143,6 +143,7 @@ def build_partner(
     epoch_s: float,
     adsb: AdsbReports | None = None,
     feeds: Sequence[ScanFeed] = (),
+    adsb_feeds: Sequence[AdsbFeed] = (),
     track_sources: Sequence[TrackSource] = (),
     engagement: EngagementPolicy | None = None,
     effector: Effector | None = None,
@@ -157,6 +158,7 @@ def build_partner(
 
     ``adsb``: every ADS-B report of the run (scenario time); the partner keeps those its
     own receivers got. ``feeds``: its live sensors (e.g. ASTERIX on UDP), polled each step.
+    ``adsb_feeds``: its live ADS-B (e.g. CAT021 on UDP), added to ``adsb`` as it comes.
     ``track_sources``: its national tracker's system tracks (CAT062), released as its own.
     ``engagement``: its engagement policy (default: defend own areas, help others).
     ``effector``: where its interceptors fly (simulation: against truth; default: nowhere).
@@ -186,6 +188,7 @@ def build_partner(
         sensor_sites=site_table(p.sensors),
         adsb=None if adsb is None else to_wire(adsb.for_partner(name), epoch_s),
         feeds=feeds,
+        adsb_feeds=adsb_feeds,
         track_sources=track_sources,
         fire=fire,
         coordinator=sc.coordinator.name,

@@ -199,12 +199,19 @@ class Partner(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # relative to the scenario file, on the scenario's UTC clock (CAT021 times of day fall
     # on the UTC day of start_utc); beside the simulated civil traffic's reports
     adsb_files: list[str] = []
+    # live ADS-B its receivers get: ASTERIX CAT021 datagrams on UDP, 'host:port' to listen on
+    # (a multicast group is joined); live nodes only (mead node, mead up), times of day put
+    # on the scenario clock as a live radar's are (the first report at its arrival)
+    adsb_udp: list[HostPort] = []
     # membership: "contributing" releases tracks under its policy, "receive_only" releases
     # nothing but gets the picture and warnings; None: derived (see runtime.wiring.role)
     role: Literal["contributing", "receive_only"] | None = None
     deception: Deception | None = None  # a lying or miscalibrated partner (simulation)
 
     def __post_init__(self) -> None:
+        for k, hp in enumerate(self.adsb_udp):
+            if not 0 < int(hp.rsplit(":", 1)[1]) < 65536:
+                raise FieldError(f"adsb_udp[{k}]", f"port must be 1..65535 (got {hp!r})")
         if self.role == "contributing" and not self.sensors and not self.system_tracks:
             raise ValueError(
                 f"partner {self.name!r} has role contributing but no sensors to contribute "

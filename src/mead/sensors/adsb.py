@@ -19,6 +19,7 @@ the truth and the radar plots of a seed unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -117,6 +118,15 @@ class AdsbReports:
     def position_cov(self) -> Covs:
         """(K, 3, 3) ECEF position covariance of each report (``adsb_position_cov``)."""
         return adsb_position_cov(self.ecef, self.sigma_m, self.sigma_alt_m)
+
+
+class AdsbFeed(Protocol):
+    """Live ADS-B whose reports arrive while the node runs (e.g. CAT021 on UDP:
+    ``mead.sensors.adsb_asterix.AdsbUdpFeed``), beside the reports known in advance."""
+
+    def ready(self) -> AdsbReports:
+        """The reports received since the last call (scenario time, time-ordered)."""
+        ...
 
 
 def empty_reports(partners: tuple[str, ...] = ()) -> AdsbReports:

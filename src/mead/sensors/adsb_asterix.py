@@ -10,22 +10,32 @@ and time (I071 position applicability, else I073 position reception). CAT021 giv
 the time of day: ``day_utc_s`` (the UTC midnight of the recording's day) makes it absolute,
 and times are unwrapped across midnight. A corrupt block is kept as an
 :class:`~mead.errors.AsterixError` with its offset and skipped.
+
+Live, a partner's ground station sends CAT021 on UDP (``partners[].adsb_udp``): an
+:class:`AdsbUdpFeed` receives the datagrams as a live radar's feed does
+(:class:`~mead.sensors.asterix_feed.DatagramReceiver`), puts their times of day on the
+scenario clock (:class:`~mead.sensors.asterix_feed.FeedClock`) and hands the node new
+reports each step, which it adds to the ADS-B reports its cooperative identification reads.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Iterable
+import socket
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mead.errors import AsterixError, ConfigError
-from mead.scenario.schema import Scenario
+from mead.scenario.schema import Civil, Scenario
 from mead.sensors import asterix as ax
 from mead.sensors.adsb import AdsbReports, empty_reports, merge_reports
 from mead.sensors.adsb_replay import FT_M, AdsbRecording, csv2reports, read_adsb_csv
+from mead.sensors.asterix_feed import DatagramReceiver, FeedClock, Listening, open_udp
 
 NM_M = 1852.0
 """One nautical mile, m."""
@@ -113,3 +123,79 @@ def scenario_adsb(sc: Scenario, base: Path) -> AdsbReports:
                                   civ.adsb_vel_sigma_mps)  # fmt: skip
             out = merge_reports(out, reports)
     return out
+
+
+# ----------------------------------------------------------------------------- UDP
+
+
+class AdsbUdpFeed(Listening):
+    """A ground station's live ADS-B: CAT021 datagrams on a UDP socket, reports out.
+
+    A thread only receives (:class:`~mead.sensors.asterix_feed.DatagramReceiver`): each
+    datagram is queued with its arrival time on ``clock`` (the partner's scenario seconds).
+    :meth:`ready`, called from the node's step, decodes what arrived into reports received
+    by ``partner``. Report times are the station's times of day (I071, else I073) put on
+    the scenario clock by a :class:`~mead.sensors.asterix_feed.FeedClock`: the first
+    report anchored at its datagram's arrival, later ones keeping the station's spacing,
+    unwrapped across midnight. Records without address, time, position or flight level are
+    left out (as from a recording); 1-σ errors are the scenario's ``civil.adsb_*``. A
+    corrupt or truncated block is counted in ``counters['errors']`` (the newest kept in
+    ``errors``, each naming its offset and what is wrong) and skipped, never raised.
+    """
+
+    def __init__(
+        self, host_port: str, partner: str, clock: Callable[[], float], civil: Civil,
+        sock: socket.socket | None = None,
+    ) -> None:  # fmt: skip
+        self.host_port, self.partner, self.civil = host_port, partner, civil
+        self.counters: Counter[str] = Counter()
+        self.errors: deque[AsterixError] = deque(maxlen=20)  # the newest, for a log
+        sock = sock if sock is not None else open_udp(host_port)
+        self._rx = DatagramReceiver(sock, clock, f"cat021-{host_port}", self.counters)
+        self._time = FeedClock()
+
+    def ready(self) -> AdsbReports:
+        """The reports of every datagram received since the last call (scenario time,
+        time-ordered; partner table ``(partner,)``)."""
+        parts = [self.take(data, t_arrival) for t_arrival, data in self._rx.drain()]
+        parts = [r for r in parts if len(r)]
+        if not parts:
+            return empty_reports((self.partner,))
+        if len(parts) == 1:
+            return parts[0]
+        cols = {f.name: np.concatenate([getattr(r, f.name) for r in parts])
+                for f in dataclasses.fields(AdsbReports) if f.name != "partners"}  # fmt: skip
+        both = AdsbReports(partners=(self.partner,), **cols)
+        return both.take(np.argsort(both.t, kind="stable"))
+
+    def take(self, data: bytes, t_arrival: float) -> AdsbReports:
+        """The reports of one datagram that arrived at scenario time ``t_arrival``; bad
+        blocks are counted (and the newest kept in ``errors``), never raised."""
+        self.counters["datagrams"] += 1
+        rec, errors = cat021_recording(ax.iter_blocks(data))
+        self.counters["errors"] += len(errors)
+        self.errors.extend(errors)
+        t = np.empty(len(rec))
+        for k in np.argsort(rec.t, kind="stable"):  # in time order, for the midnight rule
+            t[k] = self._time(float(rec.t[k]), t_arrival)
+        civ = self.civil
+        reports = csv2reports(dataclasses.replace(rec, t=t), self.partner, 0.0,
+                              civ.adsb_sigma_m, civ.adsb_alt_sigma_m,
+                              civ.adsb_vel_sigma_mps)  # fmt: skip
+        self.counters["reports"] += len(reports)
+        return reports
+
+
+def adsb_udp_feeds(sc: Scenario, partner: str, clock: Callable[[], float]) -> list[AdsbUdpFeed]:
+    """Open (and start) an :class:`AdsbUdpFeed` for every ``adsb_udp`` socket of
+    ``partner``; ``clock``: the partner's scenario seconds."""
+    feeds: list[AdsbUdpFeed] = []
+    try:
+        for p in sc.partners:
+            for hp in p.adsb_udp if p.name == partner else []:
+                feeds.append(AdsbUdpFeed(hp, p.name, clock, sc.civil).start())
+    except BaseException:
+        for f in feeds:
+            f.close()
+        raise
+    return feeds
