@@ -93,6 +93,9 @@ Show = Callable[[Held], None]
 """Hook that sees what a node holds after each release (partner) or assessment (coordinator)."""
 
 
+ADSB_KEEP_S = 600.0
+"""Live ADS-B reports a partner keeps, s (its identification reads the last 30 s)."""
+
 MAX_BATCH_TRACKS = 1_000
 """Tracks per released message. A 1,000-track batch with sensor fields encodes to ≈ 0.53 MB,
 under nats-server's default 1 MB payload limit; larger releases go as several messages."""
@@ -240,7 +243,7 @@ class PartnerNode:
         released = now >= self._next_release
         if released:
             self._next_release = now + self.release_s
-            self._take_adsb()
+            self._take_adsb(now)
             self._report_health(now, t_local)
             self._release(now, self._report(t_local))
         for sender, msg in self.inbox.messages():
@@ -257,9 +260,10 @@ class PartnerNode:
         if self.fire is not None and not released:
             self._engage(now, self.fire.step(now))
 
-    def _take_adsb(self) -> None:
+    def _take_adsb(self, now: float) -> None:
         """Add the live ADS-B reports received since the last release to ``adsb`` (wire
-        time), where the cooperative identification reads them."""
+        time), where the cooperative identification reads them; reports older than
+        ``ADSB_KEEP_S`` are dropped then, so a node fed for days holds minutes of them."""
         if not self._adsb_new:
             return
         new = self._adsb_new[0]
@@ -267,6 +271,7 @@ class PartnerNode:
             new = merge_adsb(new, r)
         self._adsb_new.clear()
         held = self.adsb if self.adsb is not None else empty_reports((self.name,))
+        held = held.take(held.t >= now - ADSB_KEEP_S)
         self.adsb = merge_adsb(held, dataclasses.replace(new, t=new.t + self.epoch_s))
         self.counters["adsb_live_reports"] += len(new)
 
