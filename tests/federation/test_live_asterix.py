@@ -1,5 +1,6 @@
 """A live federation (real nats-servers, one process per node) where one partner's only radar
-is an ASTERIX CAT048 feed on loopback UDP: the coordinator's picture shows the aircraft."""
+is an ASTERIX CAT048 feed on loopback UDP, and its ADS-B a CAT021 feed: the coordinator's
+picture shows the aircraft, and the partner receives the aircraft's ADS-B."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from mead import geo
-from mead.interop.asterix import UdpSender, encode048
+from mead.interop.asterix import UdpSender, encode021, encode048
 from mead.runtime.up import up
+from mead.sensors.adsb_replay import AdsbRecording
 
 SITE = (32.0, 35.0, 100.0)
 SPEED = 4.0  # scenario s per wall s: the feed is sent 4× faster than its own times say
@@ -28,7 +30,13 @@ def _free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _scenario(tmp: Path, port: int) -> Path:
+def _scenario(tmp: Path, port: int, adsb_port: int) -> Path:
+    # P1 releases aircraft too: its ADS-B identifies the aircraft as civil, which the
+    # default policy (threat classes and unknown) keeps at home
+    (tmp / "P1.yaml").write_text(
+        "partner: P1\nrules:\n  - to: [C0]\n"
+        "    classes: [ballistic, rocket, cruise, drone, aircraft, unknown]\n"
+    )
     path = tmp / "asterix_live.yaml"
     path.write_text(f"""
 name: asterix_live
@@ -38,6 +46,7 @@ coordinator: {{name: C0, assess_s: 2}}
 partners:
   - name: P1
     release_s: 2
+    policy: P1.yaml
     sensors:
       - id: P1-ASX
         site: {{lat_deg: {SITE[0]}, lon_deg: {SITE[1]}, alt_m: {SITE[2]}}}
@@ -45,6 +54,7 @@ partners:
         sigma_az_deg: 0.1
         sigma_el_deg: 0.5
         asterix: {{udp: "127.0.0.1:{port}", radar: "1/2"}}
+    adsb_udp: ["127.0.0.1:{adsb_port}"]
   - name: P2
 """)
     return path
@@ -56,20 +66,32 @@ def _flight_enu(t_s: np.ndarray) -> np.ndarray:
     return np.column_stack([20e3 + 250.0 * t_s, np.full(n, 60e3), np.full(n, 9000.0)])
 
 
-def _send_flight(port: int, stop: threading.Event) -> int:
-    """One CAT048 plot per 2 s of feed time, sent every 2 / SPEED wall s, until ``stop``."""
+def _send_flight(port: int, adsb_port: int, stop: threading.Event) -> int:
+    """One CAT048 plot and one CAT021 report per 2 s of feed time, sent every 2 / SPEED
+    wall s, until ``stop``."""
     sender = UdpSender(("127.0.0.1", port))
+    adsb = UdpSender(("127.0.0.1", adsb_port))
     tod0 = 7 * 3600.0
+    day0 = 1_713_000_000.0 // 86400 * 86400  # UTC s, midnight of some day
     k = 0
     try:
         while not stop.is_set() and k < 200:
             t = np.array([k * SCAN_S])
             rae = geo.enu2rae(_flight_enu(t))
             sender.send(encode048(tod0 + t, rae, (1, 2), np.array([9000 / 30.48])))
+            lat, lon, alt = geo.ecef2geodetic(geo.enu2ecef(_flight_enu(t), *SITE))
+            rec = AdsbRecording(
+                t=day0 + tod0 + t, icao=np.array([0x738043], np.uint32),
+                callsign=np.array(["ELY1747"], "<U8"), lat_deg=lat, lon_deg=lon, alt_m=alt,
+                gs_mps=np.array([250.0]), track_deg=np.array([90.0]), vrate_mps=np.zeros(1),
+                onground=np.zeros(1, bool),
+            )  # fmt: skip
+            adsb.send(encode021(rec, (1, 9)))
             k += 1
             stop.wait(SCAN_S / SPEED)
     finally:
         sender.close()
+        adsb.close()
     return k
 
 
@@ -82,8 +104,8 @@ def _snapshot(url: str) -> dict[str, Any]:
 def test_coordinator_shows_a_track_from_a_partners_asterix_udp_feed(
     nats_server_bin: str, tmp_path: Path
 ) -> None:
-    port = _free_udp_port()
-    scenario = _scenario(tmp_path, port)
+    port, adsb_port = _free_udp_port(), _free_udp_port()
+    scenario = _scenario(tmp_path, port, adsb_port)
     result: dict[str, Any] = {}
     runner = threading.Thread(
         target=lambda: result.update(
@@ -92,7 +114,7 @@ def test_coordinator_shows_a_track_from_a_partners_asterix_udp_feed(
     )
     runner.start()
     stop = threading.Event()
-    sender = threading.Thread(target=_send_flight, args=(port, stop))
+    sender = threading.Thread(target=_send_flight, args=(port, adsb_port, stop))
     sender.start()
     seen: list[dict[str, Any]] = []
     maps = tmp_path / "live" / "maps.json"
@@ -115,6 +137,10 @@ def test_coordinator_shows_a_track_from_a_partners_asterix_udp_feed(
     p1 = result["nodes"]["P1"]["counters"]
     assert p1["asterix_P1-ASX_plots"] > 10 and p1["asterix_P1-ASX_errors"] == 0
     assert p1["released_tracks"] > 0
+    # the aircraft's ADS-B reached P1's identification (those sent before it listened: lost)
+    assert p1[f"cat021_127.0.0.1:{adsb_port}_reports"] > 10
+    assert p1[f"cat021_127.0.0.1:{adsb_port}_errors"] == 0
+    assert p1["adsb_live_reports"] > 10
     assert result["nodes"]["C0"]["counters"]["batches"] > 0
     # the coordinator's picture holds the aircraft: on its line, at its speed and course
     assert seen, "the coordinator's map never showed a track"
