@@ -18,6 +18,7 @@ the scenario start, live it is 0).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -266,9 +267,7 @@ class PartnerNode:
         ``ADSB_KEEP_S`` are dropped then, so a node fed for days holds minutes of them."""
         if not self._adsb_new:
             return
-        new = self._adsb_new[0]
-        for r in self._adsb_new[1:]:
-            new = merge_adsb(new, r)
+        new = functools.reduce(merge_adsb, self._adsb_new)
         self._adsb_new.clear()
         held = self.adsb if self.adsb is not None else empty_reports((self.name,))
         held = held.take(held.t >= now - ADSB_KEEP_S)

@@ -53,6 +53,13 @@ HostPort = Annotated[str, Meta(pattern=r"^[0-9A-Za-z.:_-]+:[0-9]{1,5}$")]
 """'host:port' (an IPv4 address or name, and a port)."""
 
 
+def check_port(field: str, host_port: str) -> None:
+    """A ``host:port`` (already of the right pattern) whose port is 1..65535, else a
+    FieldError naming ``field``."""
+    if not 0 < int(host_port.rsplit(":", 1)[1]) < 65536:
+        raise FieldError(field, f"port must be 1..65535 (got {host_port!r})")
+
+
 class AsterixFeed(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A real radar's ASTERIX feed (CAT048 plots, CAT034 service messages) in place of the
     simulator: a recording (``file``) or a UDP socket (``udp``, live nodes only).
@@ -72,8 +79,8 @@ class AsterixFeed(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
             raise FieldError("", "give exactly one of file or udp")
         if self.radar is not None and max(int(v) for v in self.radar.split("/")) > 255:
             raise FieldError("radar", f"SAC and SIC must be 0..255 (got {self.radar!r})")
-        if self.udp is not None and not 0 < int(self.udp.rsplit(":", 1)[1]) < 65536:
-            raise FieldError("udp", f"port must be 1..65535 (got {self.udp!r})")
+        if self.udp is not None:
+            check_port("udp", self.udp)
 
     def sac_sic(self) -> tuple[int, int] | None:
         """``radar`` as (SAC, SIC), or None."""
@@ -105,8 +112,8 @@ class TrackFeed(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
             raise FieldError("", "give exactly one of file or udp")
         if self.source is not None and max(int(v) for v in self.source.split("/")) > 255:
             raise FieldError("source", f"SAC and SIC must be 0..255 (got {self.source!r})")
-        if self.udp is not None and not 0 < int(self.udp.rsplit(":", 1)[1]) < 65536:
-            raise FieldError("udp", f"port must be 1..65535 (got {self.udp!r})")
+        if self.udp is not None:
+            check_port("udp", self.udp)
 
     def sac_sic(self) -> tuple[int, int] | None:
         """``source`` as (SAC, SIC), or None."""
@@ -210,8 +217,7 @@ class Partner(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         for k, hp in enumerate(self.adsb_udp):
-            if not 0 < int(hp.rsplit(":", 1)[1]) < 65536:
-                raise FieldError(f"adsb_udp[{k}]", f"port must be 1..65535 (got {hp!r})")
+            check_port(f"adsb_udp[{k}]", hp)
         if self.role == "contributing" and not self.sensors and not self.system_tracks:
             raise ValueError(
                 f"partner {self.name!r} has role contributing but no sensors to contribute "

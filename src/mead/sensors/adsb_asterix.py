@@ -21,6 +21,7 @@ reports each step, which it adds to the ADS-B reports its cooperative identifica
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import socket
 from collections import Counter, deque
@@ -159,14 +160,7 @@ class AdsbUdpFeed(Listening):
         time-ordered; partner table ``(partner,)``)."""
         parts = [self.take(data, t_arrival) for t_arrival, data in self._rx.drain()]
         parts = [r for r in parts if len(r)]
-        if not parts:
-            return empty_reports((self.partner,))
-        if len(parts) == 1:
-            return parts[0]
-        cols = {f.name: np.concatenate([getattr(r, f.name) for r in parts])
-                for f in dataclasses.fields(AdsbReports) if f.name != "partners"}  # fmt: skip
-        both = AdsbReports(partners=(self.partner,), **cols)
-        return both.take(np.argsort(both.t, kind="stable"))
+        return functools.reduce(merge_reports, parts, empty_reports((self.partner,)))
 
     def take(self, data: bytes, t_arrival: float) -> AdsbReports:
         """The reports of one datagram that arrived at scenario time ``t_arrival``; bad
