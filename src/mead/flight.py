@@ -127,6 +127,12 @@ def _drag_thrust(
 
 
 @numba.njit(cache=True, inline="always")
+def density_member(h: float) -> float:
+    """``density_kg_m3`` at one height, for compiled callers."""
+    return RHO0_KG_M3 * np.exp(max(h, 0.0) * (-1.0 / SCALE_HEIGHT_M))
+
+
+@numba.njit(cache=True, inline="always")
 def height_member(x: float, y: float, z: float) -> float:
     """``height_m`` of one position, for compiled callers."""
     rho2 = x * x + y * y
@@ -156,8 +162,7 @@ def _acc(
         ay += omega * (omega * y - 2.0 * vx)
     if drag:
         h = r - A_M * np.sqrt((1.0 - E2) / (1.0 - E2 * rho2 / r2))
-        rho = RHO0_KG_M3 * np.exp(max(h, 0.0) * (-1.0 / SCALE_HEIGHT_M))
-        kd = (-0.5 * rho * ib) * np.sqrt(vx * vx + vy * vy + vz * vz)
+        kd = (-0.5 * density_member(h) * ib) * np.sqrt(vx * vx + vy * vy + vz * vz)
         ax += kd * vx
         ay += kd * vy
         az += kd * vz

@@ -23,7 +23,7 @@ import numba
 import numpy as np
 
 from mead import geo
-from mead.flight import G0, RHO0_KG_M3, SCALE_HEIGHT_M, height_member, rk4_member
+from mead.flight import G0, density_member, height_member, rk4_member
 from mead.geo import OMEGA_E
 from mead.threat.local import Local
 from mead.types import Array, Covs, States
@@ -90,8 +90,7 @@ def _step(
     tau = (vr + np.sqrt(vr * vr + 2.0 * G0 * max(h, 0.0))) / G0
     dt = min(max(frac * tau, lo), hi)
     if drag:
-        rho = RHO0_KG_M3 * np.exp(max(h, 0.0) * (-1.0 / SCALE_HEIGHT_M))
-        rate = rho * np.sqrt(vx * vx + vy * vy + vz * vz) * b
+        rate = density_member(h) * np.sqrt(vx * vx + vy * vy + vz * vz) * b
         dt = min(dt, 1.0 / max(rate, 1.0 / hi))
     return max(dt, 1e-3)
 
