@@ -95,7 +95,7 @@ def rk4_step(
     """
     p, v = _rows(p), _rows(v)
     m = p.shape[1]
-    h = _members(dt, m)
+    h = members(dt, m)
     p_new, v_new = np.empty((3, m)), np.empty((3, m))
     ib, tr, drag, push = _drag_thrust(inv_beta, thrust, m)
     _rk4(p, v, h, ib, tr, drag, push, bool(j2), float(omega), p_new, v_new)
@@ -107,7 +107,7 @@ def _rows(a: Array) -> Array:
     return np.ascontiguousarray(a, dtype=np.float64).reshape(3, -1)
 
 
-def _members(a: Array | float, m: int) -> Array:
+def members(a: Array | float, m: int) -> Array:
     """(M,) contiguous, writable float64 of a scalar or (M,) (one type for the kernels)."""
     out = np.empty(m)
     out[:] = a
@@ -121,7 +121,7 @@ def _drag_thrust(
     inv_beta: Array | None, thrust: Array | None, m: int
 ) -> tuple[Array, Array, bool, bool]:
     """The kernels' drag and thrust arguments: arrays (empty when absent) and flags."""
-    ib = _NONE[0] if inv_beta is None else _members(inv_beta, m)
+    ib = _NONE[0] if inv_beta is None else members(inv_beta, m)
     tr = _NONE if thrust is None else _rows(thrust)
     return ib, tr, inv_beta is not None, thrust is not None
 

@@ -7,7 +7,7 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from mead import geo
-from mead.tracking.gating import ChiSquareGate, coarse_pairs, mahalanobis2
+from mead.tracking.gating import BRUTE_FORCE_PAIRS, ChiSquareGate, coarse_pairs, mahalanobis2
 from mead.tracking.measurement import (
     CartesianFrame,
     Site,
@@ -38,15 +38,19 @@ def scene(rng: np.random.Generator, n: int, m: int) -> tuple[np.ndarray, np.ndar
     return x, P, z
 
 
-def test_coarse_pairs_match_brute_force() -> None:
+@pytest.mark.parametrize("n, m", [(30, 40), (300, 400)])  # every distance / k-d trees
+def test_coarse_pairs_match_brute_force(n: int, m: int) -> None:
+    assert (n * m <= BRUTE_FORCE_PAIRS) == (n == 30)
     rng = np.random.default_rng(1)
-    tp, pp = rng.uniform(0, 1e5, (300, 3)), rng.uniform(0, 1e5, (400, 3))
-    r = rng.uniform(1e3, 8e3, 300)
+    tp, pp = rng.uniform(0, 1e5, (n, 3)), rng.uniform(0, 1e5, (m, 3))
+    r = rng.uniform(1e3, 8e3, n) * (10 if n == 30 else 1)
     i, j = coarse_pairs(tp, r, pp)
     bi, bj = np.nonzero(cdist(tp, pp) <= r[:, None])
+    assert len(bi) > 0
     assert set(zip(i.tolist(), j.tolist(), strict=True)) == set(
         zip(bi.tolist(), bj.tolist(), strict=True)
     )
+    assert np.all(np.diff(i) >= 0)  # sorted by track
 
 
 def test_coarse_pairs_empty() -> None:

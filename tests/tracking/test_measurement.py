@@ -11,6 +11,7 @@ from mead.tracking.management import OnePointInitiator
 from mead.tracking.measurement import (
     CartesianFrame,
     Site,
+    _spd_inverse,
     ecef2polar,
     ekf_polar_update,
     kf_update,
@@ -155,12 +156,26 @@ def test_polar_predict_innovation_covariance() -> None:
     np.testing.assert_allclose(pred.logdet, np.log(np.linalg.det(S)), rtol=1e-9)
 
 
+def test_spd_inverse_falls_back_to_lu_when_not_positive_definite() -> None:
+    """The compiled prediction inverts S by Cholesky; a matrix that is not positive
+    definite to working precision gets numpy's inverse and ln |det| instead."""
+    L, Li = np.zeros((4, 4)), np.zeros((4, 4))
+    for A in (np.diag([4.0, 9.0, 1e-6]) + 0.1, np.array([[1.0, 2, 0], [2, 1, 0], [0, 0, 3]])):
+        out = np.empty((3, 3))
+        logdet = _spd_inverse(A, out, L, Li)
+        np.testing.assert_allclose(out, np.linalg.inv(A), rtol=1e-9)
+        assert logdet == pytest.approx(np.linalg.slogdet(A)[1], rel=1e-12)
+
+
 @pytest.mark.parametrize("n", [0, 1])
 def test_kernels_accept_empty_and_single(n: int) -> None:
     x = random_states(np.random.default_rng(9), n)
     zhat, H = polar_h(x, SITE)
     assert zhat.shape == (n, 3) and H.shape == (n, 3, 6)
     assert polar_cov_ecef(zhat, np.ones(3), SITE).shape == (n, 3, 3)
+    P = random_covs(np.random.default_rng(9), n)
+    pred = polar_predict(x, P, np.arange(n), np.eye(3), SITE)
+    assert pred.S.shape == pred.S_inv.shape == (n, 3, 3) and pred.logdet.shape == (n,)
 
 
 # --- range rate (a 4th polar component) ---

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numba
 import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
@@ -50,22 +51,52 @@ class Gated:
         return self.pred.logdet[self.row]
 
 
+BRUTE_FORCE_PAIRS = 100_000
+"""Largest tracks × plots for which :func:`coarse_pairs` computes every distance."""
+
+
 def coarse_pairs(
     track_pos: Positions, track_radius_m: Array, plot_pos: Positions
 ) -> tuple[Index, Index]:
     """Pairs (i, j) with |track_pos[i] − plot_pos[j]| ≤ track_radius_m[i], via k-d trees.
 
     ``track_pos`` (N, 3) and ``plot_pos`` (M, 3) are ECEF m; returns two (K,) index arrays
-    sorted by track then plot.
+    sorted by track then plot. Up to ``BRUTE_FORCE_PAIRS`` track–plot pairs every distance
+    is computed (a scan's tens of tracks and plots: building and querying a tree costs
+    more); beyond, k-d trees keep it near-linear.
     """
     if len(track_pos) == 0 or len(plot_pos) == 0:
         return np.empty(0, np.intp), np.empty(0, np.intp)
+    if len(track_pos) * len(plot_pos) <= BRUTE_FORCE_PAIRS:
+        return _all_pairs(
+            np.ascontiguousarray(track_pos, dtype=np.float64),
+            np.ascontiguousarray(track_radius_m, dtype=np.float64),
+            np.ascontiguousarray(plot_pos, dtype=np.float64),
+        )
     near = cKDTree(plot_pos).query_ball_point(track_pos, track_radius_m, return_sorted=True)
     count = np.fromiter(map(len, near), np.intp, len(near))
     if count.sum() == 0:
         return np.empty(0, np.intp), np.empty(0, np.intp)
     j = np.concatenate(near[count > 0]).astype(np.intp)
     return np.repeat(np.arange(len(track_pos)), count), j
+
+
+@numba.njit("Tuple((i8[::1], i8[::1]))(f8[:, ::1], f8[::1], f8[:, ::1])", cache=True)
+def _all_pairs(track_pos: Positions, radius: Array, plot_pos: Positions) -> tuple[Index, Index]:
+    """:func:`coarse_pairs` by computing every track–plot distance (compiled)."""
+    n, m = track_pos.shape[0], plot_pos.shape[0]
+    i, j = np.empty(n * m, np.int64), np.empty(n * m, np.int64)
+    k = 0
+    for a in range(n):
+        r2 = radius[a] * radius[a]
+        for b in range(m):
+            dx = track_pos[a, 0] - plot_pos[b, 0]
+            dy = track_pos[a, 1] - plot_pos[b, 1]
+            dz = track_pos[a, 2] - plot_pos[b, 2]
+            if dx * dx + dy * dy + dz * dz <= r2:
+                i[k], j[k] = a, b
+                k += 1
+    return i[:k].copy(), j[:k].copy()
 
 
 def mahalanobis2(y: Meas, S_inv: Covs) -> Array:

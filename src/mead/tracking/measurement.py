@@ -37,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Self
 
+import numba
 import numpy as np
 
 from mead import geo
@@ -406,18 +407,132 @@ def _prediction(
     return Prediction(idx, zhat, H, S, S_inv, np.asarray(logdet, dtype=np.float64), extra)
 
 
+@numba.njit(cache=True)
+def _spd_inverse(A: Matrix, out: Matrix, L: Matrix, Li: Matrix) -> float:
+    """Inverse of a small symmetric positive definite A (m, m) into ``out`` by Cholesky
+    (A = L Lᵀ, A⁻¹ = L⁻ᵀ L⁻¹; ``L``, ``Li`` are (≥ m, ≥ m) scratch), returning ln |A|;
+    numpy's LU inverse and determinant if A is not positive definite to working precision."""
+    m = A.shape[0]
+    logdet = 0.0
+    for j in range(m):
+        acc = A[j, j]
+        for k in range(j):
+            acc -= L[j, k] * L[j, k]
+        if not acc > 0.0:
+            out[:, :] = np.linalg.inv(A)
+            return np.linalg.slogdet(A)[1]
+        L[j, j] = np.sqrt(acc)
+        logdet += 2.0 * np.log(L[j, j])
+        for i in range(j + 1, m):
+            acc = A[i, j]
+            for k in range(j):
+                acc -= L[i, k] * L[j, k]
+            L[i, j] = acc / L[j, j]
+    for j in range(m):  # Li = L⁻¹, lower triangular
+        Li[j, j] = 1.0 / L[j, j]
+        for i in range(j + 1, m):
+            acc = 0.0
+            for k in range(j, i):
+                acc -= L[i, k] * Li[k, j]
+            Li[i, j] = acc / L[i, i]
+    for i in range(m):  # out = Liᵀ Li
+        for j in range(i, m):
+            acc = 0.0
+            for k in range(j, m):
+                acc += Li[k, i] * Li[k, j]
+            out[i, j] = out[j, i] = acc
+    return logdet
+
+
 def polar_predict(x: States, P: Covs, idx: Index, R: Matrix, site: Site) -> Prediction:
     """Predicted measurement, Jacobian and innovation covariance of tracks ``idx``.
 
-    ``R`` (3, 3) gives polar plots; (4, 4) polar plots with range rate (``polar_h``).
+    ``R`` (3, 3) gives polar plots; (4, 4) polar plots with range rate (``polar_h``, and
+    ``range_rate_spread`` added to the range rate's variance). Computed one track at a
+    time in compiled code (a scan has tens of candidate tracks, where whole-array numpy
+    spends its time in call overhead); ``tests/tracking/test_measurement.py`` checks it
+    against ``polar_h``, ``range_rate_spread`` and numpy's inverse and determinant.
     """
-    if R.shape[-1] == 4:
-        zhat, H = polar_h(x[idx], site, range_rate=True)
-        S = H @ P[idx] @ H.swapaxes(-1, -2) + R
-        extra = range_rate_spread(x[idx], P[idx], site)
-        S[:, 3, 3] += extra
-        return _prediction(idx, zhat, H, S, extra)
-    zhat, H = polar_h(x[idx], site)
-    Hp = H[:, :, :3]  # velocity is not measured
-    S = Hp @ P[idx, :3, :3] @ Hp.swapaxes(-1, -2) + R
-    return _prediction(idx, zhat, H, S)
+    m = R.shape[-1]
+    if m not in (3, 4):
+        raise ValueError(f"polar_predict: R must be (3, 3) or (4, 4) (got {R.shape})")
+    c = len(idx)
+    zhat, H = np.empty((c, m)), np.zeros((c, m, 6))
+    S, S_inv, logdet, extra = np.empty((c, m, m)), np.empty((c, m, m)), np.empty(c), np.zeros(c)
+    _polar_predict(
+        np.ascontiguousarray(x[idx], dtype=np.float64),
+        np.ascontiguousarray(P[idx], dtype=np.float64),
+        np.ascontiguousarray(site.origin, dtype=np.float64),
+        np.ascontiguousarray(site.rot, dtype=np.float64),
+        np.ascontiguousarray(R, dtype=np.float64),
+        RANGE_RATE_K,
+        zhat, H, S, S_inv, logdet, extra,
+    )  # fmt: skip
+    return Prediction(idx, zhat, H, S, S_inv, logdet, extra if m == 4 else None)
+
+
+@numba.njit(
+    "void(f8[:, ::1], f8[:, :, ::1], f8[::1], f8[:, ::1], f8[:, ::1], f8, f8[:, ::1], "
+    "f8[:, :, ::1], f8[:, :, ::1], f8[:, :, ::1], f8[::1], f8[::1])",
+    cache=True,
+)
+def _polar_predict(
+    x: States, P: Covs, o: Array, rot: Matrix, R: Matrix, k: float,
+    zhat: Meas, H: Covs, S: Covs, S_inv: Covs, logdet: Array, extra: Array,
+) -> None:  # fmt: skip
+    """:func:`polar_predict` for C tracks x (C, 6), P (C, 6, 6): the formulas of
+    ``ecef2polar``, ``polar_jacobian``, ``range_rate_h`` and ``range_rate_spread``, one
+    track at a time; fills ẑ, H (zeroed by the caller), S, S⁻¹, ln |S| and (range rate)
+    the extra variance."""
+    m = R.shape[0]
+    e, d, u, Je = np.empty(3), np.empty(3), np.empty(3), np.empty((3, 3))
+    L, Li = np.zeros((4, 4)), np.zeros((4, 4))  # scratch of _spd_inverse
+    for n in range(x.shape[0]):
+        for i in range(3):
+            d[i] = x[n, i] - o[i]
+        for i in range(3):
+            e[i] = rot[i, 0] * d[0] + rot[i, 1] * d[1] + rot[i, 2] * d[2]
+        ee, en, eu = e[0], e[1], e[2]
+        rho0 = np.hypot(ee, en)
+        zhat[n, 0] = np.hypot(rho0, eu)
+        zhat[n, 1] = np.arctan2(ee, en) % (2.0 * np.pi)
+        zhat[n, 2] = np.arctan2(eu, rho0)
+        rho = max(rho0, RHO_MIN_M)
+        r2 = rho * rho + eu * eu
+        r = np.sqrt(r2)
+        Je[0, 0], Je[0, 1], Je[0, 2] = ee / r, en / r, eu / r
+        Je[1, 0], Je[1, 1], Je[1, 2] = en / rho**2, -ee / rho**2, 0.0
+        Je[2, 0], Je[2, 1], Je[2, 2] = -ee * eu / (r2 * rho), -en * eu / (r2 * rho), rho / r2
+        for i in range(3):
+            for j in range(3):
+                H[n, i, j] = Je[i, 0] * rot[0, j] + Je[i, 1] * rot[1, j] + Je[i, 2] * rot[2, j]
+        if m == 4:
+            rr = max(np.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]), RHO_MIN_M)
+            for i in range(3):
+                u[i] = d[i] / rr
+            rdot = u[0] * x[n, 3] + u[1] * x[n, 4] + u[2] * x[n, 5]
+            zhat[n, 3] = rdot
+            for i in range(3):
+                H[n, 3, i] = (x[n, 3 + i] - rdot * u[i]) / rr
+                H[n, 3, 3 + i] = u[i]
+            tr_p, tr_v = 0.0, 0.0
+            for i in range(3):
+                tr_p += P[n, i, i]
+                tr_v += P[n, 3 + i, 3 + i]
+                for j in range(3):
+                    tr_p -= u[i] * u[j] * P[n, i, j]
+                    tr_v -= u[i] * u[j] * P[n, 3 + i, 3 + j]
+            extra[n] = (k * k * np.sqrt(max(tr_p, 0.0) * max(tr_v, 0.0)) / (2.0 * rr)) ** 2
+        cols = 6 if m == 4 else 3  # without range rate only the position block is measured
+        for i in range(m):
+            for j in range(i, m):
+                acc = 0.0
+                for a in range(cols):
+                    if H[n, i, a] == 0.0:
+                        continue
+                    for b in range(cols):
+                        acc += H[n, i, a] * P[n, a, b] * H[n, j, b]
+                S[n, i, j] = S[n, j, i] = acc + R[i, j]
+            if m == 4 and i == 3:
+                S[n, 3, 3] += extra[n]
+        logdet[n] = _spd_inverse(S[n], S_inv[n], L, Li)
