@@ -7,6 +7,7 @@ local to a site given by geodetic latitude, longitude and ellipsoidal height.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pymap3d
 
@@ -32,22 +33,41 @@ def ecef2geodetic(p: Positions) -> tuple[Array, Array, Array]:
 
     Bowring's method with two refinements: sub-millimetre from the ground to well beyond
     low orbit (checked against pymap3d in the tests), and several times faster, which
-    matters because every classification and impact prediction calls it.
+    matters because every classification and impact prediction calls it — on tens of
+    tracks at a time, so it runs point by point in compiled code.
     """
     p = np.asarray(p, dtype=np.float64)
-    x, y, z = p[..., 0], p[..., 1], p[..., 2]
-    b = WGS84.semiminor_axis
-    ep2 = (A_M**2 - b**2) / b**2
-    r = np.hypot(x, y)
-    beta = np.arctan2(A_M * z, b * r)  # parametric latitude, first guess
-    for _ in range(2):
-        sb, cb = np.sin(beta), np.cos(beta)
-        phi = np.arctan2(z + ep2 * b * sb**3, r - E2 * A_M * cb**3)
-        beta = np.arctan2(b * np.sin(phi), A_M * np.cos(phi))
-    sp, cp = np.sin(phi), np.cos(phi)
-    n = A_M / np.sqrt(1.0 - E2 * sp**2)
-    alt = r * cp + (z + E2 * n * sp) * sp - n
-    return np.degrees(phi), np.degrees(np.arctan2(y, x)), alt
+    if p.shape[-1:] != (3,):
+        raise ValueError(f"ECEF positions must have shape (..., 3), got {p.shape}")
+    flat = np.ascontiguousarray(p.reshape(-1, 3))
+    out = np.empty((3, len(flat)))
+    _ecef2geodetic(flat, out)
+    lat, lon, alt = (a.reshape(p.shape[:-1]) for a in out)
+    return lat, lon, alt
+
+
+_B_M = WGS84.semiminor_axis
+_EP2 = (A_M**2 - _B_M**2) / _B_M**2  # second eccentricity squared
+
+
+@numba.njit("void(f8[:, ::1], f8[:, ::1])", cache=True)
+def _ecef2geodetic(p: Positions, out: Array) -> None:
+    """:func:`ecef2geodetic` of rows (M, 3) into ``out`` (3, M): lat, lon deg, alt m."""
+    deg = 180.0 / np.pi
+    for k in range(p.shape[0]):
+        x, y, z = p[k, 0], p[k, 1], p[k, 2]
+        r = np.hypot(x, y)
+        beta = np.arctan2(A_M * z, _B_M * r)  # parametric latitude, first guess
+        phi = 0.0
+        for _ in range(2):
+            sb, cb = np.sin(beta), np.cos(beta)
+            phi = np.arctan2(z + _EP2 * _B_M * sb**3.0, r - E2 * A_M * cb**3.0)
+            beta = np.arctan2(_B_M * np.sin(phi), A_M * np.cos(phi))
+        sp, cp = np.sin(phi), np.cos(phi)
+        n = A_M / np.sqrt(1.0 - E2 * sp * sp)
+        out[0, k] = phi * deg
+        out[1, k] = np.arctan2(y, x) * deg
+        out[2, k] = r * cp + (z + E2 * n * sp) * sp - n
 
 
 def enu_rotation(lat_deg: float, lon_deg: float) -> Matrix:

@@ -339,22 +339,136 @@ def polar_cov_ecef(z: Meas, sigma: Array, site: Site) -> Covs:
     return site.rot.T @ (Js @ Js.swapaxes(-1, -2)) @ site.rot
 
 
+@numba.njit(cache=True)
+def _spd_inverse(A: Matrix, out: Matrix, L: Matrix, Li: Matrix) -> float:
+    """Inverse of a small symmetric positive definite A (m, m) into ``out`` by Cholesky
+    (A = L Lᵀ, A⁻¹ = L⁻ᵀ L⁻¹; ``L``, ``Li`` are (≥ m, ≥ m) scratch), returning ln |A|;
+    numpy's LU inverse and determinant if A is not positive definite to working precision."""
+    m = A.shape[0]
+    logdet = 0.0
+    for j in range(m):
+        acc = A[j, j]
+        for k in range(j):
+            acc -= L[j, k] * L[j, k]
+        if not acc > 0.0:
+            out[:, :] = np.linalg.inv(A)
+            return np.linalg.slogdet(A)[1]
+        L[j, j] = np.sqrt(acc)
+        logdet += 2.0 * np.log(L[j, j])
+        for i in range(j + 1, m):
+            acc = A[i, j]
+            for k in range(j):
+                acc -= L[i, k] * L[j, k]
+            L[i, j] = acc / L[j, j]
+    for j in range(m):  # Li = L⁻¹, lower triangular
+        Li[j, j] = 1.0 / L[j, j]
+        for i in range(j + 1, m):
+            acc = 0.0
+            for k in range(j, i):
+                acc -= L[i, k] * Li[k, j]
+            Li[i, j] = acc / L[i, i]
+    for i in range(m):  # out = Liᵀ Li
+        for j in range(i, m):
+            acc = 0.0
+            for k in range(j, m):
+                acc += Li[k, i] * Li[k, j]
+            out[i, j] = out[j, i] = acc
+    return logdet
+
+
 def kf_update(x: States, P: Covs, y: Meas, H: Covs, R: Covs) -> tuple[States, Covs]:
     """Kalman update of N tracks at once from innovations y (N, m), Joseph form.
 
     S = HPHᵀ + R, K = PHᵀS⁻¹, x⁺ = x + Ky, P⁺ = (I − KH) P (I − KH)ᵀ + KRKᵀ.
     m is the plot size (3; 4 with range rate). ``H`` is (N, m, n) for n states (6; 7 for
     an IMM mode with κ); ``R`` is (m, m) or (N, m, m). The Joseph form keeps P⁺ symmetric
-    positive definite when P is much larger than R (new tracks).
+    positive definite when P is much larger than R (new tracks). One track at a time in
+    compiled code (tens of tracks per scan); the tests check it against the textbook form.
     """
-    Ht = H.swapaxes(-1, -2)
-    PHt = P @ Ht  # (N, n, m)
-    S = H @ PHt + R  # (N, m, m)
-    K = np.linalg.solve(S, PHt.swapaxes(-1, -2)).swapaxes(-1, -2)  # (N, n, m) gain
-    x_new = x + (K @ y[..., None])[..., 0]
-    IKH = np.eye(P.shape[-1]) - K @ H
-    P_new = IKH @ P @ IKH.swapaxes(-1, -2) + K @ R @ K.swapaxes(-1, -2)
-    return x_new, 0.5 * (P_new + P_new.swapaxes(-1, -2))
+    n_tr, n = x.shape
+    m = y.shape[-1]
+    f8 = np.float64
+    Rk = np.empty((n_tr, m, m))  # per track, contiguous
+    Rk[:] = R
+    x_new, P_new = np.empty((n_tr, n)), np.empty((n_tr, n, n))
+    _kf_update(
+        np.ascontiguousarray(x, dtype=f8),
+        np.ascontiguousarray(P, dtype=f8),
+        np.ascontiguousarray(y, dtype=f8),
+        np.ascontiguousarray(H, dtype=f8),
+        Rk,
+        x_new,
+        P_new,
+    )
+    return x_new, P_new
+
+
+@numba.njit(
+    "void(f8[:, ::1], f8[:, :, ::1], f8[:, ::1], f8[:, :, ::1], f8[:, :, ::1], f8[:, ::1], "
+    "f8[:, :, ::1])",
+    cache=True,
+)
+def _kf_update(x: States, P: Covs, y: Meas, H: Covs, R: Covs, x_new: States, P_new: Covs) -> None:
+    """:func:`kf_update`, one track at a time."""
+    n, m = x.shape[1], y.shape[1]
+    PHt, S, S_inv, K = np.empty((n, m)), np.empty((m, m)), np.empty((m, m)), np.empty((n, m))
+    IKH, A, KR = np.empty((n, n)), np.empty((n, n)), np.empty((n, m))
+    L, Li = np.zeros((m, m)), np.zeros((m, m))
+    for t in range(x.shape[0]):
+        for i in range(n):
+            for j in range(m):
+                acc = 0.0
+                for k in range(n):
+                    acc += P[t, i, k] * H[t, j, k]
+                PHt[i, j] = acc
+        for i in range(m):
+            for j in range(m):
+                acc = R[t, i, j]
+                for k in range(n):
+                    acc += H[t, i, k] * PHt[k, j]
+                S[i, j] = acc
+        for i in range(m):  # symmetric to working precision: use the mean of both halves
+            for j in range(i + 1, m):
+                S[i, j] = S[j, i] = 0.5 * (S[i, j] + S[j, i])
+        _spd_inverse(S, S_inv, L, Li)
+        for i in range(n):
+            for j in range(m):
+                acc = 0.0
+                for k in range(m):
+                    acc += PHt[i, k] * S_inv[k, j]
+                K[i, j] = acc
+            acc = x[t, i]
+            for k in range(m):
+                acc += K[i, k] * y[t, k]
+            x_new[t, i] = acc
+        for i in range(n):
+            for j in range(n):
+                acc = 1.0 if i == j else 0.0
+                for k in range(m):
+                    acc -= K[i, k] * H[t, k, j]
+                IKH[i, j] = acc
+        for i in range(n):  # A = (I − KH) P
+            for j in range(n):
+                acc = 0.0
+                for k in range(n):
+                    acc += IKH[i, k] * P[t, k, j]
+                A[i, j] = acc
+            for j in range(m):  # KR = K R
+                acc = 0.0
+                for k in range(m):
+                    acc += K[i, k] * R[t, k, j]
+                KR[i, j] = acc
+        for i in range(n):  # P⁺ = A (I − KH)ᵀ + KR Kᵀ, symmetrised
+            for j in range(i, n):
+                acc = 0.0
+                for k in range(n):
+                    acc += A[i, k] * IKH[j, k]
+                for k in range(m):
+                    acc += KR[i, k] * K[j, k]
+                P_new[t, i, j] = acc
+        for i in range(n):
+            for j in range(i):
+                P_new[t, i, j] = P_new[t, j, i]
 
 
 def ekf_polar_update(x: States, P: Covs, z: Meas, sigma: Array, site: Site) -> tuple[States, Covs]:
@@ -405,43 +519,6 @@ def _prediction(
     S_inv = np.asarray(np.linalg.inv(S), dtype=np.float64)
     _, logdet = np.linalg.slogdet(S)
     return Prediction(idx, zhat, H, S, S_inv, np.asarray(logdet, dtype=np.float64), extra)
-
-
-@numba.njit(cache=True)
-def _spd_inverse(A: Matrix, out: Matrix, L: Matrix, Li: Matrix) -> float:
-    """Inverse of a small symmetric positive definite A (m, m) into ``out`` by Cholesky
-    (A = L Lᵀ, A⁻¹ = L⁻ᵀ L⁻¹; ``L``, ``Li`` are (≥ m, ≥ m) scratch), returning ln |A|;
-    numpy's LU inverse and determinant if A is not positive definite to working precision."""
-    m = A.shape[0]
-    logdet = 0.0
-    for j in range(m):
-        acc = A[j, j]
-        for k in range(j):
-            acc -= L[j, k] * L[j, k]
-        if not acc > 0.0:
-            out[:, :] = np.linalg.inv(A)
-            return np.linalg.slogdet(A)[1]
-        L[j, j] = np.sqrt(acc)
-        logdet += 2.0 * np.log(L[j, j])
-        for i in range(j + 1, m):
-            acc = A[i, j]
-            for k in range(j):
-                acc -= L[i, k] * L[j, k]
-            L[i, j] = acc / L[j, j]
-    for j in range(m):  # Li = L⁻¹, lower triangular
-        Li[j, j] = 1.0 / L[j, j]
-        for i in range(j + 1, m):
-            acc = 0.0
-            for k in range(j, i):
-                acc -= L[i, k] * Li[k, j]
-            Li[i, j] = acc / L[i, i]
-    for i in range(m):  # out = Liᵀ Li
-        for j in range(i, m):
-            acc = 0.0
-            for k in range(j, m):
-                acc += Li[k, i] * Li[k, j]
-            out[i, j] = out[j, i] = acc
-    return logdet
 
 
 def polar_predict(x: States, P: Covs, idx: Index, R: Matrix, site: Site) -> Prediction:
