@@ -4,8 +4,9 @@
 Run as ``python -m benchmarks.bench_asterix [--file REC] [--records 200000]
 [--lib-records 20000] [--cat062-records 50000] [--fuzz 0] [--json]``.
 
-CAT062 input is MEAD's own CAT062 output for 500 tracks (edition 1.18, with I380 ID and
-I220), cycled: the shared CAT062 1.18 recording holds only two records.
+CAT062 input is MEAD's own CAT062 output for 500 tracks (edition 1.18, with I380 ID, I220
+and I500 estimated accuracies from their covariances), cycled: the shared CAT062 1.18
+recording holds only two records.
 
 The CAT048 blocks of a recording (default: the shared ``cat_034_048.pcap``) are decoded
 over and over on one core, to plots and then to the tracker's scans, by MEAD's fast path
@@ -82,7 +83,9 @@ def blocks062(n: int = 500) -> list[ax.Block]:
     lat, lon, alt = rng.uniform(30, 50, n), rng.uniform(10, 40, n), rng.uniform(0, 12e3, n)
     vel = np.einsum("nji,nj->ni", geo.enu_rotations(lat, lon), rng.uniform(-250, 250, (n, 3)))
     states = np.hstack([geo.geodetic2ecef(lat, lon, alt), vel])
-    data = encode062(np.arange(n), np.full(n, 1.7e9), states, (25, 1), ["ELY1747"] * n)
+    A = rng.normal(size=(n, 6, 6)) * np.array([200.0, 200.0, 50.0, 5.0, 5.0, 2.0])
+    data = encode062(np.arange(n), np.full(n, 1.7e9), states, (25, 1), ["ELY1747"] * n,
+                     P=A @ A.swapaxes(-1, -2))  # fmt: skip
     return [b for b in ax.iter_blocks(data) if isinstance(b, ax.Block)]
 
 

@@ -54,6 +54,95 @@ def test_cat062_round_trip_keeps_position_within_resolution() -> None:
         assert abs(r["alt_ft"] * 0.3048 - alt[i]) <= 6.25 * 0.3048
 
 
+def _enu_covariances(
+    rng: np.random.Generator, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """n tracks: ECEF states, their ECEF covariances with what I062/500 carries (σe, σn,
+    Cov(e, n), σu, σve, σvn, σvu at the track) and those ENU errors (n, 7)."""
+    lat, lon, alt = rng.uniform(-80, 80, n), rng.uniform(-180, 180, n), rng.uniform(0, 2e4, n)
+    R = geo.enu_rotations(lat, lon)  # (n, 3, 3) ECEF → ENU
+    vel = np.einsum("nji,nj->ni", R, rng.uniform(-300, 300, (n, 3)))
+    states = np.hstack([geo.geodetic2ecef(lat, lon, alt), vel])
+    se, sn = rng.uniform(1.0, 5000.0, n), rng.uniform(1.0, 5000.0, n)
+    cen = rng.uniform(-0.95, 0.95, n) * se * sn
+    su, sve, svn = rng.uniform(2.0, 450.0, n), rng.uniform(0.2, 60.0, n), rng.uniform(0.2, 60, n)
+    svu = rng.uniform(0.05, 8.0, n)
+    enu = np.zeros((n, 6, 6))
+    enu[:, 0, 0], enu[:, 1, 1], enu[:, 2, 2] = se**2, sn**2, su**2
+    enu[:, 0, 1] = enu[:, 1, 0] = cen
+    enu[:, 3, 3], enu[:, 4, 4], enu[:, 5, 5] = sve**2, svn**2, svu**2
+    T = np.zeros((n, 6, 6))
+    T[:, :3, :3] = T[:, 3:, 3:] = R
+    P = T.swapaxes(-1, -2) @ enu @ T
+    return states, P, np.column_stack([se, sn, cen, su, sve, svn, svu])
+
+
+def test_cat062_round_trip_keeps_the_covariance_within_resolution() -> None:
+    """MEAD → CAT062 (I500 from the covariance) → MEAD (the fast path, then a partner's
+    system tracks): each error comes back within half the LSB of its I500 subfield, and the
+    whole covariance within those where I500 holds it all."""
+    from mead.scenario.schema import TrackFeed
+    from mead.sensors.asterix062 import decode062_blocks
+    from mead.tracking.external import SystemTracks
+
+    rng = np.random.default_rng(500)
+    n = 300
+    states, P, want = _enu_covariances(rng, n)
+    t = np.full(n, T0)
+    data = out.encode062(np.arange(n), t, states, (7, 9), P=P)
+    tracks = decode062_blocks(ax.iter_blocks(data))
+    assert len(tracks) == n and not tracks.errors
+    src = SystemTracks(TrackFeed(id="S", file="x", sigma_m=9e3, max_age_s=60.0), "P1")
+    src.take(tracks, np.zeros(n))
+    rep = src.report(0.0)  # at the records' own time: no growth with age
+    order = np.argsort([int(i[-5:]) for i in rep.ids])
+    x, P_back = rep.x[order], rep.P[order]
+    lat, lon, _ = geo.ecef2geodetic(x[:, :3])
+    R = geo.enu_rotations(lat, lon)
+    T = np.zeros((n, 6, 6))
+    T[:, :3, :3] = T[:, 3:, 3:] = R
+    got = T @ P_back @ T.swapaxes(-1, -2)  # back in ENU
+    sd = np.sqrt(np.diagonal(got, axis1=1, axis2=2))
+    ft, fpm = 0.3048, 0.3048 / 60.0
+    np.testing.assert_allclose(sd[:, :2], want[:, :2], atol=0.25 + 1e-6)  # APC: 0.5 m
+    np.testing.assert_allclose(sd[:, 2], want[:, 3], atol=3.125 * ft + 1e-6)  # AGA: 6.25 ft
+    np.testing.assert_allclose(sd[:, 3:5], want[:, 4:6], atol=0.125 + 1e-6)  # ATV
+    np.testing.assert_allclose(sd[:, 5], want[:, 6], atol=3.125 * fpm + 1e-6)  # ARC
+    # COV carries sign(Cov)·√|Cov| at 0.5 m: Cov back within (√|Cov| ± 0.25)²
+    root = np.sqrt(np.abs(want[:, 2]))
+    assert np.all(np.abs(got[:, 0, 1] - want[:, 2]) <= 0.5 * root + 0.0625 + 1e-6)
+    # what I500 does not carry is 0, as it was
+    mask = np.ones((6, 6), bool)
+    for i, j in ((0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (0, 1), (1, 0)):
+        mask[i, j] = False
+    assert np.abs(got[:, mask]).max() < 1e-6
+
+
+def test_i500_caps_what_it_cannot_hold_and_records_without_it_keep_the_feed_errors() -> None:
+    from mead.scenario.schema import TrackFeed
+    from mead.sensors.asterix062 import decode062_blocks
+    from mead.tracking.external import SystemTracks
+
+    states, P, _ = _enu_covariances(np.random.default_rng(1), 2)
+    P = P * 1e4  # σ up to 500 km: beyond APC's 32,767.5 m
+    data = out.encode062(np.arange(2), np.full(2, T0), states, (7, 9), P=P)
+    data += out.encode062(np.array([2]), np.full(1, T0), states[:1], (7, 9))  # no P: no I500
+    tracks = decode062_blocks(ax.iter_blocks(data))
+    acc = out.enu_accuracies(states, P)
+    assert np.array_equal(tracks.sigma_x_m[:2], np.minimum(np.round(acc[:, 0] * 2) / 2,
+                                                            32767.5))  # fmt: skip
+    assert max(tracks.sigma_vx_mps[:2]) == 63.75 and np.isnan(tracks.sigma_x_m[2])
+    feed = TrackFeed(id="S", file="x", sigma_m=123.0, sigma_alt_m=45.0, sigma_vel_mps=6.0)
+    src = SystemTracks(feed, "P1")
+    src.take(tracks, np.zeros(3))
+    rep = src.report(0.0)
+    k = [i.endswith("00002") for i in rep.ids].index(True)
+    lat, lon, _ = geo.ecef2geodetic(rep.x[k, :3])
+    R = geo.enu_rotation(float(lat), float(lon))
+    np.testing.assert_allclose(np.sqrt(np.diag(R @ rep.P[k, :3, :3] @ R.T)), [123, 123, 45])
+    np.testing.assert_allclose(np.sqrt(np.diag(R @ rep.P[k, 3:, 3:] @ R.T)), [6, 6, 6])
+
+
 def test_cat048_round_trip_through_the_fast_path() -> None:
     rng = np.random.default_rng(4)
     m = 200
@@ -76,6 +165,11 @@ def test_encoders_name_bad_input() -> None:
         out.encode062(np.array([1]), np.array([T0]), np.zeros((1, 5)), (1, 1))
     with pytest.raises(ParameterError, match="'track_number'"):
         out.encode062(np.array([5000]), np.array([T0]), np.ones((1, 6)) * 7e6, (1, 1))
+    x = np.hstack([geo.geodetic2ecef(45.0, 16.0, 1e3).reshape(1, 3), np.zeros((1, 3))])
+    with pytest.raises(ParameterError, match="'P'"):
+        out.encode062(np.array([1]), np.array([T0]), x, (1, 1), P=np.eye(6)[None, :3])
+    with pytest.raises(ParameterError, match="'P'.*variances"):
+        out.encode062(np.array([1]), np.array([T0]), x, (1, 1), P=-np.eye(6)[None])
     with pytest.raises(ParameterError, match=r"'z\[:, 0\]'"):
         out.encode048(np.array([T0]), np.array([[600e3, 0.0]]), (1, 1))
 
@@ -141,6 +235,14 @@ def test_a_node_sends_what_it_holds_as_cat062_over_udp() -> None:
         assert [(r["sac"], r["sic"], r["track"]) for r in recs] == [(25, 7, 42), (25, 7, 4)]
         for r, la, lo in zip(recs, lat, lon, strict=True):
             assert abs(r["lat_deg"] - la) < 1e-5 and abs(r["lon_deg"] - lo) < 1e-5
+            assert r["apc_x_m"] is None  # no covariance held: no I500
+        P = np.tile(np.diag([40.0, 40.0, 40.0, 2.0, 2.0, 2.0]) ** 2, (2, 1, 1))
+        sink.show(Held("P1", T0, ["P1-T000042", "P1-T004100"], x, ["drone"] * 2, np.ones(2),
+                       np.full(2, ""), P=P))  # fmt: skip
+        for r in received():  # isotropic: the same σ in any frame
+            assert (r["apc_x_m"], r["apc_y_m"], r["cov_m"]) == (40.0, 40.0, 0.0)
+            assert (r["atv_x_mps"], r["atv_y_mps"]) == (2.0, 2.0)
+            assert r["aga_ft"] == pytest.approx(round(40 / 0.3048 / 6.25) * 6.25)
         sink.show(held(["P1-T000042"], x[:1]))  # the other track is no longer held
         assert [r["track"] for r in received()] == [42]
         sink.show(held([], x[:0]))  # nothing held: nothing sent
@@ -151,7 +253,7 @@ def test_a_node_sends_what_it_holds_as_cat062_over_udp() -> None:
     finally:
         counters = sink.close()
         rx.close()
-    assert counters["cat062_tracks"] == 3 and counters["cat062_datagrams"] == 2
+    assert counters["cat062_tracks"] == 5 and counters["cat062_datagrams"] == 3
     assert counters["cat062_errors"] == 1 and counters["cat062_error_ParameterError"] == 1
 
 
@@ -248,8 +350,11 @@ def test_a_partner_node_republishes_its_recorded_radar_as_cat048(tmp_path: Any) 
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", 0))
     rx.settimeout(5.0)
-    sink = out.Cat048Output([out.AsterixTarget(udp=f"127.0.0.1:{rx.getsockname()[1]}",
-                                               sac=7, sic=1)], ["P1-ASX"], sc.start_epoch_s())
+    sink = out.Cat048Output(
+        [out.AsterixTarget(udp=f"127.0.0.1:{rx.getsockname()[1]}", sac=7, sic=1)],
+        ["P1-ASX"],
+        sc.start_epoch_s(),
+    )
     clock = SimClock(sc.start_epoch_s())
     bus = InProcessBus(clock, [], np.random.default_rng(0))
     ids = sim_identities(sc, 1)

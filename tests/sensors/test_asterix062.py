@@ -93,37 +93,127 @@ def _library_rows(block: ax.Block) -> list[dict[str, Any]]:
     return got
 
 
+# I062/500 columns of the fast path and the libasterix value each is read from
+I500 = {"sigma_x_m": "apc_x_m", "sigma_y_m": "apc_y_m", "sigma_lat_deg": "apw_lat_deg",
+        "sigma_lon_deg": "apw_lon_deg", "sigma_alt_ft": "aga_ft", "sigma_fl": "aba_fl",
+        "sigma_vx_mps": "atv_x_mps", "sigma_vy_mps": "atv_y_mps",
+        "sigma_roc_fpm": "arc_fpm"}  # fmt: skip
+
+
 def _same_as_library(tracks: a62.Tracks062, lib: list[dict[str, Any]]) -> None:
     assert len(tracks) == len(lib)
     for i, r in enumerate(lib):
         want = dict(r)
         want["callsign"] = r["callsign"] or r["csn"]
         want["vz_mps"] = None if r["roc_fpm"] is None else r["roc_fpm"] * a62.FPM_MPS
+        want |= {col: r[name] for col, name in I500.items()}
+        cov = r["cov_m"]  # sign(Cov)·√|Cov|
+        want["cov_xy_m2"] = None if cov is None else math.copysign(cov * cov, cov)
         for key in ("sac", "sic", "tod_s", "track", "lat_deg", "lon_deg", "mode3a", "fl",
-                    "alt_ft", "vx_mps", "vy_mps", "vz_mps", "address", "callsign"):  # fmt: skip
+                    "alt_ft", "vx_mps", "vy_mps", "vz_mps", "address", "callsign",
+                    "cov_xy_m2", *I500):  # fmt: skip
             _same(getattr(tracks, key)[i], want[key], key)
 
 
-def _own_output(n: int = 60) -> bytes:
-    """MEAD's CAT062 output for n tracks (several blocks)."""
-    rng = np.random.default_rng(7)
+def _states(rng: np.random.Generator, n: int) -> np.ndarray:
     lat, lon, alt = rng.uniform(-80, 80, n), rng.uniform(-180, 180, n), rng.uniform(0, 2e4, n)
     vel_enu = rng.uniform(-300, 300, (n, 3))
     vel = np.einsum("nji,nj->ni", geo.enu_rotations(lat, lon), vel_enu)
-    states = np.hstack([geo.geodetic2ecef(lat, lon, alt), vel])
-    return out.encode062(np.arange(n), T0 + rng.uniform(0, 9e4, n), states, (7, 9),
-                         ["ELY1747"] * n)  # fmt: skip
+    return np.hstack([geo.geodetic2ecef(lat, lon, alt), vel])
+
+
+def _own_output(n: int = 60) -> bytes:
+    """MEAD's CAT062 output for n tracks (several blocks), with their covariances (I500)."""
+    rng = np.random.default_rng(7)
+    A = rng.normal(size=(n, 6, 6)) * np.array([300.0, 300.0, 30.0, 3.0, 3.0, 1.0])
+    P = A @ A.swapaxes(-1, -2)
+    return out.encode062(np.arange(n), T0 + rng.uniform(0, 9e4, n), _states(rng, n), (7, 9),
+                         ["ELY1747"] * n, P=P)  # fmt: skip
+
+
+def _i500_output(n: int = 40) -> bytes:
+    """CAT062 records made by libasterix with every I062/500 subfield MEAD reads (and AA),
+    each present or not at random, values over each subfield's whole range."""
+    from mead.sensors.asterix import EDITIONS, _generated
+
+    rng = np.random.default_rng(500)
+    spec = getattr(_generated(), EDITIONS[62])
+    lsb = a62.LSB_APW_DEG
+    recs = []
+    for i in range(n):
+        u8, u16 = (lambda: int(rng.integers(256))), (lambda: int(rng.integers(65536)))
+        sub: dict[str, object] = {
+            "APC": (("X", u16()), ("Y", u16())), "COV": (int(rng.integers(-32768, 32768))
+                                                         * 0.5, "m"),
+            "APW": (("LAT", (u16() * lsb, "°")), ("LON", (u16() * lsb, "°"))),
+            "AGA": u8(), "ABA": u8(), "ATV": (("X", u8()), ("Y", u8())),
+            "AA": (("X", u8()), ("Y", u8())), "ARC": u8(),
+        }  # fmt: skip
+        keep = {k: v for k, v in sub.items() if rng.random() < 0.6}
+        items: dict[str, object] = {
+            "010": (("SAC", 7), ("SIC", 9)),
+            "015": 0,
+            "070": (float(i), "s"),
+            "040": i,
+            "105": (("LAT", (45.0, "°")), ("LON", (16.0, "°"))),
+        }
+        if keep:
+            items["500"] = keep
+        recs.append(spec.cv_record.create(items))
+    return bytes(spec.create(recs).unparse().to_bytes())
 
 
 def test_fast062_equals_library_on_recordings_and_own_output() -> None:
     blocks = [b for b in ax.read_blocks(SHARED / "cat_062_065.pcap") if isinstance(b, ax.Block)]
     blocks += [b for b in ax.iter_blocks(_own_output()) if isinstance(b, ax.Block)]
+    blocks += [b for b in ax.iter_blocks(_i500_output()) if isinstance(b, ax.Block)]
     blocks = [b for b in blocks if b.category == 62]
-    assert len(blocks) >= 2
+    assert len(blocks) >= 3
     for b in blocks:
         fast = a62.decode062(b.data, b.offset)
         assert not fast.errors
         _same_as_library(fast, _library_rows(b))
+
+
+def test_i500_read_and_absent() -> None:
+    """I500 is read where sent (every subfield, over its range, in the test above) and NaN
+    where not: MEAD's own output carries APC, COV, AGA, ATV and ARC; the recordings none."""
+    own = a62.decode062_blocks(ax.iter_blocks(_own_output(5)))
+    assert np.isfinite(own.sigma_x_m).all() and np.isfinite(own.cov_xy_m2).all()
+    assert np.isfinite(own.sigma_roc_fpm).all() and np.isnan(own.sigma_lat_deg).all()
+    rec = a62.decode062_blocks(ax.read_blocks(SHARED / "cat_062_065.pcap"))
+    assert len(rec) == 2 and np.isnan(a62.accuracies2enu(rec)).all()
+
+
+def test_accuracies2enu_floors_falls_back_and_keeps_the_covariance_definite() -> None:
+    t = a62.Tracks062()
+    nan = math.nan
+    rows = [  # lat, APC x, y, COV², APW lat, lon, AGA, ABA, ATV x, y, ARC
+        (60.0, 0.0, 40.0, -1e6, nan, nan, 0.0, 2.0, 0.0, 3.0, 0.0),  # |Cov| > σx σy
+        (60.0, nan, nan, nan, 10 * a62.LSB_APW_DEG, 20 * a62.LSB_APW_DEG, nan, nan, nan, nan,
+         nan),  # APW only
+        (0.0, nan, nan, 25.0, nan, nan, nan, nan, nan, nan, nan),  # COV without a σ
+    ]  # fmt: skip
+    for lat, *acc in rows:
+        t.lat_deg.append(lat)
+        t.sac.append(1)
+        for col, v in zip(("sigma_x_m", "sigma_y_m", "cov_xy_m2", "sigma_lat_deg",
+                           "sigma_lon_deg", "sigma_alt_ft", "sigma_fl", "sigma_vx_mps",
+                           "sigma_vy_mps", "sigma_roc_fpm"), acc, strict=True):  # fmt: skip
+            getattr(t, col).append(v)
+    e = a62.accuracies2enu(t)
+    assert e.shape == (3, 8)
+    np.testing.assert_allclose(e[0, :2], [0.25, 40.0])  # a 0 is "under half an LSB"
+    assert e[0, 2] == pytest.approx(-a62.MAX_CORRELATION * 0.25 * 40.0)
+    np.testing.assert_allclose(e[0, 3:], [3.125 * 0.3048, 2.0 * 100 * 0.3048, 0.125, 3.0,
+                                          3.125 * a62.FPM_MPS])  # fmt: skip
+    m_per_deg = math.radians(1.0) * geo.R_MEAN_M
+    np.testing.assert_allclose(
+        e[1, :2],
+        [20 * a62.LSB_APW_DEG * m_per_deg * 0.5, 10 * a62.LSB_APW_DEG * m_per_deg],
+        rtol=1e-9,
+    )
+    assert np.isnan(e[1, 2:]).all() and np.isnan(e[2]).all()
 
 
 def test_fast062_fuzzed_agrees_with_library_or_reports_an_error() -> None:
@@ -132,6 +222,7 @@ def test_fast062_fuzzed_agrees_with_library_or_reports_an_error() -> None:
     rejects as something else than an error or the same records."""
     rng = np.random.default_rng(62)
     seeds = [b.data for b in ax.iter_blocks(_own_output(6)) if isinstance(b, ax.Block)]
+    seeds += [b.data for b in ax.iter_blocks(_i500_output(6)) if isinstance(b, ax.Block)]
     seeds += [b.data for b in ax.read_blocks(SHARED / "cat_062_065.pcap")
               if isinstance(b, ax.Block) and b.category == 62]  # fmt: skip
     agreed = rejected = 0
@@ -182,7 +273,9 @@ def test_unknown_edition_is_named() -> None:
 @settings(max_examples=2000, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
 @given(mutants([b.data for b in ax.read_blocks(SHARED / "cat062_ed0.17_100pkts.pcap")
-                if isinstance(b, ax.Block)][:20]))  # fmt: skip
+                if isinstance(b, ax.Block)][:20]
+               + [b.data for b in ax.iter_blocks(_i500_output(4) + _own_output(4))
+                  if isinstance(b, ax.Block)]))  # fmt: skip
 def test_cat062_fast_path_fuzzed_both_editions(buf: bytes) -> None:
     for edition in ("0.17", "1.18"):
         tracks = a62.decode062(buf, 3, edition=edition)  # type: ignore[arg-type]
@@ -190,3 +283,6 @@ def test_cat062_fast_path_fuzzed_both_editions(buf: bytes) -> None:
             _clear(e, 3, 62)
         n = len(tracks)
         assert len(tracks.lat_deg) == len(tracks.callsign) == len(tracks.ended) == n
+        assert len(tracks.sigma_x_m) == len(tracks.sigma_roc_fpm) == n
+        acc = a62.accuracies2enu(tracks)
+        assert acc.shape == (n, 8) and not (acc[:, [0, 1, 3, 4, 5, 6, 7]] <= 0).any()

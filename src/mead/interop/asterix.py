@@ -3,8 +3,9 @@
 Encoding is libasterix's (editions of :data:`mead.sensors.asterix.EDITIONS`); the
 functions here are pure (arrays in, bytes out) and :class:`UdpSender` only moves bytes.
 Resolutions of the format: I062/105 position 180/2²⁵ deg (≈ 0.6 m), I062/070 time 1/128 s,
-I062/185 velocity 0.25 m/s, I062/220 rate of climb 6.25 ft/min, I048/040 range 1/256 NM
-and azimuth 360/2¹⁶ deg.
+I062/185 velocity 0.25 m/s, I062/220 rate of climb 6.25 ft/min, I062/500 accuracies 0.5 m
+(position σ, √|Cov(x, y)|), 6.25 ft (altitude σ), 0.25 m/s (velocity σ), 6.25 ft/min
+(rate-of-climb σ); I048/040 range 1/256 NM and azimuth 360/2¹⁶ deg.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def encode062(
     states: Array,
     sac_sic: tuple[int, int],
     callsign: Sequence[str] | None = None,
+    P: Array | None = None,
 ) -> bytes:
     """N system tracks as CAT062 data blocks.
 
@@ -71,11 +73,14 @@ def encode062(
         vertical velocity to I062/220 (rate of climb).
     sac_sic : the sending node's system area and identification codes (I062/010).
     callsign : (N,) optional target identification (I062/380 ID), up to 8 characters.
+    P : (N, 6, 6) optional ECEF covariances of ``states`` (m², m²/s²); written as I062/500
+        estimated accuracies (:func:`enu_accuracies`).
     """
     states = np.asarray(states, dtype=np.float64)
     n = len(states)
     if states.shape != (n, 6) or not np.all(np.isfinite(states)):
         raise ParameterError("states", "(N, 6) finite ECEF", states.shape)
+    acc = None if P is None else enu_accuracies(states, P)
     tn = np.asarray(track_number)
     if tn.shape != (n,) or np.any((tn < 0) | (tn > 4095)):
         raise ParameterError("track_number", "(N,) in 0..4095", tn)
@@ -97,8 +102,51 @@ def encode062(
         }
         if callsign is not None and callsign[i]:
             items["380"] = {"ID": callsign[i][:8].ljust(8)}
+        if acc is not None:
+            items["500"] = _i500(acc[i])
         records.append(spec.cv_record.create(items))
     return _blocks(62, records)
+
+
+# the largest value of each I062/500 subfield MEAD writes ("maximum value or above")
+_MAX_APC_M, _MAX_COV_M, _MAX_AGA_FT = 65535 * 0.5, 32767 * 0.5, 255 * 6.25
+_MAX_ATV_MPS, _MAX_ARC_FPM = 255 * 0.25, 255 * 6.25
+
+
+def enu_accuracies(states: Array, P: Array) -> Array:
+    """The I062/500 accuracies of N tracks from their ECEF covariances ``P`` (N, 6, 6):
+    (N, 6) [σe m, σn m, Cov(e, n) m², σu m, σve, σvn m/s, σvu m/s] in each track's local
+    east/north/up frame (``states`` (N, 6) ECEF gives where). The rest of ``P`` — the
+    position/velocity and horizontal/vertical cross terms — has no place in I500."""
+    P = np.asarray(P, dtype=np.float64)
+    n = len(states)
+    if P.shape != (n, 6, 6) or not np.all(np.isfinite(P)):
+        raise ParameterError("P", "(N, 6, 6) finite ECEF covariances", P.shape)
+    lat, lon, _ = geo.ecef2geodetic(states[:, :3])
+    R = geo.enu_rotations(np.atleast_1d(lat), np.atleast_1d(lon)).reshape(n, 3, 3)
+    Rt = R.swapaxes(-1, -2)
+    cp, cv = R @ P[:, :3, :3] @ Rt, R @ P[:, 3:, 3:] @ Rt
+    var = np.concatenate([np.diagonal(cp, axis1=1, axis2=2), np.diagonal(cv, axis1=1, axis2=2)],
+                         axis=1)  # fmt: skip
+    if np.any(var < 0.0):
+        raise ParameterError("P", "covariances with variances >= 0", float(var.min()))
+    s = np.sqrt(var)
+    return np.column_stack([s[:, 0], s[:, 1], cp[:, 0, 1], s[:, 2], s[:, 3:]])
+
+
+def _i500(a: Array) -> dict[str, object]:
+    """One track's I062/500 (APC, COV, AGA, ATV, ARC) from its :func:`enu_accuracies` row,
+    each subfield capped at its largest value (which reads "that or more")."""
+    cov = float(np.copysign(np.sqrt(abs(a[2])), a[2]))
+    return {
+        "APC": (("X", (min(float(a[0]), _MAX_APC_M), "m")),
+                ("Y", (min(float(a[1]), _MAX_APC_M), "m"))),
+        "COV": (float(np.clip(cov, -_MAX_COV_M, _MAX_COV_M)), "m"),
+        "AGA": (min(float(a[3]) / 0.3048, _MAX_AGA_FT), "ft"),
+        "ATV": (("X", (min(float(a[4]), _MAX_ATV_MPS), "m/s")),
+                ("Y", (min(float(a[5]), _MAX_ATV_MPS), "m/s"))),
+        "ARC": (min(float(a[6]) / 0.3048 * 60.0, _MAX_ARC_FPM), "ft/min"),
+    }  # fmt: skip
 
 
 def encode048(
@@ -286,7 +334,8 @@ class Cat062Output:
     It is given what the node's operator's map is given (:class:`mead.runtime.node.Held`:
     a partner's own tracks, the coordinator's fused ones), so a node sends only what it
     holds; a partner does not pass on the coordinator's picture. Track numbers are the
-    ids' numbers modulo 4096 (I062/040 holds 12 bits here); an empty cycle sends nothing.
+    ids' numbers modulo 4096 (I062/040 holds 12 bits here); the tracks' covariances, where
+    held, go as I062/500 estimated accuracies; an empty cycle sends nothing.
     """
 
     def __init__(self, targets: Sequence[AsterixTarget]) -> None:
@@ -303,7 +352,8 @@ class Cat062Output:
         t = np.full(n, held.t)
         for target, sender in zip(self.targets, self._senders, strict=True):
             try:
-                sender.send(encode062(tn, t, held.x, (target.sac, target.sic)))
+                data = encode062(tn, t, held.x, (target.sac, target.sic), P=held.P)
+                sender.send(data)
             except (OSError, ParameterError) as e:  # a bad state or a down route: counted
                 self.counters["cat062_errors"] += 1
                 self.counters[f"cat062_error_{type(e).__name__}"] += 1

@@ -360,6 +360,11 @@ FIELDS: dict[int, dict[str, tuple[str, tuple[str, ...], str]]] = {
         "vx_mps": ("185", ("VX",), "q"), "vy_mps": ("185", ("VY",), "q"),
         "alt_ft": ("130", (), "q"), "roc_fpm": ("220", (), "q"),
         "csn": ("390", ("CSN",), "s"),
+        "apc_x_m": ("500", ("APC", "X"), "q"), "apc_y_m": ("500", ("APC", "Y"), "q"),
+        "cov_m": ("500", ("COV",), "q"), "apw_lat_deg": ("500", ("APW", "LAT"), "q"),
+        "apw_lon_deg": ("500", ("APW", "LON"), "q"), "aga_ft": ("500", ("AGA",), "q"),
+        "aba_fl": ("500", ("ABA",), "q"), "atv_x_mps": ("500", ("ATV", "X"), "q"),
+        "atv_y_mps": ("500", ("ATV", "Y"), "q"), "arc_fpm": ("500", ("ARC",), "q"),
     },
     21: {
         "sac": ("010", ("SAC",), "u"), "sic": ("010", ("SIC",), "u"),

@@ -3,10 +3,13 @@ become the partner's tracks, released under its policy beside its MEAD tracker's
 
 :class:`SystemTracks` keeps the newest record of each system track (by SAC/SIC and track
 number) and reports them, predicted at constant velocity to the release time, as a
-:class:`~mead.tracking.base.TrackReport`. CAT062 carries no covariance a partner must
-send, so the feed's configured 1-σ errors stand in for it (position error grows with the
-record's age by ``sigma_vel_mps``). A track not updated for ``max_age_s``, or whose last
-record says it ended (I062/080 TSE), is dropped and reported as deleted.
+:class:`~mead.tracking.base.TrackReport`. Each track's covariance comes from its record's
+I062/500 estimated accuracies where it has them
+(:func:`~mead.sensors.asterix062.accuracies2enu`); where not — I500 is optional, and
+edition 0.17 is not read for it — the feed's configured 1-σ errors stand in (position
+error grows with the record's age by the velocity error). A track not updated for
+``max_age_s``, or whose last record says it ended (I062/080 TSE), is dropped and reported
+as deleted.
 
 Records come from a recording, read once and released on the scenario clock from
 ``start_s`` (:func:`track_replays`), or from a UDP socket in a live node
@@ -28,7 +31,7 @@ from mead import geo
 from mead.errors import AsterixError, ConfigError
 from mead.scenario.schema import Scenario, TrackFeed
 from mead.sensors import asterix as ax
-from mead.sensors.asterix062 import Tracks062, decode062_blocks
+from mead.sensors.asterix062 import Tracks062, accuracies2enu, decode062_blocks
 from mead.sensors.asterix_feed import DatagramReceiver, FeedClock, Listening, open_udp
 from mead.tracking.base import TrackReport
 
@@ -37,21 +40,28 @@ NO_ALT_SIGMA_M = 5000.0
 NO_VEL_SIGMA_MPS = 250.0
 """1-σ velocity error per axis of a track whose records carry no velocity (set to 0), m/s."""
 
-# columns of a stored record: t, lat, lon, alt m, v east, north, up (NaN where absent), ended
+# columns of a stored record: t, lat, lon, alt m, v east, north, up (NaN where absent), ended,
+# then its I062/500 1-σ errors (NaN where absent): east, north m, Cov(e, n) m², up m,
+# v east, north, up m/s
 _T, _LAT, _LON, _ALT, _VE, _VN, _VU, _END = range(8)
+_SE, _SN, _CEN, _SU, _SVE, _SVN, _SVU = range(8, 15)
 
 
 def records2rows(tracks: Tracks062, t_s: np.ndarray) -> np.ndarray:
-    """(R, 8) [t s, lat deg, lon deg, alt m, v east, north, up m/s, ended] of decoded records
-    at scenario times ``t_s`` (R,): altitude from I130, else the flight level (pressure
-    altitude taken as geometric), else NaN."""
+    """(R, 15) [t s, lat deg, lon deg, alt m, v east, north, up m/s, ended, σe m, σn m,
+    Cov(e, n) m², σu m, σve, σvn, σvu m/s] of decoded records at scenario times ``t_s``
+    (R,): altitude from I130, else the flight level (pressure altitude taken as geometric),
+    else NaN; σu the I500 σ of the altitude used (geometric or barometric)."""
     alt = np.asarray(tracks.alt_ft, dtype=np.float64) * ax.FT_M
     fl_m = np.asarray(tracks.fl, dtype=np.float64) * 100.0 * ax.FT_M
-    alt = np.where(np.isfinite(alt), alt, fl_m)
+    acc = accuracies2enu(tracks)  # (R, 8)
+    geometric = np.isfinite(alt)
+    alt = np.where(geometric, alt, fl_m)
+    s_alt = np.where(geometric, acc[:, 3], acc[:, 4])
     return np.column_stack([
         t_s, tracks.lat_deg, tracks.lon_deg, alt, tracks.vx_mps, tracks.vy_mps, tracks.vz_mps,
-        np.asarray(tracks.ended, dtype=np.float64),
-    ])  # fmt: skip
+        np.asarray(tracks.ended, dtype=np.float64), acc[:, :3], s_alt, acc[:, 5:],
+    ]).reshape(len(tracks), 15)  # fmt: skip
 
 
 class SystemTracks:
@@ -112,7 +122,7 @@ class SystemTracks:
         return f"{self.partner}-{self.feed.id}-{sac}.{sic}-{tn:05d}"
 
     def _states(self, rows: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 6) ECEF states and (N, 6, 6) covariances of records (N, 8) predicted to ``t``
+        """(N, 6) ECEF states and (N, 6, 6) covariances of records (N, 15) predicted to ``t``
         at constant velocity."""
         f = self.feed
         has_alt = np.isfinite(rows[:, _ALT])
@@ -125,21 +135,39 @@ class SystemTracks:
         dt = np.maximum(t - rows[:, _T], 0.0)
         pos = geo.geodetic2ecef(rows[:, _LAT], rows[:, _LON], alt).reshape(-1, 3)
         pos = pos + vel * dt[:, None]
-        sv = np.where(has_vel, f.sigma_vel_mps, NO_VEL_SIGMA_MPS)  # (N,) horizontal
-        su = np.where(has_vu, f.sigma_vel_mps, NO_VEL_SIGMA_MPS)  # (N,) vertical
-        sh = np.hypot(f.sigma_m, sv * dt)
-        sa = np.hypot(np.where(has_alt, f.sigma_alt_m, NO_ALT_SIGMA_M), su * dt)
-        Dp = np.zeros((len(rows), 3, 3))
-        Dp[:, 0, 0] = Dp[:, 1, 1] = sh**2
-        Dp[:, 2, 2] = sa**2
-        Dv = np.zeros((len(rows), 3, 3))
-        Dv[:, 0, 0] = Dv[:, 1, 1] = sv**2
-        Dv[:, 2, 2] = su**2
+        Dp, Dv = _enu_covariances(rows, f)
+        Dp = Dp + Dv * (dt**2)[:, None, None]  # the position error grows with the age
         Rt = R.swapaxes(-1, -2)
         P = np.zeros((len(rows), 6, 6))
         P[:, :3, :3] = Rt @ Dp @ R
         P[:, 3:, 3:] = Rt @ Dv @ R
         return np.hstack([pos, vel]), P
+
+
+def _enu_covariances(rows: np.ndarray, feed: TrackFeed) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 3, 3) position and (N, 3, 3) velocity covariances in ENU at each record's time,
+    from its I500 errors where given, else ``feed``'s 1-σ errors (or the no-altitude and
+    no-velocity ones where the record has none)."""
+    has_alt = np.isfinite(rows[:, _ALT])
+    has_vel = np.isfinite(rows[:, _VE : _VN + 1]).all(axis=1)
+    has_vu = np.isfinite(rows[:, _VU])
+
+    def pick(col: int, default: np.ndarray | float) -> np.ndarray:
+        return np.where(np.isfinite(rows[:, col]), rows[:, col], default)
+
+    has_sh = np.isfinite(rows[:, _SE]) & np.isfinite(rows[:, _SN])
+    sv = np.where(has_vel, feed.sigma_vel_mps, NO_VEL_SIGMA_MPS)  # (N,) horizontal
+    su = np.where(has_vu, feed.sigma_vel_mps, NO_VEL_SIGMA_MPS)  # (N,) vertical
+    Dp = np.zeros((len(rows), 3, 3))
+    Dp[:, 0, 0] = np.where(has_sh, rows[:, _SE], feed.sigma_m) ** 2
+    Dp[:, 1, 1] = np.where(has_sh, rows[:, _SN], feed.sigma_m) ** 2
+    Dp[:, 0, 1] = Dp[:, 1, 0] = np.where(has_sh, np.nan_to_num(rows[:, _CEN]), 0.0)
+    Dp[:, 2, 2] = np.where(has_alt, pick(_SU, feed.sigma_alt_m), NO_ALT_SIGMA_M) ** 2
+    Dv = np.zeros((len(rows), 3, 3))
+    Dv[:, 0, 0] = np.where(has_vel, pick(_SVE, sv), sv) ** 2
+    Dv[:, 1, 1] = np.where(has_vel, pick(_SVN, sv), sv) ** 2
+    Dv[:, 2, 2] = np.where(has_vu, pick(_SVU, su), su) ** 2
+    return Dp, Dv
 
 
 def replay_tracks(feed: TrackFeed, partner: str, path: Path) -> SystemTracks:
