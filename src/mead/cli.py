@@ -323,6 +323,14 @@ def _parser() -> argparse.ArgumentParser:
         "--hub-down wall seconds later",
     )
     u.add_argument("--hub-down", type=float, default=5.0, metavar="WALL_S")
+    u.add_argument(
+        "--node-config",
+        action="append",
+        default=[],
+        metavar="NODE=FILE",
+        help="add the fields of YAML FILE (e.g. asterix_plots_out, asterix_out, cot) to "
+        "NODE's generated config; repeatable",
+    )
 
     k = command(
         "keygen",
@@ -827,8 +835,24 @@ def _cmd_disconnect(args: argparse.Namespace) -> int:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from mead.runtime.up import format_up, up
+    import msgspec
 
+    from mead.errors import ConfigError
+    from mead.runtime.up import check_node_extra, format_up, up
+
+    extra: dict[str, dict[str, Any]] = {}
+    for item in args.node_config:
+        node, sep, file = item.partition("=")
+        if not sep or not node or not file:
+            raise ConfigError("--node-config", f"expected NODE=FILE (got {item!r})")
+        try:
+            fields = msgspec.yaml.decode(Path(file).read_bytes())
+        except (OSError, msgspec.DecodeError) as e:
+            raise ConfigError(file, f"--node-config {node}: {e}") from None
+        if not isinstance(fields, dict):
+            raise ConfigError(file, "--node-config: expected a mapping of node config fields")
+        check_node_extra(node, fields, file)
+        extra.setdefault(node, {}).update(fields)
     summary = up(
         args.scenario,
         args.workdir,
@@ -839,6 +863,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         kill_active_at_s=args.kill_active_at,
         kill_hub_at_s=args.kill_hub_at,
         hub_down_s=args.hub_down,
+        node_extra=extra,
     )
     if args.json:
         print(json.dumps(summary, indent=2))

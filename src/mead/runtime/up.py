@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from mead.errors import MeadError
+from mead.errors import ConfigError, MeadError
 from mead.events import AlertReceived, AlertSent, Counters, Leadership, read_events
 from mead.federation.natsconf import Federation
 from mead.federation.policy import Policy, Releaser
@@ -52,6 +52,7 @@ def up(
     kill_active_at_s: float | None = None,
     kill_hub_at_s: float | None = None,
     hub_down_s: float = 5.0,
+    node_extra: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Bring a federation up on loopback, run it for ``duration_s`` scenario s, stop it.
 
@@ -64,6 +65,10 @@ def up(
     ``kill_hub_at_s`` SIGKILLs the hub's nats-server then and restarts it ``hub_down_s``
     wall s later (the summary has ``hub_killed``). Either drill adds ``failover``: what
     was lost or duplicated (:func:`failover_figures`).
+    ``node_extra`` adds fields to a node's generated config, e.g. ``{"P1":
+    {"asterix_plots_out": [{"udp": "127.0.0.1:8601", "sac": 25, "sic": 20}]}}`` (outputs:
+    ``cot``, ``asterix_out``, ``asterix_plots_out``; paths relative to the work directory);
+    an unknown node, a field ``mead up`` sets itself or a bad value is a ``ConfigError``.
     """
     from mead.federation.identity import Identity
     from mead.federation.natsserver import LocalFederation
@@ -77,6 +82,12 @@ def up(
     pols = policies(sc, scenario)
     c = sc.coordinator.name
     known = known_nodes(sc)
+    extra = node_extra or {}
+    if unknown := sorted(set(extra) - set(known)):
+        raise ConfigError("node_extra", f"no node {', '.join(map(repr, unknown))} in "
+                          f"{scenario.name} (nodes: {', '.join(sorted(known))})")  # fmt: skip
+    for n, fields in extra.items():
+        check_node_extra(n, fields)
     fed = federation(sc, pols, os.urandom(32))
     workdir = private_dir(workdir.resolve())  # node configs hold passwords
     run_s = duration_s if duration_s is not None else sc.duration_s
@@ -101,10 +112,11 @@ def up(
             (workdir / "maps.json").write_text(json.dumps(maps, indent=1) + "\n")
         instances = [(n, n) for n in sorted(known)]
         instances += [(c, f"{c}-standby")] if standby else []
+        cfgs = {n: _node_config(lf, n, scenario.resolve(), pols.get(n), start_wall, speed,
+                                run_s, extra.get(n, {})) for n in sorted(known)}  # fmt: skip
         for n, inst in instances:
-            cfg = _node_config(lf, n, scenario.resolve(), pols.get(n), start_wall, speed, run_s)
             path = workdir / f"{inst}.yaml"
-            write_private(path, cfg)
+            write_private(path, cfgs[n])
             role = "coordinator" if n == c else "node"
             ev = workdir / f"{inst}.events.jsonl"
             ev.unlink(missing_ok=True)
@@ -168,8 +180,16 @@ def _web_ports(nodes: list[str]) -> dict[str, int]:
 
 
 def _node_config(
-    lf: Any, n: str, scenario: Path, pol: Any, start_wall: float, speed: float, run_s: float
+    lf: Any,
+    n: str,
+    scenario: Path,
+    pol: Any,
+    start_wall: float,
+    speed: float,
+    run_s: float,
+    extra: dict[str, Any],
 ) -> str:
+    """Node ``n``'s config as YAML, with the fields of ``extra`` added."""
     c = lf.fed.coordinator
     if n == c:
         acc = lf.hub_accounts()
@@ -200,7 +220,31 @@ def _node_config(
     if pol is not None and n != c:
         cfg["policy"] = f"{n}.policy.yaml"
         (lf.dir.parent / f"{n}.policy.yaml").write_bytes(msgspec.yaml.encode(pol))
+    cfg |= extra  # checked by check_node_extra
     return msgspec.yaml.encode(cfg).decode()
+
+
+GENERATED = ("name", "scenario", "key", "registry", "nats", "durable", "speed", "start_wall",
+             "duration_s", "policy")  # fmt: skip
+"""The node config fields ``mead up`` writes itself."""
+
+
+def check_node_extra(node: str, fields: dict[str, Any], source: str = "") -> None:
+    """Check fields to add to ``node``'s generated config: none that ``mead up`` sets
+    itself, and each valid for a node config; else a ``ConfigError`` naming ``source``
+    (default ``node_extra['<node>']``) and the field."""
+    from mead.runtime.live import NodeConfig
+
+    source = source or f"node_extra[{node!r}]"
+    if taken := sorted(set(fields) & set(GENERATED)):
+        raise ConfigError(source, f"{', '.join(taken)}: set by mead up itself")
+    nats = {"url": "nats://127.0.0.1:4222", "user": "-", "password": "-"}
+    stand_in = {"name": node, "scenario": "-", "key": "-", "registry": "-", "nats": nats}
+    try:
+        msgspec.convert(stand_in | fields, NodeConfig)
+    except msgspec.ValidationError as e:
+        detail, _, path = str(e).partition(" - at `$")
+        raise ConfigError(source, detail, "$" + path.rstrip("`") if path else "") from None
 
 
 def _summary(
