@@ -29,7 +29,7 @@ from mead.errors import AsterixError, ConfigError
 from mead.scenario.schema import Sensor, TrackFeed
 from mead.sensors import asterix as ax
 from mead.sensors.adsb_replay import read_adsb_csv
-from mead.sensors.asterix062 import decode062
+from mead.sensors.asterix062 import accuracies2enu, decode062
 from mead.sensors.asterix_feed import UdpFeed
 from mead.tracking.external import UdpTrackFeed
 
@@ -95,10 +95,28 @@ def _fast062(edition: str) -> Callable[[bytes], Outcome]:
     def run(buf: bytes) -> Outcome:
         out = decode062(buf, 0, edition=edition)  # type: ignore[arg-type]
         assert all(isinstance(e, AsterixError) for e in out.errors)
-        assert len(out.lat_deg) == len(out.callsign) == len(out)
+        assert len(out.lat_deg) == len(out.callsign) == len(out.sigma_x_m) == len(out)
+        assert accuracies2enu(out).shape == (len(out), 8)
         return "rejected" if out.errors else "read"
 
     return run
+
+
+def _blocks062_own() -> list[bytes]:
+    """MEAD's own CAT062 output (8 tracks with covariances: I500 present) and the recording's
+    1.18 blocks: the 1.18 fast path's seeds."""
+    from mead import geo
+    from mead.interop.asterix import encode062
+
+    rng = np.random.default_rng(62)
+    n = 8
+    lat, lon, alt = rng.uniform(-80, 80, n), rng.uniform(-180, 180, n), rng.uniform(0, 2e4, n)
+    vel = np.einsum("nji,nj->ni", geo.enu_rotations(lat, lon), rng.uniform(-300, 300, (n, 3)))
+    A = rng.normal(size=(n, 6, 6)) * np.array([300.0, 300.0, 30.0, 3.0, 3.0, 1.0])
+    data = encode062(np.arange(n), np.full(n, 1.7e9), np.hstack([geo.geodetic2ecef(lat, lon,
+                     alt), vel]), (7, 9), ["ELY1747"] * n, P=A @ A.swapaxes(-1, -2))  # fmt: skip
+    own = [b.data for b in ax.iter_blocks(data) if isinstance(b, ax.Block)]
+    return own + _blocks(62)
 
 
 def _blocks062_017() -> list[bytes]:
@@ -190,7 +208,7 @@ def decoders(tmp: Path) -> dict[str, tuple[Callable[[bytes], Outcome], list[byte
         "CAT048 fast path": (_fast048, _blocks(48)),
         "CAT048 libasterix": (_library(48), _blocks(48)),
         "CAT034 libasterix": (_library(34), _blocks(34)),
-        "CAT062 fast path 1.18": (_fast062("1.18"), _blocks(62)),
+        "CAT062 fast path 1.18": (_fast062("1.18"), _blocks062_own()),
         "CAT062 fast path 0.17": (_fast062("0.17"), _blocks062_017()),
         "CAT062 libasterix": (_library(62), _blocks(62)),
         "CAT021 libasterix": (_library(21), _blocks(21)),

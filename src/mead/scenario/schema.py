@@ -94,7 +94,8 @@ class TrackFeed(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A partner's own national tracker, feeding its system tracks as ASTERIX CAT062: a
     recording (``file``, replayed on the scenario clock) or a UDP socket (``udp``, live
     nodes only). Its tracks are the partner's tracks, released under its policy like its
-    own tracker's; CAT062 gives no covariance, so the 1-σ errors below stand in for it."""
+    own tracker's. A track's covariance comes from its records' I062/500 estimated
+    accuracies; where a record has none (or part), the 1-σ errors below stand in."""
 
     id: Name  # names the feed (the tracks' sensor, for the policy); never released
     file: str | None = None  # .ast or .pcap recording, relative to the scenario file
