@@ -21,6 +21,8 @@ compiled law against a numpy transcription of the formula above).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 
@@ -228,12 +230,23 @@ def _rk4(
             p_out[c, i], v_out[c, i] = y[c], y[3 + c]
 
 
+def hermite_weights(tau: Any, h: Any) -> tuple[Any, Any, Any, Any]:
+    """Weights (c0, c1, c2, c3) of the cubic Hermite position p0·c0 + v0·c1 + p1·c2 + v1·c3
+    at fraction ``tau`` of a step of ``h`` s from (p0, v0) to (p1, v1); scalars or arrays
+    (compiled callers use :func:`hermite_weights_member`, the same formula)."""
+    t2, t3 = tau * tau, tau * tau * tau
+    return 2 * t3 - 3 * t2 + 1, (t3 - 2 * t2 + tau) * h, 3 * t2 - 2 * t3, (t3 - t2) * h
+
+
+hermite_weights_member = numba.njit(cache=True, inline="always")(hermite_weights)
+""":func:`hermite_weights` for compiled callers (one member's crossing of the ground)."""
+
+
 def hermite(y0: Array, y1: Array, h: Array, tau: Array) -> Array:
     """Cubic Hermite state (6, N) at fraction ``tau`` (N,) of steps ``h`` (N,) s between
     states y0 and y1 (6, N) (positions matched with their velocities at both ends)."""
-    t2, t3 = tau * tau, tau * tau * tau
-    c0, c1 = 2 * t3 - 3 * t2 + 1, (t3 - 2 * t2 + tau) * h
-    c2, c3 = 3 * t2 - 2 * t3, (t3 - t2) * h
+    t2 = tau * tau
+    c0, c1, c2, c3 = hermite_weights(tau, h)
     d0, d1 = (6 * t2 - 6 * tau) / h, 3 * t2 - 4 * tau + 1
     d2, d3 = -d0, 3 * t2 - 2 * tau
     p0, v0, p1, v1 = y0[:3], y0[3:], y1[:3], y1[3:]

@@ -23,7 +23,7 @@ import numba
 import numpy as np
 
 from mead import geo
-from mead.flight import G0, density_member, height_member, rk4_member
+from mead.flight import G0, density_member, height_member, hermite_weights_member, rk4_member
 from mead.geo import OMEGA_E
 from mead.threat.local import Local
 from mead.types import Array, Covs, States
@@ -122,9 +122,7 @@ def _fall(
             h1 = height_member(qx, qy, qz)
             if h1 <= 0.0:  # crossed height 0 inside the step: cubic Hermite there
                 s = h / (h - h1)
-                s2, s3 = s * s, s * s * s
-                c0, c1 = 2 * s3 - 3 * s2 + 1, (s3 - 2 * s2 + s) * dt
-                c2, c3 = 3 * s2 - 2 * s3, (s3 - s2) * dt
+                c0, c1, c2, c3 = hermite_weights_member(s, dt)
                 p_imp[i, 0] = c0 * px + c1 * vx + c2 * qx + c3 * ux
                 p_imp[i, 1] = c0 * py + c1 * vy + c2 * qy + c3 * uy
                 p_imp[i, 2] = c0 * pz + c1 * vz + c2 * qz + c3 * uz
