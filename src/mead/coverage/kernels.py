@@ -109,7 +109,12 @@ def radar_pd(
         el = k_elevation_rad(ground, site.alt_m, h[rows])
         seen = over_terrain(terrain[0], az, ground, el, terrain[1])
         rows, rae = rows[seen], rae[seen]
-    rcs = np.full(rows.size, rcs_m2)
-    snr = detection.mean_snr(rae[:, 0], rcs, radar.ref_snr, radar.ref_range_m)
-    pd[rows] = detection.swerling1_pd(snr, radar.sensor.pfa)
+    pd[rows] = pd_at_range(radar, rae[:, 0], np.full(rows.size, rcs_m2))
     return pd
+
+
+def pd_at_range(radar: Radar, range_m: Array, rcs_m2: Array) -> Array:
+    """Single-look detection probability (K,) of targets of mean RCS ``rcs_m2`` (K,) m² at
+    slant ranges ``range_m`` (K,) the radar sees (Swerling 1 on the radar-equation SNR)."""
+    snr = detection.mean_snr(range_m, rcs_m2, radar.ref_snr, radar.ref_range_m)
+    return np.asarray(detection.swerling1_pd(snr, radar.sensor.pfa))

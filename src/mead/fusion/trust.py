@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial import cKDTree
 
-from mead import geo
 from mead.errors import check
 from mead.scenario.schema import Scenario
 from mead.sensors.radar import Radar
@@ -118,11 +117,9 @@ class DeclaredCoverage:
         objects' mean RCS, m²; given, a radar covers a point only where it detects such an
         object with single-look probability ≥ ``WITNESS_PD`` (radar equation, Swerling 1).
         """
-        from mead.coverage.kernels import radar_pd  # the coverage maps' own model
+        from mead.coverage.kernels import pd_at_range  # the coverage maps' own model
 
         out = np.zeros((len(x), len(partners)), bool)
-        if rcs_m2 is not None and len(x):
-            lat, lon, h = geo.ecef2geodetic(x[:, :3])
         for k, p in enumerate(partners):
             radars = self.radars.get(p, ())
             keep = reach.get(p) if reach is not None else None
@@ -131,14 +128,10 @@ class DeclaredCoverage:
                 if frac <= 0.0:
                     continue
                 rows, rae = r.visible(x)
-                rows = rows[rae[:, 0] <= frac * r.range_m]
+                near = rae[:, 0] <= frac * r.range_m
+                rows, rae = rows[near], rae[near]
                 if rcs_m2 is not None and rows.size:
-                    seen = np.zeros(rows.size, bool)
-                    for s in np.unique(rcs_m2[rows]).tolist():
-                        m = rcs_m2[rows] == s
-                        i = rows[m]
-                        seen[m] = radar_pd(r, lat[i], lon[i], h[i], s) >= WITNESS_PD
-                    rows = rows[seen]
+                    rows = rows[pd_at_range(r, rae[:, 0], rcs_m2[rows]) >= WITNESS_PD]
                 out[rows, k] = True
         return out
 
