@@ -52,75 +52,6 @@ def test_two_sources_cannot_say_who_is_off() -> None:
     assert np.isnan(bias).all() and np.all(shared > 0)
 
 
-def aircraft(rng: np.random.Generator, x0: np.ndarray) -> np.ndarray:
-    """ADS-B of the objects: their own GNSS positions, ~30 m noise, and velocities."""
-    return noisy(x0, random_cov(len(x0), rng, 30.0, 2.0), rng)
-
-
-@pytest.mark.parametrize("n_src", [1, 2])
-def test_adsb_anchors_one_or_two_sources_where_no_majority_exists(n_src: int) -> None:
-    """With ADS-B of the aircraft they hold, one source or two get absolute biases: the
-    offset one is found, the honest one is not blamed."""
-    rng = np.random.default_rng(11)
-    x0 = truth(40, rng)
-    xs, src = [], []
-    for k in range(n_src):
-        idx = np.flatnonzero(rng.random(40) < 0.7)
-        x = noisy(x0[idx], random_cov(idx.size, rng, 100.0, 5.0), rng)
-        if k == n_src - 1:
-            x[:, :3] += OFFSET
-        xs.append(x)
-        src.append(np.full(idx.size, k))
-    x, s = np.concatenate(xs), np.concatenate(src)
-    assert np.isnan(registration_biases(x, s, n_src)[0]).all()  # without the anchor
-    bias, shared = registration_biases(x, s, n_src, anchor=aircraft(rng, x0))
-    assert np.linalg.norm(bias[-1] - OFFSET) < 0.2 * np.linalg.norm(OFFSET)
-    assert np.all(np.linalg.norm(bias[:-1], axis=1) < 100.0)
-    assert np.all(shared > 0)
-
-
-def test_adsb_anchor_overrules_a_majority_that_is_off() -> None:
-    """Three sources, two of them off by the same offset: the majority rule blames the
-    honest one; ADS-B puts the offset where it is."""
-    rng = np.random.default_rng(12)
-    x0 = truth(40, rng)
-    xs, src = [], []
-    for k in range(3):
-        x = noisy(x0, random_cov(40, rng, 100.0, 5.0), rng)
-        if k > 0:
-            x[:, :3] += OFFSET
-        xs.append(x)
-        src.append(np.full(40, k))
-    x, s = np.concatenate(xs), np.concatenate(src)
-    majority, _ = registration_biases(x, s, 3)
-    assert np.linalg.norm(majority[0] + OFFSET) < 0.2 * np.linalg.norm(OFFSET)
-    bias, _ = registration_biases(x, s, 3, anchor=aircraft(rng, x0))
-    assert np.linalg.norm(bias[0]) < 100.0
-    assert np.all(np.linalg.norm(bias[1:] - OFFSET, axis=1) < 0.2 * np.linalg.norm(OFFSET))
-
-
-def test_sources_not_linked_to_the_anchor_keep_the_majority_rule() -> None:
-    """ADS-B of objects only source 0 holds anchors source 0; sources 1–3, which share
-    other objects among themselves (one off), are judged by their majority."""
-    rng = np.random.default_rng(13)
-    x0 = truth(60, rng)
-    own, rest = x0[:30], x0[30:]
-    xs = [noisy(own, random_cov(30, rng, 100.0, 5.0), rng)]
-    src = [np.zeros(30, np.intp)]
-    for k in (1, 2, 3):
-        x = noisy(rest, random_cov(30, rng, 100.0, 5.0), rng)
-        if k == 3:
-            x[:, :3] += OFFSET
-        xs.append(x)
-        src.append(np.full(30, k))
-    bias, _ = registration_biases(
-        np.concatenate(xs), np.concatenate(src), 4, anchor=aircraft(rng, own)
-    )
-    assert np.linalg.norm(bias[0]) < 100.0
-    assert np.linalg.norm(bias[3] - OFFSET) < 0.2 * np.linalg.norm(OFFSET)
-    assert np.all(np.linalg.norm(bias[1:3], axis=1) < 0.2 * np.linalg.norm(OFFSET))
-
-
 def test_honest_partners_have_no_bias_beyond_their_noise() -> None:
     rng = np.random.default_rng(6)
     x, src = reports(rng, 4, liar=-1)
@@ -155,22 +86,3 @@ def test_system_tracker_estimates_from_its_live_source_tracks() -> None:
     assert set(reg) == {"P1", "P2", "P3"}
     assert np.linalg.norm(reg["P3"][0] - OFFSET) < 0.2 * np.linalg.norm(OFFSET)
     assert np.linalg.norm(reg["P1"][0]) < 0.2 * np.linalg.norm(OFFSET)
-
-
-def test_system_tracker_takes_adsb_as_the_anchor() -> None:
-    """Two partners, P2 2 km off, and ADS-B of the aircraft: the fuser measures P2 (and
-    pools the anchored pairings over its window like the others)."""
-    rng = np.random.default_rng(14)
-    x0 = truth(30, rng)
-    fuser = SystemTracker(bias_window=3)
-    for name in ("P1", "P2"):
-        idx = np.flatnonzero(rng.random(30) < 0.8)
-        P = random_cov(idx.size, rng, 100.0, 5.0)
-        x = noisy(at(x0[idx], 10.0), P, rng)
-        if name == "P2":
-            x[:, :3] += OFFSET
-        fuser.ingest(batch(name, [f"T{i}" for i in idx], x, P, 10.0))
-    assert all(np.isnan(b).all() for b, _ in fuser.registration(12.0).values())
-    reg = fuser.registration(12.0, anchor=aircraft(rng, at(x0, 12.0)))
-    assert np.linalg.norm(reg["P2"][0] - OFFSET) < 0.2 * np.linalg.norm(OFFSET)
-    assert np.linalg.norm(reg["P1"][0]) < 100.0

@@ -14,15 +14,6 @@ source has no bias: the majority of partners is taken to be right, and one partn
 off (or lying) is not averaged into the others. With fewer than three sources linked by
 common objects the majority is undefined and no bias is estimated (NaN).
 
-**ADS-B as an absolute anchor.** Civil aircraft broadcast their own GNSS position. Where
-the coordinator holds ADS-B, the aircraft are one more source, :data:`ANCHOR`, whose bias is
-known to be zero: an equation ``b_a − 0 = D_a,ADS-B`` per source pairing with it. The
-sources linked to the anchor (directly or through other sources) then get absolute biases,
-with no majority needed — one or two partners sharing aircraft suffice, and a coalition
-whose majority is off is still measured right. Sources not linked to it fall back to the
-majority rule among themselves. A spoofed or jammed aircraft broadcasting a false position
-is one object among the many whose median makes each offset.
-
 Offsets gathered at several times can be pooled (:func:`solve_biases`): each pair's
 median is then taken over every pairing of the window, which quiets the estimate when few
 objects are shared at any one time (tracks hundreds of kilometres from a radar are off
@@ -38,7 +29,6 @@ close to a constant ECEF vector.
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from mead.errors import check
@@ -63,36 +53,22 @@ def pair_objects(
 
 
 PairOffsets = list[tuple[int, int, Array]]
-"""(a, b, (k, 3) ECEF offsets x_a − x_b [m] of the k objects sources a < b both hold; b is
-:data:`ANCHOR` for the offsets of source a from ADS-B)."""
-
-ANCHOR = -1
-"""Source index of ADS-B, the absolute anchor, in :data:`PairOffsets`."""
+"""(a, b, (k, 3) ECEF offsets x_a − x_b [m] of the k objects sources a < b both hold)."""
 
 
 def pair_offsets(
-    x: States,
-    src: Index,
-    n_src: int,
-    *,
-    gate_m: float = 10_000.0,
-    vel_gate_mps: float = 100.0,
-    anchor: States | None = None,
+    x: States, src: Index, n_src: int, *, gate_m: float = 10_000.0, vel_gate_mps: float = 100.0
 ) -> PairOffsets:
     """The offsets between every two sources' tracks of the objects both hold, from source
-    tracks ``x`` (C, 6) at one common time with source indices ``src`` (C,); with
-    ``anchor`` (K, 6) (ADS-B aircraft at that time), also each source's offsets from it."""
+    tracks ``x`` (C, 6) at one common time with source indices ``src`` (C,)."""
     check(gate_m > 0, "gate_m", "> 0 m", gate_m)
     rows = [np.flatnonzero(src == k) for k in range(n_src)]
     out: PairOffsets = []
     for a in range(n_src):
-        others = [(b, x[rows[b]]) for b in range(a + 1, n_src)]
-        if anchor is not None:
-            others.append((ANCHOR, anchor))
-        for b, xb in others:
-            ia, ib = pair_objects(x[rows[a]], xb, gate_m, vel_gate_mps)
+        for b in range(a + 1, n_src):
+            ia, ib = pair_objects(x[rows[a]], x[rows[b]], gate_m, vel_gate_mps)
             if ia.size:
-                out.append((a, b, x[rows[a][ia], :3] - xb[ib, :3]))
+                out.append((a, b, x[rows[a][ia], :3] - x[rows[b][ib], :3]))
     return out
 
 
@@ -115,42 +91,19 @@ def solve_biases(pairs: PairOffsets, n_src: int, min_pairs: int = 5) -> tuple[Ar
         if len(d) < min_pairs:
             continue
         eqs.append((a, b, np.median(d, axis=0), len(d)))
-        shared[a] += len(d)
-        if b != ANCHOR:
-            shared[b] += len(d)
+        shared[[a, b]] += len(d)
     bias = np.full((n_src, 3), np.nan)
-    for group, anchored in _linked_groups(eqs, n_src):
-        if not anchored and group.size < 3:
-            continue  # two sources alone cannot say which of them is off
-        rows = [e for e in eqs if e[0] in group]
-        col = {s: k for k, s in enumerate(group.tolist())}
-        A = np.zeros((len(rows), group.size))
-        D = np.empty((len(rows), 3))
-        for k, (a, b, d, n) in enumerate(rows):
-            w = np.sqrt(n)
-            A[k, col[a]], D[k] = w, w * d
-            if b != ANCHOR:
-                A[k, col[b]] = -w
-        sol = np.linalg.lstsq(A, D, rcond=None)[0]  # unanchored: minimum norm, mean shift 0
-        bias[group] = sol if anchored else sol - np.median(sol, axis=0)
+    linked = np.flatnonzero(shared > 0)
+    if linked.size < 3:
+        return bias, shared
+    A = np.zeros((len(eqs), n_src))
+    D = np.empty((len(eqs), 3))
+    for k, (a, b, d, n) in enumerate(eqs):
+        w = np.sqrt(n)
+        A[k, a], A[k, b], D[k] = w, -w, w * d
+    sol = np.linalg.lstsq(A[:, linked], D, rcond=None)[0]  # minimum norm: mean shift 0
+    bias[linked] = sol - np.median(sol, axis=0)
     return bias, shared
-
-
-def _linked_groups(eqs: list[tuple[int, int, Array, int]], n_src: int) -> list[tuple[Index, bool]]:
-    """The groups of sources linked by equations (sources in none are left out), each with
-    whether it is linked to the ADS-B anchor."""
-    link = np.zeros((n_src + 1, n_src + 1), bool)  # last row and column: the anchor
-    for a, b, _, _ in eqs:
-        link[a, b if b != ANCHOR else n_src] = True
-    _, label = connected_components(link, directed=False)
-    used = np.zeros(n_src + 1, bool)
-    for a, b, _, _ in eqs:
-        used[[a, b if b != ANCHOR else n_src]] = True
-    out = []
-    for g in np.unique(label[used]).tolist():
-        members = np.flatnonzero((label == g) & used)
-        out.append((members[members < n_src], bool(members[-1] == n_src)))
-    return out
 
 
 def registration_biases(
@@ -161,7 +114,6 @@ def registration_biases(
     gate_m: float = 10_000.0,
     vel_gate_mps: float = 100.0,
     min_pairs: int = 5,
-    anchor: States | None = None,
 ) -> tuple[Array, Index]:
     """Per-source registration bias from source tracks at one common time.
 
@@ -172,24 +124,16 @@ def registration_biases(
     n_src : number of sources.
     gate_m, vel_gate_mps : pairing gates (see the module docstring).
     min_pairs : objects two sources must share for their offset to count.
-    anchor : (K, 6) ADS-B aircraft at the same time (ECEF states), the absolute reference.
 
     Returns
     -------
     bias : (n_src, 3) ECEF offset of each source [m]: what it reports minus where the
-        majority (or, linked to it, ADS-B) puts the object; NaN for a source linked to no
-        other, or for sources not linked to the anchor when fewer than three are linked.
-    shared : (n_src,) objects each source shares with the others and the anchor.
+        majority puts the object; NaN for a source linked to no other, or for all when
+        fewer than three sources are linked.
+    shared : (n_src,) objects each source shares with the others (over all pairs).
     """
-    pairs = pair_offsets(x, src, n_src, gate_m=gate_m, vel_gate_mps=vel_gate_mps, anchor=anchor)
+    pairs = pair_offsets(x, src, n_src, gate_m=gate_m, vel_gate_mps=vel_gate_mps)
     return solve_biases(pairs, n_src, min_pairs)
 
 
-__all__ = [
-    "ANCHOR",
-    "PairOffsets",
-    "pair_objects",
-    "pair_offsets",
-    "registration_biases",
-    "solve_biases",
-]
+__all__ = ["PairOffsets", "pair_objects", "pair_offsets", "registration_biases", "solve_biases"]

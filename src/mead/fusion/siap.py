@@ -355,16 +355,15 @@ class SystemTracker:
         return merged
 
     # ------------------------------------------------------- registration
-    def registration(self, t: float, anchor: States | None = None) -> dict[str, tuple[Array, int]]:
+    def registration(self, t: float) -> dict[str, tuple[Array, int]]:
         """Source → (ECEF registration bias (3,) m, pairings with other sources it entered),
         from every live source track predicted to ``t`` as reported (mapped or not, since a
         biased source's tracks may be too far off to be fused), pooled with the pairings of
-        the previous ``bias_window`` − 1 calls (``bias.solve_biases``). ``anchor`` (K, 6):
-        ADS-B aircraft at ``t`` (ECEF), the absolute reference where sources hold them.
-        NaN bias: not enough sources share objects to say."""
+        the previous ``bias_window`` − 1 calls (``bias.solve_biases``). NaN bias: not
+        enough sources share objects to say."""
         tab = self._tab
         x, _ = self._predict(np.arange(len(tab)), t, raw=True)
-        self._pairings.append(pair_offsets(x, tab.src, len(self._names), anchor=anchor))
+        self._pairings.append(pair_offsets(x, tab.src, len(self._names)))
         pooled = [p for snapshot in self._pairings for p in snapshot]
         bias, shared = solve_biases(pooled, len(self._names))
         return {n: (bias[k], int(shared[k])) for k, n in enumerate(self._names)}

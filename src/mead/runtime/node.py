@@ -66,7 +66,6 @@ from mead.sensors.adsb import merge_reports as merge_adsb
 from mead.sensors.base import Scan, ScanFeed
 from mead.sensors.health import RadarHealth, node_state
 from mead.threat.assessor import Assessor
-from mead.threat.cooperative import extrapolate, latest_per_icao
 from mead.tracking.base import TrackReport, TrackSource, merge_reports
 from mead.tracking.tracker import Tracker
 
@@ -516,11 +515,10 @@ class CoordinatorNode:
         is corrected before fusion (when ``check_partners``; until its offset falls below
         half that); one beyond ``suspect_m`` is marked suspect. A change of either is a
         ``trust`` event. A partner whose offset can no longer be estimated keeps its last
-        correction. The ADS-B aircraft the partners forwarded are the absolute reference
-        where partners hold them (``fusion.bias``)."""
+        correction."""
         self.biases = {
             p: (b, n)
-            for p, (b, n) in self.fuser.registration(now, anchor=self._aircraft(now)).items()
+            for p, (b, n) in self.fuser.registration(now).items()
             if np.isfinite(b).all() and n >= self.min_shared
         }
         for p, (b, n) in sorted(self.biases.items()):
@@ -537,15 +535,6 @@ class CoordinatorNode:
                 ecef = (float(b[0]), float(b[1]), float(b[2]))
                 self.emit(Trust(node=self.name, t=now, partner=p, suspect=bad, offset_m=size,
                                 offset_ecef=ecef, shared=n, corrected=fix))  # fmt: skip
-
-    def _aircraft(self, now: float) -> np.ndarray | None:
-        """ECEF states (K, 6) at ``now`` of the aircraft the held ADS-B reports (None: no
-        ADS-B), each from its newest report within the cooperative identification's window."""
-        if self.adsb is None:
-            return None
-        window = self.assessor.cooperative.window_s
-        pic = extrapolate(latest_per_icao(self.adsb, now, window), now)
-        return np.column_stack([pic.pos, pic.vel])
 
     def _corroborate(self, now: float, pic: SystemPicture) -> np.ndarray:
         """(G,) bool: system tracks held back from warnings — inside the declared coverage
