@@ -116,4 +116,39 @@ def test_adsb_screen_flags_a_spoofed_recording(tmp_path: Path) -> None:
     assert clean["reports"] == 2110 and clean["flagged"] == {}
     got = json.loads(mead("adsb", "screen", str(spoofed), "--json").stdout)
     flags = got["flagged"]["738043"]
-    assert len(flags) == 2 and all("jump" in f["reason"] for f in flags)
+    assert sum("jump" in f["reason"] for f in flags) == 2  # away and back
+    assert any("from the reported velocity" in f["reason"] for f in flags)  # and in between
+
+
+def test_adsb_screen_flags_a_drift_no_jump_shows(tmp_path: Path) -> None:
+    """The El Al cruise with its positions drifting 4.5 km east and back over 10 minutes
+    (15 m/s off its motion, velocity columns unchanged): one interval, with the reason."""
+    import math
+
+    import pytest
+
+    real = Path("/work/shared/data/adsb/opensky_elal747_LIRF_LLBG_20191103.csv")
+    if not real.exists():
+        pytest.skip("shared recording not present")
+    lines = real.read_text().splitlines()
+    start = 1572780000.0  # mid-cruise, FL350
+    for k in range(1, len(lines)):
+        f = lines[k].split(",")
+        dt = float(f[0]) - start
+        off = min(max(min(dt, 600.0 - dt) / 300.0, 0.0), 1.0) * 4500.0
+        dlon = math.degrees(off / (6_371_008.8 * math.cos(math.radians(float(f[3])))))
+        f[4] = f"{float(f[4]) + dlon:.5f}"
+        lines[k] = ",".join(f)
+    spoofed = tmp_path / "drift.csv"
+    spoofed.write_text("\n".join(lines) + "\n")
+    out = mead("adsb", "screen", str(spoofed), "--json")
+    assert out.returncode == 0, out.stderr
+    (flag,) = json.loads(out.stdout)["flagged"]["738043"]
+    assert flag["callsign"] == "ELY1747" and flag["t0"] <= start + 300.0 <= flag["t1"]
+    assert start - 300.0 <= flag["t0"] and flag["t1"] <= start + 900.0
+    reason = flag["reason"]
+    assert reason.startswith("position drifts ") and "reported velocity over" in reason
+    text = mead("adsb", "screen", str(spoofed)).stdout
+    assert "1 flagged" in text and "position drifts" in text
+    bad = mead("adsb", "screen", str(spoofed), "--window-s", "-5")
+    assert bad.returncode == 2 and "--window-s: 'window_s' must be > 0 (got -5.0)" in bad.stderr

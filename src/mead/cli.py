@@ -232,13 +232,17 @@ def _parser() -> argparse.ArgumentParser:
         _cmd_adsb,
         "ADS-B recordings: 'mead adsb screen FILE' (.csv or ASTERIX CAT021) flags "
         "implausible reports",
-        "screen: print, per aircraft, the intervals whose positions no aircraft can fly "
-        "(jumps, positions moving much faster than the reported ground speed), with the "
-        "reason (docs/interop.md).",
+        "screen: print, per aircraft, the intervals of implausible reports with the reason: "
+        "jumps no aircraft can fly, and positions drifting away from the motion the "
+        "aircraft's own reported velocity describes (docs/interop.md).",
     )
     ad.add_argument("action", choices=["screen"])
     ad.add_argument("file", type=Path, help="OpenSky state-vector CSV, or ASTERIX CAT021")
-    ad.add_argument("--max-speed-mps", type=float, default=400.0)
+    ad.add_argument("--max-speed-mps", type=float, default=400.0,
+                    help="a jump is faster than this over ground (default 400)")  # fmt: skip
+    ad.add_argument("--window-s", type=float, default=300.0,
+                    help="span over which positions are compared with the reported "
+                         "velocity's integral (default 300)")  # fmt: skip
     ad.add_argument("--json", action="store_true", help="print JSON")
 
     for role in ("node", "coordinator"):
@@ -644,8 +648,14 @@ def _cmd_asterix(args: argparse.Namespace) -> int:
 def _cmd_adsb(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from mead.errors import ConfigError
+    from mead.sensors.adsb_drift import DriftLimits
     from mead.sensors.adsb_replay import read_adsb_csv, screen
 
+    try:
+        limits = DriftLimits(window_s=args.window_s)
+    except ValueError as bad:
+        raise ConfigError("--window-s", str(bad)) from None
     if str(args.file).lower().endswith(".csv"):
         rec = read_adsb_csv(args.file)
         errors: list[str] = []
@@ -654,7 +664,7 @@ def _cmd_adsb(args: argparse.Namespace) -> int:
 
         rec, errs = read_cat021(args.file)
         errors = [str(e) for e in errs]
-    flags = screen(rec, max_speed_mps=args.max_speed_mps)
+    flags = screen(rec, max_speed_mps=args.max_speed_mps, drift=limits)
     per: dict[str, list[dict[str, Any]]] = {}
     for f in flags:
         per.setdefault(f.icao, []).append(dataclasses.asdict(f))

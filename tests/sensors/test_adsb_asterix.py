@@ -18,7 +18,7 @@ from mead.errors import AsterixError, ConfigError
 from mead.interop.asterix import encode021
 from mead.sensors import asterix as ax
 from mead.sensors.adsb_asterix import cat021_recording, read_cat021
-from mead.sensors.adsb_replay import AdsbRecording, csv2reports, read_adsb_csv, screen
+from mead.sensors.adsb_replay import AdsbRecording, csv2reports, jumps, read_adsb_csv, screen
 
 SHARED = Path("/work/shared/data")
 ELAL = SHARED / "adsb" / "opensky_elal747_LIRF_LLBG_20191103.csv"
@@ -78,14 +78,14 @@ def test_a_real_flight_as_cat021_reads_back_as_its_csv(tmp_path: Path) -> None:
     assert len(a) == len(b) > 2000
     assert np.linalg.norm(a.ecef - b.ecef, axis=1).max() < 3.9  # I145 FL/4: 7.6 m / 2
     assert np.linalg.norm(a.vel - b.vel, axis=1).max() < 0.5
-    # ... and the same screening: the real flight raises nothing, a spoofed copy two flags
+    # ... and the same screening: the real flight raises nothing, a spoofed copy two jumps
     assert screen(rec) == []
     air = np.flatnonzero(~csv.onground & (csv.gs_mps > 150))
     lat = csv.lat_deg.copy()
     lat[air[300] : air[330]] += 0.5
     spoofed = tmp_path / "spoofed.ast"
     spoofed.write_bytes(_encode021(dataclasses.replace(csv, lat_deg=lat)))
-    flags = screen(read_cat021(spoofed, DAY)[0])
+    flags = jumps(read_cat021(spoofed, DAY)[0])
     assert len(flags) == 2 and flags[0].icao == "738043" and flags[0].callsign == "ELY1747"
 
 

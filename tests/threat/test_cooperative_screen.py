@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mead import geo
-from mead.sensors.adsb_replay import AdsbRecording, csv2reports, read_adsb_csv, screen
+from mead.sensors.adsb_replay import AdsbRecording, csv2reports, jumps, read_adsb_csv
 from mead.sensors.base import Scan
 from mead.threat.cooperative import radar_disagreements
 from mead.tracking.tracker import Tracker
@@ -74,7 +74,7 @@ def test_a_drifting_spoofed_copy_disagrees_with_the_radar(cruise: AdsbRecording)
     t0 = float(cruise.t[0])
     start, ramp = t0 + 600.0, 300.0
     spoofed = _drifted(cruise, start, ramp, 4500.0)
-    assert screen(spoofed) == []  # no jump: the jump check alone cannot see it
+    assert jumps(spoofed) == []  # no jump: the jump check alone cannot see it
     pictures = _radar_pictures(cruise, t0, seed=3)  # the radar sees the real aircraft
     (dis,) = radar_disagreements(csv2reports(spoofed, "P1", t0), pictures)
     assert f"{dis.icao:06x}" == "738043" and dis.callsign == "ELY1747"

@@ -1,5 +1,6 @@
 """Recorded ADS-B in: OpenSky state vectors (CSV) as MEAD's ADS-B reports, and screening of
-a recording for reports no aircraft can have made (GNSS spoofing and jamming look so).
+a recording for implausible reports — jumps no aircraft can fly, positions drifting away
+from the aircraft's own reported velocity (GNSS spoofing and jamming look so).
 
 The CSV columns are those of the shared ``adsb/`` recordings: time (unix s), icao24 (hex),
 callsign, lat, lon (deg), altitude_ft, velocity_kt, heading_deg, vertical_rate_fpm,
@@ -19,6 +20,7 @@ import numpy as np
 from mead import geo
 from mead.errors import ConfigError
 from mead.sensors.adsb import AdsbReports
+from mead.sensors.adsb_drift import DriftLimits, drift_windows
 from mead.types import Array
 
 KT_MPS = 1852.0 / 3600.0
@@ -148,15 +150,20 @@ class Flag:
     reason: str
 
 
-def screen(rec: AdsbRecording, max_speed_mps: float = 400.0, tol_m: float = 500.0) -> list[Flag]:
+def screen(rec: AdsbRecording, max_speed_mps: float = 400.0, tol_m: float = 500.0,
+           drift: DriftLimits | None = None) -> list[Flag]:  # fmt: skip
+    """Intervals of implausible reports, per aircraft: :func:`jumps` no aircraft can fly and
+    :func:`drifts` of the position away from the reported velocity, by aircraft then time."""
+    flags = jumps(rec, max_speed_mps, tol_m) + drifts(rec, drift or DriftLimits())
+    return sorted(flags, key=lambda f: (f.icao, f.t0, f.t1))
+
+
+def jumps(rec: AdsbRecording, max_speed_mps: float = 400.0, tol_m: float = 500.0) -> list[Flag]:
     """Intervals of reports no aircraft can have flown, per aircraft.
 
     Between consecutive reports of one aircraft (dt s apart, d m apart on the great circle)
     the segment is flagged as a *jump* when d > max_speed_mps·dt + tol_m (``tol_m`` covers
     position error and quantisation). Flagged segments that touch merge into one interval.
-    (A check of positions against the reported ground speed was tried and dropped: on the
-    10 s Paris recording a stale position then its catch-up doubles the apparent speed, so
-    a margin that spares real flights is looser than the jump limit itself.)
     """
     same = rec.icao[1:] == rec.icao[:-1]
     dt = np.diff(rec.t)
@@ -174,4 +181,83 @@ def screen(rec: AdsbRecording, max_speed_mps: float = 400.0, tol_m: float = 500.
         flags.append(Flag(f"{int(rec.icao[i0]):06x}", str(rec.callsign[i0]),
                           float(rec.t[i0]), float(rec.t[i1]), reason))  # fmt: skip
         start = end + 1
+    return flags
+
+
+def _checked(rec: AdsbRecording, lim: DriftLimits) -> np.ndarray:
+    """(K,) bool: the reports the drift check reads — airborne at ``min_speed_mps`` or more
+    (and so was the aircraft's previous report), with a velocity, a position other than the
+    previous report's (a repeated position is a state held by the receiver, not a new fix),
+    a velocity other than the two previous
+    reports' while climbing or descending (a receiver holds the last velocity when velocity
+    messages stop; in level cruise the same ground speed and track are common), and not a
+    fill: a report within ``fill_tol_deg`` of the straight line through its two neighbours
+    at equal steps is a gap filled by interpolation (as in the 2019 El Al recording), while
+    a measured position jitters by more (the airborne CPR encoding's resolution is ~5 m)."""
+    same = np.concatenate([[False], rec.icao[1:] == rec.icao[:-1]])
+    moved = ~(same & (rec.lat_deg == np.roll(rec.lat_deg, 1))
+              & (rec.lon_deg == np.roll(rec.lon_deg, 1)))  # fmt: skip
+    vel = np.column_stack([rec.gs_mps, rec.track_deg, rec.vrate_mps])
+    rep = same & np.all(vel == np.roll(vel, 1, axis=0), axis=1)
+    held = rep & np.roll(rep, 1) & (rec.vrate_mps != 0.0)
+    held[0] = False
+    same2 = same & np.roll(same, -1)
+    same2[-1] = False
+    lat_dd = np.roll(rec.lat_deg, -1) - 2.0 * rec.lat_deg + np.roll(rec.lat_deg, 1)
+    lon_dd = np.roll(rec.lon_deg, -1) - 2.0 * rec.lon_deg + np.roll(rec.lon_deg, 1)
+    filled = same2 & (np.abs(lat_dd) <= lim.fill_tol_deg) & (np.abs(lon_dd) <= lim.fill_tol_deg)
+    fine = np.isfinite(rec.gs_mps) & np.isfinite(rec.track_deg) & np.isfinite(rec.alt_m)
+    air = fine & ~rec.onground & (np.nan_to_num(rec.gs_mps) >= lim.min_speed_mps)
+    air &= same & np.roll(air, 1)  # a lone airborne report among ground ones is a flicker
+    return air & moved & ~held & ~filled
+
+
+def drifts(rec: AdsbRecording, lim: DriftLimits | None = None) -> list[Flag]:
+    """Intervals where an aircraft's positions drift away from the motion its own reported
+    velocity describes, beyond the error terms of ``lim`` (:mod:`mead.sensors.adsb_drift`).
+
+    Each checked report ends a window of ``lim.window_s`` (over a stretch of one aircraft
+    without gaps over ``lim.max_gap_s``); windows that flag and overlap merge into one
+    interval, reported with the largest drift seen in it.
+    """
+    lim = lim or DriftLimits()
+    k = np.flatnonzero(_checked(rec, lim))
+    if k.size < 2:
+        return []
+    t, lat, lon = rec.t[k], rec.lat_deg[k], rec.lon_deg[k]
+    gap = (rec.icao[k][1:] != rec.icao[k][:-1]) | (np.diff(t) > lim.max_gap_s)
+    stretch = np.concatenate([[0], np.cumsum(gap)])
+    rot = geo.enu_rotations(lat, lon)  # (K, 3, 3), rows E, N, U in ECEF
+    trk = np.radians(rec.track_deg[k])
+    enu = np.column_stack([rec.gs_mps[k] * np.sin(trk), rec.gs_mps[k] * np.cos(trk),
+                           np.zeros(k.size)])  # fmt: skip
+    v = np.einsum("kji,kj->ki", rot, enu)
+    p = geo.geodetic2ecef(lat, lon, rec.alt_m[k]).reshape(-1, 3)
+    j, drift_m, excess_m = drift_windows(t, stretch, p, v, rot[:, 2, :], lim)
+    return _merge_windows(rec, k, j, drift_m, np.flatnonzero(excess_m > 0))
+
+
+def _merge_windows(
+    rec: AdsbRecording, k: np.ndarray, j: np.ndarray, drift_m: Array, hit: np.ndarray
+) -> list[Flag]:
+    """Flagged windows (report j[i] to report i, of the checked reports k) merged into one
+    Flag per run of overlapping windows of one aircraft."""
+    flags: list[Flag] = []
+    n = 0
+    while n < hit.size:
+        i = hit[n]
+        t0, t1, worst, span = rec.t[k[j[i]]], rec.t[k[i]], drift_m[i], rec.t[k[i]] - rec.t[k[j[i]]]
+        icao = rec.icao[k[i]]
+        n += 1
+        while n < hit.size and rec.icao[k[hit[n]]] == icao and rec.t[k[j[hit[n]]]] <= t1:
+            i = hit[n]
+            t1 = rec.t[k[i]]
+            if drift_m[i] > worst:
+                worst, span = drift_m[i], rec.t[k[i]] - rec.t[k[j[i]]]
+            n += 1
+        reason = (
+            f"position drifts {worst / 1000:.1f} km from the reported velocity over {span:.0f} s"
+        )
+        flags.append(Flag(f"{int(icao):06x}", str(rec.callsign[k[j[i]]]), float(t0), float(t1),
+                          reason))  # fmt: skip
     return flags
