@@ -25,6 +25,7 @@ from mead.scenario import load_scenario
 from mead.scenario.schema import Civil
 from mead.sensors.adsb_asterix import AdsbUdpFeed, adsb_udp_feeds
 from mead.sensors.adsb_replay import AdsbRecording
+from mead.sensors.asterix_feed import open_udp
 from mead.threat.cooperative import CIVIL, CooperativeId
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "asterix"
@@ -204,3 +205,55 @@ def test_a_simulation_refuses_adsb_by_udp(tmp_path: Path) -> None:
     assert sc.partners[0].adsb_udp == ["239.1.2.3:8021"]
     with pytest.raises(ConfigError, match=r"P1.*only a live node.*partners\[0\]\.adsb_udp"):
         prepare(sc, 1, path)
+
+
+GROUP = "239.255.21.21"  # organisation-local scope: never routed off the host here (TTL 1)
+
+
+def _loopback_sender() -> socket.socket:
+    """A socket that sends multicast out of the loopback interface and loops it back."""
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tx.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+    tx.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+    tx.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+    return tx
+
+
+def _multicast_on_loopback_refused() -> str | None:
+    """Why this kernel does not deliver multicast over loopback, or None if it does: a
+    plain socket joins a group on 127.0.0.1's interface and sends itself a datagram."""
+    import struct
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx, _loopback_sender() as tx:
+            rx.bind(("", 0))
+            mreq = struct.pack("4s4s", socket.inet_aton(GROUP), socket.inet_aton("127.0.0.1"))
+            rx.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+            rx.settimeout(2.0)
+            tx.sendto(b"probe", (GROUP, rx.getsockname()[1]))
+            rx.recvfrom(16)
+    except OSError as e:  # refused join or send, or nothing came back (timeout)
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+def test_cat021_sent_to_a_multicast_group_on_loopback_reaches_the_feed() -> None:
+    """The feed's socket joins a multicast group on the loopback interface (``open_udp``
+    with ``iface``); CAT021 sent to the group arrives as reports, as on a station's LAN."""
+    refused = _multicast_on_loopback_refused()
+    if refused:
+        pytest.skip(f"the kernel does not deliver multicast on loopback ({refused})")
+    sock = open_udp(f"{GROUP}:0", iface="127.0.0.1")
+    port = sock.getsockname()[1]
+    feed = AdsbUdpFeed(f"{GROUP}:{port}", "P1", lambda: 10.0, Civil(), sock=sock).start()
+    flight = _flight(3)
+    try:
+        with _loopback_sender() as tx:
+            tx.sendto(encode021(_rows(flight, slice(0, 3)), (25, 100)), (GROUP, port))
+            _wait(feed, 1)
+        reports = feed.ready()
+    finally:
+        feed.close()
+    assert len(reports) == 3 and reports.icao.tolist() == [ICAO] * 3
+    np.testing.assert_allclose(reports.t, [10.0, 15.0, 20.0], atol=1 / 128)
+    assert feed.counters["datagrams"] == 1 and feed.counters["errors"] == 0

@@ -172,9 +172,11 @@ def replay_files(sc: Scenario, base: Path, partner: str | None = None) -> list[F
 # ----------------------------------------------------------------------------- UDP
 
 
-def open_udp(host_port: str) -> socket.socket:
+def open_udp(host_port: str, iface: str = "0.0.0.0") -> socket.socket:
     """A UDP socket bound to 'host:port' (a multicast group: bound to the port on every
-    interface and the group joined), with a short timeout so a reader can stop."""
+    interface and the group joined on the interface whose address is ``iface``; the
+    default lets the kernel choose by its routes), with a short timeout so a reader can
+    stop."""
     host, port_s = host_port.rsplit(":", 1)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -186,7 +188,7 @@ def open_udp(host_port: str) -> socket.socket:
     try:
         sock.bind(("" if multicast else host, int(port_s)))
         if multicast:
-            mreq = struct.pack("4s4s", socket.inet_aton(host), socket.inet_aton("0.0.0.0"))
+            mreq = struct.pack("4s4s", socket.inet_aton(host), socket.inet_aton(iface))
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
     except OSError as e:
         sock.close()
