@@ -16,13 +16,20 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mead.events import AlertAcknowledged, read_events_file
+from mead.messages import RadarStatus
+from mead.runtime.node import Held
 from mead.runtime.up import up
-from mead.server.app import replay_app
+from mead.scenario import load_scenario
+from mead.server.app import live_app, replay_app
+from mead.server.overlays import map_info
 from mead.server.replay import Replay
 from mead.server.serve import WebServer
+from mead.server.view import NodeView
 
-from .conftest import screenshot, short_small
+from .conftest import SMALL, screenshot, short_small
 
 
 def _wait_file(path: Path, timeout_s: float) -> Path:
@@ -253,6 +260,47 @@ def test_coverage_layers_show_what_is_seen_and_the_gaps(recorded: Path, page: An
         assert p2["cov-seen"] > 0 and p2["cov-gaps"] == 0, p2
         screenshot(page, "coverage-P2-1km")
         assert drawn("")["coverage"] > 0  # back to the rings
+        assert not page.mead_errors
+    finally:
+        server.stop()
+
+
+def test_coordinator_map_shows_lost_coverage(page: Any) -> None:
+    """A coordinator's live map told that P2's radar is down (its site released) and one of
+    P1's degraded (site withheld): the lost ground is drawn red over the radar's range, and
+    the side panel names both; when the radars serve again, both go."""
+    sc = load_scenario(SMALL)
+    site = next(s for p in sc.partners for s in p.sensors if s.id == "P2-S1").site
+    down = RadarStatus(radar="P2-S1", state="down", reach=0.0, lat_deg=site.lat_deg,
+                       lon_deg=site.lon_deg, range_km=150.0)  # fmt: skip
+    weak = RadarStatus(radar="radar-0", state="degraded", reach=0.5)
+
+    def held(*lost: tuple[str, RadarStatus]) -> Held:
+        return Held("C0", sc.start_epoch_s() + 60.0, [], np.empty((0, 6)), [], np.empty(0),
+                    np.empty(0), None, coverage_lost=tuple(lost))  # fmt: skip
+
+    view = NodeView(map_info(sc, "C0"))
+    view.show(held(("P2", down), ("P1", weak)))
+    server = WebServer(live_app(view)).start()
+    try:
+        page.goto(server.url)
+        page.wait_for_function(
+            "() => window.__mead && window.__mead.lost && window.__mead.lost.features.length",
+            timeout=30_000, polling=200,
+        )  # fmt: skip
+        time.sleep(0.5)  # a frame or two to draw
+        drawn = page.evaluate(
+            "() => window.__mead.map.queryRenderedFeatures({layers: ['lost-fill']}).length"
+        )
+        assert drawn > 0
+        text = page.inner_text("#lost")
+        assert "P2 P2-S1 down" in text and "P1 radar-0 degraded to 50 %" in text, text
+        screenshot(page, "coverage-lost-C0")
+        view.show(held())
+        page.wait_for_function(
+            "() => window.__mead.lost.features.length === 0", timeout=10_000, polling=200
+        )
+        assert not page.is_visible("#lost")
         assert not page.mead_errors
     finally:
         server.stop()

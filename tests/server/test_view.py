@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from mead import geo
 from mead.events import AlertAcknowledged, AlertReceived, Event
+from mead.messages import RadarStatus
 from mead.runtime.node import Held
 from mead.scenario import load_scenario
 from mead.server.overlays import map_info
@@ -81,3 +84,39 @@ def test_bad_input_never_raises_and_is_counted(view: tuple[NodeView, list[Event]
     assert v.counters["errors_show"] == 1
     v.show(Held("P2", 2.0, [], np.zeros((0, 6)), [], np.zeros(0), np.zeros(0)))
     assert v.counters["cycles"] == 1
+
+
+def held_lost(*lost: tuple[str, RadarStatus]) -> Held:
+    """A coordinator cycle holding no tracks, with radars reported lost."""
+    return Held("C0", 1000.0, [], np.empty((0, 6)), [], np.empty(0), np.empty(0), None,
+                coverage_lost=tuple(lost))  # fmt: skip
+
+
+def test_coordinator_map_draws_the_coverage_partners_lost() -> None:
+    """A radar down is the disc of its range, one degraded the ring beyond its kept reach,
+    one whose site its partner keeps to itself a line without a shape; back to none when
+    the radars serve again."""
+    sc = load_scenario(SMALL)
+    site = next(s for p in sc.partners for s in p.sensors if s.id == "P2-S1").site
+    down = RadarStatus(radar="P2-S1", state="down", reach=0.0, lat_deg=site.lat_deg,
+                       lon_deg=site.lon_deg, range_km=150.0)  # fmt: skip
+    weak = RadarStatus(radar="P2-S1", state="degraded", reach=0.4, lat_deg=site.lat_deg,
+                       lon_deg=site.lon_deg, range_km=150.0)  # fmt: skip
+    hidden = RadarStatus(radar="radar-0", state="down", reach=0.0)
+    v = NodeView(map_info(sc, "C0"))
+    v.show(held_lost(("P2", down), ("P1", hidden)))
+    lost = json.loads(v.snapshot()[1])["lost"]["features"]
+    assert [f["properties"]["partner"] for f in lost] == ["P2", "P1"]
+    (ring,) = lost[0]["geometry"]["coordinates"]
+    lon, lat = np.array(ring).T
+    d = geo.great_circle_distance_m(site.lat_deg, site.lon_deg, lat, lon)
+    np.testing.assert_allclose(d, 150e3, rtol=1e-3)
+    assert lost[1]["geometry"] is None and lost[1]["properties"]["state"] == "down"
+    v.show(held_lost(("P2", weak)))
+    outer, inner = json.loads(v.snapshot()[1])["lost"]["features"][0]["geometry"]["coordinates"]
+    lon, lat = np.array(inner).T
+    np.testing.assert_allclose(
+        geo.great_circle_distance_m(site.lat_deg, site.lon_deg, lat, lon), 60e3, rtol=1e-3
+    )
+    v.show(held_lost())
+    assert json.loads(v.snapshot()[1])["lost"]["features"] == []

@@ -25,8 +25,9 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from mead import geo
 from mead.events import AlertAcknowledged, AlertReceived, AlertSent, Emit, Event
-from mead.messages import Picture
+from mead.messages import Picture, RadarStatus
 from mead.runtime.node import Held
 from mead.server.rows import Rows, diff
 from mead.threat.base import track_number
@@ -35,6 +36,34 @@ _ENCODER = msgspec.json.Encoder()
 
 SUBSCRIBER_QUEUE = 32
 """Messages a WebSocket subscriber may have waiting before it is resynchronised."""
+
+
+RING_POINTS = 72
+"""Vertices of a lost-coverage ring on the map (every 5°)."""
+
+
+def lost_coverage(lost: tuple[tuple[str, RadarStatus], ...]) -> dict[str, Any]:
+    """The coverage partners reported lost, as GeoJSON for the map: one feature per radar
+    not operational, with ``partner``, ``radar``, ``state`` and ``reach``; where its partner's
+    policy released the radar's site and range, its geometry is the ground no longer
+    covered — the disc of its range for a radar down, the ring between its kept reach and
+    its range for one degraded — else none (the page lists it)."""
+    feats = []
+    for partner, r in lost:
+        geom = None
+        if r.lat_deg is not None and r.lon_deg is not None and r.range_km:
+            az = np.linspace(0.0, 360.0, RING_POINTS + 1)
+            rings: list[list[list[float]]] = []
+            for d in (r.range_km, r.reach * r.range_km):
+                if d <= 0:
+                    continue
+                lat, lon = geo.destination(r.lat_deg, r.lon_deg, az, d * 1e3)
+                ring = np.round(np.column_stack([lon, lat]), 4).tolist()
+                rings.append(ring if not rings else ring[::-1])  # a hole winds the other way
+            geom = {"type": "Polygon", "coordinates": rings}
+        props = {"partner": partner, "radar": r.radar, "state": r.state, "reach": r.reach}
+        feats.append({"type": "Feature", "geometry": geom, "properties": props})
+    return {"type": "FeatureCollection", "features": feats}
 
 
 def picture_rows(pic: Picture | None) -> Rows:
@@ -130,6 +159,7 @@ class NodeView:
         self._alerts: dict[str, dict[str, Any]] = {}
         self._acks: list[tuple[str, str, float]] = []  # (alert_id, by, t_wall)
         self._numbers: dict[int, str] = {}  # own track number → own track id
+        self._lost = lost_coverage(())  # coverage partners reported lost (coordinator)
         self._t = 0.0  # wire time of the newest cycle
         self._wall = 0.0  # wall time it was shown
         self._seq = 0
@@ -154,7 +184,11 @@ class NodeView:
                 self._numbers = {track_number(k): k for k in held.ids}
             upd, gone = diff(self._rows, rows)
             self._rows, self._t, self._wall = rows, held.t, wall
-            self._publish({"type": "delta", "upd": upd.columns(), "del": gone, "alerts": []})
+            msg = {"type": "delta", "upd": upd.columns(), "del": gone, "alerts": []}
+            lost = lost_coverage(held.coverage_lost)
+            if lost != self._lost:
+                self._lost = msg["lost"] = lost
+            self._publish(msg)
         self.counters["cycles"] += 1
 
     def on_event(self, ev: Event) -> None:
@@ -245,6 +279,7 @@ class NodeView:
                 "sent": time.time(),
                 "tracks": self._rows.columns(),
                 "alerts": list(self._alerts.values()),
+                "lost": self._lost,
             }
             return self._seq, _ENCODER.encode(msg)
 

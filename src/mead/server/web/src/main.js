@@ -60,6 +60,7 @@ function style(info) {
       routes: { type: "geojson", data: EMPTY },
       icons: { type: "geojson", data: EMPTY },
       sel: { type: "geojson", data: EMPTY },
+      lost: { type: "geojson", data: EMPTY },
     },
     layers: [
       { id: "bg", type: "background", paint: { "background-color": "#0c1824" } },
@@ -70,6 +71,8 @@ function style(info) {
       { id: "cov-line", type: "line", source: "covlayers", filter: ["==", ["get", "layer"], ""], paint: { "line-color": ["case", ["==", ["get", "kind"], "gaps"], "#e04848", "#4aa0d8"], "line-width": 0.8 } },
       { id: "coverage-fill", type: "fill", source: "coverage", paint: { "fill-color": "#4aa0d8", "fill-opacity": 0.05 } },
       { id: "coverage", type: "line", source: "coverage", paint: { "line-color": "#4aa0d8", "line-width": 1.2, "line-dasharray": [4, 3] } },
+      { id: "lost-fill", type: "fill", source: "lost", paint: { "fill-color": "#e04848", "fill-opacity": 0.14 } },
+      { id: "lost", type: "line", source: "lost", paint: { "line-color": "#ff5a5a", "line-width": 1.6, "line-dasharray": [1, 2] } },
       { id: "areas-fill", type: "fill", source: "areas", paint: { "fill-color": "#60c8ff", "fill-opacity": 0.22 } },
       { id: "areas", type: "line", source: "areas", paint: { "line-color": "#60c8ff", "line-width": 2 } },
       { id: "impacts-fill", type: "fill", source: "impacts", paint: { "fill-color": fillBy("#ff9030", "#ff3030"), "fill-opacity": 0.16 } },
@@ -199,6 +202,7 @@ function onMessage(msg) {
     for (const k of msg.del) tracks.remove(k);
     for (const a of msg.alerts) state.alerts.set(a.alert_id, a);
   }
+  if (msg.lost) showLost(msg.lost);
   if (state.selected && !tracks.get(state.selected)) state.selected = null;
   refresh();
   if (msg.upd && msg.wall) {
@@ -355,6 +359,22 @@ function legend() {
       refresh();
     });
   }
+}
+
+// Coverage partners reported lost (the coordinator's map): the ground a radar down or
+// degraded no longer covers, where its partner's policy released its site and range, and
+// a line per radar in the side panel either way.
+function showLost(lost) {
+  state.lost = lost;
+  if (map && map.getSource("lost")) map.getSource("lost").setData(lost);
+  const items = lost.features.map((f) => {
+    const p = f.properties;
+    const reach = p.state === "degraded" ? ` to ${Math.round(p.reach * 100)} %` : "";
+    return `${p.partner} ${p.radar} ${p.state}${reach}`;
+  });
+  const el = $("lost");
+  el.textContent = items.length ? `Coverage lost: ${items.join(" · ")}` : "";
+  el.style.display = items.length ? "block" : "none";
 }
 
 function status(text, bad = false) {
