@@ -12,6 +12,7 @@ exception: must be 0) and the slowest input (a hang would show there).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import socket
@@ -26,8 +27,10 @@ import msgspec
 import numpy as np
 
 from mead.errors import AsterixError, ConfigError
-from mead.scenario.schema import Sensor, TrackFeed
+from mead.interop.asterix import encode021
+from mead.scenario.schema import Civil, Sensor, TrackFeed
 from mead.sensors import asterix as ax
+from mead.sensors.adsb_asterix import AdsbUdpFeed
 from mead.sensors.adsb_replay import read_adsb_csv
 from mead.sensors.asterix062 import accuracies2enu, decode062
 from mead.sensors.asterix_feed import UdpFeed
@@ -171,6 +174,32 @@ def _udp_feed() -> Callable[[bytes], Outcome]:
     return run
 
 
+def _adsb_feed() -> Callable[[bytes], Outcome]:
+    """A live ADS-B feed's datagrams (``AdsbUdpFeed.take``): CAT021 to reports."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    feed = AdsbUdpFeed("127.0.0.1:1", "P1", lambda: 0.0, Civil(), sock=sock)
+    clock = {"t": 0.0}
+
+    def run(buf: bytes) -> Outcome:
+        before = feed.counters["errors"]
+        clock["t"] += 1.0
+        feed.take(buf, clock["t"])
+        return "rejected" if feed.counters["errors"] > before else "read"
+
+    return run
+
+
+def _adsb_datagrams() -> list[bytes]:
+    """CAT021 datagrams of one to three blocks: the samples' and MEAD's own encoding of a
+    minute of the El Al flight."""
+    rec = read_adsb_csv(DATA / "adsb" / "opensky_elal747_LIRF_LLBG_20191103.csv")
+    part = dataclasses.replace(rec, **{f.name: getattr(rec, f.name)[600:606]
+                                       for f in dataclasses.fields(rec)})  # fmt: skip
+    own = [b.data for b in ax.iter_blocks(encode021(part, (25, 100))) if isinstance(b, ax.Block)]
+    blocks = [bytes([21]) + (3 + len(b)).to_bytes(2, "big") + b for b in _blocks(21) + own]
+    return [b"".join(blocks[k : k + n]) for n in (1, 2, 3) for k in range(len(blocks))]
+
+
 def _csv(tmp: Path) -> Callable[[bytes], Outcome]:
     path = tmp / "fuzz.csv"
 
@@ -218,6 +247,7 @@ def decoders(tmp: Path) -> dict[str, tuple[Callable[[bytes], Outcome], list[byte
             (DATA / "asterix" / "cat062_ed0.17_100pkts.pcap").read_bytes())
             if not isinstance(p, AsterixError)]),  # fmt: skip
         "ADS-B CSV": (_csv(tmp), _csv_seeds()),
+        "CAT021 UDP feed (datagrams)": (_adsb_feed(), _adsb_datagrams()),
     }
 
 

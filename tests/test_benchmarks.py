@@ -106,7 +106,7 @@ def test_bench_fuzz_tiny() -> None:
 
         pytest.skip("shared recordings not present")
     got = run_module("benchmarks.bench_fuzz", "--n", "30")
-    assert len(got["decoders"]) == 12
+    assert len(got["decoders"]) == 13
     for name, r in got["decoders"].items():
         assert r["inputs"] == 30 and r["crashes"] == 0, name
 
