@@ -4,6 +4,7 @@ a UDP feed decoded into scans, CAT034 status, and configuration errors that name
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import msgspec
@@ -12,6 +13,7 @@ import pytest
 
 from mead import geo
 from mead.errors import ConfigError
+from mead.events import Event, Health
 from mead.federation.envelope import Opener
 from mead.federation.identity import KeyRegistry
 from mead.federation.inprocess import InProcessBus
@@ -51,6 +53,8 @@ def test_a_node_fed_from_a_pcap_tracks_its_plots(tmp_path: Path) -> None:
     assert rec.status.messages["north_marker"] == 2
     assert rec.status.antenna_period_s == pytest.approx(5.0)
     assert rec.errors == []
+    # its I034/050: system released (NOGO 0), Mode S on channel B, nothing overloaded
+    assert (rec.status.state, rec.status.why) == ("operational", "")
     # the partner node steps through the run on the scenario clock and tracks the plots
     clock = SimClock(sc.start_epoch_s())
     bus = InProcessBus(clock, [], np.random.default_rng(0))
@@ -177,3 +181,84 @@ def test_a_simulation_cannot_read_udp_and_a_missing_recording_is_named(tmp_path:
     path.write_text(head + "        asterix: {file: missing.pcap}\n")
     with pytest.raises(ConfigError, match="missing.pcap.*no such ASTERIX recording"):
         prepare(load_scenario(path), 1, path)
+
+
+@pytest.mark.parametrize(
+    "status, state, why",
+    [
+        ({"COM": {"NOGO": 0}, "MDS": {"CHAB": 2}}, "operational", ""),
+        ({"COM": {"NOGO": 1}, "MDS": {"CHAB": 2}}, "down", "inhibited"),
+        ({"COM": {}, "PSR": {"CHAB": 0}, "SSR": {"CHAB": 0}}, "down", "primary, secondary"),
+        ({"COM": {}, "PSR": {"CHAB": 0}, "SSR": {"CHAB": 3}}, "degraded", "primary"),
+        ({"COM": {"OVLRDP": 1}, "PSR": {"CHAB": 1}}, "degraded", "overload: RDP"),
+        ({"COM": {}, "MDS": {"CHAB": 1, "OVLSUR": 1}}, "degraded", "overload: Mode S"),
+        ({"COM": {"TSV": 1, "MSC": 1}}, "degraded", "time source invalid"),
+        ({"COM": {"MSC": 1}, "SSR": {"CHAB": 1, "MSC": 1}}, "operational", ""),
+    ],
+)  # fmt: skip
+def test_radar_state_from_its_cat034_system_status(
+    status: dict[str, dict[str, int]], state: str, why: str
+) -> None:
+    """I034/050, as a radar sends it (encoded and decoded by libasterix): NOGO or every
+    chain without a channel is down; one chain without, an overload or a bad time source
+    degraded; the monitoring system's disconnection says nothing of the radar."""
+    feed = UdpFeed(_udp_sensor(), "P1", lambda: 0.0, sock=_socket())
+    feed.take(out.encode034(T0, (1, 2), 1, status), 1.0)
+    feed.take(out.encode034(T0, (9, 9), 1, {"COM": {"NOGO": 1}}), 1.0)  # another radar's
+    feed.close()
+    assert feed.status.state == state and why in feed.status.why
+    assert feed.radar_state(2.0) == (state, 0.0 if state == "down" else 1.0)
+
+
+def _socket() -> socket.socket:
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    return rx
+
+
+def test_a_live_radar_reports_its_state_from_its_own_feed() -> None:
+    """A partner whose radar is a UDP feed (real socket): the radar's health follows the
+    feed — operational while north markers come, down while I034/050 says NOGO, back when
+    cleared, and down once the feed has been silent for three antenna turns."""
+    sc = load_scenario(ROOT / "scenarios" / "asterix_pcap.yaml")
+    sensor = msgspec.structs.replace(_udp_sensor(), id=sc.partners[0].sensors[0].id)
+    now = {"t": 0.0}
+    feed = UdpFeed(sensor, "P1", lambda: now["t"], sock=_socket()).start()
+    sender = out.UdpSender(feed.address)
+    clock = SimClock(sc.start_epoch_s())
+    bus = InProcessBus(clock, [], np.random.default_rng(0))
+    ids = sim_identities(sc, 1)
+    events: list[Event] = []
+    node = build_partner(
+        sc, "P1", identity=ids["P1"], endpoint=bus.connect("P1"),
+        opener=Opener(KeyRegistry({n: i.verify_key for n, i in ids.items()}), 300.0, clock),
+        policy=policies(sc, None)["P1"], scans=iter(()), epoch_s=clock.epoch_s, feeds=[feed],
+        emit=events.append,
+    )  # fmt: skip
+    try:
+        for t in np.arange(0.0, 80.0, 1.0):
+            now["t"], clock.t = float(t), float(t)
+            if t < 50.0 and t % 5 == 0:  # a north marker every 5 s, until the feed stops
+                nogo = int(20.0 <= t < 30.0)
+                status = {"COM": {"NOGO": nogo}, "MDS": {"CHAB": 1}}
+                sender.send(out.encode034(T0 + t, (1, 2), 1, status))
+                _wait_queued(feed)
+            node.step(clock())
+    finally:
+        feed.close()
+        sender.close()
+    changes = [(e.t - clock.epoch_s, e.state) for e in events if isinstance(e, Health)]
+    # released every 5 s (release_s), so each change is seen at the next release
+    assert [c[1] for c in changes] == ["down", "operational", "down"], changes
+    (down1, _), (up, _), (down2, _) = changes
+    assert 20.0 <= down1 <= 25.0 and 30.0 <= up <= 35.0
+    # silent after the datagram at 45 s: three turns of its 5 s revisit (15 s) later
+    assert 60.0 < down2 <= 65.0
+
+
+def _wait_queued(feed: UdpFeed) -> None:
+    for _ in range(200):
+        if feed.queued:
+            return
+        time.sleep(0.005)
+    raise AssertionError("the datagram did not arrive")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import socket
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 import numpy as np
@@ -188,6 +188,45 @@ def encode048(
             items["220"] = int(address[i])
         records.append(spec.cv_record.create(items))
     return _blocks(48, records)
+
+
+I050_ELEMENTS = {
+    "COM": ("NOGO", "RDPC", "RDPR", "OVLRDP", "OVLXMT", "MSC", "TSV"),
+    "PSR": ("ANT", "CHAB", "OVL", "MSC"),
+    "SSR": ("ANT", "CHAB", "OVL", "MSC"),
+    "MDS": ("ANT", "CHAB", "OVLSUR", "MSC", "SCF", "DLF", "OVLSCF", "OVLDLF"),
+}
+"""I034/050 subfields and their elements (CAT034 edition 1.29), in the item's order."""
+
+
+def encode034(
+    t_utc_s: float,
+    sac_sic: tuple[int, int],
+    message_type: int = 1,
+    status: Mapping[str, Mapping[str, int]] | None = None,
+    sector_deg: float | None = None,
+) -> bytes:
+    """One CAT034 radar service message as a data block: I010, I000 message type (1 north
+    marker, 2 sector crossing, …), I030 time of day, and, where given, I020 sector azimuth
+    and I034/050 system status — ``status`` maps subfields (``COM``, ``PSR``, ``SSR``,
+    ``MDS``) to element values (:data:`I050_ELEMENTS`; an element not given is 0)."""
+    items: dict[str, object] = {
+        "010": (("SAC", sac_sic[0]), ("SIC", sac_sic[1])),
+        "000": int(message_type),
+        "030": (_tod(float(t_utc_s)), "s"),
+    }
+    if sector_deg is not None:
+        items["020"] = (float(sector_deg) % 360.0, "°")
+    if status is not None:
+        bad = set(status) - set(I050_ELEMENTS)
+        if bad:
+            raise ParameterError("status", f"subfields of {sorted(I050_ELEMENTS)}", sorted(bad))
+        items["050"] = {
+            sub: (*((e, int(vals.get(e, 0))) for e in I050_ELEMENTS[sub]), 0)
+            for sub, vals in status.items()
+        }
+    spec = getattr(_generated(), EDITIONS[34])
+    return _blocks(34, [spec.cv_record.create(items)])
 
 
 def encode021(rec: AdsbRecording, sac_sic: tuple[int, int]) -> bytes:

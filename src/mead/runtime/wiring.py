@@ -31,7 +31,7 @@ from mead.runtime.node import CoordinatorNode, Observe, PartnerNode, Show, site_
 from mead.scenario.schema import Partner, Scenario
 from mead.sensors.adsb import AdsbFeed, AdsbReports
 from mead.sensors.base import Scan, ScanFeed
-from mead.sensors.health import RadarHealth
+from mead.sensors.health import RadarHealth, with_feeds
 from mead.threat.assessor import Assessor
 from mead.tracking.base import TrackSource
 from mead.tracking.tracker import Tracker
@@ -196,7 +196,7 @@ def build_partner(
         observe=observe,
         show=show,
         on_scan=on_scan or _ignore,
-        health=RadarHealth(p.sensors, sc.radar_state),
+        health=RadarHealth(p.sensors, with_feeds(sc.radar_state, feeds)),
         status_to=sc.coordinator.name,
         status_s=p.status_s,
         falsifier=Falsifier.of_partner(sc, name, sc.seed if seed is None else seed),

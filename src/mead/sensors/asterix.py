@@ -350,6 +350,12 @@ FIELDS: dict[int, dict[str, tuple[str, tuple[str, ...], str]]] = {
         "sac": ("010", ("SAC",), "u"), "sic": ("010", ("SIC",), "u"),
         "message_type": ("000", (), "u"), "tod_s": ("030", (), "q"),
         "sector_deg": ("020", (), "q"),
+        # I034/050 system configuration and status (absent subfields: None)
+        "nogo": ("050", ("COM", "NOGO"), "u"), "ovl_rdp": ("050", ("COM", "OVLRDP"), "u"),
+        "ovl_xmt": ("050", ("COM", "OVLXMT"), "u"), "tsv": ("050", ("COM", "TSV"), "u"),
+        "psr_chab": ("050", ("PSR", "CHAB"), "u"), "psr_ovl": ("050", ("PSR", "OVL"), "u"),
+        "ssr_chab": ("050", ("SSR", "CHAB"), "u"), "ssr_ovl": ("050", ("SSR", "OVL"), "u"),
+        "mds_chab": ("050", ("MDS", "CHAB"), "u"), "mds_ovl": ("050", ("MDS", "OVLSUR"), "u"),
     },
     62: {
         "sac": ("010", ("SAC",), "u"), "sic": ("010", ("SIC",), "u"),

@@ -44,17 +44,21 @@ dropped."""
 
 @dataclass
 class RadarStatus:
-    """What a radar's CAT034 service messages said: message counts by type, and the
-    antenna rotation period measured from consecutive sector crossings (NaN: unknown)."""
+    """What a radar's CAT034 service messages said: message counts by type, the antenna
+    rotation period measured from consecutive sector crossings (NaN: unknown), and the
+    radar's state from the newest I034/050 (system configuration and status) it sent,
+    with the reason (:func:`judge_i050`)."""
 
     sac_sic: tuple[int, int] | None
     messages: Counter[str] = field(default_factory=Counter)
     antenna_period_s: float = math.nan
+    state: str = "operational"
+    why: str = ""
     _crossings: dict[float, float] = field(default_factory=dict)  # time of day → sector deg
 
     def take(self, records: Iterable[dict[str, object]]) -> None:
         """Count CAT034 records (libasterix values, :data:`~mead.sensors.asterix.FIELDS`)
-        of this radar; re-measure the antenna period."""
+        of this radar; re-measure the antenna period; judge its state from I034/050."""
         for r in records:
             if self.sac_sic is not None and (r["sac"], r["sic"]) != self.sac_sic:
                 continue
@@ -64,7 +68,37 @@ class RadarStatus:
             tod, sector = r["tod_s"], r["sector_deg"]
             if kind == "sector_crossing" and isinstance(tod, float) and isinstance(sector, float):
                 self._crossings[tod] = sector  # duplicates (a datagram seen twice) collapse
+            if r.get("nogo") is not None:  # an I034/050 (its COM subfield) came
+                self.state, self.why = judge_i050(r)
         self.antenna_period_s = antenna_period_s(self._crossings)
+
+
+CHAINS = (("psr", "primary"), ("ssr", "secondary"), ("mds", "Mode S"))
+"""The sensor chains I034/050 reports on: record key prefix, name."""
+
+
+def judge_i050(r: dict[str, object]) -> tuple[str, str]:
+    """A radar's state and the reason from one CAT034 record's I034/050 (libasterix
+    values): ``down`` when the system is inhibited for operational use (COM NOGO) or no
+    channel is selected in any chain it reports (CHAB 0); ``degraded`` when some chain has
+    no channel, something is overloaded (COM OVLRDP, OVLXMT; a chain's OVL) or the time
+    source is invalid (COM TSV); else ``operational``. (MSC, the monitoring system being
+    disconnected, says nothing of the radar itself.)"""
+    if r.get("nogo") == 1:
+        return "down", "operational use inhibited (I034/050 NOGO)"
+    chains = [name for key, name in CHAINS if r.get(f"{key}_chab") is not None]
+    dead = [name for key, name in CHAINS if r.get(f"{key}_chab") == 0]
+    if chains and len(dead) == len(chains):
+        return "down", f"no channel selected: {', '.join(dead)} (I034/050 CHAB)"
+    faults = [f"no channel selected: {', '.join(dead)}"] if dead else []
+    parts = [("ovl_rdp", "RDP"), ("ovl_xmt", "transmission")]
+    parts += [(f"{key}_ovl", name) for key, name in CHAINS]
+    over = [name for key, name in parts if r.get(key) == 1]
+    if over:
+        faults.append(f"overload: {', '.join(over)}")
+    if r.get("tsv") == 1:
+        faults.append("time source invalid")
+    return ("degraded", "; ".join(faults) + " (I034/050)") if faults else ("operational", "")
 
 
 def antenna_period_s(crossings: dict[float, float]) -> float:
@@ -326,11 +360,30 @@ class UdpFeed(Listening):
         self._rx = DatagramReceiver(sock, clock, f"asterix-{sensor.id}", self.counters)
         self._pending: list[tuple[float, float, float, float]] = []  # t, range m, az, alt m
         self._time = FeedClock()
+        self._heard = clock()  # scenario time of the newest datagram (at first: the start)
+
+    def radar_state(self, t: float) -> tuple[str, float]:
+        """(state, fraction of range kept) of the radar at scenario time ``t``, as its feed
+        tells: ``down`` once nothing has arrived for :meth:`silent_after_s`, else the state
+        of its newest I034/050 (``RadarStatus.state``; operational without one). Reach is 0
+        down and 1 otherwise: CAT034 says what fails, not how far the radar still sees."""
+        if t - self._heard > self.silent_after_s():
+            return "down", 0.0
+        state = self.status.state
+        return state, 0.0 if state == "down" else 1.0
+
+    def silent_after_s(self) -> float:
+        """How long a silent feed is taken to be working: three antenna turns (as its
+        sector crossings measured them, else the radar's configured revisit ``scan_s``),
+        and at least 10 s."""
+        turn = self.status.antenna_period_s
+        return max(3.0 * (turn if math.isfinite(turn) else self.sensor.scan_s), 10.0)
 
     def ready(self, t: float) -> list[Scan]:
         """Scans complete by scenario time ``t``, in time order (delivered at ``t``)."""
         for t_arrival, data in self._rx.drain():
             self.take(data, t_arrival)
+            self._heard = max(self._heard, t_arrival)
         return self._complete(t)
 
     def take(self, data: bytes, t_arrival: float) -> None:

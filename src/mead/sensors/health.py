@@ -1,22 +1,48 @@
 """Radar health: which of a partner's radars serve, degrade or are down, over time (sense stage).
 
 In simulation the states come from the scenario's scheduled ``outages`` (the same schedule
-that removes or trims the scans, :func:`mead.sensors.simulate.simulate_scans`); a real
-feed would set them from its ASTERIX CAT034 service messages. A partner node turns them
-into ``health`` events and into the :class:`~mead.messages.Status` it sends the
-coordinator, told only as far as its policy says of its sensors.
+that removes or trims the scans, :func:`mead.sensors.simulate.simulate_scans`); a radar
+that is a live ASTERIX feed tells its own (:class:`SelfReporting`, e.g.
+:class:`mead.sensors.asterix_feed.UdpFeed`: its CAT034 I034/050, and silence). A partner
+node turns them into ``health`` events and into the :class:`~mead.messages.Status` it sends
+the coordinator, told only as far as its policy says of its sensors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from mead.messages import RadarStatus
 from mead.scenario.schema import Sensor
 
 StateAt = Callable[[str, float], tuple[str, float]]
 """(radar id, scenario s) → (state, fraction of range kept), e.g. ``Scenario.radar_state``."""
+
+
+@runtime_checkable
+class SelfReporting(Protocol):
+    """A live sensor feed that judges its radar's state itself."""
+
+    sensor: Sensor
+
+    def radar_state(self, t: float) -> tuple[str, float]:
+        """(state, fraction of range kept) at scenario time ``t``."""
+        ...
+
+
+def with_feeds(state_at: StateAt, feeds: Iterable[object]) -> StateAt:
+    """``state_at``, except for the radars whose live feed reports its own state."""
+    own = {f.sensor.id: f for f in feeds if isinstance(f, SelfReporting)}
+    if not own:
+        return state_at
+
+    def at(radar: str, t: float) -> tuple[str, float]:
+        feed = own.get(radar)
+        return feed.radar_state(t) if feed is not None else state_at(radar, t)
+
+    return at
 
 
 @dataclass(frozen=True)
@@ -49,9 +75,7 @@ class RadarHealth:
             if sites:
                 cover = dict(lat_deg=r.site.lat_deg, lon_deg=r.site.lon_deg, range_km=r.range_km)
             out.append(
-                RadarStatus(
-                    radar=r.id if ids else f"radar-{k}", state=state, reach=reach, **cover
-                )
+                RadarStatus(radar=r.id if ids else f"radar-{k}", state=state, reach=reach, **cover)
             )
         return tuple(out)
 
@@ -61,4 +85,4 @@ def node_state(radars: Sequence[RadarStatus]) -> str:
     return "operational" if all(r.state == "operational" for r in radars) else "degraded"
 
 
-__all__ = ["RadarHealth", "StateAt", "node_state"]
+__all__ = ["RadarHealth", "SelfReporting", "StateAt", "node_state", "with_feeds"]
