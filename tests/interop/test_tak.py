@@ -273,6 +273,42 @@ def test_an_unreachable_tak_server_is_a_clear_error() -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_mesh_form_sent_on_multicast_matches_the_samples(name: str) -> None:
     # on a multicast url pytak frames with takproto's mesh header; our events give the
-    # sample's bytes (the multicast socket itself is not exercised: loopback has no route)
+    # sample's bytes (sent over a real multicast socket below)
     mesh = takproto.xml2proto(_sample_xml(name), takproto.TAKProtoVer.MESH)
     assert bytes(mesh) == (SHARED / f"{name}.takmesh.bin").read_bytes()
+
+
+def test_multicast_sends_the_samples_in_mesh_form() -> None:
+    """A multicast target sent out of loopback (``iface``) reaches a socket that joined
+    the group there: the samples in TAK protocol v1 mesh form, byte for byte."""
+    group = "239.2.3.1"
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    rx.bind((group, 0))
+    try:
+        mreq = socket.inet_aton(group) + socket.inet_aton("127.0.0.1")
+        rx.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+    except OSError as e:
+        rx.close()
+        pytest.skip(f"this kernel refuses multicast on loopback: {e}")
+    rx.settimeout(5.0)
+    target = CotTarget(url=f"udp://{group}:{rx.getsockname()[1]}", iface="127.0.0.1")
+    sender = TakSender(target).start()
+    try:
+        sender.send([_sample_xml(n) for n in NAMES])
+        got = [rx.recv(65535) for _ in NAMES]
+    finally:
+        sender.close()
+        rx.close()
+    assert got == [(SHARED / f"{n}.takmesh.bin").read_bytes() for n in NAMES]
+    assert takproto.parse_proto(bytearray(got[0])).cotEvent.type.startswith("a-h-A")
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"url": "udp://239.2.3.1:6969", "iface": "lo"}, "IPv4 address"),
+     ({"url": "udp://127.0.0.1:6969", "iface": "127.0.0.1"}, "multicast url")],
+)  # fmt: skip
+def test_a_bad_multicast_interface_is_named(kwargs: dict[str, str], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        CotTarget(**kwargs)

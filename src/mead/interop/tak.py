@@ -15,6 +15,7 @@ holding are sent once more, stale at once, so TAK clients drop them.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import threading
 import warnings
 from collections import Counter
@@ -51,11 +52,19 @@ class CotTarget(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     key: str | None = None  # tls: its private key (PEM); None: in ``cert``
     ca: str | None = None  # tls: the TAK server's CA (PEM); None: the system's
     verify: bool = True  # tls: check the server's certificate and name
+    iface: str | None = None  # udp multicast: address of the interface to send from
 
     def __post_init__(self) -> None:
         u = urlparse(self.url)
         if u.scheme not in ("udp", "tcp", "tls") or not u.hostname or not u.port:
             raise ValueError(f"url must be udp://, tcp:// or tls://host:port (got {self.url!r})")
+        if self.iface is not None:
+            try:
+                ipaddress.IPv4Address(self.iface)
+            except ValueError:
+                raise ValueError(f"iface must be an IPv4 address (got {self.iface!r})") from None
+            if u.scheme != "udp" or not ipaddress.ip_address(u.hostname).is_multicast:
+                raise ValueError(f"iface is for a udp:// multicast url (got {self.url!r})")
         if u.scheme == "tls" and self.cert is None:
             raise ValueError("a tls:// url needs cert (TAK servers authenticate clients)")
 
@@ -67,6 +76,8 @@ def pytak_config(target: CotTarget, base: str = ".") -> dict[str, str]:
         "COT_URL": f"{u.scheme}+wo://{u.netloc}",
         "TAK_PROTO": "1" if target.protocol == "protobuf" else "0",
     }
+    if target.iface is not None:  # multicast out of this interface (IP_MULTICAST_IF)
+        cfg["PYTAK_MULTICAST_LOCAL_ADDR"] = target.iface
     if u.scheme == "tls":
         cfg["PYTAK_TLS_CLIENT_CERT"] = f"{base}/{target.cert}"
         if target.key:
