@@ -21,7 +21,7 @@ from mead.interop import asterix as out
 from mead.runtime.simulation import SimClock, prepare
 from mead.runtime.wiring import build_partner, policies, sim_identities
 from mead.scenario import load_scenario
-from mead.scenario.schema import Sensor
+from mead.scenario.schema import AsterixFeed, Sensor
 from mead.sensors import asterix as ax
 from mead.sensors.asterix_feed import UdpFeed, antenna_period_s
 from mead.tracking.tracker import Tracker
@@ -262,3 +262,38 @@ def _wait_queued(feed: UdpFeed) -> None:
             return
         time.sleep(0.005)
     raise AssertionError("the datagram did not arrive")
+
+
+def test_a_radar_feed_joins_its_multicast_group_on_the_configured_interface() -> None:
+    """``asterix: {udp: group:port, iface: 127.0.0.1}``: the node's feed joins the group on
+    loopback and the radar's CAT048 sent to the group there arrives as plots."""
+    from tests.sensors.test_adsb_udp import _loopback_sender, _multicast_on_loopback_refused
+
+    refused = _multicast_on_loopback_refused()
+    if refused:
+        pytest.skip(f"the kernel does not deliver multicast on loopback ({refused})")
+    group = "239.255.48.48"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("", 0))
+        port = probe.getsockname()[1]
+    sensor = msgspec.structs.replace(
+        _udp_sensor(),
+        asterix=msgspec.structs.replace(
+            _udp_sensor().asterix, udp=f"{group}:{port}", iface="127.0.0.1"
+        ),
+    )
+    feed = UdpFeed(sensor, "P1", lambda: 42.0).start()
+    t, _, rae = _flight(3, 4.0)
+    try:
+        with _loopback_sender() as tx:
+            tx.sendto(out.encode048(t, rae, (1, 2)), (group, port))
+            _wait_queued(feed)
+        feed.ready(100.0)
+    finally:
+        feed.close()
+    assert feed.counters["plots"] == 3
+
+
+def test_a_bad_multicast_interface_is_named() -> None:
+    with pytest.raises(msgspec.ValidationError, match=r"iface"):
+        msgspec.convert({"udp": "239.1.2.3:8600", "iface": "lo"}, AsterixFeed)

@@ -51,6 +51,8 @@ SacSic = Annotated[str, Meta(pattern=r"^[0-9]{1,3}/[0-9]{1,3}$")]
 """An ASTERIX data source identifier, 'SAC/SIC' (each 0..255)."""
 HostPort = Annotated[str, Meta(pattern=r"^[0-9A-Za-z.:_-]+:[0-9]{1,5}$")]
 """'host:port' (an IPv4 address or name, and a port)."""
+IPv4 = Annotated[str, Meta(pattern=r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$")]
+"""A dotted IPv4 address (an interface's, for joining a multicast group on it)."""
 
 
 def check_port(field: str, host_port: str) -> None:
@@ -69,6 +71,7 @@ class AsterixFeed(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
 
     file: str | None = None  # .ast or .pcap recording, relative to the scenario file
     udp: HostPort | None = None  # 'host:port' to listen on; a multicast group is joined
+    iface: IPv4 | None = None  # udp multicast: join on this interface (default: the system's)
     radar: SacSic | None = None  # read only this radar's plots (default: file: the one
     # with the most plots; udp: every CAT048 plot)
     start_s: Annotated[float, Meta(ge=0.0)] = 0.0  # file: scenario time of its first plot
@@ -100,6 +103,7 @@ class TrackFeed(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     id: Name  # names the feed (the tracks' sensor, for the policy); never released
     file: str | None = None  # .ast or .pcap recording, relative to the scenario file
     udp: HostPort | None = None  # 'host:port' to listen on; a multicast group is joined
+    iface: IPv4 | None = None  # udp multicast: join on this interface (default: the system's)
     source: SacSic | None = None  # read only this tracker's (SAC/SIC) tracks (default: all)
     edition: Literal["1.18", "0.17"] = "1.18"  # CAT062 edition the tracker sends
     start_s: Annotated[float, Meta(ge=0.0)] = 0.0  # file: scenario time of its first record
@@ -211,6 +215,7 @@ class Partner(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     # (a multicast group is joined); live nodes only (mead node, mead up), times of day put
     # on the scenario clock as a live radar's are (the first report at its arrival)
     adsb_udp: list[HostPort] = []
+    adsb_udp_iface: IPv4 | None = None  # multicast groups of adsb_udp joined on this interface
     # membership: "contributing" releases tracks under its policy, "receive_only" releases
     # nothing but gets the picture and warnings; None: derived (see runtime.wiring.role)
     role: Literal["contributing", "receive_only"] | None = None

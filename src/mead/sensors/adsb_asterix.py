@@ -187,7 +187,8 @@ def adsb_udp_feeds(sc: Scenario, partner: str, clock: Callable[[], float]) -> li
     try:
         for p in sc.partners:
             for hp in p.adsb_udp if p.name == partner else []:
-                feeds.append(AdsbUdpFeed(hp, p.name, clock, sc.civil).start())
+                sock = open_udp(hp, p.adsb_udp_iface or "0.0.0.0")
+                feeds.append(AdsbUdpFeed(hp, p.name, clock, sc.civil, sock=sock).start())
     except BaseException:
         for f in feeds:
             f.close()

@@ -356,7 +356,7 @@ class UdpFeed(Listening):
         self.status = RadarStatus(self.sac_sic)
         self.counters: Counter[str] = Counter()
         self.errors: deque[AsterixError] = deque(maxlen=20)  # the newest, for a log
-        sock = sock if sock is not None else open_udp(feed.udp)
+        sock = sock if sock is not None else open_udp(feed.udp, feed.iface or "0.0.0.0")
         self._rx = DatagramReceiver(sock, clock, f"asterix-{sensor.id}", self.counters)
         self._pending: list[tuple[float, float, float, float]] = []  # t, range m, az, alt m
         self._time = FeedClock()

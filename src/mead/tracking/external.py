@@ -217,7 +217,7 @@ class UdpTrackFeed(SystemTracks, Listening):
             raise ConfigError(feed.id, "not a UDP system-track feed", "udp")
         super().__init__(feed, partner)
         self.errors: deque[AsterixError] = deque(maxlen=20)  # the newest, for a log
-        sock = sock if sock is not None else open_udp(feed.udp)
+        sock = sock if sock is not None else open_udp(feed.udp, feed.iface or "0.0.0.0")
         self._rx = DatagramReceiver(sock, clock, f"cat062-{feed.id}",
                                     self.counters)  # fmt: skip
         self._time = FeedClock()
