@@ -196,6 +196,9 @@ class AdviceItem(msgspec.Struct, frozen=True, kw_only=True):
     threat_class: TrackClass = "unknown"
     area: str = ""  # the defended area it threatens
     own_area: bool = False  # the area is the recipient's own
+    # the object threatens another partner's (public) area too, whose owner may defend it
+    # on its own: the recipient launches only once a later plan confirms the advice
+    contested: bool = False
     p_kill: float = 0.0  # expected kill probability of the advised shots
     value: float = 0.0  # the area's value × probability the threat reaches it
 

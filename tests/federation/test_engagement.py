@@ -622,3 +622,147 @@ def test_malformed_engaged_rows_in_advice_are_dropped_not_fatal() -> None:
     fc.advise(T0, _advice_for_b(T0, 600.0, ((1.0, 2.0), (np.nan,) * 6, good)))
     assert fc.engaged.shape == (1, 6) and fc.counters["advice_bad_engaged"] == 1
     assert [e.accepted for e in events if isinstance(e, Decision)] == [True]
+
+
+SC_TWO = decode_yaml(
+    SCENARIO
+    + """  - {name: Town, owner: A, value: 12,
+     circle: {lat_deg: 31.80, lon_deg: 35.45, radius_km: 8}}
+""",
+    Scenario,
+)
+"""The fixture with an area of A's on the drone's way to B's capital: one object threatens
+both partners' areas, and either may defend its own on its own."""
+
+
+def _threats_of_both(t: float, stn: int) -> tuple:
+    """The drone at ``t`` as the coordinator's threats to A's town and B's capital."""
+    (b,), ids, x = _threat(t, stn)
+    town = dataclasses.replace(b, area="Town", owner="A", value=12.0)
+    return [b, town], ids, x
+
+
+class Misses(NoEffector):
+    """Every round misses (the simulation draws this against truth)."""
+
+    def outcome(self, handle: int, now: float) -> bool | None:
+        return False if now >= self.shots[handle].t_intercept else None
+
+
+def _a_fire_control(effector: NoEffector) -> Any:
+    from mead.engage.fire_control import FireControl
+    from mead.engage.units import UnitTable
+
+    return FireControl(
+        "A", UnitTable.of_scenario(SC_TWO, "A"), decode_engagement_policy("partner: A\n"),
+        effector, [].append,
+    )  # fmt: skip
+
+
+def test_advice_on_an_object_that_also_threatens_another_partner_waits_for_a_plan() -> None:
+    """The race of two own-area deciders: the drone threatens A's town and B's capital.
+    The coordinator advises A's unit (for A's own town) at the moment B's own defence,
+    which has not heard of it, engages the drone for its capital. The advice is
+    ``contested``: A launches on it only once a plan ``CONFIRM_S`` later still lists it,
+    and by then the coordinator has heard B's engagement and withdrawn it — one unit fires.
+    Advice for an area only its owner's is launched at once, as before."""
+    from mead.engage.fire_control import CONFIRM_S
+    from mead.engage.planner import Planner
+    from mead.engage.units import UnitTable
+    from mead.messages import Engagement, EngagementStatus
+
+    planner = Planner(UnitTable.of_scenario(SC_TWO))
+    adv = planner.plan(T0, *_threats_of_both(T0, 7))
+    (item,) = adv["A"].items
+    assert item.unit == "A-SR" and item.own_area and item.contested
+    fa = _a_fire_control(NoEffector())
+    fa.advise(T0 + 0.2, adv["A"])
+    fa.step(T0 + 0.5)
+    assert isinstance(fa.effector, NoEffector) and not fa.effector.shots  # waits
+    own = EngagementStatus(
+        advice_id="own:B-T3", system_track=0, unit="B-SR", state="engaging", t=T0,
+        rounds_left=50, x=drone_track(T0).x, t_x=T0,
+    )  # fmt: skip
+    planner.take("B", Engagement(source="B", t=T0, statuses=(own,)))
+    for k in range(1, 4):
+        t = T0 + k * CONFIRM_S / 2
+        fa.advise(t + 0.2, planner.plan(t, *_threats_of_both(t, 7))["A"])
+        fa.step(t + 0.5)
+    assert not fa.effector.shots and planner.counters["withdrawn_engaged_elsewhere"] == 1
+
+    alone = Planner(UnitTable.of_scenario(SC_TWO))
+    threats, ids, x = _threats_of_both(T0, 7)
+    (item,) = alone.plan(T0, threats[1:], ids, x)["A"].items  # A's town alone
+    assert item.own_area and not item.contested
+    fa = _a_fire_control(NoEffector())
+    fa.advise(T0 + 0.2, msgspec.structs.replace(adv["A"], items=(item,)))
+    fa.step(T0 + 0.5)
+    assert len(fa.effector.shots) == 1
+
+
+def test_a_second_round_after_a_miss_waits_for_a_plan_that_still_lists_it() -> None:
+    """A's round on contested advice misses; B's own defence engaged the drone meanwhile.
+    The second round of shoot-look-shoot is not fired at once on the miss: like new
+    advice it waits for a plan ``CONFIRM_S`` after the miss, which withdraws it once the
+    coordinator has heard of B's engagement; still listed, it is fired."""
+    from mead.engage.fire_control import CONFIRM_S
+    from mead.engage.planner import Planner
+    from mead.engage.units import UnitTable
+
+    for withdrawn in (True, False):
+        planner = Planner(UnitTable.of_scenario(SC_TWO))
+        adv = planner.plan(T0, *_threats_of_both(T0, 7))["A"]
+        item = msgspec.structs.replace(adv.items[0], shots=2, launch2=T0)  # at once after
+        fa = _a_fire_control(Misses())
+        t = T0
+        while t <= T0 + CONFIRM_S:  # confirmed: the first round flies
+            fa.advise(t, msgspec.structs.replace(adv, t=t, items=(item,)))
+            fa.step(t + 0.5)
+            t += 1.0
+        (first,) = fa.effector.shots
+        t_miss = first.t_intercept + 0.5
+        fa.step(t_miss)  # missed: look, then shoot again only once confirmed anew
+        fa.step(t_miss + 1.0)
+        assert len(fa.effector.shots) == 1
+        later = t_miss + CONFIRM_S
+        fa.advise(later, msgspec.structs.replace(adv, t=later, items=() if withdrawn else (item,)))
+        fa.step(later + 0.5)
+        assert len(fa.effector.shots) == (1 if withdrawn else 2), withdrawn
+
+
+def test_advice_on_an_object_another_partner_killed_is_withdrawn_at_once() -> None:
+    """B's own round kills the drone A is advised on (its first round missed): the advice
+    is withdrawn at the next plan — not held the ``HOLD_S`` a threat missing for a moment
+    keeps it — so no plan confirms a second round at the dead object's coasting track."""
+    from mead.engage.planner import Planner
+    from mead.engage.units import UnitTable
+    from mead.messages import Engagement, EngagementStatus, EngageState
+
+    class Fused:  # the coordinator's fuser put B's track B-T3 into system track 7
+        def stns_of(self, source: str, track_ids: Any) -> Any:
+            return np.array([7 if t == "B-T3" else 0 for t in track_ids])
+
+        def source_tracks(self, source: str, stns: Any) -> list[str]:
+            return []
+
+        def source_states(self, source: str, t: float) -> tuple:
+            return [], np.empty((0, 6)), np.empty((0, 6, 6))
+
+    planner = Planner(UnitTable.of_scenario(SC_TWO), tracks=Fused())
+    (item,) = planner.plan(T0, *_threats_of_both(T0, 7))["A"].items
+    x = drone_track(T0).x
+
+    def status(sender: str, advice_id: str, state: EngageState) -> None:
+        st = EngagementStatus(
+            advice_id=advice_id, system_track=item.system_track, unit=f"{sender}-SR",
+            state=state, t=T0 + 1.0, rounds_left=50, x=x if sender == "B" else (), t_x=T0,
+        )  # fmt: skip
+        planner.take(sender, Engagement(source=sender, t=T0 + 1.0, statuses=(st,)))
+
+    status("A", item.advice_id, "engaging")  # A's round flies
+    status("B", "own:B-T3", "engaging")  # B engages the drone on its own, and kills it
+    status("B", "own:B-T3", "intercepted")
+    status("A", item.advice_id, "assigned")  # A's round missed: a second one is planned
+    assert planner.done == {7}
+    adv = planner.plan(T0 + 5.0, *_threats_of_both(T0 + 5.0, 7))
+    assert not adv["A"].items and not planner.advised

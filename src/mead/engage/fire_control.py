@@ -20,13 +20,16 @@ beats a plan for later. It reports these engagements too, with the threat's stat
 coordinator offers that object to nobody else.
 
 Two deciders, the coordinator's plan and a partner's own defence, can pick one object
-within a message's latency of each other. So a first round on advice to defend another
+within a message's latency of each other. So a round on advice to defend another
 partner's area — whose owner may be defending it on its own — waits for the advice to be
 *confirmed*: listed again in a plan made at least ``CONFIRM_S`` after the plan that first
 offered it. By then the coordinator has heard any partner's own engagement of that object
-(reported at once) and withdrawn the advice. Advice for the partner's own area, and its
-own defence, fire at once: its own area is its own to defend, and a conflict with its own
-plan is settled here.
+(reported at once) and withdrawn the advice. So does advice for the partner's own area
+when the object threatens another partner's area too (``contested``: two neighbours'
+areas under one stream), and a second round after a miss (confirmed anew from the
+miss: someone may have engaged the object on its own while the first round flew). Advice
+for an area only the partner's own, and its own defence, fire at once: its own area is
+its own to defend, and a conflict with its own plan is settled here.
 
 Firing solutions are the partner's own: at launch the window of the unit against the
 threat's predicted path (from the advice's fused state, or the partner's own track) is
@@ -67,8 +70,9 @@ EARLY_S = 60.0
 """A firing solution is tried this long before the advised window opens (the advice's
 window edges are as coarse as the coordinator's path samples), s."""
 CONFIRM_S = 10.0
-"""Advice is launched on only once a plan this much newer than its first offer still lists
-it (the coordinator heard every partner's own engagements in between), s."""
+"""Advice (but for an area only the recipient's own) is launched on only once a plan this
+much newer than its offer, or than the miss before a second round, still lists it (the
+coordinator heard every partner's own engagements in between), s."""
 KILLED_S = 90.0
 """A killed object's tracks coast on until their trackers drop them (60 s without a plot,
 then the fused track's age limit): for this long after the kill no round goes at a track
@@ -349,6 +353,7 @@ class FireControl:
                     self.killed_tracks.add(j.item.advice_id[4:])
             elif j.item.shots > j.fired:
                 j.state, j.t, j.handle = "assigned", now, None  # look, then shoot again
+                j.t_offer = now  # a second round of advice is confirmed anew
                 self._count("second_rounds")
             else:
                 j.state, j.t = "missed", now
@@ -525,9 +530,13 @@ def _active(j: _Job) -> bool:
 
 def _confirmed(j: _Job) -> bool:
     """Whether engagement ``j`` may launch as far as deconfliction goes: its own (the
-    partner's own defence), advice for its own area, a round of it fired already, or
-    advice a plan ``CONFIRM_S`` newer than its first offer still lists."""
-    return j.item.own_area or j.fired > 0 or j.t_listed - j.t_offer >= CONFIRM_S
+    partner's own defence), advice for its own area that threatens no other partner's
+    (``contested``), or advice a plan ``CONFIRM_S`` newer than its offer still lists —
+    for a second round, newer than the first round's miss: another partner may have
+    engaged the object on its own meanwhile, and the coordinator withdraws it then."""
+    if j.item.own_area and not j.item.contested:
+        return True
+    return j.t_listed - j.t_offer >= CONFIRM_S
 
 
 def _covers(j: _Job, now: float) -> bool:

@@ -19,11 +19,13 @@ assessment misses for a moment keeps its pairing for ``HOLD_S``. A threat being 
 offered to anyone else, so two partners are never on one object unless the plan itself
 asked for a second round (shoot-look-shoot, by the same unit, after the first missed).
 The race between this plan and a partner's own defence, which decide apart, is closed on
-both sides: a partner launches on new advice to defend another's area only once a plan
-``CONFIRM_S`` later still lists it (the owner's own engagement, reported at once,
-withdraws it first), and each
-advice lists the objects others' advice may launch on ``CONFIRM_S`` before it may, so a
-partner's own defence leaves them alone (:mod:`mead.engage.fire_control`).
+both sides: a partner launches on new advice to defend another's area — or its own, when
+the object threatens another partner's area too (the item is ``contested``) — and on a
+second round after a miss, only once a plan ``CONFIRM_S`` later still lists it (the other
+partner's own engagement, reported at once, withdraws it first), and each advice lists the
+objects others' advice may launch on ``CONFIRM_S`` before it may, so a partner's own
+defence leaves them alone (:mod:`mead.engage.fire_control`). ``contested`` tells the
+recipient only that some other partner's area (the names are public) is threatened too.
 """
 
 from __future__ import annotations
@@ -128,6 +130,8 @@ class Planner:
         # objects partners' rounds killed, whose tracks may coast on:
         # (state, its time, kill time, its system track or 0)
         self.killed: list[tuple[np.ndarray, float, float, int]] = []
+        # owners of the areas each track threatens, as this cycle's assessment found them
+        self.threatened: dict[str, set[str]] = {}
 
     def take(self, sender: str, msg: Engagement) -> None:
         """Book a partner's statuses; statuses about another partner's unit are ignored
@@ -191,6 +195,7 @@ class Planner:
         their covariances ``P`` (N, 6, 6; None: not known) the system tracks they refer to
         (the covariance widens the same-object distance of poorly held tracks)."""
         best = _worst_first(threats)
+        self.threatened = _owners_threatened(threats)
         rows = {tid: i for i, tid in enumerate(ids)}
         best = [b for b in best if b.track_id in rows and b.system_track not in self.done]
         self._renumber(t, best, rows, x)
@@ -212,8 +217,8 @@ class Planner:
         best = self._one_per_object(best, rows, x, P)
         gone = set(self.advised) - {b.system_track for b in best}
         for stn in gone:  # track lost or no longer a threat: withdraw unless in flight
-            a = self.advised[stn]
-            if a.state != "engaging" and t - a.t_x > HOLD_S:
+            a = self.advised[stn]  # (at once if its object was killed: no second round)
+            if a.state != "engaging" and (t - a.t_x > HOLD_S or stn in self.done):
                 del self.advised[stn]
         items = {s: self.advised[s].item for s in gone if s in self.advised}
         if best and len(self.units):
@@ -448,9 +453,19 @@ class Planner:
             threat_class=cls,
             area=b.area,
             own_area=b.owner == self.units.owners[u],
+            contested=bool(self.threatened.get(b.track_id, set()) - {self.units.owners[u]}),
             p_kill=float(1.0 - (1.0 - p) ** s),
             value=float(b.value * min(b.p_area, 1.0)),
         )
+
+
+def _owners_threatened(threats: Sequence[Threat]) -> dict[str, set[str]]:
+    """Track id → the owners of the areas it threatens."""
+    out: dict[str, set[str]] = {}
+    for b in threats:
+        if b.threat_class in THREAT_KINDS:
+            out.setdefault(b.track_id, set()).add(b.owner)
+    return out
 
 
 def _worst_first(threats: Sequence[Threat]) -> list[Threat]:
