@@ -53,20 +53,27 @@ def _stream_messages(buf: bytes) -> list[TakMessage]:
 def test_udp_sends_the_samples_as_tak_protocol_v1() -> None:
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", 0))
+    got = _send_samples(CotTarget(url=f"udp://127.0.0.1:{rx.getsockname()[1]}"), rx)
+    # unicast UDP carries the stream framing, byte for byte what takproto made of the samples
+    assert got == [(SHARED / f"{n}.takstream.bin").read_bytes() for n in NAMES]
+    msg = takproto.parse_proto(bytearray(got[2]))
+    assert msg.cotEvent.type == "a-h-A-W-M-S-S"
+    assert msg.cotEvent.staleTime - msg.cotEvent.sendTime == 30_000
+
+
+def _send_samples(target: CotTarget, rx: socket.socket) -> list[bytes]:
+    """The shared samples sent to ``target`` by a TakSender (which then must have counted
+    them sent), as ``rx`` receives them; ``rx`` is closed."""
     rx.settimeout(5.0)
-    sender = TakSender(CotTarget(url=f"udp://127.0.0.1:{rx.getsockname()[1]}")).start()
+    sender = TakSender(target).start()
     try:
         sender.send([_sample_xml(n) for n in NAMES])
         got = [rx.recv(65535) for _ in NAMES]
     finally:
         sender.close()
         rx.close()
-    # unicast UDP carries the stream framing, byte for byte what takproto made of the samples
-    assert got == [(SHARED / f"{n}.takstream.bin").read_bytes() for n in NAMES]
-    msg = takproto.parse_proto(bytearray(got[2]))
-    assert msg.cotEvent.type == "a-h-A-W-M-S-S"
-    assert msg.cotEvent.staleTime - msg.cotEvent.sendTime == 30_000
-    assert sender.counters["sent"] == 3
+    assert sender.counters["sent"] == len(NAMES)
+    return got
 
 
 class _Server:
@@ -291,15 +298,8 @@ def test_multicast_sends_the_samples_in_mesh_form() -> None:
     except OSError as e:
         rx.close()
         pytest.skip(f"this kernel refuses multicast on loopback: {e}")
-    rx.settimeout(5.0)
     target = CotTarget(url=f"udp://{group}:{rx.getsockname()[1]}", iface="127.0.0.1")
-    sender = TakSender(target).start()
-    try:
-        sender.send([_sample_xml(n) for n in NAMES])
-        got = [rx.recv(65535) for _ in NAMES]
-    finally:
-        sender.close()
-        rx.close()
+    got = _send_samples(target, rx)
     assert got == [(SHARED / f"{n}.takmesh.bin").read_bytes() for n in NAMES]
     assert takproto.parse_proto(bytearray(got[0])).cotEvent.type.startswith("a-h-A")
 
