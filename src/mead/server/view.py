@@ -25,10 +25,10 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from mead import geo
 from mead.events import AlertAcknowledged, AlertReceived, AlertSent, Emit, Event
 from mead.messages import Picture, RadarStatus
 from mead.runtime.node import Held
+from mead.server.overlays import circle_ring
 from mead.server.rows import Rows, diff
 from mead.threat.base import track_number
 
@@ -36,10 +36,6 @@ _ENCODER = msgspec.json.Encoder()
 
 SUBSCRIBER_QUEUE = 32
 """Messages a WebSocket subscriber may have waiting before it is resynchronised."""
-
-
-RING_POINTS = 72
-"""Vertices of a lost-coverage ring on the map (every 5°)."""
 
 
 def lost_coverage(lost: tuple[tuple[str, RadarStatus], ...]) -> dict[str, Any]:
@@ -52,14 +48,12 @@ def lost_coverage(lost: tuple[tuple[str, RadarStatus], ...]) -> dict[str, Any]:
     for partner, r in lost:
         geom = None
         if r.lat_deg is not None and r.lon_deg is not None and r.range_km:
-            az = np.linspace(0.0, 360.0, RING_POINTS + 1)
-            rings: list[list[list[float]]] = []
-            for d in (r.range_km, r.reach * r.range_km):
-                if d <= 0:
-                    continue
-                lat, lon = geo.destination(r.lat_deg, r.lon_deg, az, d * 1e3)
-                ring = np.round(np.column_stack([lon, lat]), 4).tolist()
-                rings.append(ring if not rings else ring[::-1])  # a hole winds the other way
+            rings = [
+                circle_ring(r.lat_deg, r.lon_deg, d * 1e3)
+                for d in (r.range_km, r.reach * r.range_km)
+                if d > 0
+            ]
+            rings[1:] = [ring[::-1] for ring in rings[1:]]  # a hole winds the other way
             geom = {"type": "Polygon", "coordinates": rings}
         props = {"partner": partner, "radar": r.radar, "state": r.state, "reach": r.reach}
         feats.append({"type": "Feature", "geometry": geom, "properties": props})
@@ -159,7 +153,8 @@ class NodeView:
         self._alerts: dict[str, dict[str, Any]] = {}
         self._acks: list[tuple[str, str, float]] = []  # (alert_id, by, t_wall)
         self._numbers: dict[int, str] = {}  # own track number → own track id
-        self._lost = lost_coverage(())  # coverage partners reported lost (coordinator)
+        self._lost_of: tuple[tuple[str, RadarStatus], ...] = ()  # as the node reported it
+        self._lost = lost_coverage(())  # ... and drawn for the map (coordinator)
         self._t = 0.0  # wire time of the newest cycle
         self._wall = 0.0  # wall time it was shown
         self._seq = 0
@@ -185,9 +180,9 @@ class NodeView:
             upd, gone = diff(self._rows, rows)
             self._rows, self._t, self._wall = rows, held.t, wall
             msg = {"type": "delta", "upd": upd.columns(), "del": gone, "alerts": []}
-            lost = lost_coverage(held.coverage_lost)
-            if lost != self._lost:
-                self._lost = msg["lost"] = lost
+            if held.coverage_lost != self._lost_of:  # drawn again only when it changed
+                self._lost_of = held.coverage_lost
+                self._lost = msg["lost"] = lost_coverage(held.coverage_lost)
             self._publish(msg)
         self.counters["cycles"] += 1
 
