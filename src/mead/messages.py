@@ -132,6 +132,10 @@ class AlertFields(msgspec.Struct, frozen=True, kw_only=True):
     level: AlertLevel = "alert"  # "pre"-alert to a wide region, or the area "alert" itself
     p_area: float = 1.0  # probability the threat lands in (or reaches) the area
     salvo: str = ""  # alert_id of the first alert of its salvo ("": none), for display
+    # every radar that held the threat's track lost its coverage (down, degraded, or its
+    # partner silent): the alert stands on its last prediction made with plots until the
+    # arrival, however the track coasts or ends
+    held: bool = False
 
 
 class Alert(AlertFields, frozen=True, kw_only=True, tag="alert"):

@@ -169,3 +169,37 @@ def test_a_partner_node_that_stops_is_marked_silent_then_back(tmp_path: Path) ->
     assert 150 < node[0][2] <= 100 + 90 + sc.coordinator.assess_s
     assert 250 <= node[1][2] < 250 + 5 + 1  # its first release after restarting
     assert lost_at[99.0] == 0 and lost_at[node[0][2] + 1] == 1 and lost_at[399.0] == 0
+
+
+def test_warnings_fall_back_on_the_last_prediction_where_coverage_is_lost(
+    tmp_path: Path,
+) -> None:
+    """P2's only radar goes down two minutes in, for good: the drone over its capital is
+    seen by no other radar (P1's is 900 km off, below its horizon). P2's own alert and the
+    coordinator's are not downgraded by the coasting track nor cancelled when it ends:
+    each is told once as ``held``, at the level it had, and stands to the run's end; the
+    ballistic missiles, which P1's radar still tracks, are warned as usual."""
+    from mead.events import AlertReceived, AlertSent
+
+    text = BASE.read_text().replace("duration_s: 240", "duration_s: 480")
+    path = tmp_path / "s.yaml"
+    path.write_text(text + "\noutages:\n  - {sensor: P2-S1, start_s: 120, end_s: 480}\n")
+    sc = load_scenario(path)
+    res = run_mode(prepare(sc, 11, path), "alliance")
+    end = sc.start_epoch_s() + 480 - 1.0
+    sent = [e for e in res.events if isinstance(e, AlertSent) and e.threat_class == "drone"]
+    own = [
+        e for e in res.events
+        if isinstance(e, AlertReceived) and e.via == "P2" and e.threat_class == "drone"
+    ]  # fmt: skip
+    for alerts in (sent, own):
+        held = [e for e in alerts if e.held]
+        assert held and held[0].state == "updated", alerts
+        before = [e for e in alerts if e.t < held[0].t]
+        assert held[0].level == before[-1].level == "alert"
+        assert not [e for e in alerts if e.state == "cancelled" and e.t < end]
+    bm = [e for e in res.events if isinstance(e, AlertSent) and e.threat_class == "ballistic"]
+    assert bm and not any(e.held for e in bm)
+
+    plain = run_mode(prepare(load_scenario(BASE), 11, BASE), "alliance")
+    assert not any(getattr(e, "held", False) for e in plain.events)

@@ -325,3 +325,32 @@ def test_a_drone_alert_sends_a_change_only_once_it_has_held():
     assert [a.state for a in moved] == ["updated"]
     with pytest.raises(ValueError, match="slow_persist"):
         AlertManager("C0", AREAS, slow_persist=0)
+
+
+def test_an_alert_whose_radars_lost_coverage_is_held_on_its_last_prediction():
+    """Track 12's radars go down: its coasting estimate (drifting off the area) updates
+    nothing, the alert is told once as ``held`` on its last prediction and outlives the
+    track's end until the arrival has passed by ``grace_s``. Track 13, whose radar is
+    fine, is cancelled when it ends, as before. A held track seen again clears ``held``."""
+    am = AlertManager("P3", AREAS, grace_s=30.0, cancel_after=2, confirm=1)
+    both = [_threat(0.0, tgo=200.0), _threat(0.0, track="13", area="South", tgo=200.0)]
+    am.step(0.0, both, ["12", "13"])
+    drift = _threat(4.0, lat=33.5, tgo=260.0, level="pre")  # a coasting estimate
+    south = [_threat(t, track="13", area="South", tgo=200.0 - t) for t in (4.0, 8.0)]
+    out = am.step(4.0, [drift, south[0]], ["12", "13"], blind=["12"])
+    assert [(a.alert_id, a.state, a.held, a.level) for a in out] == [
+        ("P3-12-North", "updated", True, "alert")
+    ]
+    assert (out[0].impact_lat_deg, out[0].t_impact) == (33.0, 200.0)  # the last prediction
+    assert am.step(8.0, [drift, south[1]], ["12", "13"], blind=["12"]) == []
+    out = am.step(12.0, [], [], blind=["12"])  # both tracks end; 12 ends blind
+    assert [(a.alert_id, a.state) for a in out] == [("P3-13-South", "cancelled")]
+    assert am.step(100.0, [], []) == []  # held (gone) until the arrival, not by misses
+    out = am.step(231.0, [], [])
+    assert [(a.alert_id, a.state, a.held) for a in out] == [("P3-12-North", "cancelled", True)]
+
+    am = AlertManager("P3", AREAS, confirm=1)
+    am.step(0.0, [_threat(0.0)], ["12"])
+    assert am.step(4.0, [], ["12"], blind=["12"])[0].held
+    (back,) = am.step(8.0, [_threat(8.0)], ["12"])  # its radar sees it again
+    assert (back.state, back.held) == ("updated", False)

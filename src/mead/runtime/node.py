@@ -207,6 +207,7 @@ class PartnerNode:
         self.status_to = status_to  # who gets its Status (the coordinator), if released to
         self.status_s = status_s  # Status at least this often, s (and on every change)
         self._radar_states: tuple[tuple[str, float], ...] | None = None
+        self._sensors_of: dict[str, tuple[str, ...]] = {}  # track → its radars, last release
         self._next_status = 0.0
         self.fire = fire  # the partner's own fire units and engagement policy (or None)
         self.coordinator = coordinator  # where engagement statuses go
@@ -313,7 +314,10 @@ class PartnerNode:
 
     def _release(self, now: float, rep: TrackReport) -> None:
         self.observe(self.name, now, rep.ids, rep.x)
-        a = self.assessor.step(now, rep.ids, rep.x, rep.P, deleted=rep.deleted, adsb=self.adsb)
+        a = self.assessor.step(
+            now, rep.ids, rep.x, rep.P, deleted=rep.deleted, adsb=self.adsb,
+            blind=self._blind(rep),
+        )  # fmt: skip
         cls: list[str] = list(a.classes)
         self.show(
             Held(self.name, now, rep.ids, rep.x, cls, rep.quality, a.ident, self.picture, rep.P)
@@ -333,6 +337,22 @@ class PartnerNode:
             for part in chunks(batch, MAX_BATCH_TRACKS):
                 self.endpoint.publish(f"tracks.{recipient}", seal(self.identity, part, now))
             self.counters["released_tracks"] += len(batch.tracks)
+
+    def _blind(self, rep: TrackReport) -> list[str]:
+        """The tracks, live or deleted since the last release, every radar of which lost
+        its coverage (down or degraded, by its newest state): their alerts are held on the
+        last prediction, not cancelled or updated from a coasting estimate."""
+        held = self._sensors_of | dict(zip(rep.ids, rep.sensors, strict=True))
+        self._sensors_of = dict(zip(rep.ids, rep.sensors, strict=True))
+        if self.health is None or not self._radar_states:
+            return []
+        lost = {
+            r.id for r, (state, _) in zip(self.health.radars, self._radar_states, strict=True)
+            if state != "operational"
+        }  # fmt: skip
+        if not lost:
+            return []
+        return [i for i in (*rep.ids, *rep.deleted) if held.get(i) and lost.issuperset(held[i])]
 
     def _report_health(self, now: float, t_local: float) -> None:
         """Radar state changes become ``health`` events; the Status goes to the coordinator
@@ -443,6 +463,7 @@ class CoordinatorNode:
         self.status: dict[str, Status] = {}  # partner → its newest Status
         self._status_t: dict[str, float] = {}  # partner → when it arrived (wire s)
         self._silent: set[str] = set()
+        self._sources_of: dict[str, tuple[str, ...]] = {}  # STN → contributors, last cycle
         self._given = None if partners is None else tuple(sorted(set(partners) - {self.name}))
         self.fuser = fuser
         self.assessor = assessor  # every defended area
@@ -603,12 +624,14 @@ class CoordinatorNode:
         withheld = self._corroborate(now, pic)
         if withheld.any():  # the picture shows them with quality 0
             pic = dataclasses.replace(pic, quality=np.where(withheld, 0.0, pic.quality))
+        gone = self._gone(ids)
         a = self.assessor.step(
             now,
             ids,
             pic.x,
             pic.P,
-            deleted=self._gone(ids),
+            deleted=gone,
+            blind=self._blind(gone, ids, pic.sources),
             prior=pic.cls,  # type: ignore[arg-type]  # fused classes are TrackClass names
             adsb=self.adsb,
             withheld=[i for i, w in zip(ids, withheld.tolist(), strict=True) if w],
@@ -676,6 +699,26 @@ class CoordinatorNode:
         """Publish ``alert`` again, sealed at ``now`` (a standby sending what it computed
         while the active coordinator had stopped)."""
         self.endpoint.publish(f"alerts.{alert.recipient}", self._seal(alert, now))
+
+    def _blind(
+        self, gone: list[str], ids: list[str], sources: list[tuple[str, ...]]
+    ) -> list[str]:
+        """System tracks whose contributors all lost radar coverage: their alerts are held
+        on the last prediction, not cancelled or updated from a coasting estimate. Which
+        radar held a track a partner need not say, so a track gone this cycle counts when
+        each contributor has some radar down or degraded (or went silent); a live one, only
+        when each has every radar so (it is coasting, whatever radar held it)."""
+        held, self._sources_of = self._sources_of, dict(zip(ids, sources, strict=True))
+        lost = self.coverage_lost()
+        if not lost:
+            return []
+        some = {p for p, _ in lost}
+        every = {
+            p for p in some
+            if p in self._silent or all(r.state == "down" for r in self.status[p].radars)
+        }  # fmt: skip
+        out = [g for g in gone if held.get(g) and some.issuperset(held[g])]
+        return out + [i for i, s in zip(ids, sources, strict=True) if s and every.issuperset(s)]
 
     def _gone(self, ids: list[str]) -> list[str]:
         gone = self._live.difference(ids)

@@ -29,7 +29,14 @@ One alert lifecycle per (track, area) pair, addressed to the area's owner:
 * **cancelled** when the pair has not been threatened for ``cancel_after`` consecutive
   steps (and, for cruise missiles and drones, for ``slow_cancel_s``), at once when the
   track is gone, or when the last predicted impact time lies more
-  than ``grace_s`` in the past (the threat has arrived).
+  than ``grace_s`` in the past (the threat has arrived);
+* **held** instead while its track is *blind*: every radar that held it lost its coverage
+  (the caller says which tracks, see :meth:`AlertManager.step`), so a coasting estimate
+  that drifts away, or a track that ends, is no evidence that the threat is gone. The
+  alert falls back on its last prediction made with plots: one update with ``held`` set,
+  then it stands — while the track coasts blind, and after it ends — until the arrival
+  has passed by ``grace_s`` (cancelled then). If the track's radars see it again, the
+  next update clears ``held``; a new track of the object warns on its own.
 
 A *marginal* threat (just outside the threat threshold, see ``assess(stay_factor=…)``)
 keeps an open alert alive and may update it, but never issues one: hysteresis against
@@ -49,7 +56,7 @@ if the same pair is threatened again after a cancel, the new lifecycle gets a ``
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import msgspec
@@ -148,7 +155,13 @@ class AlertManager:
         """The last alert sent for every open lifecycle."""
         return [o.last for o in self._open.values()]
 
-    def step(self, t: float, threats: Iterable[Threat], live_ids: Iterable[str]) -> list[Alert]:
+    def step(
+        self,
+        t: float,
+        threats: Iterable[Threat],
+        live_ids: Iterable[str],
+        blind: Collection[str] = (),
+    ) -> list[Alert]:
         """Alerts to send after one assessment at time ``t``.
 
         Parameters
@@ -156,14 +169,16 @@ class AlertManager:
         t : assessment time, s (same base as the threats' ``t_impact``).
         threats : this step's threatened (track, area) pairs, from :func:`assess`.
         live_ids : ids of all tracks that still exist (a track missing here is gone).
+        blind : ids of tracks (live, or gone this step) all of whose radars lost their
+            coverage: their open alerts are held on the last prediction until the arrival.
         """
         live = set(live_ids)
         out: list[Alert] = []
         seen: set[tuple[str, str]] = set()
         for th in threats:
             key = (th.track_id, th.area)
-            if key in seen:
-                continue
+            if key in seen or (th.track_id in blind and key in self._open):
+                continue  # a blind track's coasting estimate is no news: held below
             seen.add(key)
             alert = self._threatened(t, key, th)
             if alert is not None:
@@ -175,6 +190,14 @@ class AlertManager:
             op.misses += 1
             gone = key[0] not in live
             arrived = t - op.last.t_impact > self.grace_s
+            if not arrived and (key[0] in blind or (gone and op.last.held)):
+                if not op.last.held:  # the operator is told once: now on the last prediction
+                    op.last = msgspec.structs.replace(
+                        op.last, state="updated", t=t, tgo_s=round(op.last.t_impact - t, 2),
+                        held=True,
+                    )  # fmt: skip
+                    out.append(op.last)
+                continue
             slow = op.last.threat_class in ("cruise", "drone")
             quiet = t - op.seen_t >= (self.slow_cancel_s if slow else 0.0)
             if gone or arrived or (op.misses >= self.cancel_after and quiet):
@@ -268,6 +291,7 @@ class AlertManager:
             or (ahead and abs(th.t_impact - last.t_impact) > tgo_news)
             or th.threat_class != last.threat_class
             or th.level != last.level
+            or last.held  # its radars see it again: the operator is told it is tracked
         )
 
     def _alert(self, t: float, th: Threat, alert_id: str, state: str, salvo: str) -> Alert:

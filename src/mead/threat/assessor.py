@@ -7,7 +7,7 @@ it depends on who runs it. The order of the stage's parts lives here and nowhere
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,6 +80,7 @@ class Assessor:
         prior: Sequence[TrackClass] | None = None,
         adsb: AdsbReports | None = None,
         withheld: Sequence[str] = (),
+        blind: Collection[str] = (),
     ) -> Assessment:
         """Assess N tracks at wire time ``t``.
 
@@ -90,7 +91,9 @@ class Assessor:
         has received (times in the same base as ``t``); without, nothing is identified.
         ``withheld``: ids whose threats are not warned this cycle (tracks the coordinator
         does not believe yet): they are classified and fitted as usual, but raise no alert
-        and keep none open, and are left out of ``threats``.
+        and keep none open, and are left out of ``threats``. ``blind``: ids of tracks gone
+        where their radars lost coverage: their alerts are held, not cancelled
+        (:class:`~mead.threat.alerts.AlertManager`).
         """
         deleted = list(deleted)
         self.classifier.forget(deleted)
@@ -127,7 +130,7 @@ class Assessor:
         if withheld:
             out = set(withheld)
             threats = [th for th in threats if th.track_id not in out]
-        return Assessment(classes, threats, self.alerts.step(t, threats, ids), ident)
+        return Assessment(classes, threats, self.alerts.step(t, threats, ids, blind), ident)
 
     def _towards(self, x: States, P: Covs, rows: np.ndarray) -> np.ndarray:
         """(N,) the ``rows`` heading towards one of this node's areas (the only ones whose

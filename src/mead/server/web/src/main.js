@@ -280,7 +280,7 @@ function renderAlerts() {
     el.innerHTML = `
       <div class="area"><span class="badge">${a.level === "pre" ? "PRE" : "ALERT"}</span>${a.area}</div>
       <div class="tgo" data-t-impact="${a.t_impact}">${mmss(a.t_impact - now)}</div>
-      <div class="meta">${a.threat_class} · track ${a.key} · ${from} · p ${a.p_area.toFixed(2)}</div>
+      <div class="meta">${a.threat_class} · track ${a.key} · ${from} · p ${a.p_area.toFixed(2)}${a.held ? '<br><span class="held">HELD: track lost where coverage is lost · last prediction</span>' : ""}</div>
       ${state.mode === "live" ? `<button ${a.acked ? "disabled" : ""}>${a.acked ? `ACK ${a.acked.by || ""}` : "Acknowledge"}</button>` : "<span></span>"}`;
     const btn = el.querySelector("button");
     if (btn) btn.addEventListener("click", (e) => { e.stopPropagation(); acknowledge(a, e.target); });
