@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mead.events import AlertAcknowledged, read_events_file
+from mead.events import AlertAcknowledged, AlertSent, read_events_file
 from mead.messages import RadarStatus
 from mead.runtime.node import Held
 from mead.runtime.up import up
@@ -268,7 +268,8 @@ def test_coverage_layers_show_what_is_seen_and_the_gaps(recorded: Path, page: An
 def test_coordinator_map_shows_lost_coverage(page: Any) -> None:
     """A coordinator's live map told that P2's radar is down (its site released) and one of
     P1's degraded (site withheld): the lost ground is drawn red over the radar's range, and
-    the side panel names both; when the radars serve again, both go."""
+    the side panel names both; an alert held where coverage is lost says so in the alert
+    list; when the radars serve again, the lost coverage goes."""
     sc = load_scenario(SMALL)
     site = next(s for p in sc.partners for s in p.sensors if s.id == "P2-S1").site
     down = RadarStatus(radar="P2-S1", state="down", reach=0.0, lat_deg=site.lat_deg,
@@ -281,6 +282,16 @@ def test_coordinator_map_shows_lost_coverage(page: Any) -> None:
 
     view = NodeView(map_info(sc, "C0"))
     view.show(held(("P2", down), ("P1", weak)))
+    t = sc.start_epoch_s() + 60.0
+    area = sc.defended_areas[0]
+    view.on_event(
+        AlertSent(
+            node="C0", alert_id="C0-7-" + area.name, state="updated", t=t,
+            recipient=area.owner, area=area.name, system_track=7, threat_class="drone",
+            impact_lat_deg=31.8, impact_lon_deg=35.2, impact_radius_m=2000.0,
+            t_impact=t + 900.0, tgo_s=900.0, held=True,
+        )
+    )  # fmt: skip
     server = WebServer(live_app(view)).start()
     try:
         page.goto(server.url)
@@ -295,6 +306,8 @@ def test_coordinator_map_shows_lost_coverage(page: Any) -> None:
         assert drawn > 0
         text = page.inner_text("#lost")
         assert "P2 P2-S1 down" in text and "P1 radar-0 degraded to 50 %" in text, text
+        page.wait_for_selector("#alerts .alert .held", timeout=10_000)
+        assert "HELD: track lost where coverage is lost" in page.inner_text("#alerts")
         screenshot(page, "coverage-lost-C0")
         view.show(held())
         page.wait_for_function(
