@@ -297,3 +297,40 @@ def test_a_radar_feed_joins_its_multicast_group_on_the_configured_interface() ->
 def test_a_bad_multicast_interface_is_named() -> None:
     with pytest.raises(msgspec.ValidationError, match=r"iface"):
         msgspec.convert({"udp": "239.1.2.3:8600", "iface": "lo"}, AsterixFeed)
+
+
+def test_a_recorded_radar_reports_its_state_from_its_cat034(tmp_path: Path) -> None:
+    """A recording (raw ASTERIX) of radar 1/2: a plot and a north marker every 5 s, 12
+    of each, I034/050 NOGO from the 5th to the 6th; then the recording ends. Replayed from
+    scenario time 5 s (so its last plot is at 60 s), the radar reports itself as the
+    recording says: down while NOGO (25–35 s), back when cleared, and down once silent
+    for three turns of its 5 s revisit (after 75 s) — and the partner node's health events
+    follow, as for a live feed."""
+    t, _, rae = _flight(12, 5.0)
+    data = b""
+    for k in range(12):
+        nogo = int(20.0 <= t[k] - T0 < 30.0)
+        data += out.encode034(float(t[k]), (1, 2), 1, {"COM": {"NOGO": nogo}, "MDS": {"CHAB": 1}})
+        data += out.encode048(t[k : k + 1], rae[k : k + 1], (1, 2))
+    rec = tmp_path / "radar.ast"
+    rec.write_bytes(data)
+    text = SCENARIO.read_text().replace("../../shared/data/asterix/cat_034_048.pcap", str(rec))
+    text = text.replace("radar: 25/12", "radar: 1/2").replace("duration_s: 60", "duration_s: 100")
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    sc = load_scenario(path)
+    world = prepare(sc, sc.seed, path)
+    (r,) = world.recorded
+    assert [s.t for s in world.scans] == pytest.approx([5.0 + 5.0 * k for k in range(12)])
+    states = {s: r.radar_state(s)[0] for s in (10.0, 26.0, 34.0, 40.0, 74.0, 76.0, 90.0)}
+    assert states == {10.0: "operational", 26.0: "down", 34.0: "down", 40.0: "operational",
+                      74.0: "operational", 76.0: "down", 90.0: "down"}  # fmt: skip
+    assert "NOGO" in r.status.history[4][2]
+
+    from mead.runtime.simulation import run_mode
+
+    res = run_mode(world, "national")
+    health = [(e.t - sc.start_epoch_s(), e.state) for e in res.events if isinstance(e, Health)]
+    assert [s for _, s in health if s] == ["down", "operational", "down"], health
+    assert 25.0 <= health[0][0] <= 30.0 and 35.0 <= health[1][0] <= 40.0  # release_s 2
+    assert 75.0 < health[2][0] <= 80.0

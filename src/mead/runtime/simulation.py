@@ -202,6 +202,7 @@ def run_mode(
             policy=pols[p.name],
             scans=intercepts.visible(_scans_of(world.scans, p.name)),
             track_sources=track_replays(sc, _base(world), p.name),
+            reporting=[r for r in world.recorded if r.partner == p.name],
             epoch_s=epoch,
             adsb=world.adsb,
             engagement=engage[p.name],

@@ -31,7 +31,7 @@ from mead.runtime.node import CoordinatorNode, Observe, PartnerNode, Show, site_
 from mead.scenario.schema import Partner, Scenario
 from mead.sensors.adsb import AdsbFeed, AdsbReports
 from mead.sensors.base import Scan, ScanFeed
-from mead.sensors.health import RadarHealth, with_feeds
+from mead.sensors.health import RadarHealth, SelfReporting, with_feeds
 from mead.threat.assessor import Assessor
 from mead.tracking.base import TrackSource
 from mead.tracking.tracker import Tracker
@@ -145,6 +145,7 @@ def build_partner(
     feeds: Sequence[ScanFeed] = (),
     adsb_feeds: Sequence[AdsbFeed] = (),
     track_sources: Sequence[TrackSource] = (),
+    reporting: Sequence[SelfReporting] = (),
     engagement: EngagementPolicy | None = None,
     effector: Effector | None = None,
     emit: Emit = _ignore,
@@ -160,6 +161,8 @@ def build_partner(
     own receivers got. ``feeds``: its live sensors (e.g. ASTERIX on UDP), polled each step.
     ``adsb_feeds``: its live ADS-B (e.g. CAT021 on UDP), added to ``adsb`` as it comes.
     ``track_sources``: its national tracker's system tracks (CAT062), released as its own.
+    ``reporting``: radars that tell their own state besides its live feeds (a recorded
+    feed's CAT034, :class:`~mead.sensors.asterix_feed.FileReplay`).
     ``engagement``: its engagement policy (default: defend own areas, help others).
     ``effector``: where its interceptors fly (simulation: against truth; default: nowhere).
     ``on_scan``: sees every scan its tracker takes (e.g. its plots sent as CAT048).
@@ -196,7 +199,7 @@ def build_partner(
         observe=observe,
         show=show,
         on_scan=on_scan or _ignore,
-        health=RadarHealth(p.sensors, with_feeds(sc.radar_state, feeds)),
+        health=RadarHealth(p.sensors, with_feeds(sc.radar_state, [*feeds, *reporting])),
         status_to=sc.coordinator.name,
         status_s=p.status_s,
         falsifier=Falsifier.of_partner(sc, name, sc.seed if seed is None else seed),

@@ -54,6 +54,7 @@ class RadarStatus:
     antenna_period_s: float = math.nan
     state: str = "operational"
     why: str = ""
+    history: list[tuple[float, str, str]] = field(default_factory=list)  # (tod, state, why)
     _crossings: dict[float, float] = field(default_factory=dict)  # time of day → sector deg
 
     def take(self, records: Iterable[dict[str, object]]) -> None:
@@ -70,7 +71,16 @@ class RadarStatus:
                 self._crossings[tod] = sector  # duplicates (a datagram seen twice) collapse
             if r.get("nogo") is not None:  # an I034/050 (its COM subfield) came
                 self.state, self.why = judge_i050(r)
+                if isinstance(tod, float):
+                    self.history.append((tod, self.state, self.why))
         self.antenna_period_s = antenna_period_s(self._crossings)
+
+    def silent_after_s(self, scan_s: float) -> float:
+        """How long a silent feed is still taken to be working: three antenna turns (as
+        its sector crossings measured them, else the radar's configured revisit
+        ``scan_s``), and at least 10 s."""
+        turn = self.antenna_period_s
+        return max(3.0 * (turn if math.isfinite(turn) else scan_s), 10.0)
 
 
 CHAINS = (("psr", "primary"), ("ssr", "secondary"), ("mds", "Mode S"))
@@ -129,12 +139,38 @@ def _busiest(plots: ax.Plots048) -> tuple[int, int] | None:
 
 @dataclass
 class FileReplay:
-    """A recording read as one radar's scans, with what the feed said besides."""
+    """A recording read as one radar's scans, with what the feed said besides.
 
-    sensor_id: str
+    Like a live feed it reports its radar's state (:class:`~mead.sensors.health.SelfReporting`)
+    as the recording tells it, on the scenario clock: the state of the newest I034/050 sent
+    by then (operational before the first), and ``down`` once no plot has come for
+    :meth:`RadarStatus.silent_after_s` — a gap in the recording, or its end."""
+
+    sensor: Sensor
+    partner: str
     scans: list[Scan]
     status: RadarStatus
     errors: list[AsterixError]  # corrupt blocks and records, skipped
+    shift_s: float = 0.0  # the recording's time of day + this = scenario time, s
+    heard: np.ndarray = field(init=False, repr=False)  # its scans' times, ascending
+
+    def __post_init__(self) -> None:
+        self.heard = np.sort(np.array([sc.t for sc in self.scans], dtype=np.float64))
+
+    @property
+    def sensor_id(self) -> str:
+        return self.sensor.id
+
+    def radar_state(self, t: float) -> tuple[str, float]:
+        """(state, fraction of range kept) of the recorded radar at scenario time ``t``
+        (reach 0 down, else 1: CAT034 says what fails, not how far the radar sees)."""
+        k = int(np.searchsorted(self.heard, t, side="right"))
+        last = self.heard[k - 1] if k else 0.0  # before its first plot: the run's start
+        if t - last > self.status.silent_after_s(self.sensor.scan_s):
+            return "down", 0.0
+        said = [st for tod, st, _ in self.status.history if tod + self.shift_s <= t]
+        state = said[-1] if said else "operational"
+        return state, 0.0 if state == "down" else 1.0
 
 
 def decode_radar(
@@ -170,10 +206,10 @@ def replay_file(sensor: Sensor, partner: str, path: Path) -> FileReplay:
     status = RadarStatus(radar)
     status.take(cat034)
     scans = ax.plots2scans(plots, sensor.id, partner, _site(sensor), _sigma(sensor),
-                           max_spread_s=feed.max_spread_s, sac_sic=radar)  # fmt: skip
+                           t0_s=0.0, max_spread_s=feed.max_spread_s, sac_sic=radar)  # fmt: skip
     shift = feed.start_s - (scans[0].t if scans else 0.0)
     scans = [_shifted(s, shift, sensor.latency_s) for s in scans]
-    return FileReplay(sensor.id, scans, status, plots.errors)
+    return FileReplay(sensor, partner, scans, status, plots.errors, shift)
 
 
 def _shifted(s: Scan, dt: float, delay_s: float) -> Scan:
@@ -373,11 +409,8 @@ class UdpFeed(Listening):
         return state, 0.0 if state == "down" else 1.0
 
     def silent_after_s(self) -> float:
-        """How long a silent feed is taken to be working: three antenna turns (as its
-        sector crossings measured them, else the radar's configured revisit ``scan_s``),
-        and at least 10 s."""
-        turn = self.status.antenna_period_s
-        return max(3.0 * (turn if math.isfinite(turn) else self.sensor.scan_s), 10.0)
+        """How long a silent feed is taken to be working (:meth:`RadarStatus.silent_after_s`)."""
+        return self.status.silent_after_s(self.sensor.scan_s)
 
     def ready(self, t: float) -> list[Scan]:
         """Scans complete by scenario time ``t``, in time order (delivered at ``t``)."""
