@@ -9,6 +9,7 @@ from mead import geo
 from mead.tracking.gating import ChiSquareGate
 from mead.tracking.management import OnePointInitiator
 from mead.tracking.measurement import (
+    RANGE_RATE_K,
     CartesianFrame,
     Site,
     _spd_inverse,
@@ -194,7 +195,7 @@ def test_range_rate_is_the_time_derivative_of_range() -> None:
     np.testing.assert_allclose(rdot, (r_plus - r_minus) / (2 * dt), atol=1e-4)
     zhat, _ = polar_h(x, SITE, range_rate=True)
     np.testing.assert_array_equal(zhat[:, 3], rdot)
-    np.testing.assert_array_equal(zhat[:, :3], ecef2polar(x[:, :3], SITE))
+    np.testing.assert_allclose(zhat[:, :3], ecef2polar(x[:, :3], SITE), rtol=1e-13, atol=1e-9)
 
 
 def test_range_rate_jacobian_matches_finite_differences() -> None:
@@ -231,6 +232,18 @@ def test_range_rate_update_batched_equals_looped_and_measures_radial_velocity() 
     assert np.sqrt(np.mean(err4**2)) < 10.0 < np.sqrt(np.mean(err3**2))
 
 
+def _spread(x: np.ndarray, P: np.ndarray, k: float = RANGE_RATE_K) -> np.ndarray:
+    """The range rate's spread (module doc of ``mead.tracking.measurement``) in numpy:
+    (k² σ_v,c σ_p,c / r)², with σ² the mean variances across the line of sight."""
+    d = x[:, :3] - SITE.origin
+    r = np.linalg.norm(d, axis=1)
+    u = d / r[:, None]
+    across = np.eye(3) - u[:, :, None] * u[:, None, :]  # projector across the line of sight
+    var_p = np.einsum("nij,nji->n", across, P[:, :3, :3]) / 2.0
+    var_v = np.einsum("nij,nji->n", across, P[:, 3:, 3:]) / 2.0
+    return (k * k * np.sqrt(var_p * var_v) / r) ** 2
+
+
 def test_range_rate_prediction_uses_the_whole_state_covariance() -> None:
     rng = np.random.default_rng(34)
     x, P = random_states(rng, 10), random_covs(rng, 10)
@@ -239,7 +252,8 @@ def test_range_rate_prediction_uses_the_whole_state_covariance() -> None:
     pred = SITE.predict(x, P, idx, R)
     zhat, H = polar_h(x[idx], SITE, range_rate=True)
     S = H @ P[idx] @ H.swapaxes(-1, -2) + R
-    S[:, 3, 3] += range_rate_spread(x[idx], P[idx], SITE)
+    S[:, 3, 3] += _spread(x[idx], P[idx])
+    np.testing.assert_allclose(range_rate_spread(x[idx], P[idx], SITE), _spread(x[idx], P[idx]))
     assert pred.dim == 4 and pred.H.shape == (3, 4, 6)
     np.testing.assert_allclose(pred.zhat, zhat)
     np.testing.assert_allclose(pred.S, S, rtol=1e-10)

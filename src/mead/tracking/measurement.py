@@ -40,7 +40,6 @@ from typing import Protocol, Self
 import numba
 import numpy as np
 
-from mead import geo
 from mead.geo import enu_rotation, geodetic2ecef
 from mead.types import Array, Covs, Index, Matrix, Meas, Positions, States
 
@@ -238,22 +237,10 @@ def polar_jacobian(p: Positions, site: Site) -> Covs:
     With e = R (p − o), r = |e|, ρ = √(e_E² + e_N²):
     ∂r/∂e = eᵀ/r, ∂az/∂e = [e_N, −e_E, 0]/ρ², ∂el/∂e = [−e_E e_U, −e_N e_U, ρ²]/(r² ρ);
     then ∂z/∂p = (∂z/∂e) R. ρ is floored at ``RHO_MIN_M`` (azimuth is undefined overhead).
+    Computed by the compiled prediction (:func:`polar_predict`), the one place the
+    formulas are written.
     """
-    e = (p - site.origin) @ site.rot.T
-    ee, en, eu = e[:, 0], e[:, 1], e[:, 2]
-    rho = np.maximum(np.hypot(ee, en), RHO_MIN_M)
-    r2 = rho**2 + eu**2
-    r = np.sqrt(r2)
-    zero = np.zeros_like(ee)
-    J = np.stack(
-        [
-            np.stack([ee / r, en / r, eu / r], axis=1),
-            np.stack([en / rho**2, -ee / rho**2, zero], axis=1),
-            np.stack([-ee * eu / (r2 * rho), -en * eu / (r2 * rho), rho / r2], axis=1),
-        ],
-        axis=1,
-    )
-    return J @ site.rot
+    return polar_h(np.column_stack([p, np.zeros_like(p)]), site)[1][:, :, :3]
 
 
 def polar_h(x: States, site: Site, range_rate: bool = False) -> tuple[Meas, Covs]:
@@ -261,17 +248,11 @@ def polar_h(x: States, site: Site, range_rate: bool = False) -> tuple[Meas, Covs
 
     Without ``range_rate``: ẑ (N, 3) [m, rad, rad] and H (N, 3, 6) (velocity columns 0).
     With it: ẑ (N, 4) [m, rad, rad, m/s] and H (N, 4, 6), the last row from
-    ``range_rate_h``.
+    ``range_rate_h``. Those of :func:`polar_predict`.
     """
-    p = x[:, :3]
     m = 4 if range_rate else 3
-    H = np.zeros((len(x), m, 6))
-    H[:, :3, :3] = polar_jacobian(p, site)
-    zhat = ecef2polar(p, site)
-    if range_rate:
-        rdot, H[:, 3] = range_rate_h(x, site)
-        zhat = np.column_stack([zhat, rdot])
-    return zhat, H
+    pred = _polar_predictions(x, np.zeros((len(x), 6, 6)), np.eye(m), site, RANGE_RATE_K)
+    return pred.zhat, pred.H
 
 
 def range_rate_h(x: States, site: Site) -> tuple[Array, Array]:
@@ -280,9 +261,8 @@ def range_rate_h(x: States, site: Site) -> tuple[Array, Array]:
     ṙ = uᵀ v with u = (p − o)/r the line of sight and r = |p − o| (the site is fixed in
     ECEF); ∂ṙ/∂p = (v − ṙ u)ᵀ / r and ∂ṙ/∂v = uᵀ. r is floored at ``RHO_MIN_M``.
     """
-    rdot, u, r = geo.range_rate(x, site.origin, RHO_MIN_M)
-    v = x[:, 3:6]
-    return rdot, np.concatenate([(v - rdot[:, None] * u) / r[:, None], u], axis=1)
+    zhat, H = polar_h(x, site, range_rate=True)
+    return zhat[:, 3], H[:, 3]
 
 
 def range_rate_spread(x: States, P: Covs, site: Site, k: float = RANGE_RATE_K) -> Array:
@@ -292,13 +272,9 @@ def range_rate_spread(x: States, P: Covs, site: Site, k: float = RANGE_RATE_K) -
     (k² σ_v,c σ_p,c / r)², σ_v,c² and σ_p,c² the mean variances of velocity and position
     across the line of sight (P (N, 6, 6)), r the range (module doc).
     """
-    d = x[:, :3] - site.origin
-    r = np.maximum(np.linalg.norm(d, axis=1), RHO_MIN_M)
-    u = d / r[:, None]
-    uu = u[:, :, None] * u[:, None, :]
-    tr_p = np.trace(P[:, :3, :3], axis1=1, axis2=2) - np.einsum("nij,nij->n", uu, P[:, :3, :3])
-    tr_v = np.trace(P[:, 3:, 3:], axis1=1, axis2=2) - np.einsum("nij,nij->n", uu, P[:, 3:, 3:])
-    return (k * k * np.sqrt(np.maximum(tr_p, 0.0) * np.maximum(tr_v, 0.0)) / (2.0 * r)) ** 2
+    extra = _polar_predictions(x, P, np.eye(4), site, k).extra
+    assert extra is not None  # with range rate
+    return extra
 
 
 def polar_innovation(z: Meas, zhat: Meas) -> Meas:
@@ -527,24 +503,37 @@ def polar_predict(x: States, P: Covs, idx: Index, R: Matrix, site: Site) -> Pred
     ``R`` (3, 3) gives polar plots; (4, 4) polar plots with range rate (``polar_h``, and
     ``range_rate_spread`` added to the range rate's variance). Computed one track at a
     time in compiled code (a scan has tens of candidate tracks, where whole-array numpy
-    spends its time in call overhead); ``tests/tracking/test_measurement.py`` checks it
-    against ``polar_h``, ``range_rate_spread`` and numpy's inverse and determinant.
+    spends its time in call overhead). It is the one place the formulas of h, its Jacobian
+    and the range rate's spread are written (``polar_h``, ``polar_jacobian``,
+    ``range_rate_h`` and ``range_rate_spread`` return its parts);
+    ``tests/tracking/test_measurement.py`` checks them against finite differences,
+    ``mead.geo``'s polar coordinates, the spread's formula in numpy, and numpy's inverse
+    and determinant.
     """
+    return _polar_predictions(x[idx], P[idx], R, site, RANGE_RATE_K, idx)
+
+
+def _polar_predictions(
+    x: States, P: Covs, R: Matrix, site: Site, k: float, idx: Index | None = None
+) -> Prediction:
+    """:func:`polar_predict` of every row of x (C, 6), P (C, 6, 6), with range-rate spread
+    factor ``k``; ``idx`` (C,) the rows' track numbers (default 0…C−1)."""
     m = R.shape[-1]
     if m not in (3, 4):
         raise ValueError(f"polar_predict: R must be (3, 3) or (4, 4) (got {R.shape})")
-    c = len(idx)
+    c = len(x)
     zhat, H = np.empty((c, m)), np.zeros((c, m, 6))
     S, S_inv, logdet, extra = np.empty((c, m, m)), np.empty((c, m, m)), np.empty(c), np.zeros(c)
     _polar_predict(
-        np.ascontiguousarray(x[idx], dtype=np.float64),
-        np.ascontiguousarray(P[idx], dtype=np.float64),
+        np.ascontiguousarray(x, dtype=np.float64),
+        np.ascontiguousarray(P, dtype=np.float64),
         np.ascontiguousarray(site.origin, dtype=np.float64),
         np.ascontiguousarray(site.rot, dtype=np.float64),
         np.ascontiguousarray(R, dtype=np.float64),
-        RANGE_RATE_K,
+        k,
         zhat, H, S, S_inv, logdet, extra,
     )  # fmt: skip
+    idx = np.arange(c) if idx is None else idx
     return Prediction(idx, zhat, H, S, S_inv, logdet, extra if m == 4 else None)
 
 
