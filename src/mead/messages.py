@@ -226,6 +226,10 @@ class Advice(msgspec.Struct, frozen=True, kw_only=True, tag="advice"):
     # (its own ids back, nothing of anyone else's): left alone by its own defence exactly,
     # however far its estimate lies from the fused one
     engaged_tracks: tuple[str, ...] = ()
+    # the recipient's own released tracks of objects that threaten its areas and another
+    # partner's too (two owners' own defences could fire at once): its own defence leaves
+    # them to the coordinator's plan, which sees both areas, while advice comes
+    contested_tracks: tuple[str, ...] = ()
 
 
 class EngagementStatus(msgspec.Struct, frozen=True, kw_only=True):

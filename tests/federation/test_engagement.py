@@ -766,3 +766,40 @@ def test_advice_on_an_object_another_partner_killed_is_withdrawn_at_once() -> No
     assert planner.done == {7}
     adv = planner.plan(T0 + 5.0, *_threats_of_both(T0 + 5.0, 7))
     assert not adv["A"].items and not planner.advised
+
+
+def test_own_defence_leaves_an_object_two_owners_share_to_the_plan() -> None:
+    """The drone threatens A's town and B's capital, so both owners' own defences could
+    fire at it within a plan cycle of each other, neither hearing of the other in time.
+    The coordinator names to each owner its own tracks of that object
+    (``contested_tracks``), and to no one when only one owner's area is threatened. B's own
+    defence leaves a contested track to the plan while advice comes, and defends its
+    capital on it again once no advice came for ``ENGAGED_S`` (the coordinator gone)."""
+    from mead.engage.fire_control import ENGAGED_S
+    from mead.engage.planner import Planner
+    from mead.engage.units import UnitTable
+    from mead.fusion.siap import SystemTracker
+
+    fuser = SystemTracker()
+    b_track = msgspec.structs.replace(drone_track(T0), track_id="B-T1")
+    fuser.ingest(TrackBatch(source="B", t=T0, tracks=(b_track,)))
+    (stn,) = fuser.picture(T0).stn.tolist()
+    planner = Planner(UnitTable.of_scenario(SC_TWO), tracks=fuser)
+    both = planner.plan(T0, *_threats_of_both(T0, int(stn)))
+    assert both["B"].contested_tracks == ("B-T1",) and both["A"].contested_tracks == ()
+    threats, ids, x = _threats_of_both(T0 + 1.0, int(stn))
+    alone = planner.plan(T0 + 1.0, threats[:1], ids, x)  # B's capital alone
+    assert alone["B"].contested_tracks == ()
+
+    (b,), _, x = _threat(T0, 7)
+    threats, ids = [dataclasses.replace(b, track_id="B-T1")], ["B-T1"]
+    fc = _b_fire_control([])
+    fc.advise(T0, Advice(recipient="B", t=T0, contested_tracks=("B-T1",)))
+    fc.step(T0 + 1.0, threats, ids, x)
+    assert isinstance(fc.effector, NoEffector) and not fc.effector.shots
+    assert fc.counters["own_left_contested"] == 1
+    later = T0 + ENGAGED_S + 1.0
+    (b,), _, x = _threat(later, 7)
+    fc.step(later, [dataclasses.replace(b, track_id="B-T1")], ids, x)
+    assert len(fc.effector.shots) == 1
+

@@ -82,3 +82,26 @@ def test_kills_follow_the_kill_probability(world: World) -> None:
                         [].append)  # fmt: skip
         kills += bool(ic.outcome(ic.launch(_shot(world, "uav-002", 1300.0, 0.0, p)), 1e12))
     assert abs(kills / n - p) < 4 * np.sqrt(p * (1 - p) / n)
+
+
+def test_the_same_round_at_the_same_object_has_the_same_outcome_in_both_runs(
+    world: World,
+) -> None:
+    """Common random numbers: two runs of a seed (here two effectors on the same stream)
+    give the k-th round to meet an object the same draw, whatever else each run fired
+    before — so the alliance and national runs differ by decisions, not dice. A second
+    round at the same object draws anew."""
+    epoch = world.scenario.start_epoch_s()
+    p = 0.5
+    outcomes = []
+    for extra in (0, 3):
+        ic = Intercepts(world.truth, epoch, np.random.default_rng(7), [].append)
+        for _ in range(extra):  # this run fired other rounds first, at another object
+            ic.outcome(ic.launch(_shot(world, "uav-000", 1100.0, 0.0, p)), 1e12)
+        first = ic.outcome(ic.launch(_shot(world, "uav-002", 1300.0, 0.0, p)), 1e12)
+        second = ic.outcome(ic.launch(_shot(world, "uav-003", 1300.0, 0.0, p)), 1e12)
+        outcomes.append((first, second, ic.draws[world.truth.ids.index("uav-002"), 0]))
+    assert outcomes[0] == outcomes[1]
+    ic = Intercepts(world.truth, epoch, np.random.default_rng(7), [].append)
+    i = world.truth.ids.index("uav-002")
+    assert ic._draw(i) != ic._draw(i)  # the next round at it: its next draw

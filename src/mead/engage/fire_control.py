@@ -29,7 +29,12 @@ when the object threatens another partner's area too (``contested``: two neighbo
 areas under one stream), and a second round after a miss (confirmed anew from the
 miss: someone may have engaged the object on its own while the first round flew). Advice
 for an area only the partner's own, and its own defence, fire at once: its own area is
-its own to defend, and a conflict with its own plan is settled here.
+its own to defend, and a conflict with its own plan is settled here. But two owners' own
+defences may pick one object within a plan cycle of each other (neighbours' areas under
+one stream), neither hearing of the other in time: so an object that threatens another
+partner's area too — the coordinator names the partner's own tracks of such objects
+(``contested_tracks``) — is left to the coordinator's plan, which sees both areas, while
+its advice comes (``ENGAGED_S``).
 
 Firing solutions are the partner's own: at launch the window of the unit against the
 threat's predicted path (from the advice's fused state, or the partner's own track) is
@@ -222,6 +227,7 @@ class FireControl:
         self.last_advice = -np.inf
         self.engaged = np.empty((0, 6))  # objects the newest advice says rounds fly at
         self.engaged_tracks: set[str] = set()  # own tracks the advice says are of those
+        self.contested_tracks: set[str] = set()  # own tracks of objects also at others' areas
         self.t_engaged = 0.0  # the time of validity of ``engaged``, UTC s
         self.killed: list[tuple[np.ndarray, float, float]] = []  # (state, its time, kill time)
         self.killed_tracks: set[str] = set()  # own tracks of objects own rounds killed
@@ -237,6 +243,7 @@ class FireControl:
         self.last_advice = now
         self.engaged, self.t_engaged = _states(adv.engaged), adv.t
         self.engaged_tracks = {str(t) for t in adv.engaged_tracks}
+        self.contested_tracks = {str(t) for t in adv.contested_tracks}
         if len(self.engaged) < len(adv.engaged):
             self._count("advice_bad_engaged")  # rows not a finite 6-vector are dropped
         listed = {it.advice_id for it in adv.items}
@@ -428,7 +435,9 @@ class FireControl:
         engagement of another track holds (two own tracks of one object): a threat within
         :func:`~mead.engage.windows.same_object_m` of such an engagement's threat is left
         to it. Nor at a track of an object its rounds killed (the track coasts on for a
-        while): not that track again, nor any where the object would be, for ``KILLED_S``."""
+        while): not that track again, nor any where the object would be, for ``KILLED_S``.
+        Nor, while advice comes, at a track the coordinator names ``contested`` (its object
+        threatens another partner's area too): the coalition's plan assigns it."""
         rows = {t: i for i, t in enumerate(ids)}
         active = [j for j in self.jobs.values() if j.state in ("assigned", "engaging")]
         busy = {j.item.advice_id for j in active}
@@ -438,8 +447,9 @@ class FireControl:
             if _covers(j, now) or j.item.advice_id.startswith("own:")
         ]
         e, taken = self.engaged, self.engaged_tracks  # others' rounds (or advice) at them
+        contested = self.contested_tracks  # the coordinator's to assign (two owners' areas)
         if now - self.last_advice > ENGAGED_S:
-            e, taken = e[:0], set()
+            e, taken, contested = e[:0], set(), set()
         advised += [tuple(p) for p in (e[:, :3] + e[:, 3:] * (now - self.t_engaged)).tolist()]
         self.killed = [k for k in self.killed if now - k[2] <= KILLED_S]
         advised += [tuple((xk[:3] + xk[3:] * (now - tk)).tolist()) for xk, tk, _ in self.killed]
@@ -452,6 +462,9 @@ class FireControl:
                 continue
             if b.track_id in taken:
                 self._count("own_left_to_advice")
+                continue
+            if b.track_id in contested:
+                self._count("own_left_contested")
                 continue
             if f"own:{b.track_id}" in busy or b.threat_class in self.policy.hold_classes:
                 continue

@@ -25,7 +25,9 @@ second round after a miss, only once a plan ``CONFIRM_S`` later still lists it (
 partner's own engagement, reported at once, withdraws it first), and each advice lists the
 objects others' advice may launch on ``CONFIRM_S`` before it may, so a partner's own
 defence leaves them alone (:mod:`mead.engage.fire_control`). ``contested`` tells the
-recipient only that some other partner's area (the names are public) is threatened too.
+recipient only that some other partner's area (the names are public) is threatened too;
+so does ``contested_tracks``, its own tracks of such objects, which its own defence then
+leaves to this plan (two owners' own defences would otherwise race for them).
 """
 
 from __future__ import annotations
@@ -240,9 +242,22 @@ class Planner:
             o: Advice(
                 recipient=o, t=t, items=tuple(v), engaged=flying,
                 engaged_tracks=self._tracks_of(o, t, stns, soon),
+                contested_tracks=self._contested_of(o, threats),
             )
             for o, v in out.items()
         }  # fmt: skip
+
+    def _contested_of(self, owner: str, threats: Sequence[Threat]) -> tuple[str, ...]:
+        """``owner``'s own tracks fused into system tracks that threaten an area of its
+        own and another partner's too: two owners' own defences could each fire at that
+        object within a plan cycle of each other, so it is left to this plan."""
+        if self.tracks is None:
+            return ()
+        stns = {
+            b.system_track for b in threats
+            if len(owners := self.threatened.get(b.track_id, set())) > 1 and owner in owners
+        }  # fmt: skip
+        return tuple(sorted(self.tracks.source_tracks(owner, stns))) if stns else ()
 
     def _tracks_of(self, owner: str, t: float, stns: set[int], x: States) -> tuple[str, ...]:
         """``owner``'s own tracks of engaged objects: those the fuser put in system tracks

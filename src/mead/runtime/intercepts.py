@@ -5,12 +5,16 @@ every partner's fire control. A round flies to its aim point, which the fire con
 updates in flight from its newest estimate of the threat (midcourse guidance); at the
 intercept time its seeker finds the threat object nearest the aim point within its
 basket, among those still flying, and a seeded draw against the unit's kill probability
-for that object's class decides the kill. Rounds are settled in intercept-time order at
-the start of each tick (:meth:`Intercepts.settle`). A killed object stops in this run's
-truth from the intercept time on: :meth:`Intercepts.visible` drops its later plots from
-the scans, so the alliance and national runs diverge honestly. (A partner's node holds
-its next scan before it is due; a kill settled after that scan was fetched does not
-remove the object from it: at most one scan per partner keeps a plot of a killed object.)
+for that object's class decides the kill. The draws are common to the two runs of a seed
+(common random numbers): the k-th round to meet an object uses that object's k-th draw,
+so a round fired at the same object in both runs has the same outcome, and the alliance
+and national runs differ by their decisions, not by their dice. Rounds are settled in
+intercept-time order at the start of each tick (:meth:`Intercepts.settle`). A killed
+object stops in this run's truth from the intercept time on: :meth:`Intercepts.visible`
+drops its later plots from the scans, so the alliance and national runs diverge
+honestly. (A partner's node holds its next scan before it is due; a kill settled after
+that scan was fetched does not remove the object from it: at most one scan per partner
+keeps a plot of a killed object.)
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ INTENDED_GATE_M = 30_000.0
 """A launch is attributed (for scoring) to the object nearest the threat estimate, if within
 this distance."""
 _THREATS = ("ballistic", "rocket", "cruise", "drone")
+KILL_DRAWS = 8
+"""Kill draws held per object (common to both runs of a seed); a ninth round to meet one
+object, and later ones, draw from the run's stream."""
 
 
 @dataclass
@@ -49,6 +56,8 @@ class Intercepts:
         self.truth, self.epoch_s, self.rng, self.emit = truth, epoch_s, rng, emit
         self.is_threat = np.isin(np.asarray(truth.kind), _THREATS)
         self.t_kill = np.full(len(truth), np.inf)  # scenario s, per object
+        self.draws = rng.random((len(truth), KILL_DRAWS))  # the k-th round at an object
+        self.met = np.zeros(len(truth), dtype=np.intp)  # rounds that met each object
         self.rounds: list[_Round] = []
         self._open: list[int] = []  # rounds not yet settled
 
@@ -92,8 +101,7 @@ class Intercepts:
             near, miss = self._nearest_any(t_hit, r.aim)
             r.obj = near if miss <= r.shot.basket_m else -1
             kind = str(self.truth.kind[r.obj]) if r.obj >= 0 else ""
-            draw = self.rng.random()
-            r.killed = bool(r.obj >= 0 and draw < r.shot.pk.get(kind, 0.0))
+            r.killed = bool(r.obj >= 0 and self._draw(r.obj) < r.shot.pk.get(kind, 0.0))
             if r.killed:
                 self.t_kill[r.obj] = t_hit
             self.emit(
@@ -104,6 +112,12 @@ class Intercepts:
                     miss_m=round(miss, 1),
                 )
             )  # fmt: skip
+
+    def _draw(self, obj: int) -> float:
+        """The kill draw of the next round to meet truth row ``obj``."""
+        k = int(self.met[obj])
+        self.met[obj] += 1
+        return float(self.draws[obj, k]) if k < KILL_DRAWS else float(self.rng.random())
 
     def outcome(self, handle: int, now: float) -> bool | None:
         """Whether round ``handle`` killed its object; None before its intercept time."""

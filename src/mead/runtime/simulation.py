@@ -186,7 +186,7 @@ def run_mode(
     show = getattr(obs, "show", _no_observer)  # an observer may also take what nodes hold
     pols = policies(sc, world.scenario_path, national=mode == "national")
     engage = engagement_policies(sc, world.scenario_path)
-    kill_ss = np.random.SeedSequence([world.seed, 10 + MODES.index(mode)])
+    kill_ss = np.random.SeedSequence([world.seed, 10])  # the same draws in both modes
     intercepts = Intercepts(world.truth, epoch, np.random.default_rng(kill_ss), emit)
 
     def opener() -> Opener:
