@@ -228,6 +228,13 @@ def test_node_output_sends_what_it_holds_with_stale_times_and_alerts() -> None:
             impact_lon_deg=35.2, impact_radius_m=2448.0, t_impact=t0 + 95.0, tgo_s=95.0,
         ))  # fmt: skip
         (alert,) = _recv_all(rx, 1)
+        out.on_event(AlertSent(
+            node="P1", alert_id="P1-A1", state="updated", t=t0 + 2.0, recipient="P1",
+            area="Base", system_track=7, threat_class="ballistic", impact_lat_deg=32.1,
+            impact_lon_deg=35.2, impact_radius_m=2448.0, t_impact=t0 + 95.0, tgo_s=93.0,
+            held=True,
+        ))  # fmt: skip
+        (held,) = _recv_all(rx, 1)
         out.show(_held(t0 + 5.0, keep_both=False))  # the aircraft is no longer held
         second = _recv_all(rx, 2)
     finally:
@@ -245,6 +252,8 @@ def test_node_output_sends_what_it_holds_with_stale_times_and_alerts() -> None:
     assert alert.lat == pytest.approx(32.1) and alert.ce == pytest.approx(1000.0, rel=1e-3)
     assert alert.staleTime == int((t0 + 95.0 + 60.0) * 1000)
     assert 'uid="MEAD.P1.P1-T000007"' in alert.detail.xmlDetail  # linked to its track
+    assert "held" not in alert.detail.xmlDetail
+    assert "held: coverage lost, last prediction" in held.detail.xmlDetail  # its radars lost
     gone = {e.uid: e for e in second}["MEAD.P1.P1-T000009"]
     assert gone.staleTime == gone.sendTime == int((t0 + 5.0) * 1000)  # dropped at once
 

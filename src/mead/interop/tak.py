@@ -263,6 +263,7 @@ class CotOutput:
             text = (
                 f"{ev.level} {ev.state}: {ev.threat_class} at {ev.area} ({ev.recipient}), "
                 f"p {ev.p_area:.2f}, time to go {ev.tgo_s:.0f} s, from {ev.issuer or via}"
+                + (", held: coverage lost, last prediction" if ev.held else "")
             )
             xml = alert2cot(
                 f"MEAD.{self.node}.alert.{ev.alert_id}", ev.state, ev.t, ev.t_impact,
