@@ -518,16 +518,22 @@ def test_a_partner_s_track_near_an_engaged_object_is_named_by_its_uncertainty() 
 def test_what_advice_lists_as_engaged_holds_own_fire_only_while_advice_comes() -> None:
     """B's own track named in the advice's ``engaged_tracks`` is left alone; once no advice
     came for ``ENGAGED_S`` (the coordinator gone), B defends its area on that track."""
+    adv = msgspec.structs.replace(_advice_for_b(T0, 600.0), items=(), engaged_tracks=("B-T1",))
+    _held_off_while_advice_comes(adv, "own_left_to_advice")
+
+
+def _held_off_while_advice_comes(adv: Advice, counter: str) -> None:
+    """B's own defence, given ``adv``, leaves its track B-T1 of the drone at its capital
+    alone (counted under ``counter``) and fires once no advice came for ``ENGAGED_S``."""
     from mead.engage.fire_control import ENGAGED_S
 
     (b,), _, x = _threat(T0, 7)
     threats, ids = [dataclasses.replace(b, track_id="B-T1")], ["B-T1"]
     fc = _b_fire_control([])
-    adv = msgspec.structs.replace(_advice_for_b(T0, 600.0), items=(), engaged_tracks=("B-T1",))
     fc.advise(T0, adv)
     fc.step(T0 + 1.0, threats, ids, x)
     assert isinstance(fc.effector, NoEffector) and not fc.effector.shots
-    assert fc.counters["own_left_to_advice"] == 1
+    assert fc.counters[counter] == 1
     later = T0 + ENGAGED_S + 1.0
     (b,), _, x = _threat(later, 7)
     fc.step(later, [dataclasses.replace(b, track_id="B-T1")], ids, x)
@@ -775,7 +781,6 @@ def test_own_defence_leaves_an_object_two_owners_share_to_the_plan() -> None:
     (``contested_tracks``), and to no one when only one owner's area is threatened. B's own
     defence leaves a contested track to the plan while advice comes, and defends its
     capital on it again once no advice came for ``ENGAGED_S`` (the coordinator gone)."""
-    from mead.engage.fire_control import ENGAGED_S
     from mead.engage.planner import Planner
     from mead.engage.units import UnitTable
     from mead.fusion.siap import SystemTracker
@@ -791,15 +796,7 @@ def test_own_defence_leaves_an_object_two_owners_share_to_the_plan() -> None:
     alone = planner.plan(T0 + 1.0, threats[:1], ids, x)  # B's capital alone
     assert alone["B"].contested_tracks == ()
 
-    (b,), _, x = _threat(T0, 7)
-    threats, ids = [dataclasses.replace(b, track_id="B-T1")], ["B-T1"]
-    fc = _b_fire_control([])
-    fc.advise(T0, Advice(recipient="B", t=T0, contested_tracks=("B-T1",)))
-    fc.step(T0 + 1.0, threats, ids, x)
-    assert isinstance(fc.effector, NoEffector) and not fc.effector.shots
-    assert fc.counters["own_left_contested"] == 1
-    later = T0 + ENGAGED_S + 1.0
-    (b,), _, x = _threat(later, 7)
-    fc.step(later, [dataclasses.replace(b, track_id="B-T1")], ids, x)
-    assert len(fc.effector.shots) == 1
+    _held_off_while_advice_comes(
+        Advice(recipient="B", t=T0, contested_tracks=("B-T1",)), "own_left_contested"
+    )
 
