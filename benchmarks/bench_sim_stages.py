@@ -160,11 +160,16 @@ def baseline(ref: str, args: argparse.Namespace, events: Path) -> dict:
 
 
 def first_difference(a: Path, b: Path) -> str:
-    """'identical', or how many lines differ and the first of them."""
+    """'identical', or how many lines differ and the first of them. A field only one side
+    has (added or removed by the change, e.g. a new message field) is left out of the
+    comparison and named: "identical apart from fields only one side has: …"."""
     la, lb = a.read_bytes().split(b"\n"), b.read_bytes().split(b"\n")
     if la == lb:
         return "identical"
-    diff = [k for k, (x, y) in enumerate(zip(la, lb, strict=False)) if x != y]
+    only: set[str] = set()
+    diff = [k for k, (x, y) in enumerate(zip(la, lb, strict=False)) if not _same(x, y, only)]
+    if not diff and len(la) == len(lb):
+        return f"identical apart from fields only one side has: {', '.join(sorted(only))}"
     k = diff[0] if diff else min(len(la), len(lb))
     return (
         f"DIFFER: {len(la) - 1} vs {len(lb) - 1} events, {len(diff)} lines differ; first at "
@@ -172,6 +177,23 @@ def first_difference(a: Path, b: Path) -> str:
         if k < min(len(la), len(lb))
         else f"DIFFER: {len(la) - 1} vs {len(lb) - 1} events (one run is a prefix of the other)"
     )
+
+
+def _same(x: bytes, y: bytes, only: set[str]) -> bool:
+    """Two event lines equal, but for keys (collected in ``only``) one side lacks."""
+    if x == y:
+        return True
+    try:
+        dx, dy = json.loads(x), json.loads(y)
+    except ValueError:
+        return False
+    if not isinstance(dx, dict) or not isinstance(dy, dict):
+        return False
+    extra = set(dx) ^ set(dy)
+    if not extra or any(dx[k] != dy[k] for k in set(dx) & set(dy)):
+        return False
+    only |= extra
+    return True
 
 
 def report(runs: list[dict], check: str | None, info: dict[str, Any], args: Any) -> str:

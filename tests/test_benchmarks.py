@@ -139,3 +139,17 @@ def test_bench_sim_stages_tiny() -> None:
     assert run["mode"] == "alliance" and run["run_s"] > 0
     assert {"partners", "coordinator", "tracker"} <= set(run["stages_s"])
     assert got["events_check"] is None
+
+
+def test_sim_stages_compares_events_apart_from_a_new_field(tmp_path: Path) -> None:
+    """A field only one side's events have (a new message field) is named, not a
+    difference; a changed value still is."""
+    from benchmarks.bench_sim_stages import first_difference
+
+    old, new, changed = tmp_path / "old", tmp_path / "new", tmp_path / "changed"
+    old.write_text('{"kind":"alert","t":1.0}\n{"n":2}')
+    new.write_text('{"kind":"alert","t":1.0,"held":false}\n{"n":2}')
+    changed.write_text('{"kind":"alert","t":2.0,"held":false}\n{"n":2}')
+    assert first_difference(old, old) == "identical"
+    assert first_difference(old, new) == "identical apart from fields only one side has: held"
+    assert first_difference(old, changed).startswith("DIFFER: 1 vs 1 events, 1 lines differ")
