@@ -778,10 +778,11 @@ def test_own_defence_leaves_an_object_two_owners_share_to_the_plan() -> None:
     """The drone threatens A's town and B's capital, so both owners' own defences could
     fire at it within a plan cycle of each other, neither hearing of the other in time.
     The coordinator names to each owner its own tracks of that object
-    (``contested_tracks``), and to no one when only one owner's area is threatened. B's own
-    defence leaves a contested track to the plan while advice comes, and defends its
-    capital on it again once no advice came for ``ENGAGED_S`` (the coordinator gone)."""
-    from mead.engage.planner import Planner
+    (``contested_tracks``), and to no one when only one owner's area is threatened —
+    unless another owner's area lies beside it. B's own defence leaves a contested track
+    to the plan while advice comes, and defends its capital on it again once no advice
+    came for ``ENGAGED_S`` (the coordinator gone)."""
+    from mead.engage.planner import Planner, neighbour_owners
     from mead.engage.units import UnitTable
     from mead.fusion.siap import SystemTracker
 
@@ -795,6 +796,15 @@ def test_own_defence_leaves_an_object_two_owners_share_to_the_plan() -> None:
     threats, ids, x = _threats_of_both(T0 + 1.0, int(stn))
     alone = planner.plan(T0 + 1.0, threats[:1], ids, x)  # B's capital alone
     assert alone["B"].contested_tracks == ()
+    # A's town lies beside B's capital: A's own assessment may find the drone threatening
+    # its town where the coordinator finds only the capital, so it is contested all the same
+    assert neighbour_owners(SC_TWO.defended_areas) == {"Capital": {"A"}, "Town": {"B"}}
+    beside = Planner(
+        UnitTable.of_scenario(SC_TWO), tracks=fuser,
+        neighbours=neighbour_owners(SC_TWO.defended_areas),
+    )  # fmt: skip
+    assert beside.plan(T0 + 1.0, threats[:1], ids, x)["B"].contested_tracks == ("B-T1",)
+    assert neighbour_owners(SC.defended_areas) == {"Capital": set()}  # one area: none
 
     _held_off_while_advice_comes(
         Advice(recipient="B", t=T0, contested_tracks=("B-T1",)), "own_left_contested"

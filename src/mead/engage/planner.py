@@ -40,6 +40,7 @@ from typing import Protocol
 import msgspec
 import numpy as np
 
+from mead import geo
 from mead.engage.assign import DEADLINE_S, assign
 from mead.engage.fire_control import CONFIRM_S, EARLY_S, KILLED_S
 from mead.engage.units import THREAT_KINDS, UnitTable
@@ -52,13 +53,20 @@ from mead.engage.windows import (
     within_reach,
 )
 from mead.messages import Advice, AdviceItem, Engagement, TrackClass
+from mead.scenario.schema import DefendedArea
 from mead.threat.base import Threat
+from mead.threat.evaluate import AreaSet
 from mead.types import Covs, Index, States
 
 OWN_STALE_S = 30.0
 """A partner's own engagement not reported again for this long is forgotten, s (partners
 report theirs at every release while they last; a round in flight may outlast its track,
 so it is the report's age that counts, not its threat state's)."""
+NEIGHBOUR_KM = 20.0
+"""Areas of two owners whose edges lie this close are *neighbours*: an object threatening
+one may be judged by the other owner's own assessment, on its own tracks, to threaten its
+area too (a drone's predicted path misses an area by a median 5.5 km where it misses), so
+an object threatening either is contested between both owners, km."""
 HOLD_S = 15.0
 """An advised threat missing from the assessment (its track lost a moment, or judged no
 threat for a cycle) keeps its pairing, and its advice, this long, s."""
@@ -99,6 +107,9 @@ class Planner:
     tracks : the coordinator's fuser, to know which system track a partner's own
         engagement is on (its track as released) and to name back to each partner its own
         tracks of objects engaged (None: by position alone).
+    neighbours : area → the other owners of areas beside it (:func:`neighbour_owners`):
+        their own defences may take an object threatening that area for a threat to
+        theirs, so it is contested between them.
     """
 
     def __init__(
@@ -110,8 +121,10 @@ class Planner:
         method: str = "milp",
         samples: int = 48,
         tracks: FusedTracks | None = None,
+        neighbours: dict[str, set[str]] | None = None,
     ) -> None:
         self.units, self.tracks = units, tracks
+        self.neighbours = neighbours or {}  # area → other owners of areas beside it
         self.look_s, self.deadline_s, self.method, self.samples = (
             look_s,
             deadline_s,
@@ -197,7 +210,7 @@ class Planner:
         their covariances ``P`` (N, 6, 6; None: not known) the system tracks they refer to
         (the covariance widens the same-object distance of poorly held tracks)."""
         best = _worst_first(threats)
-        self.threatened = _owners_threatened(threats)
+        self.threatened = _owners_threatened(threats, self.neighbours)
         rows = {tid: i for i, tid in enumerate(ids)}
         best = [b for b in best if b.track_id in rows and b.system_track not in self.done]
         self._renumber(t, best, rows, x)
@@ -474,13 +487,32 @@ class Planner:
         )
 
 
-def _owners_threatened(threats: Sequence[Threat]) -> dict[str, set[str]]:
-    """Track id → the owners of the areas it threatens."""
+def _owners_threatened(
+    threats: Sequence[Threat], neighbours: dict[str, set[str]]
+) -> dict[str, set[str]]:
+    """Track id → the owners of the areas it threatens, and of their neighbours."""
     out: dict[str, set[str]] = {}
     for b in threats:
         if b.threat_class in THREAT_KINDS:
-            out.setdefault(b.track_id, set()).add(b.owner)
+            out.setdefault(b.track_id, set()).update({b.owner}, neighbours.get(b.area, ()))
     return out
+
+
+def neighbour_owners(
+    areas: Sequence[DefendedArea], km: float = NEIGHBOUR_KM
+) -> dict[str, set[str]]:
+    """Area name → the owners (other than its own) of areas whose edge lies within ``km``
+    of its edge (a polygon by its bounding circle)."""
+    a = AreaSet.from_areas(areas)
+    d = geo.great_circle_distance_m(
+        a.lat_deg[:, None], a.lon_deg[:, None], a.lat_deg[None], a.lon_deg[None]
+    )
+    near = d - a.radius_m[:, None] - a.radius_m[None] <= km * 1e3
+    owner = [ar.owner for ar in areas]
+    return {
+        n: {owner[j] for j in np.flatnonzero(near[i]) if owner[j] != owner[i]}
+        for i, n in enumerate(a.names)
+    }
 
 
 def _worst_first(threats: Sequence[Threat]) -> list[Threat]:

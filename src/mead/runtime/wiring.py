@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from mead.engage.fire_control import Effector, FireControl, NoEffector
-from mead.engage.planner import Planner
+from mead.engage.planner import Planner, neighbour_owners
 from mead.engage.policy import EngagementPolicy, load_engagement_policy
 from mead.engage.units import UnitTable
 from mead.errors import ConfigError
@@ -239,7 +239,11 @@ def build_coordinator(
         assess_s=sc.coordinator.assess_s,
         fuser=fuser,
         adsb=None if adsb is None else to_wire(adsb, sc.start_epoch_s()),
-        planner=Planner(units, tracks=fuser) if len(units) else None,
+        planner=(
+            Planner(units, tracks=fuser, neighbours=neighbour_owners(areas))
+            if len(units)
+            else None
+        ),
         coverage=DeclaredCoverage.of_scenario(sc),
         bias_s=BIAS_S,
         min_shared=BIAS_MIN_PAIRINGS,
