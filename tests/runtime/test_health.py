@@ -203,3 +203,17 @@ def test_warnings_fall_back_on_the_last_prediction_where_coverage_is_lost(
 
     plain = run_mode(prepare(load_scenario(BASE), 11, BASE), "alliance")
     assert not any(getattr(e, "held", False) for e in plain.events)
+
+
+def test_a_track_a_degraded_radar_still_feeds_is_not_held(tmp_path: Path) -> None:
+    """P2's radar degraded to 90 % of its range from 120 s: the drone near P2's capital is
+    still in its reach and its track still fed, so no alert is held (held is for a track
+    its radars no longer see)."""
+    text = BASE.read_text().replace("duration_s: 240", "duration_s: 480")
+    path = tmp_path / "s.yaml"
+    outage = "  - {sensor: P2-S1, start_s: 120, end_s: 480, state: degraded, range_fraction: 0.9}\n"
+    path.write_text(text + "\noutages:\n" + outage)
+    sc = load_scenario(path)
+    res = run_mode(prepare(sc, 11, path), "alliance")
+    assert any(isinstance(e, Health) and e.state == "degraded" for e in res.events)
+    assert not any(getattr(e, "held", False) for e in res.events)

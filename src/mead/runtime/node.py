@@ -339,20 +339,22 @@ class PartnerNode:
             self.counters["released_tracks"] += len(batch.tracks)
 
     def _blind(self, rep: TrackReport) -> list[str]:
-        """The tracks, live or deleted since the last release, every radar of which lost
-        its coverage (down or degraded, by its newest state): their alerts are held on the
-        last prediction, not cancelled or updated from a coasting estimate."""
+        """The tracks whose radars all lost their coverage, by their newest states: their
+        alerts are held on the last prediction, not cancelled or updated from a coasting
+        estimate. A track deleted since the last release counts when each radar that fed
+        it is down or degraded (reduced reach); a live one only when each is down (a
+        degraded radar may still be feeding it)."""
         held = self._sensors_of | dict(zip(rep.ids, rep.sensors, strict=True))
         self._sensors_of = dict(zip(rep.ids, rep.sensors, strict=True))
         if self.health is None or not self._radar_states:
             return []
-        lost = {
-            r.id for r, (state, _) in zip(self.health.radars, self._radar_states, strict=True)
-            if state != "operational"
-        }  # fmt: skip
+        states = dict(zip((r.id for r in self.health.radars), self._radar_states, strict=True))
+        lost = {r for r, (state, _) in states.items() if state != "operational"}
         if not lost:
             return []
-        return [i for i in (*rep.ids, *rep.deleted) if held.get(i) and lost.issuperset(held[i])]
+        down = {r for r, (state, _) in states.items() if state == "down"}
+        out = [i for i in rep.deleted if held.get(i) and lost.issuperset(held[i])]
+        return out + [i for i in rep.ids if held.get(i) and down.issuperset(held[i])]
 
     def _report_health(self, now: float, t_local: float) -> None:
         """Radar state changes become ``health`` events; the Status goes to the coordinator
