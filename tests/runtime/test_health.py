@@ -211,7 +211,8 @@ def test_a_track_a_degraded_radar_still_feeds_is_not_held(tmp_path: Path) -> Non
     its radars no longer see)."""
     text = BASE.read_text().replace("duration_s: 240", "duration_s: 480")
     path = tmp_path / "s.yaml"
-    outage = "  - {sensor: P2-S1, start_s: 120, end_s: 480, state: degraded, range_fraction: 0.9}\n"
+    outage = "  - {sensor: P2-S1, start_s: 120, end_s: 480, state: degraded, "
+    outage += "range_fraction: 0.9}\n"
     path.write_text(text + "\noutages:\n" + outage)
     sc = load_scenario(path)
     res = run_mode(prepare(sc, 11, path), "alliance")
