@@ -344,8 +344,8 @@ class PartnerNode:
         estimate. A track deleted since the last release counts when each radar that fed
         it is down or degraded (reduced reach); a live one only when each is down (a
         degraded radar may still be feeding it)."""
-        held = self._sensors_of | dict(zip(rep.ids, rep.sensors, strict=True))
-        self._sensors_of = dict(zip(rep.ids, rep.sensors, strict=True))
+        now_of = dict(zip(rep.ids, rep.sensors, strict=True))
+        held, self._sensors_of = self._sensors_of | now_of, now_of
         if self.health is None or not self._radar_states:
             return []
         states = dict(zip((r.id for r in self.health.radars), self._radar_states, strict=True))
@@ -709,7 +709,8 @@ class CoordinatorNode:
         on the last prediction, not cancelled or updated from a coasting estimate. Which
         radar held a track a partner need not say, so a track gone this cycle counts when
         each contributor has some radar down or degraded (or went silent); a live one, only
-        when each has every radar so (it is coasting, whatever radar held it)."""
+        when each has every radar down (or went silent): it is coasting, whatever radar
+        held it."""
         held, self._sources_of = self._sources_of, dict(zip(ids, sources, strict=True))
         lost = self.coverage_lost()
         if not lost:

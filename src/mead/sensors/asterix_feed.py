@@ -54,7 +54,9 @@ class RadarStatus:
     antenna_period_s: float = math.nan
     state: str = "operational"
     why: str = ""
-    history: list[tuple[float, str, str]] = field(default_factory=list)  # (tod, state, why)
+    # (tod, state, why) at each change of state the I034/050s said: bounded by the changes,
+    # not the messages (a live feed sends one a turn for days)
+    history: list[tuple[float, str, str]] = field(default_factory=list)
     _crossings: dict[float, float] = field(default_factory=dict)  # time of day → sector deg
 
     def take(self, records: Iterable[dict[str, object]]) -> None:
@@ -70,9 +72,10 @@ class RadarStatus:
             if kind == "sector_crossing" and isinstance(tod, float) and isinstance(sector, float):
                 self._crossings[tod] = sector  # duplicates (a datagram seen twice) collapse
             if r.get("nogo") is not None:  # an I034/050 (its COM subfield) came
-                self.state, self.why = judge_i050(r)
-                if isinstance(tod, float):
-                    self.history.append((tod, self.state, self.why))
+                said = judge_i050(r)
+                if said != (self.state, self.why) and isinstance(tod, float):
+                    self.history.append((tod, *said))
+                self.state, self.why = said
         self.antenna_period_s = antenna_period_s(self._crossings)
 
     def silent_after_s(self, scan_s: float) -> float:
@@ -81,6 +84,14 @@ class RadarStatus:
         ``scan_s``), and at least 10 s."""
         turn = self.antenna_period_s
         return max(3.0 * (turn if math.isfinite(turn) else scan_s), 10.0)
+
+    def told(self, state: str, quiet_s: float, scan_s: float) -> tuple[str, float]:
+        """(state, fraction of range kept) of a feed whose I034/050s said ``state`` and
+        that has been silent ``quiet_s``: down once silent past :meth:`silent_after_s`;
+        reach 0 down and 1 otherwise (CAT034 says what fails, not how far it still sees)."""
+        if quiet_s > self.silent_after_s(scan_s):
+            state = "down"
+        return state, 0.0 if state == "down" else 1.0
 
 
 CHAINS = (("psr", "primary"), ("ssr", "secondary"), ("mds", "Mode S"))
@@ -153,9 +164,11 @@ class FileReplay:
     errors: list[AsterixError]  # corrupt blocks and records, skipped
     shift_s: float = 0.0  # the recording's time of day + this = scenario time, s
     heard: np.ndarray = field(init=False, repr=False)  # its scans' times, ascending
+    said_t: np.ndarray = field(init=False, repr=False)  # scenario times of its state changes
 
     def __post_init__(self) -> None:
         self.heard = np.sort(np.array([sc.t for sc in self.scans], dtype=np.float64))
+        self.said_t = np.array([tod for tod, _, _ in self.status.history]) + self.shift_s
 
     @property
     def sensor_id(self) -> str:
@@ -166,11 +179,9 @@ class FileReplay:
         (reach 0 down, else 1: CAT034 says what fails, not how far the radar sees)."""
         k = int(np.searchsorted(self.heard, t, side="right"))
         last = self.heard[k - 1] if k else 0.0  # before its first plot: the run's start
-        if t - last > self.status.silent_after_s(self.sensor.scan_s):
-            return "down", 0.0
-        said = [st for tod, st, _ in self.status.history if tod + self.shift_s <= t]
-        state = said[-1] if said else "operational"
-        return state, 0.0 if state == "down" else 1.0
+        n = int(np.searchsorted(self.said_t, t, side="right"))
+        state = self.status.history[n - 1][1] if n else "operational"
+        return self.status.told(state, t - last, self.sensor.scan_s)
 
 
 def decode_radar(
@@ -400,17 +411,9 @@ class UdpFeed(Listening):
 
     def radar_state(self, t: float) -> tuple[str, float]:
         """(state, fraction of range kept) of the radar at scenario time ``t``, as its feed
-        tells: ``down`` once nothing has arrived for :meth:`silent_after_s`, else the state
-        of its newest I034/050 (``RadarStatus.state``; operational without one). Reach is 0
-        down and 1 otherwise: CAT034 says what fails, not how far the radar still sees."""
-        if t - self._heard > self.silent_after_s():
-            return "down", 0.0
-        state = self.status.state
-        return state, 0.0 if state == "down" else 1.0
-
-    def silent_after_s(self) -> float:
-        """How long a silent feed is taken to be working (:meth:`RadarStatus.silent_after_s`)."""
-        return self.status.silent_after_s(self.sensor.scan_s)
+        tells (:meth:`RadarStatus.told`): ``down`` once nothing has arrived for three antenna
+        turns, else the state of its newest I034/050 (operational without one)."""
+        return self.status.told(self.status.state, t - self._heard, self.sensor.scan_s)
 
     def ready(self, t: float) -> list[Scan]:
         """Scans complete by scenario time ``t``, in time order (delivered at ``t``)."""

@@ -63,7 +63,7 @@ import msgspec
 
 from mead import geo
 from mead.errors import ThreatInputError, check
-from mead.messages import Alert
+from mead.messages import Alert, AlertState
 from mead.scenario.schema import DefendedArea
 from mead.threat.base import Threat
 from mead.threat.evaluate import AreaSet
@@ -172,7 +172,7 @@ class AlertManager:
         blind : ids of tracks (live, or gone this step) all of whose radars lost their
             coverage: their open alerts are held on the last prediction until the arrival.
         """
-        live = set(live_ids)
+        live, blind = set(live_ids), set(blind)
         out: list[Alert] = []
         seen: set[tuple[str, str]] = set()
         for th in threats:
@@ -192,17 +192,14 @@ class AlertManager:
             arrived = t - op.last.t_impact > self.grace_s
             if not arrived and (key[0] in blind or (gone and op.last.held)):
                 if not op.last.held:  # the operator is told once: now on the last prediction
-                    op.last = msgspec.structs.replace(
-                        op.last, state="updated", t=t, tgo_s=round(op.last.t_impact - t, 2),
-                        held=True,
-                    )  # fmt: skip
+                    op.last = self._restated(t, op.last, "updated", held=True)
                     out.append(op.last)
                 continue
             slow = op.last.threat_class in ("cruise", "drone")
             quiet = t - op.seen_t >= (self.slow_cancel_s if slow else 0.0)
             if gone or arrived or (op.misses >= self.cancel_after and quiet):
                 del self._open[key]
-                out.append(self._cancel(t, op.last))
+                out.append(self._restated(t, op.last, "cancelled"))
         for key in [k for k in self._cycles if k[0] not in live and k not in self._open]:
             del self._cycles[key]
         if self._salvo_t:  # salvos whose arrivals are long past
@@ -318,7 +315,9 @@ class AlertManager:
         )
 
     @staticmethod
-    def _cancel(t: float, last: Alert) -> Alert:
+    def _restated(t: float, last: Alert, state: AlertState, held: bool = False) -> Alert:
+        """The last alert sent, as it stands at ``t`` in ``state`` (its prediction kept)."""
+        held = held or last.held
         return msgspec.structs.replace(
-            last, state="cancelled", t=t, tgo_s=round(last.t_impact - t, 2)
+            last, state=state, t=t, tgo_s=round(last.t_impact - t, 2), held=held
         )
