@@ -323,10 +323,26 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="S",
-        help="drill: SIGKILL the hub's nats-server S scenario seconds in, restart it "
-        "--hub-down wall seconds later",
+        help="drill: SIGKILL the hub's (first) nats-server S scenario seconds in, restart "
+        "it --hub-down wall seconds later",
     )
-    u.add_argument("--hub-down", type=float, default=5.0, metavar="WALL_S")
+    u.add_argument(
+        "--hub-down",
+        type=float,
+        default=5.0,
+        metavar="WALL_S",
+        help="wall seconds the killed hub server stays down (inf: for good; needs "
+        "--hub-servers 3; default 5)",
+    )
+    u.add_argument(
+        "--hub-servers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the hub as a cluster of N nats-servers (3: one may be lost) with its "
+        "streams replicated on each; a --standby works through the second; "
+        "--kill-hub-at kills the first (default 1)",
+    )
     u.add_argument(
         "--node-config",
         action="append",
@@ -873,6 +889,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         kill_active_at_s=args.kill_active_at,
         kill_hub_at_s=args.kill_hub_at,
         hub_down_s=args.hub_down,
+        hub_servers=args.hub_servers,
         node_extra=extra,
     )
     if args.json:

@@ -10,6 +10,7 @@ import pytest
 
 from mead.federation.natsconf import (
     Federation,
+    HubCluster,
     hub_conf,
     hub_streams,
     partner_conf,
@@ -73,9 +74,30 @@ def test_streams_are_sourced_across_domains() -> None:
     assert part["OUTBOX"].subjects == ("tracks.C0",) and part["OUTBOX"].account == "RELEASE"
 
 
+def test_a_hub_cluster_shares_one_domain_replicates_and_partners_fail_over() -> None:
+    routes = ["h1:6222", "h2:6222", "h3:6222"]
+    server = HubCluster("C0-2", "0.0.0.0:6222", routes)
+    conf = hub_conf(FED, store_dir="/s", leaf_listen="0.0.0.0:7422", cluster=server)
+    assert "server_name: C0-2" in conf and "domain: C0 }" in conf  # one domain, own name
+    cluster = conf[conf.index("cluster {") : conf.index("leafnodes {")]
+    assert "name: C0" in cluster and all(f'"nats-route://{r}"' in cluster for r in routes)
+    assert all(s.replicas == 3 for s in hub_streams(FED, 3))
+    assert all(s.replicas == 1 for s in hub_streams(FED))
+    leaf = partner_conf(FED, "P1", hub_leaf=["h1:7422", "h2:7422"], store_dir="/s")
+    url = f"nats-leaf://leaf_P1:{FED.pw('P1/leaf')}@"
+    assert f'urls: ["{url}h1:7422", "{url}h2:7422"]' in leaf
+
+
 def test_nats_server_accepts_the_configs(nats_server_bin: str, tmp_path: Path) -> None:
+    routes = ["127.0.0.1:6222", "127.0.0.1:6223"]
     confs = {
         "hub": hub_conf(FED, store_dir=str(tmp_path / "h"), leaf_listen="127.0.0.1:-1"),
+        "hub-2": hub_conf(
+            FED,
+            store_dir=str(tmp_path / "h2"),
+            leaf_listen="127.0.0.1:-1",
+            cluster=HubCluster("C0-2", routes[1], routes),
+        ),
         "p2": partner_conf(
             FED,
             "P2",

@@ -67,7 +67,10 @@ ACK_TIMEOUT_S = 5.0
 @dataclass(frozen=True)
 class ConnSpec:
     """How to reach one account of one nats-server: URL, and user + password or a client
-    certificate (``tls``: the server maps the certificate's subject to the user)."""
+    certificate (``tls``: the server maps the certificate's subject to the user).
+
+    ``url`` may list several servers of one cluster, comma-separated, the preferred one
+    first: the connection tries them in that order and fails over between them."""
 
     url: str
     user: str = ""
@@ -160,7 +163,8 @@ async def open_conn(
     who = spec.user or (spec.tls.cert_file if spec.tls else "-")
     try:
         connecting = nats.connect(
-            servers=[spec.url],
+            servers=spec.url.split(","),
+            dont_randomize=True,  # the first listed is the node's own server
             user=spec.user or None,
             password=spec.password or None,
             tls=tls,
@@ -560,7 +564,8 @@ class NatsBus:
 
 
 async def disconnect_leaves_async(admin: ConnSpec, account: str, timeout: float = 3.0) -> int:
-    """Close every leafnode link bound to ``account`` on the server ``admin`` reaches.
+    """Close every leafnode link bound to ``account`` on the servers ``admin`` reaches (a
+    single server, or every server of a hub cluster).
 
     ``admin`` is a user of the server's system account. nats-server re-checks clients on
     a config reload but not leaf links, so after a partner's account is removed its link
@@ -571,25 +576,41 @@ async def disconnect_leaves_async(admin: ConnSpec, account: str, timeout: float 
 
     nc = await open_conn(admin, "mead-admin")
     try:
-        try:
-            r = await nc.request("$SYS.REQ.SERVER.PING.LEAFZ", b"{}", timeout=timeout)
-        except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+        # every server of the cluster answers the ping; gather the answers for a moment
+        inbox = nc.new_inbox()
+        sub = await nc.subscribe(inbox)
+        await nc.publish("$SYS.REQ.SERVER.PING.LEAFZ", b"{}", reply=inbox)
+        answers: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            wait = min(deadline - time.monotonic(), 0.25 if answers else timeout)
+            try:
+                msg = await sub.next_msg(timeout=max(wait, 0.01))
+            except nats.errors.TimeoutError:
+                if answers:
+                    break
+                continue
+            if not msg.data:  # a status ("no responders": not a system account user)
+                break
+            answers.append(json.loads(msg.data))
+        await sub.unsubscribe()
+        if not answers:
             who = admin.user or (admin.tls.cert_file if admin.tls else "-")
             raise NatsError(
                 f"no answer to the leafz request at {admin.url}: {who} is not a user of the "
                 "hub's system account (use its admin certificate)"
-            ) from None
-        info = json.loads(r.data)
-        if "error" in info:
-            raise NatsError(f"leafz at {admin.url}: {info['error']}")
-        server = info["server"]["id"]
+            )
         kicked = 0
-        for leaf in info["data"].get("leafs") or []:
-            if leaf.get("account") != account:
-                continue
-            req = json.dumps({"cid": leaf["id"]}).encode()
-            await nc.request(f"$SYS.REQ.SERVER.{server}.KICK", req, timeout=timeout)
-            kicked += 1
+        for info in answers:
+            if "error" in info:
+                raise NatsError(f"leafz at {admin.url}: {info['error']}")
+            server = info["server"]["id"]
+            for leaf in info["data"].get("leafs") or []:
+                if leaf.get("account") != account:
+                    continue
+                req = json.dumps({"cid": leaf["id"]}).encode()
+                await nc.request(f"$SYS.REQ.SERVER.{server}.KICK", req, timeout=timeout)
+                kicked += 1
         return kicked
     finally:
         await nc.close()
@@ -604,7 +625,12 @@ def disconnect_leaves(admin: ConnSpec, account: str, timeout: float = 10.0) -> i
 
 
 def _stream_config(spec: StreamSpec) -> api.StreamConfig:
-    kw: dict[str, Any] = dict(name=spec.name, storage=api.StorageType.FILE, max_age=spec.max_age_s)
+    kw: dict[str, Any] = dict(
+        name=spec.name,
+        storage=api.StorageType.FILE,
+        max_age=spec.max_age_s,
+        num_replicas=spec.replicas,
+    )
     if spec.subjects:
         kw["subjects"] = list(spec.subjects)
     if spec.source is not None:

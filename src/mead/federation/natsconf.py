@@ -154,10 +154,37 @@ def _tls_block(tls: TlsFiles, indent: str, verify_and_map: bool) -> list[str]:
     return [*out, f"{indent}}}"]
 
 
+@dataclass(frozen=True)
+class HubCluster:
+    """One server of a hub run as a cluster of nats-servers (three, for JetStream to keep
+    a quorum when one is lost): the hub's streams and the lease bucket are replicated on
+    all of them, and a standby coordinator can work through its own server.
+
+    Parameters
+    ----------
+    server
+        This server's name, unique in the cluster (e.g. ``C0-b``); the JetStream domain
+        stays the coordinator's pseudonym, shared by the cluster.
+    listen
+        ``host:port`` of this server's route listener (the other hub servers connect here).
+    routes
+        ``host:port`` of every hub server's route listener (its own may be listed too).
+    """
+
+    server: str
+    listen: str
+    routes: Sequence[str]
+
+
 def _header(
-    name: str, listen: str, store_dir: str, ports_dir: str | None, tls: TlsFiles | None
+    name: str,
+    listen: str,
+    store_dir: str,
+    ports_dir: str | None,
+    tls: TlsFiles | None,
+    server: str | None = None,
 ) -> list[str]:
-    out = [f"server_name: {name}", f'listen: "{listen}"']
+    out = [f"server_name: {server or name}", f'listen: "{listen}"']
     if ports_dir is not None:
         out.append(f'ports_file_dir: "{ports_dir}"')
     out.append(f'jetstream {{ store_dir: "{store_dir}", domain: {name} }}')
@@ -166,11 +193,30 @@ def _header(
     return out
 
 
+def _cluster_block(name: str, cluster: HubCluster, tls: TlsFiles | None) -> list[str]:
+    """The hub's ``cluster`` block: routes to the other hub servers (mTLS with the hub's
+    own certificate when ``tls``: every hub server presents it and requires it)."""
+    routes = ", ".join(f'"nats-route://{r}"' for r in cluster.routes)
+    out = ["cluster {", f"  name: {name}", f'  listen: "{cluster.listen}"']
+    out.append(f"  routes: [{routes}]")
+    if tls is not None:
+        out += [
+            "  tls {",
+            f'    cert_file: "{tls.cert_file}"',
+            f'    key_file: "{tls.key_file}"',
+            f'    ca_file: "{tls.ca_file}"',
+            "    verify: true",
+            "    timeout: 2",
+            "  }",
+        ]
+    return [*out, "}"]
+
+
 def partner_conf(
     fed: Federation,
     partner: str,
     *,
-    hub_leaf: str,
+    hub_leaf: str | Sequence[str],
     store_dir: str,
     listen: str = "127.0.0.1:-1",
     ports_dir: str | None = None,
@@ -182,7 +228,8 @@ def partner_conf(
     Parameters
     ----------
     hub_leaf
-        ``host:port`` of the hub's leafnode listener (or the WAN relay in front of it).
+        ``host:port`` of the hub's leafnode listener (or the WAN relay in front of it);
+        with a hub cluster, one per hub server: the leaf link fails over between them.
     store_dir
         JetStream file store directory.
     ignore_discovered
@@ -201,10 +248,9 @@ def partner_conf(
     )
     deny = ", ".join(f'"$JS.{partner}.API.{d}"' for d in DENIED_JS_API)
     lines = _header(partner, listen, store_dir, ports_dir, tls)
-    if tls is None:
-        leaf_url = f"nats-leaf://leaf_{partner}:{fed.pw(partner + '/leaf')}@{hub_leaf}"
-    else:
-        leaf_url = f"nats-leaf://{hub_leaf}"
+    auth = "" if tls is not None else f"leaf_{partner}:{fed.pw(partner + '/leaf')}@"
+    hubs = [hub_leaf] if isinstance(hub_leaf, str) else list(hub_leaf)
+    leaf_urls = ", ".join(f'"nats-leaf://{auth}{h}"' for h in hubs)
     lines += [
         "accounts {",
         "  LOCAL {   # all national traffic",
@@ -232,7 +278,7 @@ def partner_conf(
         "leafnodes {",
         '  reconnect: "1s"',
         "  remotes [ {",
-        f'    url: "{leaf_url}"',
+        f"    urls: [{leaf_urls}]",
         "    account: RELEASE",
         f"    deny_imports: [{deny}]",
         *(["    ignore_discovered_servers: true"] if ignore_discovered else []),
@@ -252,8 +298,9 @@ def hub_conf(
     listen: str = "127.0.0.1:-1",
     ports_dir: str | None = None,
     tls: TlsFiles | None = None,
+    cluster: HubCluster | None = None,
 ) -> str:
-    """The coordinator's hub nats-server config.
+    """The coordinator's hub nats-server config (of one of its servers, with ``cluster``).
 
     Parameters
     ----------
@@ -265,9 +312,13 @@ def hub_conf(
     tls
         The hub's CA bundle, certificate and key: mTLS on the client and leafnode
         listeners; partner P's leaf link is the certificate ``CN=P``.
+    cluster
+        This server's place in a hub cluster (:class:`HubCluster`); None: a single server.
     """
     c = fed.coordinator
-    lines = _header(c, listen, store_dir, ports_dir, tls)
+    lines = _header(c, listen, store_dir, ports_dir, tls, cluster.server if cluster else None)
+    if cluster is not None:
+        lines += _cluster_block(c, cluster, tls)
     lines += ["leafnodes {", f'  listen: "{leaf_listen}"']
     if advertise:
         lines.append(f'  advertise: "{advertise}"')
@@ -349,6 +400,7 @@ class StreamSpec:
     source: tuple[str, str] | None = None
     mirror: tuple[str, str] | None = None
     max_age_s: float = 86_400.0
+    replicas: int = 1  # JetStream replicas (the hub cluster's size)
 
 
 def partner_streams(fed: Federation, partner: str) -> list[StreamSpec]:
@@ -362,18 +414,23 @@ def partner_streams(fed: Federation, partner: str) -> list[StreamSpec]:
     ]
 
 
-def hub_streams(fed: Federation) -> list[StreamSpec]:
-    """Streams on the hub: per partner an inbox (sourced) and an alerts store; own log."""
-    out = [StreamSpec("HUB", "ALERTS_OUT", subjects=("alerts.>",))]
+def hub_streams(fed: Federation, replicas: int = 1) -> list[StreamSpec]:
+    """Streams on the hub: per partner an inbox (sourced) and an alerts store; own log.
+    ``replicas``: copies of each on a hub cluster (its size, up to 5)."""
+    r = replicas
+    out = [StreamSpec("HUB", "ALERTS_OUT", subjects=("alerts.>",), replicas=r)]
     for p in fed.partners:
-        out.append(StreamSpec(f"PARTNER_{p}", f"{p}_INBOX", source=("OUTBOX", p)))
-        out.append(StreamSpec(f"PARTNER_{p}", f"{p}_ALERTS", subjects=(f"alerts.{p}",)))
+        out.append(StreamSpec(f"PARTNER_{p}", f"{p}_INBOX", source=("OUTBOX", p), replicas=r))
+        out.append(
+            StreamSpec(f"PARTNER_{p}", f"{p}_ALERTS", subjects=(f"alerts.{p}",), replicas=r)
+        )
     return out
 
 
 __all__ = [
     "DENIED_JS_API",
     "Federation",
+    "HubCluster",
     "StreamSpec",
     "cert_name",
     "hub_conf",

@@ -37,6 +37,7 @@ from mead.federation.nats import (
 )
 from mead.federation.natsconf import (
     Federation,
+    HubCluster,
     cert_name,
     hub_conf,
     hub_streams,
@@ -187,6 +188,11 @@ class NatsServer:
         self.stop()
         raise MeadError(f"nats-server did not become ready:\n{self._tail()}")
 
+    @property
+    def running(self) -> bool:
+        """Whether the server's process is alive."""
+        return self.proc is not None and self.proc.poll() is None
+
     def _ready(self) -> bool:
         log = self.log()
         if "Server is ready" not in log:
@@ -316,6 +322,10 @@ class LocalFederation:
         mTLS everywhere instead of passwords: a federation CA is made in
         ``workdir/pki``, each site's certificates in ``workdir/<site>/tls``
         (:mod:`mead.federation.pki`), and the connections handed out present them.
+    hub_servers
+        The hub's nats-servers: 1, or a cluster (3: JetStream keeps a quorum when one is
+        lost) whose servers ``<C>-1`` … replicate the hub's streams, and to which every
+        partner's leaf link fails over (``workdir/<C>-<i>``; without relays).
     """
 
     def __init__(
@@ -325,7 +335,12 @@ class LocalFederation:
         binary: str | None = None,
         relays: bool = True,
         tls: bool = False,
+        hub_servers: int = 1,
     ) -> None:
+        if hub_servers < 1:
+            raise ValueError(f"hub_servers must be >= 1 (got {hub_servers})")
+        if hub_servers > 1 and relays:
+            raise ValueError("relays are put on the link to a single hub server only")
         self.fed, self.dir = fed, Path(workdir)
         self.binary = binary or require_nats_server()
         self.verified = verify_nats_server(self.binary)  # what the binary was checked as
@@ -335,25 +350,53 @@ class LocalFederation:
             self.ca = CertAuthority.generate()
             self.ca.save(private_dir(self.dir) / "pki")
         self.loop = EventLoopThread("mead-relays")
-        self.hub: NatsServer | None = None
+        self.hubs: list[NatsServer] = []
         self.partners: dict[str, NatsServer] = {}
         self.relays: dict[str, Relay] = {}
         self.buses: list[NatsBus] = []
-        self._leaf = free_port()
-        self._listen = f"127.0.0.1:{free_port()}"  # fixed, so a restarted hub keeps its URL
+        # fixed ports, so a restarted hub server keeps its URLs
+        self._leaf = [free_port() for _ in range(hub_servers)]
+        self._listen = [f"127.0.0.1:{free_port()}" for _ in range(hub_servers)]
+        self._route = [f"127.0.0.1:{free_port()}" for _ in range(hub_servers)]
+
+    @property
+    def hub(self) -> NatsServer | None:
+        """The hub's (first) server."""
+        return self.hubs[0] if self.hubs else None
 
     def start(self) -> LocalFederation:
         """Start the hub, then the partners; create streams; wait until all leaves link."""
-        c = self.fed.coordinator
-        self._issue(c)
-        self.hub = NatsServer(self.binary, self.dir / c, self._hub_conf()).start()
+        self._issue(self.fed.coordinator)
+        self.hubs = [
+            NatsServer(self.binary, self._hub_dir(i), self._hub_conf(i))
+            for i in range(len(self._leaf))
+        ]
+        for h in self.hubs:
+            h.start()
         for p in self.fed.partners:
             self._start_partner(p)
         self.wait_linked()
-        ensure_streams(hub_streams(self.fed), self.hub_accounts())
+        self._ensure_hub_streams()
         for p in self.fed.partners:
             ensure_streams(partner_streams(self.fed, p), self.partner_accounts(p))
         return self
+
+    def _hub_dir(self, i: int) -> Path:
+        c = self.fed.coordinator
+        return self.dir / (c if len(self._leaf) == 1 else f"{c}-{i + 1}")
+
+    def _ensure_hub_streams(self, timeout: float = 30.0) -> None:
+        """Create the hub's streams, replicated on every hub server; a cluster that has
+        just started answers JetStream requests only once it has elected its leader."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                ensure_streams(hub_streams(self.fed, len(self._leaf)), self.hub_accounts())
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def _issue(self, site: str) -> None:
         """Issue ``site``'s certificate and its users' (mTLS only)."""
@@ -376,27 +419,29 @@ class LocalFederation:
         cn = site if user is None else cert_name(site, user)
         return TlsFiles(str(d / "ca.pem"), str(d / f"{cn}.pem"), str(d / f"{cn}.key"))
 
-    def _hub_conf(self) -> str:
-        c = self.fed.coordinator
+    def _hub_conf(self, i: int) -> str:
+        c, n = self.fed.coordinator, len(self._leaf)
+        cluster = HubCluster(f"{c}-{i + 1}", self._route[i], self._route) if n > 1 else None
         return hub_conf(
             self.fed,
-            store_dir=str(self.dir / c / "js"),
-            leaf_listen=f"127.0.0.1:{self._leaf}",
-            listen=self._listen,
-            ports_dir=str(self.dir / c),
+            store_dir=str(self._hub_dir(i) / "js"),
+            leaf_listen=f"127.0.0.1:{self._leaf[i]}",
+            listen=self._listen[i],
+            ports_dir=str(self._hub_dir(i)),
             tls=self.site_tls(c),
+            cluster=cluster,
         )
 
     def _start_partner(self, p: str) -> None:
         self._issue(p)
-        target = self._leaf
+        targets = [f"127.0.0.1:{port}" for port in self._leaf]
         if self.relays_on:
-            self.relays[p] = Relay(self._leaf, self.loop)
-            target = self.relays[p].port
+            self.relays[p] = Relay(self._leaf[0], self.loop)
+            targets = [f"127.0.0.1:{self.relays[p].port}"]
         conf = partner_conf(
             self.fed,
             p,
-            hub_leaf=f"127.0.0.1:{target}",
+            hub_leaf=targets,
             store_dir=str(self.dir / p / "js"),
             ports_dir=str(self.dir / p),
             ignore_discovered=True,
@@ -412,16 +457,14 @@ class LocalFederation:
         starts and links; both sides' streams are created. ``recipients`` default to the
         coordinator.
         """
-        assert self.hub is not None
         c = self.fed.coordinator
         rec = list(recipients) if recipients is not None else [c]
         self.fed = replace(self.fed, partners={**self.fed.partners, partner: rec})
         self._issue(c)  # the hub's new reader user ops_<partner>
-        self.hub.write_conf(self._hub_conf())
-        self.hub.reload()
+        self._reload_hubs()
         self._start_partner(partner)
         self.wait_linked()
-        ensure_streams(hub_streams(self.fed), self.hub_accounts())
+        self._ensure_hub_streams()
         ensure_streams(partner_streams(self.fed, partner), self.partner_accounts(partner))
 
     def leave(self, partner: str) -> int:
@@ -429,42 +472,61 @@ class LocalFederation:
         leaf link (nats-server does not re-check leaf links on reload): connections as
         its users are closed, and refused from then on. Its own server keeps running (it
         is the partner's); it just has no link any more. Returns the links closed."""
-        assert self.hub is not None
         self.fed = replace(
             self.fed, partners={p: r for p, r in self.fed.partners.items() if p != partner}
         )
-        self.hub.write_conf(self._hub_conf())
-        self.hub.reload()
+        self._reload_hubs()
         return disconnect_leaves(self.hub_accounts()["SYS"], f"PARTNER_{partner}")
 
-    def restart_hub(self, down_s: float = 0.0, kill: bool = True) -> None:
-        """Stop the hub (SIGKILL by default), stay down ``down_s`` s, start it again."""
-        assert self.hub is not None
-        self.hub.stop(kill=kill)
+    def _reload_hubs(self) -> None:
+        for i, h in enumerate(self.hubs):
+            h.write_conf(self._hub_conf(i))
+            if h.running:
+                h.reload()
+
+    def restart_hub(self, down_s: float = 0.0, kill: bool = True, server: int = 0) -> None:
+        """Stop a hub server (the first by default; SIGKILL by default), stay down
+        ``down_s`` s, start it again."""
+        self.stop_hub(server, kill=kill)
         time.sleep(down_s)
-        self.hub.start()
+        self.start_hub(server)
+
+    def stop_hub(self, server: int = 0, kill: bool = True) -> None:
+        """Stop hub server ``server`` (SIGKILL by default): a site lost."""
+        self.hubs[server].stop(kill=kill)
+
+    def start_hub(self, server: int = 0) -> None:
+        """Start hub server ``server`` again; wait until every partner is linked."""
+        self.hubs[server].start()
         self.wait_linked()
 
     def wait_linked(self, timeout: float = 15.0) -> None:
-        """Wait until the hub logs a leafnode connection from every partner server."""
+        """Wait until the hub's servers log a leafnode connection from every partner."""
         deadline = time.monotonic() + timeout
-        assert self.hub is not None
         while time.monotonic() < deadline:
             if self.links_up() >= len(self.fed.partners):
                 return
             time.sleep(0.05)
-        raise MeadError(f"leafnode links not up after {timeout} s:\n{self.hub._tail()}")
+        tails = "\n".join(h._tail() for h in self.hubs if h.running)
+        raise MeadError(f"leafnode links not up after {timeout} s:\n{tails}")
 
     def links_up(self) -> int:
-        """Leaf links up at the hub now: connections created minus closed, from its log."""
-        assert self.hub is not None
-        log = self.hub.log()
-        return log.count("Leafnode connection created") - log.count("Leafnode connection closed")
+        """Leaf links up at the hub now: connections created minus closed, from the logs
+        of its running servers."""
+        up = 0
+        for h in self.hubs:
+            if h.running:
+                log = h.log()
+                up += log.count("Leafnode connection created")
+                up -= log.count("Leafnode connection closed")
+        return up
 
-    def hub_accounts(self) -> dict[str, ConnSpec]:
-        """Account → connection on the hub (HUB, every PARTNER_<p>, and SYS)."""
-        assert self.hub is not None
-        c, url = self.fed.coordinator, self.hub.url
+    def hub_accounts(self, server: int = 0) -> dict[str, ConnSpec]:
+        """Account → connection on the hub (HUB, every PARTNER_<p>, and SYS), through hub
+        server ``server`` first, then the others of a cluster."""
+        c = self.fed.coordinator
+        urls = [h.url for h in self.hubs]
+        url = ",".join(urls[server:] + urls[:server])
         return {
             acct: self._conn(url, c, user, f"{c}/node" if acct == "HUB" else f"{c}/{user}")
             for acct, user in site_users(self.fed, c).items()
@@ -514,7 +576,7 @@ class LocalFederation:
         for bus in self.buses:
             with contextlib.suppress(Exception):
                 bus.close()
-        for s in [*self.partners.values(), *([self.hub] if self.hub else [])]:
+        for s in [*self.partners.values(), *self.hubs]:
             s.stop()
         for r in self.relays.values():
             with contextlib.suppress(Exception):

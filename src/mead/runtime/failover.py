@@ -84,6 +84,8 @@ class Lease:
         Wall s between renewals (and between a standby's looks at the lease).
     standby
         Take a vacant lease only after ``ttl_s`` (a primary started at the same time wins).
+    replicas
+        Copies of the bucket, if this instance creates it: the hub cluster's servers.
     """
 
     def __init__(
@@ -96,10 +98,12 @@ class Lease:
         ttl_s: float,
         renew_s: float,
         standby: bool,
+        replicas: int = 1,
     ) -> None:
         self.bus, self.conn = bus, conn
         self.key, self.instance = key, instance
         self.ttl_s, self.renew_s = ttl_s, renew_s
+        self.replicas = replicas
         self.holder = ""  # the holder last seen ("" unknown or vacant)
         self.errors: Counter[str] = Counter()  # failed lease operations by kind
         self._kv: KeyValue | None = None
@@ -151,7 +155,11 @@ class Lease:
         except BucketNotFoundError:
             try:
                 self._kv = await js.create_key_value(
-                    bucket=LEASE_BUCKET, history=1, ttl=self.ttl_s, description="MEAD leases"
+                    bucket=LEASE_BUCKET,
+                    history=1,
+                    ttl=self.ttl_s,
+                    replicas=self.replicas,
+                    description="MEAD leases",
                 )
             except BadRequestError:  # another instance created it first
                 self._kv = await js.key_value(LEASE_BUCKET)
@@ -552,18 +560,27 @@ def failover_coordinator(
     standby: bool,
     ttl_s: float,
     renew_s: float,
+    replicas: int = 1,
 ) -> FailoverCoordinator:
     """A coordinator instance on ``bus`` behind the lease of its pseudonym.
 
     ``build(endpoint, emit)`` makes the :class:`CoordinatorNode` (as
     :func:`~mead.runtime.wiring.build_coordinator` does); ``conn`` is the hub account
-    (``HUB``) with the lease bucket and ``ALERTS_OUT``.
+    (``HUB``) with the lease bucket and ``ALERTS_OUT``; ``replicas``: the bucket's copies
+    on a hub cluster.
     """
     since = time.time()
     gate = ShadowEndpoint(endpoint)
     node = build(gate, gate.quiet(emit))
     lease = Lease(
-        bus, conn, key=node.name, instance=instance, ttl_s=ttl_s, renew_s=renew_s, standby=standby
+        bus,
+        conn,
+        key=node.name,
+        instance=instance,
+        ttl_s=ttl_s,
+        renew_s=renew_s,
+        standby=standby,
+        replicas=replicas,
     )
 
     def read_sent() -> list[bytes]:

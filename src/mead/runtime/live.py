@@ -70,8 +70,13 @@ class CoordinatorFailover(Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     standby: bool = False  # start in shadow; take over only a lease gone stale
     lease_ttl_s: Positive = 5.0  # wall s a lease stands unrenewed before a standby takes it
     renew_s: Positive = 1.0  # wall s between renewals (and a standby's looks)
+    # copies of the hub's streams and lease bucket: the number of hub servers in the
+    # cluster (1: a single server; 3: one may be lost)
+    replicas: int = 1
 
     def __post_init__(self) -> None:
+        if not 1 <= self.replicas <= 5:
+            raise ValueError(f"replicas ({self.replicas}) must be 1 to 5 (JetStream's limit)")
         if 2 * self.renew_s > self.lease_ttl_s:
             raise ValueError(
                 f"renew_s ({self.renew_s}) must be at most half of lease_ttl_s "
@@ -178,7 +183,8 @@ def _ensure_streams(cfg: NodeConfig, sc: Scenario, role: str, base: Path) -> Non
             raise ConfigError(str(base), "no <partner>_INBOX account given", "$.durable")
         fed = Federation(c, {p: [c] for p in joined}, b"-" * 16)
         accounts = {f"PARTNER_{p}": spec(cfg.durable[f"{p}_INBOX"]) for p in joined}
-        ensure_streams(hub_streams(fed), {"HUB": spec(cfg.nats), **accounts})
+        replicas = cfg.failover.replicas
+        ensure_streams(hub_streams(fed, replicas), {"HUB": spec(cfg.nats), **accounts})
         return
     if "ALERTS_IN" not in cfg.durable:
         raise ConfigError(str(base), "no account given for ALERTS_IN (RELEASE)", "$.durable")
@@ -263,7 +269,8 @@ class _Reloader:
             spec = _spec(acct, base)
             try:
                 fed = Federation(self.name, {partner: [self.name]}, b"-" * 16)
-                mine = [s for s in hub_streams(fed) if s.account == f"PARTNER_{partner}"]
+                streams = hub_streams(fed, cfg.failover.replicas)
+                mine = [s for s in streams if s.account == f"PARTNER_{partner}"]
                 ensure_streams(mine, {f"PARTNER_{partner}": spec})
                 self.endpoint.add_durable(self.inbox, Durable(spec, stream, self.name))
             except (MeadError, ValueError, TimeoutError) as e:
@@ -454,6 +461,7 @@ def _coordinator(
         standby=fo.standby,
         ttl_s=fo.lease_ttl_s,
         renew_s=fo.renew_s,
+        replicas=fo.replicas,
     )
 
 

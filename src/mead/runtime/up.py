@@ -10,6 +10,7 @@ a federation CA made for the run (``servers/pki``, ``servers/<site>/tls``).
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import subprocess
@@ -52,6 +53,7 @@ def up(
     kill_active_at_s: float | None = None,
     kill_hub_at_s: float | None = None,
     hub_down_s: float = 5.0,
+    hub_servers: int = 1,
     node_extra: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Bring a federation up on loopback, run it for ``duration_s`` scenario s, stop it.
@@ -65,6 +67,11 @@ def up(
     ``kill_hub_at_s`` SIGKILLs the hub's nats-server then and restarts it ``hub_down_s``
     wall s later (the summary has ``hub_killed``). Either drill adds ``failover``: what
     was lost or duplicated (:func:`failover_figures`).
+    ``hub_servers`` (3) runs the hub as a cluster of nats-servers with its streams and
+    lease replicated on each: the coordinator works through the first, its standby through
+    the second, each failing over to the others; ``kill_hub_at_s`` then kills the first
+    (the active's own; with ``kill_active_at_s`` at the same time: its whole site lost),
+    and an infinite ``hub_down_s`` leaves it down.
     ``node_extra`` adds fields to a node's generated config, e.g. ``{"P1":
     {"asterix_plots_out": [{"udp": "127.0.0.1:8601", "sac": 25, "sic": 20}]}}`` (outputs:
     ``cot``, ``asterix_out``, ``asterix_plots_out``; paths relative to the work directory);
@@ -78,6 +85,9 @@ def up(
         raise MeadError(f"--speed must be > 0 (got {speed})")
     if kill_active_at_s is not None and not standby:
         raise MeadError("--kill-active-at needs --standby (nobody would take over)")
+    if math.isinf(hub_down_s) and hub_servers < 2:
+        raise MeadError("--hub-down inf needs --hub-servers 3 (the hub's only server would "
+                        "never come back)")  # fmt: skip
     sc = load_scenario(scenario)
     pols = policies(sc, scenario)
     c = sc.coordinator.name
@@ -91,7 +101,9 @@ def up(
     fed = federation(sc, pols, os.urandom(32))
     workdir = private_dir(workdir.resolve())  # node configs hold passwords
     run_s = duration_s if duration_s is not None else sc.duration_s
-    lf = LocalFederation(fed, workdir / "servers", relays=False, tls=True)
+    lf = LocalFederation(
+        fed, workdir / "servers", relays=False, tls=True, hub_servers=hub_servers
+    )
     print(f"nats-server {lf.binary}: {lf.verified}", file=sys.stderr, flush=True)
     lf.start()
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -112,11 +124,11 @@ def up(
             (workdir / "maps.json").write_text(json.dumps(maps, indent=1) + "\n")
         instances = [(n, n) for n in sorted(known)]
         instances += [(c, f"{c}-standby")] if standby else []
-        cfgs = {n: _node_config(lf, n, scenario.resolve(), pols.get(n), start_wall, speed,
-                                run_s, extra.get(n, {})) for n in sorted(known)}  # fmt: skip
         for n, inst in instances:
             path = workdir / f"{inst}.yaml"
-            write_private(path, cfgs[n])
+            server = 1 if inst != n and hub_servers > 1 else 0  # the standby's own server
+            write_private(path, _node_config(lf, n, scenario.resolve(), pols.get(n), start_wall,
+                                             speed, run_s, extra.get(n, {}), server))  # fmt: skip
             role = "coordinator" if n == c else "node"
             ev = workdir / f"{inst}.events.jsonl"
             ev.unlink(missing_ok=True)
@@ -136,9 +148,13 @@ def up(
             if what == "c":
                 killed = _kill_at(procs[c], time.time()) | {"node": c, "t": t}
             else:
-                hub_killed = {"t_wall": time.time(), "t": t, "down_s": hub_down_s}
-                lf.restart_hub(down_s=hub_down_s)
-                hub_killed["back_wall"] = time.time()
+                down = None if math.isinf(hub_down_s) else hub_down_s  # None: for good
+                hub_killed = {"t_wall": time.time(), "t": t, "down_s": down}
+                if math.isinf(hub_down_s):  # a site lost: its server stays down
+                    lf.stop_hub(0)
+                else:
+                    lf.restart_hub(down_s=hub_down_s)
+                    hub_killed["back_wall"] = time.time()
         deadline = start_wall + run_s / speed + 15.0
         for p in procs.values():
             p.wait(max(1.0, deadline - time.time()))
@@ -188,11 +204,13 @@ def _node_config(
     speed: float,
     run_s: float,
     extra: dict[str, Any],
+    server: int = 0,
 ) -> str:
-    """Node ``n``'s config as YAML, with the fields of ``extra`` added."""
+    """Node ``n``'s config as YAML, with the fields of ``extra`` added; a coordinator
+    instance works through hub server ``server`` first."""
     c = lf.fed.coordinator
     if n == c:
-        acc = lf.hub_accounts()
+        acc = lf.hub_accounts(server)
         own = acc["HUB"]
         durable = {f"{p}_INBOX": acc[f"PARTNER_{p}"] for p in lf.fed.partners}
     else:
@@ -221,6 +239,8 @@ def _node_config(
         cfg["policy"] = f"{n}.policy.yaml"
         (lf.dir.parent / f"{n}.policy.yaml").write_bytes(msgspec.yaml.encode(pol))
     cfg |= extra  # checked by check_node_extra
+    if n == c and len(lf.hubs) > 1:  # the hub's streams and lease on each of its servers
+        cfg["failover"] = {**cfg.get("failover", {}), "replicas": len(lf.hubs)}
     return msgspec.yaml.encode(cfg).decode()
 
 
