@@ -2,7 +2,8 @@
 whether any alert is lost or duplicated on the way.
 
 Run as ``python -m benchmarks.bench_failover [--json] [--speed 8] [--kill-at 110 130 150]
-[--hub-down 5] [--no-hub] [--scenario tests/federation/data/equivalence.yaml] [--duration S]``.
+[--hub-down 5] [--no-coordinator] [--no-hub] [--no-site]
+[--scenario tests/federation/data/equivalence.yaml] [--duration S]``.
 
 Each drill is ``mead up SCENARIO --standby --kill-active-at S``: the hub and one
 nats-server per partner on 127.0.0.1, one process per node, and a second coordinator
@@ -13,7 +14,10 @@ died and by the standby), how many of them no partner received (lost) or a partn
 received twice (duplicated), and what the standby's reconciliation resent and suppressed.
 Then the same drills kill the hub's nats-server instead (SIGKILL, restarted ``--hub-down``
 wall s later): the figures then say whether alerts stored around the outage still
-arrive once. The takeover time is bounded by the lease: ``lease_ttl_s`` (5 s) after the
+arrive once. Last, the *site* drills run the hub as a cluster of three nats-servers
+(``--hub-servers 3``), the standby working through the second, and SIGKILL the active
+coordinator and the hub server it works through at once, for good: the coordinator's
+whole site lost. The takeover time is bounded by the lease: ``lease_ttl_s`` (5 s) after the
 last renewal, plus up to one ``renew_s`` (1 s) look, minus the time since that renewal.
 """
 
@@ -40,10 +44,12 @@ def drill(
     speed: float,
     duration_s: float | None,
     hub_down_s: float | None = None,
+    site: bool = False,
 ) -> dict[str, Any]:
     """One drill in a throw-away work directory: kill the active coordinator (or, with
-    ``hub_down_s``, the hub's server for that long); its failover figures and lags."""
-    what = "coordinator" if hub_down_s is None else "hub"
+    ``hub_down_s``, the hub's server for that long; with ``site``, both, on a hub of three
+    servers, for good); its failover figures and lags."""
+    what = "site" if site else "coordinator" if hub_down_s is None else "hub"
     with tempfile.TemporaryDirectory(prefix="mead-failover-") as d:
         s = up(
             scenario,
@@ -51,9 +57,10 @@ def drill(
             duration_s=duration_s,
             speed=speed,
             standby=True,
-            kill_active_at_s=kill_at_s if hub_down_s is None else None,
-            kill_hub_at_s=kill_at_s if hub_down_s is not None else None,
-            hub_down_s=hub_down_s or 0.0,
+            kill_active_at_s=kill_at_s if hub_down_s is None or site else None,
+            kill_hub_at_s=kill_at_s if hub_down_s is not None or site else None,
+            hub_down_s=float("inf") if site else hub_down_s or 0.0,
+            hub_servers=3 if site else 1,
         )
     lag = max(v["counters"].get("max_lag_ms", 0) for v in s["nodes"].values())
     row = {"killed": what, "kill_at_s": kill_at_s, "ok": s["ok"], **s["failover"]}
@@ -67,15 +74,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kill-at", type=float, nargs="+", default=[110.0, 130.0, 150.0])
     ap.add_argument("--duration", type=float, default=None, help="scenario s per drill")
     ap.add_argument("--hub-down", type=float, default=5.0, help="wall s the hub stays down")
+    ap.add_argument("--no-coordinator", action="store_true", help="skip the process drills")
     ap.add_argument("--no-hub", action="store_true", help="skip the hub drills")
+    ap.add_argument("--no-site", action="store_true", help="skip the site drills")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     binary = require_nats_server()
-    rows = [drill(args.scenario, k, args.speed, args.duration) for k in args.kill_at]
-    if not args.no_hub:
-        rows += [
-            drill(args.scenario, k, args.speed, args.duration, args.hub_down) for k in args.kill_at
-        ]
+    rows = []
+    for k in args.kill_at if not args.no_coordinator else []:
+        rows.append(drill(args.scenario, k, args.speed, args.duration))
+    for k in args.kill_at if not args.no_hub else []:
+        rows.append(drill(args.scenario, k, args.speed, args.duration, args.hub_down))
+    for k in args.kill_at if not args.no_site else []:
+        rows.append(drill(args.scenario, k, args.speed, args.duration, site=True))
     out = {
         "scenario": str(args.scenario),
         "speed": args.speed,

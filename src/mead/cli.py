@@ -416,8 +416,19 @@ def _parser() -> argparse.ArgumentParser:
     nc.add_argument(
         "--hub-leaf",
         required=True,
-        help="host:port partners reach the hub's leafnode listener at (the WAN address)",
+        action="append",
+        help="host:port partners reach the hub's leafnode listener at (the WAN address); "
+        "with --hub-route, once per hub server, in the same order",
     )
+    nc.add_argument(
+        "--hub-route",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="run the hub as a cluster: the route address of each of its servers (3, so "
+        "that one may be lost); writes hub-1.conf … hub-N.conf",
+    )
+    nc.add_argument("--route-listen", default="0.0.0.0:6222", help="hub route listener")
     nc.add_argument("--leaf-listen", default="0.0.0.0:7422", help="hub leafnode listener")
     nc.add_argument("--listen", default="127.0.0.1:4222", help="client listener of each server")
     nc.add_argument("--store", default="/var/lib/mead/jetstream", help="JetStream store dir")
@@ -810,7 +821,7 @@ def _cert_issuer(args: argparse.Namespace, name: str) -> Callable[[], None]:
 
 
 def _cmd_natsconf(args: argparse.Namespace) -> int:
-    from mead.federation.natsconf import hub_conf, partner_conf
+    from mead.federation.natsconf import HubCluster, hub_conf, partner_conf
     from mead.federation.pki import CA_CERT, TlsFiles
     from mead.federation.private import private_dir, write_private
     from mead.runtime.up import federation
@@ -829,16 +840,29 @@ def _cmd_natsconf(args: argparse.Namespace) -> int:
         d = args.tls_dir.rstrip("/")
         return TlsFiles(f"{d}/{CA_CERT}", f"{d}/{site}.pem", f"{d}/{site}.key")
 
+    routes, leaves = args.hub_route, args.hub_leaf
+    if len(leaves) != max(1, len(routes)):
+        raise MeadError(
+            f"give --hub-leaf once per hub server ({max(1, len(routes))}; got {len(leaves)})"
+        )
+    if len(routes) == 2:
+        raise MeadError("a hub cluster of 2 servers loses its quorum with either: give 3")
+    c = fed.coordinator
+    servers: list[HubCluster | None] = [
+        HubCluster(f"{c}-{i + 1}", args.route_listen, routes) for i in range(len(routes))
+    ]
     private_dir(args.out)  # configs may hold passwords
     files = {
-        "hub.conf": hub_conf(
+        f"hub-{i + 1}.conf" if cluster else "hub.conf": hub_conf(
             fed,
             store_dir=args.store,
             leaf_listen=args.leaf_listen,
-            advertise=args.hub_leaf,
+            advertise=leaf,
             listen=args.listen,
-            tls=tls(fed.coordinator),
+            tls=tls(c),
+            cluster=cluster,
         )
+        for i, (leaf, cluster) in enumerate(zip(leaves, servers or [None], strict=True))
     }
     for p in fed.partners:
         files[f"{p}.conf"] = partner_conf(

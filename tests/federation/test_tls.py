@@ -207,6 +207,23 @@ def test_keygen_issues_certificates_natsconf_renders_mtls(
         res = subprocess.run([nats_server_bin, "-t", "-c", str(out / f"{name}.conf")],
                              capture_output=True, text=True, timeout=10)  # fmt: skip
         assert res.returncode == 0, res.stdout + res.stderr
+    # the hub as a cluster of three: one config per server, routes under mTLS, and the
+    # partners' leaf links listing every server
+    hubs = [f"10.0.0.{i}" for i in (1, 2, 3)]
+    out = tmp_path / "cluster"
+    args = ["natsconf", str(small), "--tls-dir", str(tls), "--store", str(tmp_path / "js"),
+            "--out", str(out)]  # fmt: skip
+    args += [a for h in hubs for a in ("--hub-leaf", f"{h}:7422", "--hub-route", f"{h}:6222")]
+    assert main(args) == 0
+    for i in (1, 2, 3):
+        text = (out / f"hub-{i}.conf").read_text()
+        assert f"server_name: C0-{i}" in text and "verify: true" in text
+        assert all(f'"nats-route://{h}:6222"' in text for h in hubs)
+        res = subprocess.run([nats_server_bin, "-t", "-c", str(out / f"hub-{i}.conf")],
+                             capture_output=True, text=True, timeout=10)  # fmt: skip
+        assert res.returncode == 0, res.stdout + res.stderr
+    assert all(f"nats-leaf://{h}:7422" in (out / "P1.conf").read_text() for h in hubs)
+    assert main(args[:-2]) == 2  # a leaf address short of the servers: refused
 
 
 def test_health_status_crosses_the_leaf_to_the_coordinator_only(tls_fed: LocalFederation) -> None:

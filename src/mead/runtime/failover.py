@@ -218,6 +218,95 @@ class Lease:
             await self._write(t0, entry.revision)
 
 
+class LeaderPlacement:
+    """On a hub cluster, keep the JetStream leaders a coordinator instance depends on on
+    the hub server it works through, so that losing another server costs it no election.
+
+    A stream or consumer whose leader is lost elects a new one only after JetStream's
+    election timeout (4–9 s on nats-server 2.15), and until then stores or delivers
+    nothing. The survivor of a site loss must not wait for that: every instance keeps the
+    leaders of its own durable consumers on its own server, and a standby — the instance
+    that takes over when the active's site is lost — also the hub's streams (``streams``:
+    the lease bucket, ``ALERTS_OUT``, the inboxes and alert stores). Every ``every_s`` wall
+    s it asks each such leader elsewhere to step down in favour of its server (JetStream's
+    ``LEADER.STEPDOWN`` with a preferred server); an active instance leaves the streams
+    where they are. Failures are counted (``leaders_<error>``), never raised.
+
+    Parameters
+    ----------
+    bus
+        The instance's bus (its loop and connections).
+    conn
+        The hub account (``HUB``): its connection's server is "its own".
+    streams
+        (account, stream) of every hub stream to hold as a standby.
+    consumers
+        (account, stream, consumer) of the instance's own durable consumers.
+    standby
+        Whether the instance is in standby now (a callable: it changes on takeover).
+    """
+
+    def __init__(
+        self,
+        bus: NatsBus,
+        conn: ConnSpec,
+        streams: Sequence[tuple[ConnSpec, str]],
+        consumers: Sequence[tuple[ConnSpec, str, str]],
+        standby: Callable[[], bool],
+        every_s: float = 5.0,
+    ) -> None:
+        self.bus, self.conn = bus, conn
+        self.streams, self.consumers = list(streams), list(consumers)
+        self.standby, self.every_s = standby, every_s
+        self.counts: Counter[str] = Counter()  # leaders_moved, leaders_<error>
+        self._task: concurrent.futures.Future[None] | None = None
+
+    def start(self) -> LeaderPlacement:
+        self._task = asyncio.run_coroutine_threadsafe(self._keep(), self.bus.loop.loop)
+        return self
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _keep(self) -> None:
+        while True:
+            await asyncio.sleep(self.every_s)
+            try:
+                await self.place()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # the hub is down or slow: try again next round
+                self.counts[f"leaders_{type(e).__name__}"] += 1
+
+    async def place(self) -> int:
+        """One round: move the leaders held elsewhere to this instance's server; returns
+        how many were asked to step down."""
+        own = (await self.bus.connection(self.conn, "leaders"))._server_info.get("server_name")
+        if not own:
+            return 0
+        moved = 0
+        body = json.dumps({"placement": {"preferred": own}}).encode()
+        todo = [(c, s, None) for c, s in self.streams] if self.standby() else []
+        for spec, stream, consumer in [*todo, *self.consumers]:
+            nc = await self.bus.connection(spec, "leaders")
+            js = nc.jetstream()
+            if consumer is None:
+                cluster = (await js.stream_info(stream)).cluster
+                api_subject = f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}"
+            else:
+                cluster = (await js.consumer_info(stream, consumer)).cluster
+                api_subject = f"$JS.API.CONSUMER.LEADER.STEPDOWN.{stream}.{consumer}"
+            if cluster is None or not cluster.replicas or cluster.leader in (None, own):
+                continue
+            if not any(r.name == own and r.current for r in cluster.replicas):
+                continue  # own server is not a current follower: it cannot lead yet
+            await nc.request(api_subject, body, timeout=KV_TIMEOUT_S)
+            moved += 1
+        self.counts["leaders_moved"] += moved
+        return moved
+
+
 def _holder(value: bytes | None) -> str:
     try:
         return str(json.loads(value or b"{}").get("holder", ""))
@@ -393,6 +482,9 @@ class FailoverCoordinator:
         (from ``ALERTS_OUT``); raises if the hub cannot be read.
     emit
         The instance's event sink (``Leadership`` and resent ``AlertSent`` events).
+    placement
+        On a hub cluster, the instance's :class:`LeaderPlacement` (started; stopped with
+        the instance).
     """
 
     def __init__(
@@ -402,8 +494,10 @@ class FailoverCoordinator:
         lease: Lease,
         read_sent: Callable[[], list[bytes]],
         emit: Emit,
+        placement: LeaderPlacement | None = None,
     ) -> None:
         self.node, self.gate, self.lease = node, gate, lease
+        self.placement = placement
         self.read_sent, self.emit = read_sent, emit
         self.inbox = node.inbox
         self._counts: Counter[str] = Counter()  # takeovers, stand_downs, resent, suppressed
@@ -414,7 +508,8 @@ class FailoverCoordinator:
     def counters(self) -> Counter[str]:
         """The node's counters, the gate's and the failover's own."""
         lease = Counter({f"lease_{k}": v for k, v in self.lease.errors.items()})
-        return self.node.counters + self.gate.counters + self._counts + lease
+        placed = self.placement.counts if self.placement is not None else Counter()
+        return self.node.counters + self.gate.counters + self._counts + lease + placed
 
     def step(self, now: float) -> None:
         """Follow the lease (take over or stand down), then step the node."""
@@ -501,7 +596,9 @@ class FailoverCoordinator:
         )
 
     def close(self) -> None:
-        """Stop the lease (releasing it if held)."""
+        """Stop the lease (releasing it if held) and the leader placement."""
+        if self.placement is not None:
+            self.placement.stop()
         self.lease.stop()
 
 
@@ -561,13 +658,15 @@ def failover_coordinator(
     ttl_s: float,
     renew_s: float,
     replicas: int = 1,
+    inboxes: Sequence[tuple[ConnSpec, str]] = (),
 ) -> FailoverCoordinator:
     """A coordinator instance on ``bus`` behind the lease of its pseudonym.
 
     ``build(endpoint, emit)`` makes the :class:`CoordinatorNode` (as
     :func:`~mead.runtime.wiring.build_coordinator` does); ``conn`` is the hub account
     (``HUB``) with the lease bucket and ``ALERTS_OUT``; ``replicas``: the bucket's copies
-    on a hub cluster.
+    on a hub cluster, where the instance also places its leaders (:class:`LeaderPlacement`)
+    — ``inboxes``: (partner account, ``<P>_INBOX``) of every partner it reads.
     """
     since = time.time()
     gate = ShadowEndpoint(endpoint)
@@ -589,7 +688,15 @@ def failover_coordinator(
 
         return bus.loop.run(_read(), timeout=10.0)
 
-    return FailoverCoordinator(node, gate, lease.start(), read_sent, emit)
+    placement = None
+    if replicas > 1:
+        streams = [(conn, f"KV_{LEASE_BUCKET}"), (conn, ALERTS_STREAM)]
+        for acct, inbox in inboxes:
+            streams += [(acct, inbox), (acct, inbox.removesuffix("_INBOX") + "_ALERTS")]
+        consumers = [(acct, inbox, instance) for acct, inbox in inboxes]
+        placement = LeaderPlacement(bus, conn, streams, consumers, lambda: not gate.active)
+        placement.start()
+    return FailoverCoordinator(node, gate, lease.start(), read_sent, emit, placement)
 
 
 __all__ = [
@@ -597,6 +704,7 @@ __all__ = [
     "LEASE_BUCKET",
     "CoordinatorWatch",
     "FailoverCoordinator",
+    "LeaderPlacement",
     "Lease",
     "SEQ_MARGIN",
     "ShadowEndpoint",

@@ -462,6 +462,7 @@ def _coordinator(
         ttl_s=fo.lease_ttl_s,
         renew_s=fo.renew_s,
         replicas=fo.replicas,
+        inboxes=[(_spec(a, base), s) for s, a in sorted(cfg.durable.items())],
     )
 
 
