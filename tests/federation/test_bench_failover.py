@@ -15,7 +15,7 @@ def test_bench_failover_tiny(nats_server_bin: str) -> None:
     """One short drill: the active killed 20 s in, before any alert; the standby takes over."""
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench_failover", "--kill-at", "20",
-         "--duration", "100", "--speed", "10", "--no-hub", "--json"],
+         "--duration", "100", "--speed", "10", "--no-hub", "--no-site", "--json"],
         cwd=ROOT, capture_output=True, text=True, check=True, timeout=120,
         env={**os.environ, "NATS_SERVER_BIN": nats_server_bin},
     )  # fmt: skip
