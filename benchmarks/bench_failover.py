@@ -14,10 +14,12 @@ died and by the standby), how many of them no partner received (lost) or a partn
 received twice (duplicated), and what the standby's reconciliation resent and suppressed.
 Then the same drills kill the hub's nats-server instead (SIGKILL, restarted ``--hub-down``
 wall s later): the figures then say whether alerts stored around the outage still
-arrive once. Last, the *site* drills run the hub as a cluster of three nats-servers
-(``--hub-servers 3``), the standby working through the second, and SIGKILL the active
-coordinator and the hub server it works through at once, for good: the coordinator's
-whole site lost. The takeover time is bounded by the lease: ``lease_ttl_s`` (5 s) after the
+arrive once. Last, the cluster drills run the hub as three nats-servers
+(``--hub-servers 3``: the active working through the first, the standby through the
+second, the JetStream leaders on the third) and SIGKILL, for good, the active coordinator
+and the hub server it works through at once (*site*: the coordinator's whole site lost),
+then only the active's server (*server 1*), then only the standby's (*server 2*).
+The takeover time is bounded by the lease: ``lease_ttl_s`` (5 s) after the
 last renewal, plus up to one ``renew_s`` (1 s) look, minus the time since that renewal.
 """
 
@@ -44,12 +46,14 @@ def drill(
     speed: float,
     duration_s: float | None,
     hub_down_s: float | None = None,
-    site: bool = False,
+    cluster: str = "",
 ) -> dict[str, Any]:
     """One drill in a throw-away work directory: kill the active coordinator (or, with
-    ``hub_down_s``, the hub's server for that long; with ``site``, both, on a hub of three
-    servers, for good); its failover figures and lags."""
-    what = "site" if site else "coordinator" if hub_down_s is None else "hub"
+    ``hub_down_s``, the hub's server for that long; with ``cluster`` — "site", "server 1"
+    or "server 2" — on a hub of three servers, for good, the active and its server, or one
+    server); its failover figures and lags."""
+    what = cluster or ("coordinator" if hub_down_s is None else "hub")
+    kill_active = cluster == "site" or (not cluster and hub_down_s is None)
     with tempfile.TemporaryDirectory(prefix="mead-failover-") as d:
         s = up(
             scenario,
@@ -57,10 +61,11 @@ def drill(
             duration_s=duration_s,
             speed=speed,
             standby=True,
-            kill_active_at_s=kill_at_s if hub_down_s is None or site else None,
-            kill_hub_at_s=kill_at_s if hub_down_s is not None or site else None,
-            hub_down_s=float("inf") if site else hub_down_s or 0.0,
-            hub_servers=3 if site else 1,
+            kill_active_at_s=kill_at_s if kill_active else None,
+            kill_hub_at_s=kill_at_s if cluster or hub_down_s is not None else None,
+            hub_down_s=float("inf") if cluster else hub_down_s or 0.0,
+            hub_servers=3 if cluster else 1,
+            kill_hub_server=2 if cluster == "server 2" else 1,
         )
     lag = max(v["counters"].get("max_lag_ms", 0) for v in s["nodes"].values())
     row = {"killed": what, "kill_at_s": kill_at_s, "ok": s["ok"], **s["failover"]}
@@ -76,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hub-down", type=float, default=5.0, help="wall s the hub stays down")
     ap.add_argument("--no-coordinator", action="store_true", help="skip the process drills")
     ap.add_argument("--no-hub", action="store_true", help="skip the hub drills")
-    ap.add_argument("--no-site", action="store_true", help="skip the site drills")
+    ap.add_argument("--no-site", action="store_true", help="skip the hub-cluster drills")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     binary = require_nats_server()
@@ -85,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(drill(args.scenario, k, args.speed, args.duration))
     for k in args.kill_at if not args.no_hub else []:
         rows.append(drill(args.scenario, k, args.speed, args.duration, args.hub_down))
-    for k in args.kill_at if not args.no_site else []:
-        rows.append(drill(args.scenario, k, args.speed, args.duration, site=True))
+    for kind in ("site", "server 1", "server 2") if not args.no_site else ():
+        for k in args.kill_at:
+            rows.append(drill(args.scenario, k, args.speed, args.duration, cluster=kind))
     out = {
         "scenario": str(args.scenario),
         "speed": args.speed,

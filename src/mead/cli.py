@@ -344,6 +344,14 @@ def _parser() -> argparse.ArgumentParser:
         "--kill-hub-at kills the first (default 1)",
     )
     u.add_argument(
+        "--kill-hub-server",
+        type=int,
+        default=1,
+        metavar="I",
+        help="with --hub-servers: the hub server --kill-hub-at kills (1: the active "
+        "coordinator's, 2: the standby's; default 1)",
+    )
+    u.add_argument(
         "--node-config",
         action="append",
         default=[],
@@ -914,6 +922,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         kill_hub_at_s=args.kill_hub_at,
         hub_down_s=args.hub_down,
         hub_servers=args.hub_servers,
+        kill_hub_server=args.kill_hub_server,
         node_extra=extra,
     )
     if args.json:

@@ -295,10 +295,11 @@ def test_standby_on_its_own_hub_server_takes_over_when_the_active_site_is_lost(
     nats_server_bin: str, tmp_path: Path
 ) -> None:
     """The hub is a cluster of three nats-servers; the active coordinator works through
-    the first, the standby through the second. The active's process and its server are
-    SIGKILLed at once, for good: the standby takes over through its own server, the
-    partners' leaf links fail over to the surviving servers, and the replicated streams
-    and lease carry on — no alert lost or duplicated, the same threats alerted."""
+    the first, the standby through the second, the JetStream leaders sit on the third. The
+    active's process and its server are SIGKILLed at once, for good: the standby takes
+    over through its own server, the partners' leaf links fail over to the surviving
+    servers, and the replicated streams and lease carry on — no alert lost or
+    duplicated, the same threats alerted."""
     summary = up(
         SCENARIO,
         tmp_path,
@@ -310,9 +311,9 @@ def test_standby_on_its_own_hub_server_takes_over_when_the_active_site_is_lost(
         hub_down_s=float("inf"),
     )
     assert summary["hub_killed"]["down_s"] is None and "back_wall" not in summary["hub_killed"]
-    # the standby held the leaders of the hub's streams and of its own consumers on its
-    # own server: no election on its path (4-9 wall s, 30-70 scenario s at this speed,
-    # during which tracks would age out and threats be alerted again under new ids)
+    # the leaders of the hub's streams, the lease and the instances' consumers were on the
+    # third server: no election on the standby's path (4-9 wall s, 30-70 scenario s at
+    # this speed, during which tracks would age out and threats be alerted again)
     _check_takeover(summary, tmp_path)
     counters = [e for e in read_events((tmp_path / "C0-standby.events.jsonl").read_bytes())
                 if isinstance(e, Counters)]  # fmt: skip
@@ -320,7 +321,7 @@ def test_standby_on_its_own_hub_server_takes_over_when_the_active_site_is_lost(
     servers = tmp_path / "servers"
     cfg = load_node_config(tmp_path / "C0-standby.yaml")
     assert cfg.nats.url.split(",")[0] != load_node_config(tmp_path / "C0.yaml").nats.url
-    assert cfg.failover.replicas == 3
+    assert cfg.failover.replicas == 3 and cfg.failover.leaders_on == "C0-3"
     # every partner's leaf link landed on a surviving server (a leaf connection logs the
     # remote's JetStream domain): all of them after the kill, whichever they had before
     logs = " ".join((servers / h / "nats.log").read_text() for h in ("C0-2", "C0-3"))

@@ -616,6 +616,32 @@ async def disconnect_leaves_async(admin: ConnSpec, account: str, timeout: float 
         await nc.close()
 
 
+async def place_meta_leader_async(admin: ConnSpec, server: str, timeout: float = 5.0) -> bool:
+    """Make hub server ``server`` the JetStream cluster's metadata leader (it approves every
+    stream and consumer change), if another server leads; ``admin`` is a user of the
+    system account. Returns whether it asked the leader to step down."""
+    import json
+
+    nc = await open_conn(admin, "mead-admin")
+    try:
+        r = await nc.request("$SYS.REQ.SERVER.PING.JSZ", b"{}", timeout=timeout)
+        meta = json.loads(r.data).get("data", {}).get("meta_cluster") or {}
+        if meta.get("leader") in (None, server):
+            return False
+        body = json.dumps({"placement": {"preferred": server}}).encode()
+        r = await nc.request("$JS.API.META.LEADER.STEPDOWN", body, timeout=timeout)
+        if b'"error"' in r.data:
+            raise NatsError(f"meta leader stepdown to {server}: {r.data.decode()}")
+        return True
+    finally:
+        await nc.close()
+
+
+def place_meta_leader(admin: ConnSpec, server: str, timeout: float = 10.0) -> bool:
+    """Blocking :func:`place_meta_leader_async`."""
+    return asyncio.run(asyncio.wait_for(place_meta_leader_async(admin, server), timeout))
+
+
 def disconnect_leaves(admin: ConnSpec, account: str, timeout: float = 10.0) -> int:
     """Blocking :func:`disconnect_leaves_async`."""
     return asyncio.run(asyncio.wait_for(disconnect_leaves_async(admin, account), timeout))
@@ -693,4 +719,5 @@ __all__ = [
     "ensure_streams",
     "ensure_streams_async",
     "open_conn",
+    "place_meta_leader",
 ]

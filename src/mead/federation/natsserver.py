@@ -34,6 +34,7 @@ from mead.federation.nats import (
     NatsBus,
     disconnect_leaves,
     ensure_streams,
+    place_meta_leader,
 )
 from mead.federation.natsconf import (
     Federation,
@@ -377,9 +378,18 @@ class LocalFederation:
             self._start_partner(p)
         self.wait_linked()
         self._ensure_hub_streams()
+        if len(self.hubs) > 2:  # the metadata leader on the last server, the witness
+            place_meta_leader(self.hub_accounts()["SYS"], self.witness)
         for p in self.fed.partners:
             ensure_streams(partner_streams(self.fed, p), self.partner_accounts(p))
         return self
+
+    @property
+    def witness(self) -> str:
+        """The name of the hub's last server: with three or more, the one no coordinator
+        instance works through, which holds the JetStream leaders (``failover.leaders_on``)."""
+        c = self.fed.coordinator
+        return c if len(self._leaf) == 1 else f"{c}-{len(self._leaf)}"
 
     def _hub_dir(self, i: int) -> Path:
         c = self.fed.coordinator

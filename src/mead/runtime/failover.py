@@ -219,45 +219,45 @@ class Lease:
 
 
 class LeaderPlacement:
-    """On a hub cluster, keep the JetStream leaders a coordinator instance depends on on
-    the hub server it works through, so that losing another server costs it no election.
+    """On a hub cluster, keep the JetStream leaders the coordinator depends on on one hub
+    server that no coordinator instance works through (``target``: a third site, the
+    cluster's witness), so that losing either instance's site costs the other no election.
 
     A stream or consumer whose leader is lost elects a new one only after JetStream's
     election timeout (4–9 s on nats-server 2.15), and until then stores or delivers
-    nothing. The survivor of a site loss must not wait for that: every instance keeps the
-    leaders of its own durable consumers on its own server, and a standby — the instance
-    that takes over when the active's site is lost — also the hub's streams (``streams``:
-    the lease bucket, ``ALERTS_OUT``, the inboxes and alert stores). Every ``every_s`` wall
-    s it asks each such leader elsewhere to step down in favour of its server (JetStream's
-    ``LEADER.STEPDOWN`` with a preferred server); an active instance leaves the streams
-    where they are. Failures are counted (``leaders_<error>``), never raised.
+    nothing; the lease cannot be renewed meanwhile, and an active that cannot renew for
+    ``lease_ttl_s`` (5 s) stands down. With every leader on the witness — the lease bucket,
+    ``ALERTS_OUT``, the inboxes, the alert stores and each instance's own durable consumers
+    — losing the active's site leaves the standby only the lease's TTL to wait, and losing
+    the standby's site does not touch the active. Losing the witness costs one election,
+    after which the active takes its own lease back at once. Every ``every_s`` wall s each
+    instance asks every such leader elsewhere to step down in favour of ``target``
+    (JetStream's ``LEADER.STEPDOWN`` with a preferred server), once ``target`` is a current
+    follower. Failures are counted (``leaders_<error>``), never raised.
 
     Parameters
     ----------
     bus
         The instance's bus (its loop and connections).
-    conn
-        The hub account (``HUB``): its connection's server is "its own".
+    target
+        The hub server's name (``server_name``, e.g. ``C0-3``) to hold the leaders.
     streams
-        (account, stream) of every hub stream to hold as a standby.
+        (account, stream) of every hub stream to place.
     consumers
         (account, stream, consumer) of the instance's own durable consumers.
-    standby
-        Whether the instance is in standby now (a callable: it changes on takeover).
     """
 
     def __init__(
         self,
         bus: NatsBus,
-        conn: ConnSpec,
+        target: str,
         streams: Sequence[tuple[ConnSpec, str]],
         consumers: Sequence[tuple[ConnSpec, str, str]],
-        standby: Callable[[], bool],
         every_s: float = 5.0,
     ) -> None:
-        self.bus, self.conn = bus, conn
+        self.bus, self.target = bus, target
         self.streams, self.consumers = list(streams), list(consumers)
-        self.standby, self.every_s = standby, every_s
+        self.every_s = every_s
         self.counts: Counter[str] = Counter()  # leaders_moved, leaders_<error>
         self._task: concurrent.futures.Future[None] | None = None
 
@@ -280,15 +280,12 @@ class LeaderPlacement:
                 self.counts[f"leaders_{type(e).__name__}"] += 1
 
     async def place(self) -> int:
-        """One round: move the leaders held elsewhere to this instance's server; returns
-        how many were asked to step down."""
-        own = (await self.bus.connection(self.conn, "leaders"))._server_info.get("server_name")
-        if not own:
-            return 0
+        """One round: ask the leaders held elsewhere to step down in favour of ``target``;
+        returns how many were asked."""
         moved = 0
-        body = json.dumps({"placement": {"preferred": own}}).encode()
-        todo = [(c, s, None) for c, s in self.streams] if self.standby() else []
-        for spec, stream, consumer in [*todo, *self.consumers]:
+        body = json.dumps({"placement": {"preferred": self.target}}).encode()
+        todo = [(c, s, None) for c, s in self.streams] + list(self.consumers)
+        for spec, stream, consumer in todo:
             nc = await self.bus.connection(spec, "leaders")
             js = nc.jetstream()
             if consumer is None:
@@ -297,10 +294,10 @@ class LeaderPlacement:
             else:
                 cluster = (await js.consumer_info(stream, consumer)).cluster
                 api_subject = f"$JS.API.CONSUMER.LEADER.STEPDOWN.{stream}.{consumer}"
-            if cluster is None or not cluster.replicas or cluster.leader in (None, own):
+            if cluster is None or cluster.leader in (None, self.target):
                 continue
-            if not any(r.name == own and r.current for r in cluster.replicas):
-                continue  # own server is not a current follower: it cannot lead yet
+            if not any(r.name == self.target and r.current for r in cluster.replicas or []):
+                continue  # the target is not a current follower: it cannot lead yet
             await nc.request(api_subject, body, timeout=KV_TIMEOUT_S)
             moved += 1
         self.counts["leaders_moved"] += moved
@@ -483,8 +480,8 @@ class FailoverCoordinator:
     emit
         The instance's event sink (``Leadership`` and resent ``AlertSent`` events).
     placement
-        On a hub cluster, the instance's :class:`LeaderPlacement` (started; stopped with
-        the instance).
+        On a hub cluster with a witness server, the instance's :class:`LeaderPlacement`
+        (started; stopped with the instance).
     """
 
     def __init__(
@@ -659,14 +656,16 @@ def failover_coordinator(
     renew_s: float,
     replicas: int = 1,
     inboxes: Sequence[tuple[ConnSpec, str]] = (),
+    leaders_on: str = "",
 ) -> FailoverCoordinator:
     """A coordinator instance on ``bus`` behind the lease of its pseudonym.
 
     ``build(endpoint, emit)`` makes the :class:`CoordinatorNode` (as
     :func:`~mead.runtime.wiring.build_coordinator` does); ``conn`` is the hub account
     (``HUB``) with the lease bucket and ``ALERTS_OUT``; ``replicas``: the bucket's copies
-    on a hub cluster, where the instance also places its leaders (:class:`LeaderPlacement`)
-    — ``inboxes``: (partner account, ``<P>_INBOX``) of every partner it reads.
+    on a hub cluster; ``leaders_on``: the hub server to hold the JetStream leaders
+    (:class:`LeaderPlacement`; "": leave them where JetStream puts them), with
+    ``inboxes``: (partner account, ``<P>_INBOX``) of every partner it reads.
     """
     since = time.time()
     gate = ShadowEndpoint(endpoint)
@@ -689,13 +688,12 @@ def failover_coordinator(
         return bus.loop.run(_read(), timeout=10.0)
 
     placement = None
-    if replicas > 1:
+    if leaders_on:
         streams = [(conn, f"KV_{LEASE_BUCKET}"), (conn, ALERTS_STREAM)]
         for acct, inbox in inboxes:
             streams += [(acct, inbox), (acct, inbox.removesuffix("_INBOX") + "_ALERTS")]
         consumers = [(acct, inbox, instance) for acct, inbox in inboxes]
-        placement = LeaderPlacement(bus, conn, streams, consumers, lambda: not gate.active)
-        placement.start()
+        placement = LeaderPlacement(bus, leaders_on, streams, consumers).start()
     return FailoverCoordinator(node, gate, lease.start(), read_sent, emit, placement)
 
 

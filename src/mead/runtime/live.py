@@ -73,6 +73,9 @@ class CoordinatorFailover(Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # copies of the hub's streams and lease bucket: the number of hub servers in the
     # cluster (1: a single server; 3: one may be lost)
     replicas: int = 1
+    # the hub server (its server_name) to hold the JetStream leaders the coordinator
+    # depends on: one no instance works through ("": wherever JetStream puts them)
+    leaders_on: str = ""
 
     def __post_init__(self) -> None:
         if not 1 <= self.replicas <= 5:
@@ -463,6 +466,7 @@ def _coordinator(
         renew_s=fo.renew_s,
         replicas=fo.replicas,
         inboxes=[(_spec(a, base), s) for s, a in sorted(cfg.durable.items())],
+        leaders_on=fo.leaders_on,
     )
 
 

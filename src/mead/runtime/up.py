@@ -54,6 +54,7 @@ def up(
     kill_hub_at_s: float | None = None,
     hub_down_s: float = 5.0,
     hub_servers: int = 1,
+    kill_hub_server: int = 1,
     node_extra: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Bring a federation up on loopback, run it for ``duration_s`` scenario s, stop it.
@@ -69,9 +70,10 @@ def up(
     was lost or duplicated (:func:`failover_figures`).
     ``hub_servers`` (3) runs the hub as a cluster of nats-servers with its streams and
     lease replicated on each: the coordinator works through the first, its standby through
-    the second, each failing over to the others; ``kill_hub_at_s`` then kills the first
-    (the active's own; with ``kill_active_at_s`` at the same time: its whole site lost),
-    and an infinite ``hub_down_s`` leaves it down.
+    the second, each failing over to the others; ``kill_hub_at_s`` then kills server
+    ``kill_hub_server`` (1: the first, the active's own; with ``kill_active_at_s`` at the
+    same time: its whole site lost; 2: the standby's), and an infinite ``hub_down_s``
+    leaves it down.
     ``node_extra`` adds fields to a node's generated config, e.g. ``{"P1":
     {"asterix_plots_out": [{"udp": "127.0.0.1:8601", "sac": 25, "sic": 20}]}}`` (outputs:
     ``cot``, ``asterix_out``, ``asterix_plots_out``; paths relative to the work directory);
@@ -85,6 +87,8 @@ def up(
         raise MeadError(f"--speed must be > 0 (got {speed})")
     if kill_active_at_s is not None and not standby:
         raise MeadError("--kill-active-at needs --standby (nobody would take over)")
+    if not 1 <= kill_hub_server <= hub_servers:
+        raise MeadError(f"--kill-hub-server must be 1 to {hub_servers} (got {kill_hub_server})")
     if math.isinf(hub_down_s) and hub_servers < 2:
         raise MeadError("--hub-down inf needs --hub-servers 3 (the hub's only server would "
                         "never come back)")  # fmt: skip
@@ -149,11 +153,12 @@ def up(
                 killed = _kill_at(procs[c], time.time()) | {"node": c, "t": t}
             else:
                 down = None if math.isinf(hub_down_s) else hub_down_s  # None: for good
-                hub_killed = {"t_wall": time.time(), "t": t, "down_s": down}
+                hub_killed = {"t_wall": time.time(), "t": t, "down_s": down,
+                              "server": kill_hub_server}  # fmt: skip
                 if math.isinf(hub_down_s):  # a site lost: its server stays down
-                    lf.stop_hub(0)
+                    lf.stop_hub(kill_hub_server - 1)
                 else:
-                    lf.restart_hub(down_s=hub_down_s)
+                    lf.restart_hub(down_s=hub_down_s, server=kill_hub_server - 1)
                     hub_killed["back_wall"] = time.time()
         deadline = start_wall + run_s / speed + 15.0
         for p in procs.values():
@@ -239,8 +244,10 @@ def _node_config(
         cfg["policy"] = f"{n}.policy.yaml"
         (lf.dir.parent / f"{n}.policy.yaml").write_bytes(msgspec.yaml.encode(pol))
     cfg |= extra  # checked by check_node_extra
-    if n == c and len(lf.hubs) > 1:  # the hub's streams and lease on each of its servers
-        cfg["failover"] = {**cfg.get("failover", {}), "replicas": len(lf.hubs)}
+    if n == c and len(lf.hubs) > 1:  # the hub's streams and lease on each of its servers,
+        # led from the last, which no instance works through (with three servers or more)
+        witness = {"leaders_on": lf.witness} if len(lf.hubs) > 2 else {}
+        cfg["failover"] = {**cfg.get("failover", {}), "replicas": len(lf.hubs), **witness}
     return msgspec.yaml.encode(cfg).decode()
 
 
