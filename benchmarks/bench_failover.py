@@ -2,7 +2,7 @@
 whether any alert is lost or duplicated on the way.
 
 Run as ``python -m benchmarks.bench_failover [--json] [--speed 8] [--kill-at 110 130 150]
-[--hub-down 5] [--no-coordinator] [--no-hub] [--no-site]
+[--hub-down 5] [--no-coordinator] [--no-hub] [--no-site] [--cluster-drills site 1 2 3]
 [--scenario tests/federation/data/equivalence.yaml] [--duration S]``.
 
 Each drill is ``mead up SCENARIO --standby --kill-active-at S``: the hub and one
@@ -18,7 +18,8 @@ arrive once. Last, the cluster drills run the hub as three nats-servers
 (``--hub-servers 3``: the active working through the first, the standby through the
 second, the JetStream leaders on the third) and SIGKILL, for good, the active coordinator
 and the hub server it works through at once (*site*: the coordinator's whole site lost),
-then only the active's server (*server 1*), then only the standby's (*server 2*).
+then only the active's server (*server 1*), then only the standby's (*server 2*), then
+only the witness (*server 3*, which holds the leaders).
 The takeover time is bounded by the lease: ``lease_ttl_s`` (5 s) after the
 last renewal, plus up to one ``renew_s`` (1 s) look, minus the time since that renewal.
 """
@@ -49,9 +50,9 @@ def drill(
     cluster: str = "",
 ) -> dict[str, Any]:
     """One drill in a throw-away work directory: kill the active coordinator (or, with
-    ``hub_down_s``, the hub's server for that long; with ``cluster`` — "site", "server 1"
-    or "server 2" — on a hub of three servers, for good, the active and its server, or one
-    server); its failover figures and lags."""
+    ``hub_down_s``, the hub's server for that long; with ``cluster`` — "site" or "server
+    I" — on a hub of three servers, for good, the active and its server, or server I);
+    its failover figures and lags."""
     what = cluster or ("coordinator" if hub_down_s is None else "hub")
     kill_active = cluster == "site" or (not cluster and hub_down_s is None)
     with tempfile.TemporaryDirectory(prefix="mead-failover-") as d:
@@ -65,7 +66,7 @@ def drill(
             kill_hub_at_s=kill_at_s if cluster or hub_down_s is not None else None,
             hub_down_s=float("inf") if cluster else hub_down_s or 0.0,
             hub_servers=3 if cluster else 1,
-            kill_hub_server=2 if cluster == "server 2" else 1,
+            kill_hub_server=int(cluster.split()[1]) if cluster.startswith("server") else 1,
         )
     lag = max(v["counters"].get("max_lag_ms", 0) for v in s["nodes"].values())
     row = {"killed": what, "kill_at_s": kill_at_s, "ok": s["ok"], **s["failover"]}
@@ -82,6 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-coordinator", action="store_true", help="skip the process drills")
     ap.add_argument("--no-hub", action="store_true", help="skip the hub drills")
     ap.add_argument("--no-site", action="store_true", help="skip the hub-cluster drills")
+    ap.add_argument(
+        "--cluster-drills",
+        nargs="+",
+        default=["site", "1", "2", "3"],
+        choices=["site", "1", "2", "3"],
+        help="which hub-cluster drills: the site, or hub server 1, 2 or 3 alone",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     binary = require_nats_server()
@@ -90,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(drill(args.scenario, k, args.speed, args.duration))
     for k in args.kill_at if not args.no_hub else []:
         rows.append(drill(args.scenario, k, args.speed, args.duration, args.hub_down))
-    for kind in ("site", "server 1", "server 2") if not args.no_site else ():
+    kinds = [k if k == "site" else f"server {k}" for k in args.cluster_drills]
+    for kind in kinds if not args.no_site else ():
         for k in args.kill_at:
             rows.append(drill(args.scenario, k, args.speed, args.duration, cluster=kind))
     out = {
