@@ -213,12 +213,34 @@ def test_lease_is_held_by_one_instance_and_taken_over_when_it_lapses(
         assert b.leader != c.leader  # exactly one standby won the compare-and-set
         assert ttl - renew <= taken <= ttl + 4 * renew
         new, other = (b, c) if b.leader else (c, b)
+        assert new.previous == "C0" and a.previous == ""  # whose lease it took
         # a clean stop releases the lease: the other standby takes it within a look or two
         new.stop()
         assert not new.leader
         _wait(lambda: other.leader, 4 * renew)
         other.stop()
         c.stop() if other is b else b.stop()
+
+
+def test_an_active_that_lost_its_lease_knows_when_it_takes_back_its_own(
+    nats_server: NatsServer,
+) -> None:
+    """The active could not renew until the lease expired (the hub unreachable, or the
+    bucket's leader being elected) and nobody took it meanwhile: taking it again, it knows
+    the previous holder was itself — its own sequence counts then go on (``_take_over``)."""
+    conn = ConnSpec(nats_server.url)
+    ttl, renew = 1.0, 0.25
+    with NatsBus(conn) as bus:
+        a = Lease(bus, conn, key="C0", instance="C0", ttl_s=ttl, renew_s=renew, standby=False)
+        a.start()
+        assert a.leader and a.previous == ""
+        assert a._task is not None
+        a._task.cancel()  # no renewal: the lease lapses, then the bucket's TTL removes it
+        _wait(lambda: not a.leader, 2 * ttl)
+        time.sleep(2 * ttl)
+        _wait(lambda: (bus.loop.run(a._attempt()), a.leader)[1], 4 * ttl)
+        assert a.previous == "C0"
+        a.stop()
 
 
 def test_lease_settings_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

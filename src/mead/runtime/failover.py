@@ -105,6 +105,8 @@ class Lease:
         self.ttl_s, self.renew_s = ttl_s, renew_s
         self.replicas = replicas
         self.holder = ""  # the holder last seen ("" unknown or vacant)
+        self.last_holder = ""  # the last holder seen, kept while the lease is vacant
+        self.previous = ""  # at this instance's latest acquisition: the holder seen before
         self.errors: Counter[str] = Counter()  # failed lease operations by kind
         self._kv: KeyValue | None = None
         self._rev: int | None = None  # revision we last wrote while we hold it
@@ -193,7 +195,9 @@ class Lease:
         kv, value = self._kv, self._value()
         op = kv.create(self.key, value) if last is None else kv.update(self.key, value, last)
         rev = await asyncio.wait_for(op, KV_TIMEOUT_S)
-        self._rev, self.holder = rev, self.instance
+        if self._rev is None:  # acquired, not renewed
+            self.previous = self.last_holder
+        self._rev, self.holder, self.last_holder = rev, self.instance, self.instance
         self._valid_until = t0 + self.ttl_s - self.renew_s / 2
 
     async def _renew(self, t0: float) -> None:
@@ -210,7 +214,7 @@ class Lease:
                 await self._write(t0, None)
             return
         assert entry.revision is not None
-        self.holder = _holder(entry.value)
+        self.holder = self.last_holder = _holder(entry.value)
         if self._seen is None or self._seen[0] != entry.revision:
             self._seen = (entry.revision, t0)
         stale = t0 - self._seen[1] >= self.ttl_s and t0 >= self._patient_until
@@ -230,10 +234,10 @@ class LeaderPlacement:
     ``ALERTS_OUT``, the inboxes, the alert stores and each instance's own durable consumers
     — losing the active's site leaves the standby only the lease's TTL to wait, and losing
     the standby's site does not touch the active. Losing the witness costs one election,
-    after which the active takes its own lease back at once. Every ``every_s`` wall s each
-    instance asks every such leader elsewhere to step down in favour of ``target``
-    (JetStream's ``LEADER.STEPDOWN`` with a preferred server), once ``target`` is a current
-    follower. Failures are counted (``leaders_<error>``), never raised.
+    after which the lease may change hands (whichever instance looks first). Every
+    ``every_s`` wall s each instance asks every such leader elsewhere to step down in
+    favour of ``target`` (JetStream's ``LEADER.STEPDOWN`` with a preferred server), once
+    ``target`` is a current follower. Failures are counted (``leaders_<error>``), never raised.
 
     Parameters
     ----------
@@ -535,9 +539,13 @@ class FailoverCoordinator:
         held = [o for d in self.gate.held if (o := open_own(d, ident.verify_key, ident.name))]
         todo, suppressed = reconcile([a for _, a in held], [a for _, a in sent])
         self.gate.held.clear()
-        seqs = continued_sequences(sent, held, self.node.sequences())
-        self.node.resume_sequences(seqs, default=time.time_ns() // 1000)
-        self._counts["continued_sequences"] += len(seqs)
+        if self.lease.previous != self.lease.instance:
+            seqs = continued_sequences(sent, held, self.node.sequences())
+            self.node.resume_sequences(seqs, default=time.time_ns() // 1000)
+            self._counts["continued_sequences"] += len(seqs)
+        # else this instance takes back its own lease (lost while the hub could not be
+        # reached): it sealed everything sent since, its counts are already above it all,
+        # and a jump would make its own alerts still waiting in the streams replays
         self.gate.active = True
         for alert in todo:
             self.node.resend(alert, now)
