@@ -10,8 +10,11 @@ they consume the same released tracks, fuse, assess and compute the same alerts,
 :class:`ShadowEndpoint` publishes nothing — alerts are held, pictures dropped. A standby
 takes the lease once its revision has stood still for ``lease_ttl_s`` (or the bucket's TTL
 removed it): a compare-and-set on the revision it saw, so of several standbys exactly one
-wins. An active that cannot renew stops publishing ``lease_ttl_s`` − ``renew_s``/2 after its
-last renewal began, before any standby can have taken over.
+wins. After looks that failed (the hub unreachable, or the bucket's JetStream leader being
+elected) a standby waits ``lease_ttl_s`` more once it can look again, so that an active
+that could not renew meanwhile takes its own lease back first. An active that cannot renew
+stops publishing ``lease_ttl_s`` − ``renew_s``/2 after its last renewal began, before any
+standby can have taken over.
 
 On taking over, :class:`FailoverCoordinator` reads what the previous active sent from the
 hub's ``ALERTS_OUT`` stream and :func:`reconcile` picks, among the alerts held in standby,
@@ -113,6 +116,7 @@ class Lease:
         self._valid_until = 0.0  # monotonic s until which we may act as the active
         self._seen: tuple[int, float] | None = None  # (revision, monotonic s first seen)
         self._patient_until = time.monotonic() + (ttl_s if standby else 0.0)
+        self._unanswered = False  # the last look at the lease failed (hub down, election)
         self._task: concurrent.futures.Future[None] | None = None
         self._stopped = False  # stop() was called: never act again
 
@@ -185,6 +189,7 @@ class Lease:
             self.errors["lost"] += 1
         except Exception as e:  # hub slow or down: the lease lapses unless renewed in time
             self.errors[type(e).__name__] += 1
+            self._unanswered = self._rev is None  # a standby could not look
 
     def _value(self) -> bytes:
         return json.dumps({"holder": self.instance}).encode()
@@ -200,6 +205,15 @@ class Lease:
         self._rev, self.holder, self.last_holder = rev, self.instance, self.instance
         self._valid_until = t0 + self.ttl_s - self.renew_s / 2
 
+    def _answered(self, t0: float) -> None:
+        """A look at the lease succeeded. After looks that failed, wait ``ttl_s`` more
+        before taking a lease that stands still or is vacant: the active, which could not
+        renew while the bucket was unreachable (the hub down, or its JetStream leader
+        being elected), takes its own lease back at its next look instead of racing."""
+        if self._unanswered:
+            self._unanswered = False
+            self._patient_until = max(self._patient_until, t0 + self.ttl_s)
+
     async def _renew(self, t0: float) -> None:
         assert self._rev is not None
         await self._write(t0, self._rev)
@@ -209,11 +223,13 @@ class Lease:
         try:
             entry = await asyncio.wait_for(self._kv.get(self.key), KV_TIMEOUT_S)
         except KeyNotFoundError:  # vacant: never taken, released, or expired (bucket TTL)
+            self._answered(t0)
             self.holder = ""
             if t0 >= self._patient_until:
                 await self._write(t0, None)
             return
         assert entry.revision is not None
+        self._answered(t0)
         self.holder = self.last_holder = _holder(entry.value)
         if self._seen is None or self._seen[0] != entry.revision:
             self._seen = (entry.revision, t0)
