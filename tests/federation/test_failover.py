@@ -331,7 +331,11 @@ def test_standby_on_its_own_hub_server_takes_over_when_the_active_site_is_lost(
         kill_active_at_s=KILL_AT_S,
         kill_hub_at_s=KILL_AT_S,
         hub_down_s=float("inf"),
+        startup_s=10.0,  # three hub servers and two partners' first: every node up by t=0
     )
+    # the drill's premise: the active coordinator ran, and alerted, before it was killed
+    first = read_events((tmp_path / "C0.events.jsonl").read_bytes())
+    assert any(isinstance(e, Leadership) for e in first), (tmp_path / "C0.log").read_text()
     assert summary["hub_killed"]["down_s"] is None and "back_wall" not in summary["hub_killed"]
     # the leaders of the hub's streams, the lease and the instances' consumers were on the
     # third server: no election on the standby's path (4-9 wall s, 30-70 scenario s at
