@@ -829,7 +829,7 @@ def _cert_issuer(args: argparse.Namespace, name: str) -> Callable[[], None]:
 
 
 def _cmd_natsconf(args: argparse.Namespace) -> int:
-    from mead.federation.natsconf import HubCluster, hub_conf, partner_conf
+    from mead.federation.natsconf import HubCluster, hub_conf, hub_server_name, partner_conf
     from mead.federation.pki import CA_CERT, TlsFiles
     from mead.federation.private import private_dir, write_private
     from mead.runtime.up import federation
@@ -857,7 +857,7 @@ def _cmd_natsconf(args: argparse.Namespace) -> int:
         raise MeadError("a hub cluster of 2 servers loses its quorum with either: give 3")
     c = fed.coordinator
     servers: list[HubCluster | None] = [
-        HubCluster(f"{c}-{i + 1}", args.route_listen, routes) for i in range(len(routes))
+        HubCluster(hub_server_name(c, i), args.route_listen, routes) for i in range(len(routes))
     ]
     private_dir(args.out)  # configs may hold passwords
     files = {

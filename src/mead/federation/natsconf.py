@@ -142,15 +142,18 @@ def _leaf_user(fed: Federation, partner: str, tls: TlsFiles | None) -> str:
     return f"{{ {who}, allowed_connection_types: [LEAFNODE] }}"
 
 
-def _tls_block(tls: TlsFiles, indent: str, verify_and_map: bool) -> list[str]:
+def _tls_block(tls: TlsFiles, indent: str, verify: str | None) -> list[str]:
+    """A ``tls`` block presenting the site's certificate. ``verify``: how the peer's
+    certificate is required — ``verify_and_map`` (a client's, its subject is the user),
+    ``verify`` (another hub server's on a route) — or None (this side is the client)."""
     out = [
         f"{indent}tls {{",
         f'{indent}  cert_file: "{tls.cert_file}"',
         f'{indent}  key_file: "{tls.key_file}"',
         f'{indent}  ca_file: "{tls.ca_file}"',
     ]
-    if verify_and_map:  # a client certificate is required and its subject is the user
-        out += [f"{indent}  verify_and_map: true", f"{indent}  timeout: 2"]
+    if verify is not None:
+        out += [f"{indent}  {verify}: true", f"{indent}  timeout: 2"]
     return [*out, f"{indent}}}"]
 
 
@@ -163,8 +166,8 @@ class HubCluster:
     Parameters
     ----------
     server
-        This server's name, unique in the cluster (e.g. ``C0-b``); the JetStream domain
-        stays the coordinator's pseudonym, shared by the cluster.
+        This server's name, unique in the cluster (:func:`hub_server_name`: ``C0-2``); the
+        JetStream domain stays the coordinator's pseudonym, shared by the cluster.
     listen
         ``host:port`` of this server's route listener (the other hub servers connect here).
     routes
@@ -174,6 +177,11 @@ class HubCluster:
     server: str
     listen: str
     routes: Sequence[str]
+
+
+def hub_server_name(coordinator: str, i: int) -> str:
+    """The name of server ``i`` (from 0) of a hub cluster: ``<coordinator>-<i + 1>``."""
+    return f"{coordinator}-{i + 1}"
 
 
 def _header(
@@ -189,7 +197,7 @@ def _header(
         out.append(f'ports_file_dir: "{ports_dir}"')
     out.append(f'jetstream {{ store_dir: "{store_dir}", domain: {name} }}')
     if tls is not None:
-        out += _tls_block(tls, "", verify_and_map=True)
+        out += _tls_block(tls, "", "verify_and_map")
     return out
 
 
@@ -200,15 +208,7 @@ def _cluster_block(name: str, cluster: HubCluster, tls: TlsFiles | None) -> list
     out = ["cluster {", f"  name: {name}", f'  listen: "{cluster.listen}"']
     out.append(f"  routes: [{routes}]")
     if tls is not None:
-        out += [
-            "  tls {",
-            f'    cert_file: "{tls.cert_file}"',
-            f'    key_file: "{tls.key_file}"',
-            f'    ca_file: "{tls.ca_file}"',
-            "    verify: true",
-            "    timeout: 2",
-            "  }",
-        ]
+        out += _tls_block(tls, "  ", "verify")
     return [*out, "}"]
 
 
@@ -282,7 +282,7 @@ def partner_conf(
         "    account: RELEASE",
         f"    deny_imports: [{deny}]",
         *(["    ignore_discovered_servers: true"] if ignore_discovered else []),
-        *(_tls_block(tls, "    ", verify_and_map=False) if tls is not None else []),
+        *(_tls_block(tls, "    ", None) if tls is not None else []),
         "  } ]",
         "}",
     ]
@@ -323,7 +323,7 @@ def hub_conf(
     if advertise:
         lines.append(f'  advertise: "{advertise}"')
     if tls is not None:
-        lines += _tls_block(tls, "  ", verify_and_map=True)
+        lines += _tls_block(tls, "  ", "verify_and_map")
     # partner P's leaf link logs in as a user of PARTNER_P itself (allowed on leaf
     # connections only), not through leafnodes.authorization: nats-server cannot reload
     # leafnode users, but reloads accounts and their users — so partners join and leave
@@ -434,6 +434,7 @@ __all__ = [
     "StreamSpec",
     "cert_name",
     "hub_conf",
+    "hub_server_name",
     "hub_streams",
     "partner_conf",
     "partner_streams",

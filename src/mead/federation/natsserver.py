@@ -41,6 +41,7 @@ from mead.federation.natsconf import (
     HubCluster,
     cert_name,
     hub_conf,
+    hub_server_name,
     hub_streams,
     partner_conf,
     partner_streams,
@@ -388,20 +389,26 @@ class LocalFederation:
     def witness(self) -> str:
         """The name of the hub's last server: with three or more, the one no coordinator
         instance works through, which holds the JetStream leaders (``failover.leaders_on``)."""
+        return self._server_name(len(self._leaf) - 1)
+
+    def _server_name(self, i: int) -> str:
+        """Hub server ``i``'s name (and folder): the coordinator's, or ``<C>-<i + 1>`` in a
+        cluster."""
         c = self.fed.coordinator
-        return c if len(self._leaf) == 1 else f"{c}-{len(self._leaf)}"
+        return c if len(self._leaf) == 1 else hub_server_name(c, i)
 
     def _hub_dir(self, i: int) -> Path:
-        c = self.fed.coordinator
-        return self.dir / (c if len(self._leaf) == 1 else f"{c}-{i + 1}")
+        return self.dir / self._server_name(i)
 
     def _ensure_hub_streams(self, timeout: float = 30.0) -> None:
         """Create the hub's streams, replicated on every hub server; a cluster that has
-        just started answers JetStream requests only once it has elected its leader."""
-        deadline = time.monotonic() + timeout
+        just started answers JetStream requests only once it has elected its leader (a
+        single server is asked once)."""
+        n = len(self._leaf)
+        deadline = time.monotonic() + (timeout if n > 1 else 0.0)
         while True:
             try:
-                ensure_streams(hub_streams(self.fed, len(self._leaf)), self.hub_accounts())
+                ensure_streams(hub_streams(self.fed, n), self.hub_accounts())
                 return
             except Exception:
                 if time.monotonic() > deadline:
@@ -431,7 +438,7 @@ class LocalFederation:
 
     def _hub_conf(self, i: int) -> str:
         c, n = self.fed.coordinator, len(self._leaf)
-        cluster = HubCluster(f"{c}-{i + 1}", self._route[i], self._route) if n > 1 else None
+        cluster = HubCluster(self._server_name(i), self._route[i], self._route) if n > 1 else None
         return hub_conf(
             self.fed,
             store_dir=str(self._hub_dir(i) / "js"),
