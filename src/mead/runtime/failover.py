@@ -106,7 +106,7 @@ class Lease:
         self.bus, self.conn = bus, conn
         self.key, self.instance = key, instance
         self.ttl_s, self.renew_s = ttl_s, renew_s
-        self.replicas = replicas
+        self.replicas, self.standby = replicas, standby
         self.holder = ""  # the holder last seen ("" unknown or vacant)
         self.last_holder = ""  # the last holder seen, kept while the lease is vacant
         self.previous = ""  # at this instance's latest acquisition: the holder seen before
@@ -206,13 +206,17 @@ class Lease:
         self._valid_until = t0 + self.ttl_s - self.renew_s / 2
 
     def _answered(self, t0: float) -> None:
-        """A look at the lease succeeded. After looks that failed, wait ``ttl_s`` more
-        before taking a lease that stands still or is vacant: the active, which could not
-        renew while the bucket was unreachable (the hub down, or its JetStream leader
-        being elected), takes its own lease back at its next look instead of racing."""
+        """A look at the lease succeeded. After looks that failed, a standby waits
+        ``ttl_s`` more before taking a lease that stands still or is vacant: the active,
+        which could not renew while the bucket was unreachable (the hub down, or its
+        JetStream leader being elected), takes its own lease back at its next look instead
+        of racing. A primary does not wait: started with its standby while the bucket is
+        still being created (a hub cluster electing its leader for seconds), it takes the
+        vacant lease at its first answered look, as it would have without the wait."""
         if self._unanswered:
             self._unanswered = False
-            self._patient_until = max(self._patient_until, t0 + self.ttl_s)
+            if self.standby:
+                self._patient_until = max(self._patient_until, t0 + self.ttl_s)
 
     async def _renew(self, t0: float) -> None:
         assert self._rev is not None
