@@ -311,6 +311,14 @@ def _parser() -> argparse.ArgumentParser:
         help="also run a standby coordinator that takes over when the active one stops",
     )
     u.add_argument(
+        "--standby-after",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="start the standby S wall seconds after the other nodes (a standby started "
+        "mid-raid; needs --standby)",
+    )
+    u.add_argument(
         "--kill-active-at",
         type=float,
         default=None,
@@ -918,6 +926,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         speed=args.speed,
         web=args.web,
         standby=args.standby,
+        standby_after_s=args.standby_after,
         kill_active_at_s=args.kill_active_at,
         kill_hub_at_s=args.kill_hub_at,
         hub_down_s=args.hub_down,

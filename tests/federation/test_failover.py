@@ -35,10 +35,12 @@ from mead.federation.natsserver import NatsServer
 from mead.messages import Alert, Picture
 from mead.metrics.evaluation import attribute_alerts
 from mead.runtime.failover import (
+    FRESH_SUFFIX,
     LEASE_BUCKET,
     SEQ_MARGIN,
     Lease,
     ShadowEndpoint,
+    alias_diverged,
     continued_sequences,
     open_own,
     reconcile,
@@ -88,6 +90,84 @@ def test_reconcile_sends_only_what_the_previous_active_never_sent() -> None:
         ("C0-1-A", "cancelled", 124),
     ]
     assert suppressed == 2
+
+
+def test_a_threat_the_shadow_numbered_otherwise_goes_on_under_the_actives_alert_id() -> None:
+    """The shadow fell behind and numbered one missile's system track 4 where the active had
+    1: its C0-4 alert is the active's C0-1 (same recipient, area, class; predictions that
+    agree). Its issue is suppressed, its later state sent as C0-1's; an alert whose
+    prediction is elsewhere, or of another class, is the shadow's own."""
+
+    def at(alert: Alert, **kw: Any) -> Alert:
+        return msgspec.structs.replace(alert, **kw)
+
+    sent = [_alert("C0-1-A", "issued", 100), _alert("C0-1-A", "updated", 108),
+            _alert("C0-5-A", "issued", 100), _alert("C0-5-A", "cancelled", 104)]  # fmt: skip
+    held = [
+        at(_alert("C0-4-A", "issued", 100), impact_lat_deg=31.72),  # 2.2 km off: C0-1's
+        at(_alert("C0-4-A", "updated", 104), impact_lat_deg=31.72),  # before C0-1's last
+        at(_alert("C0-4-A", "updated", 116), impact_lat_deg=31.8),  # after it: sent as C0-1
+        at(_alert("C0-6-A", "issued", 100), impact_lat_deg=32.2),  # 55 km off: its own
+        at(_alert("C0-7-A", "issued", 100), threat_class="drone"),  # another class
+    ]
+    lineage = alias_diverged(held, sent)
+    assert lineage.adopted == {"C0-4-A": sent[1]} and not lineage.fresh  # C0-5 was over
+    todo, suppressed = reconcile(held, sent, lineage)
+    assert [(a.alert_id, a.state, a.t) for a in todo] == [
+        ("C0-1-A", "updated", 116), ("C0-6-A", "issued", 100), ("C0-7-A", "issued", 100)
+    ]  # fmt: skip
+    assert suppressed == 2
+    # one alert of the active is matched once, by the nearest of the shadow's
+    near = at(_alert("C0-9-A", "issued", 100), impact_lat_deg=31.705)
+    assert alias_diverged([*held, near], sent).adopted == {"C0-9-A": sent[1]}
+    assert len(alias_diverged(held[:1], [])) == 0
+    assert reconcile(held, sent) == reconcile(held, sent, alias_diverged([], []))
+    # a drone's arrival estimate wanders early on: a later state of the shadow's agrees
+    drone = {"threat_class": "drone", "area": "B"}
+    sent_d = [at(_alert("C0-3-B", "issued", 100), t_impact=1700.0, **drone)]
+    held_d = [at(_alert("C0-8-B", "issued", 100), t_impact=1930.0, **drone),  # 230 s off
+              at(_alert("C0-8-B", "updated", 104), t_impact=1800.0, **drone)]  # fmt: skip
+    assert alias_diverged(held_d, sent_d).adopted == {"C0-8-B": sent_d[0]}
+    assert len(alias_diverged(held_d[:1], sent_d)) == 0
+
+
+def test_an_id_the_active_used_for_another_threat_gets_a_fresh_one() -> None:
+    """The shadow numbered a drone 1 — the active's number of a missile — and the missile
+    4: its C0-1 is another threat than the active's C0-1, so it goes out under a fresh id
+    (not as an update turning the missile's alert into a drone's), and its C0-4 goes on as
+    the active's C0-1. Lifecycles under one id that agree are left as they are."""
+
+    def at(alert: Alert, **kw: Any) -> Alert:
+        return msgspec.structs.replace(alert, **kw)
+
+    sent = [_alert("C0-1-A", "issued", 100), _alert("C0-2-A", "issued", 100)]
+    drone = at(_alert("C0-1-A", "issued", 104), threat_class="drone", t_impact=2000.0)
+    held = [
+        drone,
+        at(drone, state="updated", t=112),
+        _alert("C0-4-A", "issued", 100),  # the active's C0-1, as the shadow numbered it
+        _alert("C0-4-A", "updated", 112),
+        _alert("C0-2-A", "issued", 100),  # the same as the active's
+    ]
+    lineage = alias_diverged(held, sent)
+    assert lineage.adopted == {"C0-4-A": sent[0]}
+    assert lineage.fresh == {"C0-1-A": "C0-1-A" + FRESH_SUFFIX}
+    todo, suppressed = reconcile(held, sent, lineage)
+    assert [(a.alert_id, a.state, a.threat_class) for a in todo] == [
+        ("C0-1-A-s", "issued", "drone"), ("C0-1-A-s", "updated", "drone"),
+        ("C0-1-A", "updated", "ballistic"),
+    ]  # fmt: skip
+    assert suppressed == 2
+    # the shadow's C0-1 is a second missile, 28 s later and 2.2 km off: within the
+    # tolerances of the active's C0-1 (30 s at 300 s to go, 5 km), but its C0-4 agrees
+    # better — C0-4 goes on as C0-1, and the second missile under a fresh id
+    second = at(_alert("C0-1-A", "updated", 112), t_impact=428.0, impact_lat_deg=31.72)
+    assert len(alias_diverged([second], sent)) == 0  # alone, it would go on as C0-1
+    lineage = alias_diverged([*held[2:], second], sent)
+    assert lineage.adopted == {"C0-4-A": sent[0]} and lineage.fresh == {"C0-1-A": "C0-1-A-s"}
+    # an alert both closed, under one id and of one threat, goes on as it is
+    closed = [_alert("C0-1-A", "issued", 100), _alert("C0-1-A", "cancelled", 120)]
+    assert len(alias_diverged(closed, closed)) == 0
 
 
 def test_reconcile_never_issues_or_cancels_twice_but_sends_every_unstored_update() -> None:

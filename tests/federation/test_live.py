@@ -51,6 +51,18 @@ def test_mead_up_delivers_alerts_over_nats(
     assert len(secrets) >= 3 + 3 + 3
     assert {f.stat().st_mode & 0o777 for f in secrets} == {0o600}
     assert (tmp_path / "keys").stat().st_mode & 0o777 == 0o700
+    # run again in the same work directory: the previous run's stores, keys and CA go
+    ca = (tmp_path / "servers" / "pki" / "ca.pem").read_bytes()
+    again = ["up", str(SMALL), "--duration", "20", "--speed", "55", "--workdir", str(tmp_path)]
+    assert main([*again, "--json"]) == 0 and json.loads(capsys.readouterr().out)["ok"]
+    assert (tmp_path / "servers" / "pki" / "ca.pem").read_bytes() != ca
+    # a folder mead up did not make is not written into
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assert main([*again[:-1], str(other)]) == 2
+    assert "not one mead up made" in capsys.readouterr().err
+    assert [f.name for f in other.iterdir()] == ["notes.txt"]
 
 
 def test_node_config_errors_name_the_field(tmp_path: Path) -> None:

@@ -354,3 +354,28 @@ def test_an_alert_whose_radars_lost_coverage_is_held_on_its_last_prediction():
     assert am.step(4.0, [], ["12"], blind=["12"])[0].held
     (back,) = am.step(8.0, [_threat(8.0)], ["12"])  # its radar sees it again
     assert (back.state, back.held) == ("updated", False)
+
+
+def test_an_adopted_lifecycle_goes_on_under_the_other_instances_id():
+    """A standby taking over a threat the previous active alerted as C0-3-North: its own
+    open lifecycle (C0-12-North) continues as that alert, compared against what the
+    recipient holds, so a change is an update of C0-3-North and a cancel cancels it."""
+    am = AlertManager("C0", AREAS, confirm=1)
+    (mine,) = am.step(1000.0, [_threat(1000.0)], live_ids=["12"])
+    theirs = dataclasses.replace(_threat(1004.0, lat=33.02), track_id="3", system_track=3)
+    (other,) = AlertManager("C0", AREAS, confirm=1).step(1004.0, [theirs], live_ids=["3"])
+    assert other.alert_id == "C0-3-North" and mine.alert_id == "C0-12-North"
+    assert not am.adopt("C0-99-North", other)  # none open under that id
+    assert am.adopt(mine.alert_id, other)
+    assert am.open_alerts == [other]  # theirs is newer: the recipient holds it
+    # 3.3 km from theirs (inside its region), 5.6 km from mine: no news for the recipient
+    assert am.step(1008.0, [_threat(1008.0, lat=33.05)], live_ids=["12"]) == []
+    (upd,) = am.step(1012.0, [_threat(1012.0, lat=33.08)], live_ids=["12"])
+    assert (upd.alert_id, upd.state, upd.system_track) == ("C0-3-North", "updated", 12)
+    (end,) = am.step(1016.0, [], live_ids=[])
+    assert (end.alert_id, end.state) == ("C0-3-North", "cancelled")
+    # renamed: the same lifecycle under a new id
+    (first,) = am.step(1020.0, [_threat(1020.0, track="5")], live_ids=["5"])
+    assert not am.rename("C0-99-North", "x") and am.rename(first.alert_id, "C0-5-North-s")
+    (end,) = am.step(1024.0, [], live_ids=[])
+    assert (end.alert_id, end.state, end.t) == ("C0-5-North-s", "cancelled", 1024.0)

@@ -18,7 +18,10 @@ standby can have taken over.
 
 On taking over, :class:`FailoverCoordinator` reads what the previous active sent from the
 hub's ``ALERTS_OUT`` stream and :func:`reconcile` picks, among the alerts held in standby,
-those it never sent; they are resealed and sent at once. Each recipient's sequence numbers
+those it never sent; they are resealed and sent at once. A threat the shadow numbered
+otherwise (it fell behind and grouped batches differently) goes on under the previous
+active's alert id (:func:`alias_diverged`, ``AlertManager.adopt``), so it is not alerted
+twice. Each recipient's sequence numbers
 continue just above the previous active's (:func:`continued_sequences`), so the previous
 active's last messages, still in the streams, are not taken for replays. Alert ids, system
 track numbers and alert states continue, because the shadow node saw the same batches at
@@ -33,9 +36,11 @@ import concurrent.futures
 import contextlib
 import datetime
 import json
+import math
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -51,6 +56,7 @@ from nats.js.errors import (
 )
 from nats.js.kv import KeyValue
 
+from mead import geo
 from mead.errors import NatsError
 from mead.events import AlertSent, CoordinatorStatus, Emit, Event, Leadership
 from mead.federation.envelope import signed_bytes
@@ -401,7 +407,28 @@ def open_own(
     return (env, msg) if isinstance(msg, Alert) else None
 
 
-def reconcile(held: Sequence[Alert], sent: Iterable[Alert]) -> tuple[list[Alert], int]:
+@dataclass(frozen=True)
+class Lineage:
+    """How a standby's alert lifecycles go on when the previous active numbered the same
+    threats otherwise (:func:`alias_diverged`)."""
+
+    adopted: dict[str, Alert] = field(default_factory=dict)
+    """Standby's id → the previous active's last stored state of the same threat: the
+    lifecycle goes on as that alert."""
+    fresh: dict[str, str] = field(default_factory=dict)
+    """Standby's id → a new id: the previous active used the id for another threat."""
+
+    def __len__(self) -> int:
+        return len(self.adopted) + len(self.fresh)
+
+
+FRESH_SUFFIX = "-s"
+"""Appended to a standby's alert id that the previous active used for another threat."""
+
+
+def reconcile(
+    held: Sequence[Alert], sent: Iterable[Alert], lineage: Lineage | None = None
+) -> tuple[list[Alert], int]:
     """Which alerts computed in standby a new active sends: (to send, in order; suppressed).
 
     ``sent`` are the alerts stored as published (``ALERTS_OUT``). A held alert is
@@ -410,15 +437,105 @@ def reconcile(held: Sequence[Alert], sent: Iterable[Alert]) -> tuple[list[Alert]
     even if the shadow computed it a tick apart); everything else — the states computed
     after the previous active stopped, and those it computed but never got stored — is
     sent, also a state older than one stored for the same alert (late, but not lost).
+
+    With ``lineage`` (:func:`alias_diverged`), a held alert of a threat the previous
+    active alerted under another id is suppressed up to that alert's last stored state
+    (and its ``issued`` always), and sent under the previous active's id after it (its
+    partners hold that alert, not this one); a held alert under an id the previous active
+    used for another threat is sent under its fresh id.
     """
+    lineage = lineage or Lineage()
     stored = {(a.alert_id, a.state, a.t) for a in sent}
     once = {(a.alert_id, a.state) for a in sent if a.state != "updated"}
-    out = [
-        a
-        for a in held
-        if (a.alert_id, a.state, a.t) not in stored and (a.alert_id, a.state) not in once
-    ]
+    out = []
+    for a in held:
+        if (its := lineage.adopted.get(a.alert_id)) is not None:
+            if a.state == "issued" or a.t <= its.t:
+                continue
+            a = msgspec.structs.replace(a, alert_id=its.alert_id, salvo=its.salvo)
+        elif (new := lineage.fresh.get(a.alert_id)) is not None:
+            a = msgspec.structs.replace(a, alert_id=new)
+        if (a.alert_id, a.state, a.t) not in stored and (a.alert_id, a.state) not in once:
+            out.append(a)
     return out, len(held) - len(out)
+
+
+def alias_diverged(
+    held: Sequence[Alert],
+    sent: Iterable[Alert],
+    move_m: float = 2_000.0,
+    dt_impact_s: float = 30.0,
+    tgo_frac: float = 0.1,
+) -> Lineage:
+    """Match the standby's alert lifecycles with the previous active's by threat, not id.
+
+    A shadow that fell behind (its ticks late: a busy machine, or started mid-raid) takes
+    in the inboxes' batches in other groupings than the active did, and its picture can
+    number system tracks differently — so its alert ids (``<issuer>-<track>-<area>``) can
+    name another threat than the active's did, or the same threat another way. Two
+    lifecycles are of one threat when they go to the same recipient and area with the same
+    class, and a state of each agrees with one of the other as
+    :class:`~mead.threat.alerts.AlertManager` confirms an issue (impact points within the
+    larger region or ``move_m``, impact times within ``max(dt_impact_s, tgo_frac × tgo)``);
+    the closer, in units of those tolerances, the better the match (a standby started
+    late may have computed its first states only after the active's last).
+
+    Each open alert of the previous active (last stored state not ``cancelled``) is
+    matched with one lifecycle of the standby, best match first (on a tie, the one under
+    the same id): matched under another id, the standby's is *adopted* (goes on as the
+    previous active's alert). A lifecycle of the standby left unmatched under an id the
+    previous active used gets a *fresh* id (its own with :data:`FRESH_SUFFIX`) when that id
+    now goes on through another of the standby's lifecycles or named another threat; one
+    of the same threat (an alert both closed) goes on as it is.
+    """
+
+    def of_one_threat(xs: list[Alert], ys: list[Alert]) -> float:
+        return min((_agreeing(x, y, move_m, dt_impact_s, tgo_frac) for x in xs for y in ys),
+                   default=math.inf)  # fmt: skip
+
+    theirs: dict[str, list[Alert]] = {}
+    for a in sent:
+        theirs.setdefault(a.alert_id, []).append(a)
+    mine: dict[str, list[Alert]] = {}
+    for a in held:
+        mine.setdefault(a.alert_id, []).append(a)
+    last = {i: max(states, key=lambda a: a.t) for i, states in theirs.items()}
+    open_ = [i for i, a in last.items() if a.state != "cancelled"]
+    cands = sorted(  # best first; on a tie, the lifecycle under the same id
+        (d, i != j, j, i)
+        for i in open_
+        for j in mine
+        if (d := of_one_threat(theirs[i], mine[j])) < math.inf
+    )
+    out = Lineage()
+    matched: dict[str, str] = {}  # standby's id → the previous active's it continues
+    for _, _, j, i in cands:
+        if j not in matched and i not in matched.values():
+            matched[j] = i
+    for j, i in matched.items():
+        if i != j:
+            out.adopted[j] = last[i]
+    for j in mine:
+        if j in theirs and j not in matched:  # its id is the previous active's too: the
+            # same threat (an alert both closed) unless another of the standby's goes on as
+            # it, or it is not of that threat at all
+            if j in matched.values() or of_one_threat(theirs[j], mine[j]) == math.inf:
+                out.fresh[j] = j + FRESH_SUFFIX
+    return out
+
+
+def _agreeing(a: Alert, b: Alert, move_m: float, dt_impact_s: float, tgo_frac: float) -> float:
+    """How far apart two alert states' predictions are, in units of their tolerances
+    (impact points over the larger region or ``move_m``, plus impact times over
+    ``max(dt_impact_s, tgo_frac × tgo)``); inf if either is beyond it or the recipient,
+    area or class differ: not one threat (see :func:`alias_diverged`)."""
+    if (a.recipient, a.area, a.threat_class) != (b.recipient, b.area, b.threat_class):
+        return math.inf
+    d = geo.great_circle_distance_m(
+        a.impact_lat_deg, a.impact_lon_deg, b.impact_lat_deg, b.impact_lon_deg
+    ) / max(move_m, a.impact_radius_m, b.impact_radius_m)
+    dt = abs(a.t_impact - b.t_impact) / max(dt_impact_s, tgo_frac * (a.t_impact - a.t))
+    return float(d + dt) if d <= 1.0 and dt <= 1.0 else math.inf
 
 
 SETTLE_S = 2.0
@@ -557,7 +674,14 @@ class FailoverCoordinator:
             return
         sent = [o for d in sent_raw if (o := open_own(d, ident.verify_key, ident.name))]
         held = [o for d in self.gate.held if (o := open_own(d, ident.verify_key, ident.name))]
-        todo, suppressed = reconcile([a for _, a in held], [a for _, a in sent])
+        held_alerts, sent_alerts = [a for _, a in held], [a for _, a in sent]
+        lineage = alias_diverged(held_alerts, sent_alerts)
+        todo, suppressed = reconcile(held_alerts, sent_alerts, lineage)
+        alerts = self.node.assessor.alerts
+        for mine, theirs in lineage.adopted.items():  # go on as the alert partners hold
+            alerts.adopt(mine, theirs)
+        for mine, new in lineage.fresh.items():
+            alerts.rename(mine, new)
         self.gate.held.clear()
         if self.lease.previous != self.lease.instance:
             seqs = continued_sequences(sent, held, self.node.sequences())
@@ -573,6 +697,8 @@ class FailoverCoordinator:
         self._counts["takeovers"] += 1
         self._counts["resent"] += len(todo)
         self._counts["suppressed"] += suppressed
+        self._counts["adopted"] += len(lineage.adopted)
+        self._counts["renamed"] += len(lineage.fresh)
         self._announce(now, "active", len(todo), suppressed)
         self._republish(now, [a for _, a in sent])  # this instance's own, when active before
 

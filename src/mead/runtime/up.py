@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -50,6 +51,7 @@ def up(
     startup_s: float = 4.0,
     web: bool = False,
     standby: bool = False,
+    standby_after_s: float = 0.0,
     kill_active_at_s: float | None = None,
     kill_hub_at_s: float | None = None,
     hub_down_s: float = 5.0,
@@ -65,6 +67,8 @@ def up(
     With ``standby``, a second coordinator instance (``<C>-standby``) shadows the first;
     ``kill_active_at_s`` (scenario s) SIGKILLs the first coordinator's process then — a
     failover drill (``docs/operations.md``); the summary then has ``killed``.
+    ``standby_after_s`` starts the standby that many wall s after the other nodes (a
+    standby started, or restarted, mid-raid: it reads the inboxes' backlog at once).
     ``kill_hub_at_s`` SIGKILLs the hub's nats-server then and restarts it ``hub_down_s``
     wall s later (the summary has ``hub_killed``). Either drill adds ``failover``: what
     was lost or duplicated (:func:`failover_figures`).
@@ -87,6 +91,10 @@ def up(
         raise MeadError(f"--speed must be > 0 (got {speed})")
     if kill_active_at_s is not None and not standby:
         raise MeadError("--kill-active-at needs --standby (nobody would take over)")
+    if not 0.0 <= standby_after_s < math.inf or (standby_after_s and not standby):
+        raise MeadError(
+            f"--standby-after needs --standby and 0 <= S < inf (got {standby_after_s})"
+        )
     if not 1 <= kill_hub_server <= hub_servers:
         raise MeadError(f"--kill-hub-server must be 1 to {hub_servers} (got {kill_hub_server})")
     if math.isinf(hub_down_s) and hub_servers < 2:
@@ -103,7 +111,7 @@ def up(
     for n, fields in extra.items():
         check_node_extra(n, fields)
     fed = federation(sc, pols, os.urandom(32))
-    workdir = private_dir(workdir.resolve())  # node configs hold passwords
+    workdir = private_dir(_fresh_workdir(workdir.resolve()))  # node configs hold passwords
     run_s = duration_s if duration_s is not None else sc.duration_s
     lf = LocalFederation(
         fed, workdir / "servers", relays=False, tls=True, hub_servers=hub_servers
@@ -129,6 +137,8 @@ def up(
         instances = [(n, n) for n in sorted(known)]
         instances += [(c, f"{c}-standby")] if standby else []
         for n, inst in instances:
+            if inst != n:  # the standby, started late if asked
+                time.sleep(max(0.0, start_wall - startup_s + standby_after_s - time.time()))
             path = workdir / f"{inst}.yaml"
             server = 1 if inst != n and hub_servers > 1 else 0  # the standby's own server
             write_private(path, _node_config(lf, n, scenario.resolve(), pols.get(n), start_wall,
@@ -177,6 +187,26 @@ def up(
     if ports:
         summary["maps"] = {n: f"http://127.0.0.1:{p}/" for n, p in ports.items()}
     return summary
+
+
+UP_MARKER = ".mead-up"
+"""The file that marks a work directory as ``mead up``'s (cleared on the next run)."""
+
+
+def _fresh_workdir(workdir: Path) -> Path:
+    """``workdir`` empty for a new run: a previous run's (marked by :data:`UP_MARKER`) is
+    cleared — its stores, keys and certificates belong to that run — and a folder holding
+    anything else is refused (``MeadError`` naming it) rather than written into."""
+    if workdir.is_dir() and any(workdir.iterdir()):
+        if not (workdir / UP_MARKER).is_file():
+            raise MeadError(
+                f"work directory {workdir} is not empty and is not one mead up made: "
+                "choose another (--workdir)"
+            )
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / UP_MARKER).write_text("a mead up work directory: cleared by the next run\n")
+    return workdir
 
 
 def _kill_at(proc: subprocess.Popen[bytes], t_wall: float) -> dict[str, Any]:

@@ -150,6 +150,30 @@ class AlertManager:
         self._pending: dict[tuple[str, str], tuple[Threat, int]] = {}  # not yet issued
         self._cycles: Counter[tuple[str, str]] = Counter()
 
+    def adopt(self, alert_id: str, theirs: Alert) -> bool:
+        """Go on with the open lifecycle ``alert_id`` as alert ``theirs`` (another issuer
+        instance's id, salvo and — if newer than this one's last — last state), so that
+        its later states update the alert its recipient holds: a standby taking over a
+        threat the previous active alerted under another id. False if none is open."""
+        for op in self._open.values():
+            if op.last.alert_id == alert_id:
+                if op.last.t > theirs.t:  # this one computed a newer state, sent as theirs
+                    theirs = msgspec.structs.replace(
+                        op.last, alert_id=theirs.alert_id, salvo=theirs.salvo
+                    )
+                op.last = theirs
+                return True
+        return False
+
+    def rename(self, alert_id: str, new_id: str) -> bool:
+        """Go on with the open lifecycle ``alert_id`` as ``new_id`` (its id named another
+        threat at another issuer instance). False if none is open."""
+        for op in self._open.values():
+            if op.last.alert_id == alert_id:
+                op.last = msgspec.structs.replace(op.last, alert_id=new_id)
+                return True
+        return False
+
     @property
     def open_alerts(self) -> list[Alert]:
         """The last alert sent for every open lifecycle."""
