@@ -19,11 +19,11 @@ standby can have taken over.
 On taking over, :class:`FailoverCoordinator` reads what the previous active sent from the
 hub's ``ALERTS_OUT`` stream and :func:`reconcile` picks, among the alerts held in standby,
 those it never sent; they are resealed and sent at once. A threat the shadow numbered
-otherwise (it fell behind and grouped batches differently) goes on under the previous
-active's alert id (:func:`alias_diverged`, ``AlertManager.adopt``), so it is not alerted
-twice. Each recipient's sequence numbers
-continue just above the previous active's (:func:`continued_sequences`), so the previous
-active's last messages, still in the streams, are not taken for replays. Alert ids, system
+otherwise (it fell behind, or started late, and grouped batches differently) goes on
+under the previous active's alert id (:func:`alias_diverged`, ``AlertManager.adopt``), so
+it is not alerted twice. Each recipient's sequence numbers continue just above the
+previous active's (:func:`continued_sequences`), so the previous active's last messages,
+still in the streams, are not taken for replays. Alert ids, system
 track numbers and alert states continue, because the shadow node saw the same batches at
 the same ticks (verified by ``tests/federation/test_failover.py``). While no instance is
 active, partners keep warning themselves from their own tracks.

@@ -197,6 +197,8 @@ def _fresh_workdir(workdir: Path) -> Path:
     """``workdir`` empty for a new run: a previous run's (marked by :data:`UP_MARKER`) is
     cleared — its stores, keys and certificates belong to that run — and a folder holding
     anything else is refused (``MeadError`` naming it) rather than written into."""
+    if workdir.exists() and not workdir.is_dir():
+        raise MeadError(f"work directory {workdir} is a file: choose a folder (--workdir)")
     if workdir.is_dir() and any(workdir.iterdir()):
         if not (workdir / UP_MARKER).is_file():
             raise MeadError(
