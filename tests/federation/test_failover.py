@@ -49,8 +49,10 @@ from mead.runtime.live import load_node_config
 from mead.runtime.simulation import prepare, run_mode
 from mead.runtime.up import up
 from mead.scenario import load_scenario
+from mead.threat.alerts import AlertManager
 
 SCENARIO = Path(__file__).resolve().parent / "data" / "equivalence.yaml"
+ALERTS = AlertManager("C0", [])  # its tolerances match lifecycles by threat (alias_diverged)
 
 
 def _alert(alert_id: str, state: str, t: float) -> Alert:
@@ -110,7 +112,7 @@ def test_a_threat_the_shadow_numbered_otherwise_goes_on_under_the_actives_alert_
         at(_alert("C0-6-A", "issued", 100), impact_lat_deg=32.2),  # 55 km off: its own
         at(_alert("C0-7-A", "issued", 100), threat_class="drone"),  # another class
     ]
-    lineage = alias_diverged(held, sent)
+    lineage = alias_diverged(held, sent, ALERTS)
     assert lineage.adopted == {"C0-4-A": sent[1]} and not lineage.fresh  # C0-5 was over
     todo, suppressed = reconcile(held, sent, lineage)
     assert [(a.alert_id, a.state, a.t) for a in todo] == [
@@ -119,16 +121,16 @@ def test_a_threat_the_shadow_numbered_otherwise_goes_on_under_the_actives_alert_
     assert suppressed == 2
     # one alert of the active is matched once, by the nearest of the shadow's
     near = at(_alert("C0-9-A", "issued", 100), impact_lat_deg=31.705)
-    assert alias_diverged([*held, near], sent).adopted == {"C0-9-A": sent[1]}
-    assert len(alias_diverged(held[:1], [])) == 0
-    assert reconcile(held, sent) == reconcile(held, sent, alias_diverged([], []))
+    assert alias_diverged([*held, near], sent, ALERTS).adopted == {"C0-9-A": sent[1]}
+    assert len(alias_diverged(held[:1], [], ALERTS)) == 0
+    assert reconcile(held, sent) == reconcile(held, sent, alias_diverged([], [], ALERTS))
     # a drone's arrival estimate wanders early on: a later state of the shadow's agrees
     drone = {"threat_class": "drone", "area": "B"}
     sent_d = [at(_alert("C0-3-B", "issued", 100), t_impact=1700.0, **drone)]
     held_d = [at(_alert("C0-8-B", "issued", 100), t_impact=1930.0, **drone),  # 230 s off
               at(_alert("C0-8-B", "updated", 104), t_impact=1800.0, **drone)]  # fmt: skip
-    assert alias_diverged(held_d, sent_d).adopted == {"C0-8-B": sent_d[0]}
-    assert len(alias_diverged(held_d[:1], sent_d)) == 0
+    assert alias_diverged(held_d, sent_d, ALERTS).adopted == {"C0-8-B": sent_d[0]}
+    assert len(alias_diverged(held_d[:1], sent_d, ALERTS)) == 0
 
 
 def test_an_id_the_active_used_for_another_threat_gets_a_fresh_one() -> None:
@@ -149,7 +151,7 @@ def test_an_id_the_active_used_for_another_threat_gets_a_fresh_one() -> None:
         _alert("C0-4-A", "updated", 112),
         _alert("C0-2-A", "issued", 100),  # the same as the active's
     ]
-    lineage = alias_diverged(held, sent)
+    lineage = alias_diverged(held, sent, ALERTS)
     assert lineage.adopted == {"C0-4-A": sent[0]}
     assert lineage.fresh == {"C0-1-A": "C0-1-A" + FRESH_SUFFIX}
     todo, suppressed = reconcile(held, sent, lineage)
@@ -162,12 +164,12 @@ def test_an_id_the_active_used_for_another_threat_gets_a_fresh_one() -> None:
     # tolerances of the active's C0-1 (30 s at 300 s to go, 5 km), but its C0-4 agrees
     # better — C0-4 goes on as C0-1, and the second missile under a fresh id
     second = at(_alert("C0-1-A", "updated", 112), t_impact=428.0, impact_lat_deg=31.72)
-    assert len(alias_diverged([second], sent)) == 0  # alone, it would go on as C0-1
-    lineage = alias_diverged([*held[2:], second], sent)
+    assert len(alias_diverged([second], sent, ALERTS)) == 0  # alone, it would go on as C0-1
+    lineage = alias_diverged([*held[2:], second], sent, ALERTS)
     assert lineage.adopted == {"C0-4-A": sent[0]} and lineage.fresh == {"C0-1-A": "C0-1-A-s"}
     # an alert both closed, under one id and of one threat, goes on as it is
     closed = [_alert("C0-1-A", "issued", 100), _alert("C0-1-A", "cancelled", 120)]
-    assert len(alias_diverged(closed, closed)) == 0
+    assert len(alias_diverged(closed, closed, ALERTS)) == 0
 
 
 def test_reconcile_never_issues_or_cancels_twice_but_sends_every_unstored_update() -> None:

@@ -56,7 +56,6 @@ from nats.js.errors import (
 )
 from nats.js.kv import KeyValue
 
-from mead import geo
 from mead.errors import NatsError
 from mead.events import AlertSent, CoordinatorStatus, Emit, Event, Leadership
 from mead.federation.envelope import signed_bytes
@@ -64,6 +63,7 @@ from mead.federation.nats import ConnSpec, NatsBus
 from mead.messages import Alert, Envelope, decode
 from mead.runtime.node import CoordinatorNode, PartnerNode
 from mead.scenario.schema import Scenario
+from mead.threat.alerts import AlertManager
 
 LEASE_BUCKET = "MEAD_LEASE"
 """The hub's KV bucket (``HUB`` account) holding one lease per coordinator pseudonym."""
@@ -195,7 +195,7 @@ class Lease:
             self.errors["lost"] += 1
         except Exception as e:  # hub slow or down: the lease lapses unless renewed in time
             self.errors[type(e).__name__] += 1
-            self._unanswered = self._rev is None  # a standby could not look
+            self._unanswered = self.standby and self._rev is None  # a standby could not look
 
     def _value(self) -> bytes:
         return json.dumps({"holder": self.instance}).encode()
@@ -221,8 +221,7 @@ class Lease:
         vacant lease at its first answered look, as it would have without the wait."""
         if self._unanswered:
             self._unanswered = False
-            if self.standby:
-                self._patient_until = max(self._patient_until, t0 + self.ttl_s)
+            self._patient_until = max(self._patient_until, t0 + self.ttl_s)
 
     async def _renew(self, t0: float) -> None:
         assert self._rev is not None
@@ -460,13 +459,7 @@ def reconcile(
     return out, len(held) - len(out)
 
 
-def alias_diverged(
-    held: Sequence[Alert],
-    sent: Iterable[Alert],
-    move_m: float = 2_000.0,
-    dt_impact_s: float = 30.0,
-    tgo_frac: float = 0.1,
-) -> Lineage:
+def alias_diverged(held: Sequence[Alert], sent: Iterable[Alert], alerts: AlertManager) -> Lineage:
     """Match the standby's alert lifecycles with the previous active's by threat, not id.
 
     A shadow that fell behind (its ticks late: a busy machine, or started mid-raid) takes
@@ -474,11 +467,10 @@ def alias_diverged(
     number system tracks differently — so its alert ids (``<issuer>-<track>-<area>``) can
     name another threat than the active's did, or the same threat another way. Two
     lifecycles are of one threat when they go to the same recipient and area with the same
-    class, and a state of each agrees with one of the other as
-    :class:`~mead.threat.alerts.AlertManager` confirms an issue (impact points within the
-    larger region or ``move_m``, impact times within ``max(dt_impact_s, tgo_frac × tgo)``);
-    the closer, in units of those tolerances, the better the match (a standby started
-    late may have computed its first states only after the active's last).
+    class, and a state of each agrees with one of the other as ``alerts`` (the standby's
+    :class:`~mead.threat.alerts.AlertManager`) confirms an issue (``AlertManager.gap``);
+    the closer, in units of its tolerances, the better the match (a standby started late
+    may have computed its first states only after the active's last).
 
     Each open alert of the previous active (last stored state not ``cancelled``) is
     matched with one lifecycle of the standby, best match first (on a tie, the one under
@@ -489,9 +481,12 @@ def alias_diverged(
     of the same threat (an alert both closed) goes on as it is.
     """
 
+    def gap(a: Alert, b: Alert) -> float:
+        same = (a.recipient, a.area, a.threat_class) == (b.recipient, b.area, b.threat_class)
+        return alerts.gap(a, b, a.t_impact - a.t) if same else math.inf
+
     def of_one_threat(xs: list[Alert], ys: list[Alert]) -> float:
-        return min((_agreeing(x, y, move_m, dt_impact_s, tgo_frac) for x in xs for y in ys),
-                   default=math.inf)  # fmt: skip
+        return min((gap(x, y) for x in xs for y in ys), default=math.inf)
 
     theirs: dict[str, list[Alert]] = {}
     for a in sent:
@@ -522,20 +517,6 @@ def alias_diverged(
             if j in matched.values() or of_one_threat(theirs[j], mine[j]) == math.inf:
                 out.fresh[j] = j + FRESH_SUFFIX
     return out
-
-
-def _agreeing(a: Alert, b: Alert, move_m: float, dt_impact_s: float, tgo_frac: float) -> float:
-    """How far apart two alert states' predictions are, in units of their tolerances
-    (impact points over the larger region or ``move_m``, plus impact times over
-    ``max(dt_impact_s, tgo_frac × tgo)``); inf if either is beyond it or the recipient,
-    area or class differ: not one threat (see :func:`alias_diverged`)."""
-    if (a.recipient, a.area, a.threat_class) != (b.recipient, b.area, b.threat_class):
-        return math.inf
-    d = geo.great_circle_distance_m(
-        a.impact_lat_deg, a.impact_lon_deg, b.impact_lat_deg, b.impact_lon_deg
-    ) / max(move_m, a.impact_radius_m, b.impact_radius_m)
-    dt = abs(a.t_impact - b.t_impact) / max(dt_impact_s, tgo_frac * (a.t_impact - a.t))
-    return float(d + dt) if d <= 1.0 and dt <= 1.0 else math.inf
 
 
 SETTLE_S = 2.0
@@ -675,9 +656,9 @@ class FailoverCoordinator:
         sent = [o for d in sent_raw if (o := open_own(d, ident.verify_key, ident.name))]
         held = [o for d in self.gate.held if (o := open_own(d, ident.verify_key, ident.name))]
         held_alerts, sent_alerts = [a for _, a in held], [a for _, a in sent]
-        lineage = alias_diverged(held_alerts, sent_alerts)
-        todo, suppressed = reconcile(held_alerts, sent_alerts, lineage)
         alerts = self.node.assessor.alerts
+        lineage = alias_diverged(held_alerts, sent_alerts, alerts)
+        todo, suppressed = reconcile(held_alerts, sent_alerts, lineage)
         for mine, theirs in lineage.adopted.items():  # go on as the alert partners hold
             alerts.adopt(mine, theirs)
         for mine, new in lineage.fresh.items():

@@ -55,6 +55,7 @@ if the same pair is threatened again after a cancel, the new lifecycle gets a ``
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -155,24 +156,24 @@ class AlertManager:
         instance's id, salvo and — if newer than this one's last — last state), so that
         its later states update the alert its recipient holds: a standby taking over a
         threat the previous active alerted under another id. False if none is open."""
-        for op in self._open.values():
-            if op.last.alert_id == alert_id:
-                if op.last.t > theirs.t:  # this one computed a newer state, sent as theirs
-                    theirs = msgspec.structs.replace(
-                        op.last, alert_id=theirs.alert_id, salvo=theirs.salvo
-                    )
-                op.last = theirs
-                return True
-        return False
+        if (op := self._lifecycle(alert_id)) is None:
+            return False
+        if op.last.t > theirs.t:  # this one computed a newer state, sent as theirs
+            theirs = msgspec.structs.replace(op.last, alert_id=theirs.alert_id, salvo=theirs.salvo)
+        op.last = theirs
+        return True
 
     def rename(self, alert_id: str, new_id: str) -> bool:
         """Go on with the open lifecycle ``alert_id`` as ``new_id`` (its id named another
         threat at another issuer instance). False if none is open."""
-        for op in self._open.values():
-            if op.last.alert_id == alert_id:
-                op.last = msgspec.structs.replace(op.last, alert_id=new_id)
-                return True
-        return False
+        if (op := self._lifecycle(alert_id)) is None:
+            return False
+        op.last = msgspec.structs.replace(op.last, alert_id=new_id)
+        return True
+
+    def _lifecycle(self, alert_id: str) -> _Open | None:
+        """The open lifecycle whose alert is ``alert_id``."""
+        return next((op for op in self._open.values() if op.last.alert_id == alert_id), None)
 
     @property
     def open_alerts(self) -> list[Alert]:
@@ -283,12 +284,20 @@ class AlertManager:
 
     def _agree(self, t: float, prev: Threat, th: Threat) -> bool:
         """Two successive predictions of a pair describe the same impact."""
+        return self.gap(prev, th, prev.t_impact - t) < math.inf
+
+    def gap(self, a: Alert | Threat, b: Alert | Threat, tgo_s: float) -> float:
+        """How far apart two predictions of one impact are, in units of the tolerances by
+        which an issue is confirmed — impact points over the larger region or ``move_m``,
+        plus impact times over ``max(dt_impact_s, tgo_frac × tgo_s)`` — or inf if either
+        is beyond its tolerance (not the same impact)."""
         moved = geo.great_circle_distance_m(
-            prev.impact_lat_deg, prev.impact_lon_deg, th.impact_lat_deg, th.impact_lon_deg
+            a.impact_lat_deg, a.impact_lon_deg, b.impact_lat_deg, b.impact_lon_deg
         )
-        near = max(self.move_m, prev.impact_radius_m, th.impact_radius_m)
-        dt = max(self.dt_impact_s, self.tgo_frac * (prev.t_impact - t))
-        return bool(moved <= near and abs(th.t_impact - prev.t_impact) <= dt)
+        near = max(self.move_m, a.impact_radius_m, b.impact_radius_m)
+        dt = max(self.dt_impact_s, self.tgo_frac * tgo_s)
+        off = abs(b.t_impact - a.t_impact)
+        return float(moved / near + off / dt) if moved <= near and off <= dt else math.inf
 
     def _changed(self, t: float, last: Alert, th: Threat) -> bool:
         """The threat differs from the last alert sent in a way an operator acts on."""
