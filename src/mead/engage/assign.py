@@ -68,22 +68,28 @@ def candidates(
     value: Array, pk: Array, feasible: np.ndarray, sls: np.ndarray, cost_usd: Array
 ) -> Candidates:
     """The options of N threats × U units: one round where ``feasible`` and ``pk`` > 0,
-    two where ``sls`` too. ``value`` (N,), ``pk``, ``feasible``, ``sls`` (N, U),
+    two where ``sls`` too. ``value`` (N,) or (N, U), ``pk``, ``feasible``, ``sls`` (N, U),
     ``cost_usd`` (U,)."""
-    value = np.asarray(value, dtype=np.float64)
-    ok = np.asarray(feasible, bool) & (pk > 0.0) & (value[:, None] > 0.0)
+    value = _per_pair(value, pk.shape)
+    ok = np.asarray(feasible, bool) & (pk > 0.0) & (value > 0.0)
     n1, u1 = np.nonzero(ok)
     n2, u2 = np.nonzero(ok & np.asarray(sls, bool))
     n = np.concatenate([n1, n2])
     u = np.concatenate([u1, u2])
     s = np.concatenate([np.ones(n1.size, int), np.full(n2.size, 2)])
     p = pk[n, u]
-    protected = value[n] * (1.0 - (1.0 - p) ** s)
+    protected = value[n, u] * (1.0 - (1.0 - p) ** s)
     rounds = np.where(s == 1, 1.0, 2.0 - p)  # expected rounds fired
     vmin = value[value > 0].min() if (value > 0).any() else 1.0
     cmax = max(float(np.max(cost_usd, initial=0.0)), 1.0)
     gain = protected - 1e-4 * vmin * cost_usd[u] / cmax * rounds
     return Candidates(n, u, s, gain, protected)
+
+
+def _per_pair(value: Array, shape: tuple[int, ...]) -> Array:
+    """``value`` (N,) per threat or (N, U) per pair, as (N, U)."""
+    v = np.asarray(value, dtype=np.float64)
+    return np.broadcast_to(v[:, None] if v.ndim == 1 else v, shape)
 
 
 def assign(
@@ -102,7 +108,8 @@ def assign(
 
     Parameters
     ----------
-    value : (N,) value at stake per threat (area value × probability of reaching it).
+    value : (N,) value at stake per threat (area value × probability of reaching it), or
+        (N, U) per pair (the planner's: discounted by the threat's other defenders).
     pk : (N, U) single-shot kill probability of unit u against threat n.
     feasible, sls : (N, U) bool: the pair has a launch window; and room for a second round.
     rounds, channels : (U,) int, loaded rounds and free engagement channels per unit.

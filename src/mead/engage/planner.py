@@ -56,7 +56,7 @@ from mead.messages import Advice, AdviceItem, Engagement, TrackClass
 from mead.scenario.schema import DefendedArea
 from mead.threat.base import Threat
 from mead.threat.evaluate import AreaSet
-from mead.types import Covs, Index, States
+from mead.types import Array, Covs, Index, States
 
 OWN_STALE_S = 30.0
 """A partner's own engagement not reported again for this long is forgotten, s (partners
@@ -67,6 +67,9 @@ NEIGHBOUR_KM = 20.0
 one may be judged by the other owner's own assessment, on its own tracks, to threaten its
 area too (a drone's predicted path misses an area by a median 5.5 km where it misses), so
 an object threatening either is contested between both owners, km."""
+FLIGHT_HORIZON_S = 6 * 3_600.0
+"""Paths are followed this far ahead (s) to find which units could engage a threat later
+in its flight (:func:`past_others`); a drone is planned against from hours out."""
 HOLD_S = 15.0
 """An advised threat missing from the assessment (its track lost a moment, or judged no
 threat for a cycle) keeps its pairing, and its advice, this long, s."""
@@ -389,21 +392,17 @@ class Planner:
         have one, assign the rest."""
         kind = np.array([THREAT_KINDS.index(b.threat_class) for b in threats])
         fast = kind < 2
-        paths = predict_paths(
-            x,
-            fast,
-            np.array([b.tgo_s for b in threats]),
-            np.array([b.impact_lat_deg for b in threats]),
-            np.array([b.impact_lon_deg for b in threats]),
-            samples=self.samples,
-        )
+        tgo = np.array([b.tgo_s for b in threats])
+        aim_lat = np.array([b.impact_lat_deg for b in threats])
+        aim_lon = np.array([b.impact_lon_deg for b in threats])
+        paths = predict_paths(x, fast, tgo, aim_lat, aim_lon, samples=self.samples)
         w = engagement_windows(paths, kind, self.units, self.look_s)
         pk = self.units.pk[:, kind].T
-        feasible = w.feasible.copy()
+        declined = np.zeros(w.feasible.shape, bool)
         for n, b in enumerate(threats):
             for u in range(len(self.units)):
-                if (b.system_track, u) in self.declined:
-                    feasible[n, u] = False
+                declined[n, u] = (b.system_track, u) in self.declined
+        feasible = w.feasible & ~declined
         rounds, free = self.rounds_left.copy(), self.channels.copy()
         busy = [a.unit for a in self.advised.values() if a.state == "engaging"]
         np.subtract.at(free, busy, 1)
@@ -433,6 +432,15 @@ class Planner:
                 del self.advised[b.system_track]
         value = np.array([b.value * min(b.p_area, 1.0) for b in threats])
         value[keep] = 0.0  # already placed
+        later = w.feasible.copy()  # … or later in the flight than the planning horizon
+        cut = np.nan_to_num(tgo) > paths.tau_s[:, -1] + 1.0
+        if cut.any():
+            rest = predict_paths(
+                x[cut], fast[cut], tgo[cut], aim_lat[cut], aim_lon[cut],
+                samples=self.samples, horizon_s=FLIGHT_HORIZON_S,
+            )  # fmt: skip
+            later[cut] |= engagement_windows(rest, kind[cut], self.units, self.look_s).feasible
+        value = value[:, None] * past_others(pk, later & ~declined, rounds)
         plan = assign(
             value, pk, feasible, w.sls, np.maximum(rounds, 0), np.maximum(free, 0),
             self.units.cost_usd, deadline_s=self.deadline_s, method=self.method,
@@ -485,6 +493,28 @@ class Planner:
             p_kill=float(1.0 - (1.0 - p) ** s),
             value=float(b.value * min(b.p_area, 1.0)),
         )
+
+
+def past_others(pk: Array, can: np.ndarray, rounds: np.ndarray) -> Array:
+    """(N, U) the chance that threat n gets past every unit but u that can still engage
+    it before it arrives: the share of a round's value that unit u adds to the defence.
+
+    ``pk`` (N, U) single-shot kill probabilities, ``can`` (N, U) bool: unit u has a window
+    on threat n anywhere along its predicted flight (now or later), ``rounds`` (U,) rounds
+    left. A unit with fewer rounds than threats it can reach is counted at that share of
+    its kill probability (it cannot fire at them all), so a saturated defender protects
+    little and a threat only it can reach keeps its full value for the others too.
+
+    A layered defence spends its long-reach rounds (air patrols on the routes, upper tiers)
+    where nobody after them could engage the threat — a drone bound for an area whose own
+    short-range battery will meet it anyway is worth less to a patrol than one bound for
+    an area nobody defends. Each unit's chance is taken as independent of the others'."""
+    can = np.asarray(can, bool)
+    demand = np.maximum(can.sum(axis=0), 1)
+    share = np.minimum(np.maximum(rounds, 0) / demand, 1.0)  # (U,)
+    kill = np.where(can, np.clip(pk, 0.0, 1.0) * share[None, :], 0.0)
+    survive = np.log1p(-np.minimum(kill, 1.0 - 1e-12))  # (N, U), log of each unit's miss
+    return np.exp(survive.sum(axis=1, keepdims=True) - survive)
 
 
 def _owners_threatened(
