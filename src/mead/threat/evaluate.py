@@ -265,7 +265,7 @@ def area_probability(
     C = 0.5 * (cov_en_m2 + cov_en_m2.swapaxes(1, 2)) + 1.0 * np.eye(2)  # ≥ 1 m
     lam, vec = np.linalg.eigh(C)
     L = vec * np.sqrt(np.maximum(lam, 0.0))[:, None, :]
-    d = np.einsum("kij,sj->ksi", L, _Z)  # (K, S, 2) east, north offsets, m
+    d = _Z @ L.swapaxes(1, 2)  # (K, S, 2) east, north offsets, m
     m_deg = geo.R_MEAN_M * np.pi / 180.0
     coslat = np.cos(np.radians(lat_deg))[:, None]
     ce = ((areas.lon_deg[cols] - lon_deg) * m_deg)[:, None] * coslat

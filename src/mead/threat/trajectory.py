@@ -312,26 +312,28 @@ class FreeFlightFit:
             pos = traj[:s, :, 0, :3].swapaxes(0, 1)  # (M, S, 3) nominal positions
             J = (traj[:s, :, 1:, :3] - traj[:s, :, :1, :3]) / step[None, None, :, None]
             J = J.transpose(1, 0, 3, 2)  # (M, S, 3, 7)
-            A = np.einsum("mska,mskl,mslb->mab", J, W, J)
+            WJ = W @ J  # (M, S, 3, 7); A = Σ_s Jᵀ W J, b = Σ_s Jᵀ W r (W symmetric)
+            A = (J.swapaxes(2, 3) @ WJ).sum(axis=1)
             A[:, 6, 6] += prior
             r = np.where(valid[..., None], z - pos, 0.0)
             if vel:  # the newest track velocity (its radial part from range rate)
                 end = traj[last, np.arange(m)]  # (M, 8, 6) at the newest position
                 Jv = ((end[:, 1:, 3:] - end[:, :1, 3:]) / step[None, :, None]).swapaxes(1, 2)
                 rv = vz - end[:, 0, 3:]
-                A += np.einsum("mka,mkl,mlb->mab", Jv, Wv, Jv)
+                WJv = Wv @ Jv  # (M, 3, 7)
+                A += Jv.swapaxes(1, 2) @ WJv
             if it == iterations:
                 break
-            b = np.einsum("mska,mskl,msl->ma", J, W, r)
+            b = (WJ.swapaxes(2, 3) @ r[..., None])[..., 0].sum(axis=1)
             if vel:
-                b += np.einsum("mka,mkl,ml->ma", Jv, Wv, rv)
+                b += (WJv.swapaxes(1, 2) @ rv[..., None])[..., 0]
             b[:, 6] += prior * (self.kappa0 - theta[:, 6])
             Ainv, _ = _inverse(A)
-            theta = theta + np.einsum("mab,mb->ma", Ainv, b)
+            theta = theta + (Ainv @ b[..., None])[..., 0]
         C, solvable = _inverse(A)
         G = _transition(traj[-1])
         now = np.concatenate([traj[-1, :, 0], theta[:, 6:]], axis=1)
-        chi2 = np.einsum("msk,mskl,msl->m", r, W, r) / np.maximum(3 * n - N_PARAM, 1)
+        chi2 = ((W @ r[..., None])[..., 0] * r).sum(axis=(1, 2)) / np.maximum(3 * n - N_PARAM, 1)
         ok = solvable & np.isfinite(theta).all(axis=1) & np.isfinite(now).all(axis=1)
         bad = ~ok | ~(chi2 <= self.max_chi2)  # not free flight over the window: thrust, swap
         if bad.any():  # forget the older half of those histories and wait for more
