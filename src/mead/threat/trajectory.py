@@ -3,7 +3,7 @@
 A radar track's filter (near-constant velocity) lags a missile that falls under gravity,
 and its velocity is only as good as a few scans. Once the boost is over, a missile flies a
 known law — gravity with J2, the rotating frame, drag in the atmosphere
-(:func:`mead.flight.acceleration`, stepped by its ``rk4_step``) — so its
+(:func:`mead.flight.acceleration`, stepped by its ``rk4_member``) — so its
 whole recent history constrains its state now. Each assessment cycle, for every track
 declared ballistic or rocket, :class:`FreeFlightFit` keeps the track's positions (one per
 ``spacing_s``, up to ``window_s`` back) and fits, by Gauss–Newton weighted least squares,
@@ -35,10 +35,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from mead.errors import check
-from mead.flight import height_m, rk4_step
+from mead.flight import OMEGA_E, height_m, rk4_member
 from mead.types import Array, Covs, States
 
 N_PARAM = 7
@@ -63,22 +64,38 @@ def propagate(theta: Array, h: Array, max_step_s: float = 10.0) -> Array:
     A step of 0 leaves a member where it is (padding); κ = max(θ₆, 0) is the drag. A step
     of 0 for every member (the padding after the longest history, or all steps but the
     first few when a history is shifted) is not flown at all: RK4 by 0 s is the identity.
+    A step is flown in ⌈max h / ``max_step_s``⌉ equal RK4 sub-steps per member (the
+    module law, :func:`mead.flight.rk4_member`), all in compiled code.
     """
-    p, v = theta[:, :3].T.copy(), theta[:, 3:6].T.copy()
-    ib = np.maximum(theta[:, 6], 0.0)
+    theta = np.ascontiguousarray(theta, dtype=np.float64)
+    h = np.ascontiguousarray(h, dtype=np.float64).reshape(-1, theta.shape[0])
     out = np.empty((h.shape[0] + 1, theta.shape[0], 6))
     out[0] = theta[:, :6]
-    flown = np.any(h != 0.0, axis=1).tolist() if h.size else [False] * h.shape[0]
+    _propagate(np.maximum(theta[:, 6], 0.0), h, float(max_step_s), out)
+    return out
+
+
+@numba.njit("void(f8[::1], f8[:, ::1], f8, f8[:, :, ::1])", cache=True)
+def _propagate(ib: Array, h: Array, max_step_s: float, out: Array) -> None:
+    """:func:`propagate`'s steps, member by member, from ``out[0]`` on."""
     for k in range(h.shape[0]):
-        if not flown[k]:
+        flown, longest = False, 0.0
+        for i in range(h.shape[1]):
+            flown = flown or h[k, i] != 0.0
+            longest = max(longest, h[k, i])
+        if not flown:
             out[k + 1] = out[k]
             continue
-        n_sub = max(1, int(np.ceil(np.max(h[k], initial=0.0) / max_step_s)))
-        dt = h[k] / n_sub
-        for _ in range(n_sub):
-            p, v = rk4_step(p, v, dt, ib)
-        out[k + 1, :, :3], out[k + 1, :, 3:] = p.T, v.T
-    return out
+        n_sub = max(1, int(np.ceil(longest / max_step_s)))
+        for i in range(h.shape[1]):
+            d = h[k, i] / n_sub
+            y = (out[k, i, 0], out[k, i, 1], out[k, i, 2], out[k, i, 3], out[k, i, 4],
+                 out[k, i, 5])  # fmt: skip
+            for _ in range(n_sub):
+                y = rk4_member(y[0], y[1], y[2], y[3], y[4], y[5], d, ib[i],
+                               0.0, 0.0, 0.0, True, OMEGA_E, True)  # fmt: skip
+            for c in range(6):
+                out[k + 1, i, c] = y[c]
 
 
 class FreeFlightFit:
