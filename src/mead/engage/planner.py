@@ -3,9 +3,11 @@
 Every assessment cycle :meth:`Planner.plan` takes the threats the coordinator assessed,
 predicts their paths, computes the launch windows of every (threat, unit) pair
 (:mod:`mead.engage.windows`) and assigns units (:func:`mead.engage.assign.assign`) to the
-threats nobody is advised on yet. The advice for each partner lists only that partner's
-own units (an :class:`~mead.messages.Advice` to its owner alone), so no partner learns
-another's units from it.
+threats nobody is advised on yet, each round valued by what the threat would do past every
+other unit that could still engage it (:func:`past_others`: a layered defence). The
+advice for each partner lists only that partner's own units (an
+:class:`~mead.messages.Advice` to its owner alone), so no partner learns another's units
+from it.
 
 Deconfliction lives in the planner's book, fed by the partners' statuses
 (:meth:`Planner.take`): a threat advised to a unit stays with it (its window and intercept
