@@ -94,7 +94,8 @@ def _f(v: float | None, nd: int = 2) -> str:
 
 
 def plot_map(out: Path, world: World) -> Path:
-    """Map of the scenario: truth paths by class, radars and their range, defended areas."""
+    """Map of the scenario: truth paths by class, radars and their range, defended areas,
+    and the partners' fire units (black diamonds, with their ids)."""
     truth, sc = world.truth, world.scenario
     fig = Figure(figsize=(10, 8))
     ax = fig.subplots()
@@ -112,6 +113,11 @@ def plot_map(out: Path, world: World) -> Path:
                 s.site.lat_deg, s.site.lon_deg, np.arange(0, 361, 5), s.range_km * 1e3
             )
             ax.plot(lo, la, color="tab:blue", lw=0.4, alpha=0.5)
+    units = [u for p in sc.partners for u in p.fire_units]
+    for u in units:
+        ax.plot(u.site.lon_deg, u.site.lat_deg, "D", color="black", ms=3.5, zorder=3)
+        ax.annotate(u.id, (u.site.lon_deg, u.site.lat_deg), fontsize=5.5,
+                    xytext=(3, -7), textcoords="offset points")  # fmt: skip
     for a in sc.defended_areas:
         if a.circle is not None:
             la, lo = geo.destination(
@@ -125,10 +131,13 @@ def plot_map(out: Path, world: World) -> Path:
         ax.annotate(a.name, (lo.mean(), la.mean()), fontsize=7, color="darkgreen")
     for c, col in COLORS.items():
         ax.plot([], [], color=col, label=c)
+    if units:
+        ax.plot([], [], "D", color="black", ms=3.5, label="fire unit")
     ax.legend(loc="lower left", fontsize=8)
     ax.set_xlabel("longitude (deg)")
     ax.set_ylabel("latitude (deg)")
-    ax.set_title(f"Scenario {sc.name}: truth, radars (range rings), defended areas")
+    units_title = ", fire units" if units else ""
+    ax.set_title(f"Scenario {sc.name}: truth, radars (range rings), defended areas{units_title}")
     lon_lim, lat_lim = _extent(world)
     ax.set_xlim(*lon_lim)
     ax.set_ylim(*lat_lim)
