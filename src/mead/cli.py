@@ -78,7 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, default=Path("out"), help="report folder (default out/)")
     r.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
-    r.add_argument("--jobs", type=int, default=2, help="processes for the two runs (default 2)")
+    r.add_argument(
+        "--jobs", type=int, default=2, help="worker processes for the two runs (default 2)"
+    )
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.add_argument(
         "--no-record",

@@ -229,3 +229,52 @@ def test_bad_patterns_and_limits_are_refused(pattern: str) -> None:
         ep.subscribe("ok", limit=0)
     with pytest.raises(ValueError, match="node name"):
         bus.connect("A.B")
+
+
+def test_each_link_draws_from_its_own_stream() -> None:
+    """What one link carries does not change another's jitter (its own random stream)."""
+    link = [Link(src="*", dst="*", latency_ms=100, jitter_ms=50)]
+
+    def c0_arrivals(with_p2: bool) -> list[tuple[float, bytes]]:
+        bus, clock = make_bus(link, seed=4)
+        p1, p2, c0 = bus.connect("P1"), bus.connect("P2"), bus.connect("C0")
+        sub = c0.subscribe("tracks.C0")
+        other = bus.connect("P3").subscribe("tracks.P3")
+        for k in range(20):
+            p1.publish("tracks.C0", bytes([k]))
+            if with_p2:
+                p2.publish("tracks.P3", bytes([k]))
+            clock.t += 0.01
+        clock.t = T0
+        assert other.pending == (20 if with_p2 else 0)
+        return arrivals(sub, clock, 1.0)
+
+    assert c0_arrivals(False) == c0_arrivals(True)
+
+
+def test_forwarded_publications_arrive_as_on_one_bus() -> None:
+    """Two buses (two processes' nodes) joined by outbox → inject deliver what one bus
+    does: the same arrival times and the same order, ties broken by the step order."""
+    links = [Link(src="P1", dst="*", latency_ms=100, jitter_ms=40, loss=0.2)]
+
+    def run(split: bool) -> list[tuple[float, bytes]]:
+        clock = Clock()
+        ranks = {"P1": 0, "P2": 1, "C0": 2}
+        a = InProcessBus(clock, links, np.random.default_rng(9), ranks=ranks, forward=split)
+        b = InProcessBus(clock, links, np.random.default_rng(9), ranks=ranks) if split else a
+        p1, p2, c0 = a.connect("P1"), b.connect("P2"), b.connect("C0")
+        sub = c0.subscribe("tracks.>")
+        out = []
+        for k in range(50):  # a tick: P1 and P2 publish, then what is due is drained
+            clock.t = T0 + k
+            b.inject(a.outbox)  # what P1 published last tick (never due within its tick)
+            a.outbox = []
+            out += [(clock.t, d) for _, d in sub.drain()]
+            p1.publish("tracks.C0", b"1-%d" % k)
+            p2.publish("tracks.C0", b"2-%d" % k)
+            p1.publish("tracks.P2", b"x-%d" % k)
+        return out
+
+    one, two = run(False), run(True)
+    assert one == two
+    assert 100 < len(one) < 150  # of 150: P1's 100 lose ~20 %, P2's 50 none

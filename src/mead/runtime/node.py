@@ -20,8 +20,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
 import msgspec
 import numpy as np
@@ -65,9 +65,35 @@ from mead.sensors.adsb import AdsbFeed, AdsbReports, empty_reports
 from mead.sensors.adsb import merge_reports as merge_adsb
 from mead.sensors.base import Scan, ScanFeed
 from mead.sensors.health import RadarHealth, node_state
-from mead.threat.assessor import Assessor
+from mead.threat.assessor import Assessment, Assessor
 from mead.tracking.base import TrackReport, TrackSource, merge_reports
-from mead.tracking.tracker import Tracker
+
+
+class PartnerTracker(Protocol):
+    """What a partner node needs of its tracker (:class:`~mead.tracking.tracker.Tracker`)."""
+
+    counters: Counter[str]
+
+    def step(self, scan: Scan) -> None: ...
+
+    def report(self, t: float) -> TrackReport: ...
+
+
+class PartnerAssessor(Protocol):
+    """What a partner node needs of its assessor (:class:`~mead.threat.assessor.Assessor`)."""
+
+    def step(
+        self,
+        t: float,
+        ids: Sequence[str],
+        x: np.ndarray,
+        P: np.ndarray,
+        *,
+        deleted: Iterable[str] = (),
+        adsb: AdsbReports | None = None,
+        blind: Collection[str] = (),
+    ) -> Assessment: ...
+
 
 Observe = Callable[[str, float, list[str], np.ndarray], None]
 """Hook that sees every track picture a node forms: (node, t_wire, ids, x (N, 6))."""
@@ -175,9 +201,9 @@ class PartnerNode:
         endpoint: Endpoint,
         opener: Opener,
         scans: Iterator[Scan],
-        tracker: Tracker,
+        tracker: PartnerTracker,
         releaser: Releaser,
-        assessor: Assessor,
+        assessor: PartnerAssessor,
         release_s: float,
         epoch_s: float = 0.0,
         sensor_sites: dict[str, tuple[float, float, float]] | None = None,
@@ -261,6 +287,11 @@ class PartnerNode:
                     self.inbox.reject("unexpected", sender)
         if self.fire is not None and not released:
             self._engage(now, self.fire.step(now))
+
+    def next_publish(self) -> float:
+        """No publication before this wire time, whatever it receives: tracks and status
+        go out at releases; a fire control may report at any step (−inf)."""
+        return self._next_release if self.fire is None else -np.inf
 
     def _take_adsb(self, now: float) -> None:
         """Add the live ADS-B reports received since the last release to ``adsb`` (wire
@@ -510,6 +541,11 @@ class CoordinatorNode:
         if now >= self._next_assess:
             self._next_assess = now + self.assess_s
             self._assess(now)
+
+    def next_publish(self) -> float:
+        """No publication before this wire time, whatever it receives: alerts, pictures
+        and advice go out at assessments (a live node's :meth:`resend` aside)."""
+        return self._next_assess
 
     def _take_status(self, now: float, sender: str, st: Status) -> None:
         """Keep a partner's newest Status; each radar whose state changed is an event."""

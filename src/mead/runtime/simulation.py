@@ -13,7 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -175,56 +175,17 @@ def run_mode(
     sc = world.scenario
     epoch = sc.start_epoch_s()
     clock = SimClock(epoch)
-    bus_ss = np.random.SeedSequence([world.seed, 1 + MODES.index(mode)])
-    bus = InProcessBus(clock, list(sc.links), np.random.default_rng(bus_ss))
-    ids = sim_identities(sc, world.seed)
-    registry = KeyRegistry({n: i.verify_key for n, i in ids.items()})
+    bus = mode_bus(world, mode, clock)
     result = ModeResult(mode)
     obs = observer(world) if observer is not None else None
     emit = sink if sink is not None else result.events.append
     observe: Observe = obs if obs is not None else _no_observer
     show = getattr(obs, "show", _no_observer)  # an observer may also take what nodes hold
-    pols = policies(sc, world.scenario_path, national=mode == "national")
-    engage = engagement_policies(sc, world.scenario_path)
     kill_ss = np.random.SeedSequence([world.seed, 10])  # the same draws in both modes
     intercepts = Intercepts(world.truth, epoch, np.random.default_rng(kill_ss), emit)
-
-    def opener() -> Opener:
-        return Opener(registry, max_age_s=MAX_MESSAGE_AGE_S, clock=clock)
-
-    partners = [
-        build_partner(
-            sc,
-            p.name,
-            identity=ids[p.name],
-            endpoint=bus.connect(p.name),
-            opener=opener(),
-            policy=pols[p.name],
-            scans=intercepts.visible(_scans_of(world.scans, p.name)),
-            track_sources=track_replays(sc, _base(world), p.name),
-            reporting=[r for r in world.recorded if r.partner == p.name],
-            epoch_s=epoch,
-            adsb=world.adsb,
-            engagement=engage[p.name],
-            effector=intercepts,
-            emit=emit,
-            observe=observe,
-            show=show,
-            seed=world.seed,
-        )
-        for p in sc.partners
-    ]
-    c = sc.coordinator.name
-    coord = build_coordinator(
-        sc,
-        identity=ids[c],
-        endpoint=bus.connect(c),
-        opener=opener(),
-        adsb=world.adsb,
-        emit=emit,
-        observe=observe,
-        show=show,
-    )
+    build = Builder(world, mode, bus, clock, intercepts)
+    partners = [build.partner(p.name, emit, observe, show) for p in sc.partners]
+    coord = build.coordinator(emit, observe, show)
     t0 = time.perf_counter()
     for t in _ticks(sc.duration_s, sc.tick_s, f"{mode:>8}", progress):
         clock.t = t
@@ -234,19 +195,99 @@ def run_mode(
         coord.step(clock())
     result.wall_s = time.perf_counter() - t0
     result.observed = obs.result() if obs is not None else None
-    nodes: list[PartnerNode | CoordinatorNode] = [*partners, coord]
-    result.counters = {
-        n.name: dict(n.counters) | _prefixed(n.inbox.rejected, "rejected_") for n in nodes
-    }
-    for node in partners:
-        if node.fire is not None:
-            result.counters[node.name] |= _prefixed(node.fire.counters, "fire_")
-    if coord.planner is not None:
-        result.counters[coord.name] |= _prefixed(dict(coord.planner.counters), "planner_")
-    for node in partners:  # how the tracker dealt with scans that arrived out of order
-        late = {k: v for k, v in node.tracker.counters.items() if k.startswith("scans_")}
-        result.counters[node.name] |= _prefixed(late, "tracker_")
+    result.counters = node_counters([*partners, coord])
     return result
+
+
+def mode_bus(world: World, mode: Mode, clock: SimClock, forward: bool = False) -> InProcessBus:
+    """The run's simulated network: the scenario's links, the mode's own random streams,
+    and every node's rank in the step order (partners in scenario order, then the
+    coordinator) — the same however the nodes are spread over processes."""
+    sc = world.scenario
+    bus_ss = np.random.SeedSequence([world.seed, 1 + MODES.index(mode)])
+    names = [p.name for p in sc.partners] + [sc.coordinator.name]
+    ranks = {n: i for i, n in enumerate(names)}
+    return InProcessBus(
+        clock, list(sc.links), np.random.default_rng(bus_ss), ranks=ranks, forward=forward
+    )
+
+
+class Builder:
+    """Builds one run's nodes on its bus (all of them, or a process's share of them)."""
+
+    def __init__(
+        self, world: World, mode: Mode, bus: InProcessBus, clock: SimClock, intercepts: Intercepts
+    ) -> None:
+        sc = world.scenario
+        self.world, self.bus, self.intercepts = world, bus, intercepts
+        self.clock, self.epoch = clock, sc.start_epoch_s()
+        self.ids = sim_identities(sc, world.seed)
+        self.registry = KeyRegistry({n: i.verify_key for n, i in self.ids.items()})
+        self.pols = policies(sc, world.scenario_path, national=mode == "national")
+        self.engage = engagement_policies(sc, world.scenario_path)
+
+    def _opener(self) -> Opener:
+        return Opener(self.registry, max_age_s=MAX_MESSAGE_AGE_S, clock=self.clock)
+
+    def partner(
+        self, name: str, emit: Callable[[Event], None], observe: Observe, show: Any
+    ) -> PartnerNode:
+        """Partner ``name``'s node."""
+        w, sc = self.world, self.world.scenario
+        return build_partner(
+            sc,
+            name,
+            identity=self.ids[name],
+            endpoint=self.bus.connect(name),
+            opener=self._opener(),
+            policy=self.pols[name],
+            scans=self.intercepts.visible(_scans_of(w.scans, name)),
+            track_sources=track_replays(sc, _base(w), name),
+            reporting=[r for r in w.recorded if r.partner == name],
+            epoch_s=self.epoch,
+            adsb=w.adsb,
+            engagement=self.engage[name],
+            effector=self.intercepts,
+            emit=emit,
+            observe=observe,
+            show=show,
+            seed=w.seed,
+        )
+
+    def coordinator(
+        self, emit: Callable[[Event], None], observe: Observe, show: Any
+    ) -> CoordinatorNode:
+        """The coordinator's node."""
+        sc = self.world.scenario
+        c = sc.coordinator.name
+        return build_coordinator(
+            sc,
+            identity=self.ids[c],
+            endpoint=self.bus.connect(c),
+            opener=self._opener(),
+            adsb=self.world.adsb,
+            emit=emit,
+            observe=observe,
+            show=show,
+        )
+
+
+def node_counters(nodes: Sequence[PartnerNode | CoordinatorNode]) -> dict[str, dict[str, int]]:
+    """Each node's counters, its inbox's rejections, its fire control's and planner's, and
+    how its tracker dealt with scans that arrived out of order."""
+    out: dict[str, dict[str, int]] = {}
+    for n in nodes:
+        out[n.name] = dict(n.counters) | _prefixed(n.inbox.rejected, "rejected_")
+        if isinstance(n, PartnerNode):
+            if n.fire is not None:
+                out[n.name] |= _prefixed(n.fire.counters, "fire_")
+        elif n.planner is not None:
+            out[n.name] |= _prefixed(dict(n.planner.counters), "planner_")
+    for n in nodes:
+        if isinstance(n, PartnerNode):
+            late = {k: v for k, v in n.tracker.counters.items() if k.startswith("scans_")}
+            out[n.name] |= _prefixed(late, "tracker_")
+    return out
 
 
 def _no_observer(*_: object) -> None:
@@ -286,13 +327,20 @@ def run_both(
     jobs: int = 2,
     observer: ObserverFactory | None = None,
 ) -> dict[Mode, ModeResult]:
-    """Run alliance and national on the same world; in two forked processes when jobs > 1.
+    """Run alliance and national on the same world; on ``jobs`` forked processes when > 1.
 
-    A forked child inherits ``world`` from the parent's memory (nothing is pickled on the
-    way in); its :class:`ModeResult` comes back through a pipe.
+    Where the two runs see the same plots (no fire units), the partners' work is done once
+    for both and the nodes are spread over ``jobs`` workers in lockstep
+    (:mod:`mead.runtime.lockstep`, the same results); else each run is one process. A
+    forked child inherits ``world`` from the parent's memory (nothing is pickled on the
+    way in); its results come back through a pipe.
     """
     if jobs <= 1:
         return {m: run_mode(world, m, progress, observer) for m in MODES}
+    from mead.runtime.lockstep import run_lockstep, shareable
+
+    if shareable(world) is None:
+        return run_lockstep(world, jobs, progress, observer)
     ctx = multiprocessing.get_context("fork")
     children = []
     for m in MODES:
