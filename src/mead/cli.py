@@ -470,7 +470,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     progress = not args.no_progress and not args.json and sys.stderr.isatty()
     if not args.json:
         print(f"preparing {sc.name!r} (seed {seed}): truth and radar plots…", file=sys.stderr)
-    world = prepare(sc, seed, args.scenario)
+    world = prepare(sc, seed, args.scenario, jobs=args.jobs)
     observer = recording(Scorer) if args.record else Scorer
     results = run_scored(world, progress=progress, jobs=args.jobs, observer=observer)
     recorded = {}

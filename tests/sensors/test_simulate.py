@@ -100,6 +100,17 @@ def test_deterministic_for_a_seed() -> None:
     assert [s.t for s in a] != [s.t for s in c]
 
 
+def test_radars_on_several_processes_give_the_same_scans() -> None:
+    tt = truth()
+    sc = scenario(extra=[sensor("D", 6.0, lat=31.8, latency_s=1.0, latency_jitter_s=3.0)])
+    one = simulate_scans(sc, tt, np.random.default_rng(7))
+    two = simulate_scans(sc, tt, np.random.default_rng(7), jobs=3)
+    assert len(one) == len(two) > 50
+    for x, y in zip(one, two, strict=True):
+        assert (x.t, x.sensor_id, x.delay_s) == (y.t, y.sensor_id, y.delay_s)
+        assert np.array_equal(x.z, y.z) and np.array_equal(x.truth, y.truth)
+
+
 def test_adding_a_radar_leaves_the_others_unchanged() -> None:
     tt = truth()
     a = simulate_scans(scenario(), tt, np.random.default_rng(3))

@@ -90,9 +90,14 @@ class ModeResult:
 
 
 def prepare(
-    scenario: Scenario, seed: int, scenario_path: Path | None = None, live: bool = False
+    scenario: Scenario,
+    seed: int,
+    scenario_path: Path | None = None,
+    live: bool = False,
+    jobs: int = 1,
 ) -> World:
-    """Simulate truth and all radar scans once (independent random streams per stage).
+    """Simulate truth and all radar scans once (independent random streams per stage; the
+    radars on ``jobs`` forked processes, the same scans however many).
 
     A radar fed by an ASTERIX recording gets the recording's scans instead (read here, on
     the scenario clock: ``mead.sensors.asterix_feed``); one fed over UDP is read by its
@@ -133,7 +138,7 @@ def prepare(
     truth = simulate_truth(scenario, np.random.default_rng(truth_ss))
     base = scenario_path.parent if scenario_path is not None else Path.cwd()
     dem = Dem(base / scenario.dem_dir) if scenario.dem_dir is not None else None
-    scans = simulate_scans(scenario, truth, np.random.default_rng(sensor_ss), dem)
+    scans = simulate_scans(scenario, truth, np.random.default_rng(sensor_ss), dem, jobs)
     recorded = replay_files(scenario, base)
     if recorded:
         scans += [s for r in recorded for s in r.scans]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 
 import numpy as np
 
@@ -37,9 +38,7 @@ def build_radars(scenario: Scenario, dem: Dem | None = None) -> list[Radar]:
     sensors); a sensor with an ASTERIX feed is a real radar and is not simulated. With a
     ``dem``, each radar is masked by the terrain (radials ``TERRAIN_RADIAL_M`` apart at
     full range, samples at the DEM's post spacing)."""
-    radars = [
-        Radar(s, p.name) for p in scenario.partners for s in p.sensors if s.asterix is None
-    ]
+    radars = [Radar(s, p.name) for p in scenario.partners for s in p.sensors if s.asterix is None]
     if dem is not None:
         step = dem.post_spacing_m()
         for r in radars:
@@ -59,7 +58,11 @@ def _within(scan: Scan, range_m: float) -> Scan:
 
 
 def simulate_scans(
-    scenario: Scenario, truth: TruthTable, rng: np.random.Generator, dem: Dem | None = None
+    scenario: Scenario,
+    truth: TruthTable,
+    rng: np.random.Generator,
+    dem: Dem | None = None,
+    jobs: int = 1,
 ) -> list[Scan]:
     """Every scan of every radar over [0, ``scenario.duration_s``), sorted by arrival.
 
@@ -75,7 +78,8 @@ def simulate_scans(
     Each radar revisits every ``scan_s`` from a phase drawn uniformly in [0, ``scan_s``).
     The phases are drawn first from ``rng`` (in scenario sensor order); then each radar gets
     its own child generator (``rng.spawn``), so one radar's plots do not depend on the
-    other radars' draws. The same seed gives the same scans.
+    other radars' draws. The same seed gives the same scans, however many processes
+    (``jobs``, forked, a radar at a time) share the radars.
 
     Parameters
     ----------
@@ -84,6 +88,7 @@ def simulate_scans(
     rng : source of all randomness.
     dem : terrain that hides targets from the radars (the scenario's ``dem_dir``); None:
         a smooth earth.
+    jobs : processes that simulate the radars.
     """
     radars = build_radars(scenario, dem)
     if not radars:
@@ -94,21 +99,55 @@ def simulate_scans(
             f"truth.rcs_m2 must be ({len(truth)},), one per truth object (got {rcs.shape})"
         )
     phases = rng.uniform(0.0, [r.sensor.scan_s for r in radars])
-    scans: list[Scan] = []
-    for radar, phase, gen in zip(radars, phases, rng.spawn(len(radars)), strict=True):
-        times = scan_times(scenario.duration_s, radar.sensor.scan_s, float(phase))
-        sensor = radar.sensor
-        delays = np.full(len(times), sensor.latency_s)
-        if sensor.latency_jitter_s > 0:
-            delays += gen.spawn(1)[0].uniform(0.0, sensor.latency_jitter_s, len(times))
-        for t, delay in zip(times.tolist(), delays.tolist(), strict=True):
-            idx, X = truth.states_at(t)
-            scan = radar.scan(t, idx, X, rcs[idx], gen)  # drawn even in an outage: the
-            _, reach = scenario.radar_state(sensor.id, t)  # other scans stay the same
-            if reach == 0.0:
-                continue  # down: no scan
-            if reach < 1.0:
-                scan = _within(scan, reach * sensor.range_km * 1e3)
-            scans.append(dataclasses.replace(scan, delay_s=delay) if delay else scan)
+    work = list(zip(radars, phases.tolist(), rng.spawn(len(radars)), strict=True))
+    if jobs > 1 and len(radars) > 1:
+        global _WORK  # read by the forked processes, not pickled to them
+        _WORK = (scenario, truth, rcs, work)
+        ctx = multiprocessing.get_context("fork")
+        try:
+            with ctx.Pool(min(jobs, len(radars))) as pool:
+                per_radar = pool.map(_radar_of_work, range(len(work)), chunksize=1)
+        finally:
+            _WORK = None
+    else:
+        per_radar = [_radar_scans(scenario, truth, rcs, *w) for w in work]
+    scans = [s for r in per_radar for s in r]
     scans.sort(key=lambda s: (s.t_arrival, s.sensor_id))
+    return scans
+
+
+_WORK: tuple[Scenario, TruthTable, Array, list[tuple[Radar, float, np.random.Generator]]] | None
+_WORK = None
+
+
+def _radar_of_work(k: int) -> list[Scan]:
+    assert _WORK is not None
+    scenario, truth, rcs, work = _WORK
+    return _radar_scans(scenario, truth, rcs, *work[k])
+
+
+def _radar_scans(
+    scenario: Scenario,
+    truth: TruthTable,
+    rcs: Array,
+    radar: Radar,
+    phase: float,
+    gen: np.random.Generator,
+) -> list[Scan]:
+    """One radar's scans over the run, in time order."""
+    times = scan_times(scenario.duration_s, radar.sensor.scan_s, phase)
+    sensor = radar.sensor
+    delays = np.full(len(times), sensor.latency_s)
+    if sensor.latency_jitter_s > 0:
+        delays += gen.spawn(1)[0].uniform(0.0, sensor.latency_jitter_s, len(times))
+    scans: list[Scan] = []
+    for t, delay in zip(times.tolist(), delays.tolist(), strict=True):
+        idx, X = truth.states_at(t)
+        scan = radar.scan(t, idx, X, rcs[idx], gen)  # drawn even in an outage: the
+        _, reach = scenario.radar_state(sensor.id, t)  # other scans stay the same
+        if reach == 0.0:
+            continue  # down: no scan
+        if reach < 1.0:
+            scan = _within(scan, reach * sensor.range_km * 1e3)
+        scans.append(dataclasses.replace(scan, delay_s=delay) if delay else scan)
     return scans
