@@ -59,11 +59,12 @@ def parse_seeds(text: str) -> list[int]:
 def run_seed(sc: Scenario, path: Path | None, seed: int, jobs: int = 1) -> dict[str, Any]:
     """The summary of one seed's run of ``sc`` (as ``mead run --json`` prints it).
 
-    ``path``: the scenario file, to find its policy files; ``jobs`` > 1 runs the alliance
-    and national runs in two forked processes (not inside a daemonic Dask worker)."""
+    ``path``: the scenario file, to find its policy files; ``jobs`` > 1 runs the radars
+    and then the alliance and national runs on forked processes (not inside a daemonic
+    Dask worker)."""
     t0 = time.perf_counter()
     policies(sc, path)
-    world = prepare(sc, seed, path)
+    world = prepare(sc, seed, path, jobs=jobs)
     return summarize(world, run_scored(world, jobs=jobs), time.perf_counter() - t0)
 
 
