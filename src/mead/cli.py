@@ -455,6 +455,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     from mead.metrics.evaluation import Scorer, format_summary, run_scored, summarize
     from mead.metrics.report import write_report
     from mead.runtime.simulation import MODES, prepare
@@ -478,11 +480,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         for m in MODES:
             results[m].observed, recorded[m] = results[m].observed
     summary = summarize(world, results, time.perf_counter() - t0)
-    files = write_report(args.out, world, results, summary)
     layers = coverage_layers(sc, args.scenario) if recorded else {}
-    files += [
-        write_replay(args.out, sc, m, recorded[m], results[m].events, layers) for m in recorded
-    ]
+    with ThreadPoolExecutor(max(1, len(recorded))) as pool:  # zlib works outside the GIL
+        replays = [
+            pool.submit(write_replay, args.out, sc, m, recorded[m], results[m].events, layers)
+            for m in recorded
+        ]
+        files = write_report(args.out, world, results, summary)
+        files += [f.result() for f in replays]
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

@@ -73,10 +73,11 @@ def attribute_alerts(world: World, events: list[Event]) -> list[Event]:
     """
     epoch = world.scenario.start_epoch_s()
     about: dict[str, str | None] = {}  # alert_id → object at issue; updates keep it
+    near: dict[float, tuple[np.ndarray, cKDTree] | None] = {}  # t → what flew then
     out: list[Event] = []
     for ev in events:
         if isinstance(ev, AlertReceived | AlertSent):
-            ev = msgspec.structs.replace(ev, truth=_about(world, epoch, ev, about))
+            ev = msgspec.structs.replace(ev, truth=_about(world, epoch, ev, about, near))
         out.append(ev)
     return out
 
@@ -93,22 +94,35 @@ def run_scored(
     return results
 
 
-def _about(world: World, epoch: float, ev: AlertEvent, about: dict[str, str | None]) -> str | None:
-    """The object an alert event is about (see :func:`attribute_alerts`)."""
+def _about(
+    world: World,
+    epoch: float,
+    ev: AlertEvent,
+    about: dict[str, str | None],
+    near: dict[float, tuple[np.ndarray, cKDTree] | None],
+) -> str | None:
+    """The object an alert event is about (see :func:`attribute_alerts`); ``near`` keeps
+    the objects flying at the time last asked (alerts come many at a time)."""
     if ev.state != "issued" and ev.alert_id in about:
         return about[ev.alert_id]
     t = ev.t - epoch
-    alive, states = world.truth.states_at(t)
-    tr = world.truth
-    ended = np.flatnonzero((tr.t_end <= t) & (t < tr.t_end + ENDED_GRACE_S))
-    if ended.size:
-        alive = np.concatenate([alive, ended])
-        states = np.concatenate([states, tr.samples[tr.offset[ended] + tr.count[ended] - 1]])
-    if alive.size == 0:
+    if t not in near:  # events come in time order: keep only the newest time's
+        near.clear()
+        alive, states = world.truth.states_at(t)
+        tr = world.truth
+        ended = np.flatnonzero((tr.t_end <= t) & (t < tr.t_end + ENDED_GRACE_S))
+        if ended.size:
+            alive = np.concatenate([alive, ended])
+            last = tr.samples[tr.offset[ended] + tr.count[ended] - 1]
+            states = np.concatenate([states, last])
+        near[t] = (alive, cKDTree(states[:, :3])) if alive.size else None
+    flying = near[t]
+    if flying is None:
         return None  # nothing flying: a later state of the alert is judged afresh
+    alive, tree = flying
     found = None
     p = geo.geodetic2ecef(ev.track_lat_deg, ev.track_lon_deg, ev.track_alt_m)
-    d, k = cKDTree(states[:, :3]).query(p, distance_upper_bound=ALERT_GATE_M)
+    d, k = tree.query(p, distance_upper_bound=ALERT_GATE_M)
     if np.isfinite(d):
         found = world.truth.ids[alive[k]]
     about[ev.alert_id] = found

@@ -25,15 +25,19 @@ class TruthMatcher:
     def __init__(self, truth: TruthTable, epoch_s: float) -> None:
         self.truth, self.epoch_s = truth, epoch_s
         self.first: dict[str, np.ndarray] = {}
+        self._at: tuple[float, np.ndarray, cKDTree | None] | None = None  # the last t's truth
 
     def __call__(self, node: str, t_wire: float, ids: list[str], x: np.ndarray) -> None:
         if not ids:
             return
         t = t_wire - self.epoch_s
-        alive, states = self.truth.states_at(t)
-        if alive.size == 0:
+        if self._at is None or self._at[0] != t:  # every node reports at the same instants
+            alive, states = self.truth.states_at(t)
+            self._at = (t, alive, cKDTree(states[:, :3]) if alive.size else None)
+        _, alive, tree = self._at
+        if tree is None:
             return
-        d, k = cKDTree(states[:, :3]).query(x[:, :3], distance_upper_bound=TRACK_GATE_M)
+        d, k = tree.query(x[:, :3], distance_upper_bound=TRACK_GATE_M)
         held = alive[k[np.isfinite(d)]]
         first = self.first.setdefault(node, np.full(len(self.truth), np.nan))
         new = held[np.isnan(first[held])]

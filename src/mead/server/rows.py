@@ -44,6 +44,9 @@ def states2map(x: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+_THREATS = frozenset(THREAT_CLASSES)
+
+
 def affiliation(classes: np.ndarray, ident: np.ndarray) -> np.ndarray:
     """Standard identity per track from its class and ADS-B identification, (N,) str.
 
@@ -52,7 +55,7 @@ def affiliation(classes: np.ndarray, ident: np.ndarray) -> np.ndarray:
     Nothing the nodes track is friend today (no own interceptors are tracked)."""
     cls = np.asarray(classes, dtype=object)
     ident = np.asarray(ident, dtype=object)
-    threat = np.isin(cls, list(THREAT_CLASSES))
+    threat = np.fromiter((c in _THREATS for c in cls.tolist()), dtype=bool, count=cls.size)
     out = np.where(cls == "aircraft", "neutral", "unknown").astype(object)
     out[ident == "suspect"] = "suspect"
     out[threat] = "hostile"
