@@ -130,6 +130,7 @@ class Recorder:
         self.scenario: Scenario = world.scenario
         self.streams: dict[str, _Stream] = {}
         self._picture_t: dict[str, float] = {}
+        self._picture: tuple[float, Any, Rows] | None = None  # the last picture's rows
 
     def __call__(self, node: str, t_wire: float, ids: list[str], x: np.ndarray) -> None:
         return None
@@ -142,9 +143,10 @@ class Recorder:
         pic = held.picture
         if pic is not None and pic.t != self._picture_t.get(held.node):
             self._picture_t[held.node] = pic.t
-            self.streams.setdefault(f"{held.node}.picture", _Stream()).add(
-                held.t, picture_rows(pic)
-            )
+            last = self._picture  # the coordinator sends every partner the same tracks
+            if last is None or last[0] != pic.t or last[1] != pic.tracks:
+                last = self._picture = (pic.t, pic.tracks, picture_rows(pic))
+            self.streams.setdefault(f"{held.node}.picture", _Stream()).add(held.t, last[2])
 
     def result(self) -> dict[str, np.ndarray]:
         return {f"{s}.{k}": v for s, st in self.streams.items() for k, v in st.pack().items()}
