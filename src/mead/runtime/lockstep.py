@@ -9,15 +9,19 @@ national-only node reads what its alliance node computed in the same tick
 depends on the run — what it releases, what it receives, its counters — is its own.
 
 The nodes of both runs are spread over ``jobs`` worker processes (a partner's two nodes
-together), which step tick by tick. A message published at tick k reaches a node of
-another process no earlier than t_k plus its link's latency, so when every link has a
-latency > 0 it is never due within tick k: the parent collects what each worker
-published in tick k and hands it to the others before tick k + 1, and every message
-arrives when it would have in one process (the bus's random draws are per link and its
-tie-break is the run's step order: :mod:`mead.federation.inprocess`). Events and every
-observer call go back to the parent tagged with (run, node rank, sequence) and are
-replayed there in the order one process would have made them; the observers run in the
-parent. The results equal :func:`~mead.runtime.simulation.run_mode`'s, run by run
+together), which step in rounds. A message published at t reaches a node of another
+process no earlier than t plus its link's latency, and a node says before which time it
+will publish nothing (``next_publish``: a partner publishes at its releases, the
+coordinator at its assessments); so, when every link has a latency > 0, each worker steps
+on alone through every tick before the earliest moment anything published could arrive
+(one round per 5-s release cycle on the reference raid), and between rounds the parent
+hands each worker what the others published. Every message then arrives when it would
+have in one process (the bus's random draws are per link and its tie-break is the run's
+step order: :mod:`mead.federation.inprocess`). Events and every observer call go back to
+the parent tagged with (run, tick, node rank, sequence) and are replayed there in the
+order one process would have made them, while the workers are on the next round; the
+observers run in the parent. The results equal
+:func:`~mead.runtime.simulation.run_mode`'s, run by run
 (``tests/runtime/test_lockstep.py``).
 """
 
@@ -167,7 +171,8 @@ def spread(world: World, jobs: int) -> list[list[str]]:
     for s in world.scans:
         plots[s.partner] += len(s.z) + 1.0  # + 1: a scan costs something even when empty
     weight = plots | {sc.coordinator.name: COORDINATOR_WEIGHT * sum(plots.values())}
-    load, groups = [0.0] * jobs, [[] for _ in range(jobs)]  # type: list[float], list[list[str]]
+    load = [0.0] * jobs
+    groups: list[list[str]] = [[] for _ in range(jobs)]
     for name in sorted(weight, key=lambda n: -weight[n]):
         k = int(np.argmin(load))
         groups[k].append(name)

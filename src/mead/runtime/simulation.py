@@ -3,9 +3,10 @@
 :func:`prepare` simulates the truth and every radar scan once; :func:`run_mode` runs the
 coalition on those plots in one mode — ``alliance`` (each partner releases under its
 policy) or ``national`` (nothing leaves any partner) — and :func:`run_both` runs both, in
-parallel processes. Both runs are deterministic for a given seed. Scoring is not done
-here: a caller that wants it passes an observer factory (``mead.metrics``), whose result
-comes back in :attr:`ModeResult.observed`.
+parallel processes (sharing the partners' work where it can: :mod:`mead.runtime.lockstep`).
+Both runs are deterministic for a given seed. Scoring is not done here: a caller that
+wants it passes an observer factory (``mead.metrics``), whose result comes back in
+:attr:`ModeResult.observed`.
 """
 
 from __future__ import annotations
