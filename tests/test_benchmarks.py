@@ -141,6 +141,13 @@ def test_bench_sim_stages_tiny() -> None:
     assert got["events_check"] is None
 
 
+def test_bench_runs_tiny() -> None:
+    """Both runs of a 120 s shortened reference, two processes against lockstep: the same."""
+    got = run_module("benchmarks.bench_runs", "--duration", "120", "--json")
+    assert got["identical"] is True
+    assert got["lockstep"]["wall_s"] > 0 and got["two processes"]["wall_s"] > 0
+
+
 def test_sim_stages_compares_events_apart_from_a_new_field(tmp_path: Path) -> None:
     """A field only one side's events have (a new message field) is named, not a
     difference; a changed value still is."""

@@ -332,12 +332,14 @@ def run_both(
     progress: bool = False,
     jobs: int = 2,
     observer: ObserverFactory | None = None,
+    lockstep: bool = True,
 ) -> dict[Mode, ModeResult]:
     """Run alliance and national on the same world; on ``jobs`` forked processes when > 1.
 
     Where the two runs see the same plots (no fire units), the partners' work is done once
     for both and the nodes are spread over ``jobs`` workers in lockstep
-    (:mod:`mead.runtime.lockstep`, the same results); else each run is one process. A
+    (:mod:`mead.runtime.lockstep`, the same results; ``lockstep=False``: not); else each
+    run is one process. A
     forked child inherits ``world`` from the parent's memory (nothing is pickled on the
     way in); its results come back through a pipe.
     """
@@ -345,7 +347,7 @@ def run_both(
         return {m: run_mode(world, m, progress, observer) for m in MODES}
     from mead.runtime.lockstep import run_lockstep, shareable
 
-    if shareable(world) is None:
+    if lockstep and shareable(world) is None:
         return run_lockstep(world, jobs, progress, observer)
     ctx = multiprocessing.get_context("fork")
     children = []
