@@ -31,14 +31,13 @@ import itertools
 import multiprocessing
 import time
 import traceback
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
 
 from mead.federation.inprocess import DEFAULT_LINK, Sent
-from mead.runtime.intercepts import Intercepts
 from mead.runtime.node import CoordinatorNode, PartnerNode
 from mead.runtime.simulation import (
     MODES,
@@ -52,8 +51,9 @@ from mead.runtime.simulation import (
     _ticks,
     mode_bus,
     node_counters,
+    run_intercepts,
+    step_order,
 )
-from mead.sensors.adsb import AdsbReports
 from mead.sensors.base import Scan
 from mead.threat.assessor import Assessment, Assessor
 from mead.tracking.base import TrackReport
@@ -117,18 +117,9 @@ class SharedAssessor:
         self.inner = inner
         self.last: tuple[float, Assessment] | None = None
 
-    def step(
-        self,
-        t: float,
-        ids: Sequence[str],
-        x: np.ndarray,
-        P: np.ndarray,
-        *,
-        deleted: Iterable[str] = (),
-        adsb: AdsbReports | None = None,
-        blind: Collection[str] = (),
-    ) -> Assessment:
-        a = self.inner.step(t, ids, x, P, deleted=deleted, adsb=adsb, blind=blind)
+    def step(self, t: float, *args: Any, **kwargs: Any) -> Assessment:
+        """:meth:`Assessor.step` (the node's ``PartnerAssessor`` call), kept for the twin."""
+        a = self.inner.step(t, *args, **kwargs)
         self.last = (t, a)
         return a
 
@@ -139,17 +130,7 @@ class EchoAssessor:
     def __init__(self, shared: SharedAssessor) -> None:
         self.shared = shared
 
-    def step(
-        self,
-        t: float,
-        ids: Sequence[str],
-        x: np.ndarray,
-        P: np.ndarray,
-        *,
-        deleted: Iterable[str] = (),
-        adsb: AdsbReports | None = None,
-        blind: Collection[str] = (),
-    ) -> Assessment:
+    def step(self, t: float, *args: Any, **kwargs: Any) -> Assessment:
         return _same(self.shared.last, t, "assessment")
 
 
@@ -190,17 +171,12 @@ class _Worker:
         self.calls: list[Call] = []
         self._seq = itertools.count()
         self.buses = {m: mode_bus(world, m, self.clock, forward=True) for m in MODES}
-        kill_ss = np.random.SeedSequence([world.seed, 10])
-        intercepts = {
-            m: Intercepts(
-                world.truth, sc.start_epoch_s(), np.random.default_rng(kill_ss),
-                self._hook(i, -1, _EMIT),
-            )
-            for i, m in enumerate(MODES)
-        }  # fmt: skip
-        build = {m: Builder(world, m, self.buses[m], self.clock, intercepts[m]) for m in MODES}
-        order = [p.name for p in sc.partners] + [sc.coordinator.name]
-        ranks = {n: i for i, n in enumerate(order)}  # the step order of one process
+        intercepts = [run_intercepts(world, self._hook(i, -1, _EMIT)) for i in range(len(MODES))]
+        build = {
+            m: Builder(world, m, self.buses[m], self.clock, x)
+            for m, x in zip(MODES, intercepts, strict=True)
+        }
+        ranks = {n: i for i, n in enumerate(step_order(sc))}  # the step order of one process
         self.nodes: list[PartnerNode | CoordinatorNode] = []
         self.of_mode: dict[Mode, list[PartnerNode | CoordinatorNode]] = {m: [] for m in MODES}
         for name in names:
@@ -338,9 +314,8 @@ def run_lockstep(
             if proc.is_alive():
                 proc.kill()
     wall = time.perf_counter() - t0
-    names = [p.name for p in sc.partners] + [sc.coordinator.name]
     for m in MODES:
-        results[m].counters = {n: counters[m][n] for n in names}
+        results[m].counters = {n: counters[m][n] for n in step_order(sc)}
         o = obs[m]
         results[m].observed = o.result() if o is not None else None
         results[m].wall_s = wall

@@ -187,8 +187,7 @@ def run_mode(
     emit = sink if sink is not None else result.events.append
     observe: Observe = obs if obs is not None else _no_observer
     show = getattr(obs, "show", _no_observer)  # an observer may also take what nodes hold
-    kill_ss = np.random.SeedSequence([world.seed, 10])  # the same draws in both modes
-    intercepts = Intercepts(world.truth, epoch, np.random.default_rng(kill_ss), emit)
+    intercepts = run_intercepts(world, emit)
     build = Builder(world, mode, bus, clock, intercepts)
     partners = [build.partner(p.name, emit, observe, show) for p in sc.partners]
     coord = build.coordinator(emit, observe, show)
@@ -211,11 +210,21 @@ def mode_bus(world: World, mode: Mode, clock: SimClock, forward: bool = False) -
     coordinator) — the same however the nodes are spread over processes."""
     sc = world.scenario
     bus_ss = np.random.SeedSequence([world.seed, 1 + MODES.index(mode)])
-    names = [p.name for p in sc.partners] + [sc.coordinator.name]
-    ranks = {n: i for i, n in enumerate(names)}
+    ranks = {n: i for i, n in enumerate(step_order(sc))}
     return InProcessBus(
         clock, list(sc.links), np.random.default_rng(bus_ss), ranks=ranks, forward=forward
     )
+
+
+def step_order(sc: Scenario) -> list[str]:
+    """The order nodes step in each tick: partners in scenario order, then the coordinator."""
+    return [p.name for p in sc.partners] + [sc.coordinator.name]
+
+
+def run_intercepts(world: World, emit: Callable[[Event], None]) -> Intercepts:
+    """A run's simulated interceptors, with the kill draws common to both runs of a seed."""
+    rng = np.random.default_rng(np.random.SeedSequence([world.seed, 10]))
+    return Intercepts(world.truth, world.scenario.start_epoch_s(), rng, emit)
 
 
 class Builder:
