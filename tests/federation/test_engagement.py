@@ -810,3 +810,30 @@ def test_own_defence_leaves_an_object_two_owners_share_to_the_plan() -> None:
         Advice(recipient="B", t=T0, contested_tracks=("B-T1",)), "own_left_contested"
     )
 
+
+
+def test_an_own_engagement_not_launched_yet_yields_once_its_track_is_contested() -> None:
+    """B's own defence takes the drone at its capital, but nothing leaves yet (its unit
+    busy a while). Meanwhile the coordinator finds the drone threatening another owner's
+    area too and names B's track ``contested``: B withdraws its engagement ("left to the
+    coalition's plan") instead of launching on it, so the other owner's defence and B's
+    cannot both fire; without that advice the round leaves."""
+    (b,), _, x = _threat(T0, 7)
+    threats, ids = [dataclasses.replace(b, track_id="B-T1")], ["B-T1"]
+    for contested in (("B-T1",), ()):
+        fc = _b_fire_control([])
+        fc._launch_due = lambda now: None  # the unit cannot fire yet
+        fc.step(T0, threats, ids, x)
+        assert fc.jobs["own:B-T1"].state == "assigned"
+        del fc._launch_due
+        fc.advise(T0 + 4.0, Advice(recipient="B", t=T0 + 4.0, contested_tracks=contested))
+        (b,), _, x5 = _threat(T0 + 5.0, 7)
+        rep = fc.step(T0 + 5.0, [dataclasses.replace(b, track_id="B-T1")], ids, x5, report=True)
+        assert rep is not None
+        state = {s.advice_id: (s.state, s.reason) for s in rep.statuses}["own:B-T1"]
+        assert isinstance(fc.effector, NoEffector)
+        if contested:
+            assert state == ("declined", "left to the coalition's plan")
+            assert not fc.effector.shots and fc.counters["own_withdrawn_contested"] == 1
+        else:
+            assert state[0] == "engaging" and len(fc.effector.shots) == 1

@@ -248,7 +248,7 @@ class FireControl:
             self._count("advice_bad_engaged")  # rows not a finite 6-vector are dropped
         listed = {it.advice_id for it in adv.items}
         for j in self.jobs.values():
-            if not j.item.advice_id.startswith("own:"):
+            if not _on_own_tracks(j):
                 j.listed = j.item.advice_id in listed
         for it in adv.items:
             job = self.jobs.get(it.advice_id)
@@ -356,7 +356,7 @@ class FireControl:
             if hit:
                 j.state, j.t = "intercepted", now
                 self.killed.append((np.asarray(j.item.x, dtype=np.float64), j.t_state, now))
-                if j.item.advice_id.startswith("own:"):
+                if _on_own_tracks(j):
                     self.killed_tracks.add(j.item.advice_id[4:])
             elif j.item.shots > j.fired:
                 j.state, j.t, j.handle = "assigned", now, None  # look, then shoot again
@@ -365,8 +365,24 @@ class FireControl:
             else:
                 j.state, j.t = "missed", now
 
+    def _contested(self, now: float) -> set[str]:
+        """Own tracks the newest advice names ``contested`` — none once it is older than
+        ``ENGAGED_S`` (a coordinator gone silent holds nothing off)."""
+        return self.contested_tracks if now - self.last_advice <= ENGAGED_S else set()
+
     def _launch_due(self, now: float) -> None:
-        """Launch every accepted engagement whose window is open and whose unit can fire."""
+        """Launch every accepted engagement whose window is open and whose unit can fire.
+
+        An engagement on its own tracks is an intention until its round leaves: one whose
+        track the newest advice names ``contested`` is withdrawn here (``declined``, "left
+        to the coalition's plan"), however it was planned before — its unit may have been
+        busy for a minute, long enough for another owner's defence to pick the object too,
+        and the coordinator's plan, which sees both areas, now assigns it."""
+        contested = self._contested(now)
+        for j in self.jobs.values():
+            if j.state == "assigned" and _on_own_tracks(j) and j.item.advice_id[4:] in contested:
+                j.state, j.t, j.reason = "declined", now, "left to the coalition's plan"
+                self._count("own_withdrawn_contested")
         due = [
             j for j in self.jobs.values()
             if j.state == "assigned" and j.listed and now >= j.next_try
@@ -405,7 +421,7 @@ class FireControl:
                     node=self.name, unit=j.item.unit, t=now, t_intercept=t_hit, aim=aim,
                     threat_pos=_position_now(j, now), threat_class=j.item.threat_class,
                     basket_m=c.basket_m, pk=dict(c.pk), cost_usd=c.cost_usd, shot=j.fired,
-                    advice_id="" if j.item.advice_id.startswith("own:") else j.item.advice_id,
+                    advice_id="" if _on_own_tracks(j) else j.item.advice_id,
                 )
             )  # fmt: skip
             self._count("launches")
@@ -444,12 +460,12 @@ class FireControl:
         advised = [
             _position_now(j, now)
             for j in active
-            if _covers(j, now) or j.item.advice_id.startswith("own:")
+            if _covers(j, now) or _on_own_tracks(j)
         ]
         e, taken = self.engaged, self.engaged_tracks  # others' rounds (or advice) at them
-        contested = self.contested_tracks  # the coordinator's to assign (two owners' areas)
+        contested = self._contested(now)  # the coordinator's to assign (two owners' areas)
         if now - self.last_advice > ENGAGED_S:
-            e, taken, contested = e[:0], set(), set()
+            e, taken = e[:0], set()
         advised += [tuple(p) for p in (e[:, :3] + e[:, 3:] * (now - self.t_engaged)).tolist()]
         self.killed = [k for k in self.killed if now - k[2] <= KILLED_S]
         advised += [tuple((xk[:3] + xk[3:] * (now - tk)).tolist()) for xk, tk, _ in self.killed]
@@ -520,7 +536,7 @@ class FireControl:
         for j in self.jobs.values():
             if (
                 j.state == "assigned" and not j.fired
-                and not j.item.advice_id.startswith("own:")
+                and not _on_own_tracks(j)
                 and _near(x, [_position_now(j, now)])
             ):  # fmt: skip
                 j.state, j.t, j.reason = "declined", now, "engaged on own tracks"
@@ -552,11 +568,16 @@ def _confirmed(j: _Job) -> bool:
     return j.t_listed - j.t_offer >= CONFIRM_S
 
 
+def _on_own_tracks(j: _Job) -> bool:
+    """Whether ``j`` is an engagement on the partner's own initiative (its own tracks)."""
+    return j.item.advice_id.startswith("own:")
+
+
 def _covers(j: _Job, now: float) -> bool:
     """Whether accepted advice ``j`` leaves its object to itself: a round of it is in
     flight, or the coordinator still lists it and its window opens within ``EARLY_S``. An
     engagement planned for later yields to a partner able to defend its area now."""
-    if j.item.advice_id.startswith("own:"):
+    if _on_own_tracks(j):
         return False
     if j.state == "engaging":
         return True

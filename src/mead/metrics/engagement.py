@@ -7,6 +7,18 @@ not killed before), interceptors spent (rounds fired at objects of the class; ro
 no object count under ``none``), spent per kill and their cost; double engagements:
 objects with rounds from two different units in the air at once (a planned second round
 follows the first's miss, so it never counts). Per defended area: leakers.
+
+A round is fired at the object nearest the threat estimate at launch (the launch event's
+``truth``): that decides what was engaged and spent. For double engagements what counts
+is where it went: the object its seeker found in its basket at the intercept (the
+intercept event's ``truth``; none: it met nothing, so it doubled no one's round), or,
+while it has not arrived when the run ends, the one it was fired at. An air patrol's round
+flies up to a quarter of an hour under midcourse guidance on its track, and in a drone
+stream 3 km apart that track may by then follow the next drone, which nobody else
+engages; a round at a poor track that wandered off finds nothing. Counted by launch alone,
+either is two units on one object, which it is not. That count is given too
+(``double_engagements_by_launch``): it also catches two units launching at one object on
+tracks so poor that neither round met anything.
 """
 
 from __future__ import annotations
@@ -31,14 +43,18 @@ def engagement_figures(
     kind = np.asarray(truth.kind)
     launches = [e for e in events if isinstance(e, Launch)]
     t_kill = np.full(len(truth), np.inf)
+    met: dict[tuple[str, str, float, int], str | None] = {}  # round → what its seeker found
     for e in events:
-        if isinstance(e, Intercept) and e.killed and e.truth is not None:
-            i = index[e.truth]
-            t_kill[i] = min(t_kill[i], e.t - epoch_s)
+        if isinstance(e, Intercept):
+            met[(e.node, e.unit, e.t_launch, e.shot)] = e.truth
+            if e.killed and e.truth is not None:
+                i = index[e.truth]
+                t_kill[i] = min(t_kill[i], e.t - epoch_s)
     engaged = np.zeros(len(truth), bool)
     spent: dict[str, int] = defaultdict(int)
     cost: dict[str, float] = defaultdict(float)
-    rounds: dict[int, list[Launch]] = defaultdict(list)
+    went: dict[int, list[Launch]] = defaultdict(list)  # rounds by the object each went for
+    fired: dict[int, list[Launch]] = defaultdict(list)  # … and by the one it was fired at
     for e in launches:
         i = index.get(e.truth, -1) if e.truth is not None else -1
         c = str(kind[i]) if i >= 0 else "none"
@@ -46,10 +62,16 @@ def engagement_figures(
         cost[c] += e.cost_usd
         if i >= 0:
             engaged[i] = True
-            rounds[i].append(e)
+            fired[i].append(e)
+        j = index.get(met.get((e.node, e.unit, e.t, e.shot), e.truth) or "", -1)
+        if j >= 0:
+            went[j].append(e)
     double = np.zeros(len(truth), bool)
-    for i, rs in rounds.items():
+    for i, rs in went.items():
         double[i] = _overlapping(rs)
+    double_fired = np.zeros(len(truth), bool)
+    for i, rs in fired.items():
+        double_fired[i] = _overlapping(rs)
     threat = np.isin(kind, THREATS)
     killed = np.isfinite(t_kill)
     arrived = threat & (truth.t_end <= duration_s) & ~(t_kill < truth.t_end)
@@ -84,6 +106,7 @@ def engagement_figures(
         "rounds_at_nothing": spent.get("none", 0),
         "cost_usd": float(sum(cost.values())),
         "double_engagements": int((threat & double).sum()),
+        "double_engagements_by_launch": int((threat & double_fired).sum()),
         "by_class": by_class,
         "by_area": by_area,
     }
@@ -127,7 +150,10 @@ def format_engagement(eng: dict[str, Any]) -> list[str]:
         f"({f'{fewer} fewer' if fewer >= 0 else f'{-fewer} more'} with the alliance); "
         f"interceptors {a['interceptors_spent']}/{n['interceptors_spent']} "
         f"(${a['cost_usd'] / 1e6:.1f} M / ${n['cost_usd'] / 1e6:.1f} M), "
-        f"rounds that met nothing {a['rounds_at_nothing']}/{n['rounds_at_nothing']}"
+        f"rounds that met nothing {a['rounds_at_nothing']}/{n['rounds_at_nothing']}, "
+        f"double engagements {a['double_engagements']}/{n['double_engagements']} (counted "
+        f"by the object nearest each launch's estimate instead of where the round went: "
+        f"{a['double_engagements_by_launch']}/{n['double_engagements_by_launch']})"
     )
     leaky = [f"{k} {v['leakers']}/{n['by_area'][k]['leakers']}" for k, v in a["by_area"].items()]
     out.append("leakers per defended area (A/N): " + ", ".join(leaky))
