@@ -230,6 +230,10 @@ class Advice(msgspec.Struct, frozen=True, kw_only=True, tag="advice"):
     # partner's too (two owners' own defences could fire at once): its own defence leaves
     # them to the coordinator's plan, which sees both areas, while advice comes
     contested_tracks: tuple[str, ...] = ()
+    # the fused ECEF states [m, m/s] at ``t`` of those objects, so that a track of one the
+    # recipient started since its last release (tracks of a drone in a dense stream change
+    # number often) is left alone too, by where it lies
+    contested: tuple[tuple[float, ...], ...] = ()
 
 
 class EngagementStatus(msgspec.Struct, frozen=True, kw_only=True):

@@ -793,6 +793,11 @@ def test_own_defence_leaves_an_object_two_owners_share_to_the_plan() -> None:
     planner = Planner(UnitTable.of_scenario(SC_TWO), tracks=fuser)
     both = planner.plan(T0, *_threats_of_both(T0, int(stn)))
     assert both["B"].contested_tracks == ("B-T1",) and both["A"].contested_tracks == ()
+    # … and to both owners where the object is, for tracks of it they started since their
+    # last release (A released none)
+    (fused,) = both["B"].contested
+    assert np.allclose(fused, _threats_of_both(T0, int(stn))[2][0])
+    assert both["A"].contested == both["B"].contested
     threats, ids, x = _threats_of_both(T0 + 1.0, int(stn))
     alone = planner.plan(T0 + 1.0, threats[:1], ids, x)  # B's capital alone
     assert alone["B"].contested_tracks == ()
@@ -809,7 +814,9 @@ def test_own_defence_leaves_an_object_two_owners_share_to_the_plan() -> None:
     _held_off_while_advice_comes(
         Advice(recipient="B", t=T0, contested_tracks=("B-T1",)), "own_left_contested"
     )
-
+    _held_off_while_advice_comes(
+        Advice(recipient="B", t=T0, contested=(fused,)), "own_left_contested"
+    )  # a track the coordinator has not heard of: by where it lies
 
 
 def test_an_own_engagement_not_launched_yet_yields_once_its_track_is_contested() -> None:
@@ -820,13 +827,18 @@ def test_an_own_engagement_not_launched_yet_yields_once_its_track_is_contested()
     cannot both fire; without that advice the round leaves."""
     (b,), _, x = _threat(T0, 7)
     threats, ids = [dataclasses.replace(b, track_id="B-T1")], ["B-T1"]
-    for contested in (("B-T1",), ()):
+    x4 = tuple(np.asarray(drone_track(T0 + 4.0).x))
+    for tracks, where in ((("B-T1",), ()), ((), (x4,)), ((), ())):
+        contested = tracks or where  # by its track, or by where the object is
         fc = _b_fire_control([])
         fc._launch_due = lambda now: None  # the unit cannot fire yet
         fc.step(T0, threats, ids, x)
         assert fc.jobs["own:B-T1"].state == "assigned"
         del fc._launch_due
-        fc.advise(T0 + 4.0, Advice(recipient="B", t=T0 + 4.0, contested_tracks=contested))
+        fc.advise(
+            T0 + 4.0,
+            Advice(recipient="B", t=T0 + 4.0, contested_tracks=tracks, contested=where),
+        )
         (b,), _, x5 = _threat(T0 + 5.0, 7)
         rep = fc.step(T0 + 5.0, [dataclasses.replace(b, track_id="B-T1")], ids, x5, report=True)
         assert rep is not None

@@ -228,6 +228,7 @@ class FireControl:
         self.engaged = np.empty((0, 6))  # objects the newest advice says rounds fly at
         self.engaged_tracks: set[str] = set()  # own tracks the advice says are of those
         self.contested_tracks: set[str] = set()  # own tracks of objects also at others' areas
+        self.contested = np.empty((0, 6))  # those objects' fused states at ``t_engaged``
         self.t_engaged = 0.0  # the time of validity of ``engaged``, UTC s
         self.killed: list[tuple[np.ndarray, float, float]] = []  # (state, its time, kill time)
         self.killed_tracks: set[str] = set()  # own tracks of objects own rounds killed
@@ -244,8 +245,11 @@ class FireControl:
         self.engaged, self.t_engaged = _states(adv.engaged), adv.t
         self.engaged_tracks = {str(t) for t in adv.engaged_tracks}
         self.contested_tracks = {str(t) for t in adv.contested_tracks}
+        self.contested = _states(adv.contested)
         if len(self.engaged) < len(adv.engaged):
             self._count("advice_bad_engaged")  # rows not a finite 6-vector are dropped
+        if len(self.contested) < len(adv.contested):
+            self._count("advice_bad_contested")
         listed = {it.advice_id for it in adv.items}
         for j in self.jobs.values():
             if not _on_own_tracks(j):
@@ -365,10 +369,16 @@ class FireControl:
             else:
                 j.state, j.t = "missed", now
 
-    def _contested(self, now: float) -> set[str]:
-        """Own tracks the newest advice names ``contested`` — none once it is older than
+    def _contested(self, now: float) -> tuple[set[str], list[tuple[float, float, float]]]:
+        """What the newest advice says is contested: own tracks by id, and where those
+        objects are now (flown on from the plan) — none once the advice is older than
         ``ENGAGED_S`` (a coordinator gone silent holds nothing off)."""
-        return self.contested_tracks if now - self.last_advice <= ENGAGED_S else set()
+        if now - self.last_advice > ENGAGED_S:
+            return set(), []
+        c = self.contested
+        return self.contested_tracks, [
+            tuple(p) for p in (c[:, :3] + c[:, 3:] * (now - self.t_engaged)).tolist()
+        ]
 
     def _launch_due(self, now: float) -> None:
         """Launch every accepted engagement whose window is open and whose unit can fire.
@@ -378,9 +388,13 @@ class FireControl:
         to the coalition's plan"), however it was planned before — its unit may have been
         busy for a minute, long enough for another owner's defence to pick the object too,
         and the coordinator's plan, which sees both areas, now assigns it."""
-        contested = self._contested(now)
+        tracks, where = self._contested(now)
         for j in self.jobs.values():
-            if j.state == "assigned" and _on_own_tracks(j) and j.item.advice_id[4:] in contested:
+            if j.state != "assigned" or not _on_own_tracks(j):
+                continue
+            if j.item.advice_id[4:] in tracks or (
+                where and _near(j.item.x, where, now - j.t_state)
+            ):
                 j.state, j.t, j.reason = "declined", now, "left to the coalition's plan"
                 self._count("own_withdrawn_contested")
         due = [
@@ -457,13 +471,9 @@ class FireControl:
         rows = {t: i for i, t in enumerate(ids)}
         active = [j for j in self.jobs.values() if j.state in ("assigned", "engaging")]
         busy = {j.item.advice_id for j in active}
-        advised = [
-            _position_now(j, now)
-            for j in active
-            if _covers(j, now) or _on_own_tracks(j)
-        ]
+        advised = [_position_now(j, now) for j in active if _covers(j, now) or _on_own_tracks(j)]
         e, taken = self.engaged, self.engaged_tracks  # others' rounds (or advice) at them
-        contested = self._contested(now)  # the coordinator's to assign (two owners' areas)
+        contested, where = self._contested(now)  # the coordinator's plan assigns those
         if now - self.last_advice > ENGAGED_S:
             e, taken = e[:0], set()
         advised += [tuple(p) for p in (e[:, :3] + e[:, 3:] * (now - self.t_engaged)).tolist()]
@@ -479,7 +489,7 @@ class FireControl:
             if b.track_id in taken:
                 self._count("own_left_to_advice")
                 continue
-            if b.track_id in contested:
+            if b.track_id in contested or (where and _near(x[rows[b.track_id]], where)):
                 self._count("own_left_contested")
                 continue
             if f"own:{b.track_id}" in busy or b.threat_class in self.policy.hold_classes:
@@ -584,10 +594,11 @@ def _covers(j: _Job, now: float) -> bool:
     return j.listed and now >= (j.item.launch2 if j.fired else j.item.launch_open) - EARLY_S
 
 
-def _near(x: Array, others: Sequence[tuple[float, float, float]]) -> bool:
-    """Whether threat state ``x`` (6,) is the same object as one of the positions ``others``
-    (:func:`~mead.engage.windows.same_object_m`)."""
-    d = np.linalg.norm(np.asarray(others, dtype=np.float64) - x[:3], axis=1)
+def _near(x: Any, others: Sequence[tuple[float, float, float]], ahead_s: float = 0.0) -> bool:
+    """Whether threat state ``x`` (6,), flown on ``ahead_s`` in a straight line, is the same
+    object as one of the positions ``others`` (:func:`~mead.engage.windows.same_object_m`)."""
+    x = np.asarray(x, dtype=np.float64)
+    d = np.linalg.norm(np.asarray(others, dtype=np.float64) - (x[:3] + x[3:] * ahead_s), axis=1)
     return bool(np.min(d) < same_object_m(x[None])[0])
 
 

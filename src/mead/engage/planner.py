@@ -256,26 +256,33 @@ class Planner:
         soon = self._engaged(t, soon=True)
         flying = tuple(tuple(r) for r in soon.tolist())
         stns = self._engaged_stns(t) | own
-        return {
-            o: Advice(
+        adv = {}
+        for o, v in out.items():
+            mine = self._contested(o, threats)
+            where = sorted({rows[b.track_id] for b in mine if b.track_id in rows})
+            adv[o] = Advice(
                 recipient=o, t=t, items=tuple(v), engaged=flying,
                 engaged_tracks=self._tracks_of(o, t, stns, soon),
-                contested_tracks=self._contested_of(o, threats),
-            )
-            for o, v in out.items()
-        }  # fmt: skip
+                contested_tracks=self._contested_tracks(o, mine),
+                contested=tuple(tuple(r) for r in x[where].tolist()),
+            )  # fmt: skip
+        return adv
 
-    def _contested_of(self, owner: str, threats: Sequence[Threat]) -> tuple[str, ...]:
-        """``owner``'s own tracks fused into system tracks that threaten an area of its
-        own and another partner's too: two owners' own defences could each fire at that
-        object within a plan cycle of each other, so it is left to this plan."""
-        if self.tracks is None:
-            return ()
-        stns = {
-            b.system_track for b in threats
+    def _contested(self, owner: str, threats: Sequence[Threat]) -> list[Threat]:
+        """The threats to an area of ``owner``'s own and another partner's too: two owners'
+        own defences could each fire at that object within a plan cycle of each other, so
+        it is left to this plan."""
+        return [
+            b for b in threats
             if len(owners := self.threatened.get(b.track_id, set())) > 1 and owner in owners
-        }  # fmt: skip
-        return tuple(sorted(self.tracks.source_tracks(owner, stns))) if stns else ()
+        ]  # fmt: skip
+
+    def _contested_tracks(self, owner: str, contested: list[Threat]) -> tuple[str, ...]:
+        """``owner``'s own tracks fused into the system tracks of ``contested``."""
+        if self.tracks is None or not contested:
+            return ()
+        stns = {b.system_track for b in contested}
+        return tuple(sorted(self.tracks.source_tracks(owner, stns)))
 
     def _tracks_of(self, owner: str, t: float, stns: set[int], x: States) -> tuple[str, ...]:
         """``owner``'s own tracks of engaged objects: those the fuser put in system tracks
