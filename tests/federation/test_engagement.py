@@ -310,13 +310,13 @@ def test_advice_follows_its_object_when_the_system_track_changes_number() -> Non
     assert 12 not in {it.system_track for adv in later.values() for it in adv.items}
 
 
-def _b_fire_control(events: list) -> Any:
+def _b_fire_control(events: list, shared_areas: tuple[str, ...] = ()) -> Any:
     from mead.engage.fire_control import FireControl
     from mead.engage.units import UnitTable
 
     return FireControl(
         "B", UnitTable.of_scenario(SC, "B"), decode_engagement_policy("partner: B\n"),
-        NoEffector(), events.append,
+        NoEffector(), events.append, shared_areas=shared_areas,
     )  # fmt: skip
 
 
@@ -522,14 +522,16 @@ def test_what_advice_lists_as_engaged_holds_own_fire_only_while_advice_comes() -
     _held_off_while_advice_comes(adv, "own_left_to_advice")
 
 
-def _held_off_while_advice_comes(adv: Advice, counter: str) -> None:
+def _held_off_while_advice_comes(
+    adv: Advice, counter: str, shared_areas: tuple[str, ...] = ()
+) -> None:
     """B's own defence, given ``adv``, leaves its track B-T1 of the drone at its capital
     alone (counted under ``counter``) and fires once no advice came for ``ENGAGED_S``."""
     from mead.engage.fire_control import ENGAGED_S
 
     (b,), _, x = _threat(T0, 7)
     threats, ids = [dataclasses.replace(b, track_id="B-T1")], ["B-T1"]
-    fc = _b_fire_control([])
+    fc = _b_fire_control([], shared_areas)
     fc.advise(T0, adv)
     fc.step(T0 + 1.0, threats, ids, x)
     assert isinstance(fc.effector, NoEffector) and not fc.effector.shots
@@ -817,6 +819,9 @@ def test_own_defence_leaves_an_object_two_owners_share_to_the_plan() -> None:
     _held_off_while_advice_comes(
         Advice(recipient="B", t=T0, contested=(fused,)), "own_left_contested"
     )  # a track the coordinator has not heard of: by where it lies
+    # and whatever the advice says, a drone B's own assessment finds bound for its capital
+    # when another owner's area lies beside it: contested by the coordinator's own rule
+    _held_off_while_advice_comes(Advice(recipient="B", t=T0), "own_left_contested", ("Capital",))
 
 
 def test_an_own_engagement_not_launched_yet_yields_once_its_track_is_contested() -> None:

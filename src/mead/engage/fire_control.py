@@ -45,7 +45,7 @@ truth (:mod:`mead.runtime.intercepts`); live, nothing is simulated.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -207,7 +207,10 @@ class FireControl:
     policy : its engagement policy.
     effector : where interceptors go (simulation: against truth).
     emit : sink for decision events.
-    own_areas : names of the partner's own defended areas.
+    shared_areas : its own areas beside another partner's
+        (:func:`~mead.engage.planner.neighbour_owners`): the coordinator counts every
+        object bound for one as contested, and so, by the same rule on its own assessment,
+        does its own defence — whether or not the coordinator has its track yet.
     """
 
     def __init__(
@@ -218,8 +221,10 @@ class FireControl:
         effector: Effector,
         emit: Emit,
         look_s: float = LOOK_S,
+        shared_areas: Collection[str] = (),
     ) -> None:
         self.name, self.units, self.policy = name, units, policy
+        self.shared_areas = frozenset(shared_areas)
         self.effector, self.emit, self.look_s = effector, emit, look_s
         self.state = [UnitState.full(c) for c in units.classes]
         self.jobs: dict[str, _Job] = {}
@@ -369,16 +374,18 @@ class FireControl:
             else:
                 j.state, j.t = "missed", now
 
-    def _contested(self, now: float) -> tuple[set[str], list[tuple[float, float, float]]]:
-        """What the newest advice says is contested: own tracks by id, and where those
-        objects are now (flown on from the plan) — none once the advice is older than
+    def _contested(
+        self, now: float
+    ) -> tuple[set[str], list[tuple[float, float, float]], frozenset[str]]:
+        """What is contested, the coordinator's plan's to assign: own tracks the newest
+        advice names, where the objects it lists are now (flown on from the plan), and the
+        own areas beside another partner's — nothing once the advice is older than
         ``ENGAGED_S`` (a coordinator gone silent holds nothing off)."""
         if now - self.last_advice > ENGAGED_S:
-            return set(), []
+            return set(), [], frozenset()
         c = self.contested
-        return self.contested_tracks, [
-            tuple(p) for p in (c[:, :3] + c[:, 3:] * (now - self.t_engaged)).tolist()
-        ]
+        where = [tuple(p) for p in (c[:, :3] + c[:, 3:] * (now - self.t_engaged)).tolist()]
+        return self.contested_tracks, where, self.shared_areas
 
     def _launch_due(self, now: float) -> None:
         """Launch every accepted engagement whose window is open and whose unit can fire.
@@ -388,13 +395,14 @@ class FireControl:
         to the coalition's plan"), however it was planned before — its unit may have been
         busy for a minute, long enough for another owner's defence to pick the object too,
         and the coordinator's plan, which sees both areas, now assigns it."""
-        tracks, where = self._contested(now)
+        tracks, where, areas = self._contested(now)
         for j in self.jobs.values():
             if j.state != "assigned" or not _on_own_tracks(j):
                 continue
-            if j.item.advice_id[4:] in tracks or (
-                where and _near(j.item.x, where, now - j.t_state)
-            ):
+            if (
+                j.item.advice_id[4:] in tracks or j.item.area in areas
+                or (where and _near(j.item.x, where, now - j.t_state))
+            ):  # fmt: skip
                 j.state, j.t, j.reason = "declined", now, "left to the coalition's plan"
                 self._count("own_withdrawn_contested")
         due = [
@@ -473,7 +481,7 @@ class FireControl:
         busy = {j.item.advice_id for j in active}
         advised = [_position_now(j, now) for j in active if _covers(j, now) or _on_own_tracks(j)]
         e, taken = self.engaged, self.engaged_tracks  # others' rounds (or advice) at them
-        contested, where = self._contested(now)  # the coordinator's plan assigns those
+        contested, where, areas = self._contested(now)  # the coordinator's plan assigns these
         if now - self.last_advice > ENGAGED_S:
             e, taken = e[:0], set()
         advised += [tuple(p) for p in (e[:, :3] + e[:, 3:] * (now - self.t_engaged)).tolist()]
@@ -489,7 +497,10 @@ class FireControl:
             if b.track_id in taken:
                 self._count("own_left_to_advice")
                 continue
-            if b.track_id in contested or (where and _near(x[rows[b.track_id]], where)):
+            if (
+                b.track_id in contested or b.area in areas
+                or (where and _near(x[rows[b.track_id]], where))
+            ):  # fmt: skip
                 self._count("own_left_contested")
                 continue
             if f"own:{b.track_id}" in busy or b.threat_class in self.policy.hold_classes:

@@ -171,12 +171,14 @@ def build_partner(
     own = [a for a in sc.defended_areas if a.owner == name]
     fire = None
     if p.fire_units:
+        beside = neighbour_owners(sc.defended_areas)
         fire = FireControl(
             name,
             UnitTable.of_scenario(sc, name),
             engagement or EngagementPolicy.default(name),
             effector or NoEffector(),
             emit,
+            shared_areas=[a.name for a in own if beside[a.name]],
         )
     return PartnerNode(
         identity=identity,
