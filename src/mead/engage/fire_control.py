@@ -33,8 +33,11 @@ its own to defend, and a conflict with its own plan is settled here. But two own
 defences may pick one object within a plan cycle of each other (neighbours' areas under
 one stream), neither hearing of the other in time: so an object that threatens another
 partner's area too — the coordinator names the partner's own tracks of such objects
-(``contested_tracks``) — is left to the coordinator's plan, which sees both areas, while
-its advice comes (``ENGAGED_S``).
+(``contested_tracks``) and where they are (``contested``), and an object the partner's own
+assessment finds bound for its own area beside another partner's is one by the same rule
+(``shared_areas``) — is left to the coordinator's plan, which sees both areas, while its
+advice comes (``ENGAGED_S``); an own engagement not launched yet that becomes contested
+is withdrawn.
 
 Firing solutions are the partner's own: at launch the window of the unit against the
 threat's predicted path (from the advice's fused state, or the partner's own track) is
