@@ -822,14 +822,6 @@ def test_own_defence_leaves_an_object_two_owners_share_to_the_plan() -> None:
     # and whatever the advice says, a drone B's own assessment finds bound for its capital
     # when another owner's area lies beside it: contested by the coordinator's own rule
     _held_off_while_advice_comes(Advice(recipient="B", t=T0), "own_left_contested", ("Capital",))
-    # … also where the drone threatens another area of B's, not beside anyone's, as well
-    (b,), _, x = _threat(T0, 7)
-    capital = dataclasses.replace(b, track_id="B-T1")
-    port = dataclasses.replace(capital, area="Port", value=50.0)
-    fc = _b_fire_control([], ("Capital",))
-    fc.advise(T0, Advice(recipient="B", t=T0))
-    fc.step(T0 + 1.0, [capital, port], ["B-T1"], x)
-    assert isinstance(fc.effector, NoEffector) and not fc.effector.shots and not fc.jobs
 
 
 def test_an_own_engagement_not_launched_yet_yields_once_its_track_is_contested() -> None:

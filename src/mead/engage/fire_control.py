@@ -228,7 +228,6 @@ class FireControl:
     ) -> None:
         self.name, self.units, self.policy = name, units, policy
         self.shared_areas = frozenset(shared_areas)
-        self.bound_shared: set[str] = set()  # own tracks this cycle finds bound for one
         self.effector, self.emit, self.look_s = effector, emit, look_s
         self.state = [UnitState.full(c) for c in units.classes]
         self.jobs: dict[str, _Job] = {}
@@ -310,7 +309,6 @@ class FireControl:
         if x is not None:
             self._own_tracks(now, ids, x)
         self._follow(now)
-        self.bound_shared = {b.track_id for b in threats if b.area in self.shared_areas}
         if self.policy.defend_own and x is not None and len(threats) and len(self.units):
             self._own(now, threats, ids, x)
         self._launch_due(now)
@@ -379,34 +377,35 @@ class FireControl:
             else:
                 j.state, j.t = "missed", now
 
-    def _contested(self, now: float) -> tuple[set[str], list[tuple[float, float, float]]]:
+    def _contested(
+        self, now: float
+    ) -> tuple[set[str], list[tuple[float, float, float]], frozenset[str]]:
         """What is contested, the coordinator's plan's to assign: own tracks the newest
-        advice names or this cycle's own assessment finds bound for an own area beside
-        another partner's, and where the objects the advice lists are now (flown on from
-        the plan) — nothing once the advice is older than ``ENGAGED_S`` (a coordinator
-        gone silent holds nothing off)."""
+        advice names, where the objects it lists are now (flown on from the plan), and the
+        own areas beside another partner's — nothing once the advice is older than
+        ``ENGAGED_S`` (a coordinator gone silent holds nothing off)."""
         if now - self.last_advice > ENGAGED_S:
-            return set(), []
+            return set(), [], frozenset()
         c = self.contested
         where = [tuple(p) for p in (c[:, :3] + c[:, 3:] * (now - self.t_engaged)).tolist()]
-        return self.contested_tracks | self.bound_shared, where
+        return self.contested_tracks, where, self.shared_areas
 
     def _launch_due(self, now: float) -> None:
         """Launch every accepted engagement whose window is open and whose unit can fire.
 
         An engagement on its own tracks is an intention until its round leaves: one whose
-        track is contested now (:meth:`_contested`: by its id, or by where it lies) is
-        withdrawn here (``declined``, "left to the coalition's plan"), however it was
-        planned before — its unit may have been busy for a minute, long enough for another
-        owner's defence to pick the object too, and the coordinator's plan, which sees
-        both areas, now assigns it."""
-        tracks, where = self._contested(now)
+        track the newest advice names ``contested`` is withdrawn here (``declined``, "left
+        to the coalition's plan"), however it was planned before — its unit may have been
+        busy for a minute, long enough for another owner's defence to pick the object too,
+        and the coordinator's plan, which sees both areas, now assigns it."""
+        tracks, where, areas = self._contested(now)
         for j in self.jobs.values():
             if j.state != "assigned" or not _on_own_tracks(j):
                 continue
-            if j.item.advice_id[4:] in tracks or (
-                where and _near(j.item.x, where, now - j.t_state)
-            ):
+            if (
+                j.item.advice_id[4:] in tracks or j.item.area in areas
+                or (where and _near(j.item.x, where, now - j.t_state))
+            ):  # fmt: skip
                 j.state, j.t, j.reason = "declined", now, "left to the coalition's plan"
                 self._count("own_withdrawn_contested")
         due = [
@@ -485,7 +484,7 @@ class FireControl:
         busy = {j.item.advice_id for j in active}
         advised = [_position_now(j, now) for j in active if _covers(j, now) or _on_own_tracks(j)]
         e, taken = self.engaged, self.engaged_tracks  # others' rounds (or advice) at them
-        contested, where = self._contested(now)  # the coordinator's plan assigns these
+        contested, where, areas = self._contested(now)  # the coordinator's plan assigns these
         if now - self.last_advice > ENGAGED_S:
             e, taken = e[:0], set()
         advised += [tuple(p) for p in (e[:, :3] + e[:, 3:] * (now - self.t_engaged)).tolist()]
@@ -501,7 +500,10 @@ class FireControl:
             if b.track_id in taken:
                 self._count("own_left_to_advice")
                 continue
-            if b.track_id in contested or (where and _near(x[rows[b.track_id]], where)):
+            if (
+                b.track_id in contested or b.area in areas
+                or (where and _near(x[rows[b.track_id]], where))
+            ):  # fmt: skip
                 self._count("own_left_contested")
                 continue
             if f"own:{b.track_id}" in busy or b.threat_class in self.policy.hold_classes:
