@@ -386,8 +386,7 @@ class FireControl:
         ``ENGAGED_S`` (a coordinator gone silent holds nothing off)."""
         if now - self.last_advice > ENGAGED_S:
             return set(), [], frozenset()
-        c = self.contested
-        where = [tuple(p) for p in (c[:, :3] + c[:, 3:] * (now - self.t_engaged)).tolist()]
+        where = _flown_on(self.contested, now - self.t_engaged)
         return self.contested_tracks, where, self.shared_areas
 
     def _launch_due(self, now: float) -> None:
@@ -487,7 +486,7 @@ class FireControl:
         contested, where, areas = self._contested(now)  # the coordinator's plan assigns these
         if now - self.last_advice > ENGAGED_S:
             e, taken = e[:0], set()
-        advised += [tuple(p) for p in (e[:, :3] + e[:, 3:] * (now - self.t_engaged)).tolist()]
+        advised += _flown_on(e, now - self.t_engaged)
         self.killed = [k for k in self.killed if now - k[2] <= KILLED_S]
         advised += [tuple((xk[:3] + xk[3:] * (now - tk)).tolist()) for xk, tk, _ in self.killed]
         self.killed_tracks &= set(ids)
@@ -637,6 +636,11 @@ def _job_paths(jobs: Sequence[_Job], horizon_s: Array, samples: int) -> tuple[Pa
         samples=samples,
     )
     return paths, kind
+
+
+def _flown_on(x: States, dt_s: float) -> list[tuple[float, float, float]]:
+    """The positions of states ``x`` (K, 6) flown on ``dt_s`` in a straight line."""
+    return [tuple(p) for p in (x[:, :3] + x[:, 3:] * dt_s).tolist()]
 
 
 def _position_now(j: _Job, now: float) -> tuple[float, float, float]:

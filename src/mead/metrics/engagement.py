@@ -66,12 +66,7 @@ def engagement_figures(
         j = index.get(met.get((e.node, e.unit, e.t, e.shot), e.truth) or "", -1)
         if j >= 0:
             went[j].append(e)
-    double = np.zeros(len(truth), bool)
-    for i, rs in went.items():
-        double[i] = _overlapping(rs)
-    double_fired = np.zeros(len(truth), bool)
-    for i, rs in fired.items():
-        double_fired[i] = _overlapping(rs)
+    double, double_fired = (_doubled(by, len(truth)) for by in (went, fired))
     threat = np.isin(kind, THREATS)
     killed = np.isfinite(t_kill)
     arrived = threat & (truth.t_end <= duration_s) & ~(t_kill < truth.t_end)
@@ -110,6 +105,14 @@ def engagement_figures(
         "by_class": by_class,
         "by_area": by_area,
     }
+
+
+def _doubled(rounds: dict[int, list[Launch]], n: int) -> np.ndarray:
+    """(n,) bool: the objects whose rounds (object → rounds) overlap (:func:`_overlapping`)."""
+    out = np.zeros(n, bool)
+    for i, rs in rounds.items():
+        out[i] = _overlapping(rs)
+    return out
 
 
 def _overlapping(rounds: list[Launch]) -> bool:
