@@ -452,7 +452,6 @@ def test_standby_on_its_own_hub_server_takes_over_when_the_active_site_is_lost(
         kill_active_at_s=KILL_AT_S,
         kill_hub_at_s=KILL_AT_S,
         hub_down_s=float("inf"),
-        startup_s=10.0,  # five servers and four node processes start first: all up by t=0
     )
     # the drill's premise: the active coordinator ran, and alerted, before it was killed
     first = read_events((tmp_path / "C0.events.jsonl").read_bytes())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,49 @@ def test_wire_clock_runs_accelerated(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = WireClock(epoch_s=1000.0, start_wall=50.0, speed=10.0)
     monkeypatch.setattr("mead.runtime.live.time.time", lambda: 53.5)
     assert clock() == pytest.approx(1035.0)
+
+
+def test_start_gate_opens_when_every_node_is_ready(tmp_path: Path) -> None:
+    """t=0 is fixed only once each node process has said it is ready; one that dies first
+    is named with its log rather than waited for."""
+    import subprocess
+    import sys
+    import threading
+
+    from mead.errors import MeadError
+    from mead.runtime.live import wait_at_gate
+    from mead.runtime.up import _open_gate
+
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    sleeper = [sys.executable, "-c", "import time; time.sleep(30)"]
+    procs = {n: subprocess.Popen(sleeper) for n in ("A", "B")}
+    try:
+        got: dict[str, float | None] = {}
+        a = threading.Thread(target=lambda: got.update(A=wait_at_gate(gate, "A", lambda: False)))
+        a.start()
+        opened: list[float] = []
+        opener = threading.Thread(
+            target=lambda: opened.append(_open_gate(gate, procs, tmp_path, 20))
+        )
+        opener.start()
+        time.sleep(0.5)
+        assert opener.is_alive() and not (gate / "start").exists()  # B is not ready yet
+        got["B"] = wait_at_gate(gate, "B", lambda: False)
+        opener.join(5)
+        a.join(5)
+        assert got["A"] == got["B"] == opened[0] > time.time() - 1
+        # a node that stops while waiting gets None; one that exits before it is ready fails
+        assert wait_at_gate(tmp_path, "C", lambda: True) is None
+        (tmp_path / "D.log").write_text("ConfigError: bad scenario\n")
+        dead = {"D": subprocess.Popen([sys.executable, "-c", "raise SystemExit(2)"])}
+        why = "node D exited .2. before it was ready:\n.*bad scenario"
+        with pytest.raises(MeadError, match=why):
+            _open_gate(tmp_path / "gate2", dead, tmp_path, 20)
+    finally:
+        for p in procs.values():
+            p.kill()
+            p.wait()
 
 
 def test_keygen_and_natsconf_commands(

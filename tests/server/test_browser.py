@@ -67,10 +67,13 @@ def test_live_maps_of_a_federation(
     nats_server_bin: str, browser: Any, page: Any, tmp_path: Path
 ) -> None:
     workdir = tmp_path / "live"
-    scenario = short_small(tmp_path, 400)  # 25 s at 16x: room for a slow page on 2 cores
+    # 150 s at 16x: room for a slow page on 2 cores; stopped once the page has been checked
+    scenario = short_small(tmp_path, 2400)
     result: dict[str, Any] = {}
+    done = threading.Event()
     run = threading.Thread(
-        target=lambda: result.update(up(scenario, workdir, speed=16.0, web=True)), daemon=True
+        target=lambda: result.update(up(scenario, workdir, speed=16.0, web=True, stop=done)),
+        daemon=True,
     )
     run.start()
     try:
@@ -149,6 +152,7 @@ def test_live_maps_of_a_federation(
         )
         assert page.eval_on_selector_all("#covlayer option", "os => os.length") > 1
         screenshot(page, "live-P2")
+        done.set()
         run.join(60)
         assert not run.is_alive() and result["ok"]
         # the acknowledgement went back to the node and is in its event log
@@ -173,6 +177,7 @@ def test_live_maps_of_a_federation(
         assert not [e for e in page.mead_errors if "WebSocket" not in e]
         p1.close()
     finally:
+        done.set()
         run.join(90)  # up() stops its servers and node processes itself
 
 

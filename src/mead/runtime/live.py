@@ -111,6 +111,7 @@ class NodeConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     policy: str | None = None  # partner's releasability policy (default: to coordinator)
     speed: Positive = 1.0  # scenario seconds per wall second
     start_wall: float | None = None  # wall time (UTC s) of scenario t=0; None: at start
+    start_gate: str | None = None  # folder: once set up, write <instance>.ready, wait for start
     duration_s: Positive | None = None  # scenario seconds to run (None: the scenario's)
     max_age_s: Positive = MAX_MESSAGE_AGE_S  # reject envelopes older than this (wire s)
     cot: list[CotTarget] = []  # send what the node holds as Cursor-on-Target there
@@ -417,6 +418,10 @@ def run_node(
             coord = sc.coordinator
             hooks.append(CoordinatorWatch(node, coord.name, silent_after_s(sc), emit))
         run_s = cfg.duration_s or sc.duration_s
+        if cfg.start_gate is not None:
+            if (t0 := wait_at_gate(base / cfg.start_gate, instance, stop)) is None:
+                return {}
+            clock.start_wall = t0
         lag = _loop(node, endpoint, clock, run_s, sc.tick_s, stop, _chain(hooks))
         endpoint.flush()
     finally:
@@ -468,6 +473,30 @@ def _coordinator(
         inboxes=[(_spec(a, base), s) for s, a in sorted(cfg.durable.items())],
         leaders_on=fo.leaders_on,
     )
+
+
+GATE_START = "start"
+"""The file in a start gate that holds the wall time (UTC s) of scenario t=0."""
+
+
+def wait_at_gate(
+    gate: Path, instance: str, stop: Callable[[], bool], poll_s: float = 0.02
+) -> float | None:
+    """Say ``instance`` is set up (``<gate>/<instance>.ready``) and wait for the gate to open.
+
+    The start barrier of ``mead up``: node processes on a busy machine take unequal times to
+    import, connect and simulate their radars, so t=0 is fixed only once every node is
+    ready (:func:`mead.runtime.up.up` writes ``<gate>/start``). A node that began at a fixed
+    start time instead would step its first minutes late, and its releases would reach the
+    others late. Returns the start wall time, or None if ``stop()`` came first.
+    """
+    (gate / f"{instance}.ready").write_text(f"{time.time()}\n")
+    start = gate / GATE_START
+    while not start.exists():
+        if stop():
+            return None
+        time.sleep(poll_s)
+    return float(start.read_text())
 
 
 def _loop(

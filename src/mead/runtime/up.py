@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,6 +29,7 @@ from mead.events import AlertReceived, AlertSent, Counters, Leadership, read_eve
 from mead.federation.natsconf import Federation
 from mead.federation.policy import Policy, Releaser
 from mead.federation.private import private_dir, write_private
+from mead.runtime.live import GATE_START
 from mead.runtime.wiring import known_nodes, policies
 from mead.scenario.schema import Scenario
 
@@ -48,7 +50,7 @@ def up(
     *,
     duration_s: float | None = None,
     speed: float = 1.0,
-    startup_s: float = 4.0,
+    ready_timeout_s: float = 180.0,
     web: bool = False,
     standby: bool = False,
     standby_after_s: float = 0.0,
@@ -58,6 +60,7 @@ def up(
     hub_servers: int = 1,
     kill_hub_server: int = 1,
     node_extra: dict[str, dict[str, Any]] | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Bring a federation up on loopback, run it for ``duration_s`` scenario s, stop it.
 
@@ -78,6 +81,11 @@ def up(
     ``kill_hub_server`` (1: the first, the active's own; with ``kill_active_at_s`` at the
     same time: its whole site lost; 2: the standby's), and an infinite ``hub_down_s``
     leaves it down.
+    Every node is started, sets itself up and waits at a start gate; scenario t=0 is half a
+    wall second after the last one is ready (:func:`~mead.runtime.live.wait_at_gate`), or a
+    ``MeadError`` after ``ready_timeout_s`` wall s.
+    ``stop``, once set, ends the run early: every node is sent SIGTERM and ends as at the
+    end of its duration (flushed, its counters written).
     ``node_extra`` adds fields to a node's generated config, e.g. ``{"P1":
     {"asterix_plots_out": [{"udp": "127.0.0.1:8601", "sac": 25, "sic": 20}]}}`` (outputs:
     ``cot``, ``asterix_out``, ``asterix_plots_out``; paths relative to the work directory);
@@ -127,34 +135,27 @@ def up(
         (workdir / "keys" / "registry.yaml").write_text(
             "".join(f"{n}: {i.public_hex}\n" for n, i in keys.items())
         )
-        start_wall = time.time() + startup_s
+        gate = private_dir(workdir / "gate")
         ports = _web_ports(sorted(known)) if web else {}
         maps = {n: f"http://127.0.0.1:{port}/" for n, port in ports.items()}
         for n, url in maps.items():
             print(f"map of {n}: {url}", file=sys.stderr, flush=True)
         if maps:
             (workdir / "maps.json").write_text(json.dumps(maps, indent=1) + "\n")
-        instances = [(n, n) for n in sorted(known)]
-        instances += [(c, f"{c}-standby")] if standby else []
-        for n, inst in instances:
-            if inst != n:  # the standby, started late if asked
-                time.sleep(max(0.0, start_wall - startup_s + standby_after_s - time.time()))
-            path = workdir / f"{inst}.yaml"
-            server = 1 if inst != n and hub_servers > 1 else 0  # the standby's own server
-            write_private(path, _node_config(lf, n, scenario.resolve(), pols.get(n), start_wall,
-                                             speed, run_s, extra.get(n, {}), server))  # fmt: skip
-            role = "coordinator" if n == c else "node"
-            ev = workdir / f"{inst}.events.jsonl"
-            ev.unlink(missing_ok=True)
-            with open(workdir / f"{inst}.log", "wb") as log:
-                argv = [sys.executable, "-m", "mead.cli", role, str(path), "--events", str(ev)]
-                argv += ["--web", str(ports[n])] if n in ports and inst == n else []
-                argv += ["--standby"] if inst != n else []
-                procs[inst] = subprocess.Popen(
-                    argv,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+        server = 1 if hub_servers > 1 else 0  # the standby's own server
+        instances = [(n, n, 0) for n in sorted(known)]
+        late = [(c, f"{c}-standby", server)] if standby else []
+        if standby and not standby_after_s:  # a standby from the start is in the barrier
+            instances, late = instances + late, []
+        started = time.time()
+        for n, inst, srv in instances:
+            procs[inst] = _start_node(workdir, lf, n, inst, scenario, pols, speed, run_s,
+                                      extra, ports, srv)  # fmt: skip
+        start_wall = _open_gate(gate, procs, workdir, ready_timeout_s)
+        for n, inst, srv in late:  # the standby started mid-raid passes the open gate at once
+            time.sleep(max(0.0, started + standby_after_s - time.time()))
+            procs[inst] = _start_node(workdir, lf, n, inst, scenario, pols, speed, run_s,
+                                      extra, ports, srv)  # fmt: skip
         killed = hub_killed = None
         drills = [(kill_active_at_s, "c"), (kill_hub_at_s, "hub")]
         for t, what in sorted((t, w) for t, w in drills if t is not None):
@@ -171,8 +172,15 @@ def up(
                     lf.restart_hub(down_s=hub_down_s, server=kill_hub_server - 1)
                     hub_killed["back_wall"] = time.time()
         deadline = start_wall + run_s / speed + 15.0
-        for p in procs.values():
-            p.wait(max(1.0, deadline - time.time()))
+        while any(p.poll() is None for p in procs.values()) and time.time() < deadline:
+            if stop is not None and stop.wait(0.1):
+                for p in procs.values():
+                    if p.poll() is None:
+                        p.terminate()  # each node ends its run as at its duration's end
+                deadline = min(deadline, time.time() + 15.0)
+                stop = None
+            elif stop is None:
+                time.sleep(0.1)
     finally:
         for p in procs.values():
             if p.poll() is None:
@@ -211,6 +219,58 @@ def _fresh_workdir(workdir: Path) -> Path:
     return workdir
 
 
+def _start_node(
+    workdir: Path,
+    lf: Any,
+    n: str,
+    inst: str,
+    scenario: Path,
+    pols: dict[str, Any],
+    speed: float,
+    run_s: float,
+    extra: dict[str, dict[str, Any]],
+    ports: dict[str, int],
+    server: int,
+) -> subprocess.Popen[bytes]:
+    """Write instance ``inst``'s config (of node ``n``) and start its process."""
+    c = lf.fed.coordinator
+    path = workdir / f"{inst}.yaml"
+    write_private(path, _node_config(lf, n, scenario.resolve(), pols.get(n), speed, run_s,
+                                     extra.get(n, {}), server))  # fmt: skip
+    ev = workdir / f"{inst}.events.jsonl"
+    ev.unlink(missing_ok=True)
+    with open(workdir / f"{inst}.log", "wb") as log:
+        argv = [sys.executable, "-m", "mead.cli", "coordinator" if n == c else "node", str(path),
+                "--events", str(ev)]  # fmt: skip
+        argv += ["--web", str(ports[n])] if n in ports and inst == n else []
+        argv += ["--standby"] if inst != n else []
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _open_gate(
+    gate: Path, procs: dict[str, subprocess.Popen[bytes]], workdir: Path, timeout_s: float
+) -> float:
+    """Wait until every process in ``procs`` is ready at ``gate``, then open it: returns
+    scenario t=0 (wall UTC s). A process that exits first, or a gate still closed after
+    ``timeout_s``, is a ``MeadError`` naming the node and the end of its log."""
+    deadline = time.monotonic() + timeout_s
+    while waiting := [i for i in procs if not (gate / f"{i}.ready").exists()]:
+        for i in waiting:
+            if procs[i].poll() is not None:
+                tail = (workdir / f"{i}.log").read_text(errors="replace")[-2000:]
+                raise MeadError(f"node {i} exited ({procs[i].returncode}) before it was "
+                                f"ready:\n{tail}")  # fmt: skip
+        if time.monotonic() > deadline:
+            raise MeadError(f"{', '.join(waiting)} not ready after {timeout_s:g} s "
+                            f"(their logs: {workdir})")  # fmt: skip
+        time.sleep(0.05)
+    start_wall = time.time() + 0.5  # every node polls the gate far more often than this
+    tmp = gate / f"{GATE_START}.tmp"
+    tmp.write_text(f"{start_wall!r}\n")
+    os.replace(tmp, gate / GATE_START)
+    return start_wall
+
+
 def _kill_at(proc: subprocess.Popen[bytes], t_wall: float) -> dict[str, Any]:
     """SIGKILL ``proc`` at wall time ``t_wall`` (UTC s); when it happened."""
     time.sleep(max(0.0, t_wall - time.time()))
@@ -237,7 +297,6 @@ def _node_config(
     n: str,
     scenario: Path,
     pol: Any,
-    start_wall: float,
     speed: float,
     run_s: float,
     extra: dict[str, Any],
@@ -269,7 +328,7 @@ def _node_config(
         "nats": account(own),
         "durable": {s: account(a) for s, a in durable.items()},
         "speed": speed,
-        "start_wall": start_wall,
+        "start_gate": "gate",
         "duration_s": run_s,
     }
     if pol is not None and n != c:
@@ -283,7 +342,7 @@ def _node_config(
     return msgspec.yaml.encode(cfg).decode()
 
 
-GENERATED = ("name", "scenario", "key", "registry", "nats", "durable", "speed", "start_wall",
+GENERATED = ("name", "scenario", "key", "registry", "nats", "durable", "speed", "start_gate",
              "duration_s", "policy")  # fmt: skip
 """The node config fields ``mead up`` writes itself."""
 
