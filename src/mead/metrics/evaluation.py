@@ -51,8 +51,10 @@ class Scorer:
 
     def __init__(self, world: World) -> None:
         epoch = world.scenario.start_epoch_s()
-        self.matcher = TruthMatcher(world.truth, epoch)
-        self.siap = SiapObserver(world.truth, epoch, world.scenario.coordinator.name)
+        self.matcher = TruthMatcher(world.truth, epoch, world.truth_at)
+        self.siap = SiapObserver(
+            world.truth, epoch, world.scenario.coordinator.name, at=world.truth_at
+        )
 
     def __call__(self, node: str, t_wire: float, ids: list[str], x: np.ndarray) -> None:
         self.matcher(node, t_wire, ids, x)

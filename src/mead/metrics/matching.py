@@ -7,10 +7,13 @@ this matches it to the simulated truth. It only reads; nothing it learns reaches
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.spatial import cKDTree
 
 from mead.sim.base import TruthTable
+from mead.types import Index, States
 
 TRACK_GATE_M = 25_000.0
 """A track counts as holding a truth object when its position is within this distance."""
@@ -22,8 +25,14 @@ class TruthMatcher:
     ``result()`` is ``{node: (N,) first time}``, N the objects of the truth table.
     """
 
-    def __init__(self, truth: TruthTable, epoch_s: float) -> None:
+    def __init__(
+        self,
+        truth: TruthTable,
+        epoch_s: float,
+        at: Callable[[float], tuple[Index, States]] | None = None,
+    ) -> None:
         self.truth, self.epoch_s = truth, epoch_s
+        self.at = at or truth.states_at  # truth at scenario time t (e.g. World.truth_at)
         self.first: dict[str, np.ndarray] = {}
         self._at: tuple[float, np.ndarray, cKDTree | None] | None = None  # the last t's truth
 
@@ -32,7 +41,7 @@ class TruthMatcher:
             return
         t = t_wire - self.epoch_s
         if self._at is None or self._at[0] != t:  # every node reports at the same instants
-            alive, states = self.truth.states_at(t)
+            alive, states = self.at(t)
             self._at = (t, alive, cKDTree(states[:, :3]) if alive.size else None)
         _, alive, tree = self._at
         if tree is None:

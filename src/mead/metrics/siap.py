@@ -55,7 +55,7 @@ the track holds nothing while absent, and its run ends).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -63,7 +63,7 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from mead.metrics.matching import TRACK_GATE_M
-from mead.types import States
+from mead.types import Index, States
 
 if TYPE_CHECKING:
     from mead.metrics.matching import TRACK_GATE_M
@@ -263,8 +263,16 @@ class SiapObserver:
     at scenario time ``t_wire − epoch_s``; truth classes are ``truth.kind``.
     """
 
-    def __init__(self, truth: TruthTable, epoch_s: float, node: str, gate_m: float = GATE_M):
+    def __init__(
+        self,
+        truth: TruthTable,
+        epoch_s: float,
+        node: str,
+        gate_m: float = GATE_M,
+        at: Callable[[float], tuple[Index, States]] | None = None,
+    ):
         self.truth = truth  # the run's truth objects
+        self.at = at or truth.states_at  # truth at scenario time t (e.g. World.truth_at)
         self.epoch_s = epoch_s  # wire time of scenario time 0, UTC s
         self.node = node  # the node whose picture is scored, e.g. the coordinator
         self.siap = SiapAccumulator(truth.kind, gate_m)
@@ -273,7 +281,7 @@ class SiapObserver:
         if node != self.node:
             return
         t = t_wire - self.epoch_s
-        alive, states = self.truth.states_at(t)
+        alive, states = self.at(t)
         self.siap.update(t, ids, x, alive, states)
 
     def result(self) -> dict[str, Any]:

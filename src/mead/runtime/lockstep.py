@@ -27,6 +27,7 @@ observers run in the parent. The results equal
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import multiprocessing
 import time
@@ -38,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from mead.federation.inprocess import DEFAULT_LINK, Sent
-from mead.runtime.node import CoordinatorNode, PartnerNode
+from mead.runtime.node import CoordinatorNode, Held, PartnerNode
 from mead.runtime.simulation import (
     MODES,
     Builder,
@@ -134,6 +135,38 @@ class EchoAssessor:
         return _same(self.shared.last, t, "assessment")
 
 
+class _SentOnce:
+    """A node's ``show`` hook in a worker: a partner shows the coordinator's newest picture
+    with every release, most often the one it showed last; that picture crosses to the
+    parent once (``(held, False)``), and later shows of the same picture go without it
+    (``(held without picture, True)``) — :class:`_Shown` puts it back."""
+
+    def __init__(self, send: Callable[[Any], None]) -> None:
+        self.send = send
+        self.last: Any = None
+
+    def __call__(self, held: Held) -> None:
+        same = held.picture is not None and held.picture is self.last
+        self.last = held.picture
+        self.send((dataclasses.replace(held, picture=None), True) if same else (held, False))
+
+
+class _Shown:
+    """The parent's side of :class:`_SentOnce` for one run: each node's last picture."""
+
+    def __init__(self, show: Callable[[Held], None]) -> None:
+        self.show = show
+        self.last: dict[str, Any] = {}
+
+    def __call__(self, v: tuple[Held, bool]) -> None:
+        held, same = v
+        if same:
+            held = dataclasses.replace(held, picture=self.last[held.node])
+        else:
+            self.last[held.node] = held.picture
+        self.show(held)
+
+
 def _same(last: tuple[float, Any] | None, t: float, what: str) -> Any:
     if last is None or last[0] != t:
         raise RuntimeError(
@@ -210,6 +243,8 @@ class _Worker:
         calls, seq, clock = self.calls, self._seq, self.clock
         if kind == _OBSERVE:
             return lambda *args: calls.append((mode, clock.t, rank, next(seq), kind, args))
+        if kind == _SHOW:
+            return _SentOnce(lambda v: calls.append((mode, clock.t, rank, next(seq), kind, v)))
         return lambda v: calls.append((mode, clock.t, rank, next(seq), kind, v))
 
     def step(
@@ -260,7 +295,7 @@ def run_lockstep(
         m: (
             results[m].events.append,
             obs[m] or _no_observer,
-            getattr(obs[m], "show", _no_observer),
+            _Shown(getattr(obs[m], "show", _no_observer)),
         )
         for m in MODES
     }

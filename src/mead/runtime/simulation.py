@@ -47,6 +47,7 @@ from mead.sensors.simulate import simulate_scans
 from mead.sim.base import TruthTable
 from mead.sim.truth import simulate_truth
 from mead.tracking.external import track_feeds, track_replays
+from mead.types import Index, States
 
 Mode = Literal["alliance", "national"]
 MODES: tuple[Mode, ...] = ("alliance", "national")
@@ -64,6 +65,26 @@ class World:
     prepare_s: float
     adsb: AdsbReports  # every ADS-B report any partner's receivers got, scenario time
     recorded: list[FileReplay] = field(default_factory=list)  # radars fed by recordings
+    _at: dict[float, tuple[Index, States]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    TRUTH_AT_KEPT = 32
+    """Instants :meth:`truth_at` remembers: a lockstep round's ticks, asked for by the
+    observers of both runs in turn."""
+
+    def truth_at(self, t: float) -> tuple[Index, States]:
+        """``truth.states_at(t)`` (read-only arrays), remembered for the last
+        ``TRUTH_AT_KEPT`` instants: every observer of both runs asks for the same ones."""
+        got = self._at.get(t)
+        if got is None:
+            alive, x = self.truth.states_at(t)
+            alive.setflags(write=False)
+            x.setflags(write=False)
+            got = self._at[t] = (alive, x)
+            if len(self._at) > self.TRUTH_AT_KEPT:
+                del self._at[next(iter(self._at))]
+        return got
 
 
 class Observer(Protocol):

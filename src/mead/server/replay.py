@@ -38,24 +38,50 @@ _CLASSES = (*TRACK_CLASSES,)
 
 
 class _Stream:
-    """Frames of one stream: a node's own tracks, or the picture it held."""
+    """Frames of one stream: a node's own tracks, or the picture it held. Own tracks are
+    kept as states and turned into rows all at once when packed (one conversion of every
+    frame costs far less than one per frame)."""
 
     def __init__(self) -> None:
         self.t: list[float] = []
         self.frames: list[Rows] = []
+        self.states: list[tuple[list[str], np.ndarray, list[str], np.ndarray, np.ndarray]] = []
 
     def add(self, t: float, rows: Rows) -> None:
         self.t.append(t)
         self.frames.append(rows)
 
+    def add_states(
+        self, t: float, keys: list[str], x: np.ndarray, classes: list[str], quality: np.ndarray,
+        ident: np.ndarray | None,
+    ) -> None:  # fmt: skip
+        """A frame of tracks as :meth:`Rows.from_states` takes them (copied)."""
+        n = len(keys)
+        self.t.append(t)
+        self.states.append((
+            list(keys), np.array(x, dtype=np.float64).reshape(n, 6), list(classes),
+            np.array(quality, dtype=np.float64).reshape(n),
+            np.full(n, "", dtype=object) if ident is None else np.array(ident, dtype=object),
+        ))  # fmt: skip
+
+    def rows(self) -> tuple[Rows, list[int]]:
+        """Every frame's rows, one after the other, and the number of rows of each."""
+        if not self.states:
+            return _concat(self.frames), [len(f) for f in self.frames]
+        assert not self.frames, "a stream holds rows or states, not both"
+        keys = [k for f in self.states for k in f[0]]
+        classes = [c for f in self.states for c in f[2]]
+        x, q, ident = (np.concatenate([f[i] for f in self.states]) for i in (1, 3, 4))
+        return Rows.from_states(keys, x, classes, q, ident), [len(f[0]) for f in self.states]
+
     def pack(self) -> dict[str, np.ndarray]:
         """The frames as columns: ``t`` (K,), ``n`` rows per frame (K,), ``keys`` (the key
         table) and per row: ``key`` index, quantised ints, class and affiliation codes."""
-        rows = _concat(self.frames)
+        rows, counts = self.rows()
         keys, key_idx = np.unique(rows.key.astype(str), return_inverse=True)
         out: dict[str, np.ndarray] = {
             "t": np.asarray(self.t, dtype=np.float64),
-            "n": np.array([len(f) for f in self.frames], dtype=np.int32),
+            "n": np.array(counts, dtype=np.int32),
             "keys": keys,
             "key": key_idx.astype(np.int32),
             "cls": _codes(rows.cls, _CLASSES),
@@ -138,8 +164,9 @@ class Recorder:
     def show(self, held: Held) -> None:
         coordinator = held.node == self.scenario.coordinator.name
         keys = [f"S{i}" for i in held.ids] if coordinator else held.ids
-        rows = Rows.from_states(keys, held.x, held.classes, held.quality, held.ident)
-        self.streams.setdefault(f"{held.node}.own", _Stream()).add(held.t, rows)
+        self.streams.setdefault(f"{held.node}.own", _Stream()).add_states(
+            held.t, keys, held.x, held.classes, held.quality, held.ident
+        )
         pic = held.picture
         if pic is not None and pic.t != self._picture_t.get(held.node):
             self._picture_t[held.node] = pic.t
