@@ -296,6 +296,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     u.add_argument("--speed", type=float, default=1.0, help="scenario s per wall s")
     u.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=180.0,
+        metavar="S",
+        help="wall s every node may take to set up before t=0 (default 180; a large "
+        "scenario's partners simulate their radars first)",
+    )
+    u.add_argument(
         "--workdir",
         type=Path,
         default=Path("out/live"),
@@ -931,6 +939,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         args.workdir,
         duration_s=args.duration,
         speed=args.speed,
+        ready_timeout_s=args.ready_timeout,
         web=args.web,
         standby=args.standby,
         standby_after_s=args.standby_after,

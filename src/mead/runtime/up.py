@@ -103,6 +103,8 @@ def up(
         raise MeadError(
             f"--standby-after needs --standby and 0 <= S < inf (got {standby_after_s})"
         )
+    if not 0 < ready_timeout_s < math.inf:
+        raise MeadError(f"--ready-timeout must be > 0 s and finite (got {ready_timeout_s})")
     if not 1 <= kill_hub_server <= hub_servers:
         raise MeadError(f"--kill-hub-server must be 1 to {hub_servers} (got {kill_hub_server})")
     if math.isinf(hub_down_s) and hub_servers < 2:
