@@ -42,6 +42,12 @@ def test_lockstep_equals_the_runs_one_at_a_time(name: str) -> None:
         assert both[m].counters == one[m].counters, m
         assert pickle.dumps(both[m].observed) == pickle.dumps(one[m].observed), m
     assert any(isinstance(e, AlertReceived) and e.via == "C0" for e in both["alliance"].events)
+    # partners held the coordinator's pictures over several releases: a picture shown again
+    # crossed from its worker once and was put back (lockstep._SentOnce)
+    held = both["alliance"].observed[1]
+    frames = [len(v) for k, v in held.items() if k.endswith(".picture.t")]
+    shows = [len(v) for k, v in held.items() if k.startswith("P") and k.endswith(".own.t")]
+    assert frames and sum(shows) > sum(frames) > 0
 
 
 def test_run_both_takes_lockstep_only_where_the_runs_share_their_plots() -> None:

@@ -111,6 +111,21 @@ def test_radars_on_several_processes_give_the_same_scans() -> None:
         assert np.array_equal(x.z, y.z) and np.array_equal(x.truth, y.truth)
 
 
+def test_one_partners_radars_alone_give_the_same_scans() -> None:
+    """A live partner node simulates only its own radars: the scans it would have had."""
+    tt = truth()
+    sc = scenario(extra=[sensor("D", 6.0, lat=31.8, latency_s=1.0, latency_jitter_s=3.0)])
+    every = simulate_scans(sc, tt, np.random.default_rng(5))
+    for partner, ids in (("P1", {"C", "D"}), ("P2", {"A", "B"})):
+        mine = simulate_scans(sc, tt, np.random.default_rng(5), partner=partner, jobs=2)
+        theirs = [s for s in every if s.partner == partner]
+        assert {s.sensor_id for s in mine} == ids and len(mine) == len(theirs) > 20
+        for x, y in zip(mine, theirs, strict=True):
+            assert (x.t, x.sensor_id, x.delay_s) == (y.t, y.sensor_id, y.delay_s)
+            assert np.array_equal(x.z, y.z) and np.array_equal(x.truth, y.truth)
+    assert simulate_scans(sc, tt, np.random.default_rng(5), partner="P9") == []
+
+
 def test_adding_a_radar_leaves_the_others_unchanged() -> None:
     tt = truth()
     a = simulate_scans(scenario(), tt, np.random.default_rng(3))

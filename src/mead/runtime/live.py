@@ -376,7 +376,7 @@ def run_node(
         else:
             # simulated radars and ADS-B receivers in real time; recorded ASTERIX feeds on
             # the same clock; live ASTERIX feeds (UDP: CAT048, CAT062, CAT021) read as they come
-            world = prepare(sc, sc.seed, base / cfg.scenario, live=True)
+            world = prepare(sc, sc.seed, base / cfg.scenario, live=True, partner=cfg.name)
             feeds = udp_feeds(sc, cfg.name, lambda: clock() - epoch)
             track_udp = udp_track_feeds(sc, cfg.name, lambda: clock() - epoch)
             adsb_udp = adsb_udp_feeds(sc, cfg.name, lambda: clock() - epoch)
@@ -437,6 +437,7 @@ def run_node(
             nodemap.stop()
     counters = dict(node.counters) | {f"rejected_{k}": v for k, v in node.inbox.rejected.items()}
     counters |= {"ticks": lag.ticks, "late_ticks": lag.late, "max_lag_ms": round(lag.max_s * 1e3)}
+    counters["cpu_ms"] = round(time.process_time() * 1e3)  # the process's, set-up included
     counters |= {f"bus_{k}": v for k, v in endpoint.counters.items()}
     counters |= cot_counters
     for f in feeds:

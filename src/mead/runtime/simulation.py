@@ -117,6 +117,7 @@ def prepare(
     scenario_path: Path | None = None,
     live: bool = False,
     jobs: int = 1,
+    partner: str | None = None,
 ) -> World:
     """Simulate truth and all radar scans once (independent random streams per stage; the
     radars on ``jobs`` forked processes, the same scans however many).
@@ -124,7 +125,8 @@ def prepare(
     A radar fed by an ASTERIX recording gets the recording's scans instead (read here, on
     the scenario clock: ``mead.sensors.asterix_feed``); one fed over UDP is read by its
     live node (``live``), and a simulation cannot have one (``ConfigError``); so too ADS-B
-    received by UDP (``partners[].adsb_udp``)."""
+    received by UDP (``partners[].adsb_udp``). With ``partner``, only that partner's radars
+    are simulated (a live partner node's: the same scans it would have among all)."""
     t0 = time.perf_counter()
     udp = feed_sensors(scenario, "udp")
     tracks_udp = track_feeds(scenario, "udp")
@@ -160,7 +162,7 @@ def prepare(
     truth = simulate_truth(scenario, np.random.default_rng(truth_ss))
     base = scenario_path.parent if scenario_path is not None else Path.cwd()
     dem = Dem(base / scenario.dem_dir) if scenario.dem_dir is not None else None
-    scans = simulate_scans(scenario, truth, np.random.default_rng(sensor_ss), dem, jobs)
+    scans = simulate_scans(scenario, truth, np.random.default_rng(sensor_ss), dem, jobs, partner)
     recorded = replay_files(scenario, base)
     if recorded:
         scans += [s for r in recorded for s in r.scans]

@@ -194,6 +194,7 @@ def up(
                     p.wait()
         lf.stop()
     summary = _summary(workdir, procs, c, killed, hub_killed)
+    summary["setup_s"] = round(start_wall - started, 2)  # node processes started → t=0
     if ports:
         summary["maps"] = {n: f"http://127.0.0.1:{p}/" for n, p in ports.items()}
     return summary

@@ -33,15 +33,20 @@ TERRAIN_RADIAL_M = 150.0
 is looked up on the nearest radial)."""
 
 
-def build_radars(scenario: Scenario, dem: Dem | None = None) -> list[Radar]:
+def build_radars(
+    scenario: Scenario, dem: Dem | None = None, partner: str | None = None
+) -> list[Radar]:
     """One ``Radar`` per simulated scenario sensor, in scenario order (partners, then their
     sensors); a sensor with an ASTERIX feed is a real radar and is not simulated. With a
     ``dem``, each radar is masked by the terrain (radials ``TERRAIN_RADIAL_M`` apart at
-    full range, samples at the DEM's post spacing)."""
+    full range, samples at the DEM's post spacing) — with ``partner``, only that partner's
+    radars (the others are listed, unmasked)."""
     radars = [Radar(s, p.name) for p in scenario.partners for s in p.sensors if s.asterix is None]
     if dem is not None:
         step = dem.post_spacing_m()
         for r in radars:
+            if partner is not None and r.partner != partner:
+                continue
             site = r.sensor.site
             n_az = int(np.clip(np.ceil(2 * np.pi * r.range_m / TERRAIN_RADIAL_M), 360, 7200))
             horizon = terrain_horizon(
@@ -63,8 +68,11 @@ def simulate_scans(
     rng: np.random.Generator,
     dem: Dem | None = None,
     jobs: int = 1,
+    partner: str | None = None,
 ) -> list[Scan]:
-    """Every scan of every radar over [0, ``scenario.duration_s``), sorted by arrival.
+    """Every scan of every radar over [0, ``scenario.duration_s``), sorted by arrival;
+    with ``partner``, of that partner's radars only (a live partner node's), the same scans
+    as theirs among every radar's.
 
     A radar with a ``latency_s`` or ``latency_jitter_s`` delivers each scan
     ``latency_s + U(0, latency_jitter_s)`` after it (``Scan.delay_s``), so scans of a
@@ -89,8 +97,9 @@ def simulate_scans(
     dem : terrain that hides targets from the radars (the scenario's ``dem_dir``); None:
         a smooth earth.
     jobs : processes that simulate the radars.
+    partner : simulate this partner's radars only (None: every partner's).
     """
-    radars = build_radars(scenario, dem)
+    radars = build_radars(scenario, dem, partner)
     if not radars:
         return []
     rcs = np.asarray(truth.rcs_m2, dtype=np.float64)
@@ -100,12 +109,14 @@ def simulate_scans(
         )
     phases = rng.uniform(0.0, [r.sensor.scan_s for r in radars])
     work = list(zip(radars, phases.tolist(), rng.spawn(len(radars)), strict=True))
-    if jobs > 1 and len(radars) > 1:
+    if partner is not None:  # every radar's phase and stream drawn first: the same plots
+        work = [w for w in work if w[0].partner == partner]
+    if jobs > 1 and len(work) > 1:
         global _WORK  # read by the forked processes, not pickled to them
         _WORK = (scenario, truth, rcs, work)
         ctx = multiprocessing.get_context("fork")
         try:
-            with ctx.Pool(min(jobs, len(radars))) as pool:
+            with ctx.Pool(min(jobs, len(work))) as pool:
                 per_radar = pool.map(_radar_of_work, range(len(work)), chunksize=1)
         finally:
             _WORK = None
