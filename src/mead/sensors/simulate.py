@@ -33,27 +33,27 @@ TERRAIN_RADIAL_M = 150.0
 is looked up on the nearest radial)."""
 
 
-def build_radars(
-    scenario: Scenario, dem: Dem | None = None, partner: str | None = None
-) -> list[Radar]:
+def build_radars(scenario: Scenario, dem: Dem | None = None) -> list[Radar]:
     """One ``Radar`` per simulated scenario sensor, in scenario order (partners, then their
     sensors); a sensor with an ASTERIX feed is a real radar and is not simulated. With a
-    ``dem``, each radar is masked by the terrain (radials ``TERRAIN_RADIAL_M`` apart at
-    full range, samples at the DEM's post spacing) — with ``partner``, only that partner's
-    radars (the others are listed, unmasked)."""
+    ``dem``, each radar is masked by the terrain (:func:`mask_by_terrain`)."""
     radars = [Radar(s, p.name) for p in scenario.partners for s in p.sensors if s.asterix is None]
     if dem is not None:
-        step = dem.post_spacing_m()
-        for r in radars:
-            if partner is not None and r.partner != partner:
-                continue
-            site = r.sensor.site
-            n_az = int(np.clip(np.ceil(2 * np.pi * r.range_m / TERRAIN_RADIAL_M), 360, 7200))
-            horizon = terrain_horizon(
-                dem.height_m, site.lat_deg, site.lon_deg, site.alt_m, r.range_m, n_az, step
-            )
-            r.terrain = (horizon, step)
+        mask_by_terrain(radars, dem)
     return radars
+
+
+def mask_by_terrain(radars: list[Radar], dem: Dem) -> None:
+    """Give each radar the terrain's horizon around it: radials ``TERRAIN_RADIAL_M`` apart
+    at full range, samples at the DEM's post spacing."""
+    step = dem.post_spacing_m()
+    for r in radars:
+        site = r.sensor.site
+        n_az = int(np.clip(np.ceil(2 * np.pi * r.range_m / TERRAIN_RADIAL_M), 360, 7200))
+        horizon = terrain_horizon(
+            dem.height_m, site.lat_deg, site.lon_deg, site.alt_m, r.range_m, n_az, step
+        )
+        r.terrain = (horizon, step)
 
 
 def _within(scan: Scan, range_m: float) -> Scan:
@@ -99,7 +99,7 @@ def simulate_scans(
     jobs : processes that simulate the radars.
     partner : simulate this partner's radars only (None: every partner's).
     """
-    radars = build_radars(scenario, dem, partner)
+    radars = build_radars(scenario)
     if not radars:
         return []
     rcs = np.asarray(truth.rcs_m2, dtype=np.float64)
@@ -111,6 +111,8 @@ def simulate_scans(
     work = list(zip(radars, phases.tolist(), rng.spawn(len(radars)), strict=True))
     if partner is not None:  # every radar's phase and stream drawn first: the same plots
         work = [w for w in work if w[0].partner == partner]
+    if dem is not None:  # the terrain around the radars simulated, only
+        mask_by_terrain([w[0] for w in work], dem)
     if jobs > 1 and len(work) > 1:
         global _WORK  # read by the forked processes, not pickled to them
         _WORK = (scenario, truth, rcs, work)
