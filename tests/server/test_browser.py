@@ -29,7 +29,7 @@ from mead.server.replay import Replay
 from mead.server.serve import WebServer
 from mead.server.view import NodeView
 
-from .conftest import SMALL, screenshot, short_small
+from .conftest import SMALL, screenshot
 
 
 def _wait_file(path: Path, timeout_s: float) -> Path:
@@ -67,8 +67,9 @@ def test_live_maps_of_a_federation(
     nats_server_bin: str, browser: Any, page: Any, tmp_path: Path
 ) -> None:
     workdir = tmp_path / "live"
-    # 150 s at 16x: room for a slow page on 2 cores; stopped once the page has been checked
-    scenario = short_small(tmp_path, 2400)
+    # the whole small raid, 150 s at 16x: room for a slow page on 2 cores; stopped once the
+    # page has been checked
+    scenario = SMALL
     result: dict[str, Any] = {}
     done = threading.Event()
     run = threading.Thread(
