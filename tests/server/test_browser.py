@@ -239,19 +239,27 @@ def test_coverage_layers_show_what_is_seen_and_the_gaps(recorded: Path, page: An
         options = page.eval_on_selector_all("#covlayer option", "os => os.map(o => o.value)")
         assert options[0] == "" and "50m" in options and "10km" in options, options
 
-        def drawn(layer: str) -> dict[str, int]:
+        counts = (
+            "() => Object.fromEntries(['cov-seen', 'cov-gaps', 'coverage'].map(id => "
+            "[id, window.__mead.map.queryRenderedFeatures({layers: [id]}).length]))"
+        )
+
+        def drawn(layer: str, *shown: str) -> dict[str, int]:
+            """Select ``layer`` and wait (software rendering on a busy machine can take
+            seconds) until every layer in ``shown`` has features on screen."""
             page.select_option("#covlayer", layer)
             page.wait_for_function(
                 "l => window.__mead.coverageLayer === l", arg=layer, timeout=10_000
             )
-            time.sleep(0.5)  # a frame or two to draw
-            got: dict[str, int] = page.evaluate(
-                "() => Object.fromEntries(['cov-seen', 'cov-gaps', 'coverage'].map(id => "
-                "[id, window.__mead.map.queryRenderedFeatures({layers: [id]}).length]))"
+            page.wait_for_function(
+                f"ids => {{ const n = ({counts})(); return ids.every(id => n[id] > 0); }}",
+                arg=list(shown), timeout=30_000, polling=200,
             )
+            time.sleep(0.3)  # a frame more, so a layer that should stay empty had its chance
+            got: dict[str, int] = page.evaluate(counts)
             return got
 
-        c0 = drawn("50m")
+        c0 = drawn("50m", "cov-seen", "cov-gaps")
         assert c0["cov-seen"] > 0 and c0["cov-gaps"] > 0 and c0["coverage"] == 0, c0
         assert "gaps" in page.inner_text("#covarea")
         screenshot(page, "coverage-C0-50m")
@@ -262,10 +270,10 @@ def test_coverage_layers_show_what_is_seen_and_the_gaps(recorded: Path, page: An
             ".map(f => f.properties.kind))]"
         )
         assert kinds == ["partner"], kinds
-        p2 = drawn("1km")
+        p2 = drawn("1km", "cov-seen")
         assert p2["cov-seen"] > 0 and p2["cov-gaps"] == 0, p2
         screenshot(page, "coverage-P2-1km")
-        assert drawn("")["coverage"] > 0  # back to the rings
+        assert drawn("", "coverage")["coverage"] > 0  # back to the rings
         assert not page.mead_errors
     finally:
         server.stop()
@@ -305,11 +313,11 @@ def test_coordinator_map_shows_lost_coverage(page: Any) -> None:
             "() => window.__mead && window.__mead.lost && window.__mead.lost.features.length",
             timeout=30_000, polling=200,
         )  # fmt: skip
-        time.sleep(0.5)  # a frame or two to draw
-        drawn = page.evaluate(
-            "() => window.__mead.map.queryRenderedFeatures({layers: ['lost-fill']}).length"
-        )
-        assert drawn > 0
+        # drawn: software rendering on a busy machine can take seconds
+        page.wait_for_function(
+            "() => window.__mead.map.queryRenderedFeatures({layers: ['lost-fill']}).length > 0",
+            timeout=30_000, polling=200,
+        )  # fmt: skip
         text = page.inner_text("#lost")
         assert "P2 P2-S1 down" in text and "P1 radar-0 degraded to 50 %" in text, text
         page.wait_for_selector("#alerts .alert .held", timeout=10_000)

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -145,11 +146,39 @@ def require_nats_server() -> str:
     return b
 
 
+_HANDED_OUT: set[int] = set()
+_PICK = random.SystemRandom()  # not the seeded global generator
+
+
+def _below_ephemeral() -> range | None:
+    """Ports just below the system's ephemeral range, where no outgoing connection and no
+    listener on port 0 is ever placed (None if the range is unknown or starts too low)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return range(max(1024, low - 12000), low) if low - 1024 >= 4000 else None
+
+
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now (for listeners whose port a config must name)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port free on 127.0.0.1 now, for a listener whose port a config must name.
+
+    Never one this process handed out before, and taken below the ephemeral range where
+    the system has one: the kernel would otherwise hand the same port again to the next
+    ``bind(0)`` (or to a server listening on a random port) before its listener binds it.
+    """
+    span = _below_ephemeral()
+    for _ in range(200):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", _PICK.choice(span) if span else 0))
+            except OSError:
+                continue
+            port = int(s.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise MeadError("no free TCP port on 127.0.0.1 after 200 tries")
 
 
 class NatsServer:
@@ -373,16 +402,20 @@ class LocalFederation:
             NatsServer(self.binary, self._hub_dir(i), self._hub_conf(i))
             for i in range(len(self._leaf))
         ]
-        for h in self.hubs:
-            h.start()
-        for p in self.fed.partners:
-            self._start_partner(p)
-        self.wait_linked()
-        self._ensure_hub_streams()
-        if len(self.hubs) > 2:  # the metadata leader on the last server, the witness
-            place_meta_leader(self.hub_accounts()["SYS"], self.witness)
-        for p in self.fed.partners:
-            ensure_streams(partner_streams(self.fed, p), self.partner_accounts(p))
+        try:
+            for h in self.hubs:
+                h.start()
+            for p in self.fed.partners:
+                self._start_partner(p)
+            self.wait_linked()
+            self._ensure_hub_streams()
+            if len(self.hubs) > 2:  # the metadata leader on the last server, the witness
+                place_meta_leader(self.hub_accounts()["SYS"], self.witness)
+            for p in self.fed.partners:
+                ensure_streams(partner_streams(self.fed, p), self.partner_accounts(p))
+        except BaseException:
+            self.stop()  # no server left running behind a federation that did not start
+            raise
         return self
 
     @property

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -92,7 +91,7 @@ def up(
     an unknown node, a field ``mead up`` sets itself or a bad value is a ``ConfigError``.
     """
     from mead.federation.identity import Identity
-    from mead.federation.natsserver import LocalFederation
+    from mead.federation.natsserver import LocalFederation, free_port
     from mead.scenario import load_scenario
 
     if not speed > 0:
@@ -138,7 +137,7 @@ def up(
             "".join(f"{n}: {i.public_hex}\n" for n, i in keys.items())
         )
         gate = private_dir(workdir / "gate")
-        ports = _web_ports(sorted(known)) if web else {}
+        ports = {n: free_port() for n in sorted(known)} if web else {}  # bound by the node
         maps = {n: f"http://127.0.0.1:{port}/" for n, port in ports.items()}
         for n, url in maps.items():
             print(f"map of {n}: {url}", file=sys.stderr, flush=True)
@@ -279,20 +278,6 @@ def _kill_at(proc: subprocess.Popen[bytes], t_wall: float) -> dict[str, Any]:
     time.sleep(max(0.0, t_wall - time.time()))
     proc.kill()
     return {"t_wall": time.time(), "pid": proc.pid}
-
-
-def _web_ports(nodes: list[str]) -> dict[str, int]:
-    """A free loopback port per node (the system picks; the node binds it just after)."""
-    socks = []
-    try:
-        for _ in nodes:
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return {n: s.getsockname()[1] for n, s in zip(nodes, socks, strict=True)}
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _node_config(
