@@ -17,6 +17,7 @@ from mead.federation.natsconf import (
     partner_streams,
     secret,
 )
+from mead.federation.natsserver import _below_ephemeral, free_port
 
 FED = Federation("C0", {"P1": ["C0"], "P2": ["C0", "P1"]}, b"k" * 32)
 
@@ -113,3 +114,14 @@ def test_nats_server_accepts_the_configs(nats_server_bin: str, tmp_path: Path) -
             [nats_server_bin, "-t", "-c", str(path)], capture_output=True, text=True, timeout=10
         )
         assert out.returncode == 0, f"{name}: {out.stdout}{out.stderr}"
+
+
+def test_free_ports_are_never_handed_out_twice_and_avoid_the_ephemeral_range() -> None:
+    """A hub cluster names its client, leaf and route ports in its configs before any server
+    binds them: the kernel hands the same free port to consecutive ``bind(0)`` calls, and
+    to a server listening on a random port, so ``free_port`` must do neither."""
+    ports = [free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)
+    span = _below_ephemeral()
+    if span is not None:
+        assert all(p in span for p in ports)

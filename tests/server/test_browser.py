@@ -253,7 +253,9 @@ def test_coverage_layers_show_what_is_seen_and_the_gaps(recorded: Path, page: An
             )
             page.wait_for_function(
                 f"ids => {{ const n = ({counts})(); return ids.every(id => n[id] > 0); }}",
-                arg=list(shown), timeout=30_000, polling=200,
+                arg=list(shown),
+                timeout=30_000,
+                polling=200,
             )
             time.sleep(0.3)  # a frame more, so a layer that should stay empty had its chance
             got: dict[str, int] = page.evaluate(counts)

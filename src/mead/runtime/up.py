@@ -122,9 +122,7 @@ def up(
     fed = federation(sc, pols, os.urandom(32))
     workdir = private_dir(_fresh_workdir(workdir.resolve()))  # node configs hold passwords
     run_s = duration_s if duration_s is not None else sc.duration_s
-    lf = LocalFederation(
-        fed, workdir / "servers", relays=False, tls=True, hub_servers=hub_servers
-    )
+    lf = LocalFederation(fed, workdir / "servers", relays=False, tls=True, hub_servers=hub_servers)
     print(f"nats-server {lf.binary}: {lf.verified}", file=sys.stderr, flush=True)
     lf.start()
     procs: dict[str, subprocess.Popen[bytes]] = {}
