@@ -12,6 +12,7 @@ from mead.fusion.association import (
     associate,
     candidate_pairs,
     chi2_gate,
+    close_pairs,
     gate_radius_m,
     gnn,
     mahalanobis2,
@@ -55,6 +56,21 @@ def test_candidate_pairs_equal_brute_force() -> None:
     expect = set(zip(*np.nonzero(dist <= r[:, None]), strict=True))
     assert set(zip(ia.tolist(), ib.tolist(), strict=True)) == expect
     assert candidate_pairs(pa[:0], pb, 1.0)[0].size == 0
+
+
+def test_close_pairs_equal_brute_force() -> None:
+    """Every pair (i < j) within the sum of its two radii (capped), and no other — with one
+    wide track among narrow ones."""
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0, 2e4, (90, 3))
+    r = rng.uniform(100, 1500, 90)
+    r[7] = 9_000.0  # one uncertain track
+    dist = np.linalg.norm(p[:, None] - p[None], axis=2)
+    for cap in (np.inf, 2_500.0):
+        i, j = close_pairs(p, r, cap)
+        expect = np.nonzero(np.triu(dist <= np.minimum(r[:, None] + r[None], cap), k=1))
+        assert i.tolist() == expect[0].tolist() and j.tolist() == expect[1].tolist()
+    assert close_pairs(p[:1], r[:1], np.inf)[0].size == 0
 
 
 def _brute_gnn(cost: np.ndarray, miss: float) -> float:

@@ -95,6 +95,32 @@ def candidate_pairs(pa: Positions, pb: Positions, radius_m: Array | float) -> tu
     return np.repeat(np.arange(pa.shape[0]), lens), ib
 
 
+def close_pairs(p: Positions, r: Array, max_m: float) -> tuple[Index, Index]:
+    """All pairs (i, j), i < j, of one set with |p[i] − p[j]| ≤ min(r[i] + r[j], max_m),
+    sorted by (i, j).
+
+    One KD-tree pair search within min(2 max r, max_m), whose pairs come back as an array
+    (a search per point returns each point's neighbours as a Python list: in a dense drone
+    stream, hundreds of thousands of them a cycle), then the exact per-pair bound.
+
+    Parameters
+    ----------
+    p : (N, 3) ECEF positions, m.
+    r : (N,) radii, m.
+    max_m : no pair farther apart than this, m.
+    """
+    if p.shape[0] < 2:
+        return np.empty(0, np.intp), np.empty(0, np.intp)
+    reach = float(min(2.0 * np.max(r), max_m))
+    if not reach >= 0.0:  # NaN radii: nothing is near
+        return np.empty(0, np.intp), np.empty(0, np.intp)
+    ij = cKDTree(p).query_pairs(reach, output_type="ndarray").astype(np.intp)
+    ij = ij[np.lexsort((ij[:, 1], ij[:, 0]))]
+    i, j = ij[:, 0], ij[:, 1]
+    keep = np.linalg.norm(p[i] - p[j], axis=1) <= np.minimum(r[i] + r[j], max_m)
+    return i[keep], j[keep]
+
+
 def gnn(ia: Index, ib: Index, cost: Array, n_a: int, n_b: int, miss_cost: float) -> Index:
     """Global nearest neighbour over sparse candidate pairs.
 

@@ -40,7 +40,7 @@ import numpy as np
 
 from mead.errors import check
 from mead.fusion._table import Contributors
-from mead.fusion.association import associate, candidate_pairs, chi2_gate, gate_radius_m
+from mead.fusion.association import associate, chi2_gate, close_pairs, gate_radius_m
 from mead.fusion.association import pair_distance2 as _d2
 from mead.fusion.base import RANK_CLASS, THREAT_RANK, SystemPicture
 from mead.fusion.bias import PairOffsets, pair_offsets, solve_biases
@@ -332,9 +332,7 @@ class SystemTracker:
         )
         masks = np.bitwise_or.reduceat(bits, starts, axis=0)
         r = gate_radius_m(Pf, self.merge_gate)
-        ia, ib = candidate_pairs(xf[:, :3], xf[:, :3], np.minimum(r + r.max(), self.max_gate_m))
-        keep = ia < ib
-        ia, ib = ia[keep], ib[keep]
+        ia, ib = close_pairs(xf[:, :3], r, self.max_gate_m)  # ia < ib
         keep = ~np.any(masks[ia] & masks[ib], axis=1)
         ia, ib = ia[keep], ib[keep]
         close = _d2(xf, Pf, xf, Pf, ia, ib) <= self.merge_gate
