@@ -34,7 +34,8 @@ def test_mahalanobis_batched_equals_looped() -> None:
 
 
 def test_gate_radius_bounds_the_mahalanobis_gate() -> None:
-    """Any pair inside the χ² gate is within r_a + r_b in position (pre-gating is lossless)."""
+    """Any pair inside the χ² gate is within √(r_a² + r_b²) in position (pre-gating is
+    lossless)."""
     rng = np.random.default_rng(1)
     Pa, Pb = random_cov(500, rng, 300.0, 10.0), random_cov(500, rng, 100.0, 10.0)
     xa = rng.normal(size=(500, 6)) * np.r_[[600.0] * 3, [10.0] * 3]
@@ -44,7 +45,8 @@ def test_gate_radius_bounds_the_mahalanobis_gate() -> None:
     inside = pair_distance2(xa, Pa, xb, Pb, idx, idx) <= gate
     assert inside.sum() > 50  # the test exercises the gate
     dist = np.linalg.norm(xa[:, :3], axis=1)
-    assert np.all(dist[inside] <= (gate_radius_m(Pa, gate) + gate_radius_m(Pb, gate))[inside])
+    bound = np.hypot(gate_radius_m(Pa, gate), gate_radius_m(Pb, gate))
+    assert np.all(dist[inside] <= bound[inside])
 
 
 def test_candidate_pairs_equal_brute_force() -> None:
@@ -59,17 +61,23 @@ def test_candidate_pairs_equal_brute_force() -> None:
 
 
 def test_close_pairs_equal_brute_force() -> None:
-    """Every pair (i < j) within the sum of its two radii (capped), and no other — with one
-    wide track among narrow ones."""
+    """Every pair (i < j) within √(r_i² + r_j²) (and the cap), and no other — with one wide
+    track among narrow ones."""
     rng = np.random.default_rng(3)
     p = rng.uniform(0, 2e4, (90, 3))
     r = rng.uniform(100, 1500, 90)
     r[7] = 9_000.0  # one uncertain track
     dist = np.linalg.norm(p[:, None] - p[None], axis=2)
+    r[11] = 0.0  # one exact
     for cap in (np.inf, 2_500.0):
-        i, j = close_pairs(p, r, cap)
-        expect = np.nonzero(np.triu(dist <= np.minimum(r[:, None] + r[None], cap), k=1))
-        assert i.tolist() == expect[0].tolist() and j.tolist() == expect[1].tolist()
+        for classes in (1, 3, 6):
+            i, j = close_pairs(p, r, cap, classes)
+            near = (dist**2 <= r[:, None] ** 2 + r[None] ** 2) & (dist <= cap)
+            expect = np.nonzero(np.triu(near, k=1))
+            assert i.tolist() == expect[0].tolist() and j.tolist() == expect[1].tolist()
+    r[5] = np.nan  # near nothing
+    i, j = close_pairs(p, r, np.inf)
+    assert i.size > 0 and 5 not in i and 5 not in j
     assert close_pairs(p[:1], r[:1], np.inf)[0].size == 0
 
 

@@ -9,12 +9,14 @@ velocity). Summing the covariances treats the two errors as independent; when pa
 errors are positively correlated (the usual case) the true covariance of the difference is
 smaller, so this gate is conservative.
 
-Scaling: since d² ≤ γ implies |Δp| ≤ √γ (√tr P_a,pos + √tr P_b,pos), a KD-tree over
-positions finds the few candidates per track first (radius capped at ``max_gate_m``);
-only those pairs get the Mahalanobis test. The assignment is global nearest neighbour
-(GNN): minimise Σ d² over assigned pairs plus ``miss_cost`` for each track left
-unassigned, solved by ``scipy.optimize.linear_sum_assignment`` on each connected component
-of the gated pair graph (most components are a single pair, resolved without a solver).
+Scaling: since d² ≤ γ implies |Δp|² ≤ γ (λ_a + λ_b), λ the largest eigenvalue of a track's
+position covariance (the position part of d² alone is at least |Δp|² / λmax(P_a + P_b)),
+KD-trees over positions find the few candidates per track first (radius capped at
+``max_gate_m``); only those pairs get the Mahalanobis test. The assignment is global
+nearest neighbour (GNN): minimise Σ d² over assigned pairs plus ``miss_cost`` for each
+track left unassigned, solved by ``scipy.optimize.linear_sum_assignment`` on each
+connected component of the gated pair graph (most components are a single pair, resolved
+without a solver).
 """
 
 from __future__ import annotations
@@ -74,8 +76,10 @@ def pair_distance2(
 
 
 def gate_radius_m(P: Covs, gate: float) -> Array:
-    """(N,) √(γ tr P_pos): no partner farther than this plus its own radius can pass the gate."""
-    return np.sqrt(gate * np.trace(P[:, :3, :3], axis1=1, axis2=2))
+    """(N,) r = √(γ λmax(P_pos)): two tracks farther apart than √(r_a² + r_b²) (so than
+    r_a + r_b) cannot pass the gate γ (see the module doc)."""
+    lam = np.linalg.eigvalsh(P[:, :3, :3])[:, -1] if len(P) else np.empty(0)
+    return np.sqrt(gate * np.maximum(lam, 0.0))
 
 
 def candidate_pairs(pa: Positions, pb: Positions, radius_m: Array | float) -> tuple[Index, Index]:
@@ -95,30 +99,54 @@ def candidate_pairs(pa: Positions, pb: Positions, radius_m: Array | float) -> tu
     return np.repeat(np.arange(pa.shape[0]), lens), ib
 
 
-def close_pairs(p: Positions, r: Array, max_m: float) -> tuple[Index, Index]:
-    """All pairs (i, j), i < j, of one set with |p[i] − p[j]| ≤ min(r[i] + r[j], max_m),
-    sorted by (i, j).
+def close_pairs(p: Positions, r: Array, max_m: float, classes: int = 6) -> tuple[Index, Index]:
+    """All pairs (i, j), i < j, of one set with |p[i] − p[j]|² ≤ r[i]² + r[j]² and
+    |p[i] − p[j]| ≤ ``max_m``, sorted by (i, j) (with r from :func:`gate_radius_m`: every
+    pair that may pass the gate).
 
-    One KD-tree pair search within min(2 max r, max_m), whose pairs come back as an array
-    (a search per point returns each point's neighbours as a Python list: in a dense drone
-    stream, hundreds of thousands of them a cycle), then the exact per-pair bound.
+    The points are put in ``classes`` radius classes, each half as wide as the one above
+    (the last takes everything narrower), and each pair of classes is searched once with
+    KD-trees within √(w_a² + w_b²) of the two classes' widest radii; the pairs come back as
+    arrays, not a Python list per point. One uncertain track then widens only its own
+    class's searches: in a dense drone stream a search of every point within twice the
+    widest radius finds millions of pairs a cycle.
 
     Parameters
     ----------
     p : (N, 3) ECEF positions, m.
-    r : (N,) radii, m.
+    r : (N,) radii, m (NaN: near nothing).
     max_m : no pair farther apart than this, m.
+    classes : radius classes (1: one search within min(2 max r, max_m)).
     """
-    if p.shape[0] < 2:
+    ok = np.flatnonzero(r >= 0.0)
+    if ok.size < 2:
         return np.empty(0, np.intp), np.empty(0, np.intp)
-    reach = float(min(2.0 * np.max(r), max_m))
-    if not reach >= 0.0:  # NaN radii: nothing is near
-        return np.empty(0, np.intp), np.empty(0, np.intp)
-    ij = cKDTree(p).query_pairs(reach, output_type="ndarray").astype(np.intp)
-    ij = ij[np.lexsort((ij[:, 1], ij[:, 0]))]
-    i, j = ij[:, 0], ij[:, 1]
-    keep = np.linalg.norm(p[i] - p[j], axis=1) <= np.minimum(r[i] + r[j], max_m)
-    return i[keep], j[keep]
+    rr = np.minimum(r[ok], max_m)  # no pair is farther than max_m anyway
+    top = max(float(rr.max()), 1e-9)
+    cls = np.minimum(np.floor(np.log2(top / np.maximum(rr, 1e-300))), classes - 1).astype(int)
+    groups = [np.flatnonzero(cls == c) for c in range(classes)]
+    groups = [g for g in groups if g.size]
+    trees = [cKDTree(p[ok[g]]) for g in groups]
+    widest = [float(rr[g].max()) for g in groups]
+    found_i, found_j = [], []
+    for a, ga in enumerate(groups):
+        for b in range(a, len(groups)):
+            reach = min(float(np.hypot(widest[a], widest[b])), max_m)
+            if a == b:
+                ij = trees[a].query_pairs(reach, output_type="ndarray")
+                i, j = ga[ij[:, 0]], ga[ij[:, 1]]
+            else:
+                m = trees[a].sparse_distance_matrix(trees[b], reach, output_type="ndarray")
+                i, j = ga[m["i"]], groups[b][m["j"]]
+            found_i.append(i)
+            found_j.append(j)
+    i, j = np.concatenate(found_i), np.concatenate(found_j)
+    i, j = np.minimum(i, j), np.maximum(i, j)
+    d2 = np.square(p[ok[i]] - p[ok[j]]).sum(axis=1)
+    keep = (d2 <= rr[i] ** 2 + rr[j] ** 2) & (d2 <= max_m**2)
+    i, j = ok[i[keep]], ok[j[keep]]
+    order = np.lexsort((j, i))
+    return i[order].astype(np.intp), j[order].astype(np.intp)
 
 
 def gnn(ia: Index, ib: Index, cost: Array, n_a: int, n_b: int, miss_cost: float) -> Index:
