@@ -79,6 +79,11 @@ def test_close_pairs_equal_brute_force() -> None:
     i, j = close_pairs(p, r, np.inf)
     assert i.size > 0 and 5 not in i and 5 not in j
     assert close_pairs(p[:1], r[:1], np.inf)[0].size == 0
+    r[3] = np.inf  # near everything (no cap)
+    i, j = close_pairs(p, r, np.inf)
+    assert sorted(j[i == 3].tolist() + i[j == 3].tolist()) == [
+        k for k in range(90) if k not in (3, 5)
+    ]
 
 
 def _brute_gnn(cost: np.ndarray, miss: float) -> float:

@@ -123,7 +123,9 @@ def close_pairs(p: Positions, r: Array, max_m: float, classes: int = 6) -> tuple
         return np.empty(0, np.intp), np.empty(0, np.intp)
     rr = np.minimum(r[ok], max_m)  # no pair is farther than max_m anyway
     top = max(float(rr.max()), 1e-9)
-    cls = np.minimum(np.floor(np.log2(top / np.maximum(rr, 1e-300))), classes - 1).astype(int)
+    with np.errstate(invalid="ignore"):  # inf / inf (no cap): the widest class
+        halvings = np.nan_to_num(np.floor(np.log2(top / np.maximum(rr, 1e-300))), nan=0.0)
+    cls = np.minimum(halvings, classes - 1).astype(int)
     groups = [np.flatnonzero(cls == c) for c in range(classes)]
     groups = [g for g in groups if g.size]
     trees = [cKDTree(p[ok[g]]) for g in groups]
