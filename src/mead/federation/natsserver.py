@@ -150,6 +150,7 @@ _HANDED_OUT: set[int] = set()
 _PICK = random.SystemRandom()  # not the seeded global generator
 
 
+@functools.cache  # the system's range is read once, not for every port
 def _below_ephemeral() -> range | None:
     """Ports just below the system's ephemeral range, where no outgoing connection and no
     listener on port 0 is ever placed (None if the range is unknown or starts too low)."""
