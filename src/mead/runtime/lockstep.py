@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from mead.federation.inprocess import DEFAULT_LINK, Sent
+from mead.messages import decode, encode
 from mead.runtime.node import CoordinatorNode, Held, PartnerNode
 from mead.runtime.simulation import (
     MODES,
@@ -138,17 +139,20 @@ class EchoAssessor:
 class _SentOnce:
     """A node's ``show`` hook in a worker: a partner shows the coordinator's newest picture
     with every release, most often the one it showed last; that picture crosses to the
-    parent once (``(held, False)``), and later shows of the same picture go without it
-    (``(held without picture, True)``) — :class:`_Shown` puts it back."""
+    parent once, as its msgpack encoding (``(held without picture, False, bytes)``; a
+    pickled struct per row cost several times more), and later shows of the same picture
+    go without it (``(held without picture, True, None)``) — :class:`_Shown` puts it back."""
 
     def __init__(self, send: Callable[[Any], None]) -> None:
         self.send = send
         self.last: Any = None
 
     def __call__(self, held: Held) -> None:
-        same = held.picture is not None and held.picture is self.last
-        self.last = held.picture
-        self.send((dataclasses.replace(held, picture=None), True) if same else (held, False))
+        pic = held.picture
+        same = pic is not None and pic is self.last
+        self.last = pic
+        bare = dataclasses.replace(held, picture=None)
+        self.send((bare, same, None if same or pic is None else encode(pic)))
 
 
 class _Shown:
@@ -158,13 +162,11 @@ class _Shown:
         self.show = show
         self.last: dict[str, Any] = {}
 
-    def __call__(self, v: tuple[Held, bool]) -> None:
-        held, same = v
-        if same:
-            held = dataclasses.replace(held, picture=self.last[held.node])
-        else:
-            self.last[held.node] = held.picture
-        self.show(held)
+    def __call__(self, v: tuple[Held, bool, bytes | None]) -> None:
+        held, same, pic = v
+        if not same:
+            self.last[held.node] = None if pic is None else decode(pic)
+        self.show(dataclasses.replace(held, picture=self.last[held.node]))
 
 
 def _same(last: tuple[float, Any] | None, t: float, what: str) -> Any:

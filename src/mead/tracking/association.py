@@ -100,12 +100,13 @@ def pair_clusters(track: Index, plot: Index) -> tuple[Index, Index, Index]:
     if len(track) == 0:
         e = np.empty(0, np.intp)
         return e, e, e
+    k = len(track)
+    if np.bincount(track).max() == 1 and np.bincount(plot).max() == 1:
+        one = np.ones(k, np.intp)  # every pair alone: the usual case in sparse scenes
+        return np.arange(k, dtype=np.intp), one, one
     tu, ti = np.unique(track, return_inverse=True)
     pu, pi = np.unique(plot, return_inverse=True)
-    nt, k = len(tu), len(track)
-    if nt == k and len(pu) == k:  # every pair alone: the usual case in sparse scenes
-        one = np.ones(k, np.intp)
-        return np.arange(k, dtype=np.intp), one, one
+    nt = len(tu)
     if k <= SMALL_GRAPH:  # min-label propagation: a few passes, no sparse-graph set-up
         lab = np.arange(nt)
         while True:

@@ -150,7 +150,9 @@ class ChiSquareGate:
         """Pairs of N tracks (N, 6), (N, 6, 6) and M plots z (M, m) with noise ``sigma``
         (m,) that pass both passes."""
         i, j = coarse_pairs(x[:, :3], self.radius_m(x, P, sigma, model), model.to_ecef(z))
-        cand, row = np.unique(i, return_inverse=True)
+        first = np.ones(i.size, bool)  # i is sorted: each track's pairs are one run
+        np.not_equal(i[1:], i[:-1], out=first[1:])
+        cand, row = i[first], np.cumsum(first) - 1
         pred = model.predict(x, P, cand, np.diag(np.square(sigma)))
         y = model.innovation(z[j], pred.zhat[row])
         d2 = mahalanobis2(y, pred.S_inv[row])

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -79,6 +80,15 @@ class RadarCoverage:
         self.learned_m: dict[str, float] = {}  # sensor id → farthest plot so far, m
         self.seen_deg: dict[str, np.ndarray] = {}  # sensor id → (360,) bool: a plot in that 1°
         self.covered_deg: dict[str, np.ndarray] = {}  # sensor id → (360,) bool: covered 1°
+
+    def __deepcopy__(self, memo: dict[int, object]) -> RadarCoverage:
+        """A copy that shares nothing it changes (the tracker checkpoints it every few
+        seconds; the configured ranges and sectors are never changed after construction)."""
+        new = copy.copy(self)
+        new.learned_m = dict(self.learned_m)
+        new.seen_deg = {k: v.copy() for k, v in self.seen_deg.items()}
+        new.covered_deg = {k: v.copy() for k, v in self.covered_deg.items()}
+        return new
 
     def observe(self, sensor_id: str, z: Meas) -> None:
         """Grow a learned sensor's range and azimuth coverage to include its plots (M, 3)."""

@@ -417,9 +417,15 @@ class Tracker:
 
     def _sensor_tuples(self, rows: Index) -> list[tuple[str, ...]]:
         """Ids of the contributing sensors of each row, one tuple per distinct combination."""
-        combos, inverse = np.unique(self.table.sensors[rows], axis=0, return_inverse=True)
-        names = [tuple(self.sensor_ids[k] for k in np.flatnonzero(c)) for c in combos]
-        return [names[i] for i in inverse.reshape(-1).tolist()]
+        used = self.table.sensors[rows]
+        if used.shape[1] > 62:  # too many sensors for one int64 key per row
+            combos, inverse = np.unique(used, axis=0, return_inverse=True)
+            names = [tuple(self.sensor_ids[k] for k in np.flatnonzero(c)) for c in combos]
+            return [names[i] for i in inverse.reshape(-1).tolist()]
+        keys, inverse = np.unique(used @ (1 << np.arange(used.shape[1])), return_inverse=True)
+        ids, cols = self.sensor_ids, range(used.shape[1])
+        names = [tuple(ids[k] for k in cols if key >> k & 1) for key in keys.tolist()]
+        return [names[i] for i in inverse.tolist()]
 
 
 _SOFT: dict[type, bool] = {}
