@@ -9,7 +9,6 @@ checked for the other's unit, on the in-process bus and over real nats-servers.
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 import time
 from collections.abc import Callable
@@ -340,7 +339,7 @@ def test_own_defence_now_beats_advice_for_later_and_leaves_objects_others_engage
     the drone (the advice's ``engaged``), keeps B's own plan off it."""
     threats, _, x = _threat(T0, 7)
     ids = ["B-T1"]
-    threats = [dataclasses.replace(threats[0], track_id="B-T1")]
+    threats = [msgspec.structs.replace(threats[0], track_id="B-T1")]
     for launch_in_s, engaged, own in (
         (600.0, (), True),  # a plan for ten minutes on: B defends itself now
         (30.0, (), False),  # advice about to launch keeps the object
@@ -530,7 +529,7 @@ def _held_off_while_advice_comes(
     from mead.engage.fire_control import ENGAGED_S
 
     (b,), _, x = _threat(T0, 7)
-    threats, ids = [dataclasses.replace(b, track_id="B-T1")], ["B-T1"]
+    threats, ids = [msgspec.structs.replace(b, track_id="B-T1")], ["B-T1"]
     fc = _b_fire_control([], shared_areas)
     fc.advise(T0, adv)
     fc.step(T0 + 1.0, threats, ids, x)
@@ -538,7 +537,7 @@ def _held_off_while_advice_comes(
     assert fc.counters[counter] == 1
     later = T0 + ENGAGED_S + 1.0
     (b,), _, x = _threat(later, 7)
-    fc.step(later, [dataclasses.replace(b, track_id="B-T1")], ids, x)
+    fc.step(later, [msgspec.structs.replace(b, track_id="B-T1")], ids, x)
     assert len(fc.effector.shots) == 1
 
 
@@ -563,7 +562,7 @@ def test_a_killed_object_s_coasting_tracks_are_engaged_by_no_one() -> None:
 
     def own_tracks(t: float, names: list[str]) -> tuple:
         (b,), _, x = _threat(t, 7)
-        bs = [dataclasses.replace(b, track_id=n) for n in names]
+        bs = [msgspec.structs.replace(b, track_id=n) for n in names]
         return bs, names, np.repeat(x, len(names), 0)
 
     kills, events = Kills(), list[Any]()
@@ -646,7 +645,7 @@ both partners' areas, and either may defend its own on its own."""
 def _threats_of_both(t: float, stn: int) -> tuple:
     """The drone at ``t`` as the coordinator's threats to A's town and B's capital."""
     (b,), ids, x = _threat(t, stn)
-    town = dataclasses.replace(b, area="Town", owner="A", value=12.0)
+    town = msgspec.structs.replace(b, area="Town", owner="A", value=12.0)
     return [b, town], ids, x
 
 
@@ -831,7 +830,7 @@ def test_an_own_engagement_not_launched_yet_yields_once_its_track_is_contested()
     coalition's plan") instead of launching on it, so the other owner's defence and B's
     cannot both fire; without that advice the round leaves."""
     (b,), _, x = _threat(T0, 7)
-    threats, ids = [dataclasses.replace(b, track_id="B-T1")], ["B-T1"]
+    threats, ids = [msgspec.structs.replace(b, track_id="B-T1")], ["B-T1"]
     x4 = tuple(np.asarray(drone_track(T0 + 4.0).x))
     for tracks, where in ((("B-T1",), ()), ((), (x4,)), ((), ())):
         contested = tracks or where  # by its track, or by where the object is
@@ -845,7 +844,8 @@ def test_an_own_engagement_not_launched_yet_yields_once_its_track_is_contested()
             Advice(recipient="B", t=T0 + 4.0, contested_tracks=tracks, contested=where),
         )
         (b,), _, x5 = _threat(T0 + 5.0, 7)
-        rep = fc.step(T0 + 5.0, [dataclasses.replace(b, track_id="B-T1")], ids, x5, report=True)
+        b = msgspec.structs.replace(b, track_id="B-T1")
+        rep = fc.step(T0 + 5.0, [b], ids, x5, report=True)
         assert rep is not None
         state = {s.advice_id: (s.state, s.reason) for s in rep.statuses}["own:B-T1"]
         assert isinstance(fc.effector, NoEffector)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-
+import msgspec
 import numpy as np
 import pytest
 from threat_profiles import airliner, kepler_arc, noisy_track
@@ -154,7 +153,7 @@ def test_all_fields_filled_and_wire_round_trip():
     )
     assert (a.track_lat_deg, a.track_lon_deg, a.track_alt_m) == (32.0, 40.0, 1e5)
     assert (a.impact_lat_deg, a.impact_lon_deg) == (33.0, 35.0)
-    changed = dataclasses.replace(th, threat_class="cruise")
+    changed = msgspec.structs.replace(th, threat_class="cruise")
     assert [x.threat_class for x in am.step(12.0, [changed], ["12"])] == ["cruise"]
 
 
@@ -362,7 +361,7 @@ def test_an_adopted_lifecycle_goes_on_under_the_other_instances_id():
     recipient holds, so a change is an update of C0-3-North and a cancel cancels it."""
     am = AlertManager("C0", AREAS, confirm=1)
     (mine,) = am.step(1000.0, [_threat(1000.0)], live_ids=["12"])
-    theirs = dataclasses.replace(_threat(1004.0, lat=33.02), track_id="3", system_track=3)
+    theirs = msgspec.structs.replace(_threat(1004.0, lat=33.02), track_id="3", system_track=3)
     (other,) = AlertManager("C0", AREAS, confirm=1).step(1004.0, [theirs], live_ids=["3"])
     assert other.alert_id == "C0-3-North" and mine.alert_id == "C0-12-North"
     assert not am.adopt("C0-99-North", other)  # none open under that id

@@ -58,7 +58,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import msgspec
 
@@ -148,6 +148,9 @@ class AlertManager:
         self.slow_persist = slow_persist  # steps
         self._salvo_t: dict[str, float] = {}  # salvo (first alert id) → its arrival time
         self._open: dict[tuple[str, str], _Open] = {}
+        # the same lifecycles per area, in the same order (a new alert's salvo is looked up
+        # among its area's only: a swarm holds thousands open over a dozen areas)
+        self._open_at: dict[str, dict[tuple[str, str], _Open]] = {}
         self._pending: dict[tuple[str, str], tuple[Threat, int]] = {}  # not yet issued
         self._cycles: Counter[tuple[str, str]] = Counter()
 
@@ -223,7 +226,7 @@ class AlertManager:
             slow = op.last.threat_class in ("cruise", "drone")
             quiet = t - op.seen_t >= (self.slow_cancel_s if slow else 0.0)
             if gone or arrived or (op.misses >= self.cancel_after and quiet):
-                del self._open[key]
+                del self._open[key], self._open_at[key[1]][key]
                 out.append(self._restated(t, op.last, "cancelled"))
         for key in [k for k in self._cycles if k[0] not in live and k not in self._open]:
             del self._cycles[key]
@@ -253,11 +256,11 @@ class AlertManager:
             n = self._cycles[key]
             alert_id = f"{self.issuer}-{th.track_id}-{th.area}" + (f"-{n}" if n > 1 else "")
             alert = self._alert(t, th, alert_id, "issued", self._salvo(th, alert_id))
-            self._open[key] = _Open(alert, seen_t=t)
+            self._open[key] = self._open_at.setdefault(th.area, {})[key] = _Open(alert, seen_t=t)
             return alert
         op.misses, op.seen_t = 0, t
         if th.level == "pre" and th.hold and op.last.level == "alert":
-            th = replace(th, level="alert")  # held: hysteresis on the level
+            th = msgspec.structs.replace(th, level="alert")  # held: hysteresis on the level
         if not self._changed(t, op.last, th):
             op.news = 0
             return None
@@ -273,11 +276,11 @@ class AlertManager:
 
     def _salvo(self, th: Threat, alert_id: str) -> str:
         """The salvo a new alert joins (its first alert's id), or "" if it starts one."""
-        for op in self._open.values():
+        for op in self._open_at.get(th.area, {}).values():
             last = op.last
             first = last.salvo or last.alert_id
             t0 = self._salvo_t.get(first)
-            if last.area == th.area and t0 is not None and abs(t0 - th.t_impact) <= self.salvo_s:
+            if t0 is not None and abs(t0 - th.t_impact) <= self.salvo_s:
                 return first
         self._salvo_t[alert_id] = th.t_impact
         return ""
