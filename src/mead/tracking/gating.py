@@ -3,10 +3,10 @@
 1. A coarse pass in ECEF, near-linear in tracks + plots: k-d trees on the tracks'
    predicted positions and on the plots (converted to ECEF) give every pair closer than
    the track's coarse radius
-   ``margin · √(γ · (tr P_pos + λ_R))``, an upper bound of the Mahalanobis gate's extent
-   (λ_max(P + R) ≤ tr P + λ_max(R)); λ_R bounds the plot noise's largest ECEF variance
-   (polar plots: σ_r² + (r σ_ang)², r the track's range from the site, σ_ang the larger
-   angular noise) and ``margin`` covers the polar→Cartesian curvature.
+   ``margin · √(γ · (λ_max(P_pos) + λ_R))``, an upper bound of the Mahalanobis gate's
+   extent (λ_max(P + R) ≤ λ_max(P) + λ_max(R), Weyl); λ_R bounds the plot noise's largest
+   ECEF variance (polar plots: σ_r² + (r σ_ang)², r the track's range from the site, σ_ang
+   the larger angular noise) and ``margin`` covers the polar→Cartesian curvature.
 2. A fine pass on the surviving pairs: the χ² gate d² = yᵀS⁻¹y ≤ γ_m in the measurement
    space, with y the innovation (polar: azimuth wrapped) and S = HPHᵀ + R from the EKF;
    γ_m is the χ² quantile with m degrees of freedom, m the scan's plot size (3; 4 when the
@@ -142,9 +142,9 @@ class ChiSquareGate:
     def radius_m(self, x: States, P: Covs, sigma: Array, model: MeasurementModel) -> Array:
         """Coarse gate radius (N,) m of N tracks for plots of ``model`` with noise ``sigma``
         (m,); γ_m with m = len(sigma)."""
-        tr = P[:, 0, 0] + P[:, 1, 1] + P[:, 2, 2]
+        lam = np.linalg.eigvalsh(P[:, :3, :3])[:, -1] if len(P) else np.zeros(0)
         gamma = self.threshold(len(sigma))
-        return self.margin * np.sqrt(gamma * (tr + model.spread_m2(x[:, :3], sigma)))
+        return self.margin * np.sqrt(gamma * (lam + model.spread_m2(x[:, :3], sigma)))
 
     def gate(self, x: States, P: Covs, z: Meas, sigma: Array, model: MeasurementModel) -> Gated:
         """Pairs of N tracks (N, 6), (N, 6, 6) and M plots z (M, m) with noise ``sigma``
