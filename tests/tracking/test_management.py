@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -226,3 +228,16 @@ def test_full_coverage_and_cartesian_initiation() -> None:
     np.testing.assert_allclose(enu_cov, np.diag(sigma**2), atol=1e-9)
     vel_cov = frame.rot @ P[1][3:, 3:] @ frame.rot.T
     np.testing.assert_allclose(vel_cov, np.diag([200.0**2, 200.0**2, 4.0]), atol=1e-8)
+
+
+def test_coverage_copy_shares_nothing_it_learns() -> None:
+    """The tracker's checkpoints copy the coverage: the copy must not learn with the original."""
+    cov = RadarCoverage({"cfg": 100e3})
+    cov.observe("r", az_plots(10.0, 20.0, r=90e3))
+    snap = copy.deepcopy(cov)
+    pos = enu_points([(150e3, 15.0), (80e3, 100.5)])
+    before = snap.covers("r", SITE, pos).tolist()
+    cov.observe("r", az_plots(100.0, 200.0, 300.0, r=200e3))  # grows range and arc
+    assert cov.covers("r", SITE, pos).tolist() == [True, True]
+    assert snap.covers("r", SITE, pos).tolist() == before == [False, False]
+    assert snap.learned_m == {"r": 90e3} and snap.max_range_m == {"cfg": 100e3}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -54,3 +56,17 @@ def test_density_before_any_plot_is_finite_and_conservative() -> None:
     assert ln_beta == pytest.approx(np.log(0.1) - np.sum(np.log(6 * sigma)))
     cmap.observe("R", np.empty((0, 3)), 0, polar=True)
     assert np.isfinite(cmap.log_density("R", sigma))
+
+
+def test_clutter_map_copy_shares_nothing_it_learns() -> None:
+    """The tracker's checkpoints copy the clutter map: the copy keeps its own spans."""
+    cm = ClutterMap()
+    z = np.array([[100e3, 0.5, 0.01], [120e3, 0.6, 0.02]])
+    sigma = np.array([50.0, 0.002, 0.002])
+    cm.observe("r", z, n_false=2, polar=True)
+    snap = copy.deepcopy(cm)
+    before = snap.log_density("r", sigma)
+    cm.observe("r", z * [2.0, 3.0, 2.0], n_false=9, polar=True)
+    assert cm.log_density("r", sigma) != before
+    assert snap.log_density("r", sigma) == before
+    assert snap.sensors["r"].false_per_scan == 2.0

@@ -591,3 +591,20 @@ def test_bad_cartesian_scan_names_the_field(width: int) -> None:
     bad = CartesianScan("c1", "P9", 0.0, frame, z, sigma, np.zeros(2))
     with pytest.raises(BadScan, match=r"sensor 'c1': z must have shape \(M, 3\)"):
         Tracker("P9").step(bad)
+
+
+@pytest.mark.parametrize("n_sensors", [5, 70])
+def test_contributing_sensors_are_named_per_row(n_sensors: int) -> None:
+    """Each row's tuple names exactly its contributing sensors, in column order (one int64
+    key per row up to 62 sensors, rows compared whole beyond)."""
+    rng = np.random.default_rng(9)
+    tr = Tracker("P1")
+    tr.step(make_scan(0.0, enu2ecef([[0.0, 50e3 + 5e3 * k, 5e3] for k in range(12)]), rng=rng))
+    while len(tr.sensor_ids) < n_sensors:
+        tr._sensor_column(f"s{len(tr.sensor_ids)}")
+    tab = tr.table
+    tab.sensors[:] = rng.random(tab.sensors.shape) < 0.3
+    tab.sensors[:3] = tab.sensors[3]  # some rows share a combination
+    rows = np.arange(len(tab))
+    want = [tuple(tr.sensor_ids[k] for k in np.flatnonzero(s)) for s in tab.sensors]
+    assert tr._sensor_tuples(rows) == want
