@@ -9,6 +9,7 @@ of the same scenario and seed (which threats are alerted, as ``test_live_equival
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from pathlib import Path
@@ -131,6 +132,33 @@ def test_a_threat_the_shadow_numbered_otherwise_goes_on_under_the_actives_alert_
               at(_alert("C0-8-B", "updated", 104), t_impact=1800.0, **drone)]  # fmt: skip
     assert alias_diverged(held_d, sent_d, ALERTS).adopted == {"C0-8-B": sent_d[0]}
     assert len(alias_diverged(held_d[:1], sent_d, ALERTS)) == 0
+
+
+def test_a_drone_whose_arrival_the_shadow_has_minutes_off_is_matched_by_where_it_was() -> None:
+    """A shadow started late estimates a drone's arrival 230 s later than the active did
+    (its young track's speed is off): beyond the arrival tolerance, but the drone is where
+    the active's prediction carried it 30 s later, so the shadow's alert goes on as the
+    active's. The drone behind it in the stream, 10 km back, is the shadow's own."""
+    speed = 51.0  # m/s, due south towards the area at 31.0° N
+    m_per_deg = 111_195.0
+
+    def drone(alert_id: str, t: float, lat: float, late_s: float = 0.0) -> Alert:
+        return msgspec.structs.replace(
+            _alert(alert_id, "issued", t), threat_class="drone", area="B",
+            impact_lat_deg=31.0, impact_lon_deg=35.0, track_lat_deg=lat, track_lon_deg=35.0,
+            t_impact=t + (lat - 31.0) * m_per_deg / speed + late_s,
+        )  # fmt: skip
+
+    sent = [drone("C0-3-B", 100.0, 31.5)]
+    moved = 31.5 - 30.0 * speed / m_per_deg
+    mine = drone("C0-8-B", 130.0, moved, late_s=230.0)
+    behind = drone("C0-9-B", 130.0, moved + 10e3 / m_per_deg, late_s=230.0)
+    assert ALERTS.gap(sent[0], mine, 1000.0) == math.inf  # the arrivals disagree
+    assert alias_diverged([mine, behind], sent, ALERTS).adopted == {"C0-8-B": sent[0]}
+    assert len(alias_diverged([behind], sent, ALERTS)) == 0
+    # without track positions (states of an older issuer) nothing is matched this way
+    bare = msgspec.structs.replace(mine, track_lat_deg=0.0, track_lon_deg=0.0)
+    assert len(alias_diverged([bare], sent, ALERTS)) == 0
 
 
 def test_an_id_the_active_used_for_another_threat_gets_a_fresh_one() -> None:

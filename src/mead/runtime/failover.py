@@ -56,6 +56,7 @@ from nats.js.errors import (
 )
 from nats.js.kv import KeyValue
 
+from mead import geo
 from mead.errors import NatsError
 from mead.events import AlertSent, CoordinatorStatus, Emit, Event, Leadership
 from mead.federation.envelope import signed_bytes
@@ -470,7 +471,11 @@ def alias_diverged(held: Sequence[Alert], sent: Iterable[Alert], alerts: AlertMa
     class, and a state of each agrees with one of the other as ``alerts`` (the standby's
     :class:`~mead.threat.alerts.AlertManager`) confirms an issue (``AlertManager.gap``);
     the closer, in units of its tolerances, the better the match (a standby started late
-    may have computed its first states only after the active's last).
+    may have computed its first states only after the active's last). A cruise missile's or
+    drone's arrival time is the weak part of its prediction (a young track's speed is off
+    by tens of per cent, minutes over an hour's flight), so two of its states whose
+    predictions disagree still describe one threat when the object was where the other
+    predicted it (:func:`track_gap`).
 
     Each open alert of the previous active (last stored state not ``cancelled``) is
     matched with one lifecycle of the standby, best match first (on a tie, the one under
@@ -482,8 +487,12 @@ def alias_diverged(held: Sequence[Alert], sent: Iterable[Alert], alerts: AlertMa
     """
 
     def gap(a: Alert, b: Alert) -> float:
-        same = (a.recipient, a.area, a.threat_class) == (b.recipient, b.area, b.threat_class)
-        return alerts.gap(a, b, a.t_impact - a.t) if same else math.inf
+        if (a.recipient, a.area, a.threat_class) != (b.recipient, b.area, b.threat_class):
+            return math.inf
+        d = alerts.gap(a, b, a.t_impact - a.t)
+        if d == math.inf and a.threat_class in ("cruise", "drone"):
+            return track_gap(a, b, alerts.move_m)
+        return d
 
     def of_one_threat(xs: list[Alert], ys: list[Alert]) -> float:
         return min((gap(x, y) for x in xs for y in ys), default=math.inf)
@@ -517,6 +526,27 @@ def alias_diverged(held: Sequence[Alert], sent: Iterable[Alert], alerts: AlertMa
             if j in matched.values() or of_one_threat(theirs[j], mine[j]) == math.inf:
                 out.fresh[j] = j + FRESH_SUFFIX
     return out
+
+
+def track_gap(a: Alert, b: Alert, tol_m: float) -> float:
+    """How far apart the objects of two alert states of a cruise missile or drone were, in
+    units of the tolerance, or inf beyond it (or when either state has no track position).
+
+    ``a``'s track position is carried to ``b``'s time along ``a``'s predicted path — towards
+    its arrival point, at the speed that reaches it at ``a.t_impact`` — and compared with
+    ``b``'s. The tolerance is ``tol_m``, or a fifth of the distance carried if larger (the
+    speed of a young track is off by up to that much).
+    """
+    if not (a.track_lat_deg or a.track_lon_deg) or not (b.track_lat_deg or b.track_lon_deg):
+        return math.inf
+    left = a.t_impact - a.t
+    f = min(max((b.t - a.t) / left, -1.0), 1.0) if left > 0 else 0.0
+    lat = a.track_lat_deg + f * (a.impact_lat_deg - a.track_lat_deg)
+    lon = a.track_lon_deg + f * (a.impact_lon_deg - a.track_lon_deg)
+    carried = float(geo.great_circle_distance_m(a.track_lat_deg, a.track_lon_deg, lat, lon))
+    tol = max(tol_m, 0.2 * carried)
+    d = float(geo.great_circle_distance_m(lat, lon, b.track_lat_deg, b.track_lon_deg))
+    return d / tol if d <= tol else math.inf
 
 
 SETTLE_S = 2.0
