@@ -462,6 +462,37 @@ def test_standby_takes_over_when_the_active_coordinator_is_killed(
     _check_takeover(summary, tmp_path)
 
 
+def test_a_standby_started_after_the_kill_goes_on_with_the_actives_alerts(
+    nats_server_bin: str, tmp_path: Path
+) -> None:
+    """The standby starts 20 wall s late — after the active was killed — and computes its
+    alerts from the inboxes' backlog, numbering the threats its own way. It matches them
+    with the alerts the active sent before it started (read back as far as the backlog
+    goes): no alert state lost or duplicated, every threat warned under one alert id,
+    and no alert id that changes class (a drone's update under a missile's alert)."""
+    sc = load_scenario(SCENARIO)
+    summary = up(SCENARIO, tmp_path, speed=SPEED, standby=True, kill_active_at_s=KILL_AT_S,
+                 standby_after_s=KILL_AT_S / SPEED + 4.0)  # fmt: skip
+    assert summary["ok"], summary
+    figures = summary["failover"]
+    assert figures["lost"] == 0 and figures["duplicated"] == 0, figures
+    received = [
+        e
+        for p in sc.partners
+        for e in read_events((tmp_path / f"{p.name}.events.jsonl").read_bytes())
+        if isinstance(e, AlertReceived) and e.via == sc.coordinator.name
+    ]
+    assert received
+    ids: dict[tuple[str, str, str | None], set[str]] = {}
+    classes: dict[str, set[str]] = {}
+    for e in attribute_alerts(prepare(sc, sc.seed, SCENARIO), received):
+        assert isinstance(e, AlertReceived)
+        ids.setdefault((e.node, e.area, e.truth), set()).add(e.alert_id)
+        classes.setdefault(e.alert_id, set()).add(e.threat_class)
+    assert all(len(v) == 1 for v in ids.values()), ids
+    assert all(len(v) == 1 for v in classes.values()), classes
+
+
 def test_standby_on_its_own_hub_server_takes_over_when_the_active_site_is_lost(
     nats_server_bin: str, tmp_path: Path
 ) -> None:

@@ -355,6 +355,32 @@ def test_an_alert_whose_radars_lost_coverage_is_held_on_its_last_prediction():
     assert (back.state, back.held) == ("updated", False)
 
 
+def test_a_standby_that_numbered_two_threats_the_other_way_round_swaps_their_ids():
+    """The standby numbered the previous active's missile 1 and its drone 6 the other way
+    round: each of its lifecycles is adopted as the other's id at once, so the missile goes
+    on as the active's C0-6 and the drone as C0-1 (one after the other, the second adoption
+    found the first lifecycle under its new id: the drone went on as the missile's alert)."""
+    am = AlertManager("C0", AREAS, confirm=1)
+    drone = _threat(1000.0, track="6", threat_class="drone", tgo=1500.0)
+    am.step(1000.0, [_threat(1000.0, track="1"), drone], live_ids=["1", "6"])
+    active = AlertManager("C0", AREAS, confirm=1)
+    theirs_m, theirs_d = active.step(
+        1000.0,
+        [_threat(1000.0, track="6"), msgspec.structs.replace(drone, track_id="1")],
+        live_ids=["1", "6"],
+    )
+    assert (theirs_m.alert_id, theirs_d.alert_id) == ("C0-6-North", "C0-1-North")
+    assert am.relabel({"C0-1-North": theirs_m, "C0-6-North": theirs_d}, {"C0-9-North": "x"}) == 2
+    assert {(a.alert_id, a.threat_class) for a in am.open_alerts} == {
+        ("C0-6-North", "ballistic"), ("C0-1-North", "drone")
+    }  # fmt: skip
+    late = [_threat(1030.0, track="1", lat=33.2), msgspec.structs.replace(drone, t=1030.0)]
+    out = am.step(1030.0, late, live_ids=["1", "6"])
+    assert [(a.alert_id, a.state, a.threat_class) for a in out] == [
+        ("C0-6-North", "updated", "ballistic")
+    ]
+
+
 def test_an_adopted_lifecycle_goes_on_under_the_other_instances_id():
     """A standby taking over a threat the previous active alerted as C0-3-North: its own
     open lifecycle (C0-12-North) continues as that alert, compared against what the

@@ -689,10 +689,7 @@ class FailoverCoordinator:
         alerts = self.node.assessor.alerts
         lineage = alias_diverged(held_alerts, sent_alerts, alerts)
         todo, suppressed = reconcile(held_alerts, sent_alerts, lineage)
-        for mine, theirs in lineage.adopted.items():  # go on as the alert partners hold
-            alerts.adopt(mine, theirs)
-        for mine, new in lineage.fresh.items():
-            alerts.rename(mine, new)
+        alerts.relabel(lineage.adopted, lineage.fresh)  # go on as the alerts partners hold
         self.gate.held.clear()
         if self.lease.previous != self.lease.instance:
             seqs = continued_sequences(sent, held, self.node.sequences())
@@ -822,6 +819,7 @@ def failover_coordinator(
     replicas: int = 1,
     inboxes: Sequence[tuple[ConnSpec, str]] = (),
     leaders_on: str = "",
+    lookback_s: float = 0.0,
 ) -> FailoverCoordinator:
     """A coordinator instance on ``bus`` behind the lease of its pseudonym.
 
@@ -831,8 +829,15 @@ def failover_coordinator(
     on a hub cluster; ``leaders_on``: the hub server to hold the JetStream leaders
     (:class:`LeaderPlacement`; "": leave them where JetStream puts them), with
     ``inboxes``: (partner account, ``<P>_INBOX``) of every partner it reads.
+
+    At a takeover the instance reads what the coordinator published since it started, and
+    ``lookback_s`` wall seconds before: an instance started mid-raid computes its alerts
+    from the inboxes' backlog, messages up to the nodes' maximum message age old, so the
+    previous active's alerts from that long ago are the ones its own must be matched with
+    (:func:`alias_diverged`; without them its alerts went out as they were, under ids the
+    previous active had used for other threats).
     """
-    since = time.time()
+    since = time.time() - lookback_s
     gate = ShadowEndpoint(endpoint)
     node = build(gate, gate.quiet(emit))
     lease = Lease(

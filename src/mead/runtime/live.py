@@ -473,6 +473,7 @@ def _coordinator(
         replicas=fo.replicas,
         inboxes=[(_spec(a, base), s) for s, a in sorted(cfg.durable.items())],
         leaders_on=fo.leaders_on,
+        lookback_s=cfg.max_age_s / cfg.speed,  # the oldest backlog its opener accepts
     )
 
 

@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -159,20 +159,31 @@ class AlertManager:
         instance's id, salvo and — if newer than this one's last — last state), so that
         its later states update the alert its recipient holds: a standby taking over a
         threat the previous active alerted under another id. False if none is open."""
-        if (op := self._lifecycle(alert_id)) is None:
-            return False
-        if op.last.t > theirs.t:  # this one computed a newer state, sent as theirs
-            theirs = msgspec.structs.replace(op.last, alert_id=theirs.alert_id, salvo=theirs.salvo)
-        op.last = theirs
-        return True
+        return self.relabel({alert_id: theirs}, {}) > 0
 
     def rename(self, alert_id: str, new_id: str) -> bool:
         """Go on with the open lifecycle ``alert_id`` as ``new_id`` (its id named another
         threat at another issuer instance). False if none is open."""
-        if (op := self._lifecycle(alert_id)) is None:
-            return False
-        op.last = msgspec.structs.replace(op.last, alert_id=new_id)
-        return True
+        return self.relabel({}, {alert_id: new_id}) > 0
+
+    def relabel(self, adopted: Mapping[str, Alert], fresh: Mapping[str, str]) -> int:
+        """:meth:`adopt` every ``adopted`` (this issuer's id → the other instance's alert)
+        and :meth:`rename` every ``fresh`` (id → new id) at once: each lifecycle is found
+        under the id it had before any of them changes (a standby that numbered two threats
+        the other way round adopts each as the other's id; one after the other, the second
+        would find the first under its new id). Returns how many were open."""
+        ops = {i: self._lifecycle(i) for i in [*adopted, *fresh]}
+        for i, theirs in adopted.items():
+            if (op := ops[i]) is not None:
+                if op.last.t > theirs.t:  # this one computed a newer state, sent as theirs
+                    theirs = msgspec.structs.replace(
+                        op.last, alert_id=theirs.alert_id, salvo=theirs.salvo
+                    )
+                op.last = theirs
+        for i, new in fresh.items():
+            if (op := ops[i]) is not None:
+                op.last = msgspec.structs.replace(op.last, alert_id=new)
+        return sum(op is not None for op in ops.values())
 
     def _lifecycle(self, alert_id: str) -> _Open | None:
         """The open lifecycle whose alert is ``alert_id``."""
