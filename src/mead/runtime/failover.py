@@ -628,6 +628,7 @@ class FailoverCoordinator:
         Started; decides whether this instance is the active one.
     read_sent
         Returns the envelopes the coordinator published since this instance started
+        (and ``lookback_s`` before, see :func:`failover_coordinator`)
         (from ``ALERTS_OUT``); raises if the hub cannot be read.
     emit
         The instance's event sink (``Leadership`` and resent ``AlertSent`` events).
