@@ -78,7 +78,7 @@ def pair_distance2(
 def gate_radius_m(P: Covs, gate: float) -> Array:
     """(N,) r = √(γ λmax(P_pos)): two tracks farther apart than √(r_a² + r_b²) (so than
     r_a + r_b) cannot pass the gate γ (see the module doc)."""
-    lam = np.linalg.eigvalsh(P[:, :3, :3])[:, -1] if len(P) else np.empty(0)
+    lam = np.linalg.eigvalsh(P[:, :3, :3])[:, -1]  # (an empty stack gives an empty array)
     return np.sqrt(gate * np.maximum(lam, 0.0))
 
 

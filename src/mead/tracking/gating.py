@@ -142,7 +142,7 @@ class ChiSquareGate:
     def radius_m(self, x: States, P: Covs, sigma: Array, model: MeasurementModel) -> Array:
         """Coarse gate radius (N,) m of N tracks for plots of ``model`` with noise ``sigma``
         (m,); γ_m with m = len(sigma)."""
-        lam = np.linalg.eigvalsh(P[:, :3, :3])[:, -1] if len(P) else np.zeros(0)
+        lam = np.linalg.eigvalsh(P[:, :3, :3])[:, -1]  # (an empty stack gives an empty array)
         gamma = self.threshold(len(sigma))
         return self.margin * np.sqrt(gamma * (lam + model.spread_m2(x[:, :3], sigma)))
 
