@@ -282,6 +282,11 @@ class NatsServer:
                 self.proc.wait(5)
 
 
+# nats-server's log lines for a leaf connection, by its id on that server
+_LEAF_CREATED = re.compile(r" - lid:(\d+) - Leafnode connection created")
+_LEAF_CLOSED = re.compile(r" - lid:(\d+) - Leafnode connection closed")
+
+
 class Relay:
     """A TCP forwarder 127.0.0.1:``port`` → ``target``; ``cut()`` drops the link."""
 
@@ -562,15 +567,24 @@ class LocalFederation:
         raise MeadError(f"leafnode links not up after {timeout} s:\n{tails}")
 
     def links_up(self) -> int:
-        """Leaf links up at the hub now: connections created minus closed, from the logs
-        of its running servers."""
+        """Leaf links open at the hub now: connections its running servers logged as
+        created and not yet as closed. One still in its TLS handshake counts until its
+        refusal is logged (a few ms; longer on a loaded machine)."""
         up = 0
         for h in self.hubs:
             if h.running:
                 log = h.log()
-                up += log.count("Leafnode connection created")
-                up -= log.count("Leafnode connection closed")
+                up += len(set(_LEAF_CREATED.findall(log)) - set(_LEAF_CLOSED.findall(log)))
         return up
+
+    def wait_links(self, n: int, timeout: float = 15.0) -> bool:
+        """Wait until exactly ``n`` leaf links are open at the hub; False at the deadline."""
+        deadline = time.monotonic() + timeout
+        while self.links_up() != n:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def hub_accounts(self, server: int = 0) -> dict[str, ConnSpec]:
         """Account → connection on the hub (HUB, every PARTNER_<p>, and SYS), through hub
