@@ -125,6 +125,24 @@ def test_track_deleted_after_misses_inside_coverage_and_reported_once() -> None:
     assert tr.n_tracks == 0 and tr.counters["tracks_deleted"] == 1
 
 
+def test_a_miss_raises_the_process_noise_only_below_free_flight() -> None:
+    """A confirmed track missed in coverage may be turning out of its gate; one at 120 km
+    (free flight: nothing there turns) was missed by the radar, and keeps its noise."""
+    low, high = enu2ecef([-40e3, 60e3, 5e3]), enu2ecef([40e3, 60e3, 120e3])
+    v = np.vstack([enu_vel2ecef([200.0, 0.0, 0.0]), enu_vel2ecef([0.0, 0.0, 5.0])])
+    rng = np.random.default_rng(6)
+    tr = Tracker("P1", coverage={"r1": 400e3})
+    for k in range(8):
+        tr.step(make_scan(5.0 * k, np.vstack([low, high]) + v * 5.0 * k, rng=rng))
+    assert tr.n_confirmed == 2
+    height = geo.ecef2geodetic(tr.table.x[:, :3])[2]
+    before = tr.table.q_scale.copy()
+    tr.step(make_scan(40.0, np.vstack([low, high]), rng=rng, pd=0.0))
+    after = tr.table.q_scale
+    assert after[height < 40e3][0] == pytest.approx(10.0 * before[height < 40e3][0])
+    assert after[height > 40e3][0] == before[height > 40e3][0]
+
+
 def test_track_outside_coverage_coasts_until_max_coast() -> None:
     """No radar covers the track, so no misses: it coasts and is deleted after max_coast_s."""
     p0, v = enu2ecef([-40e3, 60e3, 5e3]), enu_vel2ecef([200.0, 0.0, 0.0])

@@ -67,7 +67,7 @@ from mead.tracking.management import (
     TrackManager,
 )
 from mead.tracking.measurement import MeasurementModel, Site, kf_update
-from mead.tracking.motion import ConstantVelocity, MotionModel
+from mead.tracking.motion import ConstantVelocity, MotionModel, free_flight
 from mead.tracking.score import ClutterMap, log_likelihood
 from mead.tracking.table import TrackTable
 from mead.types import Array, Covs, Index, Meas, States
@@ -268,8 +268,12 @@ class Tracker:
         seen = tab.sensors[:, col]
         miss = ~hit & seen & self.coverage.covers(scan.sensor_id, model, tab.x[:, :3])
         self.manager.record(tab, hit, miss, llr)
-        lost = miss & tab.confirmed  # a confirmed track missed in coverage may be manoeuvring
-        tab.q_scale[lost] = self.motion.adapt(tab.q_scale[lost], np.full(lost.sum(), np.inf))
+        # a confirmed track missed in coverage may be manoeuvring, unless it is in free
+        # flight: nothing there turns out of a gate, so a miss is a missed detection (and a
+        # boost still shows in the innovations of the plots the track does get)
+        lost = np.flatnonzero(miss & tab.confirmed)
+        lost = lost[~free_flight(tab.x[lost])]
+        tab.q_scale[lost] = self.motion.adapt(tab.q_scale[lost], np.full(lost.size, np.inf))
         fresh = np.flatnonzero(~used)
         self._initiate(z[fresh], (serial << UID_PLOT_BITS) + fresh, sigma, model, col)
         self._manage(self.t)
