@@ -9,9 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
-from mead.metrics.trust import VARIANTS, run_variant
+from mead.events import Trust
+from mead.metrics.trust import VARIANTS, run_variant, true_offsets_m
+from mead.runtime.simulation import prepare, run_mode
+from mead.scenario import load_scenario
 
 LYING = Path(__file__).resolve().parents[2] / "scenarios" / "lying.yaml"
 QUICK_S = 660.0
@@ -61,3 +65,22 @@ def test_a_believed_liar_costs_duplicate_and_ghost_alerts(
 @pytest.mark.parametrize("seed", [3, 11])
 def test_more_seeds(seed: int) -> None:
     _check({v: run_variant(LYING, seed, v) for v in VARIANTS})
+
+
+def test_two_partners_are_registered_against_adsb() -> None:
+    """Only P1 and P3 release tracks (P2 and P4 receive only, and P4 tells no lies): two
+    partners cannot say which of them is off, but the aircraft whose ADS-B they forward
+    can. P3 is found 2 km off within 20 %, and corrected; P1 is not."""
+    sc = load_scenario(LYING)
+    parts = [
+        p if p.name in ("P1", "P3") else msgspec.structs.replace(p, sensors=[], deception=None)
+        for p in sc.partners
+    ]
+    sc = msgspec.structs.replace(sc, partners=parts, duration_s=QUICK_S)
+    world = prepare(sc, 7, LYING)
+    trust = [e for e in run_mode(world, "alliance").events if isinstance(e, Trust)]
+    assert {e.partner for e in trust} == {"P3"}
+    first = trust[0]
+    assert first.suspect and first.corrected
+    true = true_offsets_m(world)["P3"]
+    assert abs(first.offset_m - true) < 0.2 * true

@@ -14,6 +14,16 @@ source has no bias: the majority of partners is taken to be right, and one partn
 off (or lying) is not averaged into the others. With fewer than three sources linked by
 common objects the majority is undefined and no bias is estimated (NaN).
 
+An **absolute reference** removes the shift: aircraft that broadcast their own satellite
+position (ADS-B) are where they say, to tens of metres, whoever's radar sees them. Their
+positions enter as one more source, index ``n_src``, whose bias is 0 by definition
+(:func:`reference_offsets`); the sources linked to it, directly or through other sources,
+are then solved against it rather than against their median, so two partners — or a
+majority that is off together — are estimated too. A source that reaches the reference
+only through fewer than ``min_pairs`` pooled pairings is not linked to it. (An aircraft
+whose ADS-B lies, a spoofer, is one of many pairings under a median; the caller asks for
+several distinct aircraft per source, ``SystemTracker.registration``.)
+
 Offsets gathered at several times can be pooled (:func:`solve_biases`): each pair's
 median is then taken over every pairing of the window, which quiets the estimate when few
 objects are shared at any one time (tracks hundreds of kilometres from a radar are off
@@ -29,6 +39,8 @@ close to a constant ECEF vector.
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from mead.errors import check
@@ -72,38 +84,76 @@ def pair_offsets(
     return out
 
 
-def solve_biases(pairs: PairOffsets, n_src: int, min_pairs: int = 5) -> tuple[Array, Index]:
+def reference_offsets(
+    x: States,
+    src: Index,
+    n_src: int,
+    ref: States,
+    *,
+    gate_m: float = 10_000.0,
+    vel_gate_mps: float = 100.0,
+) -> tuple[PairOffsets, list[Index]]:
+    """The offsets of every source's tracks from reference states ``ref`` (M, 6) of
+    absolute registration (ADS-B), at the same time as ``x`` (C, 6): pairs
+    ``(a, n_src, x_a − ref)`` for :func:`solve_biases` with ``reference=True``, and per
+    source the rows of ``ref`` it was paired with."""
+    check(gate_m > 0, "gate_m", "> 0 m", gate_m)
+    out: PairOffsets = []
+    rows_of: list[Index] = []
+    for a in range(n_src):
+        rows = np.flatnonzero(src == a)
+        ia, ir = pair_objects(x[rows], ref, gate_m, vel_gate_mps)
+        rows_of.append(ir)
+        if ia.size:
+            out.append((a, n_src, x[rows[ia], :3] - ref[ir, :3]))
+    return out, rows_of
+
+
+def solve_biases(
+    pairs: PairOffsets, n_src: int, min_pairs: int = 5, reference: bool = False
+) -> tuple[Array, Index]:
     """Per-source biases from pairwise offsets (see the module docstring).
 
     ``pairs`` may hold one pair of sources several times (offsets gathered at several
-    times): each pair's offsets are pooled before its median is taken. Returns ``bias``
-    (n_src, 3) ECEF m (NaN: not estimated) and ``shared`` (n_src,) pooled pairings that
-    entered the estimate, as :func:`registration_biases` does.
+    times): each pair's offsets are pooled before its median is taken. With
+    ``reference``, index ``n_src`` in ``pairs`` is the absolute reference (bias 0).
+    Returns ``bias`` (n_src, 3) ECEF m (NaN: not estimated) and ``shared`` (n_src,) pooled
+    pairings that entered the estimate, as :func:`registration_biases` does.
     """
     check(min_pairs >= 1, "min_pairs", ">= 1", min_pairs)
+    n = n_src + 1 if reference else n_src
     pooled: dict[tuple[int, int], list[Array]] = {}
     for a, b, d in pairs:
         pooled.setdefault((a, b), []).append(d)
     eqs: list[tuple[int, int, Array, int]] = []
-    shared = np.zeros(n_src, np.int64)
+    shared = np.zeros(n, np.int64)
     for (a, b), ds in sorted(pooled.items()):
         d = np.concatenate(ds)
         if len(d) < min_pairs:
             continue
         eqs.append((a, b, np.median(d, axis=0), len(d)))
         shared[[a, b]] += len(d)
-    bias = np.full((n_src, 3), np.nan)
-    linked = np.flatnonzero(shared > 0)
-    if linked.size < 3:
-        return bias, shared
-    A = np.zeros((len(eqs), n_src))
+    bias = np.full((n, 3), np.nan)
+    if not eqs:
+        return bias[:n_src], shared[:n_src]
+    A = np.zeros((len(eqs), n))
     D = np.empty((len(eqs), 3))
-    for k, (a, b, d, n) in enumerate(eqs):
-        w = np.sqrt(n)
+    for k, (a, b, d, m) in enumerate(eqs):
+        w = np.sqrt(m)
         A[k, a], A[k, b], D[k] = w, -w, w * d
-    sol = np.linalg.lstsq(A[:, linked], D, rcond=None)[0]  # minimum norm: mean shift 0
-    bias[linked] = sol - np.median(sol, axis=0)
-    return bias, shared
+    ea, eb = np.array([e[0] for e in eqs]), np.array([e[1] for e in eqs])
+    graph = coo_matrix((np.ones(len(eqs)), (ea, eb)), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    for c in np.unique(comp[shared > 0]).tolist():
+        members = np.flatnonzero((comp == c) & (shared > 0))
+        rows = np.flatnonzero(comp[ea] == c)
+        if reference and n_src in members:  # solved against the reference, bias 0
+            free = members[members != n_src]
+            bias[free] = np.linalg.lstsq(A[np.ix_(rows, free)], D[rows], rcond=None)[0]
+        elif members.size >= 3:  # minimum norm, then the median source has no bias
+            sol = np.linalg.lstsq(A[np.ix_(rows, members)], D[rows], rcond=None)[0]
+            bias[members] = sol - np.median(sol, axis=0)
+    return bias[:n_src], shared[:n_src]
 
 
 def registration_biases(
@@ -136,4 +186,11 @@ def registration_biases(
     return solve_biases(pairs, n_src, min_pairs)
 
 
-__all__ = ["PairOffsets", "pair_objects", "pair_offsets", "registration_biases", "solve_biases"]
+__all__ = [
+    "PairOffsets",
+    "pair_objects",
+    "pair_offsets",
+    "reference_offsets",
+    "registration_biases",
+    "solve_biases",
+]

@@ -43,7 +43,7 @@ from mead.fusion._table import Contributors
 from mead.fusion.association import associate, chi2_gate, close_pairs, gate_radius_m
 from mead.fusion.association import pair_distance2 as _d2
 from mead.fusion.base import RANK_CLASS, THREAT_RANK, SystemPicture
-from mead.fusion.bias import PairOffsets, pair_offsets, solve_biases
+from mead.fusion.bias import PairOffsets, pair_offsets, reference_offsets, solve_biases
 from mead.fusion.ci import ci_fuse, ci_leave_one_out, group_starts, symmetrize
 from mead.fusion.trust import held_by
 from mead.messages import TrackBatch, tracks_to_arrays
@@ -101,6 +101,8 @@ class SystemTracker:
         self._names: list[str] = []  # source code → pseudonym
         self._offset = np.zeros((0, 3))  # (S, 3) ECEF registration correction per source, m
         self._pairings: deque[PairOffsets] = deque(maxlen=bias_window)  # latest last
+        # per call: (source code, offsets from the reference, reference ids paired)
+        self._ref: deque[list[tuple[int, Array, set[int]]]] = deque(maxlen=bias_window)
         self._next_stn = 1
         self._seq = 0  # join sequence
         self._now = -np.inf  # coordinator clock: latest picture t
@@ -353,18 +355,47 @@ class SystemTracker:
         return merged
 
     # ------------------------------------------------------- registration
-    def registration(self, t: float) -> dict[str, tuple[Array, int]]:
-        """Source → (ECEF registration bias (3,) m, pairings with other sources it entered),
-        from every live source track predicted to ``t`` as reported (mapped or not, since a
-        biased source's tracks may be too far off to be fused), pooled with the pairings of
-        the previous ``bias_window`` − 1 calls (``bias.solve_biases``). NaN bias: not
-        enough sources share objects to say."""
+    def registration(
+        self,
+        t: float,
+        reference: States | None = None,
+        reference_ids: np.ndarray | None = None,
+        min_aircraft: int = 3,
+    ) -> dict[str, tuple[Array, int]]:
+        """Source → (ECEF registration bias (3,) m, pairings it entered), from every live
+        source track predicted to ``t`` as reported (mapped or not, since a biased
+        source's tracks may be too far off to be fused), pooled with the pairings of the
+        previous ``bias_window`` − 1 calls (``bias.solve_biases``). NaN bias: not enough
+        sources share objects to say.
+
+        ``reference`` (M, 6): states at ``t`` of aircraft whose positions are absolute
+        (ADS-B), with their ids ``reference_ids`` (M,) (ICAO addresses). A source paired
+        with at least ``min_aircraft`` distinct ones over the window is estimated against
+        them (bias 0 by definition) instead of against the median source, so two partners,
+        or a majority off together, are estimated as well (``bias`` module doc)."""
         tab = self._tab
         x, _ = self._predict(np.arange(len(tab)), t, raw=True)
-        self._pairings.append(pair_offsets(x, tab.src, len(self._names)))
+        n = len(self._names)
+        self._pairings.append(pair_offsets(x, tab.src, n))
+        snap: list[tuple[int, Array, set[int]]] = []
+        if reference is not None and len(reference):
+            ids = np.arange(len(reference)) if reference_ids is None else reference_ids
+            offs, rows_of = reference_offsets(x, tab.src, n, reference)
+            snap = [(a, d, set(ids[rows_of[a]].tolist())) for a, _, d in offs]
+        self._ref.append(snap)
         pooled = [p for snapshot in self._pairings for p in snapshot]
-        bias, shared = solve_biases(pooled, len(self._names))
-        return {n: (bias[k], int(shared[k])) for k, n in enumerate(self._names)}
+        aircraft: dict[int, set[int]] = {}
+        for snapshot in self._ref:
+            for a, _, got in snapshot:
+                aircraft.setdefault(a, set()).update(got)
+        pooled += [
+            (a, n, d)
+            for snapshot in self._ref
+            for a, d, _ in snapshot
+            if len(aircraft[a]) >= min_aircraft
+        ]
+        bias, shared = solve_biases(pooled, n, reference=True)
+        return {name: (bias[k], int(shared[k])) for k, name in enumerate(self._names)}
 
     def correct(self, source: str, offset: Array | None) -> None:
         """From now on shift ``source``'s positions by −``offset`` (3,) ECEF m before they

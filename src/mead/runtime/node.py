@@ -66,6 +66,7 @@ from mead.sensors.adsb import merge_reports as merge_adsb
 from mead.sensors.base import Scan, ScanFeed
 from mead.sensors.health import RadarHealth, node_state
 from mead.threat.assessor import Assessment, Assessor
+from mead.threat.cooperative import extrapolate, latest_per_icao
 from mead.tracking.base import TrackReport, TrackSource, merge_reports
 
 
@@ -435,11 +436,12 @@ class CoordinatorNode:
 
     Partners' data is checked before it is believed (unless ``check_partners`` is off):
     every ``bias_s`` each partner's registration bias is estimated from the objects several
-    partners hold, and a partner offset more than ``correct_m`` has its positions shifted
-    back before fusion (``trust`` events); every cycle a system track inside the declared
-    radar ``coverage`` of another contributing partner that no other partner holds is held
-    back from warnings, and after ``corroborate_s`` judged suspect (``suspect_track``
-    events, :mod:`mead.fusion.trust`).
+    partners hold and the aircraft whose ADS-B the partners forward (absolute positions:
+    ``SystemTracker.registration``), and a partner offset more than ``correct_m`` has its
+    positions shifted back before fusion (``trust`` events); every cycle a system track
+    inside the declared radar ``coverage`` of another contributing partner that no other
+    partner holds is held back from warnings, and after ``corroborate_s`` judged suspect
+    (``suspect_track`` events, :mod:`mead.fusion.trust`).
 
     Messages to each partner are sealed with a sequence counter of that partner's own, so
     the sequence numbers a partner sees do not count the alerts and pictures sent to others
@@ -465,6 +467,7 @@ class CoordinatorNode:
         bias_s: float = 30.0,
         suspect_m: float = 1_000.0,
         min_shared: int = 10,
+        reference_age_s: float = 10.0,
         coverage: DeclaredCoverage | None = None,
         check_partners: bool = True,
         corroborate_s: float = 90.0,
@@ -481,6 +484,8 @@ class CoordinatorNode:
         self.suspect_m = suspect_m  # a partner offset more than this is suspect, m
         self.min_shared = min_shared  # pairings with others (objects, pooled over the
         # fuser's ``bias_window``) before judging a partner
+        self.reference_age_s = reference_age_s  # ADS-B reports at most this old anchor
+        # the biases (moved on at their velocity), s
         self.biases: dict[str, tuple[np.ndarray, int]] = {}  # partner → (ECEF m, shared)
         self.suspect: set[str] = set()  # partners whose tracks are consistently offset
         self._next_bias = 0.0
@@ -575,9 +580,13 @@ class CoordinatorNode:
         half that); one beyond ``suspect_m`` is marked suspect. A change of either is a
         ``trust`` event. A partner whose offset can no longer be estimated keeps its last
         correction."""
+        ref = ids = None
+        if self.adsb is not None and len(self.adsb):  # aircraft are where they broadcast
+            pic = extrapolate(latest_per_icao(self.adsb, now, self.reference_age_s), now)
+            ref, ids = np.hstack([pic.pos, pic.vel]), pic.icao
         self.biases = {
             p: (b, n)
-            for p, (b, n) in self.fuser.registration(now).items()
+            for p, (b, n) in self.fuser.registration(now, ref, ids).items()
             if np.isfinite(b).all() and n >= self.min_shared
         }
         for p, (b, n) in sorted(self.biases.items()):
