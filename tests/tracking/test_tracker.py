@@ -127,7 +127,8 @@ def test_track_deleted_after_misses_inside_coverage_and_reported_once() -> None:
 
 def test_a_miss_raises_the_process_noise_only_below_free_flight() -> None:
     """A confirmed track missed in coverage may be turning out of its gate; one at 120 km
-    (free flight: nothing there turns) was missed by the radar, and keeps its noise."""
+    (free flight) with no plot near was missed by the radar, and keeps its noise; with a
+    plot 5 km off, outside its gate, it may be boosting, and its noise is raised."""
     low, high = enu2ecef([-40e3, 60e3, 5e3]), enu2ecef([40e3, 60e3, 120e3])
     v = np.vstack([enu_vel2ecef([200.0, 0.0, 0.0]), enu_vel2ecef([0.0, 0.0, 5.0])])
     rng = np.random.default_rng(6)
@@ -141,6 +142,12 @@ def test_a_miss_raises_the_process_noise_only_below_free_flight() -> None:
     after = tr.table.q_scale
     assert after[height < 40e3][0] == pytest.approx(10.0 * before[height < 40e3][0])
     assert after[height > 40e3][0] == before[height > 40e3][0]
+    # a plot 5 km from the high track, far outside its gate: a boost carried it off
+    before = tr.table.q_scale.copy()
+    off = high + v[1] * 45.0 + enu_vel2ecef([5_000.0, 0.0, 0.0])
+    tr.step(make_scan(45.0, off[None], rng=np.random.default_rng(7)))
+    high_row = np.flatnonzero(height > 40e3)[0]
+    assert tr.table.q_scale[high_row] == pytest.approx(10.0 * before[high_row])
 
 
 def test_track_outside_coverage_coasts_until_max_coast() -> None:

@@ -360,7 +360,8 @@ class SystemTracker:
         t: float,
         reference: States | None = None,
         reference_ids: np.ndarray | None = None,
-        min_aircraft: int = 3,
+        min_aircraft: int = 5,
+        max_sigma_m: float = 600.0,
     ) -> dict[str, tuple[Array, int]]:
         """Source → (ECEF registration bias (3,) m, pairings it entered), from every live
         source track predicted to ``t`` as reported (mapped or not, since a biased
@@ -369,18 +370,26 @@ class SystemTracker:
         sources share objects to say.
 
         ``reference`` (M, 6): states at ``t`` of aircraft whose positions are absolute
-        (ADS-B), with their ids ``reference_ids`` (M,) (ICAO addresses). A source paired
-        with at least ``min_aircraft`` distinct ones over the window is estimated against
-        them (bias 0 by definition) instead of against the median source, so two partners,
-        or a majority off together, are estimated as well (``bias`` module doc)."""
+        (ADS-B), with their ids ``reference_ids`` (M,) (ICAO addresses). Only source tracks
+        whose position is known to ``max_sigma_m`` (largest axis, 1σ) are compared with
+        them: a registration error worth correcting is a kilometre (``CoordinatorNode``'s
+        ``correct_m``), and a track hundreds of kilometres from its radar is off by that
+        much across the beam on its own (few noisy pairings moved two honest partners of
+        the reference raid 1.2 km before this gate). A source
+        paired with at least ``min_aircraft`` distinct aircraft over the window is
+        estimated against them (bias 0 by definition) instead of against the median
+        source, so two partners, or a majority off together, are estimated as well
+        (``bias`` module doc)."""
         tab = self._tab
-        x, _ = self._predict(np.arange(len(tab)), t, raw=True)
+        x, P = self._predict(np.arange(len(tab)), t, raw=True)
         n = len(self._names)
         self._pairings.append(pair_offsets(x, tab.src, n))
         snap: list[tuple[int, Array, set[int]]] = []
-        if reference is not None and len(reference):
+        if reference is not None and len(reference) and len(x):
             ids = np.arange(len(reference)) if reference_ids is None else reference_ids
-            offs, rows_of = reference_offsets(x, tab.src, n, reference)
+            sharp = np.linalg.eigvalsh(P[:, :3, :3])[:, -1] <= max_sigma_m**2
+            src = np.where(sharp, tab.src, -1)  # the others are compared with no reference
+            offs, rows_of = reference_offsets(x, src, n, reference)
             snap = [(a, d, set(ids[rows_of[a]].tolist())) for a, _, d in offs]
         self._ref.append(snap)
         pooled = [p for snapshot in self._pairings for p in snapshot]

@@ -17,13 +17,11 @@ whose acceleration is of order a stays consistent with the model when q ≈ a² 
   ballistic missiles in boost, under gravity, or decelerating in re-entry) above
   ``v_fast_mps``;
 - a manoeuvre multiplies it: when a track's normalised innovation squared (NIS) exceeds
-  ``nis_manoeuvre``, or a confirmed track below free flight misses a plot inside coverage
-  (the tracker calls ``adapt`` with NIS = ∞), its scale is multiplied by ``boost`` (up to
-  ``scale_max``); it decays back towards 1 by ``decay`` per quiet update (Bar-Shalom's
-  adjustable process noise). A miss in free flight is a missed detection, not a turn:
-  boosting there on every miss (an early-warning radar at 1,000 km misses a small missile
-  on many scans) left a coasting missile's velocity σ at 100–350 m/s for minutes, and
-  its impact prediction tens of kilometres wider than the plots allow.
+  ``nis_manoeuvre``, or a confirmed track misses a plot inside coverage (the tracker calls
+  ``adapt`` with NIS = ∞; in free flight only when a plot lies near it, see
+  ``mead.tracking.tracker.MANOEUVRE_NEAR_M``), its scale is multiplied by ``boost`` (up
+  to ``scale_max``); it decays back towards 1 by ``decay`` per quiet update (Bar-Shalom's
+  adjustable process noise).
 
 The default ``q_slow`` is a measured compromise. A 250 m/s target at 67 km from a radar
 with σ = 75 m, 0.2°, 0.3° and 5 s scans, over 4 seeds (position / velocity RMS on the

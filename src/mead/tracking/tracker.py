@@ -70,7 +70,7 @@ from mead.tracking.measurement import MeasurementModel, Site, kf_update
 from mead.tracking.motion import ConstantVelocity, MotionModel, free_flight
 from mead.tracking.score import ClutterMap, log_likelihood
 from mead.tracking.table import TrackTable
-from mead.types import Array, Covs, Index, Meas, States
+from mead.types import Array, Covs, Index, Mask, Meas, States
 
 UID_PLOT_BITS = 24
 """A track's uid is (arrival serial of its first scan) << 24 | (index of its first plot)."""
@@ -86,6 +86,25 @@ class _Checkpoint:
     t: float | None
     coverage: Coverage
     clutter: ClutterMap
+
+
+MANOEUVRE_NEAR_M = 10_000.0
+"""A confirmed track in free flight (``mead.tracking.motion.FREE_FLIGHT_M``) that misses a
+scan inside coverage counts as manoeuvring only if a plot of that scan lies within this of
+its prediction (whether or not another track took it): a boost that carried it out of its
+gate. With none near, the radar missed it (an early-warning radar at 1,000 km misses a
+small missile on many scans), and raising its process noise on every such miss left
+coasting missiles' velocity σ at 100–350 m/s for minutes. Below free flight every miss
+counts."""
+
+
+def _plot_near(pos: Array, plots: Array, radius_m: float) -> Mask:
+    """(K,) whether any of the plots (M, 3) ECEF lies within ``radius_m`` of each of the
+    K positions (K, 3)."""
+    if not len(plots):
+        return np.zeros(len(pos), bool)
+    d2 = np.square(pos[:, None, :] - plots[None, :, :]).sum(axis=2)
+    return np.asarray(d2.min(axis=1) <= radius_m**2)
 
 
 class Tracker:
@@ -268,11 +287,14 @@ class Tracker:
         seen = tab.sensors[:, col]
         miss = ~hit & seen & self.coverage.covers(scan.sensor_id, model, tab.x[:, :3])
         self.manager.record(tab, hit, miss, llr)
-        # a confirmed track missed in coverage may be manoeuvring, unless it is in free
-        # flight: nothing there turns out of a gate, so a miss is a missed detection (and a
-        # boost still shows in the innovations of the plots the track does get)
+        # a confirmed track missed in coverage may be manoeuvring; in free flight only if
+        # a plot lies near it (a boost out of its gate), else the radar missed it and its
+        # process noise stays
         lost = np.flatnonzero(miss & tab.confirmed)
-        lost = lost[~free_flight(tab.x[lost])]
+        ff = free_flight(tab.x[lost])
+        if ff.any():
+            ff[ff] = ~_plot_near(tab.x[lost[ff], :3], model.to_ecef(z), MANOEUVRE_NEAR_M)
+        lost = lost[~ff]
         tab.q_scale[lost] = self.motion.adapt(tab.q_scale[lost], np.full(lost.size, np.inf))
         fresh = np.flatnonzero(~used)
         self._initiate(z[fresh], (serial << UID_PLOT_BITS) + fresh, sigma, model, col)
