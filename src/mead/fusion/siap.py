@@ -375,11 +375,10 @@ class SystemTracker:
         them: a registration error worth correcting is a kilometre (``CoordinatorNode``'s
         ``correct_m``), and a track hundreds of kilometres from its radar is off by that
         much across the beam on its own (few noisy pairings moved two honest partners of
-        the reference raid 1.2 km before this gate). A source
-        paired with at least ``min_aircraft`` distinct aircraft over the window is
-        estimated against them (bias 0 by definition) instead of against the median
-        source, so two partners, or a majority off together, are estimated as well
-        (``bias`` module doc)."""
+        the reference raid 1.2 km before this gate). A source paired with at least
+        ``min_aircraft`` distinct aircraft over the window is estimated against them (bias
+        0 by definition) instead of against the median source, so two partners, or a
+        majority off together, are estimated as well (``bias`` module doc)."""
         tab = self._tab
         x, P = self._predict(np.arange(len(tab)), t, raw=True)
         n = len(self._names)
