@@ -291,7 +291,7 @@ class Tracker:
         # a plot lies near it (a boost out of its gate), else the radar missed it and its
         # process noise stays
         lost = np.flatnonzero(miss & tab.confirmed)
-        ff = free_flight(tab.x[lost])
+        ff = np.asarray(free_flight(tab.x[lost]), dtype=bool)
         if ff.any():
             ff[ff] = ~_plot_near(tab.x[lost[ff], :3], model.to_ecef(z), MANOEUVRE_NEAR_M)
         lost = lost[~ff]
