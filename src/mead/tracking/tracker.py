@@ -55,7 +55,7 @@ from mead.errors import BadScan
 from mead.sensors.base import Scan
 from mead.tracking.association import GNN, Associator, SoftAssociator
 from mead.tracking.base import CartesianScan, TrackReport
-from mead.tracking.gating import ChiSquareGate, Gate, Gated
+from mead.tracking.gating import ChiSquareGate, Gate, Gated, coarse_pairs
 from mead.tracking.imm import MultipleModel
 from mead.tracking.jpda import imm_pda_update, pda_update
 from mead.tracking.management import (
@@ -70,7 +70,7 @@ from mead.tracking.measurement import MeasurementModel, Site, kf_update
 from mead.tracking.motion import ConstantVelocity, MotionModel, free_flight
 from mead.tracking.score import ClutterMap, log_likelihood
 from mead.tracking.table import TrackTable
-from mead.types import Array, Covs, Index, Mask, Meas, States
+from mead.types import Array, Covs, Index, Meas, States
 
 UID_PLOT_BITS = 24
 """A track's uid is (arrival serial of its first scan) << 24 | (index of its first plot)."""
@@ -96,15 +96,6 @@ gate. With none near, the radar missed it (an early-warning radar at 1,000 km mi
 small missile on many scans), and raising its process noise on every such miss left
 coasting missiles' velocity σ at 100–350 m/s for minutes. Below free flight every miss
 counts."""
-
-
-def _plot_near(pos: Array, plots: Array, radius_m: float) -> Mask:
-    """(K,) whether any of the plots (M, 3) ECEF lies within ``radius_m`` of each of the
-    K positions (K, 3)."""
-    if not len(plots):
-        return np.zeros(len(pos), bool)
-    d2 = np.square(pos[:, None, :] - plots[None, :, :]).sum(axis=2)
-    return np.asarray(d2.min(axis=1) <= radius_m**2)
 
 
 class Tracker:
@@ -291,10 +282,12 @@ class Tracker:
         # a plot lies near it (a boost out of its gate), else the radar missed it and its
         # process noise stays
         lost = np.flatnonzero(miss & tab.confirmed)
-        ff = np.asarray(free_flight(tab.x[lost]), dtype=bool)
-        if ff.any():
-            ff[ff] = ~_plot_near(tab.x[lost[ff], :3], model.to_ecef(z), MANOEUVRE_NEAR_M)
-        lost = lost[~ff]
+        ff = np.flatnonzero(free_flight(tab.x[lost]))
+        if ff.size:  # a free-flight miss with a plot near stays a manoeuvre
+            r = np.full(ff.size, MANOEUVRE_NEAR_M)
+            near, _ = coarse_pairs(tab.x[lost[ff], :3], r, model.to_ecef(z))
+            ff = np.delete(ff, near)
+        lost = np.delete(lost, ff)
         tab.q_scale[lost] = self.motion.adapt(tab.q_scale[lost], np.full(lost.size, np.inf))
         fresh = np.flatnonzero(~used)
         self._initiate(z[fresh], (serial << UID_PLOT_BITS) + fresh, sigma, model, col)
