@@ -296,6 +296,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     u.add_argument("--speed", type=float, default=1.0, help="scenario s per wall s")
     u.add_argument(
+        "--from",
+        dest="from_s",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="begin at scenario second S, with what is in the air then (default 0; every "
+        "node starts cold: the raid joined in progress)",
+    )
+    u.add_argument(
         "--ready-timeout",
         type=float,
         default=180.0,
@@ -939,6 +948,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         args.workdir,
         duration_s=args.duration,
         speed=args.speed,
+        from_s=args.from_s,
         ready_timeout_s=args.ready_timeout,
         web=args.web,
         standby=args.standby,

@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from mead.errors import MeadError
 from mead.events import AlertReceived, Event, read_events
 from mead.federation.nats import ConnSpec, NatsBus
 from mead.federation.natsserver import NatsServer
@@ -106,3 +109,36 @@ def test_a_step_sees_only_what_arrived_before_its_tick(nats_server: NatsServer) 
         assert sub.drain() == [("status.A", b"early")]  # tick k
         sub.until = time.time()  # tick k + 1
         assert sub.drain() == [("status.A", b"late")]
+
+
+def test_up_joins_a_raid_in_progress(nats_server_bin: str, tmp_path: Path) -> None:
+    """``from_s``: every node begins cold at that scenario second — no scan from before it is
+    tracked, no tick stepped before it — and still warns of the missiles in the air then."""
+    sc = load_scenario(SCENARIO)
+    world = prepare(sc, sc.seed, SCENARIO)
+    from_s, run_s = 60.0, sc.duration_s - 60.0
+    summary = up(SCENARIO, tmp_path, speed=SPEED, from_s=from_s)
+    assert summary["ok"], summary
+    epoch = sc.start_epoch_s()
+    for n, v in summary["nodes"].items():
+        ctr = v["counters"]
+        assert ctr["ticks"] == int(run_s / sc.tick_s) + 1, n
+        assert from_s <= ctr["max_lag_at_s"] <= sc.duration_s, n
+    for p in sc.partners:
+        mine = [s for s in world.scans if s.partner == p.name]
+        late = [s for s in mine if from_s <= s.t and s.t_arrival <= sc.duration_s]
+        assert len(late) < len(mine)  # the partner's radars did scan before from_s
+        scans = summary["nodes"][p.name]["counters"]["scans"]
+        assert len(late) - len(p.sensors) <= scans <= len(late), p.name
+    events = [
+        e
+        for p in sc.partners
+        for e in read_events((tmp_path / f"{p.name}.events.jsonl").read_bytes())
+    ]
+    assert events and min(e.t for e in events if hasattr(e, "t")) >= epoch + from_s
+    warned = {k[2] for k in coordinator_alerts(world, events)}
+    tt = world.truth
+    missiles = {i for i, k in zip(tt.ids, tt.kind, strict=True) if k == "ballistic"}
+    assert missiles and missiles <= warned, (missiles, warned)
+    with pytest.raises(MeadError, match="--from must be a whole tick"):
+        up(SCENARIO, tmp_path / "bad", from_s=sc.duration_s)

@@ -113,6 +113,8 @@ class NodeConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     start_wall: float | None = None  # wall time (UTC s) of scenario t=0; None: at start
     start_gate: str | None = None  # folder: once set up, write <instance>.ready, wait for start
     duration_s: Positive | None = None  # scenario seconds to run (None: the scenario's)
+    from_s: Annotated[float, Meta(ge=0)] = 0.0  # scenario s the run begins at (a raid joined
+    # in progress: its radars' scans before then are skipped; duration_s counts from here)
     max_age_s: Positive = MAX_MESSAGE_AGE_S  # reject envelopes older than this (wire s)
     cot: list[CotTarget] = []  # send what the node holds as Cursor-on-Target there
     asterix_out: list[AsterixTarget] = []  # send what the node holds as CAT062 there (UDP)
@@ -321,7 +323,11 @@ def run_node(
     watch = RegistryWatch.load(base / cfg.registry)
     registry = watch.registry
     epoch = sc.start_epoch_s()
-    clock = WireClock(epoch, cfg.start_wall or time.time(), cfg.speed)
+    from_s = cfg.from_s
+    if from_s % sc.tick_s or from_s >= sc.duration_s:
+        why = f"{from_s:g} s is not a whole tick ({sc.tick_s:g} s) before the scenario's end"
+        raise ConfigError(str(base), why, "$.from_s")
+    clock = WireClock(epoch + from_s, cfg.start_wall or time.time(), cfg.speed)
     opener = Opener(registry, max_age_s=cfg.max_age_s, clock=clock)
     pattern = f"{'tracks' if role == 'coordinator' else 'alerts'}.{cfg.name}"
     _ensure_streams(cfg, sc, role, base)
@@ -391,7 +397,7 @@ def run_node(
                 # live, interceptors are not simulated: launches are decided and reported,
                 # their outcome is not known here
                 engagement=engagement_policies(sc, base / cfg.scenario)[cfg.name],
-                scans=(s for s in world.scans if s.partner == cfg.name),
+                scans=(s for s in world.scans if s.partner == cfg.name and s.t >= from_s),
                 epoch_s=epoch,
                 adsb=world.adsb,
                 feeds=feeds,
@@ -417,7 +423,7 @@ def run_node(
 
             coord = sc.coordinator
             hooks.append(CoordinatorWatch(node, coord.name, silent_after_s(sc), emit))
-        run_s = cfg.duration_s or sc.duration_s
+        run_s = cfg.duration_s or sc.duration_s - from_s
         if cfg.start_gate is not None:
             if (t0 := wait_at_gate(base / cfg.start_gate, instance, stop)) is None:
                 return {}
@@ -436,7 +442,8 @@ def run_node(
         if nodemap is not None:
             nodemap.stop()
     counters = dict(node.counters) | {f"rejected_{k}": v for k, v in node.inbox.rejected.items()}
-    counters |= {"ticks": lag.ticks, "late_ticks": lag.late, "max_lag_ms": round(lag.max_s * 1e3)}
+    counters |= {"ticks": lag.ticks, "late_ticks": lag.late, "max_lag_ms": round(lag.max_s * 1e3),
+                 "max_lag_at_s": round(lag.max_at - epoch)}
     counters["cpu_ms"] = round(time.process_time() * 1e3)  # the process's, set-up included
     counters |= {f"bus_{k}": v for k, v in endpoint.counters.items()}
     counters |= cot_counters
@@ -510,7 +517,8 @@ def _loop(
     stop: Callable[[], bool],
     after_step: Callable[[float], None] | None = None,
 ) -> _Lag:
-    """Step ``node`` on the simulation's tick grid: wire times epoch + k·``tick_s``.
+    """Step ``node`` on the simulation's tick grid: wire times ``clock.epoch_s`` + k·``tick_s``
+    (the clock's epoch is scenario t=0, or the ``from_s`` a run joins at).
 
     Tick k is stepped once the wall clock reaches it (a node that fell behind steps every
     missed tick in turn, as the simulation would), so releases, assessments and scans
@@ -520,7 +528,7 @@ def _loop(
     whatever the order in which the node processes woke up. Returns how late steps began.
     ``after_step(now)`` runs after each step (the map records acknowledgements there).
     """
-    lag = _Lag()
+    lag = _Lag(max_at=clock.epoch_s)
     n = int(math.ceil(duration_s / tick_s))  # the simulation steps ticks 0 … n
     tick_wall_s = tick_s / clock.speed
     for k in range(n + 1):
@@ -534,7 +542,8 @@ def _loop(
         late_s = time.time() - t_wall
         lag.ticks += 1
         lag.late += late_s > tick_wall_s
-        lag.max_s = max(lag.max_s, late_s)
+        if late_s > lag.max_s:
+            lag.max_s, lag.max_at = late_s, clock.epoch_s + k * tick_s
         for sub in endpoint.subscriptions:
             sub.until = t_wall
         node.step(clock.epoch_s + k * tick_s)
@@ -576,6 +585,7 @@ class _Lag:
     ticks: int = 0  # ticks stepped
     late: int = 0  # ticks begun more than one tick (wall) after their time
     max_s: float = 0.0  # worst lateness, wall s
+    max_at: float = 0.0  # wire time of the tick begun that late
 
 
 __all__ = [

@@ -49,6 +49,7 @@ def up(
     *,
     duration_s: float | None = None,
     speed: float = 1.0,
+    from_s: float = 0.0,
     ready_timeout_s: float = 180.0,
     web: bool = False,
     standby: bool = False,
@@ -62,6 +63,10 @@ def up(
     stop: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Bring a federation up on loopback, run it for ``duration_s`` scenario s, stop it.
+
+    ``from_s`` (scenario s, a whole tick): begin there instead of at t=0 — the raid joined
+    in progress, every node starting cold (no tracks, no alerts) with what is in the air
+    then; the drills' times stay scenario times.
 
     Returns a summary: per node its exit code and counters, and the alerts each partner
     received through the coordinator. With ``web``, every node also serves its map on a
@@ -121,7 +126,11 @@ def up(
         check_node_extra(n, fields)
     fed = federation(sc, pols, os.urandom(32))
     workdir = private_dir(_fresh_workdir(workdir.resolve()))  # node configs hold passwords
-    run_s = duration_s if duration_s is not None else sc.duration_s
+    if not 0.0 <= from_s < sc.duration_s or from_s % sc.tick_s:
+        raise MeadError(f"--from must be a whole tick ({sc.tick_s:g} s) from 0 to before the "
+                        f"scenario's end ({sc.duration_s:g} s) (got {from_s:g})")  # fmt: skip
+    run_s = duration_s if duration_s is not None else sc.duration_s - from_s
+    timing = {"speed": speed, "duration_s": run_s} | ({"from_s": from_s} if from_s else {})
     lf = LocalFederation(fed, workdir / "servers", relays=False, tls=True, hub_servers=hub_servers)
     print(f"nats-server {lf.binary}: {lf.verified}", file=sys.stderr, flush=True)
     lf.start()
@@ -148,17 +157,17 @@ def up(
             instances, late = instances + late, []
         started = time.time()
         for n, inst, srv in instances:
-            procs[inst] = _start_node(workdir, lf, n, inst, scenario, pols, speed, run_s,
-                                      extra, ports, srv)  # fmt: skip
+            procs[inst] = _start_node(workdir, lf, n, inst, scenario, pols, timing, extra, ports,
+                                      srv)  # fmt: skip
         start_wall = _open_gate(gate, procs, workdir, ready_timeout_s)
         for n, inst, srv in late:  # the standby started mid-raid passes the open gate at once
             time.sleep(max(0.0, started + standby_after_s - time.time()))
-            procs[inst] = _start_node(workdir, lf, n, inst, scenario, pols, speed, run_s,
-                                      extra, ports, srv)  # fmt: skip
+            procs[inst] = _start_node(workdir, lf, n, inst, scenario, pols, timing, extra, ports,
+                                      srv)  # fmt: skip
         killed = hub_killed = None
         drills = [(kill_active_at_s, "c"), (kill_hub_at_s, "hub")]
         for t, what in sorted((t, w) for t, w in drills if t is not None):
-            time.sleep(max(0.0, start_wall + t / speed - time.time()))
+            time.sleep(max(0.0, start_wall + (t - from_s) / speed - time.time()))
             if what == "c":
                 killed = _kill_at(procs[c], time.time()) | {"node": c, "t": t}
             else:
@@ -226,8 +235,7 @@ def _start_node(
     inst: str,
     scenario: Path,
     pols: dict[str, Any],
-    speed: float,
-    run_s: float,
+    timing: dict[str, float],
     extra: dict[str, dict[str, Any]],
     ports: dict[str, int],
     server: int,
@@ -235,7 +243,7 @@ def _start_node(
     """Write instance ``inst``'s config (of node ``n``) and start its process."""
     c = lf.fed.coordinator
     path = workdir / f"{inst}.yaml"
-    write_private(path, _node_config(lf, n, scenario.resolve(), pols.get(n), speed, run_s,
+    write_private(path, _node_config(lf, n, scenario.resolve(), pols.get(n), timing,
                                      extra.get(n, {}), server))  # fmt: skip
     ev = workdir / f"{inst}.events.jsonl"
     ev.unlink(missing_ok=True)
@@ -283,13 +291,13 @@ def _node_config(
     n: str,
     scenario: Path,
     pol: Any,
-    speed: float,
-    run_s: float,
+    timing: dict[str, float],
     extra: dict[str, Any],
     server: int = 0,
 ) -> str:
     """Node ``n``'s config as YAML, with the fields of ``extra`` added; a coordinator
-    instance works through hub server ``server`` first."""
+    instance works through hub server ``server`` first. ``timing``: its ``speed``,
+    ``duration_s`` and (if not 0) ``from_s``."""
     c = lf.fed.coordinator
     if n == c:
         acc = lf.hub_accounts(server)
@@ -313,9 +321,8 @@ def _node_config(
         "registry": "keys/registry.yaml",
         "nats": account(own),
         "durable": {s: account(a) for s, a in durable.items()},
-        "speed": speed,
         "start_gate": "gate",
-        "duration_s": run_s,
+        **timing,
     }
     if pol is not None and n != c:
         cfg["policy"] = f"{n}.policy.yaml"
@@ -329,7 +336,7 @@ def _node_config(
 
 
 GENERATED = ("name", "scenario", "key", "registry", "nats", "durable", "speed", "start_gate",
-             "duration_s", "policy")  # fmt: skip
+             "duration_s", "from_s", "policy")  # fmt: skip
 """The node config fields ``mead up`` writes itself."""
 
 
