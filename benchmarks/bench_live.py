@@ -83,9 +83,9 @@ def live(
 def table(runs: list[dict[str, Any]]) -> str:
     heads = [f"{r['speed']:g}x" for r in runs]
     lines = [
-        f"{len(runs)} run(s) of {runs[0]['duration_s']:g} scenario s from t={runs[0]['from_s']:g}; "
-        "kept up: worst lag "
-        f"< one cycle ({runs[0]['cycle_s']:g} scenario s)",
+        f"{len(runs)} run(s) of {runs[0]['duration_s']:g} scenario s from "
+        f"t={runs[0]['from_s']:g}; kept up: worst lag < one cycle ({runs[0]['cycle_s']:g} "
+        "scenario s)",
         f"{'node':6} {'figure':22} " + " ".join(f"{h:>12}" for h in heads),
     ]
     rows = [
