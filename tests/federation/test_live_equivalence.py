@@ -142,3 +142,4 @@ def test_up_joins_a_raid_in_progress(nats_server_bin: str, tmp_path: Path) -> No
     assert missiles and missiles <= warned, (missiles, warned)
     with pytest.raises(MeadError, match="--from must be a whole tick"):
         up(SCENARIO, tmp_path / "bad", from_s=sc.duration_s)
+    assert not (tmp_path / "bad").exists()  # refused before anything was set up

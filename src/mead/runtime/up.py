@@ -115,6 +115,9 @@ def up(
         raise MeadError("--hub-down inf needs --hub-servers 3 (the hub's only server would "
                         "never come back)")  # fmt: skip
     sc = load_scenario(scenario)
+    if not 0.0 <= from_s < sc.duration_s or from_s % sc.tick_s:
+        raise MeadError(f"--from must be a whole tick ({sc.tick_s:g} s) from 0 to before the "
+                        f"scenario's end ({sc.duration_s:g} s) (got {from_s:g})")  # fmt: skip
     pols = policies(sc, scenario)
     c = sc.coordinator.name
     known = known_nodes(sc)
@@ -126,9 +129,6 @@ def up(
         check_node_extra(n, fields)
     fed = federation(sc, pols, os.urandom(32))
     workdir = private_dir(_fresh_workdir(workdir.resolve()))  # node configs hold passwords
-    if not 0.0 <= from_s < sc.duration_s or from_s % sc.tick_s:
-        raise MeadError(f"--from must be a whole tick ({sc.tick_s:g} s) from 0 to before the "
-                        f"scenario's end ({sc.duration_s:g} s) (got {from_s:g})")  # fmt: skip
     run_s = duration_s if duration_s is not None else sc.duration_s - from_s
     timing = {"speed": speed, "duration_s": run_s} | ({"from_s": from_s} if from_s else {})
     lf = LocalFederation(fed, workdir / "servers", relays=False, tls=True, hub_servers=hub_servers)
