@@ -76,6 +76,17 @@ def test_node_config_errors_name_the_field(tmp_path: Path) -> None:
         load_node_config(bad)
 
 
+def test_a_run_begins_on_a_whole_tick_before_the_scenarios_end() -> None:
+    """``mead up --from`` and a node's ``from_s`` are checked alike (start_error)."""
+    from mead.runtime.live import start_error
+    from mead.scenario import load_scenario
+
+    sc = load_scenario(Path(__file__).parent / "data" / "equivalence.yaml")  # 240 s, tick 1 s
+    assert start_error(sc, 0.0) is None and start_error(sc, 239.0) is None
+    for bad in (-1.0, 0.5, 240.0, float("nan")):
+        assert "must be a whole tick (1 s) from 0 to before" in (start_error(sc, bad) or ""), bad
+
+
 def test_wire_clock_runs_accelerated(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = WireClock(epoch_s=1000.0, start_wall=50.0, speed=10.0)
     monkeypatch.setattr("mead.runtime.live.time.time", lambda: 53.5)

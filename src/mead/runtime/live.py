@@ -324,9 +324,8 @@ def run_node(
     registry = watch.registry
     epoch = sc.start_epoch_s()
     from_s = cfg.from_s
-    if from_s % sc.tick_s or from_s >= sc.duration_s:
-        why = f"{from_s:g} s is not a whole tick ({sc.tick_s:g} s) before the scenario's end"
-        raise ConfigError(str(base), why, "$.from_s")
+    if (bad := start_error(sc, from_s)) is not None:
+        raise ConfigError(str(base), f"from_s {bad}", "$.from_s")
     clock = WireClock(epoch + from_s, cfg.start_wall or time.time(), cfg.speed)
     opener = Opener(registry, max_age_s=cfg.max_age_s, clock=clock)
     pattern = f"{'tracks' if role == 'coordinator' else 'alerts'}.{cfg.name}"
@@ -484,6 +483,14 @@ def _coordinator(
     )
 
 
+def start_error(sc: Scenario, from_s: float) -> str | None:
+    """Why a run cannot begin at scenario second ``from_s`` (None: it can)."""
+    if 0.0 <= from_s < sc.duration_s and not from_s % sc.tick_s:
+        return None
+    return (f"must be a whole tick ({sc.tick_s:g} s) from 0 to before the scenario's end "
+            f"({sc.duration_s:g} s) (got {from_s:g})")  # fmt: skip
+
+
 GATE_START = "start"
 """The file in a start gate that holds the wall time (UTC s) of scenario t=0."""
 
@@ -595,4 +602,5 @@ __all__ = [
     "WireClock",
     "load_node_config",
     "run_node",
+    "start_error",
 ]

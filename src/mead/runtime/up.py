@@ -28,7 +28,7 @@ from mead.events import AlertReceived, AlertSent, Counters, Leadership, read_eve
 from mead.federation.natsconf import Federation
 from mead.federation.policy import Policy, Releaser
 from mead.federation.private import private_dir, write_private
-from mead.runtime.live import GATE_START
+from mead.runtime.live import GATE_START, start_error
 from mead.runtime.wiring import known_nodes, policies
 from mead.scenario.schema import Scenario
 
@@ -115,9 +115,8 @@ def up(
         raise MeadError("--hub-down inf needs --hub-servers 3 (the hub's only server would "
                         "never come back)")  # fmt: skip
     sc = load_scenario(scenario)
-    if not 0.0 <= from_s < sc.duration_s or from_s % sc.tick_s:
-        raise MeadError(f"--from must be a whole tick ({sc.tick_s:g} s) from 0 to before the "
-                        f"scenario's end ({sc.duration_s:g} s) (got {from_s:g})")  # fmt: skip
+    if (why := start_error(sc, from_s)) is not None:
+        raise MeadError(f"--from {why}")
     pols = policies(sc, scenario)
     c = sc.coordinator.name
     known = known_nodes(sc)
