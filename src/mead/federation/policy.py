@@ -32,6 +32,7 @@ from msgspec import Meta, Struct
 
 from mead.errors import ConfigError, FieldError
 from mead.geo import ecef2geodetic, great_circle_distance_m, point_in_polygon
+from mead.linalg import max_eigenvalue_3x3
 from mead.messages import (
     THREAT_CLASSES,
     SystemTrack,
@@ -299,18 +300,27 @@ class Releaser:
         return field in self._keeps.get(recipient, set())
 
     def release(
-        self, tracks: Sequence[Track], t: float, dropped: Iterable[str] = ()
+        self,
+        tracks: Sequence[Track],
+        t: float,
+        dropped: Iterable[str] = (),
+        arrays: tuple[States, Covs] | None = None,
     ) -> dict[str, TrackBatch]:
         """Recipient → the batch it may receive at release time ``t`` (UTC s).
 
         ``tracks`` is the partner's whole current picture; ``dropped`` (ids the source
         deleted) is optional, since an id absent from ``tracks`` is treated as deleted.
-        Recipients with nothing due get no batch.
+        ``arrays``: the tracks' states (N, 6) and covariances (N, 6, 6) when the caller
+        has them (else they are read from ``tracks``). Recipients with nothing due get no
+        batch.
         """
         if not self.recipients:
             return {}
         gone = set(dropped)
-        picks = self._admit([tr for tr in tracks if tr.track_id not in gone])
+        keep = [i for i, tr in enumerate(tracks) if tr.track_id not in gone]
+        if arrays is not None and len(keep) < len(tracks):
+            arrays = arrays[0][keep], arrays[1][keep]
+        picks = self._admit([tracks[i] for i in keep], arrays)
         out: dict[str, TrackBatch] = {}
         for r in self.recipients:
             self._enqueue(r, t, picks.get(r, []))
@@ -319,11 +329,13 @@ class Releaser:
                 out[r] = batch
         return out
 
-    def _admit(self, tracks: Sequence[Track]) -> dict[str, list[tuple[int, Track]]]:
+    def _admit(
+        self, tracks: Sequence[Track], arrays: tuple[States, Covs] | None = None
+    ) -> dict[str, list[tuple[int, Track]]]:
         """Recipient → (rule index, released form) of each track the first admitting rule picks."""
         if not tracks:
             return {}
-        x, P, _ = tracks_to_arrays(list(tracks))
+        x, P = tracks_to_arrays(list(tracks))[:2] if arrays is None else arrays
         cls = np.array([tr.cls for tr in tracks])
         conf = np.array([tr.confirmed for tr in tracks], dtype=bool)
         qual = np.array([tr.quality for tr in tracks], dtype=np.float64)
@@ -439,8 +451,8 @@ def isotropic_bound(P: Covs) -> tuple[Array, Array]:
     v : (N,) position variance per axis, m².
     w : (N,) velocity variance per axis, m²/s².
     """
-    lam_p = np.linalg.eigvalsh(P[:, :3, :3])[:, -1]
-    lam_v = np.linalg.eigvalsh(P[:, 3:, 3:])[:, -1]
+    lam_p = max_eigenvalue_3x3(P[:, :3, :3])
+    lam_v = max_eigenvalue_3x3(P[:, 3:, 3:])
     return 2.0 * np.maximum(lam_p, 0.0), 2.0 * np.maximum(lam_v, 0.0)
 
 

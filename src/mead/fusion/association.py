@@ -30,6 +30,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
+from mead.linalg import max_eigenvalue_3x3
 from mead.types import Array, Covs, Index, Positions, States
 
 
@@ -78,7 +79,7 @@ def pair_distance2(
 def gate_radius_m(P: Covs, gate: float) -> Array:
     """(N,) r = √(γ λmax(P_pos)): two tracks farther apart than √(r_a² + r_b²) (so than
     r_a + r_b) cannot pass the gate γ (see the module doc)."""
-    lam = np.linalg.eigvalsh(P[:, :3, :3])[:, -1]  # (an empty stack gives an empty array)
+    lam = max_eigenvalue_3x3(P[:, :3, :3])
     return np.sqrt(gate * np.maximum(lam, 0.0))
 
 

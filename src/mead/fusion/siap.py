@@ -46,6 +46,7 @@ from mead.fusion.base import RANK_CLASS, THREAT_RANK, SystemPicture
 from mead.fusion.bias import PairOffsets, pair_offsets, reference_offsets, solve_biases
 from mead.fusion.ci import ci_fuse, ci_leave_one_out, group_starts, symmetrize
 from mead.fusion.trust import held_by
+from mead.linalg import max_eigenvalue_3x3
 from mead.messages import TrackBatch, tracks_to_arrays
 from mead.tracking.motion import predict
 from mead.types import Array, Covs, Index, Mask, States
@@ -386,7 +387,7 @@ class SystemTracker:
         snap: list[tuple[int, Array, set[int]]] = []
         if reference is not None and len(reference) and len(x):
             ids = np.arange(len(reference)) if reference_ids is None else reference_ids
-            sharp = np.linalg.eigvalsh(P[:, :3, :3])[:, -1] <= max_sigma_m**2
+            sharp = max_eigenvalue_3x3(P[:, :3, :3]) <= max_sigma_m**2
             src = np.where(sharp, tab.src, -1)  # the others are compared with no reference
             offs, rows_of = reference_offsets(x, src, n, reference)
             snap = [(a, d, set(ids[rows_of[a]].tolist())) for a, _, d in offs]

@@ -30,6 +30,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
+from mead.linalg import max_eigenvalue_3x3
 from mead.tracking.measurement import MeasurementModel, Prediction
 from mead.types import Array, Covs, Index, Meas, Positions, States
 
@@ -142,7 +143,7 @@ class ChiSquareGate:
     def radius_m(self, x: States, P: Covs, sigma: Array, model: MeasurementModel) -> Array:
         """Coarse gate radius (N,) m of N tracks for plots of ``model`` with noise ``sigma``
         (m,); γ_m with m = len(sigma)."""
-        lam = np.linalg.eigvalsh(P[:, :3, :3])[:, -1]  # (an empty stack gives an empty array)
+        lam = max_eigenvalue_3x3(P[:, :3, :3])
         gamma = self.threshold(len(sigma))
         return self.margin * np.sqrt(gamma * (lam + model.spread_m2(x[:, :3], sigma)))
 
