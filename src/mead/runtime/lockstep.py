@@ -36,10 +36,11 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from mead.federation.inprocess import DEFAULT_LINK, Sent
-from mead.messages import decode, encode
+from mead.messages import Picture, SystemTrack
 from mead.runtime.node import CoordinatorNode, Held, PartnerNode
 from mead.runtime.simulation import (
     MODES,
@@ -139,9 +140,10 @@ class EchoAssessor:
 class _SentOnce:
     """A node's ``show`` hook in a worker: a partner shows the coordinator's newest picture
     with every release, most often the one it showed last; that picture crosses to the
-    parent once, as its msgpack encoding (``(held without picture, False, bytes)``; a
-    pickled struct per row cost several times more), and later shows of the same picture
-    go without it (``(held without picture, True, None)``) — :class:`_Shown` puts it back."""
+    parent once, its rows as msgpack bytes (``(held without picture, False, (recipient, t,
+    bytes))``; a pickled struct per row cost several times more), and later shows of the
+    same picture go without it (``(held without picture, True, None)``) — :class:`_Shown`
+    puts it back."""
 
     def __init__(self, send: Callable[[Any], None]) -> None:
         self.send = send
@@ -152,20 +154,33 @@ class _SentOnce:
         same = pic is not None and pic is self.last
         self.last = pic
         bare = dataclasses.replace(held, picture=None)
-        self.send((bare, same, None if same or pic is None else encode(pic)))
+        rows = None if same or pic is None else (pic.recipient, pic.t, _ROWS.encode(pic.tracks))
+        self.send((bare, same, rows))
+
+
+_ROWS = msgspec.msgpack.Encoder()
+_ROWS_OF = msgspec.msgpack.Decoder(tuple[SystemTrack, ...])
 
 
 class _Shown:
-    """The parent's side of :class:`_SentOnce` for one run: each node's last picture."""
+    """The parent's side of :class:`_SentOnce` for one run: each node's last picture. The
+    coordinator most often sends every partner the same rows; they are decoded once."""
 
     def __init__(self, show: Callable[[Held], None]) -> None:
         self.show = show
         self.last: dict[str, Any] = {}
+        self._rows: tuple[bytes, tuple[SystemTrack, ...]] = (b"", ())
 
-    def __call__(self, v: tuple[Held, bool, bytes | None]) -> None:
-        held, same, pic = v
+    def __call__(self, v: tuple[Held, bool, tuple[str, float, bytes] | None]) -> None:
+        held, same, sent = v
         if not same:
-            self.last[held.node] = None if pic is None else decode(pic)
+            pic = None
+            if sent is not None:
+                recipient, t, buf = sent
+                if buf != self._rows[0]:
+                    self._rows = (buf, _ROWS_OF.decode(buf))
+                pic = Picture(recipient=recipient, t=t, tracks=self._rows[1])
+            self.last[held.node] = pic
         self.show(dataclasses.replace(held, picture=self.last[held.node]))
 
 

@@ -365,7 +365,8 @@ class PartnerNode:
         tracks = arrays_to_tracks(
             rep.ids, now, rep.x, rep.P, out, rep.quality, list(rep.sensors), sites
         )
-        for recipient, batch in self.releaser.release(tracks, now, dropped=rep.deleted).items():
+        released = self.releaser.release(tracks, now, dropped=rep.deleted, arrays=(rep.x, rep.P))
+        for recipient, batch in released.items():
             for part in chunks(batch, MAX_BATCH_TRACKS):
                 self.endpoint.publish(f"tracks.{recipient}", seal(self.identity, part, now))
             self.counters["released_tracks"] += len(batch.tracks)
