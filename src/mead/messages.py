@@ -8,6 +8,7 @@ working when a newer one adds a field with a default).
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Literal
 
 import msgspec
@@ -296,12 +297,17 @@ def decode(buf: bytes) -> Message:
 
 
 def tracks_to_arrays(tracks: tuple[Track, ...] | list[Track]) -> tuple[States, Covs, np.ndarray]:
-    """Tracks → (x (N, 6) ECEF, P (N, 6, 6), t (N,) s), for kernels."""
+    """Tracks → (x (N, 6) ECEF, P (N, 6, 6), t (N,) s), for kernels.
+
+    Raises ``ValueError`` when a track's x does not hold 6 values or its P 36.
+    """
     n = len(tracks)
-    x = np.array([tr.x for tr in tracks], dtype=np.float64).reshape(n, 6)
-    P = np.array([tr.P for tr in tracks], dtype=np.float64).reshape(n, 6, 6)
-    t = np.array([tr.t for tr in tracks], dtype=np.float64)
-    return x, P, t
+    if any(len(tr.x) != 6 or len(tr.P) != 36 for tr in tracks):
+        raise ValueError("tracks: every track needs a state x of 6 values and a P of 36")
+    x = np.fromiter(chain.from_iterable(tr.x for tr in tracks), np.float64, count=6 * n)
+    P = np.fromiter(chain.from_iterable(tr.P for tr in tracks), np.float64, count=36 * n)
+    t = np.fromiter((tr.t for tr in tracks), np.float64, count=n)
+    return x.reshape(n, 6), P.reshape(n, 6, 6), t
 
 
 def arrays_to_tracks(
@@ -350,9 +356,12 @@ def picture_to_arrays(pic: Picture) -> tuple[np.ndarray, States, Covs]:
     n = len(rows)
     if any(len(tr.x) != 6 for tr in rows):
         raise ValueError("picture: every row needs a state x of 6 values")
-    stn = np.array([tr.stn for tr in rows], dtype=np.int64)
-    x = np.array([tr.x for tr in rows], dtype=np.float64).reshape(n, 6)
-    var = np.array([(tr.pos_var_m2, tr.vel_var_m2s2) for tr in rows]).reshape(n, 2)
+    stn = np.fromiter((tr.stn for tr in rows), np.int64, count=n)
+    x = np.fromiter(chain.from_iterable(tr.x for tr in rows), np.float64, count=6 * n)
+    x = x.reshape(n, 6)
+    var = np.fromiter(
+        chain.from_iterable((tr.pos_var_m2, tr.vel_var_m2s2) for tr in rows), np.float64, 2 * n
+    ).reshape(n, 2)
     if not (np.isfinite(x).all() and np.isfinite(var).all() and np.isfinite(pic.t)):
         raise ValueError("picture: states, variances and time must be finite")
     if (var < 0).any():

@@ -26,7 +26,7 @@ import msgspec
 import numpy as np
 
 from mead.events import AlertAcknowledged, AlertReceived, AlertSent, Emit, Event
-from mead.messages import Picture, RadarStatus
+from mead.messages import Picture, RadarStatus, picture_to_arrays
 from mead.runtime.node import Held
 from mead.server.overlays import circle_ring
 from mead.server.rows import Rows, diff
@@ -64,7 +64,7 @@ def picture_rows(pic: Picture | None) -> Rows:
     """Rows of the coordinator's picture as a partner holds it (keys ``S<stn>``)."""
     if pic is None or not pic.tracks:
         return Rows.empty()
-    x = np.array([r.x for r in pic.tracks], dtype=np.float64).reshape(-1, 6)
+    _, x, _ = picture_to_arrays(pic)  # a picture a partner holds is well formed
     return Rows.from_states(
         [f"S{r.stn}" for r in pic.tracks],
         x,
