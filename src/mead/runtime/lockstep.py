@@ -137,6 +137,11 @@ class EchoAssessor:
         return _same(self.shared.last, t, "assessment")
 
 
+_ROWS = msgspec.msgpack.Encoder()
+_ROWS_OF = msgspec.msgpack.Decoder(tuple[SystemTrack, ...])
+"""A picture's rows to and from msgpack, between a worker and the parent."""
+
+
 class _SentOnce:
     """A node's ``show`` hook in a worker: a partner shows the coordinator's newest picture
     with every release, most often the one it showed last; that picture crosses to the
@@ -156,10 +161,6 @@ class _SentOnce:
         bare = dataclasses.replace(held, picture=None)
         rows = None if same or pic is None else (pic.recipient, pic.t, _ROWS.encode(pic.tracks))
         self.send((bare, same, rows))
-
-
-_ROWS = msgspec.msgpack.Encoder()
-_ROWS_OF = msgspec.msgpack.Decoder(tuple[SystemTrack, ...])
 
 
 class _Shown:
