@@ -7,13 +7,15 @@ import pickle
 from pathlib import Path
 
 import msgspec
+import numpy as np
 import pytest
 
 from mead.events import AlertReceived
+from mead.messages import Picture, SystemTrack
 from mead.metrics.evaluation import Scorer
 from mead.runtime import lockstep
 from mead.runtime.lockstep import run_lockstep, shareable, spread
-from mead.runtime.node import PartnerNode
+from mead.runtime.node import Held, PartnerNode
 from mead.runtime.simulation import MODES, World, prepare, run_both, run_mode
 from mead.scenario import load_scenario
 from mead.scenario.schema import Link
@@ -106,3 +108,32 @@ def test_twins_that_diverge_are_an_error() -> None:
     assert echo.report(5.0) == "rep"
     with pytest.raises(RuntimeError, match="twins diverged"):
         echo.report(10.0)
+
+
+def test_a_picture_shown_by_several_partners_crosses_whole_and_is_decoded_once() -> None:
+    """What the parent's observer gets back is the picture each partner held; the same rows
+    sent by two partners are decoded once, and a repeated show sends no rows at all."""
+    rows = tuple(
+        SystemTrack(stn=i, x=(1.0 * i, 2.0, 3.0, 4.0, 5.0, 6.0), pos_var_m2=9.0,
+                    vel_var_m2s2=1.0, cls="drone")
+        for i in range(3)
+    )  # fmt: skip
+    other = rows[:2]
+
+    def held(node: str, pic: Picture | None) -> Held:
+        e = np.empty(0)
+        return Held(node, 10.0, [], np.empty((0, 6)), [], e, e, picture=pic)
+
+    sent: list = []
+    shown: list[Held] = []
+    parent = lockstep._Shown(shown.append)
+    sends = {n: lockstep._SentOnce(sent.append) for n in ("A", "B")}
+    pa, pb = Picture(recipient="A", t=5.0, tracks=rows), Picture(recipient="B", t=5.0, tracks=rows)
+    pc = Picture(recipient="A", t=10.0, tracks=other)
+    for node, pic in (("A", pa), ("B", pb), ("A", pa), ("B", None), ("A", pc)):
+        sends[node](held(node, pic))
+        parent(pickle.loads(pickle.dumps(sent[-1])))
+    assert [h.picture for h in shown] == [pa, pb, pa, None, pc]
+    assert shown[0].picture is not None and shown[1].picture is not None
+    assert shown[0].picture.tracks is shown[1].picture.tracks  # one decode for both
+    assert sent[2][1] is True and sent[2][2] is None  # shown again: nothing crosses
