@@ -64,9 +64,9 @@ def picture_rows(pic: Picture | None) -> Rows:
     """Rows of the coordinator's picture as a partner holds it (keys ``S<stn>``)."""
     if pic is None or not pic.tracks:
         return Rows.empty()
-    _, x, _ = picture_to_arrays(pic)  # a picture a partner holds is well formed
+    stn, x, _ = picture_to_arrays(pic)  # a picture a partner holds is well formed
     return Rows.from_states(
-        [f"S{r.stn}" for r in pic.tracks],
+        [f"S{s}" for s in stn.tolist()],
         x,
         [r.cls for r in pic.tracks],
         np.array([r.quality for r in pic.tracks]),
