@@ -64,7 +64,7 @@ TARGET_P99_MS = 50.0
 def track(i: int) -> Track:
     """A plausible released track (ECEF state, identity covariance)."""
     x = (4.0e6 + i, 3.0e6, 3.5e6, 100.0, -50.0, 20.0)
-    return Track(track_id=f"T{i}", t=T0, x=x, P=P_EYE, cls="ballistic", quality=0.9)
+    return Track.of(track_id=f"T{i}", t=T0, x=x, P=P_EYE, cls="ballistic", quality=0.9)
 
 
 def alert_for(partner: str, i: int) -> Alert:
@@ -144,7 +144,7 @@ def latency(
     for t in threads:
         t.start()
     bg = tuple(
-        Track(track_id=f"B{i}", t=T0, x=track(i).x, P=P_EYE, cls="ballistic", quality=0.9)
+        Track.of(track_id=f"B{i}", t=T0, x=track(i).x, P=P_EYE, cls="ballistic", quality=0.9)
         for i in range(load_batch)
     )
     load_bps = load_tps / load_batch if load_tps > 0 else 0.0

@@ -4,12 +4,21 @@ Every message that travels on a bus is one of the tagged structs in ``Message``;
 encoded to bytes with :func:`encode` and decoded with :func:`decode`, so no stage depends
 on another's Python objects. Wire structs tolerate unknown fields (an older partner keeps
 working when a newer one adds a field with a default).
+
+A track's state and covariance travel as packed little-endian float64 (msgpack ``bin``,
+on the wire under the names ``x`` and ``P``): thousands of tracks per batch or picture
+then cost one bytes object each instead of 42 Python floats, both ways, and become arrays
+with one ``np.frombuffer``. In Python they are the fields ``x_f64`` / ``P_f64``; the
+properties ``x`` and ``P`` give them as tuples of floats, and ``Track.of`` /
+``SystemTrack.of`` build a struct from values.
 """
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Iterable
 from itertools import chain
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 import numpy as np
@@ -46,7 +55,34 @@ def most_threatening(a: TrackClass, b: TrackClass) -> TrackClass:
     return a if THREAT_ORDER.index(a) >= THREAT_ORDER.index(b) else b
 
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: states and covariances as packed float64 (``x_f64``, ``P_f64``), 1: as float arrays."""
+
+_F64 = np.dtype("<f8")
+X_BYTES, P_BYTES = 6 * 8, 36 * 8
+
+
+def packed(values: Iterable[float] | np.ndarray) -> bytes:
+    """Values as packed little-endian float64, the wire form of a state or covariance."""
+    return np.asarray(values, dtype=_F64).tobytes()
+
+
+def unpacked(buf: bytes) -> tuple[float, ...]:
+    """Packed little-endian float64 → floats; ``ValueError`` when the length is not a whole
+    number of float64."""
+    n, rest = divmod(len(buf), 8)
+    if rest:
+        raise ValueError(f"{len(buf)} bytes are not a whole number of float64 values")
+    return struct.unpack(f"<{n}d", buf)
+
+
+def packed_rows(a: np.ndarray, n: int) -> list[bytes]:
+    """(n, …) array → n packed little-endian float64 rows."""
+    if n == 0:
+        return []
+    buf = np.ascontiguousarray(a, dtype=_F64).tobytes()
+    k = len(buf) // n
+    return [buf[i : i + k] for i in range(0, n * k, k)]
 
 
 class Track(msgspec.Struct, frozen=True, kw_only=True, tag="track"):
@@ -54,8 +90,8 @@ class Track(msgspec.Struct, frozen=True, kw_only=True, tag="track"):
 
     track_id: str  # pseudonymous, stable per source
     t: float  # time of validity, UTC s since epoch
-    x: tuple[float, ...]  # ECEF [m m m m/s m/s m/s]
-    P: tuple[float, ...]  # 6×6 covariance, row-major
+    x_f64: bytes = msgspec.field(name="x")  # ECEF [m m m m/s m/s m/s], packed float64
+    P_f64: bytes = msgspec.field(name="P")  # 6×6 covariance, row-major, packed float64
     cls: TrackClass = "unknown"  # classification at the source
     quality: float = 1.0  # 0..1, the source's confidence in the track
     confirmed: bool = True  # False for tentative tracks
@@ -63,6 +99,21 @@ class Track(msgspec.Struct, frozen=True, kw_only=True, tag="track"):
     sensor_sites: tuple[
         float, ...
     ] = ()  # contributing sensor sites, flat [lat deg, lon deg, alt m]*
+
+    @property
+    def x(self) -> tuple[float, ...]:
+        """The ECEF state [m m m m/s m/s m/s]."""
+        return unpacked(self.x_f64)
+
+    @property
+    def P(self) -> tuple[float, ...]:
+        """The 6×6 covariance, row-major."""
+        return unpacked(self.P_f64)
+
+    @classmethod
+    def of(cls, /, *, x: Iterable[float], P: Iterable[float], **fields: Any) -> Track:
+        """A track from its state and covariance values (any iterable of floats)."""
+        return cls(x_f64=packed(x), P_f64=packed(P), **fields)
 
 
 class TrackBatch(msgspec.Struct, frozen=True, kw_only=True, tag="tracks"):
@@ -85,12 +136,22 @@ class SystemTrack(msgspec.Struct, frozen=True, kw_only=True):
     """
 
     stn: int  # system track number at the coordinator, stable per object, never reused
-    x: tuple[float, ...]  # ECEF [m m m m/s m/s m/s] at the picture's ``t``
+    x_f64: bytes = msgspec.field(name="x")  # ECEF [m m m m/s m/s m/s] at ``t``, packed float64
     pos_var_m2: float  # variance of each ECEF position axis, m²
     vel_var_m2s2: float  # variance of each ECEF velocity axis, m²/s²
     cls: TrackClass = "unknown"  # the coordinator's classification
     quality: float = 1.0  # 0..1, best contributor's quality, to 0.1
     sources: tuple[str, ...] = ()  # pseudonyms of contributors that allow naming, sorted
+
+    @property
+    def x(self) -> tuple[float, ...]:
+        """The ECEF state [m m m m/s m/s m/s] at the picture's ``t``."""
+        return unpacked(self.x_f64)
+
+    @classmethod
+    def of(cls, /, *, x: Iterable[float], **fields: Any) -> SystemTrack:
+        """A row from its state values (any iterable of floats)."""
+        return cls(x_f64=packed(x), **fields)
 
 
 class Picture(msgspec.Struct, frozen=True, kw_only=True, tag="picture"):
@@ -302,12 +363,12 @@ def tracks_to_arrays(tracks: tuple[Track, ...] | list[Track]) -> tuple[States, C
     Raises ``ValueError`` when a track's x does not hold 6 values or its P 36.
     """
     n = len(tracks)
-    if any(len(tr.x) != 6 or len(tr.P) != 36 for tr in tracks):
+    if any(len(tr.x_f64) != X_BYTES or len(tr.P_f64) != P_BYTES for tr in tracks):
         raise ValueError("tracks: every track needs a state x of 6 values and a P of 36")
-    x = np.fromiter(chain.from_iterable(tr.x for tr in tracks), np.float64, count=6 * n)
-    P = np.fromiter(chain.from_iterable(tr.P for tr in tracks), np.float64, count=36 * n)
+    x = np.frombuffer(b"".join([tr.x_f64 for tr in tracks]), _F64).reshape(n, 6)
+    P = np.frombuffer(b"".join([tr.P_f64 for tr in tracks]), _F64).reshape(n, 6, 6)
     t = np.fromiter((tr.t for tr in tracks), np.float64, count=n)
-    return x.reshape(n, 6), P.reshape(n, 6, 6), t
+    return x.astype(np.float64), P.astype(np.float64), t
 
 
 def arrays_to_tracks(
@@ -326,7 +387,7 @@ def arrays_to_tracks(
     their flat [lat deg, lon deg, alt m]* are optional (defaults: unknown, 1.0, none).
     """
     n = len(ids)
-    xs, Ps = x.tolist(), P.reshape(n, 36).tolist()
+    xs, Ps = packed_rows(x, n), packed_rows(P, n)
     cl: list[TrackClass] = cls if cls is not None else ["unknown"] * n
     q = quality.tolist() if quality is not None else [1.0] * n
     sens = sensors if sensors is not None else [()] * n
@@ -335,8 +396,8 @@ def arrays_to_tracks(
         Track(
             track_id=i,
             t=t,
-            x=tuple(a),
-            P=tuple(b),
+            x_f64=a,
+            P_f64=b,
             cls=c,
             quality=float(qq),
             sensor_ids=s,
@@ -354,11 +415,10 @@ def picture_to_arrays(pic: Picture) -> tuple[np.ndarray, States, Covs]:
     """
     rows = pic.tracks
     n = len(rows)
-    if any(len(tr.x) != 6 for tr in rows):
+    if any(len(tr.x_f64) != X_BYTES for tr in rows):
         raise ValueError("picture: every row needs a state x of 6 values")
     stn = np.fromiter((tr.stn for tr in rows), np.int64, count=n)
-    x = np.fromiter(chain.from_iterable(tr.x for tr in rows), np.float64, count=6 * n)
-    x = x.reshape(n, 6)
+    x = np.frombuffer(b"".join([tr.x_f64 for tr in rows]), _F64).reshape(n, 6).astype(np.float64)
     var = np.fromiter(
         chain.from_iterable((tr.pos_var_m2, tr.vel_var_m2s2) for tr in rows), np.float64, 2 * n
     ).reshape(n, 2)

@@ -27,7 +27,7 @@ from mead.federation.inprocess import InProcessBus
 from mead.federation.nats import NatsBus
 from mead.federation.natsserver import LocalFederation
 from mead.federation.policy import Policy
-from mead.messages import Advice, Envelope, Track, TrackBatch, decode
+from mead.messages import Advice, Envelope, Track, TrackBatch, decode, packed
 from mead.runtime.node import CoordinatorNode, PartnerNode
 from mead.runtime.wiring import build_coordinator, build_partner
 from mead.scenario import Scenario, decode_yaml
@@ -58,7 +58,7 @@ def drone_track(t: float) -> Track:
     p = geo.geodetic2ecef(np.array([lat]), np.array([lon]), np.array([1000.0]))[0]
     v = geo.enu_rotation(lat, lon).T @ np.array([-51.0, 0.0, 0.0])
     P = np.diag([100.0**2] * 3 + [3.0**2] * 3)
-    return Track(
+    return Track.of(
         track_id="A-T1",
         t=t,
         x=(*p.tolist(), *v.tolist()),
@@ -505,9 +505,7 @@ def test_a_partner_s_track_near_an_engaged_object_is_named_by_its_uncertainty() 
         x = np.asarray(tr.x)
         x[:3] += 3_000.0 * x[3:] / np.linalg.norm(x[3:])
         P = np.diag([sigma_m**2] * 3 + [3.0**2] * 3)
-        tr = msgspec.structs.replace(
-            tr, track_id="B-T7", x=tuple(x.tolist()), P=tuple(P.ravel().tolist())
-        )
+        tr = msgspec.structs.replace(tr, track_id="B-T7", x_f64=packed(x), P_f64=packed(P.ravel()))
         fuser.ingest(TrackBatch(source="B", t=T0, tracks=(tr,)))
         planner = Planner(UnitTable.of_scenario(SC), tracks=fuser)
         got = planner._tracks_of("B", T0, set(), engaged)

@@ -36,7 +36,7 @@ def world() -> tuple[Identity, Identity, Opener, Clock]:
 
 def batch(n: int = 2) -> TrackBatch:
     tracks = tuple(
-        Track(track_id=f"T{i}", t=T0, x=(1e6 * i, 2.0, 3.0, 4.0, 5.0, 6.0), P=(1.0,) * 36)
+        Track.of(track_id=f"T{i}", t=T0, x=(1e6 * i, 2.0, 3.0, 4.0, 5.0, 6.0), P=(1.0,) * 36)
         for i in range(n)
     )
     return TrackBatch(source="P1", t=T0, tracks=tracks)

@@ -35,7 +35,7 @@ def test_partner_releases_reach_the_coordinator_signed_and_policed() -> None:
     for k in range(200):
         clock.t = T0 + k
         tracks = [
-            Track(
+            Track.of(
                 track_id="T1",
                 t=clock(),
                 x=(6e6 + k, 1.0, 1.0, 0.0, 0.0, 0.0),
@@ -43,7 +43,7 @@ def test_partner_releases_reach_the_coordinator_signed_and_policed() -> None:
                 cls="ballistic",
                 sensor_ids=("P1-S1",),
             ),
-            Track(
+            Track.of(
                 track_id="T2",
                 t=clock(),
                 x=(6e6, 2.0, 2.0, 0.0, 0.0, 0.0),
@@ -71,5 +71,5 @@ def test_national_runs_put_nothing_on_the_bus() -> None:
     clock = Clock()
     bus = InProcessBus(clock, [], np.random.default_rng(0))
     rel = Releaser(Policy.nothing("P1"))
-    tr = Track(track_id="T", t=T0, x=(6e6, 0.0, 0.0, 0.0, 0.0, 0.0), P=(0.0,) * 36)
+    tr = Track.of(track_id="T", t=T0, x=(6e6, 0.0, 0.0, 0.0, 0.0, 0.0), P=(0.0,) * 36)
     assert rel.release([tr], T0) == {} and bus.published == 0

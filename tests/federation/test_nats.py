@@ -73,7 +73,7 @@ def ids(seed: str = "t") -> dict[str, Identity]:
 
 def track(i: int, sensors: tuple[str, ...] = ("P1-EW1",)) -> Track:
     x = (4.0e6 + i, 3.0e6, 3.5e6, 100.0, 0.0, 0.0)
-    return Track(
+    return Track.of(
         track_id=f"T{i}",
         t=T0,
         x=x,

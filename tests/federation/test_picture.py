@@ -59,7 +59,7 @@ def track(tid: str, lat: float, lon: float, t: float, sensors: bool = True) -> T
     u = x / np.linalg.norm(x)  # long along one axis, as a radar track is across its beam
     P = np.eye(6) * 25.0
     P[:3, :3] += 4e4 * np.outer(u, u)
-    return Track(
+    return Track.of(
         track_id=tid,
         t=t,
         x=(*x.tolist(), 300.0, -200.0, 100.0),
@@ -211,7 +211,7 @@ def test_bad_pictures_are_rejected_and_counted() -> None:
     t = co.clock()
     rogue = Identity(COORD, co.ids[COORD].signing_key, seq=100)  # C0's key, fresh seqs
     bad = [
-        Picture(recipient=B, t=t, tracks=(msgspec.structs.replace(row, x=row.x[:5]),)),
+        Picture(recipient=B, t=t, tracks=(msgspec.structs.replace(row, x_f64=row.x_f64[:40]),)),
         Picture(recipient=B, t=t, tracks=(msgspec.structs.replace(row, pos_var_m2=np.nan),)),
         Picture(recipient=B, t=t, tracks=(msgspec.structs.replace(row, vel_var_m2s2=-1.0),)),
         Picture(recipient=B, t=good.t - 5.0),  # older than the one held

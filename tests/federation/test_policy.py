@@ -54,7 +54,7 @@ def track(
         sensor_sites=(31.0, 35.0, 100.0),
     )
     fields.update(kw)
-    return Track(**fields)  # type: ignore[arg-type]
+    return Track.of(**fields)  # type: ignore[arg-type]
 
 
 def policy(yaml: str) -> Policy:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -220,21 +221,22 @@ def test_malformed_tracks_are_counted_and_skipped_never_raised() -> None:
     bad_P[0, 0] = -1.0
     tracks = (
         good,
-        Track(track_id="short", t=0.0, x=good.x, P=good.P[:35]),
-        Track(track_id="nan", t=0.0, x=(float("nan"),) + good.x[1:], P=good.P),
-        Track(track_id="notpd", t=0.0, x=good.x, P=tuple(bad_P.ravel().tolist())),
-        Track(track_id="tent", t=0.0, x=good.x, P=good.P, confirmed=False),
+        Track.of(track_id="short", t=0.0, x=good.x, P=good.P[:35]),
+        msgspec.structs.replace(good, track_id="ragged", x_f64=good.x_f64[:45]),  # 5⅝ floats
+        Track.of(track_id="nan", t=0.0, x=(float("nan"),) + good.x[1:], P=good.P),
+        Track.of(track_id="notpd", t=0.0, x=good.x, P=tuple(bad_P.ravel().tolist())),
+        Track.of(track_id="tent", t=0.0, x=good.x, P=good.P, confirmed=False),
         good,
     )
     st = SystemTracker()
     st.ingest(TrackBatch(source="A", t=0.0, tracks=tracks))
     assert len(st.picture(0.0)) == 1
     c = st.counters
-    assert (c["rejected_shape"], c["rejected_nonfinite"], c["rejected_covariance"]) == (1, 1, 1)
+    assert (c["rejected_shape"], c["rejected_nonfinite"], c["rejected_covariance"]) == (2, 1, 1)
     assert (c["tentative"], c["duplicate_id"]) == (1, 1)
     # an older update of a known track is ignored; a track older than max_age_s is refused
     st.ingest(TrackBatch(source="A", t=1.0, tracks=(good,)))
-    old = Track(track_id="old", t=-100.0, x=good.x, P=good.P)
+    old = Track.of(track_id="old", t=-100.0, x=good.x, P=good.P)
     st.ingest(TrackBatch(source="A", t=1.0, tracks=(old,)))
     assert st.counters["rejected_too_old"] == 1 and len(st.picture(1.0)) == 1
     st.ingest(TrackBatch(source="B", t=float("nan"), tracks=(good,)))

@@ -114,7 +114,7 @@ def test_a_picture_shown_by_several_partners_crosses_whole_and_is_decoded_once()
     """What the parent's observer gets back is the picture each partner held; the same rows
     sent by two partners are decoded once, and a repeated show sends no rows at all."""
     rows = tuple(
-        SystemTrack(stn=i, x=(1.0 * i, 2.0, 3.0, 4.0, 5.0, 6.0), pos_var_m2=9.0,
+        SystemTrack.of(stn=i, x=(1.0 * i, 2.0, 3.0, 4.0, 5.0, 6.0), pos_var_m2=9.0,
                     vel_var_m2s2=1.0, cls="drone")
         for i in range(3)
     )  # fmt: skip

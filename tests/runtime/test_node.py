@@ -15,7 +15,7 @@ NATS_MAX_PAYLOAD = 1024 * 1024  # nats-server's default max_payload, bytes
 def batch(n: int) -> TrackBatch:
     rng = np.random.default_rng(0)
     tracks = tuple(
-        Track(
+        Track.of(
             track_id=f"P1-T{i:06d}",
             t=1.7e9,
             x=tuple((rng.random(6) * 1e6).tolist()),

@@ -39,6 +39,7 @@ from mead.messages import (
     Track,
     TrackBatch,
     TrackClass,
+    packed_rows,
     tracks_to_arrays,
 )
 from mead.scenario.loader import decode_yaml, load_yaml
@@ -375,11 +376,13 @@ class Releaser:
         xs, Ps = coarsen(x[idx], P[idx], rule.precision_m, rule.velocity_precision_mps)
         changed = rule.precision_m > 0 or rule.velocity_precision_mps > 0
         out = []
+        n = idx.size
+        xb, Pb = (packed_rows(xs, n), packed_rows(Ps, n)) if changed else ([], [])
         for j, i in enumerate(idx.tolist()):
             tr = tracks[i]
             fields: dict[str, object] = {}
             if changed:
-                fields.update(x=tuple(xs[j].tolist()), P=tuple(Ps[j].ravel().tolist()))
+                fields.update(x_f64=xb[j], P_f64=Pb[j])
             if "sensor_ids" not in rule.keep and tr.sensor_ids:
                 fields["sensor_ids"] = ()
             if "sensor_sites" not in rule.keep and tr.sensor_sites:
@@ -487,7 +490,7 @@ def picture_rows(
     return tuple(
         SystemTrack(
             stn=n,
-            x=tuple(xi),
+            x_f64=xi,
             pos_var_m2=vi,
             vel_var_m2s2=wi,
             cls=c,
@@ -496,7 +499,7 @@ def picture_rows(
         )
         for n, xi, vi, wi, c, qi, srcs in zip(
             stn.tolist(),
-            x.tolist(),
+            packed_rows(x, len(stn)),
             v.tolist(),
             w.tolist(),
             cls,

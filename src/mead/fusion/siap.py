@@ -47,7 +47,7 @@ from mead.fusion.bias import PairOffsets, pair_offsets, reference_offsets, solve
 from mead.fusion.ci import ci_fuse, ci_leave_one_out, group_starts, symmetrize
 from mead.fusion.trust import held_by
 from mead.linalg import max_eigenvalue_3x3
-from mead.messages import TrackBatch, tracks_to_arrays
+from mead.messages import P_BYTES, X_BYTES, TrackBatch, tracks_to_arrays
 from mead.tracking.motion import predict
 from mead.types import Array, Covs, Index, Mask, States
 
@@ -160,7 +160,7 @@ class SystemTracker:
         seen: set[str] = set()
         good = []
         for tr in batch.tracks:
-            if len(tr.x) != 6 or len(tr.P) != 36:
+            if len(tr.x_f64) != X_BYTES or len(tr.P_f64) != P_BYTES:
                 self.counters["rejected_shape"] += 1
             elif not tr.confirmed:
                 self.counters["tentative"] += 1
