@@ -59,7 +59,7 @@ SCHEMA_VERSION = 2
 """2: states and covariances as packed float64 (``x_f64``, ``P_f64``), 1: as float arrays."""
 
 _F64 = np.dtype("<f8")
-X_BYTES, P_BYTES = 6 * 8, 36 * 8
+X_BYTES, P_BYTES = 6 * 8, 36 * 8  # a packed state's and covariance's length, bytes
 
 
 def packed(values: Iterable[float] | np.ndarray) -> bytes:
@@ -76,8 +76,9 @@ def unpacked(buf: bytes) -> tuple[float, ...]:
     return struct.unpack(f"<{n}d", buf)
 
 
-def packed_rows(a: np.ndarray, n: int) -> list[bytes]:
-    """(n, …) array → n packed little-endian float64 rows."""
+def packed_rows(a: np.ndarray) -> list[bytes]:
+    """(N, …) array → its N rows, each as packed little-endian float64."""
+    n = a.shape[0]
     if n == 0:
         return []
     buf = np.ascontiguousarray(a, dtype=_F64).tobytes()
@@ -368,7 +369,7 @@ def tracks_to_arrays(tracks: tuple[Track, ...] | list[Track]) -> tuple[States, C
     x = np.frombuffer(b"".join([tr.x_f64 for tr in tracks]), _F64).reshape(n, 6)
     P = np.frombuffer(b"".join([tr.P_f64 for tr in tracks]), _F64).reshape(n, 6, 6)
     t = np.fromiter((tr.t for tr in tracks), np.float64, count=n)
-    return x.astype(np.float64), P.astype(np.float64), t
+    return x.astype(np.float64), P.astype(np.float64), t  # writable copies in native order
 
 
 def arrays_to_tracks(
@@ -387,7 +388,7 @@ def arrays_to_tracks(
     their flat [lat deg, lon deg, alt m]* are optional (defaults: unknown, 1.0, none).
     """
     n = len(ids)
-    xs, Ps = packed_rows(x, n), packed_rows(P, n)
+    xs, Ps = packed_rows(x), packed_rows(P)
     cl: list[TrackClass] = cls if cls is not None else ["unknown"] * n
     q = quality.tolist() if quality is not None else [1.0] * n
     sens = sensors if sensors is not None else [()] * n

@@ -376,8 +376,7 @@ class Releaser:
         xs, Ps = coarsen(x[idx], P[idx], rule.precision_m, rule.velocity_precision_mps)
         changed = rule.precision_m > 0 or rule.velocity_precision_mps > 0
         out = []
-        n = idx.size
-        xb, Pb = (packed_rows(xs, n), packed_rows(Ps, n)) if changed else ([], [])
+        xb, Pb = (packed_rows(xs), packed_rows(Ps)) if changed else ([], [])
         for j, i in enumerate(idx.tolist()):
             tr = tracks[i]
             fields: dict[str, object] = {}
@@ -499,7 +498,7 @@ def picture_rows(
         )
         for n, xi, vi, wi, c, qi, srcs in zip(
             stn.tolist(),
-            packed_rows(x, len(stn)),
+            packed_rows(x),
             v.tolist(),
             w.tolist(),
             cls,
