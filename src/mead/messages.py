@@ -86,6 +86,13 @@ def packed_rows(a: np.ndarray) -> list[bytes]:
     return [buf[i : i + k] for i in range(0, n * k, k)]
 
 
+def unpacked_rows(rows: list[bytes], shape: tuple[int, ...]) -> np.ndarray:
+    """N packed little-endian float64 rows → a writable (N, *shape) float64 array in native
+    order (the inverse of :func:`packed_rows`; the caller has checked each row's length)."""
+    flat = np.frombuffer(b"".join(rows), _F64)
+    return flat.reshape(len(rows), *shape).astype(np.float64)
+
+
 class Track(msgspec.Struct, frozen=True, kw_only=True, tag="track"):
     """A releasable track in the shared ECEF frame."""
 
@@ -366,10 +373,10 @@ def tracks_to_arrays(tracks: tuple[Track, ...] | list[Track]) -> tuple[States, C
     n = len(tracks)
     if any(len(tr.x_f64) != X_BYTES or len(tr.P_f64) != P_BYTES for tr in tracks):
         raise ValueError("tracks: every track needs a state x of 6 values and a P of 36")
-    x = np.frombuffer(b"".join([tr.x_f64 for tr in tracks]), _F64).reshape(n, 6)
-    P = np.frombuffer(b"".join([tr.P_f64 for tr in tracks]), _F64).reshape(n, 6, 6)
+    x = unpacked_rows([tr.x_f64 for tr in tracks], (6,))
+    P = unpacked_rows([tr.P_f64 for tr in tracks], (6, 6))
     t = np.fromiter((tr.t for tr in tracks), np.float64, count=n)
-    return x.astype(np.float64), P.astype(np.float64), t  # writable copies in native order
+    return x, P, t
 
 
 def arrays_to_tracks(
@@ -419,7 +426,7 @@ def picture_to_arrays(pic: Picture) -> tuple[np.ndarray, States, Covs]:
     if any(len(tr.x_f64) != X_BYTES for tr in rows):
         raise ValueError("picture: every row needs a state x of 6 values")
     stn = np.fromiter((tr.stn for tr in rows), np.int64, count=n)
-    x = np.frombuffer(b"".join([tr.x_f64 for tr in rows]), _F64).reshape(n, 6).astype(np.float64)
+    x = unpacked_rows([tr.x_f64 for tr in rows], (6,))
     var = np.fromiter(
         chain.from_iterable((tr.pos_var_m2, tr.vel_var_m2s2) for tr in rows), np.float64, 2 * n
     ).reshape(n, 2)
